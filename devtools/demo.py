@@ -1,0 +1,132 @@
+"""`make demo`: the main job on embedded defaults.
+
+Starts Azurite and the local Functions host on free loopback ports, checks health, and runs the
+nightly sync through the host's admin endpoint, printing what happened.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from devtools.azurite import ROOT, Azurite, free_port, start_azurite
+
+DEMO_KEY = base64.b64encode(b"loonbrug-demo-key-not-for-prod!!").decode()
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+@dataclass
+class Host:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_for_log(self, pattern: str, timeout: float = 30) -> str:
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log.read_text(errors="replace").splitlines():
+                if regex.search(line):
+                    return line
+            time.sleep(0.1)
+        raise TimeoutError(f"no log line /{pattern}/ within {timeout} s")
+
+
+@contextmanager
+def running_host(env: dict[str, str], workdir: Path) -> Iterator[Host]:
+    port = free_port()
+    log = workdir / "host.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devtools.host",
+                "--port",
+                str(port),
+                "--settings",
+                os.devnull,
+                "--no-timers",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    host = Host(process, port, log)
+    try:
+        started = time.perf_counter()
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the local host stopped:\n{log.read_text()}")
+            try:
+                if requests.get(f"{host.url}/api/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the local host did not become healthy within 60 s")
+            time.sleep(0.1)
+        say(f"  local host ready on {host.url} in {time.perf_counter() - started:.2f} s")
+        yield host
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def demo_env(azurite: Azurite) -> dict[str, str]:
+    return {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "LOONBRUG_ENVIRONMENT": "development",
+        "TOKEN_ENCRYPTION_KEY": DEMO_KEY,
+        "NIGHTLY_LOCAL_HOUR": "2",
+    }
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="loonbrug-demo-"))
+    say("Loonbrug demo")
+    say("  starting Azurite (in memory, free ports) ...")
+    azurite = start_azurite(log_path=str(workdir / "azurite.log"))
+    try:
+        env = demo_env(azurite)
+        with running_host(env, workdir) as host:
+            health = requests.get(f"{host.url}/api/health", timeout=10)
+            say(f"  GET /api/health -> {health.status_code} {json.dumps(health.json())}")
+            answer = requests.post(
+                f"{host.url}/admin/functions/nightly_sync", json={"input": ""}, timeout=10
+            )
+            say(f"  POST /admin/functions/nightly_sync -> {answer.status_code}")
+            line = host.wait_for_log(r"nightly tick at")
+            say(f"  nightly: {line.split(': ', 1)[1]}")
+        say(f"  logs: {workdir}")
+        return 0
+    finally:
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Route handlers: parse the request, call one service, shape the answer."""

@@ -1,0 +1,33 @@
+"""The composition root: builds clients and repositories lazily from Settings (no I/O at import).
+
+``functions/`` asks :func:`get_services` for the process-wide instance; tests build a
+:class:`Services` of their own with their settings (Azurite, sandbox URLs) and clock.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+
+from shared.clock import Clock, utc_now
+from shared.settings import Settings, get_settings
+from shared.store.crypto import SecretBox
+from shared.store.storage import Storage
+
+
+class Services:
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.settings.storage)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        return SecretBox(self.settings.encryption_keys)
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    return Services(get_settings())

@@ -1,0 +1,251 @@
+"""Typed settings, loaded once from the environment (contract §1).
+
+Every name the app reads is declared here and listed in ``local.settings.sample.json``. A missing
+or malformed value raises :class:`SettingsError` whose message is one line naming the setting, so
+the Functions host (or the local host) stops at start with an answer an operator can act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from typing import Final, TypeVar
+from urllib.parse import urlsplit
+
+from shared.secret import Secret
+
+DEFAULT_PUBLIC_BASE_URL: Final = "http://127.0.0.1:7071"
+DEFAULT_LOKET_AUTH_URL: Final = "https://oauth.loket.nl"
+DEFAULT_LOKET_API_URL: Final = "https://api.loket.nl/v2"
+DEFAULT_AFAS_PROFIT_URL: Final = "https://{environment}.rest.afas.online/ProfitRestServices"
+# An independent SB customer; accountants reach clients under their own subdomain (afas-api.md §4.2).
+DEFAULT_AFAS_SB_URL: Final = "https://afas-sb.afasfocus.nl/{environment}"
+DEFAULT_NIGHTLY_LOCAL_HOUR: Final = 2
+
+# A fixed, publicly known key used only in development when TOKEN_ENCRYPTION_KEY is unset.
+# Production refuses to start without a real key.
+DEV_ENCRYPTION_KEY: Final = base64.b64encode(hashlib.sha256(b"loonbrug-dev-only").digest()).decode()
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed. ``str()`` is one line that names it."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"setting {name}: {problem}")
+        self.setting = name
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """How to reach the storage account: a connection string (Azurite, local) or identity-based.
+
+    Identity-based (Azure): ``AzureWebJobsStorage__accountName`` or the per-service URIs
+    (``__tableServiceUri``, ``__queueServiceUri``, ``__blobServiceUri``), with
+    ``__credential=managedidentity`` and ``__clientId`` for a user-assigned identity.
+    """
+
+    connection_string: Secret | None = None
+    table_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    blob_service_uri: str | None = None
+    managed_identity_client_id: str | None = None
+
+    @property
+    def identity_based(self) -> bool:
+        return self.connection_string is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageConfig
+    environment: Environment
+    public_base_url: str
+    loket_auth_url: str
+    loket_api_url: str
+    loket_client_id: str | None
+    loket_client_secret: Secret | None
+    afas_profit_url: str
+    afas_sb_url: str
+    afas_sb_client_id: str | None
+    afas_sb_client_secret: Secret | None
+    # Encryption keys for stored secrets: the first encrypts, all of them decrypt (rotation).
+    encryption_keys: tuple[Secret, ...] = field(repr=False)
+    nightly_local_hour: int = DEFAULT_NIGHTLY_LOCAL_HOUR
+    # Set by App Service when Authentication (Easy Auth) is on; None when not running in Azure.
+    easy_auth_enabled: bool | None = None
+    appinsights_connection_string: Secret | None = None
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def trusts_principal_header(self) -> bool:
+        """``X-MS-CLIENT-PRINCIPAL`` is only believed when Easy Auth put it there, or in dev."""
+        return self.easy_auth_enabled is True or (
+            self.easy_auth_enabled is None and self.is_development
+        )
+
+    @property
+    def running_in_azure(self) -> bool:
+        return self.easy_auth_enabled is not None
+
+    def redirect_uri(self, provider: str) -> str:
+        return f"{self.public_base_url}/api/oauth/{provider}/callback"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        environment = _enum(env, "LOONBRUG_ENVIRONMENT", Environment, Environment.PRODUCTION)
+        dev = environment is Environment.DEVELOPMENT
+        in_azure = bool(env.get("WEBSITE_INSTANCE_ID") or env.get("WEBSITE_SITE_NAME"))
+        easy_auth = (env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true") if in_azure else None
+        return cls(
+            storage=_storage(env),
+            environment=environment,
+            public_base_url=_url(env, "PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL),
+            loket_auth_url=_url(env, "LOKET_AUTH_URL", DEFAULT_LOKET_AUTH_URL),
+            loket_api_url=_url(env, "LOKET_API_URL", DEFAULT_LOKET_API_URL),
+            loket_client_id=_text(env, "LOKET_CLIENT_ID", required=not dev),
+            loket_client_secret=_secret(env, "LOKET_CLIENT_SECRET", required=not dev),
+            afas_profit_url=_url_template(env, "AFAS_PROFIT_URL", DEFAULT_AFAS_PROFIT_URL),
+            afas_sb_url=_url_template(env, "AFAS_SB_URL", DEFAULT_AFAS_SB_URL),
+            afas_sb_client_id=_text(env, "AFAS_SB_CLIENT_ID", required=not dev),
+            afas_sb_client_secret=_secret(env, "AFAS_SB_CLIENT_SECRET", required=not dev),
+            encryption_keys=_encryption_keys(env, dev),
+            nightly_local_hour=_int(env, "NIGHTLY_LOCAL_HOUR", DEFAULT_NIGHTLY_LOCAL_HOUR, 0, 23),
+            easy_auth_enabled=easy_auth,
+            appinsights_connection_string=_secret(
+                env, "APPLICATIONINSIGHTS_CONNECTION_STRING", required=False
+            ),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests build their own with ``Settings.from_env``."""
+    import os
+
+    return Settings.from_env(os.environ)
+
+
+def _text(env: Mapping[str, str], name: str, *, required: bool) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        if required:
+            raise SettingsError(name, "is missing")
+        return None
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str, *, required: bool) -> Secret | None:
+    value = _text(env, name, required=required)
+    return Secret(value) if value is not None else None
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, "is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _url_template(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if "{environment}" not in value:
+        raise SettingsError(name, "must contain the placeholder {environment}")
+    _url({name: value.replace("{environment}", "x")}, name, default)
+    return value.rstrip("/")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"is not a whole number ({raw!r})") from None
+    if not low <= value <= high:
+        raise SettingsError(name, f"must be between {low} and {high}")
+    return value
+
+
+def _enum(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise SettingsError(name, f"must be one of {allowed}") from None
+
+
+def _decode_key(name: str, raw: str) -> Secret:
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError(name, "is not valid base64") from None
+    if len(key) != 32:
+        raise SettingsError(name, "must be the base64 of exactly 32 bytes")
+    return Secret(raw)
+
+
+def _encryption_keys(env: Mapping[str, str], dev: bool) -> tuple[Secret, ...]:
+    primary = env.get("TOKEN_ENCRYPTION_KEY", "").strip()
+    if not primary:
+        if not dev:
+            raise SettingsError("TOKEN_ENCRYPTION_KEY", "is missing (required outside development)")
+        primary = DEV_ENCRYPTION_KEY
+    keys = [_decode_key("TOKEN_ENCRYPTION_KEY", primary)]
+    # Former keys stay readable during a rotation: comma-separated base64 keys.
+    for raw in env.get("TOKEN_ENCRYPTION_KEYS_PREVIOUS", "").split(","):
+        if raw.strip():
+            keys.append(_decode_key("TOKEN_ENCRYPTION_KEYS_PREVIOUS", raw.strip()))
+    return tuple(keys)
+
+
+def _storage(env: Mapping[str, str]) -> StorageConfig:
+    name = "AzureWebJobsStorage"
+    conn = env.get(name, "").strip()
+    if conn:
+        if conn != "UseDevelopmentStorage=true":
+            fields = dict(
+                part.split("=", 1) for part in conn.split(";") if "=" in part and part.strip()
+            )
+            if not (
+                {"AccountName", "AccountKey"} <= fields.keys() or "SharedAccessSignature" in fields
+            ):
+                raise SettingsError(name, "is not a storage connection string")
+        return StorageConfig(connection_string=Secret(conn))
+    account = env.get(f"{name}__accountName", "").strip()
+    uris = {
+        service: env.get(f"{name}__{service}ServiceUri", "").strip()
+        or (f"https://{account}.{service}.core.windows.net" if account else "")
+        for service in ("table", "queue", "blob")
+    }
+    if not uris["table"] or not uris["queue"]:
+        raise SettingsError(
+            name, "is missing (set a connection string, or __accountName for identity-based access)"
+        )
+    client_id = env.get(f"{name}__clientId", "").strip() or None
+    return StorageConfig(
+        table_service_uri=uris["table"],
+        queue_service_uri=uris["queue"],
+        blob_service_uri=uris["blob"] or None,
+        managed_identity_client_id=client_id,
+    )

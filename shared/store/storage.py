@@ -1,0 +1,152 @@
+"""One place that turns ``AzureWebJobsStorage`` into table, queue and blob clients.
+
+Locally that is an Azurite connection string; in Azure it is identity-based (a user-assigned
+managed identity via azure-identity). Queue clients encode messages as Base64 so the Functions
+queue trigger (``messageEncoding: base64``) can read what we enqueue. Tables and queues are
+created on first use, once per process. Retries are kept short: a worker has a time budget and
+the queue redelivers anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
+
+from shared.settings import StorageConfig
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.storage.blob import BlobServiceClient
+
+# Short, bounded SDK retries (the SDK default for tables is 10 tries / 120 s backoff).
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 3,
+    "retry_backoff_factor": 0.4,
+    "retry_backoff_max": 4,
+    "connection_timeout": 5,
+    "read_timeout": 30,
+}
+
+
+class Storage:
+    """Table, queue and blob clients for one storage account, created lazily and cached."""
+
+    def __init__(self, config: StorageConfig) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._tables: dict[str, TableClient] = {}
+        self._queues: dict[str, QueueClient] = {}
+        self._table_service: TableServiceClient | None = None
+        self._queue_service: QueueServiceClient | None = None
+        self._blob_service: BlobServiceClient | None = None
+        self._credential: TokenCredential | None = None
+
+    # -- services -------------------------------------------------------------------------
+    def _token_credential(self) -> TokenCredential:
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential  # heavy import: only in Azure
+
+            self._credential = DefaultAzureCredential(
+                managed_identity_client_id=self._config.managed_identity_client_id
+            )
+        return self._credential
+
+    def table_service(self) -> TableServiceClient:
+        with self._lock:
+            if self._table_service is None:
+                cfg = self._config
+                if cfg.connection_string is not None:
+                    self._table_service = TableServiceClient.from_connection_string(
+                        cfg.connection_string.reveal(), **_CLIENT_OPTIONS
+                    )
+                else:
+                    assert cfg.table_service_uri is not None
+                    self._table_service = TableServiceClient(
+                        cfg.table_service_uri,
+                        credential=self._token_credential(),
+                        **_CLIENT_OPTIONS,
+                    )
+            return self._table_service
+
+    def queue_service(self) -> QueueServiceClient:
+        with self._lock:
+            if self._queue_service is None:
+                cfg = self._config
+                if cfg.connection_string is not None:
+                    self._queue_service = QueueServiceClient.from_connection_string(
+                        cfg.connection_string.reveal(), **_CLIENT_OPTIONS
+                    )
+                else:
+                    assert cfg.queue_service_uri is not None
+                    self._queue_service = QueueServiceClient(
+                        cfg.queue_service_uri,
+                        credential=self._token_credential(),
+                        **_CLIENT_OPTIONS,
+                    )
+            return self._queue_service
+
+    def blob_service(self) -> BlobServiceClient:
+        from azure.storage.blob import BlobServiceClient
+
+        with self._lock:
+            if self._blob_service is None:
+                cfg = self._config
+                if cfg.connection_string is not None:
+                    self._blob_service = BlobServiceClient.from_connection_string(
+                        cfg.connection_string.reveal(), **_CLIENT_OPTIONS
+                    )
+                else:
+                    if cfg.blob_service_uri is None:
+                        raise RuntimeError("AzureWebJobsStorage__blobServiceUri is not set")
+                    self._blob_service = BlobServiceClient(
+                        cfg.blob_service_uri,
+                        credential=self._token_credential(),
+                        **_CLIENT_OPTIONS,
+                    )
+            return self._blob_service
+
+    # -- resources ------------------------------------------------------------------------
+    def table(self, name: str) -> TableClient:
+        """A client for table ``name`` (alphanumeric), created on first use."""
+        client = self._tables.get(name)
+        if client is not None:
+            return client
+        service = self.table_service()
+        with contextlib.suppress(ResourceExistsError):
+            service.create_table(name)
+        client = service.get_table_client(name)
+        with self._lock:
+            self._tables[name] = client
+        return client
+
+    def queue(self, name: str) -> QueueClient:
+        """A Base64-encoding client for queue ``name``, created on first use."""
+        client = self._queues.get(name)
+        if client is not None:
+            return client
+        # The service client does not hand its encode policy to queue clients: set it here.
+        client = self.queue_service().get_queue_client(
+            name,
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+        )
+        with contextlib.suppress(ResourceExistsError):
+            client.create_queue()
+        with self._lock:
+            self._queues[name] = client
+        return client
+
+    def ping(self) -> None:
+        """Raise if the table service does not answer (used by /api/health)."""
+        service = self.table_service()
+        next(iter(service.list_tables(results_per_page=1).by_page()), None)

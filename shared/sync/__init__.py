@@ -1,0 +1,1 @@
+"""The sync engine: planning runs, the queue worker and its idempotent steps."""
