@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import cached_property, lru_cache
 
 from shared.clock import Clock, utc_now
+from shared.oauth.consent import ConsentStore
 from shared.settings import Settings, get_settings
+from shared.store.connections import ConnectionRepository
 from shared.store.crypto import SecretBox
 from shared.store.storage import Storage
 
@@ -26,6 +28,14 @@ class Services:
     @cached_property
     def secret_box(self) -> SecretBox:
         return SecretBox(self.settings.encryption_keys)
+
+    @cached_property
+    def connections(self) -> ConnectionRepository:
+        return ConnectionRepository(self.storage, self.secret_box)
+
+    @cached_property
+    def consents(self) -> ConsentStore:
+        return ConsentStore(self.storage, self.secret_box)
 
 
 @lru_cache(maxsize=1)

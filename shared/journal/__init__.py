@@ -1,0 +1,1 @@
+"""The journal domain: pure functions over frozen dataclasses (no storage, no HTTP)."""

@@ -1,0 +1,218 @@
+"""Access tokens from rotating refresh tokens, safe under many concurrent workers.
+
+Loket.nl rotates the refresh token on every refresh and treats the old one as spent
+(loket-api.md §1.2); AFAS SB tokens live 30 minutes. Both go through :class:`TokenStore`:
+
+1. Read the connection row (and its ETag). A valid access token (more than ``refresh_margin``
+   left) is used as is.
+2. Otherwise claim a short refresh lease on the row with an ETag-conditional write. Exactly one
+   worker wins; the others wait (bounded, jittered) until the winner has stored the new tokens,
+   then use them. A rotated refresh token is therefore sent to the provider once, never twice.
+3. The winner calls the token endpoint, then immediately stores the new access *and* refresh
+   token (encrypted) under the lease's ETag, releasing the lease in the same write.
+4. ``invalid_grant`` (consent revoked, refresh token expired or reused) marks the connection
+   ``reauthorize`` with a Dutch reason, and callers get :class:`ConsentRequired`.
+
+Crash between the provider's answer and our write (documented, unavoidable without provider-side
+idempotency): the new refresh token is lost with the process. The lease expires after
+``lease`` seconds; the next worker refreshes with the stored (already rotated) refresh token, the
+provider answers ``invalid_grant``, and the connection turns to ``reauthorize`` with the hint to
+connect again. Nothing is booked with a stale identity and nothing retries in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final, Protocol
+
+from shared.clock import Clock
+from shared.secret import Secret
+from shared.store.connections import ConnectionKey, ConnectionRepository, NewSecrets, StoredSecrets
+from shared.store.tables import ConcurrencyConflict
+
+log = logging.getLogger("loonbrug.oauth")
+
+# Table Storage drops None on merge, so a released lease is a moment long past.
+NO_LEASE: Final = datetime(1970, 1, 1, tzinfo=UTC)
+REAUTHORIZE_HINT: Final = "Koppel opnieuw via Koppelingen › Opnieuw verbinden."
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: Secret = field(repr=False)
+    expires_at: datetime
+    refresh_token: Secret | None = field(default=None, repr=False)
+
+
+class InvalidGrant(Exception):
+    """The provider refused the refresh token or code (``invalid_grant``): consent is gone."""
+
+
+class TokenEndpointError(Exception):
+    """The token endpoint failed in a way that may pass (timeout, 5xx, 429)."""
+
+
+class TokenEndpoint(Protocol):
+    def refresh(self, refresh_token: Secret) -> TokenSet: ...
+
+
+class ConsentRequired(Exception):
+    """The connection needs a new consent. ``reason`` is Dutch, for the user."""
+
+    def __init__(self, key: ConnectionKey, reason: str) -> None:
+        super().__init__(f"{key.kind.value} connection of office {key.office_id} needs consent")
+        self.key = key
+        self.reason = reason
+
+
+class NotConnected(Exception):
+    def __init__(self, key: ConnectionKey) -> None:
+        super().__init__(f"no {key.kind.value} connection for office {key.office_id}")
+        self.key = key
+
+
+class TokenStore:
+    def __init__(
+        self,
+        connections: ConnectionRepository,
+        endpoint: TokenEndpoint,
+        *,
+        clock: Clock,
+        refresh_margin: timedelta = timedelta(minutes=2),
+        lease: timedelta = timedelta(seconds=45),
+        wait_timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        revoked_reason: str = "De toestemming is ingetrokken of verlopen.",
+    ) -> None:
+        self._connections = connections
+        self._endpoint = endpoint
+        self._clock = clock
+        self._margin = refresh_margin
+        self._lease = lease
+        self._wait_timeout = wait_timeout
+        self._sleep = sleep
+        self._revoked_reason = revoked_reason
+        self.refreshes = 0  # how many token-endpoint calls this store made (for tests/bench)
+
+    def access_token(self, key: ConnectionKey) -> Secret:
+        """A valid access token, refreshing (once, across all workers) when it is about to expire."""
+        return self._get(key, stale=None)
+
+    def refresh_after_rejection(self, key: ConnectionKey, rejected: Secret) -> Secret:
+        """The API refused ``rejected`` with 401 although it looked valid: refresh unless another
+        worker already replaced it."""
+        return self._get(key, stale=rejected)
+
+    def _get(self, key: ConnectionKey, stale: Secret | None) -> Secret:
+        deadline = time.monotonic() + self._wait_timeout
+        while True:
+            stored = self._connections.read_secrets(key)
+            if stored is None:
+                raise NotConnected(key)
+            conn = stored.connection
+            if conn.needs_reauthorization:
+                raise ConsentRequired(key, conn.reason or self._revoked_reason)
+            now = self._clock()
+            if self._usable(stored, now) and stored.access_token != stale:
+                assert stored.access_token is not None
+                return stored.access_token
+            lease_until = conn.refresh_lease_until
+            if lease_until is None or lease_until <= now:
+                claimed = self._claim(stored, now)
+                if claimed is not None:
+                    return self._refresh(stored, claimed)
+            if time.monotonic() > deadline:
+                raise TokenEndpointError(
+                    f"waited {self._wait_timeout:.0f} s for another worker's token refresh"
+                )
+            self._sleep(random.uniform(0.03, 0.12))  # noqa: S311 - jitter, not crypto
+
+    def _usable(self, stored: StoredSecrets, now: datetime) -> bool:
+        expires = stored.connection.access_expires_at
+        return (
+            stored.access_token is not None and expires is not None and now + self._margin < expires
+        )
+
+    def _claim(self, stored: StoredSecrets, now: datetime) -> str | None:
+        try:
+            return self._connections.update(
+                stored.connection,
+                refresh_lease_until=now + self._lease,
+                refresh_lease_id=uuid.uuid4().hex,
+            )
+        except ConcurrencyConflict:
+            return None
+
+    def _refresh(self, stored: StoredSecrets, lease_etag: str) -> Secret:
+        conn = stored.connection
+        if stored.refresh_token is None:
+            self._mark_reauthorize(stored, lease_etag, "Er is geen vernieuwingstoken opgeslagen.")
+            raise ConsentRequired(conn.key, self._revoked_reason)
+        self.refreshes += 1
+        try:
+            tokens = self._endpoint.refresh(stored.refresh_token)
+        except InvalidGrant:
+            log.warning(
+                "%s consent of office %s was refused on refresh", conn.key.kind, conn.key.office_id
+            )
+            self._mark_reauthorize(stored, lease_etag, self._revoked_reason)
+            raise ConsentRequired(conn.key, self._revoked_reason) from None
+        except Exception:
+            self._release(stored, lease_etag)
+            raise
+        secrets = NewSecrets(
+            access_token=tokens.access_token,
+            # Providers that do not rotate (AFAS SB) answer without a refresh token: keep ours.
+            refresh_token=tokens.refresh_token or stored.refresh_token,
+            access_expires_at=tokens.expires_at,
+        )
+        try:
+            self._connections.update(
+                conn,
+                etag=lease_etag,
+                secrets=secrets,
+                refresh_lease_until=NO_LEASE,
+                updated_at=self._clock(),
+            )
+        except ConcurrencyConflict:
+            # Our lease was overtaken (the refresh outlived it). What we hold is the newest token
+            # the provider issued, so store it over whatever is there now.
+            log.warning("token refresh of office %s outlived its lease", conn.key.office_id)
+            current = self._connections.get(conn.key)
+            if current is not None:
+                self._connections.update(
+                    current,
+                    secrets=secrets,
+                    refresh_lease_until=NO_LEASE,
+                    needs_reauthorization=False,
+                    reason="",
+                    updated_at=self._clock(),
+                )
+        return tokens.access_token
+
+    def _release(self, stored: StoredSecrets, lease_etag: str) -> None:
+        try:
+            self._connections.update(
+                stored.connection, etag=lease_etag, refresh_lease_until=NO_LEASE
+            )
+        except ConcurrencyConflict:
+            pass
+
+    def _mark_reauthorize(self, stored: StoredSecrets, lease_etag: str, reason: str) -> None:
+        try:
+            self._connections.update(
+                stored.connection,
+                etag=lease_etag,
+                needs_reauthorization=True,
+                reason=reason,
+                refresh_lease_until=NO_LEASE,
+                updated_at=self._clock(),
+            )
+        except ConcurrencyConflict:
+            pass
