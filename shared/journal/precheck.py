@@ -1,0 +1,197 @@
+"""The pre-check: would AFAS take this entry? Pure, over facts read from the ledger beforehand.
+
+The sync (and the preview) read the facts through the AFAS clients and pass them in; this module
+only compares. Each problem becomes a Dutch finding with a hint, e.g. "Grootboekrekening 4000 is
+geblokkeerd in administratie 1 — deblokkeer de rekening of voeg een transponering toe".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from shared.journal import findings as F
+from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.findings import Finding
+
+AXIS_NAMES = {1: "kostenplaats", 2: "kostendrager"}
+
+
+@dataclass(frozen=True)
+class AccountFact:
+    blocked: bool = False
+    required_axes: frozenset[int] = frozenset()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PeriodFact:
+    start: date
+    end: date
+    blocked: bool = False
+
+
+@dataclass(frozen=True)
+class ProfitFacts:
+    """What Profit says about one administration, read just before booking."""
+
+    administration: int
+    journal_exists: bool
+    journal_blocked: bool
+    accounts: Mapping[str, AccountFact]
+    periods: Mapping[tuple[int, int], PeriodFact]
+    # (account, axis, code) assignments; None when the allocation connector was not readable.
+    allocations: frozenset[tuple[str, int, str]] | None = None
+    environment_label: str = ""
+
+
+@dataclass(frozen=True)
+class SbFacts:
+    accounts: frozenset[str]
+    # (year, period) -> dates; SB shows no "blocked" flag (afas-api.md §4.5).
+    periods: Mapping[tuple[int, int], PeriodFact] = field(default_factory=dict)
+
+
+def _axis(axis: int) -> str:
+    return AXIS_NAMES.get(axis, f"as {axis}")
+
+
+def precheck_profit(entry: ProfitEntry, facts: ProfitFacts, *, journal: str) -> list[Finding]:
+    found: list[Finding] = []
+    adm = facts.administration
+    where = f"administratie {adm}" + (
+        f" ({facts.environment_label})" if facts.environment_label else ""
+    )
+    if not facts.journal_exists:
+        found.append(
+            F.error(
+                "journal-unknown",
+                f"Dagboek {journal} bestaat niet in {where}.",
+                "Kies bij de klantconfiguratie een bestaand memoriaaldagboek.",
+            )
+        )
+    elif facts.journal_blocked:
+        found.append(
+            F.error(
+                "journal-blocked",
+                f"Dagboek {journal} is geblokkeerd in {where}.",
+                "Deblokkeer het dagboek in AFAS of kies een ander dagboek.",
+            )
+        )
+    seen: set[str] = set()
+    for line in entry.lines:
+        account = facts.accounts.get(line.account)
+        if account is None:
+            if line.account not in seen:
+                found.append(
+                    F.error(
+                        "account-unknown",
+                        f"Grootboekrekening {line.account} bestaat niet in {where}.",
+                        "Maak de rekening aan in AFAS of voeg een transponering toe naar een "
+                        "bestaande rekening.",
+                        line.account,
+                    )
+                )
+            seen.add(line.account)
+            continue
+        if account.blocked and line.account not in seen:
+            found.append(
+                F.error(
+                    "account-blocked",
+                    f"Grootboekrekening {line.account} is geblokkeerd in {where}.",
+                    "Deblokkeer de rekening in AFAS of voeg een transponering toe.",
+                    line.account,
+                )
+            )
+        seen.add(line.account)
+        given = dict(line.dimensions)
+        for axis in sorted(account.required_axes):
+            if axis not in given:
+                found.append(
+                    F.error(
+                        "allocation-required",
+                        f"Grootboekrekening {line.account} vraagt een {_axis(axis)} (as {axis}), "
+                        "maar de Loket-regel heeft er geen.",
+                        "Geef de looncomponent in Loket een kostenplaats, of zet in AFAS de "
+                        "verbijzondering voor deze rekening uit.",
+                        line.account,
+                    )
+                )
+        if facts.allocations is not None:
+            for axis, code in line.dimensions:
+                if (line.account, axis, code) not in facts.allocations:
+                    found.append(
+                        F.error(
+                            "allocation-unknown",
+                            f"Voor code verbijzondering '{code}' ({_axis(axis)}) is geen toewijzing "
+                            f"bij rekening {line.account} in {where}.",
+                            "Wijs de kostenplaats toe aan de rekening in AFAS, vertaal de code via de "
+                            "klantconfiguratie, of laat kostenplaatsen weg.",
+                            line.account,
+                        )
+                    )
+    period = facts.periods.get((entry.year, entry.period))
+    if period is None:
+        found.append(
+            F.error(
+                "period-missing",
+                f"Periode {entry.period} van boekjaar {entry.year} bestaat niet in {where}.",
+                "Maak het boekjaar en de perioden aan in AFAS, of kies een andere periodekoppeling "
+                "bij de klantconfiguratie.",
+            )
+        )
+    elif period.blocked:
+        found.append(
+            F.error(
+                "period-blocked",
+                f"Periode {entry.period} van boekjaar {entry.year} is geblokkeerd in {where}.",
+                "Deblokkeer de periode in AFAS en start daarna een rerun voor deze periode.",
+            )
+        )
+    elif not period.start <= entry.entry_date <= period.end:
+        found.append(
+            F.warning(
+                "date-outside-period",
+                f"De boekdatum {entry.entry_date:%d-%m-%Y} valt buiten periode {entry.period} "
+                f"({period.start:%d-%m-%Y} t/m {period.end:%d-%m-%Y}).",
+                "Controleer de periodekoppeling bij de klantconfiguratie.",
+            )
+        )
+    return _unique(found)
+
+
+def precheck_sb(entry: SbEntry, facts: SbFacts) -> list[Finding]:
+    found: list[Finding] = []
+    for account in sorted({line.account for line in entry.lines}):
+        if account not in facts.accounts:
+            found.append(
+                F.error(
+                    "account-unknown",
+                    f"Grootboekrekening {account} bestaat niet in de AFAS SB-administratie.",
+                    "Maak de rekening aan in AFAS SB of voeg een transponering toe.",
+                    account,
+                )
+            )
+    if facts.periods and not any(
+        p.start <= entry.entry_date <= p.end for p in facts.periods.values()
+    ):
+        found.append(
+            F.error(
+                "period-missing",
+                f"Er is in AFAS SB geen boekperiode voor {entry.entry_date:%d-%m-%Y}.",
+                "Maak het boekjaar aan in AFAS SB.",
+            )
+        )
+    return found
+
+
+def _unique(found: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for finding in found:
+        key = (finding.code, finding.text)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique

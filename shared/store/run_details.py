@@ -1,0 +1,169 @@
+"""What a run did: one row per Loket journal run considered, and the run's messages.
+
+Table ``RunDetails``, PartitionKey = ``{office}|{runId}``:
+
+* ``jr|{clientId}|{loketJournalRunId}`` the journal run row (imported / failed / skipped)
+* ``msg|{clientId or _}|{key}``       a message (Dutch text + hint). The key is deterministic per
+  (client, journal run, kind), so a redelivered job rewrites its messages instead of doubling them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from azure.data.tables import TableClient, TableEntity, UpdateMode
+
+from shared.store.storage import Storage
+from shared.store.tables import check_key, when
+
+TABLE: Final = "RunDetails"
+
+
+class JournalRunOutcome(StrEnum):
+    IMPORTED = "imported"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    AWAITING_APPROVAL = "awaiting_approval"
+
+    @property
+    def dutch(self) -> str:
+        return {
+            "imported": "Geïmporteerd",
+            "failed": "Mislukt",
+            "skipped": "Overgeslagen",
+            "awaiting_approval": "Wacht op goedkeuring",
+        }[self.value]
+
+
+class Level(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class JournalRunRecord:
+    client_id: str
+    loket_journal_run_id: str
+    payroll_run_id: str
+    payroll_period: str  # "2020-3"
+    sequence_number: int
+    status: JournalRunOutcome
+    environment: str  # AFAS environment (Profit number or SB name)
+    sent_at: datetime | None = None
+    entry_number: str | None = None
+    reference: str = ""  # voucher number (Profit) or tracking identifier (SB)
+    note: str = ""  # short Dutch summary
+
+
+@dataclass(frozen=True)
+class RunMessage:
+    at: datetime
+    level: Level
+    text: str
+    hint: str = ""
+    client_id: str | None = None
+    loket_journal_run_id: str | None = None
+    code: str = ""
+
+
+def _partition(office_id: str, run_id: str) -> str:
+    return f"{check_key(office_id)}|{check_key(run_id)}"
+
+
+class RunDetailRepository:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    @property
+    def _table(self) -> TableClient:
+        return self._storage.table(TABLE)
+
+    def record(self, office_id: str, run_id: str, record: JournalRunRecord) -> None:
+        self._table.upsert_entity(
+            {
+                "PartitionKey": _partition(office_id, run_id),
+                "RowKey": f"jr|{check_key(record.client_id)}|{check_key(record.loket_journal_run_id)}",
+                "client_id": record.client_id,
+                "loket_journal_run_id": record.loket_journal_run_id,
+                "payroll_run_id": record.payroll_run_id,
+                "payroll_period": record.payroll_period,
+                "sequence_number": record.sequence_number,
+                "status": record.status.value,
+                "environment": record.environment,
+                "sent_at": record.sent_at or "",
+                "entry_number": record.entry_number or "",
+                "reference": record.reference,
+                "note": record.note[:1000],
+            },
+            mode=UpdateMode.REPLACE,
+        )
+
+    def message(self, office_id: str, run_id: str, message: RunMessage, *, key: str) -> None:
+        """Store a message under a deterministic ``key`` (idempotent under redelivery)."""
+        client = check_key(message.client_id) if message.client_id else "_"
+        self._table.upsert_entity(
+            {
+                "PartitionKey": _partition(office_id, run_id),
+                "RowKey": f"msg|{client}|{check_key(key)[:200]}",
+                "at": message.at,
+                "level": message.level.value,
+                "text": message.text[:4000],
+                "hint": message.hint[:2000],
+                "client_id": message.client_id or "",
+                "loket_journal_run_id": message.loket_journal_run_id or "",
+                "code": message.code,
+            },
+            mode=UpdateMode.REPLACE,
+        )
+
+    def records(self, office_id: str, run_id: str) -> list[JournalRunRecord]:
+        return [_record(e) for e in self._range(office_id, run_id, "jr|")]
+
+    def messages(self, office_id: str, run_id: str) -> list[RunMessage]:
+        found = [_message(e) for e in self._range(office_id, run_id, "msg|")]
+        return sorted(found, key=lambda m: m.at)
+
+    def _range(self, office_id: str, run_id: str, prefix: str) -> list[TableEntity]:
+        return list(
+            self._table.query_entities(
+                "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+                parameters={
+                    "pk": _partition(office_id, run_id),
+                    "start": prefix,
+                    "end": prefix[:-1] + "}",
+                },
+            )
+        )
+
+
+def _record(e: TableEntity) -> JournalRunRecord:
+    return JournalRunRecord(
+        client_id=e["client_id"],
+        loket_journal_run_id=e["loket_journal_run_id"],
+        payroll_run_id=e.get("payroll_run_id", ""),
+        payroll_period=e.get("payroll_period", ""),
+        sequence_number=int(e.get("sequence_number", 0)),
+        status=JournalRunOutcome(e["status"]),
+        environment=e.get("environment", ""),
+        sent_at=when(e.get("sent_at")),
+        entry_number=e.get("entry_number") or None,
+        reference=e.get("reference", ""),
+        note=e.get("note", ""),
+    )
+
+
+def _message(e: TableEntity) -> RunMessage:
+    at: Any = when(e.get("at"))
+    return RunMessage(
+        at=at,
+        level=Level(e.get("level", "info")),
+        text=e.get("text", ""),
+        hint=e.get("hint", ""),
+        client_id=e.get("client_id") or None,
+        loket_journal_run_id=e.get("loket_journal_run_id") or None,
+        code=e.get("code", ""),
+    )

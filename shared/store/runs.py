@@ -1,0 +1,513 @@
+"""Runs (nightly, rerun), their jobs (one per client) and progress, in one partition per office.
+
+Table ``Runs``, PartitionKey = office id:
+
+* ``ix|{inverted time}|{runId}``   the run itself (listing newest first, counters, status)
+* ``id|{runId}``                   pointer to the ``ix|`` row (point lookup by run id)
+* ``job|{runId}|{clientId}``       one job per client: status, attempt, outcome counts
+* ``cx|{clientId}|{inverted time}|{runId}``  index: the runs a client took part in
+
+Because run, pointer and jobs share a partition, a job's completion and the run's counters change
+in ONE entity-group transaction with ETag conditions: no lost update under concurrent workers,
+and a job is never counted twice (a finished job is not finished again).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
+
+from shared.store.storage import Storage
+from shared.store.tables import (
+    MAX_TRANSACTION,
+    ConcurrencyConflict,
+    check_key,
+    etag_of,
+    get_or_none,
+    inverted_ticks,
+    update_if_unchanged,
+    when,
+)
+
+TABLE: Final = "Runs"
+
+
+class RunType(StrEnum):
+    NIGHTLY = "nightly"
+    RERUN = "rerun"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Run:
+    office_id: str
+    run_id: str
+    type: RunType
+    client_id: str | None
+    created_at: datetime
+    created_by: str
+    business_date: date | None
+    approved_from: date | None
+    approved_to: date | None
+    status: RunStatus
+    planned: bool
+    jobs_total: int
+    jobs_done: int
+    jobs_failed: int
+    imported: int
+    failed: int
+    skipped: int
+    index_key: str
+    etag: str
+
+    @property
+    def status_text(self) -> str:
+        """The manual's wording: "Wordt uitgevoerd", "Uitgevoerd (3/3)"."""
+        progress = f"({self.jobs_done}/{self.jobs_total})"
+        if self.status is RunStatus.RUNNING:
+            return f"Wordt uitgevoerd {progress}"
+        if self.status is RunStatus.FAILED:
+            return f"Uitgevoerd met fouten {progress}"
+        return f"Uitgevoerd {progress}"
+
+
+@dataclass(frozen=True)
+class Job:
+    office_id: str
+    run_id: str
+    client_id: str
+    status: JobStatus
+    enqueued: bool
+    attempts: int
+    imported: int
+    failed: int
+    skipped: int
+    last_error: str
+    updated_at: datetime | None
+    etag: str
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    imported: int = 0
+    failed: int = 0
+    skipped: int = 0
+    error: str = ""  # set when the job itself failed (not only some journal runs)
+
+    @property
+    def job_failed(self) -> bool:
+        return bool(self.error) or self.failed > 0
+
+
+@dataclass(frozen=True)
+class NewRun:
+    office_id: str
+    run_id: str
+    type: RunType
+    created_at: datetime
+    created_by: str = "system"
+    client_id: str | None = None
+    business_date: date | None = None
+    approved_from: date | None = None
+    approved_to: date | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[Run]
+    continuation_token: str | None = field(default=None)
+
+
+def _job_key(run_id: str, client_id: str) -> str:
+    return f"job|{run_id}|{client_id}"
+
+
+class RunRepository:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    @property
+    def _table(self) -> TableClient:
+        return self._storage.table(TABLE)
+
+    # -- runs -----------------------------------------------------------------------------
+    def create(self, new: NewRun, *, jobs_total: int) -> Run | None:
+        """Create the run (pointer + summary) atomically; None when it already exists."""
+        office = check_key(new.office_id)
+        index_key = f"ix|{inverted_ticks(new.created_at)}|{check_key(new.run_id)}"
+        summary: dict[str, Any] = {
+            "PartitionKey": office,
+            "RowKey": index_key,
+            "run_id": new.run_id,
+            "type": new.type.value,
+            "client_id": new.client_id or "",
+            "created_at": new.created_at,
+            "created_by": new.created_by,
+            "business_date": new.business_date.isoformat() if new.business_date else "",
+            "approved_from": new.approved_from.isoformat() if new.approved_from else "",
+            "approved_to": new.approved_to.isoformat() if new.approved_to else "",
+            "status": RunStatus.RUNNING.value,
+            "planned": False,
+            "jobs_total": jobs_total,
+            "jobs_done": 0,
+            "jobs_failed": 0,
+            "imported": 0,
+            "failed": 0,
+            "skipped": 0,
+        }
+        pointer = {"PartitionKey": office, "RowKey": f"id|{new.run_id}", "index_key": index_key}
+        try:
+            self._table.submit_transaction([("create", pointer), ("create", summary)])
+        except TableTransactionError as exc:
+            if _code(exc) == "EntityAlreadyExists":
+                return None
+            raise
+        return self.get(new.office_id, new.run_id)
+
+    def get(self, office_id: str, run_id: str) -> Run | None:
+        pointer = get_or_none(self._table, check_key(office_id), f"id|{check_key(run_id)}")
+        if pointer is None:
+            return None
+        entity = get_or_none(self._table, office_id, pointer["index_key"])
+        return _run(entity) if entity is not None else None
+
+    def mark_planned(self, run: Run) -> Run:
+        status = RunStatus.RUNNING
+        if run.jobs_done >= run.jobs_total:
+            status = RunStatus.FAILED if run.jobs_failed else RunStatus.DONE
+        try:
+            update_if_unchanged(
+                self._table,
+                {
+                    "PartitionKey": run.office_id,
+                    "RowKey": run.index_key,
+                    "planned": True,
+                    "status": status.value,
+                },
+                run.etag,
+            )
+        except ConcurrencyConflict:
+            current = self.get(run.office_id, run.run_id)
+            assert current is not None
+            return self.mark_planned(current) if not current.planned else current
+        refreshed = self.get(run.office_id, run.run_id)
+        assert refreshed is not None
+        return refreshed
+
+    def fail_without_jobs(self, run: Run) -> None:
+        """A run that could not start (e.g. Loket needs consent): done planning, status failed."""
+        update_if_unchanged(
+            self._table,
+            {
+                "PartitionKey": run.office_id,
+                "RowKey": run.index_key,
+                "planned": True,
+                "status": RunStatus.FAILED.value,
+            },
+            run.etag,
+        )
+
+    def page(
+        self,
+        office_id: str,
+        *,
+        limit: int,
+        continuation_token: str | None = None,
+        run_type: RunType | None = None,
+        client_id: str | None = None,
+    ) -> RunPage:
+        """Newest first, ``limit`` runs, resuming after an opaque continuation token."""
+        office = check_key(office_id)
+        prefix = f"cx|{check_key(client_id)}|" if client_id else "ix|"
+        after = _decode_token(continuation_token) or prefix
+        query = "PartitionKey eq @pk and RowKey gt @after and RowKey lt @end"
+        params: dict[str, Any] = {"pk": office, "after": after, "end": prefix[:-1] + "}"}
+        if run_type is not None:
+            query += " and type eq @type"
+            params["type"] = run_type.value
+        rows: list[TableEntity] = []
+        for entity in self._table.query_entities(
+            query, parameters=params, results_per_page=limit + 1
+        ):
+            rows.append(entity)
+            if len(rows) > limit:
+                break
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if client_id:
+            runs = [r for r in (self.get(office, e["run_id"]) for e in rows) if r is not None]
+        else:
+            runs = [_run(e) for e in rows]
+        token = _encode_token(rows[-1]["RowKey"]) if more and rows else None
+        return RunPage(runs, token)
+
+    # -- jobs -----------------------------------------------------------------------------
+    def add_jobs(self, run: NewRun, client_ids: Iterable[str]) -> None:
+        """Create a job (and the per-client index row) for each client; existing ones stay."""
+        office = check_key(run.office_id)
+        stamp = inverted_ticks(run.created_at)
+        rows: list[dict[str, Any]] = []
+        for client_id in client_ids:
+            check_key(client_id)
+            rows.append(
+                {
+                    "PartitionKey": office,
+                    "RowKey": _job_key(run.run_id, client_id),
+                    "run_id": run.run_id,
+                    "client_id": client_id,
+                    "status": JobStatus.PENDING.value,
+                    "enqueued": False,
+                    "attempts": 0,
+                    "imported": 0,
+                    "failed": 0,
+                    "skipped": 0,
+                    "last_error": "",
+                }
+            )
+            rows.append(
+                {
+                    "PartitionKey": office,
+                    "RowKey": f"cx|{client_id}|{stamp}|{run.run_id}",
+                    "run_id": run.run_id,
+                    "type": run.type.value,
+                }
+            )
+        for chunk in _chunks(rows, MAX_TRANSACTION):
+            try:
+                self._table.submit_transaction([("create", row) for row in chunk])
+            except TableTransactionError as exc:
+                if _code(exc) != "EntityAlreadyExists":
+                    raise
+                for row in chunk:  # a replay after a crash: create what is missing
+                    try:
+                        self._table.create_entity(row)
+                    except ResourceExistsError:
+                        pass
+
+    def jobs(self, office_id: str, run_id: str) -> list[Job]:
+        prefix = f"job|{check_key(run_id)}|"
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+            parameters={"pk": check_key(office_id), "start": prefix, "end": prefix[:-1] + "}"},
+        )
+        return [_job(e) for e in entities]
+
+    def get_job(self, office_id: str, run_id: str, client_id: str) -> Job | None:
+        entity = get_or_none(
+            self._table, check_key(office_id), _job_key(run_id, check_key(client_id))
+        )
+        return _job(entity) if entity is not None else None
+
+    def mark_enqueued(self, jobs: list[Job]) -> None:
+        for chunk in _chunks(jobs, MAX_TRANSACTION):
+            self._table.submit_transaction(
+                [
+                    (
+                        "update",
+                        {
+                            "PartitionKey": j.office_id,
+                            "RowKey": _job_key(j.run_id, j.client_id),
+                            "enqueued": True,
+                        },
+                        {"mode": UpdateMode.MERGE},
+                    )
+                    for j in chunk
+                ]
+            )
+
+    def start_job(self, job: Job, *, now: datetime) -> Job:
+        update_if_unchanged(
+            self._table,
+            {
+                "PartitionKey": job.office_id,
+                "RowKey": _job_key(job.run_id, job.client_id),
+                "status": JobStatus.RUNNING.value,
+                "attempts": job.attempts + 1,
+                "updated_at": now,
+            },
+            job.etag,
+        )
+        current = self.get_job(job.office_id, job.run_id, job.client_id)
+        assert current is not None
+        return current
+
+    def note_job_error(self, job: Job, error: str, *, now: datetime) -> None:
+        """Remember why an attempt failed (the poison handler reports the last one)."""
+        self._table.update_entity(
+            {
+                "PartitionKey": job.office_id,
+                "RowKey": _job_key(job.run_id, job.client_id),
+                "last_error": error[:2000],
+                "updated_at": now,
+            },
+            mode=UpdateMode.MERGE,
+        )
+
+    def finish_job(
+        self, office_id: str, run_id: str, client_id: str, outcome: JobOutcome, *, now: datetime
+    ) -> bool:
+        """Finish a job and count it in its run, atomically. False when it was already finished."""
+        for attempt in range(40):
+            job = self.get_job(office_id, run_id, client_id)
+            run = self.get(office_id, run_id)
+            if job is None or run is None:
+                raise LookupError(f"job {run_id}/{client_id} does not exist")
+            if job.status.finished:
+                return False
+            done = run.jobs_done + 1
+            failed_jobs = run.jobs_failed + (1 if outcome.job_failed else 0)
+            status = RunStatus.RUNNING
+            if run.planned and done >= run.jobs_total:
+                status = RunStatus.FAILED if failed_jobs else RunStatus.DONE
+            job_status = JobStatus.FAILED if outcome.job_failed else JobStatus.DONE
+            ops: list[Any] = [
+                (
+                    "update",
+                    {
+                        "PartitionKey": office_id,
+                        "RowKey": _job_key(run_id, client_id),
+                        "status": job_status.value,
+                        "imported": outcome.imported,
+                        "failed": outcome.failed,
+                        "skipped": outcome.skipped,
+                        "last_error": outcome.error[:2000],
+                        "updated_at": now,
+                    },
+                    {
+                        "mode": UpdateMode.MERGE,
+                        "etag": job.etag,
+                        "match_condition": MatchConditions.IfNotModified,
+                    },
+                ),
+                (
+                    "update",
+                    {
+                        "PartitionKey": office_id,
+                        "RowKey": run.index_key,
+                        "jobs_done": done,
+                        "jobs_failed": failed_jobs,
+                        "status": status.value,
+                        "imported": run.imported + outcome.imported,
+                        "failed": run.failed + outcome.failed,
+                        "skipped": run.skipped + outcome.skipped,
+                    },
+                    {
+                        "mode": UpdateMode.MERGE,
+                        "etag": run.etag,
+                        "match_condition": MatchConditions.IfNotModified,
+                    },
+                ),
+            ]
+            try:
+                self._table.submit_transaction(ops)
+                return True
+            except TableTransactionError as exc:
+                if _code(exc) not in ("UpdateConditionNotSatisfied", "ConditionNotMet"):
+                    raise
+            time.sleep(random.uniform(0.01, 0.05) * min(attempt + 1, 8))  # noqa: S311
+        raise ConcurrencyConflict(f"could not count job {run_id}/{client_id} after 40 attempts")
+
+
+def _code(exc: TableTransactionError) -> str:
+    """The storage error code of a failed transaction (e.g. ``EntityAlreadyExists``)."""
+    return str(getattr(exc, "error_code", "") or "")
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _encode_token(row_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": row_key}).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded))["after"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidContinuationToken(token) from None
+    if not isinstance(value, str) or not value.startswith(("ix|", "cx|")):
+        raise InvalidContinuationToken(token)
+    return value
+
+
+class InvalidContinuationToken(ValueError):
+    pass
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _run(e: TableEntity) -> Run:
+    created = when(e.get("created_at"))
+    assert created is not None
+    return Run(
+        office_id=e["PartitionKey"],
+        run_id=e["run_id"],
+        type=RunType(e["type"]),
+        client_id=e.get("client_id") or None,
+        created_at=created,
+        created_by=e.get("created_by", ""),
+        business_date=_date(e.get("business_date")),
+        approved_from=_date(e.get("approved_from")),
+        approved_to=_date(e.get("approved_to")),
+        status=RunStatus(e["status"]),
+        planned=bool(e.get("planned")),
+        jobs_total=int(e.get("jobs_total", 0)),
+        jobs_done=int(e.get("jobs_done", 0)),
+        jobs_failed=int(e.get("jobs_failed", 0)),
+        imported=int(e.get("imported", 0)),
+        failed=int(e.get("failed", 0)),
+        skipped=int(e.get("skipped", 0)),
+        index_key=e["RowKey"],
+        etag=etag_of(e),
+    )
+
+
+def _job(e: TableEntity) -> Job:
+    return Job(
+        office_id=e["PartitionKey"],
+        run_id=e["run_id"],
+        client_id=e["client_id"],
+        status=JobStatus(e["status"]),
+        enqueued=bool(e.get("enqueued")),
+        attempts=int(e.get("attempts", 0)),
+        imported=int(e.get("imported", 0)),
+        failed=int(e.get("failed", 0)),
+        skipped=int(e.get("skipped", 0)),
+        last_error=e.get("last_error", ""),
+        updated_at=when(e.get("updated_at")),
+        etag=etag_of(e),
+    )

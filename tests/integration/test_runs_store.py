@@ -1,0 +1,173 @@
+"""Runs, jobs, progress and the booking ledger on real Azurite."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from shared.bootstrap import Services
+from shared.store.bookings import BookingLedger, BookingState
+from shared.store.runs import JobOutcome, JobStatus, NewRun, RunRepository, RunStatus, RunType
+from shared.store.tables import ConcurrencyConflict
+
+T0 = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
+
+
+def nightly(office: str, day: int = 23, at: datetime = T0) -> NewRun:
+    return NewRun(
+        office, f"nightly-2026-11-{day:02d}", RunType.NIGHTLY, at, business_date=date(2026, 11, day)
+    )
+
+
+def test_a_run_is_created_once(services: Services, unique: Callable[[str], str]) -> None:
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    first = runs.create(nightly(office), jobs_total=2)
+    assert first is not None and first.status is RunStatus.RUNNING and not first.planned
+    assert runs.create(nightly(office), jobs_total=2) is None
+    assert runs.get(office, "nightly-2026-11-23") == first
+
+
+def test_concurrent_workers_never_lose_or_double_count_progress(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    clients = [f"c{n:03d}" for n in range(40)]
+    new = nightly(office)
+    runs.add_jobs(new, clients)
+    runs.add_jobs(new, clients)  # a replay after a crash creates nothing twice
+    run = runs.create(new, jobs_total=len(clients))
+    assert run is not None
+    runs.mark_planned(run)
+    assert len(runs.jobs(office, new.run_id)) == 40
+
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def finish(client: str) -> None:
+        failed = 1 if client.endswith("7") else 0
+        ok = runs.finish_job(
+            office, new.run_id, client, JobOutcome(imported=1 - failed, failed=failed), now=T0
+        )
+        with lock:
+            results.append(ok)
+
+    threads = [
+        threading.Thread(target=finish, args=(c,)) for c in clients + clients[:10]
+    ]  # 10 duplicates
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results.count(True) == 40 and results.count(False) == 10
+    final = runs.get(office, new.run_id)
+    assert final is not None
+    assert (final.jobs_done, final.jobs_total, final.jobs_failed) == (40, 40, 4)
+    assert (final.imported, final.failed) == (36, 4)
+    assert final.status is RunStatus.FAILED
+    assert final.status_text == "Uitgevoerd met fouten (40/40)"
+    assert all(j.status.finished for j in runs.jobs(office, new.run_id))
+
+
+def test_pages_are_newest_first_and_filterable(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    for day in range(1, 8):
+        new = nightly(office, day, T0 - timedelta(days=30 - day))
+        runs.add_jobs(new, ["a"] if day % 2 else ["b"])
+        assert runs.create(new, jobs_total=1) is not None
+    rerun = NewRun(
+        office,
+        "rerun-x",
+        RunType.RERUN,
+        T0,
+        client_id="a",
+        approved_from=date(2026, 1, 1),
+        approved_to=date(2026, 2, 1),
+    )
+    runs.add_jobs(rerun, ["a"])
+    runs.create(rerun, jobs_total=1)
+
+    first = runs.page(office, limit=3)
+    assert [r.run_id for r in first.runs] == ["rerun-x", "nightly-2026-11-07", "nightly-2026-11-06"]
+    assert first.continuation_token
+    second = runs.page(office, limit=3, continuation_token=first.continuation_token)
+    assert [r.run_id for r in second.runs] == [
+        "nightly-2026-11-05",
+        "nightly-2026-11-04",
+        "nightly-2026-11-03",
+    ]
+    rest = runs.page(office, limit=3, continuation_token=second.continuation_token)
+    assert [r.run_id for r in rest.runs] == ["nightly-2026-11-02", "nightly-2026-11-01"]
+    assert rest.continuation_token is None
+
+    only_reruns = runs.page(office, limit=10, run_type=RunType.RERUN)
+    assert [r.run_id for r in only_reruns.runs] == ["rerun-x"]
+    client_a = runs.page(office, limit=10, client_id="a")
+    assert [r.run_id for r in client_a.runs] == [
+        "rerun-x",
+        "nightly-2026-11-07",
+        "nightly-2026-11-05",
+        "nightly-2026-11-03",
+        "nightly-2026-11-01",
+    ]
+    assert runs.page(unique("other-office"), limit=10).runs == []
+
+
+def test_the_ledger_claim_is_one_conditional_insert(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    ledger = BookingLedger(services.storage)
+    target, run_id = f"profit|12345|{unique('adm')}", unique("run")
+    claim = ledger.claim(
+        target,
+        run_id,
+        office_id="o",
+        client_id="c",
+        run_id="r1",
+        reference="LB1",
+        lease_until=T0 + timedelta(minutes=5),
+    )
+    assert claim is not None and claim.state is BookingState.CLAIMED
+    assert (
+        ledger.claim(
+            target,
+            run_id,
+            office_id="o",
+            client_id="c",
+            run_id="r2",
+            reference="LB1",
+            lease_until=T0,
+        )
+        is None
+    )
+    stale = ledger.get(target, run_id)
+    assert (
+        stale is not None
+        and stale.lease_alive(T0)
+        and not stale.lease_alive(T0 + timedelta(minutes=6))
+    )
+    posted = ledger.advance(claim, BookingState.POSTED)
+    with pytest.raises(ConcurrencyConflict):
+        ledger.advance(stale, BookingState.FAILED, error="late")  # a stale writer loses
+    booked = ledger.advance(posted, BookingState.BOOKED, entry_number="4711", booked_at=T0)
+    assert booked.state.booked and booked.entry_number == "4711"
+
+
+def test_job_start_counts_attempts(services: Services, unique: Callable[[str], str]) -> None:
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    new = nightly(office)
+    runs.add_jobs(new, ["c1"])
+    job = runs.get_job(office, new.run_id, "c1")
+    assert job is not None and job.status is JobStatus.PENDING
+    started = runs.start_job(job, now=T0)
+    assert started.status is JobStatus.RUNNING and started.attempts == 1
+    with pytest.raises(ConcurrencyConflict):
+        runs.start_job(job, now=T0)  # a second worker with the old ETag loses
