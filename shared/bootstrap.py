@@ -11,9 +11,15 @@ from functools import cached_property, lru_cache
 from shared.clock import Clock, utc_now
 from shared.oauth.consent import ConsentStore
 from shared.settings import Settings, get_settings
+from shared.store.bookings import BookingLedger
+from shared.store.clients import ClientRepository
 from shared.store.connections import ConnectionRepository
 from shared.store.crypto import SecretBox
+from shared.store.run_details import RunDetailRepository
+from shared.store.runs import RunRepository
 from shared.store.storage import Storage
+from shared.sync.messages import SYNC_QUEUE
+from shared.sync.planner import Planner
 
 
 class Services:
@@ -36,6 +42,36 @@ class Services:
     @cached_property
     def consents(self) -> ConsentStore:
         return ConsentStore(self.storage, self.secret_box)
+
+    @cached_property
+    def clients(self) -> ClientRepository:
+        return ClientRepository(self.storage)
+
+    @cached_property
+    def runs(self) -> RunRepository:
+        return RunRepository(self.storage)
+
+    @cached_property
+    def run_details(self) -> RunDetailRepository:
+        return RunDetailRepository(self.storage)
+
+    @cached_property
+    def bookings(self) -> BookingLedger:
+        return BookingLedger(self.storage)
+
+    def enqueue_sync_job(self, body: str) -> None:
+        self.storage.queue(SYNC_QUEUE).send_message(body)
+
+    @cached_property
+    def planner(self) -> Planner:
+        return Planner(
+            runs=self.runs,
+            details=self.run_details,
+            clients=self.clients,
+            connections=self.connections,
+            send=self.enqueue_sync_job,
+            clock=self.clock,
+        )
 
 
 @lru_cache(maxsize=1)

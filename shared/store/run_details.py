@@ -123,6 +123,11 @@ class RunDetailRepository:
     def records(self, office_id: str, run_id: str) -> list[JournalRunRecord]:
         return [_record(e) for e in self._range(office_id, run_id, "jr|")]
 
+    def records_for_client(
+        self, office_id: str, run_id: str, client_id: str
+    ) -> list[JournalRunRecord]:
+        return [_record(e) for e in self._range(office_id, run_id, f"jr|{check_key(client_id)}|")]
+
     def messages(self, office_id: str, run_id: str) -> list[RunMessage]:
         found = [_message(e) for e in self._range(office_id, run_id, "msg|")]
         return sorted(found, key=lambda m: m.at)

@@ -1,0 +1,302 @@
+"""Runs overview, run detail and reruns (contract §3)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.api.http import (
+    ApiResponse,
+    FieldError,
+    Problem,
+    json_response,
+    not_found,
+    read_model,
+    validation_failed,
+)
+from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
+from shared.api.schemas import RequestModel, ResponseModel
+from shared.store.run_details import JournalRunRecord, RunMessage
+from shared.store.runs import InvalidContinuationToken, Run, RunType
+from shared.store.tables import check_key
+
+MAX_WINDOW_DAYS = 400
+
+
+class RunOut(ResponseModel):
+    run_id: str
+    type: Literal["nightly", "rerun"]
+    client_id: str | None
+    created_at: datetime
+    created_by: str
+    business_date: date | None
+    approved_from: date | None
+    approved_to: date | None
+    status: Literal["running", "done", "failed"]
+    status_text: str = Field(description="Dutch, as the manual shows it: 'Uitgevoerd (3/3)'")
+    jobs_total: int
+    jobs_done: int
+    jobs_failed: int
+    journal_runs_imported: int
+    journal_runs_failed: int
+    journal_runs_skipped: int
+
+
+class RunPageOut(ResponseModel):
+    runs: list[RunOut]
+    continuation_token: str | None
+
+
+class JournalRunOut(ResponseModel):
+    client_id: str
+    loket_journal_run_id: str
+    payroll_run_id: str
+    payroll_period: str = Field(description="year-period, e.g. 2020-3")
+    sequence_number: int
+    sent_at: datetime | None
+    environment: str
+    status: Literal["imported", "failed", "skipped", "awaiting_approval"]
+    status_text: str
+    entry_number: str | None
+    reference: str
+    note: str
+
+
+class MessageOut(ResponseModel):
+    at: datetime
+    level: Literal["info", "warning", "error"]
+    client_id: str | None
+    loket_journal_run_id: str | None
+    text: str
+    hint: str
+
+
+class RunDetailOut(RunOut):
+    journal_runs: list[JournalRunOut]
+    messages: list[MessageOut]
+
+
+class RerunIn(RequestModel):
+    approved_from: date
+    approved_to: date
+    client_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class RerunStarted(ResponseModel):
+    run_id: str
+    status: str
+    jobs_total: int
+
+
+def run_out(run: Run) -> RunOut:
+    return RunOut(
+        run_id=run.run_id,
+        type=run.type.value,
+        client_id=run.client_id,
+        created_at=run.created_at,
+        created_by=run.created_by,
+        business_date=run.business_date,
+        approved_from=run.approved_from,
+        approved_to=run.approved_to,
+        status=run.status.value,
+        status_text=run.status_text,
+        jobs_total=run.jobs_total,
+        jobs_done=run.jobs_done,
+        jobs_failed=run.jobs_failed,
+        journal_runs_imported=run.imported,
+        journal_runs_failed=run.failed,
+        journal_runs_skipped=run.skipped,
+    )
+
+
+def journal_run_out(record: JournalRunRecord) -> JournalRunOut:
+    return JournalRunOut(
+        client_id=record.client_id,
+        loket_journal_run_id=record.loket_journal_run_id,
+        payroll_run_id=record.payroll_run_id,
+        payroll_period=record.payroll_period,
+        sequence_number=record.sequence_number,
+        sent_at=record.sent_at,
+        environment=record.environment,
+        status=record.status.value,
+        status_text=record.status.dutch,
+        entry_number=record.entry_number,
+        reference=record.reference,
+        note=record.note,
+    )
+
+
+def message_out(message: RunMessage) -> MessageOut:
+    return MessageOut(
+        at=message.at,
+        level=message.level.value,
+        client_id=message.client_id,
+        loket_journal_run_id=message.loket_journal_run_id,
+        text=message.text,
+        hint=message.hint,
+    )
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 20
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise validation_failed(
+            [FieldError("limit", "moet een geheel getal van 1 tot en met 100 zijn")]
+        )
+    return value
+
+
+def list_runs(ctx: RequestContext) -> ApiResponse:
+    query = ctx.request.query
+    run_type = query.get("type") or None
+    if run_type is not None and run_type not in ("nightly", "rerun"):
+        raise validation_failed([FieldError("type", "moet 'nightly' of 'rerun' zijn")])
+    client_id = query.get("clientId") or None
+    if client_id is not None:
+        try:
+            check_key(client_id)
+        except ValueError:
+            raise validation_failed(
+                [FieldError("clientId", "is geen geldig klantnummer")]
+            ) from None
+    try:
+        page = ctx.services.runs.page(
+            ctx.office_id,
+            limit=_limit(query.get("limit")),
+            continuation_token=query.get("continuationToken") or None,
+            run_type=RunType(run_type) if run_type else None,
+            client_id=client_id,
+        )
+    except InvalidContinuationToken:
+        raise validation_failed(
+            [FieldError("continuationToken", "is ongeldig; begin opnieuw bij de eerste pagina")]
+        ) from None
+    body = RunPageOut(
+        runs=[run_out(r) for r in page.runs], continuation_token=page.continuation_token
+    )
+    return json_response(200, body)
+
+
+def get_run(ctx: RequestContext) -> ApiResponse:
+    run_id = ctx.request.route_params.get("runId", "")
+    try:
+        run = ctx.services.runs.get(ctx.office_id, check_key(run_id))
+    except ValueError:
+        run = None
+    if run is None:
+        raise not_found("Deze run bestaat niet (of hoort niet bij uw kantoor).")
+    details = ctx.services.run_details
+    records = sorted(
+        details.records(ctx.office_id, run.run_id),
+        key=lambda r: (r.client_id, -r.sequence_number),
+    )
+    body = RunDetailOut(
+        **run_out(run).model_dump(),
+        journal_runs=[journal_run_out(r) for r in records],
+        messages=[message_out(m) for m in details.messages(ctx.office_id, run.run_id)],
+    )
+    return json_response(200, body)
+
+
+def start_rerun(ctx: RequestContext) -> ApiResponse:
+    body = read_model(ctx.request, RerunIn)
+    if body.approved_to < body.approved_from:
+        raise validation_failed([FieldError("approvedTo", "ligt vóór 'Datum goedgekeurd vanaf'")])
+    if (body.approved_to - body.approved_from).days > MAX_WINDOW_DAYS:
+        raise validation_failed(
+            [FieldError("approvedTo", f"het venster mag hoogstens {MAX_WINDOW_DAYS} dagen zijn")]
+        )
+    services = ctx.services
+    client = None
+    if body.client_id:
+        client = services.clients.get(ctx.office_id, body.client_id)
+        if client is None:
+            raise validation_failed([FieldError("clientId", "deze klant bestaat niet")])
+    planner = services.planner
+    loket_problem = planner.loket_problem(ctx.office_id)
+    if loket_problem is not None:
+        raise Problem(
+            409,
+            "loket-not-connected",
+            "Loket not connected",
+            loket_problem[0],
+            hint=loket_problem[1],
+        )
+    if client is not None:
+        target_problem = planner.target_problem(client)
+        if target_problem is not None:
+            raise Problem(
+                409,
+                "afas-not-connected",
+                "AFAS not connected",
+                target_problem[0],
+                hint=target_problem[1],
+            )
+    run = planner.rerun(
+        ctx.office_id,
+        approved_from=body.approved_from,
+        approved_to=body.approved_to,
+        client=client,
+        user=ctx.user.name,
+    )
+    started = RerunStarted(run_id=run.run_id, status=run.status.value, jobs_total=run.jobs_total)
+    return json_response(202, started, {"Location": f"/api/runs/{run.run_id}"})
+
+
+LIST_RUNS = Operation(
+    name="list_runs",
+    method="GET",
+    route="runs",
+    access=Access.READER,
+    summary="Runs of the office, newest first, with continuation tokens",
+    tag="runs",
+    handler=list_runs,
+    query=(
+        QueryParam("type", "nightly or rerun", {"type": "string", "enum": ["nightly", "rerun"]}),
+        QueryParam("clientId", "only runs this client took part in"),
+        QueryParam(
+            "limit",
+            "page size, 1-100 (default 20)",
+            {"type": "integer", "minimum": 1, "maximum": 100},
+        ),
+        QueryParam("continuationToken", "from the previous page"),
+    ),
+    replies={200: Reply("A page of runs.", RunPageOut)},
+)
+
+GET_RUN = Operation(
+    name="get_run",
+    method="GET",
+    route="runs/{runId}",
+    access=Access.READER,
+    summary="One run with its journal runs (Loonruns) and messages (Meldingen)",
+    tag="runs",
+    handler=get_run,
+    replies={200: Reply("The run.", RunDetailOut)},
+)
+
+START_RERUN = Operation(
+    name="start_rerun",
+    method="POST",
+    route="reruns",
+    access=Access.ADMIN,
+    summary="Rerun a window of payroll approval dates for one client or all",
+    tag="runs",
+    handler=start_rerun,
+    body=RerunIn,
+    replies={
+        202: Reply("The rerun is planned; follow it at /api/runs/{runId}.", RerunStarted),
+        409: Reply(
+            "Loket or the client's AFAS connection is not usable.",
+            schema={"$ref": "#/components/schemas/Problem"},
+            content_type="application/problem+json",
+        ),
+    },
+)

@@ -1,0 +1,280 @@
+"""Saving a client configuration (validated against the live systems) and previewing an entry.
+
+Validation reads, in order: the Loket payroll administration through the office's consent, the
+AFAS connection (exists, active, consented), and the AFAS administration (+ journal for Profit).
+Every problem is a field error with a Dutch explanation; nothing is stored unless all pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from shared.afas.errors import (
+    AfasAuthError,
+    AfasConnectorNotAuthorized,
+    AfasError,
+    AfasRetriableError,
+)
+from shared.api.http import FieldError, Problem, validation_failed
+from shared.api.schemas import ClientIn, ProfitTargetIn
+from shared.clients.model import BookingMode, ClientConfig, ProfitTarget, Rounding, SbTarget, Target
+from shared.journal.builder import Draft
+from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.findings import Finding
+from shared.journal.mapping import CostCenterRule, JournalMapping, template_problems
+from shared.journal.models import JournalRun
+from shared.journal.periods import PeriodRule
+from shared.loket.client import LoketClient
+from shared.loket.errors import LoketAuthError, LoketError, LoketNotFound, LoketRetriableError
+from shared.oauth.tokens import ConsentRequired, NotConnected
+from shared.store.clients import ClientRepository, MappingTooLarge
+from shared.store.connections import ConnectionRepository, ConnectionState
+from shared.store.tables import ConcurrencyConflict
+from shared.sync.targets import Target as LedgerTarget
+from shared.sync.targets import source_for
+
+
+def unavailable(system: str) -> Problem:
+    return Problem(
+        503,
+        "upstream-unavailable",
+        "Upstream unavailable",
+        f"{system} reageert nu niet, daardoor kon de configuratie niet worden gecontroleerd. "
+        "Er is niets opgeslagen.",
+        hint="Probeer het over een paar minuten opnieuw.",
+    )
+
+
+def target_of(body: ClientIn) -> Target:
+    t = body.target
+    if isinstance(t, ProfitTargetIn):
+        return ProfitTarget(
+            environment=t.environment, administration=t.administration, journal=t.journal
+        )
+    return SbTarget(environment=t.environment, administration_id=t.administration_id.lower())
+
+
+def mapping_of(body: ClientIn) -> JournalMapping:
+    m = body.mapping
+    return JournalMapping(
+        accounts=dict(m.accounts),
+        fallback_account=m.fallback_account,
+        cost_centers=CostCenterRule(m.cost_centers),
+        cost_center_axis=m.cost_center_axis,
+        cost_unit_axis=m.cost_unit_axis,
+        cost_center_map=dict(m.cost_center_map),
+        cost_unit_map=dict(m.cost_unit_map),
+        description=m.description,
+        period_rule=PeriodRule(m.period_rule) if m.period_rule else None,
+    )
+
+
+def _mapping_errors(body: ClientIn) -> list[FieldError]:
+    errors = [
+        FieldError("mapping.description", p) for p in template_problems(body.mapping.description)
+    ]
+    m = body.mapping
+    if (
+        m.cost_unit_axis is not None
+        and m.cost_unit_axis == m.cost_center_axis
+        and m.cost_centers != "drop"
+    ):
+        errors.append(
+            FieldError("mapping.costUnitAxis", "mag niet dezelfde as zijn als de kostenplaats")
+        )
+    return errors
+
+
+@dataclass
+class ClientService:
+    clients: ClientRepository
+    connections: ConnectionRepository
+    loket: Callable[[str], AbstractContextManager[LoketClient]]
+    ledger_target: Callable[[ClientConfig], LedgerTarget]
+    profit_check: Callable[[str, ProfitTarget], list[FieldError]]
+    sb_check: Callable[[str, SbTarget], list[FieldError]]
+    clock: Callable[[], datetime]
+
+    def save(
+        self, office_id: str, client_id: str, body: ClientIn, *, user: str, if_match: str | None
+    ) -> tuple[ClientConfig, bool]:
+        existing = self.clients.get(office_id, client_id)
+        config = ClientConfig(
+            office_id=office_id,
+            client_id=client_id,
+            loket_administration_id=body.loket_payroll_administration_id.lower(),
+            target=target_of(body),
+            include_in_sync=body.include_in_sync,
+            mode=BookingMode(body.mode),
+            mapping=mapping_of(body),
+            rounding=Rounding(body.rounding.account, body.rounding.max_difference)
+            if body.rounding
+            else None,
+            name=body.name,
+        )
+        errors = _mapping_errors(body)
+        if errors:
+            raise validation_failed(errors)
+        if existing is not None and _only_switched_off(existing, config):
+            # Switching a client out of the nightly must work even when Loket/AFAS are unhappy.
+            config = replace(
+                config,
+                loket_administration_name=existing.loket_administration_name,
+                loket_client_number=existing.loket_client_number,
+                loket_employer_name=existing.loket_employer_name,
+                period_type=existing.period_type,
+            )
+        else:
+            config = self._validated(office_id, config)
+        try:
+            return self.clients.save(config, by_user=user, now=self.clock(), if_match=if_match)
+        except MappingTooLarge:
+            raise validation_failed(
+                [
+                    FieldError(
+                        "mapping",
+                        "de transponeringstabellen zijn te groot (maximaal ~30.000 tekens)",
+                    )
+                ]
+            ) from None
+        except ConcurrencyConflict:
+            raise Problem(
+                412,
+                "precondition-failed",
+                "Precondition failed",
+                "De klantconfiguratie is intussen door iemand anders gewijzigd.",
+                hint="Laad de configuratie opnieuw en breng uw wijziging opnieuw aan.",
+            ) from None
+
+    def _validated(self, office_id: str, config: ClientConfig) -> ClientConfig:
+        errors: list[FieldError] = []
+        loket_info = self._loket_administration(office_id, config.loket_administration_id, errors)
+        errors += self._target_errors(office_id, config.target)
+        if errors:
+            raise validation_failed(
+                errors, "De klantconfiguratie is niet opgeslagen: controleer de gemarkeerde velden."
+            )
+        assert loket_info is not None
+        return replace(config, **loket_info)
+
+    def _loket_administration(
+        self, office_id: str, administration_id: str, errors: list[FieldError]
+    ) -> dict[str, Any] | None:
+        field = "loketPayrollAdministrationId"
+        try:
+            with self.loket(office_id) as loket:
+                administration = loket.get_payroll_administration(administration_id)
+        except (NotConnected,):
+            errors.append(
+                FieldError(
+                    field, "er is nog geen Loket-koppeling; koppel eerst Loket via Koppelingen"
+                )
+            )
+            return None
+        except (ConsentRequired, LoketAuthError):
+            errors.append(
+                FieldError(
+                    field,
+                    "de Loket-koppeling vraagt opnieuw toestemming of mist rechten; "
+                    "koppel opnieuw of controleer de rechten van de Loket-gebruiker",
+                )
+            )
+            return None
+        except LoketNotFound:
+            errors.append(
+                FieldError(
+                    field,
+                    "deze loonadministratie is niet zichtbaar voor de Loket-gebruiker van "
+                    "de koppeling (bestaat niet, of de gebruiker heeft geen toegang tot de werkgever)",
+                )
+            )
+            return None
+        except LoketRetriableError:
+            raise unavailable("Loket") from None
+        except LoketError as exc:
+            errors.append(FieldError(field, f"Loket gaf een fout: {exc.dutch}"))
+            return None
+        return {
+            "loket_administration_name": administration.name,
+            "loket_client_number": administration.client_number,
+            "period_type": administration.period_type.value,
+        }
+
+    def _target_errors(self, office_id: str, target: Target) -> list[FieldError]:
+        key = target.connection(office_id)
+        connection = self.connections.get(key)
+        name = "AFAS Profit" if isinstance(target, ProfitTarget) else "AFAS SB"
+        if connection is None:
+            return [
+                FieldError(
+                    "target.environment",
+                    f"er is geen {name}-koppeling voor omgeving {key.environment}; "
+                    "voeg die eerst toe via Koppelingen",
+                )
+            ]
+        if connection.state is ConnectionState.INACTIVE:
+            return [
+                FieldError(
+                    "target.environment", f"de {name}-koppeling {key.environment} staat op inactief"
+                )
+            ]
+        if connection.state is ConnectionState.REAUTHORIZE:
+            return [
+                FieldError(
+                    "target.environment",
+                    f"de {name}-koppeling {key.environment} vraagt opnieuw toestemming",
+                )
+            ]
+        try:
+            if isinstance(target, ProfitTarget):
+                return self.profit_check(office_id, target)
+            return self.sb_check(office_id, target)
+        except AfasRetriableError:
+            raise unavailable(name) from None
+        except (AfasAuthError, AfasConnectorNotAuthorized, ConsentRequired) as exc:
+            detail = exc.detail if isinstance(exc, AfasError) else str(exc)
+            return [FieldError("target.environment", f"{name} weigert de koppeling: {detail}")]
+        except AfasError as exc:
+            return [FieldError("target.environment", f"{name} gaf een fout: {exc.detail}")]
+
+    # -- preview --------------------------------------------------------------------------
+    def preview(
+        self, config: ClientConfig, loket_journal_run_id: str
+    ) -> tuple[JournalRun, Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
+        with self.loket(config.office_id) as loket:
+            run = loket.get_journal_run(loket_journal_run_id)
+            if (
+                run.administration_id
+                and run.administration_id.lower() != config.loket_administration_id.lower()
+            ):
+                raise LoketNotFound("journal run belongs to another administration", status=404)
+            lines = list(loket.iter_journal_run_lines(run.id))
+        target = self.ledger_target(config)
+        source = source_for(config, run, lines)
+        draft = target.draft(source)
+        findings = list(draft.findings)
+        if draft.postable:
+            findings += target.precheck(draft)
+        return run, draft, findings
+
+
+def _only_switched_off(existing: ClientConfig, new: ClientConfig) -> bool:
+    if new.include_in_sync:
+        return False
+    same = replace(
+        existing,
+        include_in_sync=False,
+        etag="",
+        created_at=None,
+        updated_at=None,
+        updated_by="",
+        loket_administration_name="",
+        loket_client_number=None,
+        loket_employer_name="",
+        period_type="unknown",
+    )
+    return same == replace(new, etag="", created_at=None, updated_at=None, updated_by="")

@@ -1,0 +1,200 @@
+"""One AFAS target of a client (Profit administration + journal, or SB administration), behind
+one small interface the worker uses: build the entry, pre-check it, book it exactly once.
+
+Facts for the pre-check are read once per job (a job books all ready runs of one client into
+one administration) and cached on the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from shared.afas.models import ProfitBooking, SbBooking
+from shared.afas.profit import ProfitClient
+from shared.afas.sb import SbClient
+from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
+from shared.journal.builder import Draft, Source, build_profit_entry, build_sb_entry
+from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.findings import Finding
+from shared.journal.models import JournalLine, JournalRun, PeriodType
+from shared.journal.precheck import (
+    AccountFact,
+    PeriodFact,
+    ProfitFacts,
+    SbFacts,
+    precheck_profit,
+    precheck_sb,
+)
+
+
+@dataclass(frozen=True)
+class Booked:
+    entry_number: str
+    reference: str
+    recovered: bool  # the booking was found in AFAS after an unknown outcome, not posted again
+
+
+class Target(Protocol):
+    @property
+    def key(self) -> str: ...  # the booking-ledger partition: one per AFAS administration
+
+    @property
+    def environment(self) -> str: ...  # shown in the run detail ("AFAS Profit omgeving")
+
+    @property
+    def label(self) -> str: ...  # Dutch, e.g. "administratie 1 (O12345AA)"
+
+    def draft(self, source: Source) -> Draft[ProfitEntry] | Draft[SbEntry]: ...
+
+    def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]: ...
+
+    def reference(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> str: ...
+
+    def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked: ...
+
+
+@dataclass
+class ProfitTargetLedger:
+    client: ProfitClient
+    target: ProfitTarget
+    environment_name: str = ""
+    _facts: dict[tuple[int, ...], ProfitFacts] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"profit|{self.target.environment}|{self.target.administration}"
+
+    @property
+    def environment(self) -> str:
+        return self.environment_name or self.target.environment
+
+    @property
+    def label(self) -> str:
+        return f"administratie {self.target.administration} ({self.environment})"
+
+    def draft(self, source: Source) -> Draft[ProfitEntry]:
+        return build_profit_entry(
+            source,
+            environment=self.target.environment,
+            administration=self.target.administration,
+            journal=self.target.journal,
+        )
+
+    def facts(self, years: tuple[int, ...]) -> ProfitFacts:
+        cached = self._facts.get(years)
+        if cached is not None:
+            return cached
+        adm = self.target.administration
+        journals = {j.code: j for j in self.client.journals(adm)}
+        journal = journals.get(self.target.journal)
+        accounts = {
+            a.number: AccountFact(
+                blocked=a.blocked,
+                required_axes=frozenset(a.required_axes),
+                description=a.description,
+            )
+            for a in self.client.ledger_accounts()
+        }
+        periods: dict[tuple[int, int], PeriodFact] = {}
+        for year in years:
+            for p in self.client.periods(adm, year):
+                periods[(p.year, p.period)] = PeriodFact(p.start, p.end, p.blocked)
+        allocations = frozenset(
+            (a.account, a.axis, a.code) for a in self.client.allocation_assignments(adm)
+        )
+        facts = ProfitFacts(
+            administration=adm,
+            journal_exists=journal is not None,
+            journal_blocked=bool(journal and journal.blocked),
+            accounts=accounts,
+            periods=periods,
+            allocations=allocations,
+            environment_label=self.environment,
+        )
+        self._facts[years] = facts
+        return facts
+
+    def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]:
+        assert isinstance(draft.entry, ProfitEntry)
+        facts = self.facts((draft.entry.year,))
+        return precheck_profit(draft.entry, facts, journal=self.target.journal)
+
+    def reference(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> str:
+        assert isinstance(draft.entry, ProfitEntry)
+        return draft.entry.voucher_number
+
+    def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked:
+        assert isinstance(draft.entry, ProfitEntry)
+        booking: ProfitBooking = self.client.book_entry(draft.entry, check_first=check_first)
+        return Booked(str(booking.entry_number), draft.entry.voucher_number, booking.recovered)
+
+
+@dataclass
+class SbTargetLedger:
+    client: SbClient
+    target: SbTarget
+    _facts: SbFacts | None = None
+
+    @property
+    def key(self) -> str:
+        return f"sb|{self.target.environment}|{self.target.administration_id}"
+
+    @property
+    def environment(self) -> str:
+        return self.target.environment
+
+    @property
+    def label(self) -> str:
+        return f"AFAS SB-omgeving {self.target.environment}"
+
+    def draft(self, source: Source) -> Draft[SbEntry]:
+        return build_sb_entry(
+            source,
+            environment=self.target.environment,
+            administration_id=self.target.administration_id,
+        )
+
+    def facts(self) -> SbFacts:
+        if self._facts is None:
+            adm = self.target.administration_id
+            accounts = frozenset(a.number for a in self.client.ledger_accounts(adm))
+            periods = {
+                (p.year, p.period): PeriodFact(p.start, p.end, False)
+                for p in self.client.periods(adm)
+            }
+            self._facts = SbFacts(accounts=accounts, periods=periods)
+        return self._facts
+
+    def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]:
+        assert isinstance(draft.entry, SbEntry)
+        return precheck_sb(draft.entry, self.facts())
+
+    def reference(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> str:
+        assert isinstance(draft.entry, SbEntry)
+        return draft.entry.tracking_identifier
+
+    def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked:
+        assert isinstance(draft.entry, SbEntry)
+        booking: SbBooking = self.client.book_entry(draft.entry)
+        return Booked(str(booking.entry_id), draft.entry.tracking_identifier, False)
+
+
+def source_for(config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]) -> Source:
+    """What the builder needs to turn one journal run of this client into an entry."""
+    try:
+        period_type = PeriodType(config.period_type)
+    except ValueError:
+        period_type = PeriodType.UNKNOWN
+    return Source(
+        run=run,
+        lines=lines,
+        mapping=config.mapping,
+        period_type=period_type,
+        administration_name=config.loket_administration_name or config.name or config.client_id,
+        client_id=config.client_id,
+        rounding_account=config.rounding.account if config.rounding else None,
+        rounding_max=config.rounding.max_difference if config.rounding else Decimal(0),
+    )
