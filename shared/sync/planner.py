@@ -36,6 +36,7 @@ from shared.sync.messages import SyncJob
 log = logging.getLogger("loonbrug.sync")
 
 ENQUEUE_THREADS = 8
+ENQUEUE_CHUNK = 100  # one table transaction marks a chunk enqueued
 
 
 def nightly_business_date(now: datetime, local_hour: int) -> date:
@@ -170,12 +171,15 @@ class Planner:
         return planned
 
     def _enqueue(self, jobs: list[Job]) -> None:
+        """Send in chunks and mark each chunk enqueued, so a crash re-sends at most one chunk."""
         if not jobs:
             return
-        bodies = [SyncJob(j.office_id, j.run_id, j.client_id).to_json() for j in jobs]
-        with ThreadPoolExecutor(max_workers=min(ENQUEUE_THREADS, len(bodies))) as pool:
-            list(pool.map(self.send, bodies))
-        self.runs.mark_enqueued(jobs)
+        with ThreadPoolExecutor(max_workers=ENQUEUE_THREADS) as pool:
+            for start in range(0, len(jobs), ENQUEUE_CHUNK):
+                chunk = jobs[start : start + ENQUEUE_CHUNK]
+                bodies = [SyncJob(j.office_id, j.run_id, j.client_id).to_json() for j in chunk]
+                list(pool.map(self.send, bodies))
+                self.runs.mark_enqueued(chunk)
 
     def loket_problem(self, office_id: str) -> tuple[str, str] | None:
         connection = self.connections.get(ConnectionKey(office_id, ConnectionKind.LOKET))
