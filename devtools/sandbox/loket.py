@@ -560,6 +560,15 @@ class LoketSandbox:
         """The API root including /v2 (LOKET_API_URL)."""
         return f"{self.url}/v2"
 
+    def env(self) -> dict[str, str]:
+        """The app settings that point Loonbrug at this sandbox."""
+        return {
+            "LOKET_AUTH_URL": self.url,
+            "LOKET_API_URL": self.api_url,
+            "LOKET_CLIENT_ID": self.client_id,
+            "LOKET_CLIENT_SECRET": self.client_secret,
+        }
+
     def start(self, port: int = 0) -> LoketSandbox:
         self._server = make_server(
             "127.0.0.1", port, self._wsgi, threaded=True, request_handler=_QuietHandler

@@ -19,6 +19,7 @@ from shared.journal.models import JournalRunStatus, PeriodType
 from shared.loket.connect import ConsentFailed, loket_key
 from shared.loket.directory import visible_administrations
 from shared.loket.errors import (
+    LoketAuthError,
     LoketConsentRequired,
     LoketContractError,
     LoketForbidden,
@@ -537,3 +538,21 @@ def test_default_scenario_runs_balance() -> None:
     ).runs():
         assert sum(line.debit for line in run.lines) == sum(line.credit for line in run.lines)
         assert all(line.debit >= 0 and line.credit >= 0 for line in run.lines)
+
+
+def test_a_persistent_401_refreshes_once_then_is_an_auth_error(
+    loket_services: Services, loket_sandbox: LoketSandbox, unique: Unique
+) -> None:
+    office = unique("office")
+    key = connect_loket(loket_services, office)
+    loket_sandbox.reset_counters()
+    loket_sandbox.fail("employers", 401, times=None)
+    sleeps: list[float] = []
+    with pytest.raises(LoketAuthError) as caught:
+        list(fast_client(loket_services, office, sleeps).list_employers())
+    assert type(caught.value) is LoketAuthError and caught.value.status == 401
+    assert "Authorization has been denied" in caught.value.messages[0].description
+    assert loket_sandbox.calls == {"employers": 2, "token": 1}
+    assert sleeps == []
+    connection = loket_services.connections.get(key)
+    assert connection is not None and connection.state is ConnectionState.CONNECTED

@@ -30,12 +30,7 @@ from shared.store.connections import ConnectionKey
 
 
 def loket_env(sandbox: LoketSandbox) -> dict[str, str]:
-    return {
-        "LOKET_AUTH_URL": sandbox.url,
-        "LOKET_API_URL": sandbox.api_url,
-        "LOKET_CLIENT_ID": sandbox.client_id,
-        "LOKET_CLIENT_SECRET": sandbox.client_secret,
-    }
+    return sandbox.env()
 
 
 @pytest.fixture

@@ -225,3 +225,23 @@ def test_patch_body_and_rejections() -> None:
     assert body["message"].startswith("Geboekt in AFAS") and len(body["message"]) == 500
     rejected = LoketRejected("x", messages=(LoketMessage("BrokenBusinessRule", "period closed"),))
     assert rejected.dutch.endswith("Melding van Loket: period closed")
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    from email.utils import format_datetime
+
+    import requests
+
+    from shared.loket.client import retry_after
+
+    def answer(value: str | None) -> requests.Response:
+        response = requests.Response()
+        if value is not None:
+            response.headers["Retry-After"] = value
+        return response
+
+    assert retry_after(answer("7")) == 7
+    assert retry_after(answer(None)) is None
+    assert retry_after(answer("soon")) is None
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after(answer(later)) or 0) <= 30
