@@ -556,3 +556,25 @@ def test_a_persistent_401_refreshes_once_then_is_an_auth_error(
     assert sleeps == []
     connection = loket_services.connections.get(key)
     assert connection is not None and connection.state is ConnectionState.CONNECTED
+
+
+def test_the_sandbox_filters_and_orders_journal_runs(
+    loket_services: Services, loket_sandbox: LoketSandbox, unique: Unique
+) -> None:
+    office = unique("office")
+    connect_loket(loket_services, office)
+    monthly = ids(loket_sandbox)["monthly"]
+    client = fast_client(loket_services, office)
+    path = f"/providers/employers/payrolladministrations/{monthly}/journalruns"
+    pages = list(
+        client.iter_pages(
+            path, {"filter": "journalRunStatus.key eq 4", "orderBy": "-sequenceNumber"}
+        )
+    )
+    assert [item["sequenceNumber"] for item in pages[0].items] == [3, 2]
+    dated = list(
+        client.iter_pages(path, {"filter": "requestTime ge '2024-03-01' or sequenceNumber eq 1"})
+    )
+    assert sorted(item["sequenceNumber"] for item in dated[0].items) == [1, 3, 4]
+    with pytest.raises(LoketRejected):
+        list(client.iter_pages(path, {"filter": "journalRunStatus.key equals 4"}))
