@@ -1,6 +1,8 @@
 """`make demo`: the main job on embedded defaults.
 
-Starts Azurite and the local Functions host on free loopback ports, checks health, and runs the
+Starts Azurite, the Loket sandbox (``default_scenario()``) and the local Functions host on free
+loopback ports, checks health, connects Loket through the real consent route (authorize URL ->
+sandbox consent -> callback), prints the payroll administrations the consent sees, and runs the
 nightly sync through the host's admin endpoint, printing what happened.
 """
 
@@ -22,6 +24,8 @@ from pathlib import Path
 import requests
 
 from devtools.azurite import ROOT, Azurite, free_port, start_azurite
+from devtools.sandbox.loket import LoketSandbox, default_scenario, start_loket_sandbox
+from shared.api.auth import ADMIN_ROLE, encode_principal
 
 DEMO_KEY = base64.b64encode(b"loonbrug-demo-key-not-for-prod!!").decode()
 
@@ -52,8 +56,8 @@ class Host:
 
 
 @contextmanager
-def running_host(env: dict[str, str], workdir: Path) -> Iterator[Host]:
-    port = free_port()
+def running_host(env: dict[str, str], workdir: Path, port: int | None = None) -> Iterator[Host]:
+    port = port or free_port()
     log = workdir / "host.log"
     with open(log, "ab") as out:
         process = subprocess.Popen(
@@ -106,16 +110,57 @@ def demo_env(azurite: Azurite) -> dict[str, str]:
     }
 
 
+DEMO_OFFICE = "demo-office"
+
+
+def connect_loket(host: Host, sandbox: LoketSandbox) -> None:
+    """Connect Loket the way an admin does: the route, the browser at Loket, the callback."""
+    admin = {
+        "X-MS-CLIENT-PRINCIPAL": encode_principal(
+            office_id=DEMO_OFFICE, user_id="demo-admin", name="Demo Beheerder", roles=(ADMIN_ROLE,)
+        )
+    }
+    start = requests.post(f"{host.url}/api/connections/loket", headers=admin, timeout=10)
+    start.raise_for_status()
+    consent = requests.get(start.json()["authorizeUrl"], allow_redirects=False, timeout=10)
+    callback = requests.get(consent.headers["Location"], allow_redirects=False, timeout=10)
+    say(
+        f"  POST /api/connections/loket -> {start.status_code}; Loket consent -> "
+        f"{consent.status_code}; callback -> {callback.status_code} {callback.headers.get('Location')}"
+    )
+    if callback.status_code != 302:
+        raise RuntimeError(f"connecting Loket failed: {callback.text}")
+    connections = requests.get(f"{host.url}/api/connections", headers=admin, timeout=10).json()
+    for connection in connections["connections"]:
+        say(f"  connection {connection['kind']}: {connection['state']}")
+    seen = requests.get(f"{host.url}/api/loket/payroll-administrations", headers=admin, timeout=30)
+    seen.raise_for_status()
+    say(f"  GET /api/loket/payroll-administrations -> {seen.status_code}")
+    for employer in seen.json()["employers"]:
+        say(f"    {employer['name']} (werkgever {employer['employerNumber']})")
+        for administration in employer["payrollAdministrations"]:
+            say(
+                f"      - {administration['name']}: klantnummer {administration['clientNumber']}, "
+                f"{administration['periodType']}, id {administration['id']}"
+            )
+    calls = ", ".join(f"{route} {count}" for route, count in sorted(sandbox.calls.items()))
+    say(f"  Loket sandbox calls: {calls}")
+
+
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="loonbrug-demo-"))
     say("Loonbrug demo")
     say("  starting Azurite (in memory, free ports) ...")
     azurite = start_azurite(log_path=str(workdir / "azurite.log"))
+    sandbox = start_loket_sandbox(default_scenario())
+    say(f"  Loket sandbox on {sandbox.url}")
     try:
-        env = demo_env(azurite)
-        with running_host(env, workdir) as host:
+        port = free_port()
+        env = {**demo_env(azurite), **sandbox.env(), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+        with running_host(env, workdir, port) as host:
             health = requests.get(f"{host.url}/api/health", timeout=10)
             say(f"  GET /api/health -> {health.status_code} {json.dumps(health.json())}")
+            connect_loket(host, sandbox)
             answer = requests.post(
                 f"{host.url}/admin/functions/nightly_sync", json={"input": ""}, timeout=10
             )
@@ -125,6 +170,7 @@ def main() -> int:
         say(f"  logs: {workdir}")
         return 0
     finally:
+        sandbox.stop()
         azurite.stop()
 
 

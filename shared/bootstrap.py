@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from functools import cached_property, lru_cache
 
+import requests
+
 from shared.clock import Clock, utc_now
+from shared.loket.client import LoketClient
+from shared.loket.oauth import REVOKED_REASON, ConnectionTokens, LoketOAuth
 from shared.oauth.consent import ConsentStore
+from shared.oauth.tokens import TokenStore
 from shared.settings import Settings, get_settings
 from shared.store.bookings import BookingLedger
 from shared.store.clients import ClientRepository
-from shared.store.connections import ConnectionRepository
+from shared.store.connections import ConnectionKey, ConnectionKind, ConnectionRepository
 from shared.store.crypto import SecretBox
 from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
@@ -71,6 +76,42 @@ class Services:
             connections=self.connections,
             send=self.enqueue_sync_job,
             clock=self.clock,
+        )
+
+    # -- Loket.nl -----------------------------------------------------------------------------
+    @property
+    def loket_configured(self) -> bool:
+        return bool(self.settings.loket_client_id)
+
+    @cached_property
+    def loket_oauth(self) -> LoketOAuth:
+        """The Loket token endpoint and authorize-URL builder (LOKET_AUTH_URL, client)."""
+        return LoketOAuth(
+            self.settings.loket_auth_url,
+            self.settings.loket_client_id or "",
+            self.settings.loket_client_secret,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def loket_tokens(self) -> TokenStore:
+        """Rotation-safe Loket tokens of every office (one refresh across all workers)."""
+        return TokenStore(
+            self.connections, self.loket_oauth, clock=self.clock, revoked_reason=REVOKED_REASON
+        )
+
+    @cached_property
+    def loket_session(self) -> requests.Session:
+        """One pooled session to the Loket API, shared by the per-office clients."""
+        return requests.Session()
+
+    def loket_client(self, office_id: str) -> LoketClient:
+        """A Loket API client acting through the office's consent."""
+        key = ConnectionKey(office_id, ConnectionKind.LOKET)
+        return LoketClient(
+            self.settings.loket_api_url,
+            ConnectionTokens(self.loket_tokens, key),
+            session=self.loket_session,
         )
 
 

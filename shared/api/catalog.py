@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from shared.api.handlers import runs, system
+from shared.api.handlers import connections, runs, system
 from shared.api.openapi import build_document
 from shared.api.operations import Operation
 
@@ -15,6 +15,7 @@ OPERATIONS: tuple[Operation, ...] = (
     runs.LIST_RUNS,
     runs.GET_RUN,
     runs.START_RERUN,
+    *connections.OPERATIONS,
 )
 
 

@@ -25,21 +25,41 @@ class Sent(list[str]):
 
 
 def planner_for(services: Services, sent: Sent, now: datetime = TICK) -> Planner:
-    return Planner(runs=services.runs, details=services.run_details, clients=services.clients,
-                   connections=services.connections, send=sent, clock=lambda: now)
+    return Planner(
+        runs=services.runs,
+        details=services.run_details,
+        clients=services.clients,
+        connections=services.connections,
+        send=sent,
+        clock=lambda: now,
+    )
 
 
 def office_with_clients(services: Services, office: str, n: int, *, loket: bool = True) -> None:
     if loket:
-        services.connections.save(ConnectionKey(office, ConnectionKind.LOKET),
-                                  NewSecrets(Secret("a"), Secret("r"), TICK), by_user="u", now=TICK)
-    services.connections.save(ConnectionKey(office, ConnectionKind.AFAS_PROFIT, "12345"),
-                              NewSecrets(afas_token=Secret("t")), by_user="u", now=TICK)
+        services.connections.save(
+            ConnectionKey(office, ConnectionKind.LOKET),
+            NewSecrets(Secret("a"), Secret("r"), TICK),
+            by_user="u",
+            now=TICK,
+        )
+    services.connections.save(
+        ConnectionKey(office, ConnectionKind.AFAS_PROFIT, "12345"),
+        NewSecrets(afas_token=Secret("t")),
+        by_user="u",
+        now=TICK,
+    )
     for i in range(n):
         services.clients.save(
-            ClientConfig(office, f"c{i:03d}", "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-                         ProfitTarget("12345", 1, "80")),
-            by_user="u", now=TICK)
+            ClientConfig(
+                office,
+                f"c{i:03d}",
+                "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                ProfitTarget("12345", 1, "80"),
+            ),
+            by_user="u",
+            now=TICK,
+        )
 
 
 @pytest.mark.parametrize(
@@ -56,13 +76,20 @@ def test_business_date_follows_amsterdam_time(utc: datetime, expected: date) -> 
     assert nightly_business_date(utc, 2) == expected
 
 
-def test_nightly_plans_one_job_per_included_client_once(services: Services, unique: Callable[[str], str]) -> None:
+def test_nightly_plans_one_job_per_included_client_once(
+    services: Services, unique: Callable[[str], str]
+) -> None:
     office = unique("office")
     office_with_clients(services, office, 3)
     excluded = services.clients.get(office, "c002")
     assert excluded is not None
-    services.clients.save(ClientConfig(office, "c002", excluded.loket_administration_id, excluded.target,
-                                       include_in_sync=False), by_user="u", now=TICK)
+    services.clients.save(
+        ClientConfig(
+            office, "c002", excluded.loket_administration_id, excluded.target, include_in_sync=False
+        ),
+        by_user="u",
+        now=TICK,
+    )
     sent = Sent()
     planner = planner_for(services, sent)
     run = planner.nightly_for_office(office, date(2026, 11, 23), TICK)
@@ -74,7 +101,9 @@ def test_nightly_plans_one_job_per_included_client_once(services: Services, uniq
     assert len(sent) == 2  # the second tick of the same date does nothing
 
 
-def test_a_crash_halfway_is_finished_by_the_next_tick(services: Services, unique: Callable[[str], str]) -> None:
+def test_a_crash_halfway_is_finished_by_the_next_tick(
+    services: Services, unique: Callable[[str], str]
+) -> None:
     office = unique("office")
     office_with_clients(services, office, 150)  # more than one transaction of job rows
     failing = Sent()
@@ -84,8 +113,14 @@ def test_a_crash_halfway_is_finished_by_the_next_tick(services: Services, unique
             raise ConnectionError("host died")
         failing.append(body)
 
-    crashing = Planner(runs=services.runs, details=services.run_details, clients=services.clients,
-                       connections=services.connections, send=crash_after_40, clock=lambda: TICK)
+    crashing = Planner(
+        runs=services.runs,
+        details=services.run_details,
+        clients=services.clients,
+        connections=services.connections,
+        send=crash_after_40,
+        clock=lambda: TICK,
+    )
     with pytest.raises(ConnectionError):
         crashing.nightly_for_office(office, date(2026, 11, 23), TICK)
     half = services.runs.get(office, "nightly-2026-11-23")
@@ -117,12 +152,21 @@ def test_an_office_without_loket_consent_gets_a_failed_run_with_a_message(
     assert "geen Loket-koppeling" in messages[0].text and "Koppel Loket" in messages[0].hint
 
 
-def test_clients_with_inactive_targets_are_skipped_with_a_message(services: Services, unique: Callable[[str], str]) -> None:
+def test_clients_with_inactive_targets_are_skipped_with_a_message(
+    services: Services, unique: Callable[[str], str]
+) -> None:
     office = unique("office")
     office_with_clients(services, office, 1)
-    services.clients.save(ClientConfig(office, "sb1", "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-                                       SbTarget("sbenv", "701b747b-eea2-5ed1-8518-973e5c670252")),
-                          by_user="u", now=TICK)
+    services.clients.save(
+        ClientConfig(
+            office,
+            "sb1",
+            "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            SbTarget("sbenv", "701b747b-eea2-5ed1-8518-973e5c670252"),
+        ),
+        by_user="u",
+        now=TICK,
+    )
     profit = services.connections.get(ConnectionKey(office, ConnectionKind.AFAS_PROFIT, "12345"))
     assert profit is not None
     services.connections.update(profit, active=False)
@@ -134,10 +178,14 @@ def test_clients_with_inactive_targets_are_skipped_with_a_message(services: Serv
     assert "sb1 is overgeslagen" in texts and "geen AFAS SB-koppeling" in texts
 
 
-def test_offices_without_clients_get_no_run(services: Services, unique: Callable[[str], str]) -> None:
+def test_offices_without_clients_get_no_run(
+    services: Services, unique: Callable[[str], str]
+) -> None:
     office = unique("office")
     office_with_clients(services, office, 0)
-    assert planner_for(services, Sent()).nightly_for_office(office, date(2026, 11, 23), TICK) is None
+    assert (
+        planner_for(services, Sent()).nightly_for_office(office, date(2026, 11, 23), TICK) is None
+    )
 
 
 def test_rerun_plans_one_client(services: Services, unique: Callable[[str], str]) -> None:
@@ -145,8 +193,17 @@ def test_rerun_plans_one_client(services: Services, unique: Callable[[str], str]
     office_with_clients(services, office, 3)
     sent = Sent()
     client = services.clients.get(office, "c001")
-    run = planner_for(services, sent).rerun(office, approved_from=date(2026, 1, 1), approved_to=date(2026, 3, 31),
-                                            client=client, user="Anna")
+    run = planner_for(services, sent).rerun(
+        office,
+        approved_from=date(2026, 1, 1),
+        approved_to=date(2026, 3, 31),
+        client=client,
+        user="Anna",
+    )
     assert run.run_id.startswith("rerun-20261123T020500") and run.client_id == "c001"
-    assert (run.approved_from, run.approved_to, run.created_by) == (date(2026, 1, 1), date(2026, 3, 31), "Anna")
+    assert (run.approved_from, run.approved_to, run.created_by) == (
+        date(2026, 1, 1),
+        date(2026, 3, 31),
+        "Anna",
+    )
     assert [json.loads(b)["clientId"] for b in sent] == ["c001"]

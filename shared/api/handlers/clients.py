@@ -9,7 +9,15 @@ from decimal import Decimal
 from pydantic import Field
 
 from shared.afas.errors import AfasError, AfasRetriableError
-from shared.api.http import ApiResponse, FieldError, Problem, json_response, not_found, read_model, validation_failed
+from shared.api.http import (
+    ApiResponse,
+    FieldError,
+    Problem,
+    json_response,
+    not_found,
+    read_model,
+    validation_failed,
+)
 from shared.api.operations import Access, Operation, Reply, RequestContext
 from shared.api.schemas import (
     ClientIn,
@@ -43,9 +51,15 @@ def client_out(config: ClientConfig) -> ClientOut:
         loket_employer_name=config.loket_employer_name,
         period_type=config.period_type,
         target=(
-            ProfitTargetOut(environment=target.environment, administration=target.administration, journal=target.journal)
+            ProfitTargetOut(
+                environment=target.environment,
+                administration=target.administration,
+                journal=target.journal,
+            )
             if isinstance(target, ProfitTarget)
-            else SbTargetOut(environment=target.environment, administration_id=target.administration_id)
+            else SbTargetOut(
+                environment=target.environment, administration_id=target.administration_id
+            )
         ),
         include_in_sync=config.include_in_sync,
         mode=config.mode.value,
@@ -60,7 +74,9 @@ def client_out(config: ClientConfig) -> ClientOut:
             description=m.description,
             period_rule=m.period_rule.value if m.period_rule else None,
         ),
-        rounding=RoundingOut(account=config.rounding.account, max_difference=f"{config.rounding.max_difference:.2f}")
+        rounding=RoundingOut(
+            account=config.rounding.account, max_difference=f"{config.rounding.max_difference:.2f}"
+        )
         if config.rounding
         else None,
         created_at=config.created_at,
@@ -72,7 +88,9 @@ def client_out(config: ClientConfig) -> ClientOut:
 def _client_id(ctx: RequestContext) -> str:
     client_id = ctx.request.route_params.get("clientId", "")
     if not CLIENT_ID.match(client_id):
-        raise not_found("Deze klant bestaat niet. Een klantnummer bestaat uit letters, cijfers, - en _.")
+        raise not_found(
+            "Deze klant bestaat niet. Een klantnummer bestaat uit letters, cijfers, - en _."
+        )
     return client_id
 
 
@@ -86,7 +104,9 @@ def _existing(ctx: RequestContext) -> ClientConfig:
 def put_client(ctx: RequestContext) -> ApiResponse:
     client_id = ctx.request.route_params.get("clientId", "")
     if not CLIENT_ID.match(client_id):
-        raise validation_failed([FieldError("clientId", "mag alleen letters, cijfers, - en _ bevatten (max. 64)")])
+        raise validation_failed(
+            [FieldError("clientId", "mag alleen letters, cijfers, - en _ bevatten (max. 64)")]
+        )
     body = read_model(ctx.request, ClientIn)
     if_match = ctx.request.headers.get("if-match")
     config, created = ctx.services.client_service.save(
@@ -101,7 +121,10 @@ def get_client(ctx: RequestContext) -> ApiResponse:
 
 
 def list_clients(ctx: RequestContext) -> ApiResponse:
-    return json_response(200, ClientList(clients=[client_out(c) for c in ctx.services.clients.for_office(ctx.office_id)]))
+    return json_response(
+        200,
+        ClientList(clients=[client_out(c) for c in ctx.services.clients.for_office(ctx.office_id)]),
+    )
 
 
 def delete_client(ctx: RequestContext) -> ApiResponse:
@@ -161,37 +184,74 @@ def preview(ctx: RequestContext) -> ApiResponse:
     body = read_model(ctx.request, PreviewIn)
     services = ctx.services
     try:
-        run, draft, findings = services.client_service.preview(config, body.loket_journal_run_id.lower())
+        run, draft, findings = services.client_service.preview(
+            config, body.loket_journal_run_id.lower()
+        )
     except (NotConnected, ConsentRequired, LoketAuthError) as exc:
-        raise Problem(409, "not-connected", "Not connected",
-                      "De Loket- of AFAS-koppeling vraagt opnieuw toestemming of ontbreekt.",
-                      hint=getattr(exc, "reason", None) or "Koppel opnieuw via Koppelingen.") from None
+        raise Problem(
+            409,
+            "not-connected",
+            "Not connected",
+            "De Loket- of AFAS-koppeling vraagt opnieuw toestemming of ontbreekt.",
+            hint=getattr(exc, "reason", None) or "Koppel opnieuw via Koppelingen.",
+        ) from None
     except LoketNotFound:
-        raise not_found("Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant.") from None
+        raise not_found(
+            "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant."
+        ) from None
     except LoketRetriableError:
         raise unavailable("Loket") from None
     except LoketError as exc:
-        raise Problem(502, "loket-error", "Loket error", f"Loket gaf een fout: {exc.dutch}") from None
+        raise Problem(
+            502, "loket-error", "Loket error", f"Loket gaf een fout: {exc.dutch}"
+        ) from None
     except AfasRetriableError:
         raise unavailable("AFAS") from None
     except AfasError as exc:
-        raise Problem(502, "afas-error", "AFAS error", f"AFAS gaf een fout: {exc.detail}", hint=exc.hint) from None
+        raise Problem(
+            502, "afas-error", "AFAS error", f"AFAS gaf een fout: {exc.detail}", hint=exc.hint
+        ) from None
     entry = draft.entry
     target = services.ledger_target(config)
     booking = services.bookings.get(target.key, run.id)
     if isinstance(entry, ProfitEntry):
         lines = [
-            PreviewLine(account=ln.account, description=ln.description, debit=ln.debit, credit=ln.credit,
-                        dimensions={str(axis): code for axis, code in ln.dimensions})
+            PreviewLine(
+                account=ln.account,
+                description=ln.description,
+                debit=ln.debit,
+                credit=ln.credit,
+                dimensions={str(axis): code for axis, code in ln.dimensions},
+            )
             for ln in entry.lines
         ]
-        extra = {"target_type": "afas-profit", "year": entry.year, "period": entry.period, "journal": entry.journal,
-                 "reference": entry.voucher_number, "description": entry.lines[0].description if entry.lines else ""}
+        extra = {
+            "target_type": "afas-profit",
+            "year": entry.year,
+            "period": entry.period,
+            "journal": entry.journal,
+            "reference": entry.voucher_number,
+            "description": entry.lines[0].description if entry.lines else "",
+        }
     else:
-        lines = [PreviewLine(account=ln.account, description=entry.description, debit=ln.debit, credit=ln.credit,
-                             dimensions={}) for ln in entry.lines]
-        extra = {"target_type": "afas-sb", "year": draft.period.year, "period": draft.period.period, "journal": None,
-                 "reference": entry.tracking_identifier, "description": entry.description}
+        lines = [
+            PreviewLine(
+                account=ln.account,
+                description=entry.description,
+                debit=ln.debit,
+                credit=ln.credit,
+                dimensions={},
+            )
+            for ln in entry.lines
+        ]
+        extra = {
+            "target_type": "afas-sb",
+            "year": draft.period.year,
+            "period": draft.period.period,
+            "journal": None,
+            "reference": entry.tracking_identifier,
+            "description": entry.description,
+        }
     out = PreviewOut(
         client_id=config.client_id,
         loket_journal_run_id=run.id,
@@ -203,8 +263,12 @@ def preview(ctx: RequestContext) -> ApiResponse:
         lines=lines,
         total_debit=entry.total_debit,
         total_credit=entry.total_credit,
-        findings=[PreviewFinding(code=f.code, severity=f.severity.value, text=f.text, hint=f.hint, account=f.account)
-                  for f in findings],
+        findings=[
+            PreviewFinding(
+                code=f.code, severity=f.severity.value, text=f.text, hint=f.hint, account=f.account
+            )
+            for f in findings
+        ],
         postable=not any(f.blocks for f in findings) and not run.period.test_year,
         already_booked=bool(booking and booking.state.booked),
         entry_number=booking.entry_number if booking and booking.state.booked else None,
@@ -214,32 +278,69 @@ def preview(ctx: RequestContext) -> ApiResponse:
 
 
 PUT_CLIENT = Operation(
-    name="put_client", method="PUT", route="clients/{clientId}", access=Access.ADMIN,
-    summary="Create or replace a client configuration (validated against Loket and AFAS)", tag="clients",
-    handler=put_client, body=ClientIn,
-    replies={200: Reply("Replaced.", ClientOut), 201: Reply("Created.", ClientOut),
-             412: Reply("If-Match did not match.", schema={"$ref": "#/components/schemas/Problem"},
-                        content_type="application/problem+json")},
+    name="put_client",
+    method="PUT",
+    route="clients/{clientId}",
+    access=Access.ADMIN,
+    summary="Create or replace a client configuration (validated against Loket and AFAS)",
+    tag="clients",
+    handler=put_client,
+    body=ClientIn,
+    replies={
+        200: Reply("Replaced.", ClientOut),
+        201: Reply("Created.", ClientOut),
+        412: Reply(
+            "If-Match did not match.",
+            schema={"$ref": "#/components/schemas/Problem"},
+            content_type="application/problem+json",
+        ),
+    },
 )
 GET_CLIENT = Operation(
-    name="get_client", method="GET", route="clients/{clientId}", access=Access.READER,
-    summary="One client configuration", tag="clients", handler=get_client,
+    name="get_client",
+    method="GET",
+    route="clients/{clientId}",
+    access=Access.READER,
+    summary="One client configuration",
+    tag="clients",
+    handler=get_client,
     replies={200: Reply("The client configuration.", ClientOut)},
 )
 LIST_CLIENTS = Operation(
-    name="list_clients", method="GET", route="clients", access=Access.READER,
-    summary="All client configurations of the office", tag="clients", handler=list_clients,
+    name="list_clients",
+    method="GET",
+    route="clients",
+    access=Access.READER,
+    summary="All client configurations of the office",
+    tag="clients",
+    handler=list_clients,
     replies={200: Reply("The client configurations.", ClientList)},
 )
 DELETE_CLIENT = Operation(
-    name="delete_client", method="DELETE", route="clients/{clientId}", access=Access.ADMIN,
-    summary="Remove a client configuration (its run history stays)", tag="clients", handler=delete_client,
+    name="delete_client",
+    method="DELETE",
+    route="clients/{clientId}",
+    access=Access.ADMIN,
+    summary="Remove a client configuration (its run history stays)",
+    tag="clients",
+    handler=delete_client,
     replies={204: Reply("Removed.")},
 )
 PREVIEW = Operation(
-    name="preview_entry", method="POST", route="clients/{clientId}/preview", access=Access.READER,
+    name="preview_entry",
+    method="POST",
+    route="clients/{clientId}/preview",
+    access=Access.READER,
     summary="Show the AFAS entry a Loket journal run would become, with pre-check findings; books nothing",
-    tag="clients", handler=preview, body=PreviewIn,
-    replies={200: Reply("The entry and findings.", PreviewOut),
-             409: Reply("Not connected.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json")},
+    tag="clients",
+    handler=preview,
+    body=PreviewIn,
+    replies={
+        200: Reply("The entry and findings.", PreviewOut),
+        409: Reply(
+            "Not connected.",
+            schema={"$ref": "#/components/schemas/Problem"},
+            content_type="application/problem+json",
+        ),
+    },
 )
