@@ -86,9 +86,9 @@ param alertEmail string
 @description('Alert when more than this percentage of an office\'s journal runs failed in the last 24 hours.')
 param failureRateThresholdPercent int = 20
 
-@minValue(1)
+@minValue(40) // [I] the lowest value Flex Consumption accepts, per its docs; check on first deployment
 @maxValue(1000)
-@description('Upper bound for Flex Consumption scale-out (keeps Loket/AFAS rate limits in reach).')
+@description('Upper bound for Flex Consumption scale-out. host.json batchSize keeps per-instance load on Loket/AFAS low.')
 param maximumInstanceCount int = 40
 
 var abbrs = loadJsonContent('./abbreviations.json')

@@ -21,7 +21,7 @@ param afasSbClientSecretUri string
 @description('Empty when sign-in uses no client secret.')
 param authClientSecretUri string = ''
 
-@minValue(1)
+@minValue(40) // [I] Flex Consumption's lowest accepted value
 @maxValue(1000)
 param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])

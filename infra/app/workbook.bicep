@@ -18,7 +18,6 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
     category: 'workbook'
     sourceId: applicationInsightsId
     serializedData: loadTextContent('workbooks/operations.json')
-    version: '1.0'
   }
 }
 
