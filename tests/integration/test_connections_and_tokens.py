@@ -98,8 +98,12 @@ def test_revoked_consent_turns_the_connection_to_reauthorize(
 ) -> None:
     key = connect(services, unique("office"), expires=NOW - timedelta(minutes=1))
     endpoint = RotatingEndpoint("something-else")
-    store = TokenStore(services.connections, endpoint, clock=lambda: NOW,
-                       revoked_reason="Loket heeft de toestemming ingetrokken.")
+    store = TokenStore(
+        services.connections,
+        endpoint,
+        clock=lambda: NOW,
+        revoked_reason="Loket heeft de toestemming ingetrokken.",
+    )
     with pytest.raises(ConsentRequired) as caught:
         store.access_token(key)
     assert "ingetrokken" in caught.value.reason
@@ -110,7 +114,9 @@ def test_revoked_consent_turns_the_connection_to_reauthorize(
     assert endpoint.calls == 1
 
 
-def test_a_valid_token_is_used_without_refresh(services: Services, unique: Callable[[str], str]) -> None:
+def test_a_valid_token_is_used_without_refresh(
+    services: Services, unique: Callable[[str], str]
+) -> None:
     key = connect(services, unique("office"), expires=NOW + timedelta(minutes=30))
     endpoint = RotatingEndpoint("refresh-0")
     store = TokenStore(services.connections, endpoint, clock=lambda: NOW)
@@ -122,10 +128,14 @@ def test_a_valid_token_is_used_without_refresh(services: Services, unique: Calla
     assert endpoint.calls == 1
 
 
-def test_consent_state_is_single_use_bound_and_expires(services: Services, unique: Callable[[str], str]) -> None:
+def test_consent_state_is_single_use_bound_and_expires(
+    services: Services, unique: Callable[[str], str]
+) -> None:
     office = unique("office")
     start = services.consents.begin(provider="loket", office_id=office, user_id="u1", now=NOW)
-    assert len(start.code_challenge) == 43 and start.code_challenge == pkce_challenge(start.code_verifier)
+    assert len(start.code_challenge) == 43 and start.code_challenge == pkce_challenge(
+        start.code_verifier
+    )
     with pytest.raises(InvalidState) as wrong_provider:
         services.consents.consume(provider="afas-sb", state=start.state.reveal(), now=NOW)
     assert wrong_provider.value.problem is StateProblem.UNKNOWN
@@ -138,7 +148,9 @@ def test_consent_state_is_single_use_bound_and_expires(services: Services, uniqu
 
     late = services.consents.begin(provider="loket", office_id=office, user_id="u1", now=NOW)
     with pytest.raises(InvalidState) as expired:
-        services.consents.consume(provider="loket", state=late.state.reveal(), now=NOW + timedelta(minutes=11))
+        services.consents.consume(
+            provider="loket", state=late.state.reveal(), now=NOW + timedelta(minutes=11)
+        )
     assert expired.value.problem is StateProblem.EXPIRED
     with pytest.raises(InvalidState) as forged:
         services.consents.consume(provider="loket", state="forged-state", now=NOW)
