@@ -2,12 +2,12 @@
 
 import azure.functions as func
 
-from functions import nightly, system, worker
+from functions import afas, nightly, system, worker
 from shared.settings import get_settings
 
 # Read the settings now: a missing or malformed one stops the app at start, naming it.
 get_settings()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for blueprint in (system.bp, nightly.bp, worker.bp):
+for blueprint in (system.bp, nightly.bp, worker.bp, afas.bp):
     app.register_functions(blueprint)

@@ -15,6 +15,8 @@ from shared.bootstrap import Services
 from shared.settings import Settings
 from tests.support.localhost import LocalHostProcess, start_local_host
 
+pytest_plugins = ["tests.support.afas_fixtures"]
+
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 
 

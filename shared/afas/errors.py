@@ -60,12 +60,39 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
         ),
     ),
     KnownError(
+        "allocation-required",
+        "De grootboekrekening vraagt een verbijzondering (bijv. kostenplaats) die ontbreekt.",
+        "Rekening {account} vraagt in AFAS een code op de as '{axis}'. Zorg dat de Loket-regels "
+        "voor deze rekening een kostenplaats hebben, of stel in de klantconfiguratie een "
+        "standaardkostenplaats in, of zet de verplichting in AFAS uit.",
+        # [C] "Code verbijzondering voor as 'Kostenplaats' moet gevuld worden voor rekening 8074"
+        _re(
+            r"verbijzondering voor as '(?P<axis>[^']+)' moet gevuld worden voor rekening "
+            r"(?P<account>\S+?)\.?$|moet gevuld worden voor rekening (?P<account2>\S+)"
+        ),
+    ),
+    KnownError(
+        "allocation-unknown",
+        "De kostenplaats (verbijzonderingscode) bestaat niet of is niet aan de rekening toegewezen.",
+        "Wijs in AFAS de verbijzonderingscode {code} toe aan grootboekrekening {account} "
+        "(Financieel › Inrichting › Verbijzondering › Toewijzing), of pas de kostenplaats-mapping "
+        "in de klantconfiguratie aan, en boek de run opnieuw.",
+        # [C] "Voor code verbijzondering 'ABC' is geen toewijzing bij rekening 'YXZ' of de
+        # toewijzing is geblokkeerd." (seeds/003); foreign key on C5_KnByz4 (srxp) [C3]
+        _re(
+            r"code verbijzondering '(?P<code>[^']*)' is geen toewijzing bij rekening "
+            r"'(?P<account>[^']*)'|geen toewijzing|KnByz|verbijzondering(scode)? .{0,30}bestaat niet"
+        ),
+    ),
+    KnownError(
         "account-blocked",
         "De grootboekrekening is geblokkeerd in AFAS.",
         "Deblokkeer de grootboekrekening in AFAS (Financieel › Inrichting › Grootboekrekeningen) "
         "of laat Loonbrug naar een andere rekening transponeren, en boek de run opnieuw.",
         # [C] "Boekingen op geblokkeerde rekening niet toegestaan" (afas.help 96995)
-        _re(r"geblokkeerde (groot)?(boek)?rekening|rekening .{0,30}is geblokkeerd|blocked account"),
+        _re(
+            r"geblokkeerde (groot)?(boek)?rekening|rekening '?\w+'? is geblokkeerd|blocked account"
+        ),
     ),
     KnownError(
         "period-blocked",
@@ -120,31 +147,6 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
         "klantconfiguratie aan en boek de run opnieuw.",
         # [I] exact AFAS text unknown (afas-api.md §2.7)
         _re(r"niet in balans|not in balance|does not balance|unbalanced"),
-    ),
-    KnownError(
-        "allocation-required",
-        "De grootboekrekening vraagt een verbijzondering (bijv. kostenplaats) die ontbreekt.",
-        "Rekening {account} vraagt in AFAS een code op de as '{axis}'. Zorg dat de Loket-regels "
-        "voor deze rekening een kostenplaats hebben, of stel in de klantconfiguratie een "
-        "standaardkostenplaats in, of zet de verplichting in AFAS uit.",
-        # [C] "Code verbijzondering voor as 'Kostenplaats' moet gevuld worden voor rekening 8074"
-        _re(
-            r"verbijzondering voor as '(?P<axis>[^']+)' moet gevuld worden voor rekening "
-            r"(?P<account>\S+?)\.?$|moet gevuld worden voor rekening (?P<account2>\S+)"
-        ),
-    ),
-    KnownError(
-        "allocation-unknown",
-        "De kostenplaats (verbijzonderingscode) bestaat niet of is niet aan de rekening toegewezen.",
-        "Wijs in AFAS de verbijzonderingscode {code} toe aan grootboekrekening {account} "
-        "(Financieel › Inrichting › Verbijzondering › Toewijzing), of pas de kostenplaats-mapping "
-        "in de klantconfiguratie aan, en boek de run opnieuw.",
-        # [C] "Voor code verbijzondering 'ABC' is geen toewijzing bij rekening 'YXZ' of de
-        # toewijzing is geblokkeerd." (seeds/003); foreign key on C5_KnByz4 (srxp) [C3]
-        _re(
-            r"code verbijzondering '(?P<code>[^']*)' is geen toewijzing bij rekening "
-            r"'(?P<account>[^']*)'|geen toewijzing|KnByz|verbijzondering(scode)? .{0,30}bestaat niet"
-        ),
     ),
     KnownError(
         "project-required",

@@ -30,6 +30,10 @@ log = logging.getLogger("loonbrug.afas.sb")
 DEFAULT_LIFETIME: Final = 1800
 
 
+class SbNotConfigured(RuntimeError):
+    """AFAS_SB_CLIENT_ID / AFAS_SB_CLIENT_SECRET are not set (allowed in development only)."""
+
+
 class SbOAuth:
     """The SB OAuth client of Loonbrug (one partner ``client_id`` for all environments)."""
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from shared.api.handlers import system
+from shared.api.handlers import afas_connections, system
 from shared.api.openapi import build_document
 from shared.api.operations import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
     system.HEALTH,
     system.OPENAPI,
+    *afas_connections.OPERATIONS,
 )
 
 
