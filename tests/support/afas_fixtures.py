@@ -125,8 +125,11 @@ def call(
     return handle(operation, request, services)
 
 
-def connect_sb(services: Services, office: str, environment: str = "enyoi") -> None:
-    """The real SB consent in-process: start, let the sandbox consent, run the callback."""
+def sb_consent(
+    services: Services, office: str, environment: str = "enyoi"
+) -> tuple[ApiResponse, dict[str, str]]:
+    """The real SB consent in-process: start, let the sandbox consent, run the callback.
+    Answers the callback's response and the query it was called with."""
     started = call(
         services,
         afas_connections.SB_CONNECT,
@@ -137,5 +140,9 @@ def connect_sb(services: Services, office: str, environment: str = "enyoi") -> N
     consent = requests.get(started.json()["authorizeUrl"], allow_redirects=False, timeout=10)
     assert consent.status_code == 302
     params = {k: v[0] for k, v in parse_qs(urlsplit(consent.headers["Location"]).query).items()}
-    done = call(services, afas_connections.SB_CALLBACK, query=params)
+    return call(services, afas_connections.SB_CALLBACK, query=params), params
+
+
+def connect_sb(services: Services, office: str, environment: str = "enyoi") -> None:
+    done, _ = sb_consent(services, office, environment)
     assert done.status == 302, done.body
