@@ -619,6 +619,11 @@ class AfasSandbox:
             env = self.scenario.sb[environment]
             return [b for admin in env.administrations.values() for b in admin.bookings]
 
+    def issued_sb_tokens(self) -> list[str]:
+        """Every SB access and refresh token handed out (for leak checks in tests)."""
+        with self.lock:
+            return [*self._sb_access, *self._sb_refresh]
+
     def expire_sb_access_tokens(self) -> None:
         with self.lock:
             for grant in self._sb_access.values():

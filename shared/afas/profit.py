@@ -378,22 +378,26 @@ class ProfitClient:
         :class:`AfasOutcomeUnknown` means "not settled yet, try again later", never "failed"."""
         check_entry(entry)
         body = dumps(fi_entries_payload(entry))
-        unsettled: AfasError | None = None  # an earlier post of this call that may have booked
-        for attempt in range(1, self._post_attempts + 1):
+        unsettled: AfasError | None = None  # the last post of this call, outcome not yet known
+        posts = 0
+        while True:
             existing = self.booked_entry_number(entry)
             if existing is not None:
-                if unsettled is not None or attempt == 1:
-                    log.info(
-                        "voucher %s already booked as entry %d: not posted again",
-                        entry.voucher_number, existing,
-                    )  # fmt: skip
+                log.info(
+                    "voucher %s already booked as entry %d: not posted again",
+                    entry.voucher_number, existing,
+                )  # fmt: skip
                 return ProfitBooking(existing, recovered=True)
-            if unsettled is not None and not _safe_to_repost(unsettled):
-                raise AfasOutcomeUnknown(
-                    f"De boeking met boekstuknummer {entry.voucher_number} is verstuurd, maar AFAS "
-                    "gaf geen antwoord; ze staat (nog) niet in Profit.",
-                    system=SYSTEM,
-                ) from unsettled
+            if unsettled is not None:
+                if not _safe_to_repost(unsettled):
+                    raise AfasOutcomeUnknown(
+                        f"De boeking met boekstuknummer {entry.voucher_number} is verstuurd, maar "
+                        "AFAS gaf geen antwoord; ze staat (nog) niet in Profit.",
+                        system=SYSTEM,
+                    ) from unsettled
+                if posts >= self._post_attempts or self._too_long(unsettled):
+                    raise unsettled  # not booked; passing trouble for the queue to wait out
+            posts += 1
             try:
                 return ProfitBooking(self._post_entry(entry, body), recovered=False)
             except (AfasAuthError, AfasNotFound, AfasConnectorNotAuthorized, AfasContractError):
@@ -408,24 +412,21 @@ class ProfitClient:
                 unsettled = error
             except AfasRetriableError as error:
                 unsettled = error
-            pause = self._pause_after(unsettled, attempt)
+            pause = self._pause_after(unsettled, posts)
             log.info(
                 "post of voucher %s unsettled (%s); checking again in %.2f s",
                 entry.voucher_number, unsettled.code, pause,
             )  # fmt: skip
             self._sleep(pause)
-        assert unsettled is not None
-        found = self.booked_entry_number(entry)
-        if found is not None:
-            return ProfitBooking(found, recovered=True)
-        raise unsettled
 
-    def _pause_after(self, error: AfasError, attempt: int) -> float:
-        if error.retry_after is not None and error.retry_after <= self._retry.max_retry_after:
+    def _too_long(self, error: AfasError) -> bool:
+        return error.retry_after is not None and error.retry_after > self._retry.max_retry_after
+
+    def _pause_after(self, error: AfasError, posts: int) -> float:
+        if error.retry_after is not None and not self._too_long(error):
             return error.retry_after
-        if error.retry_after is not None:  # maintenance for hours: check once more, then give up
-            return self._settle_delay
-        return self._settle_delay * attempt
+        # Maintenance for hours: look the voucher up once more, then give up (see book_entry).
+        return self._settle_delay * (1 if self._too_long(error) else posts)
 
     def _post_entry(self, entry: ProfitEntry, body: bytes) -> int:
         response = self._send(

@@ -70,7 +70,7 @@ def test_sb_consent_round_trip_and_one_entry_per_tracking_identifier(
     log = host.log_text()
     leaked = [
         s
-        for s in (*afas_sandbox._sb_access, *afas_sandbox._sb_refresh, callback.split("code=")[1])
+        for s in (*afas_sandbox.issued_sb_tokens(), callback.split("code=")[1])
         if s.split("&")[0] in log
     ]
     assert not leaked, "a token, code or state reached the host log"

@@ -220,7 +220,7 @@ def test_sb_consent_stores_tokens_encrypted_and_books_once_per_tracking_identifi
     connect_sb(afas_services, office)
     key = ConnectionKey(office, ConnectionKind.AFAS_SB, "enyoi")
     raw = raw_row(afas_services, key)
-    issued = [*afas_sandbox._sb_access, *afas_sandbox._sb_refresh]
+    issued = [*afas_sandbox.issued_sb_tokens()]
     assert issued and not [token for token in issued if token in raw]
     with afas_services.sb_client(office, "enyoi") as sb:
         assert [a.id for a in sb.list_administrations()] == [SB_ADMINISTRATION_ID]

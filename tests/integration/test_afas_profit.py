@@ -306,11 +306,19 @@ def test_no_repost_while_profit_may_still_be_booking(
     assert afas_sandbox.count(FI, "POST") == 1
 
 
-def test_a_dropped_request_is_settled_by_the_next_attempt(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(FaultKind.DROP, FI, method="POST"),
+        Fault(FaultKind.STATUS, FI, method="POST", status=504),
+    ],
+)
+def test_an_unanswered_request_is_settled_by_the_next_attempt(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], fault: Fault
 ) -> None:
+    """No answer (or a gateway timeout): Profit may still be working, so no repost in this call."""
     voucher = unique("LB-")
-    afas_sandbox.inject(Fault(FaultKind.DROP, FI, method="POST"))
+    afas_sandbox.inject(fault)
     with pytest.raises(AfasOutcomeUnknown):
         client.book_entry(profit_entry(voucher))
     assert afas_sandbox.profit_entries(voucher=voucher) == []
@@ -362,6 +370,19 @@ def test_maintenance_for_hours_is_not_slept_through(
     assert time.monotonic() - started < 2
     assert caught.value.retry_after == 7200 and caught.value.code == "maintenance"
     assert afas_sandbox.count(FI, "POST") == 0  # no post without a voucher check
+
+
+def test_a_long_maintenance_answer_to_the_post_is_not_posted_into_again(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    voucher = unique("LB-")
+    afas_sandbox.throttle(FI, status=503, retry_after=7200)
+    with pytest.raises(AfasRetriableError) as caught:
+        client.book_entry(profit_entry(voucher))
+    assert caught.value.retry_after == 7200 and not isinstance(caught.value, AfasOutcomeUnknown)
+    assert afas_sandbox.count(FI, "POST") == 1
+    assert client.calls["GET Profit_Transactions"] == 2  # before the post and after the 503
+    assert not client.book_entry(profit_entry(voucher)).recovered  # after maintenance: books
 
 
 def test_sandbox_answers_documented_error_json(afas_sandbox: AfasSandbox) -> None:
