@@ -13,9 +13,13 @@ Nothing in here ever holds a token: error texts come from AFAS's answer bodies o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Final
+
+from shared.journal.entries import ProfitLine, SbLine
 
 
 class AfasSystem(StrEnum):
@@ -378,3 +382,19 @@ class AfasTransportError(AfasRetriableError):
 class AfasOutcomeUnknown(AfasRetriableError):
     """A booking was sent but its outcome could not be settled yet; the voucher check decides on
     the next attempt. Never re-post without that check."""
+
+
+def check_lines(lines: Sequence[ProfitLine | SbLine], *, system: AfasSystem) -> None:
+    """Refuse lines AFAS would refuse anyway, before any call: an unbalanced entry is a typed
+    validation error with the Dutch hint; malformed lines are ``ValueError`` (a bug upstream)."""
+    if not lines:
+        raise ValueError("an entry needs at least one line")
+    for line in lines:
+        if line.debit < 0 or line.credit < 0 or (line.debit == 0 and line.credit == 0):
+            raise ValueError(f"line on account {line.account}: amounts must be >= 0, not both 0")
+    debit = sum((line.debit for line in lines), Decimal("0"))
+    credit = sum((line.credit for line in lines), Decimal("0"))
+    if debit != credit:
+        raise AfasValidationError(
+            f"De journaalpost is niet in balans: debet {debit}, credit {credit}.", system=system
+        )

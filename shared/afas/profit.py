@@ -44,6 +44,7 @@ from shared.afas.errors import (
     AfasSystem,
     AfasTransportError,
     AfasValidationError,
+    check_lines,
 )
 from shared.afas.models import (
     Administration,
@@ -151,23 +152,12 @@ def _money(value: Decimal) -> Decimal:
 
 
 def check_entry(entry: ProfitEntry) -> None:
-    """Refuse an entry Profit would refuse anyway, before any call. Balance: a typed AFAS
-    validation error with the Dutch hint; malformed entries: ``ValueError`` (a bug upstream)."""
-    if not entry.lines:
-        raise ValueError("an entry needs at least one line")
+    """Refuse an entry Profit would refuse anyway, before any call (see :func:`check_lines`)."""
     if len(entry.lines) > MAX_LINES:
         raise ValueError(f"an entry has at most {MAX_LINES} lines")
     if not 0 < len(entry.voucher_number) <= 32:
         raise ValueError("BpNr must be 1-32 characters")
-    for line in entry.lines:
-        if line.debit < 0 or line.credit < 0 or (line.debit == 0 and line.credit == 0):
-            raise ValueError(f"line on account {line.account}: amounts must be >= 0, not both 0")
-    if entry.total_debit != entry.total_credit:
-        raise AfasValidationError(
-            f"De journaalpost is niet in balans: debet {entry.total_debit}, "
-            f"credit {entry.total_credit}.",
-            system=SYSTEM,
-        )
+    check_lines(entry.lines, system=SYSTEM)
 
 
 class ProfitClient:

@@ -28,6 +28,7 @@ from shared.afas.errors import (
     AfasTransportError,
     AfasValidationError,
     SbPartiallySucceeded,
+    check_lines,
 )
 from shared.afas.models import SbAdministration, SbBooking, SbLedgerAccount, SbPeriod
 from shared.afas.retry import RetryPolicy, seconds, with_retries
@@ -75,21 +76,6 @@ def payroll_entry_payload(entry: SbEntry) -> dict[str, Any]:
         "Date": entry.entry_date.isoformat(),
         "PayrollJournalEntryLine": lines,
     }
-
-
-def check_sb_entry(entry: SbEntry) -> None:
-    if not entry.lines:
-        raise ValueError("an entry needs at least one line")
-    for line in entry.lines:
-        if line.debit < 0 or line.credit < 0 or (line.debit == 0 and line.credit == 0):
-            raise ValueError(f"line on account {line.account}: amounts must be >= 0, not both 0")
-    if entry.total_debit != entry.total_credit:
-        # [I] SB's behaviour on an unbalanced entry is undocumented: refuse it ourselves.
-        raise AfasValidationError(
-            f"De journaalpost is niet in balans: debet {entry.total_debit}, "
-            f"credit {entry.total_credit}.",
-            system=SYSTEM,
-        )
 
 
 class SbClient:
@@ -165,7 +151,7 @@ class SbClient:
     def book_entry(self, entry: SbEntry) -> SbBooking:
         """Post ``entry`` with its Tracking-Identifier; resending is safe, so passing trouble is
         retried within the policy. ``PartiallySucceeded`` raises :class:`SbPartiallySucceeded`."""
-        check_sb_entry(entry)
+        check_lines(entry.lines, system=SYSTEM)  # [I] SB's answer to unbalanced is undocumented
         body = self._call(
             "POST",
             "api/payrolljournalentry",

@@ -33,7 +33,7 @@ from shared.afas.errors import (
 )
 from shared.afas.profit import Filter, ProfitClient, authorization_header, fi_entries_payload
 from shared.afas.wire import dumps
-from shared.journal.entries import ProfitLine
+from shared.journal.entries import ProfitEntry, ProfitLine
 from shared.secret import Secret
 from tests.support.afas_fixtures import fast_profit_client, profit_entry
 from tests.support.localhost import wait_until
@@ -180,12 +180,7 @@ def test_profit_rejects_an_unbalanced_entry_with_a_hint(afas_sandbox: AfasSandbo
     entry = profit_entry(
         "LB-UNBALANCED", lines=(_line("4110", "100.00", "0"), _line("1600", "0", "99.99"))
     )
-    response = requests.post(
-        f"{afas_sandbox.url}/12345/ProfitRestServices/{FI}",
-        data=dumps(fi_entries_payload(entry)),
-        headers={"Authorization": authorization_header(_token()).reveal()},
-        timeout=5,
-    )
+    response = _raw_post(afas_sandbox, entry)  # past the client's own balance check
     assert response.status_code == 500
     error = AfasValidationError(response.json()["externalMessage"], status=500)
     assert error.code == "not-balanced" and "0,01" in error.message
@@ -195,19 +190,22 @@ def _token() -> Secret:
     return profit_token(PROFIT_TOKEN)
 
 
+def _raw_post(sandbox: AfasSandbox, entry: ProfitEntry) -> requests.Response:
+    return requests.post(
+        f"{sandbox.url}/12345/ProfitRestServices/{FI}",
+        data=dumps(fi_entries_payload(entry)),
+        headers={"Authorization": authorization_header(_token()).reveal()},
+        timeout=5,
+    )
+
+
 def test_profit_accepts_a_duplicate_voucher_number(
     afas_sandbox: AfasSandbox, client: ProfitClient
 ) -> None:
     """Profit does not reject a second entry with the same BpNr: the client must not rely on it."""
     entry = profit_entry("LB-DUPLICATE")
     for _ in range(2):
-        response = requests.post(
-            f"{afas_sandbox.url}/12345/ProfitRestServices/{FI}",
-            data=dumps(fi_entries_payload(entry)),
-            headers={"Authorization": authorization_header(_token()).reveal()},
-            timeout=5,
-        )
-        assert response.status_code == 201
+        assert _raw_post(afas_sandbox, entry).status_code == 201
     assert len(afas_sandbox.profit_entries(voucher="LB-DUPLICATE")) == 2
     # Our client books nothing more and settles on the first entry.
     first = afas_sandbox.profit_entries(voucher="LB-DUPLICATE")[0].entry_number
