@@ -353,3 +353,19 @@ def test_sb_callback_failures_are_400_in_dutch_and_store_nothing(
         afas_services, afas.SB_CONNECT, headers=admin_headers(office), route={"environment": "a/b"}
     )
     assert bad_env.status == 422
+
+
+def test_toggling_by_number_keeps_the_environment_name_and_type(
+    afas_services: Services, unique: Callable[[str], str]
+) -> None:
+    office = unique("office")
+    body: dict[str, object] = {"token": PROFIT_TOKEN, "environmentName": "T12345AB"}
+    assert put_profit(afas_services, office, body)[0] == 201
+    assert put_profit(afas_services, office, {"active": False})[1]["state"] == "inactive"
+    status, answer = put_profit(afas_services, office, {"active": True})
+    assert status == 200 and answer["state"] == "connected"
+    assert answer["environmentName"] == "T12345AB"
+    connection = afas_services.connections.get(
+        ConnectionKey(office, ConnectionKind.AFAS_PROFIT, "12345")
+    )
+    assert connection is not None and connection.details["environmentType"] == "test"

@@ -137,9 +137,8 @@ def _toggle(
     if environment.name:
         details["environmentName"] = environment.name
     if active:  # re-activating: the stored token must still work
-        name = details.get("environmentName")
-        checked = _check(ctx, parse_profit_environment(key.environment, name), stored.afas_token)
-        details.update(_details(environment, checked))
+        known = parse_profit_environment(key.environment, details.get("environmentName"))
+        details.update(_details(known, _check(ctx, known, stored.afas_token)))
     try:
         services.connections.update(
             connection,
