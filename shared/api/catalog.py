@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from shared.api.handlers import connections, system
+from shared.api.handlers import afas_connections, connections, system
 from shared.api.openapi import build_document
 from shared.api.operations import Operation
 
@@ -13,6 +13,7 @@ OPERATIONS: tuple[Operation, ...] = (
     system.HEALTH,
     system.OPENAPI,
     *connections.OPERATIONS,
+    *afas_connections.OPERATIONS,
 )
 
 
