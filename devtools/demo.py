@@ -24,8 +24,8 @@ from pathlib import Path
 import requests
 
 from devtools.azurite import ROOT, Azurite, free_port, start_azurite
-from devtools.sandbox.loket import LoketSandbox, default_scenario, start_loket_sandbox
 from devtools.sandbox.afas import PROFIT_NAME, PROFIT_TOKEN, AfasSandbox, start_afas_sandbox
+from devtools.sandbox.loket import LoketSandbox, default_scenario, start_loket_sandbox
 from shared.api.auth import ADMIN_ROLE, encode_principal
 
 DEMO_KEY = base64.b64encode(b"loonbrug-demo-key-not-for-prod!!").decode()
