@@ -1,13 +1,16 @@
-"""The Function App: create it, check the settings, register one blueprint per trigger group."""
+"""The Function App: create it, check the settings, switch telemetry on, register the blueprints."""
 
 import azure.functions as func
 
-from functions import connections, nightly, runs, system, worker
+from functions import afas, clients, connections, nightly, runs, system, worker
+from shared import telemetry
 from shared.settings import get_settings
 
 # Read the settings now: a missing or malformed one stops the app at start, naming it.
-get_settings()
+settings = get_settings()
+# Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set; log redaction always.
+telemetry.configure(settings)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for blueprint in (system.bp, connections.bp, nightly.bp, worker.bp, runs.bp):
+for blueprint in (system.bp, connections.bp, afas.bp, clients.bp, runs.bp, nightly.bp, worker.bp):
     app.register_functions(blueprint)

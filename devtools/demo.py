@@ -24,6 +24,7 @@ from pathlib import Path
 import requests
 
 from devtools.azurite import ROOT, Azurite, free_port, start_azurite
+from devtools.sandbox.afas import PROFIT_NAME, PROFIT_TOKEN, AfasSandbox, start_afas_sandbox
 from devtools.sandbox.loket import LoketSandbox, default_scenario, start_loket_sandbox
 from shared.api.auth import ADMIN_ROLE, encode_principal
 
@@ -147,6 +148,36 @@ def connect_loket(host: Host, sandbox: LoketSandbox) -> None:
     say(f"  Loket sandbox calls: {calls}")
 
 
+# -- AFAS: the sandbox, and the Profit connection added through the real PUT route -----------------
+
+DEMO_OFFICE = "demo-office"
+
+
+@contextmanager
+def afas_sandbox() -> Iterator[AfasSandbox]:
+    sandbox = start_afas_sandbox()  # default_scenario(): Profit O12345AA, SB "enyoi"
+    say(f"  AFAS sandbox on {sandbox.url}")
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def connect_afas_profit(host: Host) -> None:
+    principal = encode_principal(office_id=DEMO_OFFICE, user_id="demo-admin", roles=(ADMIN_ROLE,))
+    answer = requests.put(
+        f"{host.url}/api/connections/afas-profit/{PROFIT_NAME}",
+        headers={"X-MS-CLIENT-PRINCIPAL": principal},
+        json={"token": PROFIT_TOKEN, "active": True},
+        timeout=30,
+    )
+    body = answer.json()
+    say(
+        f"  PUT /api/connections/afas-profit/{PROFIT_NAME} -> {answer.status_code} "
+        f"{body.get('state') or body.get('detail')} (environment {body.get('environment')})"
+    )
+
+
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="loonbrug-demo-"))
     say("Loonbrug demo")
@@ -157,10 +188,14 @@ def main() -> int:
     try:
         port = free_port()
         env = {**demo_env(azurite), **sandbox.env(), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-        with running_host(env, workdir, port) as host:
+        with (
+            afas_sandbox() as afas,
+            running_host({**env, **afas.settings_env()}, workdir, port) as host,
+        ):
             health = requests.get(f"{host.url}/api/health", timeout=10)
             say(f"  GET /api/health -> {health.status_code} {json.dumps(health.json())}")
             connect_loket(host, sandbox)
+            connect_afas_profit(host)
             answer = requests.post(
                 f"{host.url}/admin/functions/nightly_sync", json={"input": ""}, timeout=10
             )

@@ -10,11 +10,23 @@ from functools import cached_property, lru_cache
 
 import requests
 
+from shared.afas.environment import (
+    ProfitEnvironment,
+    parse_profit_environment,
+    parse_sb_environment,
+    profit_base_url,
+)
+from shared.afas.oauth import SbNotConfigured, SbOAuth
+from shared.afas.profit import ProfitClient
+from shared.afas.sb import SbClient
+from shared.clients.model import ClientConfig, ProfitTarget
+from shared.clients.service import ClientService
 from shared.clock import Clock, utc_now
 from shared.loket.client import LoketClient
 from shared.loket.oauth import REVOKED_REASON, ConnectionTokens, LoketOAuth
 from shared.oauth.consent import ConsentStore
-from shared.oauth.tokens import TokenStore
+from shared.oauth.tokens import NotConnected, TokenStore
+from shared.secret import Secret
 from shared.settings import Settings, get_settings
 from shared.store.bookings import BookingLedger
 from shared.store.clients import ClientRepository
@@ -25,6 +37,8 @@ from shared.store.runs import RunRepository
 from shared.store.storage import Storage
 from shared.sync.messages import SYNC_QUEUE
 from shared.sync.planner import Planner
+from shared.sync.targets import ProfitTargetLedger, SbTargetLedger, Target
+from shared.sync.worker import WorkerDeps
 
 
 class Services:
@@ -112,6 +126,90 @@ class Services:
             self.settings.loket_api_url,
             ConnectionTokens(self.loket_tokens, key),
             session=self.loket_session,
+        )
+
+    # -- AFAS -----------------------------------------------------------------------------------
+
+    def new_profit_client(self, environment: ProfitEnvironment, token: Secret) -> ProfitClient:
+        """A Profit client for a token that is not (yet) stored: the connection check."""
+        return ProfitClient(profit_base_url(self.settings.afas_profit_url, environment), token)
+
+    def profit_client(self, office_id: str, environment: str) -> ProfitClient:
+        """The Profit client of an office's stored connection (``environment``: number or name).
+
+        Raises :class:`shared.oauth.tokens.NotConnected` when there is none. An inactive
+        connection still gives a client; the sync decides what "inactive" skips.
+        """
+        parsed = parse_profit_environment(environment)
+        key = ConnectionKey(office_id, ConnectionKind.AFAS_PROFIT, parsed.number)
+        stored = self.connections.read_secrets(key)
+        if stored is None or stored.afas_token is None:
+            raise NotConnected(key)
+        name = stored.connection.details.get("environmentName") or parsed.name
+        return self.new_profit_client(
+            parse_profit_environment(parsed.number, name), stored.afas_token
+        )
+
+    @cached_property
+    def sb_oauth(self) -> SbOAuth:
+        settings = self.settings
+        if not settings.afas_sb_client_id or settings.afas_sb_client_secret is None:
+            raise SbNotConfigured("AFAS_SB_CLIENT_ID and AFAS_SB_CLIENT_SECRET are not set")
+        return SbOAuth(
+            settings.afas_sb_url,
+            client_id=settings.afas_sb_client_id,
+            client_secret=settings.afas_sb_client_secret,
+            redirect_uri=settings.redirect_uri("afas-sb"),
+            clock=self.clock,
+        )
+
+    def sb_tokens(self, environment: str) -> TokenStore:
+        return TokenStore(
+            self.connections,
+            self.sb_oauth.endpoint(parse_sb_environment(environment)),
+            clock=self.clock,
+            revoked_reason="AFAS SB heeft de toestemming ingetrokken of die is verlopen.",
+        )
+
+    def sb_client(self, office_id: str, environment: str) -> SbClient:
+        """The SB client of an office's connection; tokens refresh before the 30-minute expiry.
+        A missing connection raises :class:`NotConnected` on the first call."""
+        name = parse_sb_environment(environment)
+        key = ConnectionKey(office_id, ConnectionKind.AFAS_SB, name)
+        return SbClient(self.sb_oauth.environment_url(name), self.sb_tokens(name), key)
+
+    # -- client configurations and the sync ---------------------------------------------------
+    def ledger_target(self, config: ClientConfig) -> Target:
+        """The AFAS side of a client: its administration behind one booking interface."""
+        target = config.target
+        if isinstance(target, ProfitTarget):
+            connection = self.connections.get(target.connection(config.office_id))
+            name = connection.details.get("environmentName", "") if connection else ""
+            return ProfitTargetLedger(
+                self.profit_client(config.office_id, target.environment), target, name
+            )
+        return SbTargetLedger(self.sb_client(config.office_id, target.environment), target)
+
+    @cached_property
+    def client_service(self) -> ClientService:
+        return ClientService(
+            clients=self.clients,
+            connections=self.connections,
+            loket=self.loket_client,
+            ledger_target=self.ledger_target,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def worker_deps(self) -> WorkerDeps:
+        return WorkerDeps(
+            runs=self.runs,
+            details=self.run_details,
+            clients=self.clients,
+            bookings=self.bookings,
+            loket=self.loket_client,
+            target=self.ledger_target,
+            clock=self.clock,
         )
 
 

@@ -15,7 +15,11 @@ from shared.bootstrap import Services
 from shared.settings import Settings
 from tests.support.localhost import LocalHostProcess, start_local_host
 
-pytest_plugins = ["tests.support.loket_fixtures"]
+pytest_plugins = [
+    "tests.support.loket_fixtures",
+    "tests.support.afas_fixtures",
+    "tests.support.telemetry_fixtures",
+]
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 

@@ -485,7 +485,10 @@ def _administration_json(a: Any) -> dict[str, Any]:
         "clientNumber": a.client_number,
         "administrationNumber": a.administration_number,
         "groupCode": 1,
-        "payrollPeriodType": {"key": a.period_type, "value": PERIOD_TYPES.get(a.period_type, "Onbekend")},
+        "payrollPeriodType": {
+            "key": a.period_type,
+            "value": PERIOD_TYPES.get(a.period_type, "Onbekend"),
+        },
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from shared.api.handlers import connections, runs, system
+from shared.api.handlers import afas_connections, clients, connections, runs, system
 from shared.api.openapi import build_document
 from shared.api.operations import Operation
 
@@ -16,6 +16,12 @@ OPERATIONS: tuple[Operation, ...] = (
     runs.GET_RUN,
     runs.START_RERUN,
     *connections.OPERATIONS,
+    *afas_connections.OPERATIONS,
+    clients.LIST_CLIENTS,
+    clients.GET_CLIENT,
+    clients.PUT_CLIENT,
+    clients.DELETE_CLIENT,
+    clients.PREVIEW,
 )
 
 

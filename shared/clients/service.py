@@ -95,8 +95,6 @@ class ClientService:
     connections: ConnectionRepository
     loket: Callable[[str], AbstractContextManager[LoketClient]]
     ledger_target: Callable[[ClientConfig], LedgerTarget]
-    profit_check: Callable[[str, ProfitTarget], list[FieldError]]
-    sb_check: Callable[[str, SbTarget], list[FieldError]]
     clock: Callable[[], datetime]
 
     def save(
@@ -153,7 +151,7 @@ class ClientService:
     def _validated(self, office_id: str, config: ClientConfig) -> ClientConfig:
         errors: list[FieldError] = []
         loket_info = self._loket_administration(office_id, config.loket_administration_id, errors)
-        errors += self._target_errors(office_id, config.target)
+        errors += self._target_errors(config)
         if errors:
             raise validation_failed(
                 errors, "De klantconfiguratie is niet opgeslagen: controleer de gemarkeerde velden."
@@ -168,7 +166,7 @@ class ClientService:
         try:
             with self.loket(office_id) as loket:
                 administration = loket.get_payroll_administration(administration_id)
-        except (NotConnected,):
+        except NotConnected:
             errors.append(
                 FieldError(
                     field, "er is nog geen Loket-koppeling; koppel eerst Loket via Koppelingen"
@@ -204,8 +202,9 @@ class ClientService:
             "period_type": administration.period_type.value,
         }
 
-    def _target_errors(self, office_id: str, target: Target) -> list[FieldError]:
-        key = target.connection(office_id)
+    def _target_errors(self, config: ClientConfig) -> list[FieldError]:
+        target = config.target
+        key = target.connection(config.office_id)
         connection = self.connections.get(key)
         name = "AFAS Profit" if isinstance(target, ProfitTarget) else "AFAS SB"
         if connection is None:
@@ -230,9 +229,7 @@ class ClientService:
                 )
             ]
         try:
-            if isinstance(target, ProfitTarget):
-                return self.profit_check(office_id, target)
-            return self.sb_check(office_id, target)
+            return [FieldError(f, text) for f, text in self.ledger_target(config).check()]
         except AfasRetriableError:
             raise unavailable(name) from None
         except (AfasAuthError, AfasConnectorNotAuthorized, ConsentRequired) as exc:

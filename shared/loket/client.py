@@ -162,7 +162,9 @@ class LoketClient:
         """``GET …/payrolladministrations/{id}`` [C S5]: one administration, if the consenting
         user may see it (404/403 otherwise). The detail does not name its employer [I]."""
         data = self._json(self._request("GET", f"{_ADMINISTRATIONS}/{_id(administration_id)}"))
-        return parse.parse_payroll_administration(_content(data, "payroll administration"), employer_id="")
+        return parse.parse_payroll_administration(
+            _content(data, "payroll administration"), employer_id=""
+        )
 
     def list_journal_runs(self, administration_id: str) -> Iterator[JournalRun]:
         """Every journal run of a payroll administration (all statuses), each once.

@@ -19,7 +19,7 @@ import json
 import random
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -372,15 +372,16 @@ class RunRepository:
 
     def finish_job(
         self, office_id: str, run_id: str, client_id: str, outcome: JobOutcome, *, now: datetime
-    ) -> bool:
-        """Finish a job and count it in its run, atomically. False when it was already finished."""
+    ) -> Run | None:
+        """Finish a job and count it in its run, atomically. Returns the run as this update left
+        it, or None when the job was already finished (a redelivery)."""
         for attempt in range(40):
             job = self.get_job(office_id, run_id, client_id)
             run = self.get(office_id, run_id)
             if job is None or run is None:
                 raise LookupError(f"job {run_id}/{client_id} does not exist")
             if job.status.finished:
-                return False
+                return None
             done = run.jobs_done + 1
             failed_jobs = run.jobs_failed + (1 if outcome.job_failed else 0)
             status = RunStatus.RUNNING
@@ -427,7 +428,15 @@ class RunRepository:
             ]
             try:
                 self._table.submit_transaction(ops)
-                return True
+                return replace(
+                    run,
+                    jobs_done=done,
+                    jobs_failed=failed_jobs,
+                    status=status,
+                    imported=run.imported + outcome.imported,
+                    failed=run.failed + outcome.failed,
+                    skipped=run.skipped + outcome.skipped,
+                )
             except TableTransactionError as exc:
                 if _code(exc) not in ("UpdateConditionNotSatisfied", "ConditionNotMet"):
                     raise

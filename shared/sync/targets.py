@@ -55,6 +55,8 @@ class Target(Protocol):
 
     def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked: ...
 
+    def check(self) -> list[tuple[str, str]]: ...  # configuration problems: (field, Dutch text)
+
 
 @dataclass
 class ProfitTargetLedger:
@@ -88,7 +90,7 @@ class ProfitTargetLedger:
         if cached is not None:
             return cached
         adm = self.target.administration
-        journals = {j.code: j for j in self.client.journals(adm)}
+        journals = {j.code: j for j in self.client.list_journals(adm)}
         journal = journals.get(self.target.journal)
         accounts = {
             a.number: AccountFact(
@@ -96,14 +98,14 @@ class ProfitTargetLedger:
                 required_axes=frozenset(a.required_axes),
                 description=a.description,
             )
-            for a in self.client.ledger_accounts()
+            for a in self.client.list_ledger_accounts()
         }
         periods: dict[tuple[int, int], PeriodFact] = {}
         for year in years:
-            for p in self.client.periods(adm, year):
+            for p in self.client.list_periods(adm, year=year):
                 periods[(p.year, p.period)] = PeriodFact(p.start, p.end, p.blocked)
         allocations = frozenset(
-            (a.account, a.axis, a.code) for a in self.client.allocation_assignments(adm)
+            (a.account, a.axis, a.code) for a in self.client.list_allocation_assignments(adm)
         )
         facts = ProfitFacts(
             administration=adm,
@@ -130,6 +132,42 @@ class ProfitTargetLedger:
         assert isinstance(draft.entry, ProfitEntry)
         booking: ProfitBooking = self.client.book_entry(draft.entry, check_first=check_first)
         return Booked(str(booking.entry_number), draft.entry.voucher_number, booking.recovered)
+
+    def check(self) -> list[tuple[str, str]]:
+        """Configuration problems (field, Dutch text): the administration and journal exist."""
+        target = self.target
+        administrations = {a.number: a.name for a in self.client.list_administrations()}
+        if target.administration not in administrations:
+            known = (
+                ", ".join(f"{n} ({name})" for n, name in sorted(administrations.items())) or "geen"
+            )
+            return [
+                (
+                    "target.administration",
+                    f"administratie {target.administration} bestaat niet in AFAS Profit-omgeving "
+                    f"{self.environment}; beschikbaar: {known}",
+                )
+            ]
+        journals = {j.code: j for j in self.client.list_journals(target.administration)}
+        journal = journals.get(target.journal)
+        if journal is None:
+            known = ", ".join(sorted(journals)) or "geen"
+            return [
+                (
+                    "target.journal",
+                    f"dagboek {target.journal} bestaat niet in administratie "
+                    f"{target.administration}; beschikbaar: {known}",
+                )
+            ]
+        if journal.blocked:
+            return [
+                (
+                    "target.journal",
+                    f"dagboek {target.journal} is geblokkeerd in administratie "
+                    f"{target.administration}",
+                )
+            ]
+        return []
 
 
 @dataclass
@@ -160,10 +198,10 @@ class SbTargetLedger:
     def facts(self) -> SbFacts:
         if self._facts is None:
             adm = self.target.administration_id
-            accounts = frozenset(a.number for a in self.client.ledger_accounts(adm))
+            accounts = frozenset(a.number for a in self.client.list_ledger_accounts(adm))
             periods = {
-                (p.year, p.period): PeriodFact(p.start, p.end, False)
-                for p in self.client.periods(adm)
+                (p.year, p.number): PeriodFact(p.start, p.end, False)
+                for p in self.client.list_periods(adm)
             }
             self._facts = SbFacts(accounts=accounts, periods=periods)
         return self._facts
@@ -179,7 +217,21 @@ class SbTargetLedger:
     def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked:
         assert isinstance(draft.entry, SbEntry)
         booking: SbBooking = self.client.book_entry(draft.entry)
-        return Booked(str(booking.entry_id), draft.entry.tracking_identifier, False)
+        number = booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
+        return Booked(number, draft.entry.tracking_identifier, False)
+
+    def check(self) -> list[tuple[str, str]]:
+        administrations = {a.id.lower(): a.description for a in self.client.list_administrations()}
+        if self.target.administration_id.lower() not in administrations:
+            known = ", ".join(f"{d} ({i})" for i, d in sorted(administrations.items())) or "geen"
+            return [
+                (
+                    "target.administrationId",
+                    f"administratie {self.target.administration_id} bestaat niet in AFAS SB-omgeving "
+                    f"{self.target.environment}; beschikbaar: {known}",
+                )
+            ]
+        return []
 
 
 def source_for(config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]) -> Source:

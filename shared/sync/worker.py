@@ -29,6 +29,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from shared import telemetry
 from shared.afas.errors import AfasError, AfasRetriableError
 from shared.clients.model import ClientConfig
 from shared.clock import to_amsterdam
@@ -36,6 +37,7 @@ from shared.journal.findings import Finding, Severity
 from shared.journal.models import JournalRun, JournalRunStatus
 from shared.loket.client import LoketClient
 from shared.loket.errors import LoketAuthError, LoketContractError, LoketError, LoketRetriableError
+from shared.oauth.tokens import ConsentRequired, NotConnected
 from shared.store.bookings import Booking, BookingLedger, BookingState
 from shared.store.clients import ClientRepository
 from shared.store.run_details import (
@@ -45,11 +47,11 @@ from shared.store.run_details import (
     RunDetailRepository,
     RunMessage,
 )
-from shared.store.runs import JobOutcome, Run, RunRepository, RunType
+from shared.store.runs import JobOutcome, Run, RunRepository, RunStatus, RunType
 from shared.store.tables import ConcurrencyConflict
 from shared.sync.messages import SyncJob
 from shared.sync.targets import Booked, Target, source_for
-from shared.oauth.tokens import ConsentRequired, NotConnected
+from shared.telemetry import Event
 
 log = logging.getLogger("loonbrug.sync")
 
@@ -91,6 +93,11 @@ class JobState:
 
 def process(deps: WorkerDeps, job: SyncJob, *, dequeue_count: int) -> None:
     """Handle one delivery of a sync job. Raises to have the message delivered again."""
+    with telemetry.job_context(office_id=job.office_id, client_id=job.client_id, run_id=job.run_id):
+        _process(deps, job, dequeue_count)
+
+
+def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int) -> None:
     stored = deps.runs.get_job(job.office_id, job.run_id, job.client_id)
     run = deps.runs.get(job.office_id, job.run_id)
     if stored is None or run is None:
@@ -108,11 +115,49 @@ def process(deps: WorkerDeps, job: SyncJob, *, dequeue_count: int) -> None:
     except RetryLater as exc:
         deps.runs.note_job_error(stored, str(exc), now=deps.clock())
         raise
-    deps.runs.finish_job(job.office_id, job.run_id, job.client_id, outcome, now=deps.clock())
+    _finish(deps, job, outcome)
+
+
+def _finish(deps: WorkerDeps, job: SyncJob, outcome: JobOutcome) -> None:
+    after = deps.runs.finish_job(
+        job.office_id, job.run_id, job.client_id, outcome, now=deps.clock()
+    )
+    if after is None:
+        return
+    telemetry.emit_event(
+        Event.JOB_COMPLETED,
+        outcome="failed" if outcome.job_failed else "succeeded",
+        imported=outcome.imported,
+        failed=outcome.failed,
+        skipped=outcome.skipped,
+    )
+    if after.status is not RunStatus.RUNNING and after.type is RunType.NIGHTLY:
+        emit_run_completed(after)
+
+
+def emit_run_completed(run: Run) -> None:
+    """The event the "no successful nightly in 26 hours" alert reads."""
+    telemetry.emit_event(
+        Event.NIGHTLY_COMPLETED,
+        office_id=run.office_id,
+        run_id=run.run_id,
+        run_type=run.type.value,
+        outcome="succeeded" if run.status is RunStatus.DONE else "failed",
+        jobs_total=run.jobs_total,
+        jobs_failed=run.jobs_failed,
+        imported=run.imported,
+        failed=run.failed,
+        skipped=run.skipped,
+    )
 
 
 def fail_exhausted(deps: WorkerDeps, job: SyncJob) -> None:
     """The poison path: the job used all its deliveries. Record it as failed, visibly."""
+    with telemetry.job_context(office_id=job.office_id, client_id=job.client_id, run_id=job.run_id):
+        _fail_exhausted(deps, job)
+
+
+def _fail_exhausted(deps: WorkerDeps, job: SyncJob) -> None:
     stored = deps.runs.get_job(job.office_id, job.run_id, job.client_id)
     if stored is None or stored.status.finished:
         return
@@ -509,8 +554,24 @@ class _Recorder:
         reference: str = "",
         note: str = "",
         sent: bool = False,
+        error_code: str = "",
     ) -> None:
         self.state.counts[status] += 1
+        kind = "afas-profit" if self.target.key.startswith("profit|") else "afas-sb"
+        telemetry.count_journal_run(status.value, target=kind)  # type: ignore[arg-type]
+        event = {
+            JournalRunOutcome.IMPORTED: Event.JOURNAL_RUN_IMPORTED,
+            JournalRunOutcome.FAILED: Event.JOURNAL_RUN_FAILED,
+        }.get(status, Event.JOURNAL_RUN_SKIPPED)
+        source = "afas" if error_code.startswith("afas") else ("precheck" if error_code else None)
+        telemetry.emit_event(
+            event,
+            target=kind,
+            environment=self.target.environment,
+            error_source=source,
+            error_code=error_code or None,
+            level=logging.WARNING if status is JournalRunOutcome.FAILED else logging.INFO,
+        )
         self.deps.details.record(
             self.state.job.office_id,
             self.state.job.run_id,
@@ -567,7 +628,11 @@ class _Recorder:
 
     def failed(self, findings: list[Finding]) -> None:
         first = next((f for f in findings if f.blocks), None)
-        self._row(JournalRunOutcome.FAILED, note=first.text if first else "")
+        self._row(
+            JournalRunOutcome.FAILED,
+            note=first.text if first else "",
+            error_code=first.code if first else "unknown",
+        )
         for finding in findings:
             level = Level.ERROR if finding.blocks else Level.WARNING
             self._say(level, f"{finding.code}|{finding.account or ''}", finding.text, finding.hint)

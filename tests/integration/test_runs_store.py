@@ -54,7 +54,7 @@ def test_concurrent_workers_never_lose_or_double_count_progress(
             office, new.run_id, client, JobOutcome(imported=1 - failed, failed=failed), now=T0
         )
         with lock:
-            results.append(ok)
+            results.append(ok is not None)
 
     threads = [
         threading.Thread(target=finish, args=(c,)) for c in clients + clients[:10]

@@ -1,0 +1,23 @@
+"""HTTP: AFAS connections (Profit token, SB consent and its OAuth callback)."""
+
+import azure.functions as func
+
+from functions._http import serve
+from shared.api.handlers import afas_connections as afas
+
+bp = func.Blueprint()
+
+
+@bp.route(route=afas.PROFIT_CONNECT.route, methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+def afas_profit_connect(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.PROFIT_CONNECT, req)
+
+
+@bp.route(route=afas.SB_CONNECT.route, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def afas_sb_connect(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.SB_CONNECT, req)
+
+
+@bp.route(route=afas.SB_CALLBACK.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def afas_sb_callback(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.SB_CALLBACK, req)

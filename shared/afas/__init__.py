@@ -1,0 +1,1 @@
+"""AFAS Profit (App Connector token, FiEntries) and AFAS SB (OAuth, payroll journal entries)."""

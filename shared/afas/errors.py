@@ -1,0 +1,400 @@
+"""Typed AFAS errors and the table of known AFAS messages → Dutch hints a user can act on.
+
+Profit answers functional errors as HTTP 500 ``{externalMessage, errorNumber, profitLogReference}``
+(afas-api.md §2.7); AFAS SB as ``{StatusCode, Message, ExceptionCode, TraceId}`` (§4.8). The
+``errorNumber`` is usually generic, so the table matches on the message text (Dutch and English,
+since ``Accept-Language`` decides the language) and, for transport-level cases, on the status.
+An unknown error keeps AFAS's own text plus the log reference, so the customer's AFAS
+administrator can find the full error in the environment logbook (Omgevingslogboek).
+
+Nothing in here ever holds a token: error texts come from AFAS's answer bodies only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Final
+
+from shared.journal.entries import ProfitLine, SbLine
+
+
+class AfasSystem(StrEnum):
+    PROFIT = "AFAS Profit"
+    SB = "AFAS SB"
+
+
+@dataclass(frozen=True)
+class KnownError:
+    """One recognisable AFAS error: a stable code, a Dutch summary and a hint with an action."""
+
+    code: str
+    summary: str  # Dutch, what went wrong
+    hint: str  # Dutch, what the user can do; may use {named groups} of the pattern
+    pattern: re.Pattern[str] | None = None
+    statuses: frozenset[int] = field(default_factory=frozenset)
+
+
+def _re(text: str) -> re.Pattern[str]:
+    return re.compile(text, re.IGNORECASE)
+
+
+# Ordered: the first match wins. Texts marked [C] come from AFAS documentation or real AFAS
+# messages (afas-api.md §2.7, seeds/003, afas.help 96995); [I] texts are our sandbox's guesses
+# for messages AFAS does not document, matched loosely.
+KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
+    KnownError(
+        "connector-not-authorized",
+        "De App connector in AFAS Profit geeft geen toegang tot een benodigde connector.",
+        "Voeg in Profit (Algemeen › Beheer › App connector) de UpdateConnector 'Financiële "
+        "mutatie' (FiEntries) en de GetConnectors Profit_Administrations, Profit_Journals, "
+        "Profit_Accounts, Profit_Allocation_Assigments, Profit_periods_per_administration en "
+        "Profit_Transactions toe, en controleer dat de gebruiker van de token in de "
+        "autorisatiegroep van de App connector zit.",
+        # [C] "Deze UpdateConnector wordt niet ondersteund of de gebruiker is niet geautoriseerd."
+        # [C] "GetConnector not supported for this app or the user is not authorized",
+        # "This GetConnector (definition) is blocked"
+        _re(
+            r"connector wordt niet ondersteund|niet ondersteund .*niet geautoriseerd|"
+            r"not supported for this app|not authori[sz]ed|connector \(definition\) is blocked|"
+            r"connector.{0,40}geblokkeerd"
+        ),
+    ),
+    KnownError(
+        "allocation-required",
+        "De grootboekrekening vraagt een verbijzondering (bijv. kostenplaats) die ontbreekt.",
+        "Rekening {account} vraagt in AFAS een code op de as '{axis}'. Zorg dat de Loket-regels "
+        "voor deze rekening een kostenplaats hebben, of stel in de klantconfiguratie een "
+        "standaardkostenplaats in, of zet de verplichting in AFAS uit.",
+        # [C] "Code verbijzondering voor as 'Kostenplaats' moet gevuld worden voor rekening 8074"
+        _re(
+            r"verbijzondering voor as '(?P<axis>[^']+)' moet gevuld worden voor rekening "
+            r"(?P<account>\S+?)\.?$|moet gevuld worden voor rekening (?P<account2>\S+)"
+        ),
+    ),
+    KnownError(
+        "allocation-unknown",
+        "De kostenplaats (verbijzonderingscode) bestaat niet of is niet aan de rekening toegewezen.",
+        "Wijs in AFAS de verbijzonderingscode {code} toe aan grootboekrekening {account} "
+        "(Financieel › Inrichting › Verbijzondering › Toewijzing), of pas de kostenplaats-mapping "
+        "in de klantconfiguratie aan, en boek de run opnieuw.",
+        # [C] "Voor code verbijzondering 'ABC' is geen toewijzing bij rekening 'YXZ' of de
+        # toewijzing is geblokkeerd." (seeds/003); foreign key on C5_KnByz4 (srxp) [C3]
+        _re(
+            r"code verbijzondering '(?P<code>[^']*)' is geen toewijzing bij rekening "
+            r"'(?P<account>[^']*)'|geen toewijzing|KnByz|verbijzondering(scode)? .{0,30}bestaat niet"
+        ),
+    ),
+    KnownError(
+        "account-blocked",
+        "De grootboekrekening is geblokkeerd in AFAS.",
+        "Deblokkeer de grootboekrekening in AFAS (Financieel › Inrichting › Grootboekrekeningen) "
+        "of laat Loonbrug naar een andere rekening transponeren, en boek de run opnieuw.",
+        # [C] "Boekingen op geblokkeerde rekening niet toegestaan" (afas.help 96995)
+        _re(
+            r"geblokkeerde (groot)?(boek)?rekening|rekening '?\w+'? is geblokkeerd|blocked account"
+        ),
+    ),
+    KnownError(
+        "period-blocked",
+        "De periode is geblokkeerd (afgesloten) in AFAS.",
+        "Vraag de boekhouder de periode in AFAS te deblokkeren (Financieel › Inrichting › "
+        "Periodetabel › Blokkeren) of kies in de klantconfiguratie een open periode, en boek de "
+        "run opnieuw.",
+        # [C] "Datum '1-11-2023' valt in een geblokkeerde periode" /
+        # "Voor deze administratie is periode 8 van jaar 2023 geblokkeerd."
+        _re(
+            r"geblokkeerde periode|periode (?P<period>\d+) van jaar (?P<year>\d+) geblokkeerd|blocked period"
+        ),
+    ),
+    KnownError(
+        "period-missing",
+        "De periode bestaat niet in de periodetabel van de administratie.",
+        "Maak het boekjaar en de periode aan in AFAS (Financieel › Inrichting › Periodetabel) of "
+        "controleer de periode-indeling in de klantconfiguratie, en boek de run opnieuw.",
+        # [I] text not documented
+        _re(
+            r"periode .{0,40}bestaat niet|boekjaar .{0,40}bestaat niet|period .{0,40}does not exist"
+        ),
+    ),
+    KnownError(
+        "journal-unknown",
+        "Het dagboek bestaat niet of is geblokkeerd in deze administratie.",
+        "Controleer de dagboekcode in de klantconfiguratie; gebruik een memoriaaldagboek dat in "
+        "AFAS bestaat en niet geblokkeerd is (Financieel › Inrichting › Dagboeken).",
+        # [I] by analogy with the documented "De ingevulde waarde bij '…' bestaat niet"
+        _re(
+            r"'dagboek' bestaat niet|dagboek .{0,30}(bestaat niet|is geblokkeerd)|journal .{0,30}(does not exist|is blocked)"
+        ),
+    ),
+    KnownError(
+        "account-unknown",
+        "De grootboekrekening bestaat niet in AFAS.",
+        "Maak de grootboekrekening aan in AFAS of voeg in de klantconfiguratie een transponering "
+        "toe van de Loket-rekening naar een bestaande AFAS-rekening, en boek de run opnieuw.",
+        # [C] "De ingevulde waarde bij 'Rekeningnummer' bestaat niet" /
+        # "Vul een waarde in bij 'Rekeningnummer'." / EN "'Account Number' does not exist"
+        _re(
+            r"'rekeningnummer' bestaat niet|waarde in bij 'rekeningnummer'|"
+            r"'account number' does not exist|value for 'account number'|"
+            r"grootboekrekening '(?P<account>[^']+)' bestaat niet|KnAnt1"
+        ),
+    ),
+    KnownError(
+        "not-balanced",
+        "De journaalpost is niet in balans (debet en credit zijn niet gelijk).",
+        "Controleer de journaalpost in Loket: debet en credit moeten gelijk zijn. Zijn er regels "
+        "weggevallen door een transponering of een ontbrekende kostenplaats, pas dan de "
+        "klantconfiguratie aan en boek de run opnieuw.",
+        # [I] exact AFAS text unknown (afas-api.md §2.7)
+        _re(r"niet in balans|not in balance|does not balance|unbalanced"),
+    ),
+    KnownError(
+        "project-required",
+        "De grootboekrekening vraagt een projectboeking.",
+        "Zet in AFAS de projectverplichting van deze rekening uit of transponeer de Loket-rekening "
+        "naar een rekening zonder projectverplichting.",
+        # [I] S35 "Projectboeking is verplicht voor grootboekrekening {n}."
+        _re(r"projectboeking is verplicht"),
+    ),
+    KnownError(
+        "administration-unknown",
+        "De administratie bestaat niet in deze AFAS-omgeving.",
+        "Controleer het administratienummer in de klantconfiguratie (Algemeen › Administratie in "
+        "AFAS, kolom 'Adm.').",
+        # [I] S35 "No unit available"
+        _re(r"no unit available|administratie .{0,30}bestaat niet"),
+    ),
+    KnownError(
+        "booking-locked",
+        "De boekingslayout of het dagboek is tijdelijk in gebruik door een andere gebruiker.",
+        "Er wordt op dit moment in AFAS geboekt. Loonbrug probeert het later opnieuw.",
+        # [C] S5 paraphrased: booking layout locked by another user; exact text unknown [I]
+        _re(r"boekingslayout|in gebruik door een andere gebruiker|locked by another user"),
+    ),
+    KnownError(
+        "server-timeout",
+        "AFAS heeft de opdracht afgebroken omdat die te lang duurde.",
+        "Loonbrug controleert of de boeking toch is gelukt en probeert het anders later opnieuw.",
+        # [C] "De maximale tijdsduur voor het uitvoeren van de opdracht is verstreken."
+        _re(r"maximale tijdsduur|maximum duration"),
+    ),
+    KnownError(
+        "token-invalid",
+        "AFAS weigert de token: die is ongeldig, verlopen, ingetrokken of hoort bij een andere omgeving.",
+        "Maak in AFAS Profit een nieuwe gebruikerstoken aan (Algemeen › Beheer › App connector › "
+        "Gebruikerstokens) voor deze omgeving en sla die op bij de AFAS-koppeling in Loonbrug.",
+        _re(r"er is geen ingelogde gebruiker|token is (ongeldig|verlopen)|invalid token"),
+        frozenset({401}),
+    ),
+    KnownError(
+        "access-denied",
+        "AFAS weigert de toegang (IP-beperking of onvoldoende rechten).",
+        "Controleer in AFAS de IP-beperking van de App connector en de rechten van de gebruiker "
+        "(bij AFAS SB: de rechten van de app in het App Center).",
+        _re(r"niet voldoende rechten|ip.{0,20}(restrict|beperking)"),
+        frozenset({403}),
+    ),
+    KnownError(
+        "maintenance",
+        "AFAS is tijdelijk niet beschikbaar (onderhoud of storing).",
+        "Niets te doen: Loonbrug probeert het later automatisch opnieuw. Zie afasstatus.nl.",
+        _re(r"onderhoud|maintenance|niet beschikbaar|unavailable"),
+        frozenset({502, 503, 504}),
+    ),
+    KnownError(
+        "rate-limited",
+        "AFAS vraagt om minder verzoeken tegelijk.",
+        "Niets te doen: Loonbrug wacht even en probeert het dan opnieuw.",
+        None,
+        frozenset({429}),
+    ),
+    KnownError(
+        "zero-amount",
+        "Een boekingsregel heeft geen bedrag.",
+        "Neem contact op met support: Loonbrug hoort regels zonder bedrag weg te laten.",
+        # [I] S35
+        _re(r"eErrFiEntryNoAmountOnEntryLine|geen bedrag"),
+    ),
+    KnownError(
+        "entry-number-given",
+        "Bij een nieuwe journaalpost mag geen journaalpostnummer worden meegestuurd.",
+        "Neem contact op met support (fout in Loonbrug).",
+        # [I] S35
+        _re(r"journaalpostnummer niet worden opgegeven"),
+    ),
+)
+
+_BY_CODE: Final = {known.code: known for known in KNOWN_ERRORS}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    known: KnownError
+    values: dict[str, str]
+
+    @property
+    def hint(self) -> str:
+        try:
+            return self.known.hint.format(**self.values)
+        except (KeyError, IndexError):
+            return self.known.hint
+
+
+def explain(message: str, *, status: int | None = None) -> Explanation | None:
+    """The known error ``message`` (or, failing that, ``status``) stands for, if any."""
+    for known in KNOWN_ERRORS:
+        if known.pattern is None:
+            continue
+        match = known.pattern.search(message or "")
+        if match:
+            values = {k.rstrip("0123456789"): v for k, v in match.groupdict().items() if v}
+            values.setdefault("account", "?")
+            values.setdefault("axis", "?")
+            values.setdefault("code", "?")
+            return Explanation(known, values)
+    if status is not None:
+        for known in KNOWN_ERRORS:
+            if status in known.statuses:
+                return Explanation(known, {})
+    return None
+
+
+def known_error(code: str) -> KnownError:
+    return _BY_CODE[code]
+
+
+class AfasError(Exception):
+    """Something AFAS (or the way to it) refused or failed. ``detail``/``hint`` are Dutch."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: AfasSystem = AfasSystem.PROFIT,
+        status: int | None = None,
+        error_number: int | None = None,
+        log_reference: str | None = None,
+        trace_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.system = system
+        self.status = status
+        self.error_number = error_number
+        self.log_reference = log_reference
+        self.trace_id = trace_id
+        self.retry_after = retry_after
+        self.explanation = explain(message, status=status)
+        parts = [f"{system.value}", f"HTTP {status}" if status else "no answer", self.code]
+        reference = f" (ref {log_reference or trace_id})" if (log_reference or trace_id) else ""
+        super().__init__(" ".join(parts) + f": {message}{reference}")
+
+    @property
+    def code(self) -> str:
+        return self.explanation.known.code if self.explanation else "unknown"
+
+    @property
+    def reference(self) -> str | None:
+        return self.log_reference or self.trace_id
+
+    @property
+    def detail(self) -> str:
+        """Dutch: AFAS's own text, with the summary when we recognise it, and the reference."""
+        own = self.message.strip() or "(geen tekst)"
+        text = f"{self.system.value} meldt: {own}"
+        if self.explanation:
+            text = f"{self.explanation.known.summary} {text}"
+        if self.log_reference:
+            text += f" (logreferentie {self.log_reference})"
+        elif self.trace_id:
+            text += f" (TraceId {self.trace_id})"
+        return text
+
+    @property
+    def hint(self) -> str:
+        if self.explanation:
+            return self.explanation.hint
+        if self.log_reference:
+            return (
+                "Deze melding kent Loonbrug niet. Vraag uw AFAS-beheerder de volledige melding op "
+                f"te zoeken in het omgevingslogboek van Profit met logreferentie {self.log_reference}."
+            )
+        if self.trace_id:
+            return (
+                "Deze melding kent Loonbrug niet. Neem contact op met AFAS-support en noem "
+                f"TraceId {self.trace_id}."
+            )
+        return "Deze melding kent Loonbrug niet. Neem contact op met support."
+
+
+class AfasAuthError(AfasError):
+    """401/403: the token is invalid, revoked, of another environment, or IP-restricted. Not retried."""
+
+
+class AfasNotFound(AfasError):
+    """404: wrong URL or environment (or a query string over AFAS's 2049-character limit)."""
+
+
+class AfasConnectorNotAuthorized(AfasError):
+    """A connector is missing from the App Connector (or the user lacks rights for it)."""
+
+
+class AfasValidationError(AfasError):
+    """AFAS refused the content (blocked account, closed period, …). Retrying will not help."""
+
+
+class SbPartiallySucceeded(AfasValidationError):
+    """SB booked only part of the request: a human has to look at it."""
+
+
+class AfasContractError(AfasError):
+    """AFAS answered something that does not match its documented shape, or refused our request
+    shape (400/413)."""
+
+
+class AfasServerError(AfasError):
+    """An unrecognised 5xx: not retried blindly."""
+
+
+class AfasRetriableError(AfasError):
+    """Passing trouble: 429, 502/503/504, a lock, a timeout or a broken connection."""
+
+
+class AfasLockedError(AfasRetriableError):
+    """The booking layout or journal is in use by a Profit user; AFAS advises a few retries."""
+
+
+class AfasTransportError(AfasRetriableError):
+    """No (complete) answer: connection refused/reset or a timeout."""
+
+    def __init__(
+        self, message: str, *, system: AfasSystem, timed_out: bool, never_sent: bool = False
+    ) -> None:
+        super().__init__(message, system=system)
+        self.timed_out = timed_out
+        self.never_sent = never_sent  # no connection was made: the request cannot have arrived
+
+
+class AfasOutcomeUnknown(AfasRetriableError):
+    """A booking was sent but its outcome could not be settled yet; the voucher check decides on
+    the next attempt. Never re-post without that check."""
+
+
+def check_lines(lines: Sequence[ProfitLine | SbLine], *, system: AfasSystem) -> None:
+    """Refuse lines AFAS would refuse anyway, before any call: an unbalanced entry is a typed
+    validation error with the Dutch hint; malformed lines are ``ValueError`` (a bug upstream)."""
+    if not lines:
+        raise ValueError("an entry needs at least one line")
+    for line in lines:
+        if line.debit < 0 or line.credit < 0 or (line.debit == 0 and line.credit == 0):
+            raise ValueError(f"line on account {line.account}: amounts must be >= 0, not both 0")
+    debit = sum((line.debit for line in lines), Decimal("0"))
+    credit = sum((line.credit for line in lines), Decimal("0"))
+    if debit != credit:
+        raise AfasValidationError(
+            f"De journaalpost is niet in balans: debet {debit}, credit {credit}.", system=system
+        )

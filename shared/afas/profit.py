@@ -1,0 +1,754 @@
+"""AFAS Profit REST client: App Connector token, GetConnector reads, exactly-once FiEntries posts.
+
+Profit has no idempotency key (afas-api.md §5.3). Exactly-once is built here: every entry carries
+a deterministic voucher number (``BpNr``, :func:`shared.journal.identifiers.profit_voucher_number`)
+and :meth:`ProfitClient.book_entry`
+
+1. looks the voucher up in ``Profit_Transactions`` first: already booked → return that entry;
+2. posts the entry once;
+3. when the outcome is unknown (timeout, connection dropped, 5xx after the body was sent) waits a
+   moment and looks the voucher up again before deciding anything. It re-posts only when Profit
+   answered (so it has finished with the request), the voucher is absent, and the answer was
+   passing trouble (a lock, 429/503). After a timeout or a dropped connection Profit may still be
+   working on the request, so it never re-posts in the same call: it raises
+   :class:`AfasOutcomeUnknown` and the next attempt (queue redelivery) starts again at step 1.
+
+Duplicate ``BpNr`` values are accepted by Profit; the design never relies on a rejection.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final, Self
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from shared.afas.errors import (
+    AfasAuthError,
+    AfasConnectorNotAuthorized,
+    AfasContractError,
+    AfasError,
+    AfasLockedError,
+    AfasNotFound,
+    AfasOutcomeUnknown,
+    AfasRetriableError,
+    AfasServerError,
+    AfasSystem,
+    AfasTransportError,
+    AfasValidationError,
+    check_lines,
+)
+from shared.afas.models import (
+    Administration,
+    AllocationAssignment,
+    BookedLine,
+    Journal,
+    LedgerAccount,
+    MetaInfo,
+    Period,
+    ProfitBooking,
+)
+from shared.afas.retry import RetryPolicy, seconds, with_retries
+from shared.afas.wire import amount, dumps, loads
+from shared.clock import AMSTERDAM
+from shared.journal.entries import ProfitEntry
+from shared.secret import Secret
+
+log = logging.getLogger("loonbrug.afas.profit")
+
+SYSTEM: Final = AfasSystem.PROFIT
+FI_ENTRIES: Final = "FiEntries"
+REQUIRED_UPDATE_CONNECTORS: Final = frozenset({FI_ENTRIES})
+REQUIRED_GET_CONNECTORS: Final = frozenset(
+    {
+        "Profit_Administrations",
+        "Profit_Journals",
+        "Profit_Accounts",
+        "Profit_Allocation_Assigments",  # sic: AFAS's spelling
+        "Profit_periods_per_administration",
+        "Profit_Transactions",
+    }
+)
+MAX_QUERY: Final = 2049  # AFAS answers 404 beyond this many characters of query string [C] S6
+MAX_LINES: Final = 1000  # AFAS advises at most 1,000 lines per entry [C] S8
+EQUALS: Final = 1
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One GetConnector filter: ``filterfieldids``/``filtervalues``/``operatortypes`` (1 is '=')."""
+
+    field: str
+    value: str
+    operator: int = EQUALS
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: tuple[Mapping[str, Any], ...]
+    next_skip: int | None  # None: this was the last page
+
+
+def missing_connectors(meta: MetaInfo) -> list[str]:
+    """The connectors Loonbrug needs that this token's App Connector does not list."""
+    updates = {name.lower() for name in meta.update_connectors}
+    gets = {name.lower() for name in meta.get_connectors}
+    return sorted(n for n in REQUIRED_UPDATE_CONNECTORS if n.lower() not in updates) + sorted(
+        n for n in REQUIRED_GET_CONNECTORS if n.lower() not in gets
+    )
+
+
+def authorization_header(token: Secret) -> Secret:
+    """``AfasToken`` + Base64 of the whole token XML (UTF-8) [C] S1."""
+    encoded = base64.b64encode(token.reveal().encode("utf-8")).decode("ascii")
+    return Secret(f"AfasToken {encoded}")
+
+
+def fi_entries_payload(entry: ProfitEntry) -> dict[str, Any]:
+    """The FiEntries body for ``entry`` (array form of ``Objects``, as in AFAS's schema)."""
+    lines = []
+    for line in entry.lines:
+        fields: dict[str, Any] = {
+            "VaAs": "1",  # ledger account line [I]
+            "AcNr": line.account,
+            "EnDa": entry.entry_date.isoformat(),
+            "BpDa": entry.voucher_date.isoformat(),
+            "BpNr": entry.voucher_number,
+            "Ds": line.description[:255],
+            "AmDe": _money(line.debit),
+            "AmCr": _money(line.credit),
+        }
+        element: dict[str, Any] = {"Fields": fields}
+        if line.dimensions:
+            dims: dict[str, Any] = {f"DiC{axis}": code for axis, code in sorted(line.dimensions)}
+            dims.update(AmDe=_money(line.debit), AmCr=_money(line.credit))
+            element["Objects"] = [{"FiDimEntries": {"Element": [{"Fields": dims}]}}]
+        lines.append(element)
+    return {
+        "FiEntryPar": {
+            "Element": {
+                "Fields": {
+                    "Year": entry.year,
+                    "Peri": entry.period,
+                    "UnId": entry.administration,
+                    "JoCo": entry.journal,
+                },
+                "Objects": [{"FiEntries": {"Element": lines}}],
+            }
+        }
+    }
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+def check_entry(entry: ProfitEntry) -> None:
+    """Refuse an entry Profit would refuse anyway, before any call (see :func:`check_lines`)."""
+    if len(entry.lines) > MAX_LINES:
+        raise ValueError(f"an entry has at most {MAX_LINES} lines")
+    if not 0 < len(entry.voucher_number) <= 32:
+        raise ValueError("BpNr must be 1-32 characters")
+    check_lines(entry.lines, system=SYSTEM)
+
+
+class ProfitClient:
+    """One Profit environment, one token. A context manager; one ``requests.Session``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 60.0),
+        post_timeout: tuple[float, float] = (5.0, 120.0),
+        retry: RetryPolicy | None = None,
+        post_attempts: int = 3,
+        settle_delay: float = 2.0,
+        page_size: int = 100,
+        language: str = "nl-nl",
+        integration_id: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._auth = authorization_header(token)
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._post_timeout = post_timeout
+        self._retry = retry or RetryPolicy()
+        self._post_attempts = post_attempts
+        self._settle_delay = settle_delay
+        self._page_size = page_size
+        self._language = language
+        self._integration_id = integration_id
+        self._sleep = sleep
+        self.calls: Counter[str] = Counter()  # "GET Profit_Transactions" → count (tests, bench)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connection check ---------------------------------------------------------------------
+
+    def meta_info(self) -> MetaInfo:
+        """``GET /metainfo``: the connectors the token may use and the token's expiry."""
+        return _meta_info(self._get("metainfo", label="metainfo"))
+
+    def check_token(self) -> MetaInfo:
+        """A cheap read that proves the token works in this environment and that its App
+        Connector has every connector Loonbrug needs. Raises :class:`AfasAuthError` (refused),
+        :class:`AfasNotFound` (no such environment), :class:`AfasConnectorNotAuthorized`
+        (connectors missing, named in the message) or a retriable error."""
+        meta = self.meta_info()
+        missing = missing_connectors(meta)
+        if missing:
+            raise AfasConnectorNotAuthorized(
+                "De App connector mist: " + ", ".join(missing) + ".", system=SYSTEM
+            )
+        return meta
+
+    # -- GetConnectors ------------------------------------------------------------------------
+
+    def iter_pages(
+        self,
+        connector: str,
+        *,
+        order_by: Sequence[str],
+        filters: Sequence[Filter] = (),
+        page_size: int | None = None,
+    ) -> Iterator[Page]:
+        """Pages of a GetConnector with skip/take; ``order_by`` is required for stable paging."""
+        if not order_by:
+            raise ValueError("paging without orderbyfieldids may skip or repeat rows")
+        take = page_size or self._page_size
+        params: dict[str, str] = {"orderbyfieldids": ",".join(order_by)}
+        params.update(_filter_params(filters))
+        skip = 0
+        previous: tuple[Mapping[str, Any], ...] | None = None
+        while True:
+            body = self._get(
+                f"connectors/{connector}",
+                params={**params, "skip": str(skip), "take": str(take)},
+                label=connector,
+            )
+            rows = _rows(body, connector)
+            if rows and rows == previous:
+                raise AfasContractError(
+                    f"{connector} returned the same page for skip={skip}", system=SYSTEM
+                )
+            last = len(rows) < take
+            yield Page(rows, None if last else skip + take)
+            if last:
+                return
+            previous = rows
+            skip += take
+
+    def rows(
+        self,
+        connector: str,
+        *,
+        order_by: Sequence[str],
+        filters: Sequence[Filter] = (),
+        page_size: int | None = None,
+    ) -> Iterator[Mapping[str, Any]]:
+        for page in self.iter_pages(
+            connector, order_by=order_by, filters=filters, page_size=page_size
+        ):
+            yield from page.rows
+
+    def list_administrations(self) -> Iterator[Administration]:
+        for row in self.rows("Profit_Administrations", order_by=["AdminId"]):
+            yield Administration(number=_int(row, "AdminId"), name=_text(row, "AdminNm"))
+
+    def list_journals(self, administration: int) -> Iterator[Journal]:
+        for row in self.rows(
+            "Profit_Journals",
+            order_by=["JournalId"],
+            filters=[Filter("UnitId", str(administration))],
+        ):
+            yield Journal(
+                administration=_int(row, "UnitId"),
+                code=_text(row, "JournalId"),
+                description=_text(row, "Description"),
+                blocked=_bool(row, "Blocked"),
+                type=_text(row, "JournalType") or None,
+            )
+
+    def list_ledger_accounts(self) -> Iterator[LedgerAccount]:
+        """All ledger accounts. ASSUMPTION [I] (afas-api.md §3.1): ``Profit_Accounts`` rows carry
+        no administration; in a multi-administration environment this is the shared chart."""
+        for row in self.rows("Profit_Accounts", order_by=["Account"]):
+            yield LedgerAccount(
+                number=_text(row, "Account"),
+                description=_text(row, "Description"),
+                blocked=_bool(row, "Blocked"),
+                required_axes=_required_axes(row),
+                requires_project=_bool(row, "ToProject"),
+            )
+
+    def list_allocation_assignments(
+        self, administration: int, *, account: str | None = None
+    ) -> Iterator[AllocationAssignment]:
+        filters = [Filter("Unit", str(administration))]
+        if account is not None:
+            filters.append(Filter("Account", account))
+        for row in self.rows(
+            "Profit_Allocation_Assigments",
+            order_by=["Account", "DimAx", "DimCode"],
+            filters=filters,
+        ):
+            yield AllocationAssignment(
+                administration=_int(row, "Unit"),
+                account=_text(row, "Account"),
+                axis=_int(row, "DimAx"),
+                code=_text(row, "DimCode"),
+                description=_text(row, "CodeDescription"),
+            )
+
+    def list_periods(self, administration: int, *, year: int | None = None) -> Iterator[Period]:
+        filters = [Filter("Unit", str(administration))]
+        if year is not None:
+            filters.append(Filter("Year", str(year)))
+        for row in self.rows(
+            "Profit_periods_per_administration", order_by=["Year", "Period"], filters=filters
+        ):
+            yield Period(
+                administration=_int(row, "Unit"),
+                year=_int(row, "Year"),
+                period=_int(row, "Period"),
+                start=_date(row, "DateFrom"),
+                end=_date(row, "DateTo"),
+                blocked=_bool(row, "Blocked"),
+            )
+
+    def find_booked_lines(
+        self, administration: int, journal: str, voucher_number: str
+    ) -> list[BookedLine]:
+        """Lines already booked in ``journal`` of ``administration`` with this voucher number."""
+        rows = self.rows(
+            "Profit_Transactions",
+            order_by=["EntryNo", "SeqNo"],
+            filters=[
+                Filter("UnitId", str(administration)),
+                Filter("JournalId", journal),
+                Filter("VoucherNo", voucher_number),
+            ],
+        )
+        return [_booked_line(row) for row in rows]
+
+    # -- booking ------------------------------------------------------------------------------
+
+    def booked_entry_number(self, entry: ProfitEntry) -> int | None:
+        """The entry number under which ``entry``'s voucher is booked, or None."""
+        lines = self.find_booked_lines(entry.administration, entry.journal, entry.voucher_number)
+        numbers = sorted({line.entry_number for line in lines})
+        if len(numbers) > 1:
+            log.warning(
+                "voucher %s is booked %d times in administration %d (entries %s)",
+                entry.voucher_number, len(numbers), entry.administration, numbers,
+            )  # fmt: skip
+        return numbers[0] if numbers else None
+
+    def book_entry(self, entry: ProfitEntry, *, check_first: bool = True) -> ProfitBooking:
+        """Book ``entry`` exactly once (see the module docstring). Raises a typed AFAS error;
+        :class:`AfasOutcomeUnknown` means "not settled yet, try again later", never "failed".
+
+        ``check_first=False`` skips the voucher lookup before the first post. Only a caller that
+        knows no earlier attempt exists may pass it (the sync does, for a fresh booking-ledger
+        claim); every unsettled answer is still checked before anything is posted again.
+        """
+        check_entry(entry)
+        body = dumps(fi_entries_payload(entry))
+        unsettled: AfasError | None = None  # the last post of this call, outcome not yet known
+        posts = 0
+        while True:
+            existing = self.booked_entry_number(entry) if (check_first or posts) else None
+            if existing is not None:
+                log.info(
+                    "voucher %s already booked as entry %d: not posted again",
+                    entry.voucher_number, existing,
+                )  # fmt: skip
+                return ProfitBooking(existing, recovered=True)
+            if unsettled is not None:
+                if not _safe_to_repost(unsettled):
+                    raise AfasOutcomeUnknown(
+                        f"De boeking met boekstuknummer {entry.voucher_number} is verstuurd, maar "
+                        "AFAS gaf geen antwoord; ze staat (nog) niet in Profit.",
+                        system=SYSTEM,
+                    ) from unsettled
+                if posts >= self._post_attempts or self._too_long(unsettled):
+                    raise unsettled  # not booked; passing trouble for the queue to wait out
+            posts += 1
+            try:
+                return ProfitBooking(self._post_entry(entry, body), recovered=False)
+            except (AfasAuthError, AfasNotFound, AfasConnectorNotAuthorized, AfasContractError):
+                raise  # refused before processing: nothing was booked
+            except (AfasValidationError, AfasServerError) as error:
+                # Profit validates before it saves, but a 5xx answer is settled by the voucher.
+                found = self.booked_entry_number(entry)
+                if found is not None:
+                    return ProfitBooking(found, recovered=True)
+                if error.code != "server-timeout":
+                    raise
+                unsettled = error
+            except AfasRetriableError as error:
+                unsettled = error
+            pause = self._pause_after(unsettled, posts)
+            log.info(
+                "post of voucher %s unsettled (%s); checking again in %.2f s",
+                entry.voucher_number, unsettled.code, pause,
+            )  # fmt: skip
+            self._sleep(pause)
+
+    def _too_long(self, error: AfasError) -> bool:
+        return error.retry_after is not None and error.retry_after > self._retry.max_retry_after
+
+    def _pause_after(self, error: AfasError, posts: int) -> float:
+        if error.retry_after is not None and not self._too_long(error):
+            return error.retry_after
+        # Maintenance for hours: look the voucher up once more, then give up (see book_entry).
+        return self._settle_delay * (1 if self._too_long(error) else posts)
+
+    def _post_entry(self, entry: ProfitEntry, body: bytes) -> int:
+        response = self._send(
+            "POST",
+            f"connectors/{FI_ENTRIES}",
+            body=body,
+            timeout=self._post_timeout,
+            label=FI_ENTRIES,
+        )
+        self._raise_for_response(response)
+        number = _entry_number(_json(response))
+        if number is None:
+            # Booked (201) but the body does not say as what: the voucher tells.
+            number = self.booked_entry_number(entry)
+            if number is None:
+                raise AfasContractError(
+                    "FiEntries answered 201 without EnNo and the voucher is not found",
+                    system=SYSTEM,
+                    status=response.status_code,
+                )
+        log.info(
+            "booked voucher %s as entry %d in administration %d",
+            entry.voucher_number, number, entry.administration,
+        )  # fmt: skip
+        return number
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _get(self, path: str, *, params: Mapping[str, str] | None = None, label: str) -> Any:
+        def once() -> Any:
+            response = self._send("GET", path, params=params, timeout=self._timeout, label=label)
+            self._raise_for_response(response)
+            return _json(response)
+
+        return with_retries(once, self._retry, what=f"Profit GET {label}", sleep=self._sleep)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: tuple[float, float],
+        label: str,
+    ) -> requests.Response:
+        headers = {
+            "Authorization": self._auth.reveal(),
+            "Accept": "application/json",
+            "Accept-Language": self._language,
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json;charset=utf-8"
+        if self._integration_id:
+            headers["IntegrationId"] = self._integration_id
+        request = requests.Request(
+            method, f"{self._base}/{path}", params=dict(params or {}), data=body, headers=headers
+        )
+        prepared = self._session.prepare_request(request)
+        query = (prepared.url or "").partition("?")[2]
+        if len(query) > MAX_QUERY:
+            raise ValueError(f"query string of {len(query)} characters exceeds AFAS's limit")
+        self.calls[f"{method} {label}"] += 1
+        started = time.perf_counter()
+        try:
+            response = self._session.send(prepared, timeout=timeout)
+        except requests.Timeout as exc:
+            raise _transport_error(exc, timed_out=True) from exc
+        except requests.ConnectionError as exc:
+            raise _transport_error(exc, timed_out=False) from exc
+        log.debug(
+            "Profit %s %s -> %d in %.0f ms",
+            method, label, response.status_code, (time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        return response
+
+    def _raise_for_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        message, number, reference, retry_after = _error_fields(response)
+        fields: dict[str, Any] = {
+            "system": SYSTEM,
+            "status": status,
+            "error_number": number,
+            "log_reference": reference,
+            "retry_after": retry_after,
+        }
+        if status in (401, 403):
+            default = "Token geweigerd." if status == 401 else "Toegang geweigerd."
+            raise AfasAuthError(message or default, **fields)
+        if status == 404:
+            raise AfasNotFound(message or "Niet gevonden (onbekende omgeving of URL).", **fields)
+        if status in (429, 502, 503, 504):
+            raise AfasRetriableError(message or f"HTTP {status}", **fields)
+        if status >= 500:
+            raise _classify_500(message or "Onbekende fout (HTTP 500).", fields)
+        raise AfasContractError(message or f"HTTP {status}", **fields)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _classify_500(message: str, fields: dict[str, Any]) -> AfasError:
+    probe = AfasError(message, **fields)
+    code = probe.code
+    if code == "connector-not-authorized":
+        return AfasConnectorNotAuthorized(message, **fields)
+    if code == "booking-locked":
+        return AfasLockedError(message, **fields)
+    if code == "maintenance":
+        return AfasRetriableError(message, **fields)
+    if code in ("unknown", "server-timeout"):
+        return AfasServerError(message, **fields)
+    return AfasValidationError(message, **fields)
+
+
+def _safe_to_repost(error: AfasError) -> bool:
+    """Profit answered and so has finished with the request (and the voucher was absent).
+
+    After a timeout, a dropped connection or a gateway error (502/504) Profit may still be
+    processing: then the post is not repeated in this call."""
+    if isinstance(error, AfasTransportError):
+        return error.never_sent
+    return error.status in (429, 500, 503)
+
+
+def _transport_error(exc: requests.RequestException, *, timed_out: bool) -> AfasTransportError:
+    return AfasTransportError(
+        f"{type(exc).__name__} talking to Profit",
+        system=SYSTEM,
+        timed_out=timed_out,
+        never_sent=_never_sent(exc),
+    )
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached Profit (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _filter_params(filters: Sequence[Filter]) -> dict[str, str]:
+    if not filters:
+        return {}
+    for f in filters:
+        if any(sep in f.value for sep in ",;") or any(sep in f.field for sep in ",;"):
+            raise ValueError(f"filter value for {f.field} may not contain ',' or ';'")
+    return {
+        "filterfieldids": ",".join(f.field for f in filters),
+        "filtervalues": ",".join(f.value for f in filters),
+        "operatortypes": ",".join(str(f.operator) for f in filters),
+    }
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return loads(response.content)
+    except ValueError:
+        raise AfasContractError(
+            f"answer is not JSON (HTTP {response.status_code})",
+            system=SYSTEM,
+            status=response.status_code,
+        ) from None
+
+
+def _error_fields(
+    response: requests.Response,
+) -> tuple[str, int | None, str | None, float | None]:
+    try:
+        payload = loads(response.content) if response.content else None
+    except ValueError:
+        payload = None
+    message, number, reference, retry_after = "", None, None, None
+    if isinstance(payload, dict):
+        message = str(payload.get("externalMessage") or payload.get("message") or "")
+        raw_number = payload.get("errorNumber")
+        if isinstance(raw_number, int) or (
+            isinstance(raw_number, str) and raw_number.lstrip("-").isdigit()
+        ):
+            number = int(raw_number)
+        reference = (
+            str(payload["profitLogReference"]) if payload.get("profitLogReference") else None
+        )
+        retry_after = seconds(payload.get("retry_after"))
+    header = seconds(response.headers.get("Retry-After"))
+    return message, number, reference, header if header is not None else retry_after
+
+
+def _meta_info(body: Any) -> MetaInfo:
+    if not isinstance(body, dict):
+        raise AfasContractError("metainfo is not an object", system=SYSTEM)
+
+    def names(key: str) -> frozenset[str]:
+        items = body.get(key) or []
+        if not isinstance(items, list):
+            raise AfasContractError(f"metainfo {key} is not a list", system=SYSTEM)
+        found = set()
+        for item in items:
+            if isinstance(item, str):
+                found.add(item)
+            elif isinstance(item, dict):
+                name = item.get("id") or item.get("Id") or item.get("name")
+                if isinstance(name, str):
+                    found.add(name)
+        return frozenset(found)
+
+    info = body.get("info") if isinstance(body.get("info"), dict) else {}
+    assert isinstance(info, dict)
+    expiry = info.get("tokenExpiry")
+    return MetaInfo(
+        update_connectors=names("updateConnectors"),
+        get_connectors=names("getConnectors"),
+        environment_id=str(info["envid"]) if info.get("envid") else None,
+        app_name=str(info["appName"]) if info.get("appName") else None,
+        token_expiry=_datetime(expiry) if isinstance(expiry, str) and expiry else None,
+    )
+
+
+def _rows(body: Any, connector: str) -> tuple[Mapping[str, Any], ...]:
+    rows = body.get("rows") if isinstance(body, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise AfasContractError(f"{connector}: answer has no rows list", system=SYSTEM)
+    return tuple(rows)
+
+
+def _entry_number(body: Any) -> int | None:
+    """``EnNo`` from a 201 body: ``results.FiEntryPar``, ``FiEntryPar`` or ``results.FiEntries``.
+
+    ASSUMPTION [I] (afas-api.md §2.6): AFAS's sources show all three shapes; parse any of them."""
+    if not isinstance(body, dict):
+        return None
+    inner = body.get("results", body)
+    if not isinstance(inner, dict):
+        return None
+    for key in ("FiEntryPar", "FiEntries", *inner.keys()):
+        candidate = inner.get(key)
+        if isinstance(candidate, list) and candidate:
+            candidate = candidate[0]
+        if isinstance(candidate, dict) and candidate.get("EnNo") not in (None, ""):
+            try:
+                return int(str(candidate["EnNo"]))
+            except ValueError:
+                return None
+    return None
+
+
+def _contract(row: Mapping[str, Any], key: str) -> AfasContractError:
+    return AfasContractError(f"field {key} missing or malformed in {sorted(row)}", system=SYSTEM)
+
+
+def _int(row: Mapping[str, Any], key: str) -> int:
+    value = row.get(key)
+    if isinstance(value, bool):
+        raise _contract(row, key)
+    try:
+        return int(str(value))
+    except ValueError:
+        raise _contract(row, key) from None
+
+
+def _text(row: Mapping[str, Any], key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _bool(row: Mapping[str, Any], key: str) -> bool:
+    value = row.get(key)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "ja", "yes")
+    return bool(value)
+
+
+def _datetime(raw: str) -> datetime:
+    # AFAS date-times end in Z but are Amsterdam local time [C] S6: keep the wall-clock value.
+    value = datetime.fromisoformat(raw.rstrip("Z"))
+    return value if value.tzinfo else value.replace(tzinfo=AMSTERDAM)
+
+
+def _date(row: Mapping[str, Any], key: str) -> date:
+    value = row.get(key)
+    if not isinstance(value, str) or not value:
+        raise _contract(row, key)
+    try:
+        return datetime.fromisoformat(value.rstrip("Z")).date()
+    except ValueError:
+        raise _contract(row, key) from None
+
+
+def _required_axes(row: Mapping[str, Any]) -> tuple[int, ...]:
+    """Axes n with ``DimAx{n}`` filled: FiDimEntries must carry DiC{n} [C] S7."""
+    axes = []
+    for axis in range(1, 6):
+        value = row.get(f"DimAx{axis}")
+        if value not in (None, "", False, 0, "0"):
+            axes.append(axis)
+    return tuple(axes)
+
+
+def _booked_line(row: Mapping[str, Any]) -> BookedLine:
+    try:
+        debit, credit = amount(row.get("AmtDebit")), amount(row.get("AmtCredit"))
+    except ValueError:
+        raise _contract(row, "AmtDebit/AmtCredit") from None
+    return BookedLine(
+        administration=_int(row, "UnitId"),
+        entry_number=_int(row, "EntryNo"),
+        sequence=_int(row, "SeqNo") if row.get("SeqNo") is not None else None,
+        journal=_text(row, "JournalId"),
+        year=_int(row, "Year") if row.get("Year") is not None else None,
+        period=_int(row, "Period") if row.get("Period") is not None else None,
+        account=_text(row, "AccountNo"),
+        debit=debit,
+        credit=credit,
+        voucher_number=_text(row, "VoucherNo"),
+        description=_text(row, "Description"),
+    )
+
+
+__all__ = [
+    "Filter",
+    "Page",
+    "ProfitClient",
+    "authorization_header",
+    "check_entry",
+    "fi_entries_payload",
+    "missing_connectors",
+]

@@ -1,0 +1,324 @@
+"""AFAS SB REST client: Bearer tokens from the token store, reads, idempotent payroll entries.
+
+SB books every request it receives, twice if sent twice (afas-api.md §5.2). A
+``Tracking-Identifier`` (uuid) makes a repeat return the first response without booking again, so
+:meth:`SbClient.book_entry` may resend the same entry after a timeout, a dropped connection or a
+5xx: the identifier comes from :attr:`SbEntry.tracking_identifier`, derived from the Loket journal
+run (:func:`shared.journal.identifiers.sb_tracking_identifier`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final, Self
+
+import requests
+
+from shared.afas.errors import (
+    AfasAuthError,
+    AfasContractError,
+    AfasNotFound,
+    AfasRetriableError,
+    AfasSystem,
+    AfasTransportError,
+    AfasValidationError,
+    SbPartiallySucceeded,
+    check_lines,
+)
+from shared.afas.models import SbAdministration, SbBooking, SbLedgerAccount, SbPeriod
+from shared.afas.retry import RetryPolicy, seconds, with_retries
+from shared.afas.wire import dumps, loads
+from shared.journal.entries import SbEntry
+from shared.oauth.tokens import TokenStore
+from shared.secret import Secret
+from shared.store.connections import ConnectionKey
+
+log = logging.getLogger("loonbrug.afas.sb")
+
+SYSTEM: Final = AfasSystem.SB
+_CENT: Final = Decimal("0.01")
+
+# ASSUMPTION [I] (afas-api.md §4.4/§4.5): the Accept-Version value per endpoint. The spec lists
+# administrations/ledgeraccounts/payrolljournalentry as v1 and accountingperiod as v2; AFAS's
+# samples send "1.0"/"2.0" elsewhere. One table, so a correction is one line.
+ACCEPT_VERSION: Final = {
+    "api/administrations": "1",
+    "api/ledgeraccounts": "1",
+    "api/accountingperiod": "2",
+    "api/payrolljournalentry": "1",
+}
+
+
+def administration_filter(administration_id: str) -> str:
+    """ASSUMPTION [I] (afas-api.md §4.5): OData-style ``filter=AdministrationId eq <uuid>``; a
+    uuid is written unquoted (OData 4 Guid literal)."""
+    return f"AdministrationId eq {administration_id}"
+
+
+def payroll_entry_payload(entry: SbEntry) -> dict[str, Any]:
+    """The ``POST /api/payrolljournalentry`` body. SB takes no cost centres, journal or period."""
+    lines = []
+    for line in entry.lines:
+        item: dict[str, Any] = {"LedgerAccountNumber": line.account}
+        if line.debit:
+            item["AmountDebit"] = line.debit.quantize(_CENT)
+        if line.credit:
+            item["AmountCredit"] = line.credit.quantize(_CENT)
+        lines.append(item)
+    return {
+        "AdministrationId": entry.administration_id,
+        "Description": entry.description,
+        "Date": entry.entry_date.isoformat(),
+        "PayrollJournalEntryLine": lines,
+    }
+
+
+class SbClient:
+    """One SB environment of one office. A context manager; one ``requests.Session``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenStore,
+        key: ConnectionKey,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 60.0),
+        retry: RetryPolicy | None = None,
+        page_size: int = 100,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._tokens = tokens
+        self._key = key
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._page_size = page_size
+        self._sleep = sleep
+        self.calls: Counter[str] = Counter()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def list_administrations(self) -> Iterator[SbAdministration]:
+        for row in self._rows("api/administrations"):
+            yield SbAdministration(id=_text(row, "Id"), description=_text(row, "Description"))
+
+    def list_ledger_accounts(self, administration_id: str) -> Iterator[SbLedgerAccount]:
+        for row in self._rows(
+            "api/ledgeraccounts", {"filter": administration_filter(administration_id)}
+        ):
+            yield SbLedgerAccount(
+                number=_text(row, "LedgerAccountNumber"),
+                id=_text(row, "Id"),
+                description=_text(row, "Description"),
+                administration_id=_text(row, "AdministrationId") or administration_id,
+            )
+
+    def list_periods(self, administration_id: str) -> Iterator[SbPeriod]:
+        for row in self._rows(
+            "api/accountingperiod", {"filter": administration_filter(administration_id)}
+        ):
+            try:
+                yield SbPeriod(
+                    administration_id=_text(row, "AdministrationId") or administration_id,
+                    year=int(str(row.get("AccountingYear"))),
+                    number=int(str(row.get("PeriodNumber"))),
+                    start=date.fromisoformat(str(row.get("StartDate"))[:10]),
+                    end=date.fromisoformat(str(row.get("EndDate"))[:10]),
+                )
+            except ValueError:
+                raise AfasContractError(
+                    f"malformed accounting period {row}", system=SYSTEM
+                ) from None
+
+    # -- booking ------------------------------------------------------------------------------
+
+    def book_entry(self, entry: SbEntry) -> SbBooking:
+        """Post ``entry`` with its Tracking-Identifier; resending is safe, so passing trouble is
+        retried within the policy. ``PartiallySucceeded`` raises :class:`SbPartiallySucceeded`."""
+        check_lines(entry.lines, system=SYSTEM)  # [I] SB's answer to unbalanced is undocumented
+        body = self._call(
+            "POST",
+            "api/payrolljournalentry",
+            body=dumps(payroll_entry_payload(entry)),
+            extra_headers={"Tracking-Identifier": entry.tracking_identifier},
+        )
+        if not isinstance(body, dict):
+            raise AfasContractError("payrolljournalentry answer is not an object", system=SYSTEM)
+        result = str(body.get("result") or body.get("Result") or "")
+        instances = body.get("instances") or body.get("Instances") or []
+        if not isinstance(instances, list):
+            instances = []
+        if result == "PartiallySucceeded":
+            raise SbPartiallySucceeded(
+                "SB heeft de journaalpost maar gedeeltelijk verwerkt: " + _errors_text(body),
+                system=SYSTEM,
+            )
+        if result != "Succeeded":
+            raise AfasContractError(f"unexpected result {result!r}", system=SYSTEM)
+        booking = SbBooking(
+            tracking_identifier=entry.tracking_identifier,
+            instance_ids=tuple(str(i.get("Id")) for i in instances if isinstance(i, dict)),
+            codes=tuple(str(i.get("Code")) for i in instances if isinstance(i, dict)),
+        )
+        log.info(
+            "booked SB entry %s as %s", entry.tracking_identifier, ",".join(booking.instance_ids)
+        )
+        return booking
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _rows(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> Iterator[Mapping[str, Any]]:
+        skip = 0
+        previous: list[Mapping[str, Any]] | None = None
+        while True:
+            body = self._call(
+                "GET",
+                path,
+                params={**(params or {}), "skip": str(skip), "take": str(self._page_size)},
+            )
+            rows = _list(body, path)
+            if rows and rows == previous:
+                raise AfasContractError(
+                    f"{path} returned the same page for skip={skip}", system=SYSTEM
+                )
+            yield from rows
+            if len(rows) < self._page_size:
+                return
+            previous = rows
+            skip += self._page_size
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        def once() -> Any:
+            token = self._tokens.access_token(self._key)
+            response = self._send(method, path, token, params, body, extra_headers)
+            if response.status_code == 401:
+                # Valid by its expiry yet refused: refresh once (unless another worker did).
+                token = self._tokens.refresh_after_rejection(self._key, token)
+                response = self._send(method, path, token, params, body, extra_headers)
+            self._raise_for_response(response)
+            try:
+                return loads(response.content) if response.content else None
+            except ValueError:
+                raise AfasContractError(
+                    f"{path} answered non-JSON", system=SYSTEM, status=response.status_code
+                ) from None
+
+        return with_retries(once, self._retry, what=f"SB {method} {path}", sleep=self._sleep)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        token: Secret,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {token.reveal()}",
+            "Accept": "application/json",
+            "Accept-Version": ACCEPT_VERSION.get(path, "1"),
+            **(extra_headers or {}),
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        self.calls[f"{method} {path}"] += 1
+        try:
+            return self._session.request(
+                method,
+                f"{self._base}/{path}",
+                params=dict(params or {}),
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+            )
+        except requests.Timeout as exc:
+            raise AfasTransportError(
+                "SB did not answer in time", system=SYSTEM, timed_out=True
+            ) from exc
+        except requests.ConnectionError as exc:
+            raise AfasTransportError(
+                f"{type(exc).__name__} talking to SB", system=SYSTEM, timed_out=False
+            ) from exc
+
+    def _raise_for_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        try:
+            payload = loads(response.content) if response.content else None
+        except ValueError:
+            payload = None
+        data = payload if isinstance(payload, dict) else {}
+        message = str(data.get("Message") or data.get("message") or data.get("title") or "")
+        fields: dict[str, Any] = {
+            "system": SYSTEM,
+            "status": status,
+            "trace_id": str(data.get("TraceId") or data.get("traceId") or "") or None,
+            "retry_after": seconds(response.headers.get("Retry-After"))
+            or seconds(data.get("retry_after")),
+        }
+        if status in (401, 403):
+            raise AfasAuthError(message or f"HTTP {status}", **fields)
+        if status == 404:
+            raise AfasNotFound(message or "Niet gevonden.", **fields)
+        if status == 429 or status >= 500:
+            # Retrying is safe: reads are reads, and posts carry a Tracking-Identifier.
+            raise AfasRetriableError(message or f"HTTP {status}", **fields)
+        if str(data.get("ExceptionCode") or "").upper() == "DS3100":
+            raise AfasContractError(message or "Invalid JSON request", **fields)
+        raise AfasValidationError(message or f"HTTP {status}", **fields)
+
+
+def _list(body: Any, path: str) -> list[Mapping[str, Any]]:
+    if isinstance(body, dict):
+        for key in ("Result", "result", "value", "items", "Items"):
+            if isinstance(body.get(key), list):
+                body = body[key]
+                break
+    if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+        raise AfasContractError(f"{path}: answer is not a list", system=SYSTEM)
+    return body
+
+
+def _text(row: Mapping[str, Any], key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _errors_text(body: Mapping[str, Any]) -> str:
+    errors = body.get("errors") or []
+    parts: list[str] = []
+    if isinstance(errors, list):
+        for item in errors:
+            if isinstance(item, dict):
+                parts.extend(f"{k}: {v}" for k, v in item.items())
+            else:
+                parts.append(str(item))
+    return "; ".join(parts) or "(geen details)"

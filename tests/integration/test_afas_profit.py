@@ -1,0 +1,399 @@
+"""ProfitClient over real HTTP against the AFAS sandbox: reads, booking, errors, exactly-once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+import requests
+
+from devtools.sandbox.afas import (
+    MSG_LOCKED,
+    PROFIT_TOKEN,
+    PROFIT_TOKEN_WITHOUT_FIENTRIES,
+    AfasSandbox,
+    Fault,
+    FaultKind,
+    token_data,
+    token_xml,
+)
+from shared.afas.environment import profit_token
+from shared.afas.errors import (
+    AfasAuthError,
+    AfasConnectorNotAuthorized,
+    AfasNotFound,
+    AfasOutcomeUnknown,
+    AfasRetriableError,
+    AfasServerError,
+    AfasValidationError,
+)
+from shared.afas.profit import Filter, ProfitClient, authorization_header, fi_entries_payload
+from shared.afas.wire import dumps
+from shared.journal.entries import ProfitEntry, ProfitLine
+from shared.secret import Secret
+from tests.support.afas_fixtures import fast_profit_client, profit_entry
+from tests.support.localhost import wait_until
+
+FI = "connectors/FiEntries"
+
+
+@pytest.fixture
+def client(afas_sandbox: AfasSandbox) -> ProfitClient:
+    return fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+
+
+def test_reads_what_the_sync_checks_before_booking(client: ProfitClient) -> None:
+    meta = client.check_token()
+    assert "FiEntries" in meta.update_connectors and meta.environment_id == "O12345AA"
+    assert [(a.number, a.name) for a in client.list_administrations()] == [(1, "Demo Holding B.V.")]
+    journals = {j.code: j for j in client.list_journals(1)}
+    assert not journals["80"].blocked and journals["81"].blocked
+    accounts = {a.number: a for a in client.list_ledger_accounts()}
+    assert accounts["4999"].blocked and not accounts["4000"].blocked
+    assert accounts["4000"].required_axes == (1,) and accounts["1710"].required_axes == ()
+    codes = {(a.account, a.axis, a.code) for a in client.list_allocation_assignments(1)}
+    assert ("4000", 1, "100") in codes and ("1710", 1, "100") not in codes
+    assert [a.code for a in client.list_allocation_assignments(1, account="4100")] == [
+        "100",
+        "200",
+        "300",
+    ]
+    periods = list(client.list_periods(1, year=2023))
+    assert len(periods) == 12 and all(p.blocked for p in periods)
+    open_2025 = list(client.list_periods(1, year=2025))
+    assert not any(p.blocked for p in open_2025)
+    assert (open_2025[1].start.isoformat(), open_2025[1].end.isoformat()) == (
+        "2025-02-01",
+        "2025-02-28",
+    )
+
+
+def test_paging_walks_skip_take_in_order(client: ProfitClient, afas_sandbox: AfasSandbox) -> None:
+    pages = list(
+        client.iter_pages(
+            "Profit_periods_per_administration",
+            order_by=["-Year", "Period"],
+            filters=[Filter("Unit", "1")],
+            page_size=7,
+        )
+    )
+    rows = [row for page in pages for row in page.rows]
+    assert len(rows) == 60 and len(pages) == 9  # 5 years x 12, in pages of 7 (last one short)
+    assert [(r["Year"], r["Period"]) for r in rows[:2]] == [(2027, 1), (2027, 2)]
+    assert pages[-1].next_skip is None and pages[0].next_skip == 7
+    assert afas_sandbox.count("Profit_periods_per_administration") == 9
+
+
+def test_unknown_filter_field_is_an_afas_error(client: ProfitClient) -> None:
+    with pytest.raises(AfasServerError) as caught:
+        list(client.rows("Profit_Journals", order_by=["JournalId"], filters=[Filter("Nope", "1")]))
+    assert "Connector field 'Nope' not found" in caught.value.message
+    assert caught.value.log_reference
+
+
+def test_a_balanced_entry_books_once_with_header_lines_and_cost_centres(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    voucher = unique("LB202503S1-")
+    booking = client.book_entry(profit_entry(voucher))
+    assert not booking.recovered
+    [entry] = afas_sandbox.profit_entries(voucher=voucher)
+    assert entry.entry_number == booking.entry_number and entry.journal == "80"
+    assert (entry.year, entry.period) == (2025, 3)
+    assert [(ln.account, ln.debit, ln.credit, ln.dimensions) for ln in entry.lines] == [
+        ("4000", Decimal("4000.00"), Decimal("0.00"), {1: "100"}),
+        ("4100", Decimal("812.34"), Decimal("0.00"), {1: "200"}),
+        ("1710", Decimal("0.00"), Decimal("1300.00"), {}),
+        ("1600", Decimal("0.00"), Decimal("3512.34"), {}),
+    ]  # fmt: skip
+    assert {ln.voucher_number for ln in entry.lines} == {voucher}
+    headers = afas_sandbox.last_headers[f"POST /12345/ProfitRestServices/{FI}"]
+    expected = base64.b64encode(PROFIT_TOKEN.encode()).decode()
+    assert headers["authorization"] == f"AfasToken {expected}"
+    assert headers["accept-language"] == "nl-nl"
+    # One lookup and one post per booked entry; a second call books nothing.
+    assert client.calls == {"GET Profit_Transactions": 1, "POST FiEntries": 1}
+    again = client.book_entry(profit_entry(voucher))
+    assert again.recovered and again.entry_number == booking.entry_number
+    assert afas_sandbox.count(FI, "POST") == 1
+    lines = client.find_booked_lines(1, "80", voucher)
+    assert sum(ln.debit for ln in lines) == sum(ln.credit for ln in lines) == Decimal("4812.34")
+
+
+@pytest.mark.parametrize("shape", ["results.FiEntryPar", "FiEntryPar", "results.FiEntries"])
+def test_each_201_body_shape_gives_the_entry_number(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], shape: str
+) -> None:
+    afas_sandbox.profit_response_shape = shape
+    voucher = unique("LB-")
+    booking = client.book_entry(profit_entry(voucher))
+    assert booking.entry_number == afas_sandbox.profit_entries(voucher=voucher)[0].entry_number
+
+
+def _line(account: str, debit: str, credit: str, *dims: tuple[int, str]) -> ProfitLine:
+    return ProfitLine(account, f"regel {account}", Decimal(debit), Decimal(credit), tuple(dims))
+
+
+BALANCING = _line("1600", "0", "100.00")
+LIVE_ERRORS = [
+    ("account-blocked", {"lines": (_line("4999", "100.00", "0"), BALANCING)}, "Deblokkeer"),
+    ("period-blocked", {"year": 2023, "period": 8}, "deblokkeren"),
+    ("period-missing", {"period": 13}, "Periodetabel"),
+    ("journal-unknown", {"journal": "99"}, "dagboekcode"),
+    ("journal-unknown", {"journal": "81"}, "memoriaaldagboek"),
+    ("account-unknown", {"lines": (_line("8888", "100.00", "0"), BALANCING)}, "transponering"),
+    ("allocation-required", {"lines": (_line("4000", "100.00", "0"), BALANCING)},
+     "Rekening 4000 vraagt in AFAS een code op de as 'Kostenplaats'"),
+    ("allocation-unknown", {"lines": (_line("4000", "100.00", "0", (1, "999")), BALANCING)},
+     "verbijzonderingscode 999 toe aan grootboekrekening 4000"),
+    ("administration-unknown", {"administration": 7}, "administratienummer"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "changes", "hint"), LIVE_ERRORS)
+def test_profit_refusals_come_back_typed_with_their_hint(
+    client: ProfitClient,
+    afas_sandbox: AfasSandbox,
+    unique: Callable[[str], str],
+    code: str,
+    changes: dict[str, object],
+    hint: str,
+) -> None:
+    voucher = unique("LB-")
+    with pytest.raises(AfasValidationError) as caught:
+        client.book_entry(profit_entry(voucher, **changes))  # type: ignore[arg-type]
+    error = caught.value
+    assert (error.status, error.code) == (500, code)
+    assert hint in error.hint
+    assert error.log_reference and error.log_reference in error.detail
+    assert error.message in [e["externalMessage"] for e in afas_sandbox.profit_errors]
+    assert afas_sandbox.profit_entries(voucher=voucher) == []
+    # refused: one post, and the voucher was checked before and after it
+    assert client.calls == {"GET Profit_Transactions": 2, "POST FiEntries": 1}
+
+
+def test_profit_rejects_an_unbalanced_entry_with_a_hint(afas_sandbox: AfasSandbox) -> None:
+    entry = profit_entry(
+        "LB-UNBALANCED", lines=(_line("4110", "100.00", "0"), _line("1600", "0", "99.99"))
+    )
+    response = _raw_post(afas_sandbox, entry)  # past the client's own balance check
+    assert response.status_code == 500
+    error = AfasValidationError(response.json()["externalMessage"], status=500)
+    assert error.code == "not-balanced" and "0,01" in error.message
+
+
+def _token() -> Secret:
+    return profit_token(PROFIT_TOKEN)
+
+
+def _raw_post(sandbox: AfasSandbox, entry: ProfitEntry) -> requests.Response:
+    return requests.post(
+        f"{sandbox.url}/12345/ProfitRestServices/{FI}",
+        data=dumps(fi_entries_payload(entry)),
+        headers={"Authorization": authorization_header(_token()).reveal()},
+        timeout=5,
+    )
+
+
+def test_profit_accepts_a_duplicate_voucher_number(
+    afas_sandbox: AfasSandbox, client: ProfitClient
+) -> None:
+    """Profit does not reject a second entry with the same BpNr: the client must not rely on it."""
+    entry = profit_entry("LB-DUPLICATE")
+    for _ in range(2):
+        assert _raw_post(afas_sandbox, entry).status_code == 201
+    assert len(afas_sandbox.profit_entries(voucher="LB-DUPLICATE")) == 2
+    # Our client books nothing more and settles on the first entry.
+    first = afas_sandbox.profit_entries(voucher="LB-DUPLICATE")[0].entry_number
+    assert client.book_entry(entry).entry_number == first
+
+
+# -- auth and App Connector ------------------------------------------------------------------
+
+
+def test_a_wrong_or_revoked_token_is_an_auth_error(afas_sandbox: AfasSandbox) -> None:
+    stranger = fast_profit_client(afas_sandbox, token_xml(token_data("never-issued")))
+    with pytest.raises(AfasAuthError) as caught:
+        stranger.check_token()
+    assert caught.value.status == 401 and caught.value.code == "token-invalid"
+    afas_sandbox.profit().revoke(PROFIT_TOKEN)
+    with pytest.raises(AfasAuthError):
+        fast_profit_client(afas_sandbox, PROFIT_TOKEN).check_token()
+    assert afas_sandbox.count("metainfo") == 2  # 401 is never retried
+
+
+def test_a_token_of_another_or_unknown_environment_is_refused(afas_sandbox: AfasSandbox) -> None:
+    other = afas_sandbox.scenario.add_profit_environment("54321", "O54321AA")
+    other.add_token(token_data("other"))
+    with pytest.raises(AfasAuthError):
+        fast_profit_client(afas_sandbox, token_xml(token_data("other"))).check_token()
+    with pytest.raises(AfasNotFound):
+        fast_profit_client(afas_sandbox, PROFIT_TOKEN, environment="99999").check_token()
+
+
+def test_an_app_connector_without_fientries(
+    afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    limited = fast_profit_client(afas_sandbox, PROFIT_TOKEN_WITHOUT_FIENTRIES)
+    with pytest.raises(AfasConnectorNotAuthorized) as checked:
+        limited.check_token()
+    assert "FiEntries" in checked.value.message
+    with pytest.raises(AfasConnectorNotAuthorized) as posted:
+        limited.book_entry(profit_entry(unique("LB-")))
+    assert "niet ondersteund" in posted.value.message and posted.value.error_number == -2147180996
+    assert "App connector" in posted.value.hint
+
+
+# -- exactly once under faults ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_book_then_fail_leaves_exactly_one_entry(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], status: int
+) -> None:
+    voucher = unique("LB-")
+    afas_sandbox.book_then_fail(FI, status=status)
+    booking = client.book_entry(profit_entry(voucher))
+    assert booking.recovered
+    assert client.book_entry(profit_entry(voucher)).recovered  # the client's retry
+    [entry] = afas_sandbox.profit_entries(voucher=voucher)
+    assert entry.entry_number == booking.entry_number
+    assert afas_sandbox.count(FI, "POST") == 1
+
+
+def test_book_then_time_out_leaves_exactly_one_entry(
+    afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=0.5)
+    voucher = unique("LB-")
+    afas_sandbox.book_then_hang(FI, seconds=5)
+    started = time.monotonic()
+    booking = client.book_entry(profit_entry(voucher))
+    assert booking.recovered and time.monotonic() - started < 3
+    assert client.book_entry(profit_entry(voucher)).entry_number == booking.entry_number
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+    assert afas_sandbox.count(FI, "POST") == 1
+
+
+def test_book_then_drop_the_connection_leaves_exactly_one_entry(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    voucher = unique("LB-")
+    afas_sandbox.book_then_drop(FI)
+    assert client.book_entry(profit_entry(voucher)).recovered
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+
+
+def test_no_repost_while_profit_may_still_be_booking(
+    afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """Timeout, and Profit books only later: the client must not post again in that call."""
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=0.3)
+    voucher = unique("LB-")
+    afas_sandbox.slow(FI, seconds=1.0)
+    with pytest.raises(AfasOutcomeUnknown) as caught:
+        client.book_entry(profit_entry(voucher))
+    assert voucher in str(caught.value) or voucher in caught.value.message
+    wait_until(lambda: afas_sandbox.profit_entries(voucher=voucher), timeout=5, what="late booking")
+    assert client.book_entry(profit_entry(voucher)).recovered  # the next attempt finds it
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+    assert afas_sandbox.count(FI, "POST") == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(FaultKind.DROP, FI, method="POST"),
+        Fault(FaultKind.STATUS, FI, method="POST", status=504),
+    ],
+)
+def test_an_unanswered_request_is_settled_by_the_next_attempt(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], fault: Fault
+) -> None:
+    """No answer (or a gateway timeout): Profit may still be working, so no repost in this call."""
+    voucher = unique("LB-")
+    afas_sandbox.inject(fault)
+    with pytest.raises(AfasOutcomeUnknown):
+        client.book_entry(profit_entry(voucher))
+    assert afas_sandbox.profit_entries(voucher=voucher) == []
+    assert not client.book_entry(profit_entry(voucher)).recovered
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+
+
+def test_a_locked_booking_layout_is_retried_after_the_voucher_check(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    voucher = unique("LB-")
+    afas_sandbox.inject(Fault(FaultKind.STATUS, FI, method="POST", status=500, message=MSG_LOCKED))
+    booking = client.book_entry(profit_entry(voucher))
+    assert not booking.recovered
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+    assert client.calls == {"GET Profit_Transactions": 2, "POST FiEntries": 2}
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_throttled_post_waits_retry_after_then_books_once(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], status: int
+) -> None:
+    voucher = unique("LB-")
+    afas_sandbox.throttle(FI, status=status, retry_after=1)
+    started = time.monotonic()
+    booking = client.book_entry(profit_entry(voucher))
+    waited = time.monotonic() - started
+    assert not booking.recovered and 1.0 <= waited < 4
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+
+
+def test_reads_retry_429_with_retry_after_within_bounds(
+    client: ProfitClient, afas_sandbox: AfasSandbox
+) -> None:
+    afas_sandbox.throttle("Profit_Journals", status=429, retry_after=1, times=2)
+    started = time.monotonic()
+    assert len(list(client.list_journals(1))) == 2
+    assert 2.0 <= time.monotonic() - started < 5
+    assert afas_sandbox.count("Profit_Journals") == 3
+
+
+def test_maintenance_for_hours_is_not_slept_through(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    afas_sandbox.maintenance = 7200
+    started = time.monotonic()
+    with pytest.raises(AfasRetriableError) as caught:
+        client.book_entry(profit_entry(unique("LB-")))
+    assert time.monotonic() - started < 2
+    assert caught.value.retry_after == 7200 and caught.value.code == "maintenance"
+    assert afas_sandbox.count(FI, "POST") == 0  # no post without a voucher check
+
+
+def test_a_long_maintenance_answer_to_the_post_is_not_posted_into_again(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    voucher = unique("LB-")
+    afas_sandbox.throttle(FI, status=503, retry_after=7200)
+    with pytest.raises(AfasRetriableError) as caught:
+        client.book_entry(profit_entry(voucher))
+    assert caught.value.retry_after == 7200 and not isinstance(caught.value, AfasOutcomeUnknown)
+    assert afas_sandbox.count(FI, "POST") == 1
+    assert client.calls["GET Profit_Transactions"] == 2  # before the post and after the 503
+    assert not client.book_entry(profit_entry(voucher)).recovered  # after maintenance: books
+
+
+def test_sandbox_answers_documented_error_json(afas_sandbox: AfasSandbox) -> None:
+    response = requests.post(
+        f"{afas_sandbox.url}/12345/ProfitRestServices/{FI}",
+        data=json.dumps({"FiEntryPar": {"Element": {"Fields": {"Year": 2025, "Peri": 3, "UnId": 1,
+                         "JoCo": "80"}, "Objects": {"FiEntries": {"Element": {"Fields": {
+                         "VaAs": "1", "AcNr": "4110", "EnDa": "2025-03-31", "AmDe": 1,
+                         "AmCr": 0, "EnNo": 5}}}}}}}),
+        headers={"Authorization": authorization_header(_token()).reveal()},
+        timeout=5,
+    )  # fmt: skip
+    body = response.json()
+    assert response.status_code == 500
+    assert set(body) == {"externalMessage", "errorNumber", "profitLogReference"}
+    assert "journaalpostnummer" in body["externalMessage"]

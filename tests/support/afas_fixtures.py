@@ -1,0 +1,148 @@
+"""Fixtures and helpers for the AFAS sandbox (registered in tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from devtools.sandbox.afas import AfasSandbox, default_scenario, start_afas_sandbox
+from shared.afas.environment import parse_profit_environment, profit_base_url, profit_token
+from shared.afas.profit import ProfitClient
+from shared.afas.retry import RetryPolicy
+from shared.api.handlers import afas_connections
+from shared.api.http import ApiRequest, ApiResponse, Headers
+from shared.api.operations import Operation, handle
+from shared.bootstrap import Services
+from shared.journal.entries import ProfitEntry, ProfitLine, SbEntry, SbLine
+from shared.settings import Settings
+from tests.support.api import admin_headers
+
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=5, budget=10)
+
+
+@pytest.fixture
+def afas_sandbox() -> Iterator[AfasSandbox]:
+    sandbox = start_afas_sandbox(default_scenario())
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def afas_env(env: dict[str, str], afas_sandbox: AfasSandbox) -> dict[str, str]:
+    return {**env, **afas_sandbox.settings_env()}
+
+
+@pytest.fixture
+def afas_services(afas_env: dict[str, str]) -> Services:
+    return Services(Settings.from_env(afas_env))
+
+
+def fast_profit_client(
+    sandbox: AfasSandbox, token: str, *, read_timeout: float = 5.0, environment: str = "O12345AA"
+) -> ProfitClient:
+    """A Profit client with short waits, so fault tests stay fast."""
+    return ProfitClient(
+        profit_base_url(sandbox.profit_url_template, parse_profit_environment(environment)),
+        profit_token(token),
+        timeout=(2.0, read_timeout),
+        post_timeout=(2.0, read_timeout),
+        retry=FAST_RETRY,
+        settle_delay=0.05,
+    )
+
+
+def profit_entry(
+    voucher: str,
+    *,
+    year: int = 2025,
+    period: int = 3,
+    journal: str = "80",
+    administration: int = 1,
+    lines: tuple[ProfitLine, ...] | None = None,
+) -> ProfitEntry:
+    """A balanced payroll entry on the default scenario's accounts (cost centre 100 on 4000)."""
+    end = date(year, period, 28) if 1 <= period <= 12 else date(year, 12, 31)
+    return ProfitEntry(
+        year=year,
+        period=period,
+        administration=administration,
+        journal=journal,
+        voucher_number=voucher,
+        entry_date=end,
+        voucher_date=end,
+        lines=lines
+        or (
+            ProfitLine("4000", "Brutolonen", Decimal("4000.00"), Decimal("0"), ((1, "100"),)),
+            ProfitLine("4100", "Sociale lasten", Decimal("812.34"), Decimal("0"), ((1, "200"),)),
+            ProfitLine("1710", "Loonheffing", Decimal("0"), Decimal("1300.00")),
+            ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("3512.34")),
+        ),
+    )
+
+
+def sb_entry(
+    tracking: str, administration_id: str, *, lines: tuple[SbLine, ...] | None = None
+) -> SbEntry:
+    return SbEntry(
+        administration_id=administration_id,
+        description="Loonjournaalpost 2025-3",
+        entry_date=date(2025, 3, 31),
+        tracking_identifier=tracking,
+        lines=lines
+        or (
+            SbLine("4000", Decimal("4000.00"), Decimal("0")),
+            SbLine("1710", Decimal("0"), Decimal("1300.00")),
+            SbLine("1600", Decimal("0"), Decimal("2700.00")),
+        ),
+    )
+
+
+def call(
+    services: Services,
+    operation: Operation,
+    *,
+    headers: dict[str, str] | None = None,
+    route: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> ApiResponse:
+    """Run an operation in-process, as the Functions adapter would."""
+    request = ApiRequest(
+        method=operation.method,
+        url=f"http://127.0.0.1{operation.path}",
+        headers=Headers({"Content-Type": "application/json", **(headers or {})}),
+        route_params=route or {},
+        query=query or {},
+        body=body,
+    )
+    return handle(operation, request, services)
+
+
+def sb_consent(
+    services: Services, office: str, environment: str = "enyoi"
+) -> tuple[ApiResponse, dict[str, str]]:
+    """The real SB consent in-process: start, let the sandbox consent, run the callback.
+    Answers the callback's response and the query it was called with."""
+    started = call(
+        services,
+        afas_connections.SB_CONNECT,
+        headers=admin_headers(office),
+        route={"environment": environment},
+    )
+    assert started.status == 200, started.body
+    consent = requests.get(started.json()["authorizeUrl"], allow_redirects=False, timeout=10)
+    assert consent.status_code == 302
+    params = {k: v[0] for k, v in parse_qs(urlsplit(consent.headers["Location"]).query).items()}
+    return call(services, afas_connections.SB_CALLBACK, query=params), params
+
+
+def connect_sb(services: Services, office: str, environment: str = "enyoi") -> None:
+    done, _ = sb_consent(services, office, environment)
+    assert done.status == 302, done.body
