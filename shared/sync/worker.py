@@ -423,6 +423,15 @@ def _one_journal_run(
         raise RetryLater(f"journal run {journal_run.id} is being booked by another worker")
 
     lines = list(loket.iter_journal_run_lines(journal_run.id))
+    if not lines:
+        # Ready but empty: nothing to book. Tell Loket it is dealt with, or it returns nightly.
+        loket.mark_processed(journal_run.id, "Geen regels om te boeken; niets geboekt in AFAS.")
+        record.skipped(
+            "De journaalrun heeft geen regels; er is niets geboekt.",
+            code="no-lines",
+            hint="Controleer in Loket of het journaalprofiel looncomponenten koppelt.",
+        )
+        return
     config = state.config
     source = source_for(config, journal_run, lines)
     draft = target.draft(source)
