@@ -399,19 +399,11 @@ def _one_journal_run(
     if booking is not None and booking.state.booked:
         _finish_booked(deps, loket, state, record, booking, journal_run)
         return
-    if (
+    exported_elsewhere = (
         state.run.type is RunType.RERUN
         and journal_run.status is JournalRunStatus.EXPORTED
         and booking is None
-    ):
-        record.skipped(
-            "Deze journaalrun staat in Loket al op 'Journaal geëxporteerd' en is niet door Loonbrug "
-            "geboekt; hij wordt niet nog eens geboekt.",
-            code="exported-elsewhere",
-            hint="Controleer in AFAS of de journaalpost er staat. Ontbreekt hij, zet de run in Loket "
-            "dan terug en start opnieuw.",
-        )
-        return
+    )
     now = deps.clock()
     in_flight = booking is not None and booking.state in (BookingState.CLAIMED, BookingState.POSTED)
     if (
@@ -423,9 +415,19 @@ def _one_journal_run(
         raise RetryLater(f"journal run {journal_run.id} is being booked by another worker")
 
     lines = list(loket.iter_journal_run_lines(journal_run.id))
+    if exported_elsewhere and lines:
+        record.skipped(
+            "Deze journaalrun staat in Loket al op 'Journaal geëxporteerd' en is niet door Loonbrug "
+            "geboekt; hij wordt niet nog eens geboekt.",
+            code="exported-elsewhere",
+            hint="Controleer in AFAS of de journaalpost er staat. Ontbreekt hij, zet de run in Loket "
+            "dan terug en start opnieuw.",
+        )
+        return
     if not lines:
         # Ready but empty: nothing to book. Tell Loket it is dealt with, or it returns nightly.
-        loket.mark_processed(journal_run.id, "Geen regels om te boeken; niets geboekt in AFAS.")
+        if not exported_elsewhere:
+            loket.mark_processed(journal_run.id, "Geen regels om te boeken; niets geboekt in AFAS.")
         record.skipped(
             "De journaalrun heeft geen regels; er is niets geboekt.",
             code="no-lines",
@@ -600,6 +602,9 @@ class _Recorder:
         )
 
     def _say(self, level: Level, code: str, text: str, hint: str = "") -> None:
+        run = self.journal_run
+        if not text.startswith("Journaalpost van periode"):
+            text = f"Periode {run.period.label} (volgnr. {run.sequence_number}): {text}"
         _message(
             self.deps,
             self.state.job.office_id,
