@@ -157,3 +157,16 @@ def test_revoked_loket_consent_fails_visibly_and_asks_to_reconnect(tmp_path: Pat
             for c in world.api("GET", "/api/connections").json()["connections"]
         }
         assert states["loket"] == "reauthorize"
+
+
+def test_a_job_that_exhausts_its_retries_ends_failed_with_a_message(tmp_path: Path) -> None:
+    with sync_world(tmp_path) as world:
+        world.profit_client("4711", MONTHLY)
+        world.loket.fail("journal_runs", 503, times=None)  # Loket stays down
+        run = nightly_once(world)
+        assert run["status"] == "failed" and run["jobsDone"] == 1
+        exhausted = [m for m in run["messages"] if "pogingen gestopt" in m["text"]]
+        assert len(exhausted) == 1
+        assert "Loket.nl was niet bereikbaar" in exhausted[0]["text"] and exhausted[0]["hint"]
+        world.host.wait_for_log(r"Moving message to queue 'sync-jobs-poison'")
+        assert world.afas.profit_entries() == []

@@ -20,15 +20,21 @@ def test_loket_and_profit_calls_are_spans_with_job_dimensions(
         employers = list(fast_client(loket_services, office).list_employers())
         from shared.afas.environment import parse_profit_environment
 
-        profit = afas_services.new_profit_client(parse_profit_environment("12345"), Secret(PROFIT_TOKEN))
+        profit = afas_services.new_profit_client(
+            parse_profit_environment("12345"), Secret(PROFIT_TOKEN)
+        )
         administrations = list(profit.list_administrations())
     assert employers and administrations
     spans = otel.spans()
     by_api = {s.attributes.get("api") for s in spans}
     assert {"loket", "afas-profit"} <= by_api
-    loket_span = next(s for s in spans if s.attributes.get("api") == "loket" and "employers" in s.name)
+    loket_span = next(
+        s for s in spans if s.attributes.get("api") == "loket" and "employers" in s.name
+    )
     assert loket_span.attributes["statusCode"] == 200
-    assert loket_span.attributes["officeId"] == office and loket_span.attributes["clientId"] == "4711"
+    assert (
+        loket_span.attributes["officeId"] == office and loket_span.attributes["clientId"] == "4711"
+    )
     assert "{id}" in loket_span.name or "employers" in loket_span.name
     token_span = next(s for s in spans if "token" in s.name)
     assert token_span.attributes["api"] == "loket"
