@@ -476,12 +476,6 @@ def _one_journal_run(
     if draft.postable:
         findings += target.precheck(draft)
     blocking = [f for f in findings if f.severity is Severity.ERROR]
-    if blocking:
-        summary = "; ".join(f.text for f in blocking)
-        mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {summary}")
-        record.failed(findings)
-        return
-
     scope = AuditScope(state.job.office_id, state.job.run_id, journal_run.id, config.client_id)
     fingerprint = audit_fingerprint(draft.entry)
     if deps.audit is not None:
