@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -407,3 +408,32 @@ def test_notification_settings_validation(world: World) -> None:
         timeout=30,
     )
     assert as_reader.status_code == 403
+
+
+def test_approve_refreshes_instead_of_booking_when_loket_changed(world: World) -> None:
+    world.profit_client("4711", MONTHLY, mode="review")
+    run = nightly(world)
+    item = pending(world)[0]
+    monthly = world.runs_of(MONTHLY)[1]
+    # Loket's lines change after the preparation (another cost centre on one line).
+    index = next(i for i, ln in enumerate(monthly.lines) if ln.cost_center)
+    monthly.lines[index] = replace(monthly.lines[index], cost_center=("KP300", "Kantoor"))
+    path = f"/api/approvals/{item['approvalId']}/approve"
+    changed = world.api("POST", path)
+    assert changed.status_code == 409, changed.text
+    assert changed.json()["type"].endswith("/approval-changed")
+    assert world.afas.profit_entries() == [] and world.loket_status(monthly.id) == 4
+    refreshed = pending(world)[0]
+    assert refreshed["approvalId"] == item["approvalId"] and refreshed["etag"] != item["etag"]
+    # The new entry is kept next to the first one in the audit copy, nothing overwritten.
+    names = [d["name"] for d in documents(world, run["runId"], monthly.id)["documents"]]
+    assert "afas-request.json" in names
+    assert any(n.startswith("afas-request-") for n in names)
+    # Approving what is now shown books it, once.
+    booked = requests.post(
+        world.host.url(path), headers={**world.admin, "If-Match": refreshed["etag"]}, timeout=30
+    )
+    assert booked.status_code == 200, booked.text
+    assert len(world.afas.profit_entries()) == 1
+    dims = {ln.dimensions.get(1) for ln in world.afas.profit_entries()[0].lines}
+    assert "300" in dims

@@ -102,9 +102,7 @@ def _problem(problem: ReviewProblem) -> Problem:
 
 
 def _answer(decision: Decision) -> ApiResponse:
-    return json_response(
-        200, approval_out(decision.item), {"ETag": f'"{decision.item.etag.strip(chr(34))}"'}
-    )
+    return json_response(200, approval_out(decision.item), {"ETag": decision.item.etag})
 
 
 def list_approvals(ctx: RequestContext) -> ApiResponse:
