@@ -313,6 +313,16 @@ def test_morning_summary_failures_reauthorisation_audit_and_exports(
     new = [m for m in failed_now[count:] if m.message["X-Loonbrug-Event"] == "failed"]
     assert new and all("5120" in m.subject and "niet geboekt" in m.subject for m in new)
     assert f"#/runs/{rerun['runId']}" in new[0].text and "geblokkeerd" in new[0].text
+    # The same failure delivered again (a redelivered job records it again): no second mail.
+    failed_row = rows_of(rerun)[("5120", 3)]
+    with services.loket_client(world.office) as loket:
+        journal_run = loket.get_journal_run(failed_row["loketJournalRunId"])
+    sent_so_far = len(smtp.received())
+    for _ in range(2):
+        services.notifier.journal_run_failed(
+            world.office, rerun["runId"], "5120", journal_run, failed_row["note"]
+        )
+    assert len(smtp.received()) == sent_so_far
 
     # Loket needs a new consent: one mail, however often the tick looks.
     key = ConnectionKey(world.office, ConnectionKind.LOKET)
