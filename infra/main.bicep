@@ -66,6 +66,18 @@ param tokenEncryptionKeysPrevious string = ''
 @description('Europe/Amsterdam hour from which the nightly sync of a business day may start.')
 param nightlyLocalHour int = 2
 
+// ----- office workflow: audit copies and e-mail notifications -----
+@minValue(1)
+@maxValue(100)
+@description('Years the audit copy of every journal run is kept (immutable, then deleted).')
+param auditRetentionYears int = 7
+
+@description('Azure Communication Services endpoint for e-mail notifications (https://<name>.<region>.communication.azure.com). Empty: no e-mail. The app identity needs a role on it that allows sending e-mail.')
+param acsEmailEndpoint string = ''
+
+@description('Sender address of the notifications (a MailFrom address of the ACS e-mail domain).')
+param notifySender string = ''
+
 // ----- sign-in (App Service Authentication, Microsoft Entra ID) -----
 @description('Application (client) id of the Entra ID app registration users sign in with (defines the app role Loonbrug.Admin).')
 param authClientId string
@@ -122,6 +134,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentStorageContainerName
+    auditRetentionYears: auditRetentionYears
   }
 }
 
@@ -193,6 +206,9 @@ module api 'app/api.bicep' = {
     afasSbUrl: empty(afasSbUrl) ? 'https://afas-sb.afasfocus.nl/{environment}' : afasSbUrl
     afasSbClientId: afasSbClientId
     nightlyLocalHour: nightlyLocalHour
+    auditRetentionYears: auditRetentionYears
+    acsEmailEndpoint: acsEmailEndpoint
+    notifySender: notifySender
   }
 }
 

@@ -24,14 +24,19 @@ from shared.clients.service import ClientService
 from shared.clock import Clock, utc_now
 from shared.loket.client import LoketClient
 from shared.loket.oauth import REVOKED_REASON, ConnectionTokens, LoketOAuth
+from shared.notify.mailer import Mailer, mailer_from_settings
+from shared.notify.service import Notifier
 from shared.oauth.consent import ConsentStore
 from shared.oauth.tokens import NotConnected, TokenStore
 from shared.secret import Secret
 from shared.settings import Settings, get_settings
+from shared.store.approvals import ApprovalRepository
+from shared.store.audit import AuditStore
 from shared.store.bookings import BookingLedger
 from shared.store.clients import ClientRepository
 from shared.store.connections import ConnectionKey, ConnectionKind, ConnectionRepository
 from shared.store.crypto import SecretBox
+from shared.store.notifications import NotificationRepository
 from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
 from shared.store.storage import Storage
@@ -77,6 +82,36 @@ class Services:
     @cached_property
     def bookings(self) -> BookingLedger:
         return BookingLedger(self.storage)
+
+    @cached_property
+    def audit(self) -> AuditStore:
+        return AuditStore(self.storage, retention_years=self.settings.audit_retention_years)
+
+    @cached_property
+    def approvals(self) -> ApprovalRepository:
+        return ApprovalRepository(self.storage)
+
+    @cached_property
+    def notifications(self) -> NotificationRepository:
+        return NotificationRepository(self.storage)
+
+    @cached_property
+    def mailer(self) -> Mailer | None:
+        return mailer_from_settings(self.settings)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        return Notifier(
+            notifications=self.notifications,
+            runs=self.runs,
+            details=self.run_details,
+            clients=self.clients,
+            connections=self.connections,
+            mailer=self.mailer,
+            base_url=self.settings.public_base_url,
+            sender=self.settings.notify_sender,
+            clock=self.clock,
+        )
 
     def enqueue_sync_job(self, body: str) -> None:
         self.storage.queue(SYNC_QUEUE).send_message(body)
@@ -210,6 +245,9 @@ class Services:
             loket=self.loket_client,
             target=self.ledger_target,
             clock=self.clock,
+            audit=self.audit,
+            approvals=self.approvals,
+            notifier=self.notifier,
         )
 
 

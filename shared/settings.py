@@ -26,6 +26,9 @@ DEFAULT_AFAS_PROFIT_URL: Final = "https://{environment}.rest.afas.online/ProfitR
 # An independent SB customer; accountants reach clients under their own subdomain (afas-api.md §4.2).
 DEFAULT_AFAS_SB_URL: Final = "https://afas-sb.afasfocus.nl/{environment}"
 DEFAULT_NIGHTLY_LOCAL_HOUR: Final = 2
+DEFAULT_AUDIT_RETENTION_YEARS: Final = 7
+DEFAULT_SMTP_PORT: Final = 25
+DEFAULT_NOTIFY_SENDER: Final = "loonbrug@localhost"
 
 # A fixed, publicly known key used only in development when TOKEN_ENCRYPTION_KEY is unset.
 # Production refuses to start without a real key.
@@ -87,6 +90,17 @@ class Settings:
     # Set by App Service when Authentication (Easy Auth) is on; None when not running in Azure.
     easy_auth_enabled: bool | None = None
     appinsights_connection_string: Secret | None = None
+    # Audit copies of journal runs (Blob Storage) are kept this many years.
+    audit_retention_years: int = DEFAULT_AUDIT_RETENTION_YEARS
+    # Notifications: Azure Communication Services Email (managed identity) in Azure, SMTP locally.
+    acs_email_endpoint: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = DEFAULT_SMTP_PORT
+    notify_sender: str = DEFAULT_NOTIFY_SENDER
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.acs_email_endpoint or self.smtp_host)
 
     @property
     def is_development(self) -> bool:
@@ -130,6 +144,13 @@ class Settings:
             appinsights_connection_string=_secret(
                 env, "APPLICATIONINSIGHTS_CONNECTION_STRING", required=False
             ),
+            audit_retention_years=_int(
+                env, "AUDIT_RETENTION_YEARS", DEFAULT_AUDIT_RETENTION_YEARS, 1, 100
+            ),
+            acs_email_endpoint=_optional_url(env, "ACS_EMAIL_ENDPOINT"),
+            smtp_host=_text(env, "SMTP_HOST", required=False),
+            smtp_port=_int(env, "SMTP_PORT", DEFAULT_SMTP_PORT, 1, 65535),
+            notify_sender=_email(env, "NOTIFY_SENDER", DEFAULT_NOTIFY_SENDER),
         )
 
 
@@ -161,6 +182,20 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(name, "is not an http(s) URL")
     return value.rstrip("/")
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str | None:
+    if not env.get(name, "").strip():
+        return None
+    return _url(env, name, "")
+
+
+def _email(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    local, _, domain = value.rpartition("@")
+    if not local or not domain or any(c.isspace() for c in value) or "<" in value:
+        raise SettingsError(name, "is not an e-mail address")
+    return value
 
 
 def _url_template(env: Mapping[str, str], name: str, default: str) -> str:

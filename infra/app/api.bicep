@@ -35,6 +35,12 @@ param afasProfitUrl string
 param afasSbUrl string
 param afasSbClientId string
 param nightlyLocalHour int = 2
+@minValue(1)
+@maxValue(100)
+param auditRetentionYears int = 7
+@description('Empty: the app sends no e-mail notifications.')
+param acsEmailEndpoint string = ''
+param notifySender string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -158,6 +164,9 @@ var appSettings = {
   AFAS_SB_CLIENT_SECRET: '${keyVaultReference}${afasSbClientSecretUri})'
   TOKEN_ENCRYPTION_KEY: '${keyVaultReference}${tokenEncryptionKeySecretUri})'
   NIGHTLY_LOCAL_HOUR: string(nightlyLocalHour)
+  AUDIT_RETENTION_YEARS: string(auditRetentionYears)
+  ACS_EMAIL_ENDPOINT: acsEmailEndpoint
+  NOTIFY_SENDER: notifySender
   // For azure-identity in the app (DefaultAzureCredential picks the user-assigned identity).
   AZURE_CLIENT_ID: identityClientId
 }

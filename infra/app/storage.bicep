@@ -5,6 +5,14 @@ param name string
 param location string = resourceGroup().location
 param tags object = {}
 param deploymentContainerName string
+@minValue(1)
+@maxValue(100)
+@description('Years the audit copies of journal runs are kept: immutable that long, then deleted.')
+param auditRetentionYears int = 7
+
+var auditContainerName = 'audit'
+// Leap days included, so a document is never deleted before its legal retention ends.
+var auditRetentionDays = auditRetentionYears * 365 + auditRetentionYears / 4 + 1
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: default action Allow on purpose; Flex Consumption without VNet integration reaches storage over the public endpoint, and every request still needs Entra ID (shared keys are off).
@@ -59,8 +67,59 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// The audit copy of every journal run (shared/store/audit.py): what Loket returned, what was sent
+// to AFAS and AFAS's answer. Immutable: the app writes with overwrite=False, and a time-based
+// retention policy keeps every blob from being changed or deleted for the retention period.
+resource auditContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobServices
+  name: auditContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource auditImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = {
+  parent: auditContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: auditRetentionDays
+    allowProtectedAppendWrites: false
+  }
+}
+
+// Delete audit documents once the retention period is over (the immutability has then ended).
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'audit-retention'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['${auditContainerName}/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterCreationGreaterThan: auditRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
+output auditContainerName string = auditContainer.name

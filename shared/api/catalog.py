@@ -5,7 +5,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from shared.api.handlers import afas_connections, clients, connections, runs, system
+from shared.api.handlers import (
+    afas_connections,
+    approvals,
+    clients,
+    connections,
+    documents,
+    notifications,
+    runs,
+    system,
+)
 from shared.api.openapi import build_document
 from shared.api.operations import Operation
 
@@ -22,6 +31,9 @@ OPERATIONS: tuple[Operation, ...] = (
     clients.PUT_CLIENT,
     clients.DELETE_CLIENT,
     clients.PREVIEW,
+    *approvals.OPERATIONS,
+    *notifications.OPERATIONS,
+    *documents.OPERATIONS,
 )
 
 

@@ -28,6 +28,8 @@ def nightly_tick(services: Services, *, past_due: bool) -> None:
             log.warning("could not read the depth of queue %s: %s", queue, type(exc).__name__)
             continue
         telemetry.record_queue_depth(queue, depth or 0)
+    # Summaries and re-authorisation mails whose moment was missed (idempotent per event).
+    services.notifier.sweep()
     log.info("nightly tick planned %d run(s)", len(runs))
 
 

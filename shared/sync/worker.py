@@ -27,17 +27,28 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from shared import telemetry
 from shared.afas.errors import AfasError, AfasRetriableError
-from shared.clients.model import ClientConfig
+from shared.clients.model import BookingMode, ClientConfig
 from shared.clock import to_amsterdam
+from shared.journal.builder import Draft
+from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding, Severity
 from shared.journal.models import JournalRun, JournalRunStatus
 from shared.loket.client import LoketClient
 from shared.loket.errors import LoketAuthError, LoketContractError, LoketError, LoketRetriableError
 from shared.oauth.tokens import ConsentRequired, NotConnected
+from shared.store.approvals import (
+    ApprovalRepository,
+    ApprovalState,
+    Prepared,
+    WarningNote,
+    approval_id,
+)
+from shared.store.audit import AuditStore
 from shared.store.bookings import Booking, BookingLedger, BookingState
 from shared.store.clients import ClientRepository
 from shared.store.run_details import (
@@ -49,13 +60,27 @@ from shared.store.run_details import (
 )
 from shared.store.runs import JobOutcome, Run, RunRepository, RunStatus, RunType
 from shared.store.tables import ConcurrencyConflict
+from shared.sync.audit import AuditScope, record_answer, record_prepared
+from shared.sync.audit import fingerprint as audit_fingerprint
+from shared.sync.booking import (
+    CLAIM_LEASE,
+    BookingBusy,
+    BookingRefused,
+    Claimant,
+    book_once,
+    in_flight_elsewhere,
+    tell_loket_booked,
+)
 from shared.sync.messages import SyncJob
 from shared.sync.targets import Booked, Target, source_for
 from shared.telemetry import Event
 
+if TYPE_CHECKING:
+    from shared.notify.service import Notifier
+
 log = logging.getLogger("loonbrug.sync")
 
-CLAIM_LEASE = timedelta(minutes=15)
+__all__ = ["CLAIM_LEASE", "RetryLater", "WorkerDeps", "fail_exhausted", "process"]
 NIGHTLY_STATUSES = frozenset({JournalRunStatus.READY, JournalRunStatus.EXPORT_FAILED})
 
 
@@ -80,6 +105,9 @@ class WorkerDeps:
     loket: Callable[[str], AbstractContextManager[LoketClient]]  # office -> client
     target: Callable[[ClientConfig], Target]
     clock: Callable[[], datetime]
+    audit: AuditStore | None = None  # the audit copy of every journal run (Blob Storage)
+    approvals: ApprovalRepository | None = None  # review mode; None books as automatic
+    notifier: Notifier | None = None  # e-mail notifications; None sends none
 
 
 @dataclass
@@ -142,6 +170,8 @@ def _finish(deps: WorkerDeps, job: SyncJob, outcome: JobOutcome) -> None:
     )
     if after.status is not RunStatus.RUNNING and after.type is RunType.NIGHTLY:
         emit_run_completed(after)
+        if deps.notifier is not None:
+            deps.notifier.nightly_finished(after)
 
 
 def emit_run_completed(run: Run) -> None:
@@ -228,6 +258,8 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, dequeue_count: int) -
                 _one_journal_run(deps, loket, target, state, journal_run)
     except (ConsentRequired, NotConnected, LoketAuthError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "dutch", None) or str(exc)
+        if deps.notifier is not None:
+            deps.notifier.check_connections(job.office_id)
         return _job_failure(
             deps,
             job,
@@ -403,7 +435,7 @@ def _diagnose(deps: WorkerDeps, state: JobState, all_runs: list[JournalRun]) -> 
 def _one_journal_run(
     deps: WorkerDeps, loket: LoketClient, target: Target, state: JobState, journal_run: JournalRun
 ) -> None:
-    record = _Recorder(deps, state, target, journal_run)
+    record = Recorder(deps, state, target, journal_run)
     if journal_run.period.test_year:
         record.skipped(
             "Testjaar: deze journaalrun wordt nooit geboekt.",
@@ -420,14 +452,10 @@ def _one_journal_run(
         and journal_run.status is JournalRunStatus.EXPORTED
         and booking is None
     )
-    now = deps.clock()
-    in_flight = booking is not None and booking.state in (BookingState.CLAIMED, BookingState.POSTED)
-    if (
-        booking is not None
-        and in_flight
-        and booking.lease_alive(now)
-        and not state.may_take_over(booking)
-    ):
+    claimant = Claimant(
+        state.job.office_id, state.config.client_id, state.job.run_id, state.may_take_over
+    )
+    if in_flight_elsewhere(booking, claimant, deps.clock()):
         raise RetryLater(f"journal run {journal_run.id} is being booked by another worker", BUSY)
 
     lines = list(loket.iter_journal_run_lines(journal_run.id))
@@ -457,77 +485,180 @@ def _one_journal_run(
     if draft.postable:
         findings += target.precheck(draft)
     blocking = [f for f in findings if f.severity is Severity.ERROR]
+    scope = AuditScope(state.job.office_id, state.job.run_id, journal_run.id, config.client_id)
+    fingerprint = audit_fingerprint(draft.entry)
+    if deps.audit is not None:
+        record_prepared(
+            deps.audit,
+            deps.clock,
+            scope,
+            journal_run=journal_run,
+            lines=lines,
+            entry=draft.entry,
+            findings=findings,
+            cost_center_axis=config.mapping.cost_center_axis,
+        )
     if blocking:
         summary = "; ".join(f.text for f in blocking)
-        _mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {summary}")
+        mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {summary}")
         record.failed(findings)
         return
-
-    reference = target.reference(draft)
-    recovering = False
-    if booking is None:
-        booking = deps.bookings.claim(
-            target.key,
-            journal_run.id,
-            office_id=state.job.office_id,
-            client_id=config.client_id,
-            run_id=state.job.run_id,
-            reference=reference,
-            lease_until=now + CLAIM_LEASE,
-        )
-        if booking is None:  # another worker claimed it this very moment
-            raise RetryLater(
-                f"journal run {journal_run.id} was just claimed by another worker", BUSY
-            )
-    else:  # an expired claim, an unknown outcome, or an earlier failure: take it over
-        recovering = booking.state in (BookingState.CLAIMED, BookingState.POSTED)
-        booking = deps.bookings.reclaim(
-            booking,
-            run_id=state.job.run_id,
-            client_id=config.client_id,
-            lease_until=now + CLAIM_LEASE,
-        )
-    booking = deps.bookings.advance(booking, BookingState.POSTED, posted_at=deps.clock())
+    warnings = [f for f in findings if not f.blocks]
+    if (
+        config.mode is BookingMode.REVIEW
+        and deps.approvals is not None
+        and not _review_allows_booking(deps, state, record, target, draft, fingerprint, warnings)
+    ):
+        return
+    claimant = Claimant(
+        state.job.office_id, config.client_id, state.job.run_id, state.may_take_over
+    )
     try:
-        booked = target.book(draft, check_first=recovering)
-    except AfasRetriableError:
-        raise  # outcome unknown or AFAS busy: the ledger stays "posted"; redelivery checks first
-    except AfasError as exc:
-        deps.bookings.advance(
-            booking, BookingState.FAILED, error=exc.detail[:2000], lease_until=now
+        booked, booking = book_once(
+            deps.bookings, deps.clock, target, draft, journal_run.id, claimant, booking
         )
-        _mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {exc.detail}")
+    except BookingBusy as exc:
+        raise RetryLater(str(exc), BUSY) from exc
+    except BookingRefused as refused:
+        error = refused.error
+        mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {error.detail}")
+        if deps.audit is not None:
+            record_answer(
+                deps.audit, deps.clock, scope, outcome="refused", error=error.detail, reference=""
+            )
         record.failed(
             [
-                *[f for f in findings if not f.blocks],
+                *warnings,
                 Finding(
                     "afas-refused",
                     Severity.ERROR,
-                    f"AFAS weigerde de journaalpost: {exc.detail}",
-                    exc.hint,
+                    f"AFAS weigerde de journaalpost: {error.detail}",
+                    error.hint,
                 ),
             ]
         )
         return
-    booking = deps.bookings.advance(
-        booking, BookingState.BOOKED, entry_number=booked.entry_number, booked_at=deps.clock()
+    if deps.audit is not None:
+        record_answer(
+            deps.audit,
+            deps.clock,
+            scope,
+            outcome="booked",
+            entry_number=booked.entry_number,
+            reference=booked.reference,
+            recovered=booked.recovered,
+        )
+    tell_loket_booked(deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked)
+    record.imported(booked, warnings)
+    _settle_approval(deps, state.job.office_id, target.key, journal_run.id, booked)
+
+
+def _review_allows_booking(
+    deps: WorkerDeps,
+    state: JobState,
+    record: Recorder,
+    target: Target,
+    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    fingerprint: str,
+    warnings: list[Finding],
+) -> bool:
+    """Review mode: prepare (or refresh) the approval item and stop, unless an admin already
+    approved it (then the worker finishes the booking an approval left half done)."""
+    assert deps.approvals is not None
+    journal_run = record.journal_run
+    entry = draft.entry
+    description = (
+        entry.lines[0].description
+        if isinstance(entry, ProfitEntry) and entry.lines
+        else getattr(entry, "description", "")
     )
-    _mark_processed(deps, loket, booking, journal_run, target, booked)
-    record.imported(booked, [f for f in findings if not f.blocks])
+    prepared = Prepared(
+        office_id=state.job.office_id,
+        client_id=state.config.client_id,
+        target_key=target.key,
+        target_label=target.label,
+        environment=target.environment,
+        loket_journal_run_id=journal_run.id,
+        payroll_run_id=journal_run.payroll_run_id,
+        payroll_period=journal_run.period.label,
+        sequence_number=journal_run.sequence_number,
+        run_id=state.job.run_id,
+        reference=target.reference(draft),
+        fingerprint=fingerprint,
+        total_debit=entry.total_debit,
+        total_credit=entry.total_credit,
+        line_count=len(entry.lines),
+        description=description,
+        warnings=tuple(WarningNote(f.code, f.text, f.hint) for f in warnings),
+    )
+    try:
+        item = deps.approvals.prepare(prepared, now=deps.clock())
+    except ConcurrencyConflict as exc:
+        raise RetryLater("approval item changed while preparing it", BUSY) from exc
+    if item.state in (ApprovalState.PENDING, ApprovalState.FAILED):
+        record.awaiting(item.approval_id, warnings)
+        return False
+    if item.state is ApprovalState.REJECTED:
+        who = item.decided_by or "een beheerder"
+        record.skipped(
+            f"Afgewezen door {who}: {item.reason}. Deze journaalrun wordt niet geboekt.",
+            code="rejected",
+            hint="Maak in Loket zo nodig een nieuwe journaalrun aan; die wordt opnieuw "
+            "ter goedkeuring voorbereid.",
+        )
+        return False
+    return True  # approving / approved: the admin said yes
+
+
+def _settle_approval(
+    deps: WorkerDeps, office_id: str, target_key: str, loket_journal_run_id: str, booked: Booked
+) -> None:
+    """An approval the worker finished (the admin's request died half way): mark it approved."""
+    if deps.approvals is None:
+        return
+    item = deps.approvals.get(office_id, approval_id(target_key, loket_journal_run_id))
+    if item is None or item.state is not ApprovalState.APPROVING:
+        return
+    try:
+        deps.approvals.move(
+            item,
+            ApprovalState.APPROVED,
+            entry_number=booked.entry_number,
+            marked_in_loket=True,
+            lease_until="",
+        )
+    except ConcurrencyConflict:
+        pass  # the approval finished it at the same moment
 
 
 def _finish_booked(
     deps: WorkerDeps,
     loket: LoketClient,
     state: JobState,
-    record: _Recorder,
+    record: Recorder,
     booking: Booking,
     journal_run: JournalRun,
 ) -> None:
     booked = Booked(booking.entry_number, booking.reference, recovered=True)
     if booking.state is BookingState.BOOKED:  # Loket was not told yet (a crash, or Loket down)
-        _mark_processed(deps, loket, booking, journal_run, record.target, booked)
+        tell_loket_booked(
+            deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
+        )
+    _settle_approval(deps, state.job.office_id, record.target.key, journal_run.id, booked)
     if booking.run_id == state.job.run_id:
+        if deps.audit is not None:
+            scope = AuditScope(
+                state.job.office_id, state.job.run_id, journal_run.id, state.config.client_id
+            )
+            record_answer(
+                deps.audit,
+                deps.clock,
+                scope,
+                outcome="booked",
+                entry_number=booking.entry_number,
+                reference=booking.reference,
+                recovered=True,
+            )
         record.imported(booked, [])  # the same run, delivered again: report as imported
     else:
         record.skipped(
@@ -538,25 +669,7 @@ def _finish_booked(
         )
 
 
-def _mark_processed(
-    deps: WorkerDeps,
-    loket: LoketClient,
-    booking: Booking,
-    journal_run: JournalRun,
-    target: Target,
-    booked: Booked,
-) -> None:
-    loket.mark_processed(
-        journal_run.id,
-        f"Geboekt in AFAS {target.label}: journaalpost {booked.entry_number}, boekstuk {booked.reference}.",
-    )
-    try:
-        deps.bookings.advance(booking, BookingState.MARKED, marked_at=deps.clock())
-    except ConcurrencyConflict:
-        pass  # another delivery marked it at the same moment
-
-
-def _mark_failed_in_loket(loket: LoketClient, run_id: str, message: str) -> None:
+def mark_failed_in_loket(loket: LoketClient, run_id: str, message: str) -> None:
     try:
         loket.mark_processing_failed(run_id, message[:1000])
     except LoketRetriableError:
@@ -569,7 +682,7 @@ def _mark_failed_in_loket(loket: LoketClient, run_id: str, message: str) -> None
 
 
 @dataclass
-class _Recorder:
+class Recorder:
     deps: WorkerDeps
     state: JobState
     target: Target
@@ -586,21 +699,8 @@ class _Recorder:
         error_code: str = "",
     ) -> None:
         self.state.counts[status] += 1
-        kind = "afas-profit" if self.target.key.startswith("profit|") else "afas-sb"
-        telemetry.count_journal_run(status.value, target=kind)  # type: ignore[arg-type]
-        event = {
-            JournalRunOutcome.IMPORTED: Event.JOURNAL_RUN_IMPORTED,
-            JournalRunOutcome.FAILED: Event.JOURNAL_RUN_FAILED,
-        }.get(status, Event.JOURNAL_RUN_SKIPPED)
-        source = "afas" if error_code.startswith("afas") else ("precheck" if error_code else None)
-        telemetry.emit_event(
-            event,
-            target=kind,
-            environment=self.target.environment,
-            error_source=source,
-            error_code=error_code or None,
-            level=logging.WARNING if status is JournalRunOutcome.FAILED else logging.INFO,
-        )
+        if status is not JournalRunOutcome.AWAITING_APPROVAL:
+            self._telemetry(status, error_code)
         self.deps.details.record(
             self.state.job.office_id,
             self.state.job.run_id,
@@ -617,6 +717,32 @@ class _Recorder:
                 reference=reference,
                 note=note,
             ),
+        )
+
+        if status is JournalRunOutcome.FAILED and self.deps.notifier is not None:
+            self.deps.notifier.journal_run_failed(
+                self.state.job.office_id,
+                self.state.job.run_id,
+                self.state.config.client_id,
+                self.journal_run,
+                note,
+            )
+
+    def _telemetry(self, status: JournalRunOutcome, error_code: str) -> None:
+        kind = "afas-profit" if self.target.key.startswith("profit|") else "afas-sb"
+        telemetry.count_journal_run(status.value, target=kind)  # type: ignore[arg-type]
+        event = {
+            JournalRunOutcome.IMPORTED: Event.JOURNAL_RUN_IMPORTED,
+            JournalRunOutcome.FAILED: Event.JOURNAL_RUN_FAILED,
+        }.get(status, Event.JOURNAL_RUN_SKIPPED)
+        source = "afas" if error_code.startswith("afas") else ("precheck" if error_code else None)
+        telemetry.emit_event(
+            event,
+            target=kind,
+            environment=self.target.environment,
+            error_source=source,
+            error_code=error_code or None,
+            level=logging.WARNING if status is JournalRunOutcome.FAILED else logging.INFO,
         )
 
     def _say(self, level: Level, code: str, text: str, hint: str = "") -> None:
@@ -654,6 +780,23 @@ class _Recorder:
             f"Journaalpost van periode {period} (volgnr. {self.journal_run.sequence_number}) "
             f"geïmporteerd in {self.target.label}: journaalpost {booked.entry_number}, "
             f"boekstuk {booked.reference}.",
+        )
+        for finding in warnings:
+            self._say(Level.WARNING, finding.code, finding.text, finding.hint)
+
+    def awaiting(self, approval: str, warnings: list[Finding]) -> None:
+        period = self.journal_run.period.label
+        self._row(
+            JournalRunOutcome.AWAITING_APPROVAL,
+            reference=approval,
+            note="Voorbereid; wacht op goedkeuring door een beheerder.",
+        )
+        self._say(
+            Level.INFO,
+            "awaiting-approval",
+            f"Journaalpost van periode {period} (volgnr. {self.journal_run.sequence_number}) "
+            f"is voorbereid voor {self.target.label} en wacht op goedkeuring.",
+            "Een beheerder keurt de journaalpost goed of af onder Goedkeuren.",
         )
         for finding in warnings:
             self._say(Level.WARNING, finding.code, finding.text, finding.hint)

@@ -20,6 +20,8 @@ OPTIONAL_IN_AZURE = {
     "WEBSITE_INSTANCE_ID": "set by the platform on every instance",
     "WEBSITE_SITE_NAME": "set by the platform",
     "WEBSITE_AUTH_ENABLED": "set by the platform when App Service Authentication is on (auth.bicep)",
+    "SMTP_HOST": "local only: notifications through an SMTP server (the SMTP sandbox); Azure uses ACS_EMAIL_ENDPOINT",
+    "SMTP_PORT": "local only, with SMTP_HOST (default 25)",
 }
 # In local.settings.sample.json for the local host only.
 LOCAL_ONLY = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags"}
@@ -78,6 +80,9 @@ def _plausible(name: str, expression: Any, identifiers: set[str]) -> str:
     return {
         "PUBLIC_BASE_URL": "https://func-loonbrug.azurewebsites.net",
         "NIGHTLY_LOCAL_HOUR": "2",
+        "AUDIT_RETENTION_YEARS": "7",
+        "ACS_EMAIL_ENDPOINT": "https://acs-loonbrug.europe.communication.azure.com",
+        "NOTIFY_SENDER": "loonbrug@mail.example.nl",
         "LOKET_AUTH_URL": "https://oauth.loket.nl",
         "LOKET_API_URL": "https://api.loket.nl/v2",
         "AFAS_PROFIT_URL": "https://{environment}.rest.afas.online/ProfitRestServices",
@@ -99,3 +104,25 @@ def test_the_bicep_settings_start_the_app_in_production() -> None:
     assert settings.storage.blob_service_uri is not None
     assert settings.trusts_principal_header  # Easy Auth is on
     assert settings.appinsights_connection_string is not None
+    assert settings.audit_retention_years == 7
+    assert settings.email_configured
+
+
+def test_audit_container_is_immutable_and_deleted_after_retention() -> None:
+    from tests.infra.bicep import only
+
+    storage = module("app/storage.bicep")
+    assert storage["parameters"]["auditRetentionYears"]["default"] == 7
+    container = only(
+        storage, "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies"
+    )
+    assert container["properties"]["immutabilityPeriodSinceCreationInDays"] == "auditRetentionDays"
+    assert container["properties"]["allowProtectedAppendWrites"] is False
+    policy = only(storage, "Microsoft.Storage/storageAccounts/managementPolicies")
+    rule = policy["properties"]["policy"]["rules"][0]
+    assert rule["definition"]["filters"]["prefixMatch"] == ["${auditContainerName}/"]
+    assert (
+        rule["definition"]["actions"]["baseBlob"]["delete"]["daysAfterCreationGreaterThan"]
+        == "auditRetentionDays"
+    )
+    assert storage["variables"]["auditContainerName"]["value"] == "audit"  # shared/store/audit.py

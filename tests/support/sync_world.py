@@ -167,7 +167,11 @@ def loket_totals(run: ScenarioRun, mapping: dict[str, str]) -> dict[tuple[str, s
 
 @contextmanager
 def sync_world(
-    tmp: Path, *, loket: Scenario | None = None, host_args: tuple[str, ...] = ()
+    tmp: Path,
+    *,
+    loket: Scenario | None = None,
+    host_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[World]:
     azurite = start_azurite(log_path=str(tmp / "azurite.log"))
     loket_sandbox = start_loket_sandbox(loket or loket_scenario())
@@ -180,6 +184,7 @@ def sync_world(
             **loket_sandbox.env(),
             **afas.settings_env(),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            **(extra_env or {}),
         }
         services = Services(Settings.from_env(env))
         office = f"office-{uuid.uuid4().hex[:8]}"

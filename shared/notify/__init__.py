@@ -1,0 +1,1 @@
+"""E-mail notifications: per-office settings, Dutch texts, sending once per event."""

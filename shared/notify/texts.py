@@ -1,0 +1,217 @@
+"""The Dutch e-mails Loonbrug sends, as plain text and HTML. Pure: no I/O.
+
+Every link into the portal is made by :func:`portal_url` (the portal is served under
+``{PUBLIC_BASE_URL}/api/portal/`` with hash routes such as ``#/runs/{runId}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+from urllib.parse import quote
+
+FOOTER = "U ontvangt dit bericht omdat uw kantoor dit heeft ingesteld onder Meldingen in Loonbrug."
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class ClientCounts:
+    client_id: str
+    name: str
+    imported: int = 0
+    failed: int = 0
+    awaiting: int = 0
+    skipped: int = 0
+
+
+def portal_url(base_url: str, route: str = "") -> str:
+    """The one link builder: ``{base}/api/portal/#/{route}``."""
+    return f"{base_url.rstrip('/')}/api/portal/#/{route.lstrip('/')}"
+
+
+def run_link(base_url: str, run_id: str) -> str:
+    return portal_url(base_url, f"runs/{quote(run_id, safe='')}")
+
+
+def approvals_link(base_url: str) -> str:
+    return portal_url(base_url, "approvals")
+
+
+def connections_link(base_url: str) -> str:
+    return portal_url(base_url, "connections")
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _dutch_date(day: date | None) -> str:
+    return f"{day:%d-%m-%Y}" if day else "onbekende datum"
+
+
+def _html(title: str, paragraphs: list[str], link: str, link_text: str, extra: str = "") -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        '<!DOCTYPE html><html lang="nl"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title></head>"
+        '<body style="font-family:Segoe UI,Arial,sans-serif;color:#1b1b1b">'
+        f"<h2>{escape(title)}</h2>{body}{extra}"
+        f'<p><a href="{escape(link, quote=True)}">{escape(link_text)}</a></p>'
+        f'<p style="color:#666;font-size:12px">{escape(FOOTER)}</p></body></html>'
+    )
+
+
+def nightly_summary(
+    *,
+    business_date: date | None,
+    status_text: str,
+    run_id: str,
+    clients: list[ClientCounts],
+    base_url: str,
+) -> Mail:
+    imported = sum(c.imported for c in clients)
+    failed = sum(c.failed for c in clients)
+    awaiting = sum(c.awaiting for c in clients)
+    day = _dutch_date(business_date)
+    subject = (
+        f"Loonbrug: nachtelijke run van {day} — {imported} geïmporteerd, {failed} mislukt, "
+        f"{awaiting} wacht op goedkeuring"
+    )
+    link = run_link(base_url, run_id)
+    totals = (
+        f"Totaal: {_plural(imported, 'journaalpost', 'journaalposten')} geïmporteerd, "
+        f"{failed} mislukt, {awaiting} wacht op goedkeuring."
+    )
+    rows = [
+        f"- {c.client_id} {c.name}: {c.imported} geïmporteerd, {c.failed} mislukt, "
+        f"{c.awaiting} wacht op goedkeuring"
+        for c in clients
+    ]
+    text_lines = [
+        "Goedemorgen,",
+        "",
+        f"De nachtelijke synchronisatie van {day} is klaar: {status_text}.",
+        "",
+        "Per klant:",
+        *(rows or ["- Er zijn geen klanten gesynchroniseerd."]),
+        "",
+        totals,
+    ]
+    if failed:
+        text_lines += ["Bekijk de mislukte journaalruns en de meldingen in de run."]
+    if awaiting:
+        text_lines += [f"Journaalposten die op goedkeuring wachten: {approvals_link(base_url)}"]
+    text_lines += [
+        "",
+        f"Bekijk de run: {link}",
+        "",
+        "Met vriendelijke groet,",
+        "Loonbrug",
+        "",
+        FOOTER,
+    ]
+
+    table = (
+        '<table style="border-collapse:collapse" cellpadding="4">'
+        "<tr><th align=left>Klant</th><th align=right>Geïmporteerd</th>"
+        "<th align=right>Mislukt</th><th align=right>Wacht op goedkeuring</th></tr>"
+        + "".join(
+            f"<tr><td>{escape(c.client_id)} {escape(c.name)}</td><td align=right>{c.imported}</td>"
+            f"<td align=right>{c.failed}</td><td align=right>{c.awaiting}</td></tr>"
+            for c in clients
+        )
+        + "</table>"
+    )
+    paragraphs = [
+        "Goedemorgen,",
+        f"De nachtelijke synchronisatie van {escape(day)} is klaar: {escape(status_text)}.",
+    ]
+    after = f"<p>{escape(totals)}</p>"
+    if awaiting:
+        after += (
+            f'<p><a href="{escape(approvals_link(base_url), quote=True)}">'
+            "Journaalposten die op goedkeuring wachten</a></p>"
+        )
+    html = _html(subject, paragraphs, link, "Bekijk de run", table + after)
+    return Mail(subject, "\n".join(text_lines) + "\n", html)
+
+
+def reauthorization(*, system: str, environment: str, reason: str, base_url: str) -> Mail:
+    where = f"{system} ({environment})" if environment else system
+    subject = f"Loonbrug: de koppeling met {where} moet opnieuw worden verbonden"
+    link = connections_link(base_url)
+    first = (
+        f"De koppeling met {where} werkt niet meer: {reason} Zolang de koppeling niet opnieuw "
+        "is verbonden, boekt Loonbrug geen journaalposten voor de klanten die deze koppeling "
+        "gebruiken."
+    )
+    todo = (
+        "Ga in Loonbrug naar Koppelingen en kies Opnieuw verbinden. Daarna kunt u een rerun "
+        "starten; wat al geboekt is, wordt niet nog eens geboekt."
+    )
+    text = "\n".join(
+        [
+            "Goedendag,",
+            "",
+            first,
+            "",
+            todo,
+            "",
+            f"Koppelingen: {link}",
+            "",
+            "Met vriendelijke groet,",
+            "Loonbrug",
+            "",
+            FOOTER,
+        ]
+    )
+    html = _html(subject, ["Goedendag,", escape(first), escape(todo)], link, "Naar Koppelingen")
+    return Mail(subject, text + "\n", html)
+
+
+def journal_run_failed(
+    *,
+    client_id: str,
+    client_name: str,
+    period: str,
+    sequence_number: int,
+    reason: str,
+    run_id: str,
+    base_url: str,
+) -> Mail:
+    who = f"{client_id} {client_name}".strip()
+    subject = f"Loonbrug: journaalpost van klant {who} (periode {period}) is niet geboekt"
+    link = run_link(base_url, run_id)
+    first = (
+        f"De journaalrun van periode {period} (volgnr. {sequence_number}) van klant {who} is "
+        f"niet in AFAS geboekt. Reden: {reason}"
+    )
+    todo = (
+        "In de run staan de meldingen met een hint wat u kunt doen. Na het oplossen boekt de "
+        "volgende nachtelijke run (of een rerun) de journaalpost alsnog, één keer."
+    )
+    text = "\n".join(
+        [
+            "Goedendag,",
+            "",
+            first,
+            "",
+            todo,
+            "",
+            f"Bekijk de run: {link}",
+            "",
+            "Met vriendelijke groet,",
+            "Loonbrug",
+            "",
+            FOOTER,
+        ]
+    )
+    html = _html(subject, ["Goedendag,", escape(first), escape(todo)], link, "Bekijk de run")
+    return Mail(subject, text + "\n", html)

@@ -1,0 +1,266 @@
+"""The audit copy of every booked, failed or prepared journal run: immutable documents in Blob
+Storage, their index in a table.
+
+Blob container ``audit``, one folder per (office, run, Loket journal run)::
+
+    {officeId}/{runId}/{loketJournalRunId}/loket-journal-run.json   the run as Loket listed it
+    {officeId}/{runId}/{loketJournalRunId}/loket-lines.json         the lines as read from Loket
+    {officeId}/{runId}/{loketJournalRunId}/entry.json               the entry Loonbrug built
+    {officeId}/{runId}/{loketJournalRunId}/afas-request.json        the wire JSON sent to AFAS
+    {officeId}/{runId}/{loketJournalRunId}/findings.json            the pre-check findings
+    {officeId}/{runId}/{loketJournalRunId}/afas-response.json       AFAS's answer (number / error)
+
+Every document is uploaded with ``overwrite=False``: a second write of the same bytes is a no-op
+(the SHA-256 in the index matches); a write of different bytes under a name that exists keeps the
+first and stores the new one as ``{stem}-{sha256[:12]}{ext}`` next to it, so nothing is ever
+replaced. In Azure the container also has a time-based immutability policy and a lifecycle rule
+that deletes blobs after ``AUDIT_RETENTION_YEARS`` (infra/app/storage.bicep).
+
+Table ``AuditDocuments``: PartitionKey = ``{office}|{runId}``, RowKey =
+``{loketJournalRunId}|{name}``: blob path, size, SHA-256, content type, client, retain-until.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableEntity
+
+from shared.store.storage import Storage
+from shared.store.tables import check_key, get_or_none, when
+
+TABLE: Final = "AuditDocuments"
+CONTAINER: Final = "audit"
+JSON_TYPE: Final = "application/json"
+
+# The document names, in the order a journal run produces them.
+LOKET_RUN: Final = "loket-journal-run.json"
+LOKET_LINES: Final = "loket-lines.json"
+ENTRY: Final = "entry.json"
+AFAS_REQUEST: Final = "afas-request.json"
+FINDINGS: Final = "findings.json"
+AFAS_RESPONSE: Final = "afas-response.json"
+
+
+@dataclass(frozen=True)
+class AuditDocument:
+    office_id: str
+    run_id: str
+    loket_journal_run_id: str
+    name: str
+    client_id: str
+    blob: str
+    size: int
+    sha256: str
+    content_type: str
+    created_at: datetime | None
+    retain_until: datetime | None
+
+
+def canonical_json(value: Any) -> bytes:
+    """Stable bytes for a JSON document (sorted keys), so identical content hashes the same."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1, default=str).encode()
+
+
+class AuditStore:
+    def __init__(self, storage: Storage, *, retention_years: int) -> None:
+        self._storage = storage
+        self._retention = timedelta(days=365 * retention_years + retention_years // 4)
+        self._container_ready = False
+
+    @property
+    def _table(self) -> TableClient:
+        return self._storage.table(TABLE)
+
+    def _container(self) -> Any:
+        container = self._storage.blob_service().get_container_client(CONTAINER)
+        if not self._container_ready:
+            try:
+                container.create_container()
+            except ResourceExistsError:
+                pass
+            self._container_ready = True
+        return container
+
+    def write(
+        self,
+        *,
+        office_id: str,
+        run_id: str,
+        loket_journal_run_id: str,
+        client_id: str,
+        name: str,
+        data: bytes,
+        now: datetime,
+        content_type: str = JSON_TYPE,
+    ) -> AuditDocument:
+        """Keep ``data`` as document ``name``; idempotent for identical bytes, never overwrites."""
+        digest = hashlib.sha256(data).hexdigest()
+        folder = f"{check_key(office_id)}/{check_key(run_id)}/{check_key(loket_journal_run_id)}"
+        existing = self.get(office_id, run_id, loket_journal_run_id, name)
+        if existing is not None and existing.sha256 != digest:
+            name = _variant(name, digest)
+            existing = self.get(office_id, run_id, loket_journal_run_id, name)
+        if existing is not None:
+            return existing  # the same document again: nothing to do
+        blob = f"{folder}/{name}"
+        client = self._container().get_blob_client(blob)
+        try:
+            client.upload_blob(
+                data,
+                overwrite=False,
+                content_settings=_content_settings(content_type),
+                metadata={"sha256": digest},
+            )
+        except ResourceExistsError:
+            # Uploaded before, index row missing (a crash in between): keep the first bytes.
+            props = client.get_blob_properties()
+            if (props.metadata or {}).get("sha256", "") != digest:
+                name = _variant(name, digest)
+                blob = f"{folder}/{name}"
+                client = self._container().get_blob_client(blob)
+                try:
+                    client.upload_blob(
+                        data,
+                        overwrite=False,
+                        content_settings=_content_settings(content_type),
+                        metadata={"sha256": digest},
+                    )
+                except ResourceExistsError:
+                    pass  # the variant is named by its hash: the same bytes are there
+        document = AuditDocument(
+            office_id=office_id,
+            run_id=run_id,
+            loket_journal_run_id=loket_journal_run_id,
+            name=name,
+            client_id=client_id,
+            blob=blob,
+            size=len(data),
+            sha256=digest,
+            content_type=content_type,
+            created_at=now,
+            retain_until=now + self._retention,
+        )
+        try:
+            self._table.create_entity(
+                {
+                    "PartitionKey": _partition(office_id, run_id),
+                    "RowKey": f"{check_key(loket_journal_run_id)}|{check_key(name)}",
+                    "name": name,
+                    "loket_journal_run_id": loket_journal_run_id,
+                    "client_id": client_id,
+                    "blob": blob,
+                    "size": len(data),
+                    "sha256": digest,
+                    "content_type": content_type,
+                    "created_at": now,
+                    "retain_until": document.retain_until,
+                }
+            )
+        except ResourceExistsError:
+            pass  # a concurrent writer indexed the same blob
+        return document
+
+    def write_json(
+        self,
+        *,
+        office_id: str,
+        run_id: str,
+        loket_journal_run_id: str,
+        client_id: str,
+        name: str,
+        value: Any,
+        now: datetime,
+    ) -> AuditDocument:
+        return self.write(
+            office_id=office_id,
+            run_id=run_id,
+            loket_journal_run_id=loket_journal_run_id,
+            client_id=client_id,
+            name=name,
+            data=value if isinstance(value, bytes) else canonical_json(value),
+            now=now,
+        )
+
+    def get(
+        self, office_id: str, run_id: str, loket_journal_run_id: str, name: str
+    ) -> AuditDocument | None:
+        entity = get_or_none(
+            self._table,
+            _partition(office_id, run_id),
+            f"{check_key(loket_journal_run_id)}|{check_key(name)}",
+        )
+        return _document(office_id, run_id, entity) if entity is not None else None
+
+    def list(self, office_id: str, run_id: str, loket_journal_run_id: str) -> list[AuditDocument]:
+        prefix = f"{check_key(loket_journal_run_id)}|"
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+            parameters={
+                "pk": _partition(office_id, run_id),
+                "start": prefix,
+                "end": prefix[:-1] + "}",
+            },
+        )
+        found = [_document(office_id, run_id, e) for e in entities]
+        order = {n: i for i, n in enumerate(DOCUMENT_ORDER)}
+        return sorted(found, key=lambda d: (order.get(d.name, len(order)), d.name))
+
+    def read(self, document: AuditDocument) -> bytes:
+        """The document's bytes; raises LookupError when the blob is gone (retention)."""
+        try:
+            data: bytes = self._container().get_blob_client(document.blob).download_blob().readall()
+        except ResourceNotFoundError:
+            raise LookupError(document.blob) from None
+        return data
+
+    def read_named(
+        self, office_id: str, run_id: str, loket_journal_run_id: str, name: str
+    ) -> bytes | None:
+        document = self.get(office_id, run_id, loket_journal_run_id, name)
+        if document is None:
+            return None
+        try:
+            return self.read(document)
+        except LookupError:
+            return None
+
+
+DOCUMENT_ORDER: Final = (LOKET_RUN, LOKET_LINES, ENTRY, AFAS_REQUEST, FINDINGS, AFAS_RESPONSE)
+
+
+def _variant(name: str, digest: str) -> str:
+    """Where different bytes for an existing name go: ``afas-response-1a2b3c4d5e6f.json``."""
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{digest[:12]}{dot}{ext}" if dot else f"{name}-{digest[:12]}"
+
+
+def _content_settings(content_type: str) -> Any:
+    from azure.storage.blob import ContentSettings
+
+    return ContentSettings(content_type=content_type)
+
+
+def _partition(office_id: str, run_id: str) -> str:
+    return f"{check_key(office_id)}|{check_key(run_id)}"
+
+
+def _document(office_id: str, run_id: str, e: TableEntity) -> AuditDocument:
+    return AuditDocument(
+        office_id=office_id,
+        run_id=run_id,
+        loket_journal_run_id=e.get("loket_journal_run_id", ""),
+        name=e.get("name", ""),
+        client_id=e.get("client_id", ""),
+        blob=e.get("blob", ""),
+        size=int(e.get("size", 0)),
+        sha256=e.get("sha256", ""),
+        content_type=e.get("content_type", JSON_TYPE),
+        created_at=when(e.get("created_at")),
+        retain_until=when(e.get("retain_until")),
+    )

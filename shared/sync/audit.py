@@ -1,0 +1,217 @@
+"""What goes into the audit copy of one journal run (layout: shared/store/audit.py).
+
+:func:`record_prepared` keeps what Loket returned and what Loonbrug built and will send, before
+anything is posted; :func:`record_answer` keeps AFAS's answer (or the refusal). Both are
+idempotent: a redelivery writes the same bytes again, which is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.afas import wire
+from shared.afas.profit import fi_entries_payload
+from shared.afas.sb import payroll_entry_payload
+from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.findings import Finding
+from shared.journal.models import JournalLine, JournalRun
+from shared.store import audit as docs
+from shared.store.audit import AuditStore
+
+
+def wire_body(entry: ProfitEntry | SbEntry) -> bytes:
+    """The exact JSON body Loonbrug posts to AFAS for ``entry``."""
+    if isinstance(entry, ProfitEntry):
+        return wire.dumps(fi_entries_payload(entry))
+    return wire.dumps(payroll_entry_payload(entry))
+
+
+def fingerprint(entry: ProfitEntry | SbEntry) -> str:
+    """SHA-256 of the wire body: two preparations are the same entry iff this is equal."""
+    return hashlib.sha256(wire_body(entry)).hexdigest()
+
+
+def journal_run_doc(run: JournalRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "payrollAdministrationId": run.administration_id,
+        "status": int(run.status),
+        "statusText": run.status.dutch,
+        "sequenceNumber": run.sequence_number,
+        "payrollRunId": run.payroll_run_id,
+        "payrollRunSequence": run.payroll_run_sequence,
+        "period": {
+            "year": run.period.year,
+            "number": run.period.number,
+            "start": run.period.start.isoformat(),
+            "end": run.period.end.isoformat(),
+            "testYear": run.period.test_year,
+        },
+        "requestedAt": run.requested_at.isoformat() if run.requested_at else None,
+        "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def lines_doc(lines: Sequence[JournalLine]) -> dict[str, Any]:
+    return {
+        "count": len(lines),
+        "lines": [
+            {
+                "account": ln.account,
+                "accountDescription": ln.account_description,
+                "debit": str(ln.debit),
+                "credit": str(ln.credit),
+                "costCenter": ln.cost_center,
+                "costCenterDescription": ln.cost_center_description,
+                "costUnit": ln.cost_unit,
+                "costUnitDescription": ln.cost_unit_description,
+                "component": ln.component,
+            }
+            for ln in lines
+        ],
+    }
+
+
+def entry_doc(entry: ProfitEntry | SbEntry, *, cost_center_axis: int) -> dict[str, Any]:
+    """The entry in Loonbrug's own terms (the CSV export is made from this)."""
+    if isinstance(entry, ProfitEntry):
+        return {
+            "target": "afas-profit",
+            "reference": entry.voucher_number,
+            "year": entry.year,
+            "period": entry.period,
+            "administration": entry.administration,
+            "journal": entry.journal,
+            "entryDate": entry.entry_date.isoformat(),
+            "voucherDate": entry.voucher_date.isoformat(),
+            "costCenterAxis": cost_center_axis,
+            "totalDebit": str(entry.total_debit),
+            "totalCredit": str(entry.total_credit),
+            "lines": [
+                {
+                    "account": ln.account,
+                    "description": ln.description,
+                    "debit": str(ln.debit),
+                    "credit": str(ln.credit),
+                    "dimensions": {str(axis): code for axis, code in ln.dimensions},
+                }
+                for ln in entry.lines
+            ],
+        }
+    return {
+        "target": "afas-sb",
+        "reference": entry.tracking_identifier,
+        "administrationId": entry.administration_id,
+        "description": entry.description,
+        "entryDate": entry.entry_date.isoformat(),
+        "totalDebit": str(entry.total_debit),
+        "totalCredit": str(entry.total_credit),
+        "lines": [
+            {
+                "account": ln.account,
+                "description": entry.description,
+                "debit": str(ln.debit),
+                "credit": str(ln.credit),
+                "dimensions": {},
+            }
+            for ln in entry.lines
+        ],
+    }
+
+
+def findings_doc(findings: Sequence[Finding]) -> dict[str, Any]:
+    return {
+        "findings": [
+            {
+                "code": f.code,
+                "severity": f.severity.value,
+                "text": f.text,
+                "hint": f.hint,
+                "account": f.account,
+            }
+            for f in findings
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """Where one journal run's documents go."""
+
+    office_id: str
+    run_id: str
+    loket_journal_run_id: str
+    client_id: str
+
+
+def record_prepared(
+    store: AuditStore,
+    clock: Callable[[], datetime],
+    scope: AuditScope,
+    *,
+    journal_run: JournalRun,
+    lines: Sequence[JournalLine],
+    entry: ProfitEntry | SbEntry,
+    findings: Sequence[Finding],
+    cost_center_axis: int,
+) -> str:
+    """Keep the Loket side, the entry and the request. Returns the entry's fingerprint."""
+    now = clock()
+    body = wire_body(entry)
+    for name, value in (
+        (docs.LOKET_RUN, journal_run_doc(journal_run)),
+        (docs.LOKET_LINES, lines_doc(lines)),
+        (docs.ENTRY, entry_doc(entry, cost_center_axis=cost_center_axis)),
+        (docs.AFAS_REQUEST, body),
+        (docs.FINDINGS, findings_doc(findings)),
+    ):
+        store.write_json(
+            office_id=scope.office_id,
+            run_id=scope.run_id,
+            loket_journal_run_id=scope.loket_journal_run_id,
+            client_id=scope.client_id,
+            name=name,
+            value=value,
+            now=now,
+        )
+    return hashlib.sha256(body).hexdigest()
+
+
+def record_answer(
+    store: AuditStore,
+    clock: Callable[[], datetime],
+    scope: AuditScope,
+    *,
+    outcome: str,
+    entry_number: str | None = None,
+    reference: str = "",
+    error: str = "",
+    recovered: bool = False,
+    approved_by: str = "",
+) -> None:
+    """Keep AFAS's answer: ``booked`` with the entry number, or ``refused`` with the error.
+    The first answer kept for a journal run in a run stands (a redelivery adds nothing)."""
+    if store.get(scope.office_id, scope.run_id, scope.loket_journal_run_id, docs.AFAS_RESPONSE):
+        return
+    answer: dict[str, Any] = {"outcome": outcome, "reference": reference}
+    if entry_number is not None:
+        answer["entryNumber"] = entry_number
+    if error:
+        answer["error"] = error
+    if recovered:
+        answer["recovered"] = True  # found in AFAS after an unknown outcome, not posted again
+    if approved_by:
+        answer["approvedBy"] = approved_by
+    store.write_json(
+        office_id=scope.office_id,
+        run_id=scope.run_id,
+        loket_journal_run_id=scope.loket_journal_run_id,
+        client_id=scope.client_id,
+        name=docs.AFAS_RESPONSE,
+        value=answer,
+        now=clock(),
+    )

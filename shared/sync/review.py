@@ -1,0 +1,389 @@
+"""Review mode: an admin approves (books, exactly once) or rejects a prepared journal run.
+
+Approve re-reads the journal run from Loket and builds the entry exactly as the worker does; it
+books only when the entry is byte-for-byte the one that was prepared (the fingerprint of its wire
+JSON), so what gets booked is what the admin saw. If Loket's lines (or the mapping, or the AFAS
+facts) changed since, the item is refreshed to the new entry and stays pending (409): the admin
+looks again. The booking itself goes through :func:`shared.sync.booking.book_once`, the same
+ledger claim and exactly-once client path the nightly uses; afterwards Loket is told (processed),
+and the outcome lands on the journal-run row of the run that prepared the item, with messages.
+
+Approve twice, or approve racing reject: the item moves ``pending -> approving`` (or
+``-> rejected``) with an ETag condition, so exactly one of them wins; the loser gets 409. Even a
+second booking attempt would meet the ledger claim first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from shared.afas.errors import AfasError, AfasRetriableError
+from shared.journal.builder import Draft
+from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.findings import Finding, Severity
+from shared.journal.models import JournalRunStatus
+from shared.loket.errors import LoketError, LoketRetriableError
+from shared.oauth.tokens import ConsentRequired, NotConnected
+from shared.store.approvals import ApprovalItem, ApprovalState, WarningNote
+from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
+from shared.store.tables import ConcurrencyConflict
+from shared.sync.audit import AuditScope, record_answer, record_prepared
+from shared.sync.audit import fingerprint as audit_fingerprint
+from shared.sync.booking import (
+    BookingBusy,
+    BookingRefused,
+    Claimant,
+    book_once,
+    tell_loket_booked,
+)
+from shared.sync.messages import SyncJob
+from shared.sync.targets import source_for
+from shared.sync.worker import JobState, Recorder, WorkerDeps, mark_failed_in_loket
+
+log = logging.getLogger("loonbrug.review")
+
+APPROVAL_LEASE = timedelta(minutes=10)
+BOOKABLE = frozenset({JournalRunStatus.READY, JournalRunStatus.EXPORT_FAILED})
+
+
+class ReviewProblem(Exception):
+    """Why an approval or rejection did not happen. ``kind``: not-found, conflict, changed,
+    precondition, unavailable, consent. ``dutch``: for the problem detail."""
+
+    def __init__(self, kind: str, dutch: str, hint: str = "") -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.dutch = dutch
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Decision:
+    item: ApprovalItem
+    marked_in_loket: bool = False
+
+
+def _take(deps: WorkerDeps, office_id: str, approval: str, if_match: str | None) -> ApprovalItem:
+    assert deps.approvals is not None
+    item = deps.approvals.get(office_id, approval)
+    if item is None:
+        raise ReviewProblem(
+            "not-found", "Dit goedkeuringsitem bestaat niet (of hoort niet bij uw kantoor)."
+        )
+    if if_match and if_match.strip('"W/') != item.etag.strip('"W/'):
+        raise ReviewProblem(
+            "precondition",
+            "Het item is gewijzigd sinds u het opvroeg. Vernieuw de lijst en beoordeel het opnieuw.",
+        )
+    now = deps.clock()
+    taking_over = (
+        item.state is ApprovalState.APPROVING
+        and item.lease_until is not None
+        and item.lease_until <= now
+    )
+    if item.state is not ApprovalState.PENDING and not taking_over:
+        raise ReviewProblem("conflict", _state_text(item))
+    return item
+
+
+def _state_text(item: ApprovalItem) -> str:
+    who = item.decided_by or "een beheerder"
+    return {
+        ApprovalState.APPROVING: f"Dit item wordt op dit moment goedgekeurd en geboekt door {who}.",
+        ApprovalState.APPROVED: f"Dit item is al goedgekeurd door {who} en geboekt"
+        + (f" (journaalpost {item.entry_number})." if item.entry_number else "."),
+        ApprovalState.REJECTED: f"Dit item is al afgewezen door {who}: {item.reason}",
+        ApprovalState.FAILED: "Het boeken van dit item is mislukt; de volgende nachtelijke run "
+        "bereidt het opnieuw voor.",
+        ApprovalState.PENDING: "Dit item wacht op goedkeuring.",
+    }[item.state]
+
+
+def approve(
+    deps: WorkerDeps, office_id: str, approval: str, *, user: str, if_match: str | None = None
+) -> Decision:
+    assert deps.approvals is not None
+    item = _take(deps, office_id, approval, if_match)
+    now = deps.clock()
+    try:
+        item = deps.approvals.move(
+            item,
+            ApprovalState.APPROVING,
+            decided_by=user,
+            decided_at=now,
+            lease_until=now + APPROVAL_LEASE,
+        )
+    except ConcurrencyConflict:
+        current = deps.approvals.get(office_id, approval)
+        raise ReviewProblem("conflict", _state_text(current) if current else "Conflict.") from None
+    try:
+        return _book(deps, item, user)
+    except ReviewProblem as problem:
+        if problem.kind in ("changed", "conflict", "consent"):
+            _back_to_pending(deps, item)
+        raise
+
+
+def _back_to_pending(deps: WorkerDeps, item: ApprovalItem) -> None:
+    assert deps.approvals is not None
+    current = deps.approvals.get(item.prepared.office_id, item.approval_id)
+    if current is None or current.state is not ApprovalState.APPROVING:
+        return
+    try:
+        deps.approvals.move(
+            current, ApprovalState.PENDING, decided_by="", decided_at="", lease_until=""
+        )
+    except ConcurrencyConflict:
+        pass
+
+
+def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
+    assert deps.approvals is not None
+    p = item.prepared
+    config = deps.clients.get(p.office_id, p.client_id)
+    if config is None:
+        raise ReviewProblem("conflict", f"Klant {p.client_id} bestaat niet meer.")
+    run = deps.runs.get(p.office_id, p.run_id)
+    if run is None:
+        raise ReviewProblem("conflict", f"De run {p.run_id} van dit item bestaat niet meer.")
+    try:
+        target = deps.target(config)
+        if target.key != p.target_key:
+            raise ReviewProblem(
+                "conflict",
+                "De AFAS-administratie van deze klant is gewijzigd sinds de voorbereiding.",
+                "De volgende nachtelijke run bereidt de journaalpost voor de nieuwe administratie voor.",
+            )
+        with deps.loket(p.office_id) as loket:
+            journal_run = loket.get_journal_run(
+                p.loket_journal_run_id, administration_id=config.loket_administration_id
+            )
+            booking = deps.bookings.get(target.key, journal_run.id)
+            if journal_run.status not in BOOKABLE and not (booking and booking.state.booked):
+                raise ReviewProblem(
+                    "conflict",
+                    f"De journaalrun staat in Loket op '{journal_run.status.dutch}' en kan niet "
+                    "meer worden geboekt.",
+                )
+            lines = list(loket.iter_journal_run_lines(journal_run.id))
+            draft = target.draft(source_for(config, journal_run, lines))
+            findings = list(draft.findings)
+            if draft.postable:
+                findings += target.precheck(draft)
+            state = JobState(SyncJob(p.office_id, p.run_id, p.client_id), run, config)
+            record = Recorder(deps, state, target, journal_run)
+            scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)
+            blocking = [f for f in findings if f.blocks]
+            if blocking:
+                summary = "; ".join(f.text for f in blocking)
+                mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {summary}")
+                record.failed(findings)
+                return Decision(_finish(deps, item, ApprovalState.FAILED, reason=summary))
+            if audit_fingerprint(draft.entry) != p.fingerprint:
+                if deps.audit is not None:
+                    record_prepared(
+                        deps.audit,
+                        deps.clock,
+                        scope,
+                        journal_run=journal_run,
+                        lines=lines,
+                        entry=draft.entry,
+                        findings=findings,
+                        cost_center_axis=config.mapping.cost_center_axis,
+                    )
+                _refresh(deps, item, draft, findings)
+                raise ReviewProblem(
+                    "changed",
+                    "De journaalpost is gewijzigd sinds de voorbereiding (andere regels in Loket "
+                    "of een gewijzigde koppeling). Het item is bijgewerkt; bekijk het opnieuw.",
+                )
+            warnings = [f for f in findings if not f.blocks]
+            claimant = Claimant(p.office_id, p.client_id, p.run_id)
+            try:
+                booked, booking = book_once(
+                    deps.bookings, deps.clock, target, draft, journal_run.id, claimant, booking
+                )
+            except BookingBusy:
+                raise ReviewProblem(
+                    "unavailable",
+                    "Deze journaalrun wordt op dit moment al geboekt. Probeer het over een paar "
+                    "minuten opnieuw.",
+                ) from None
+            except BookingRefused as refused:
+                error = refused.error
+                mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {error.detail}")
+                if deps.audit is not None:
+                    record_answer(
+                        deps.audit, deps.clock, scope, outcome="refused", error=error.detail
+                    )
+                record.failed(
+                    [
+                        *warnings,
+                        Finding(
+                            "afas-refused",
+                            Severity.ERROR,
+                            f"AFAS weigerde de journaalpost: {error.detail}",
+                            error.hint,
+                        ),
+                    ]
+                )
+                return Decision(_finish(deps, item, ApprovalState.FAILED, reason=error.detail))
+            if deps.audit is not None:
+                record_answer(
+                    deps.audit,
+                    deps.clock,
+                    scope,
+                    outcome="booked",
+                    entry_number=booked.entry_number,
+                    reference=booked.reference,
+                    recovered=booked.recovered,
+                    approved_by=user,
+                )
+            tell_loket_booked(
+                deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked
+            )
+            record.imported(booked, warnings)
+            done = _finish(
+                deps,
+                item,
+                ApprovalState.APPROVED,
+                entry_number=booked.entry_number,
+                marked_in_loket=True,
+            )
+            return Decision(done, marked_in_loket=True)
+    except (ConsentRequired, NotConnected) as exc:
+        reason = getattr(exc, "reason", None) or ""
+        raise ReviewProblem(
+            "consent",
+            f"De koppeling vraagt opnieuw toestemming of ontbreekt. {reason}".strip(),
+            "Koppel opnieuw via Koppelingen en keur daarna opnieuw goed.",
+        ) from None
+    except (LoketRetriableError, AfasRetriableError) as exc:
+        log.warning("approval %s interrupted: %s", item.approval_id, type(exc).__name__)
+        raise ReviewProblem(
+            "unavailable",
+            "Loket of AFAS is tijdelijk niet bereikbaar. Probeer het over een paar minuten "
+            "opnieuw; er wordt nooit twee keer geboekt.",
+        ) from None
+    except LoketError as exc:
+        raise ReviewProblem("conflict", f"Loket gaf een fout: {exc.dutch}") from None
+    except AfasError as exc:
+        raise ReviewProblem("conflict", f"AFAS gaf een fout: {exc.detail}", exc.hint) from None
+
+
+def _refresh(
+    deps: WorkerDeps,
+    item: ApprovalItem,
+    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    findings: list[Finding],
+) -> None:
+    """Put the newly built entry on the item and make it pending again (the admin re-reviews)."""
+    assert deps.approvals is not None
+    _back_to_pending(deps, item)
+    entry = draft.entry
+    prepared = replace(
+        item.prepared,
+        fingerprint=audit_fingerprint(entry),
+        total_debit=entry.total_debit,
+        total_credit=entry.total_credit,
+        line_count=len(entry.lines),
+        warnings=tuple(WarningNote(f.code, f.text, f.hint) for f in findings if not f.blocks),
+    )
+    try:
+        deps.approvals.prepare(prepared, now=deps.clock())
+    except ConcurrencyConflict:
+        pass
+
+
+def _finish(
+    deps: WorkerDeps, item: ApprovalItem, state: ApprovalState, **fields: object
+) -> ApprovalItem:
+    assert deps.approvals is not None
+    current = deps.approvals.get(item.prepared.office_id, item.approval_id) or item
+    try:
+        return deps.approvals.move(current, state, lease_until="", **fields)
+    except ConcurrencyConflict:
+        return deps.approvals.get(item.prepared.office_id, item.approval_id) or item
+
+
+def reject(
+    deps: WorkerDeps,
+    office_id: str,
+    approval: str,
+    *,
+    user: str,
+    reason: str,
+    mark_failed: bool,
+    if_match: str | None = None,
+) -> Decision:
+    assert deps.approvals is not None
+    item = _take(deps, office_id, approval, if_match)
+    if item.state is not ApprovalState.PENDING:
+        raise ReviewProblem("conflict", _state_text(item))
+    now = deps.clock()
+    try:
+        item = deps.approvals.move(
+            item, ApprovalState.REJECTED, decided_by=user, decided_at=now, reason=reason[:1000]
+        )
+    except ConcurrencyConflict:
+        current = deps.approvals.get(office_id, approval)
+        raise ReviewProblem("conflict", _state_text(current) if current else "Conflict.") from None
+    p = item.prepared
+    marked = False
+    if mark_failed:
+        try:
+            with deps.loket(office_id) as loket:
+                loket.mark_processing_failed(
+                    p.loket_journal_run_id, f"Afgewezen in Loonbrug door {user}: {reason}"[:1000]
+                )
+            marked = True
+            item = deps.approvals.move(item, ApprovalState.REJECTED, marked_in_loket=True)
+        except (ConsentRequired, NotConnected, LoketError) as exc:
+            log.warning("rejection %s not marked in Loket: %s", approval, type(exc).__name__)
+    _record_rejection(deps, item, user, reason, marked)
+    return Decision(item, marked_in_loket=marked)
+
+
+def _record_rejection(
+    deps: WorkerDeps, item: ApprovalItem, user: str, reason: str, marked: bool
+) -> None:
+    p = item.prepared
+    note = f"Afgewezen door {user}: {reason}"
+    deps.details.record(
+        p.office_id,
+        p.run_id,
+        JournalRunRecord(
+            client_id=p.client_id,
+            loket_journal_run_id=p.loket_journal_run_id,
+            payroll_run_id=p.payroll_run_id,
+            payroll_period=p.payroll_period,
+            sequence_number=p.sequence_number,
+            status=JournalRunOutcome.SKIPPED,
+            environment=p.environment,
+            reference=p.reference,
+            note=note,
+        ),
+    )
+    in_loket = (
+        " In Loket staat de journaalrun nu op 'Exporteren mislukt'."
+        if marked
+        else " Loket is niet bijgewerkt."
+    )
+    deps.details.message(
+        p.office_id,
+        p.run_id,
+        RunMessage(
+            at=deps.clock(),
+            level=Level.WARNING,
+            text=f"Journaalpost van periode {p.payroll_period} (volgnr. {p.sequence_number}) "
+            f"afgewezen door {user}: {reason}.{in_loket}",
+            hint="Deze journaalrun wordt niet geboekt. Een nieuwe journaalrun in Loket wordt "
+            "opnieuw ter goedkeuring voorbereid.",
+            client_id=p.client_id,
+            loket_journal_run_id=p.loket_journal_run_id,
+            code="rejected",
+        ),
+        key=f"{p.loket_journal_run_id}|rejected",
+    )

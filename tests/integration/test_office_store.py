@@ -1,0 +1,123 @@
+"""The audit store, the approval items and the notification claims on Azurite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from shared.bootstrap import Services
+from shared.store import audit as docs
+from shared.store.approvals import ApprovalState, Prepared, approval_id
+from shared.store.tables import ConcurrencyConflict
+
+NOW = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
+
+
+def test_audit_documents_are_immutable_and_idempotent(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    office, run, journal = unique("office"), unique("run"), unique("jr")
+    store = services.audit
+
+    def write(name: str, value: object) -> docs.AuditDocument:
+        return store.write_json(
+            office_id=office,
+            run_id=run,
+            loket_journal_run_id=journal,
+            client_id="4711",
+            name=name,
+            value=value,
+            now=NOW,
+        )
+
+    first = write(docs.AFAS_RESPONSE, {"outcome": "booked", "entryNumber": "17"})
+    again = write(docs.AFAS_RESPONSE, {"entryNumber": "17", "outcome": "booked"})  # same content
+    assert again.blob == first.blob and again.sha256 == first.sha256
+    other = write(docs.AFAS_RESPONSE, {"outcome": "booked", "entryNumber": "18"})
+    assert other.name != docs.AFAS_RESPONSE and other.name.startswith("afas-response-")
+    write(docs.LOKET_LINES, {"count": 0, "lines": []})
+
+    listed = store.list(office, run, journal)
+    assert [d.name for d in listed] == [docs.LOKET_LINES, docs.AFAS_RESPONSE, other.name]
+    assert json.loads(store.read(listed[1]))["entryNumber"] == "17"  # the first stays
+    assert json.loads(store.read(listed[2]))["entryNumber"] == "18"
+    assert listed[1].retain_until is not None
+    assert listed[1].retain_until - NOW >= timedelta(days=7 * 365)
+    # The blob itself refuses to be overwritten.
+    from azure.core.exceptions import ResourceExistsError
+
+    blob = services.storage.blob_service().get_blob_client("audit", first.blob)
+    with pytest.raises(ResourceExistsError):
+        blob.upload_blob(b"{}", overwrite=False)
+    assert store.list(office, run, unique("other")) == []
+    assert store.read_named(office, run, journal, "missing.json") is None
+
+
+def _prepared(office: str, fingerprint: str, run: str = "nightly-2024-03-01") -> Prepared:
+    return Prepared(
+        office_id=office,
+        client_id="4711",
+        target_key="profit|12345|1",
+        target_label="administratie 1 (O12345AA)",
+        environment="O12345AA",
+        loket_journal_run_id="jr-1",
+        payroll_run_id="pr-1",
+        payroll_period="2024-2",
+        sequence_number=2,
+        run_id=run,
+        reference="LB-1",
+        fingerprint=fingerprint,
+        total_debit=Decimal("100.00"),
+        total_credit=Decimal("100.00"),
+        line_count=4,
+        description="Loonjournaal",
+    )
+
+
+def test_one_approval_item_per_journal_run_and_one_decision(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    office = unique("office")
+    repo = services.approvals
+    item = repo.prepare(_prepared(office, "a" * 64), now=NOW)
+    assert item.approval_id == approval_id("profit|12345|1", "jr-1")
+    assert item.state is ApprovalState.PENDING
+    # A redelivery / the next nightly: the same item; changed lines refresh it.
+    same = repo.prepare(_prepared(office, "a" * 64, run="nightly-2024-03-02"), now=NOW)
+    assert same.etag == item.etag and same.prepared.run_id == "nightly-2024-03-01"
+    refreshed = repo.prepare(_prepared(office, "b" * 64, run="nightly-2024-03-02"), now=NOW)
+    assert refreshed.prepared.fingerprint == "b" * 64 and refreshed.etag != item.etag
+    assert [i.approval_id for i in repo.pending(office)] == [item.approval_id]
+
+    # Approve and reject race on the same ETag: exactly one wins.
+    approving = repo.move(refreshed, ApprovalState.APPROVING, decided_by="a")
+    with pytest.raises(ConcurrencyConflict):
+        repo.move(refreshed, ApprovalState.REJECTED, decided_by="b")
+    assert approving.state is ApprovalState.APPROVING and repo.pending(office) == []
+    # An item an admin decided on is not re-prepared.
+    kept = repo.prepare(_prepared(office, "c" * 64), now=NOW)
+    assert kept.state is ApprovalState.APPROVING and kept.prepared.fingerprint == "b" * 64
+    assert repo.get(unique("office"), item.approval_id) is None
+
+
+def test_a_notification_event_is_claimed_once(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    office = unique("office")
+    repo = services.notifications
+    claim = repo.claim(office, "summary|nightly-2024-03-01", now=NOW)
+    assert claim is not None
+    assert repo.claim(office, "summary|nightly-2024-03-01", now=NOW) is None  # live lease
+    # The sender died: after the lease another attempt may take it over, once.
+    later = NOW + timedelta(minutes=6)
+    taken = repo.claim(office, "summary|nightly-2024-03-01", now=later)
+    assert taken is not None
+    assert repo.claim(office, "summary|nightly-2024-03-01", now=later) is None
+    repo.sent(taken, now=later, recipients=("a@b.nl",), subject="s", message_id="<x@b.nl>")
+    assert repo.claim(office, "summary|nightly-2024-03-01", now=later + timedelta(days=1)) is None
+    event = repo.event(office, "summary|nightly-2024-03-01")
+    assert event is not None and event.state == "sent" and event.attempts == 2
