@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import afas, clients, connections, nightly, runs, system, worker
+from functions import afas, clients, connections, nightly, portal, runs, system, worker
 from shared import telemetry
 from shared.settings import get_settings
 
@@ -12,5 +12,14 @@ settings = get_settings()
 telemetry.configure(settings)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for blueprint in (system.bp, connections.bp, afas.bp, clients.bp, runs.bp, nightly.bp, worker.bp):
+for blueprint in (
+    system.bp,
+    connections.bp,
+    afas.bp,
+    clients.bp,
+    runs.bp,
+    nightly.bp,
+    worker.bp,
+    portal.bp,
+):
     app.register_functions(blueprint)

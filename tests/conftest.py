@@ -19,6 +19,8 @@ pytest_plugins = [
     "tests.support.loket_fixtures",
     "tests.support.afas_fixtures",
     "tests.support.telemetry_fixtures",
+    "tests.support.browser_fixtures",
+    "tests.support.portal_fixtures",
 ]
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()

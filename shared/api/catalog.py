@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from shared.api.handlers import afas_connections, clients, connections, runs, system
+from shared.api.handlers import afas_connections, clients, connections, portal, runs, system
 from shared.api.openapi import build_document
 from shared.api.operations import Operation
 
@@ -22,6 +22,7 @@ OPERATIONS: tuple[Operation, ...] = (
     clients.PUT_CLIENT,
     clients.DELETE_CLIENT,
     clients.PREVIEW,
+    portal.PORTAL,
 )
 
 
