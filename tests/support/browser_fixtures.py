@@ -123,5 +123,9 @@ def sign_in_as(page: Any, office_id: str, *, name: str = "Anna Beheer", admin: b
         name=name,
         roles=(ADMIN_ROLE,) if admin else (),
     )
-    script = f"localStorage.setItem('loonbrug.devPrincipal', {json.dumps(json.dumps(principal))});"
+    value = json.dumps(json.dumps(principal))
+    script = (
+        "if (location.protocol.startsWith('http')) "
+        f"localStorage.setItem('loonbrug.devPrincipal', {value});"
+    )
     page.add_init_script(script)
