@@ -178,6 +178,24 @@ def connect_afas_profit(host: Host) -> None:
     )
 
 
+def show_portal(host: Host) -> None:
+    """Print the portal's address; keep everything running while someone looks at it."""
+    say()
+    say(f"  Portal: {host.url}/api/portal/")
+    say(f"    Ontwikkel-aanmelding: kantoor {DEMO_OFFICE}, rol Beheerder (of Lezer)")
+    if not (sys.stdin.isatty() or os.environ.get("LOONBRUG_DEMO_SERVE")):
+        say(
+            "    (the demo stops now; run it in a terminal, or with LOONBRUG_DEMO_SERVE=1, to keep it up)"
+        )
+        return
+    say("    Druk op Ctrl+C om de demo te stoppen.")
+    try:
+        while host.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say()
+
+
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="loonbrug-demo-"))
     say("Loonbrug demo")
@@ -202,6 +220,7 @@ def main() -> int:
             say(f"  POST /admin/functions/nightly_sync -> {answer.status_code}")
             line = host.wait_for_log(r"nightly tick at")
             say(f"  nightly: {line.split(': ', 1)[1]}")
+            show_portal(host)
         say(f"  logs: {workdir}")
         return 0
     finally:
