@@ -125,6 +125,19 @@ def test_the_manual_workflow_end_to_end(
     afas_row = page.locator("tr", has_text="AFAS Profit")
     expect(afas_row).to_contain_text("O12345AA (12345)")
     expect(afas_row).to_contain_text("Gekoppeld")
+
+    # Stap 3b: AFAS SB+ (the sandbox consents at once and sends the browser back)
+    page.get_by_role("link", name="AFAS koppeling toevoegen").click()
+    page.get_by_role("link", name="AFAS SB+ koppelen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("AFAS SB+ koppeling toevoegen")
+    page.get_by_role("button", name="Log in bij AFAS SB+").click()  # no name: refused locally
+    expect(page.locator(".field-error")).to_have_text("Vul de naam van de omgeving in.")
+    page.get_by_label("Omgevingsnaam AFAS SB+").fill("enyoi")
+    page.get_by_role("button", name="Log in bij AFAS SB+").click()
+    expect(page.get_by_text("U bent terug van AFAS SB+")).to_be_visible()
+    sb_row = page.locator("tr", has_text="AFAS SB+")
+    expect(sb_row).to_contain_text("enyoi")
+    expect(sb_row).to_contain_text("Gekoppeld")
     assert_accessible(page)
     shoot(page, "06-koppelingen")
 
@@ -222,7 +235,7 @@ def test_the_manual_workflow_end_to_end(
 
     # Stap 5: a rerun of February for client 5120; its correction run hits a blocked account -----
     world.loket.set_run_status(CORRECTION_RUN, 4)  # the journal became ready after the nightly
-    world.loket.latency = 0.4  # slow enough to see "Wordt uitgevoerd" before it finishes
+    world.loket.latency = 0.8  # slow enough to see "Wordt uitgevoerd" before it finishes
     try:
         page.get_by_role("link", name="Runs overzicht").click()
         page.get_by_role("link", name="Rerun uitvoeren").click()

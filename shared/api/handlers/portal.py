@@ -191,7 +191,13 @@ def _headers(content_type: str, cache: str, **extra: str) -> dict[str, str]:
     return headers
 
 
-def _accepts_gzip(ctx: RequestContext) -> bool:
+def _gzip_allowed(ctx: RequestContext) -> bool:
+    """Whether to answer a pre-compressed body with ``Content-Encoding: gzip``.
+
+    [I] Assumption: the Functions host (and Easy Auth in front of it) passes our
+    ``Content-Encoding`` header and the binary body through unchanged, without compressing again;
+    the docs do not say. Should it not hold, answering ``False`` here serves plain files.
+    """
     accepted = ctx.request.headers.get("accept-encoding", "").lower()
     return any(part.split(";")[0].strip() == "gzip" for part in accepted.split(","))
 
@@ -201,7 +207,7 @@ def _send(ctx: RequestContext, asset: Asset, cache: str) -> ApiResponse:
     vary = {"Vary": "Accept-Encoding"} if asset.gzipped is not None else {}
     if asset.etag in [tag.strip() for tag in if_none_match.split(",")]:
         return ApiResponse(304, b"", _headers(asset.content_type, cache, ETag=asset.etag, **vary))
-    if asset.gzipped is not None and _accepts_gzip(ctx):
+    if asset.gzipped is not None and _gzip_allowed(ctx):
         return ApiResponse(
             200,
             asset.gzipped,
@@ -231,6 +237,9 @@ def _index(ctx: RequestContext, files: PortalFiles) -> ApiResponse:
 
 
 def serve_portal(ctx: RequestContext) -> ApiResponse:
+    # [I] Assumption: the Functions host routes both /api/portal and /api/portal/ here with an
+    # empty (absent) catch-all value, as ASP.NET Core routing does; the page itself must be at
+    # /api/portal/ so that relative links resolve, hence the redirect.
     raw = ctx.request.route_params.get("path", "") or ""
     if not raw and not urlsplit(ctx.request.url).path.endswith("/"):
         return ApiResponse(301, b"", {"Location": f"{BASE_PATH}/", "Cache-Control": "no-cache"})
