@@ -3,7 +3,9 @@
 Starts Azurite, the Loket sandbox (``default_scenario()``) and the local Functions host on free
 loopback ports, checks health, connects Loket through the real consent route (authorize URL ->
 sandbox consent -> callback), prints the payroll administrations the consent sees, and runs the
-nightly sync through the host's admin endpoint, printing what happened.
+nightly sync through the host's admin endpoint: three clients (Profit with cost centres, SB,
+and one that hits a blocked account), the runs overview and run detail as the manual shows them,
+then a rerun that books nothing twice.
 """
 
 from __future__ import annotations
@@ -19,12 +21,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 
 from devtools.azurite import ROOT, Azurite, free_port, start_azurite
-from devtools.sandbox.afas import PROFIT_NAME, PROFIT_TOKEN, AfasSandbox, start_afas_sandbox
+from devtools.sandbox.afas import (
+    PROFIT_NAME,
+    PROFIT_TOKEN,
+    SB_ADMINISTRATION_ID,
+    AfasSandbox,
+    start_afas_sandbox,
+)
 from devtools.sandbox.loket import LoketSandbox, default_scenario, start_loket_sandbox
 from shared.api.auth import ADMIN_ROLE, encode_principal
 
@@ -178,6 +189,227 @@ def connect_afas_profit(host: Host) -> None:
     )
 
 
+# -- the nightly, shown as the manual shows it ---------------------------------------------------
+
+ADMIN = {
+    "X-MS-CLIENT-PRINCIPAL": encode_principal(
+        office_id=DEMO_OFFICE, user_id="demo-admin", name="Demo Beheerder", roles=(ADMIN_ROLE,)
+    )
+}
+ACCOUNTS = {"4200": "4110", "1500": "1710", "1550": "1720"}  # Loket chart -> AFAS chart
+COST_CENTRES = {  # Loket cost centres -> AFAS allocation codes (axis 1); no cost units in AFAS
+    "costCenters": "map",
+    "costCenterMap": {"KP100": "100", "KP200": "200", "KP300": "300"},
+    "costUnitAxis": None,
+}
+CLIENTS = (
+    # (client id, Loket administration, target, mapping)
+    (
+        "4711",
+        "Korenschoof maandloners",
+        {"type": "afas-profit", "environment": "O12345AA", "administration": 1, "journal": "80"},
+        {
+            "accounts": ACCOUNTS,
+            "costCenters": "map",
+            "costCenterMap": {"KP100": "100", "KP200": "200", "KP300": "300"},
+            "costUnitAxis": None,
+        },
+    ),
+    (
+        "4712",
+        "Korenschoof 4-wekers",
+        {"type": "afas-sb", "environment": "enyoi", "administrationId": SB_ADMINISTRATION_ID},
+        {"accounts": ACCOUNTS, "costCenters": "drop"},
+    ),
+    (
+        "5120",
+        "Van Dijk installatie",  # 4200 mapped onto the blocked account 4999: fails visibly
+        {"type": "afas-profit", "environment": "O12345AA", "administration": 1, "journal": "80"},
+        {**COST_CENTRES, "accounts": {**ACCOUNTS, "4200": "4999"}},
+    ),
+)
+
+
+def connect_afas_sb(host: Host) -> None:
+    start = requests.post(f"{host.url}/api/connections/afas-sb/enyoi", headers=ADMIN, timeout=10)
+    start.raise_for_status()
+    consent = requests.get(start.json()["authorizeUrl"], allow_redirects=False, timeout=10)
+    callback = requests.get(consent.headers["Location"], allow_redirects=False, timeout=30)
+    say(
+        f"  POST /api/connections/afas-sb/enyoi -> {start.status_code}; AFAS SB consent -> "
+        f"{consent.status_code}; callback -> {callback.status_code}"
+    )
+    if callback.status_code != 302:
+        raise RuntimeError(f"connecting AFAS SB failed: {callback.text}")
+
+
+def create_clients(host: Host) -> None:
+    administrations = requests.get(
+        f"{host.url}/api/loket/payroll-administrations", headers=ADMIN, timeout=30
+    ).json()
+    ids = {
+        a["name"]: a["id"]
+        for e in administrations["employers"]
+        for a in e["payrollAdministrations"]
+    }
+    for client_id, administration, target, mapping in CLIENTS:
+        body = {
+            "loketPayrollAdministrationId": ids[administration],
+            "target": target,
+            "mapping": mapping,
+            "includeInSync": True,
+        }
+        answer = requests.put(
+            f"{host.url}/api/clients/{client_id}", headers=ADMIN, json=body, timeout=30
+        )
+        if answer.status_code not in (200, 201):
+            raise RuntimeError(f"client {client_id}: {answer.text}")
+        say(
+            f"  PUT /api/clients/{client_id} -> {answer.status_code} ({administration} -> {target['type']})"
+        )
+
+
+def local(moment: str | None, with_time: bool = True) -> str:
+    if not moment:
+        return ""
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(
+        ZoneInfo("Europe/Amsterdam")
+    )
+    return parsed.strftime("%d-%m-%Y %H:%M" if with_time else "%d-%m-%Y")
+
+
+def day(value: str | None) -> str:
+    return datetime.fromisoformat(value).strftime("%d-%m-%Y") if value else ""
+
+
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    say("    " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    say("    " + "  ".join("-" * w for w in widths))
+    for row in rows:
+        say("    " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def wait_for_run(host: Host, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = requests.get(
+            f"{host.url}/api/runs/{run_id}", headers=ADMIN, timeout=10
+        ).json()
+        if run.get("status") not in (None, "running"):
+            return run
+        time.sleep(0.3)
+    raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
+
+
+def show_overview(host: Host) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = requests.get(
+        f"{host.url}/api/runs", headers=ADMIN, timeout=10
+    ).json()["runs"]
+    say("  Runs overzicht")
+    table(
+        [
+            "Type",
+            "Clientnr.",
+            "Loket.nl omgeving",
+            "Aangemaakt",
+            "Datum vanaf",
+            "Datum tot",
+            "Status",
+        ],
+        [
+            [
+                "Nachtelijk" if r["type"] == "nightly" else "Re-run",
+                r["clientId"] or "alle",
+                "Loket sandbox",
+                local(r["createdAt"]),
+                day(r["approvedFrom"]),
+                day(r["approvedTo"]),
+                r["statusText"],
+            ]
+            for r in runs
+        ],
+    )
+    return runs
+
+
+def show_detail(run: dict[str, Any]) -> None:
+    say(
+        f"  {'Nachtelijke run' if run['type'] == 'nightly' else 'Rerun'} {run['runId']}: {run['statusText']}"
+    )
+    status = {"imported": "Geïmporteerd", "failed": "Mislukt", "skipped": "Overgeslagen"}
+    say("  Loonruns")
+    table(
+        [
+            "Clientnr",
+            "Periode",
+            "Volgnr.",
+            "Datum verzonden",
+            "AFAS omgeving",
+            "Journaalpost",
+            "Status",
+        ],
+        [
+            [
+                r["clientId"],
+                r["payrollPeriod"].replace("-", " - "),
+                str(r["sequenceNumber"]),
+                local(r["sentAt"]),
+                r["environment"],
+                r["entryNumber"] or "",
+                status.get(r["status"], r["status"]),
+            ]
+            for r in run["journalRuns"]
+        ],
+    )
+    say(f"  Meldingen ({len(run['messages'])})")
+    for m in run["messages"]:
+        say(f"    [{m['level']}] {m['clientId'] or '-'}: {m['text']}")
+        if m["hint"]:
+            say(f"        hint: {m['hint']}")
+
+
+def run_the_nightly(host: Host, loket: LoketSandbox, afas: AfasSandbox) -> None:
+    answer = requests.post(
+        f"{host.url}/admin/functions/nightly_sync", json={"input": ""}, timeout=10
+    )
+    say(f"  POST /admin/functions/nightly_sync -> {answer.status_code}")
+    host.wait_for_log(r"nightly tick planned")
+    runs = requests.get(f"{host.url}/api/runs", headers=ADMIN, timeout=10).json()["runs"]
+    nightly = wait_for_run(host, runs[0]["runId"])
+    say()
+    show_overview(host)
+    say()
+    show_detail(nightly)
+    entries = afas.profit_entries()
+    say()
+    say(
+        f"  AFAS Profit sandbox: {len(entries)} journaalpost(en) "
+        + ", ".join(f"{e.entry_number} ({len(e.lines)} regels)" for e in entries)
+        + f"; AFAS SB sandbox: {len(afas.sb_bookings())} boeking(en)"
+    )
+    say()
+    started = requests.post(
+        f"{host.url}/api/reruns",
+        headers=ADMIN,
+        timeout=30,
+        json={"approvedFrom": "2024-01-01", "approvedTo": "2024-12-31"},
+    )
+    say(f"  POST /api/reruns 2024-01-01..2024-12-31 -> {started.status_code}")
+    rerun = wait_for_run(host, started.json()["runId"])
+    show_detail(rerun)
+    say()
+    show_overview(host)
+    say(
+        f"  AFAS after the rerun: {len(afas.profit_entries())} Profit entries, {len(afas.sb_bookings())} SB "
+        "bookings (nothing booked twice)"
+    )
+    calls = sum(loket.calls.values())
+    say(f"  API calls: Loket {calls}, AFAS {sum(afas.calls.values())}")
+
+
 def show_portal(host: Host) -> None:
     """Print the portal's address; keep everything running while someone looks at it."""
     say()
@@ -214,12 +446,9 @@ def main() -> int:
             say(f"  GET /api/health -> {health.status_code} {json.dumps(health.json())}")
             connect_loket(host, sandbox)
             connect_afas_profit(host)
-            answer = requests.post(
-                f"{host.url}/admin/functions/nightly_sync", json={"input": ""}, timeout=10
-            )
-            say(f"  POST /admin/functions/nightly_sync -> {answer.status_code}")
-            line = host.wait_for_log(r"nightly tick at")
-            say(f"  nightly: {line.split(': ', 1)[1]}")
+            connect_afas_sb(host)
+            create_clients(host)
+            run_the_nightly(host, sandbox, afas)
             show_portal(host)
         say(f"  logs: {workdir}")
         return 0

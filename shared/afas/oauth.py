@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from shared import telemetry
 from shared.afas.errors import AfasAuthError, AfasSystem
 from shared.afas.wire import loads
 from shared.clock import Clock
@@ -98,9 +99,11 @@ class SbOAuth:
         form = {**form, "client_id": self._client_id, "client_secret": self._client_secret.reveal()}
         url = f"{self.environment_url(environment)}/app/token"
         try:
-            response = self._session.post(
-                url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout
-            )
+            with telemetry.external_call("afas-sb", f"POST token {form['grant_type']}") as call:
+                response = self._session.post(
+                    url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout
+                )
+                call.set_status_code(response.status_code)
         except requests.RequestException as exc:
             raise TokenEndpointError(
                 f"SB token endpoint unreachable: {type(exc).__name__}"

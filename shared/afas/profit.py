@@ -31,6 +31,7 @@ from typing import Any, Final, Self
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from shared import telemetry
 from shared.afas.errors import (
     AfasAuthError,
     AfasConnectorNotAuthorized,
@@ -487,7 +488,9 @@ class ProfitClient:
         self.calls[f"{method} {label}"] += 1
         started = time.perf_counter()
         try:
-            response = self._session.send(prepared, timeout=timeout)
+            with telemetry.external_call("afas-profit", f"{method} {label}") as call:
+                response = self._session.send(prepared, timeout=timeout)
+                call.set_status_code(response.status_code)
         except requests.Timeout as exc:
             raise _transport_error(exc, timed_out=True) from exc
         except requests.ConnectionError as exc:

@@ -19,6 +19,7 @@ from typing import Any, Final, Self
 
 import requests
 
+from shared import telemetry
 from shared.afas.errors import (
     AfasAuthError,
     AfasContractError,
@@ -250,14 +251,17 @@ class SbClient:
             headers["Content-Type"] = "application/json"
         self.calls[f"{method} {path}"] += 1
         try:
-            return self._session.request(
-                method,
-                f"{self._base}/{path}",
-                params=dict(params or {}),
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-            )
+            with telemetry.external_call("afas-sb", f"{method} {path}") as call:
+                response = self._session.request(
+                    method,
+                    f"{self._base}/{path}",
+                    params=dict(params or {}),
+                    data=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                )
+                call.set_status_code(response.status_code)
+            return response
         except requests.Timeout as exc:
             raise AfasTransportError(
                 "SB did not answer in time", system=SYSTEM, timed_out=True

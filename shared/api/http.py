@@ -227,10 +227,16 @@ _DUTCH: Final = {
 }
 
 
+# Discriminator values of tagged unions (``target.type``); pydantic puts them into error paths.
+UNION_TAGS: set[str] = set()
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for err in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in err["loc"] if part != "__root__")
+        path = ".".join(
+            str(part) for part in err["loc"] if part != "__root__" and part not in UNION_TAGS
+        )
         text = _DUTCH.get(err["type"])
         if text is None:
             ctx_message = str(err.get("ctx", {}).get("error", "")) if err.get("ctx") else ""

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
+from shared.api.http import UNION_TAGS
+
 # An AFAS ledger account (AcNr: at most 16 characters) or a Loket ledger account code.
 AccountCode = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$")
@@ -57,6 +59,7 @@ class SbTargetIn(RequestModel):
 
 
 TargetIn = Annotated[ProfitTargetIn | SbTargetIn, Field(discriminator="type")]
+UNION_TAGS.update({"afas-profit", "afas-sb"})
 
 
 class MappingIn(RequestModel):

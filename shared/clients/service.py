@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from shared.afas.environment import InputError, parse_profit_environment, parse_sb_environment
 from shared.afas.errors import (
     AfasAuthError,
     AfasConnectorNotAuthorized,
@@ -50,12 +51,16 @@ def unavailable(system: str) -> Problem:
 
 
 def target_of(body: ClientIn) -> Target:
+    """The target with its environment as the connection stores it (Profit: the 5-digit number,
+    also when the user typed the name O12345AA; SB: lower case)."""
     t = body.target
-    if isinstance(t, ProfitTargetIn):
-        return ProfitTarget(
-            environment=t.environment, administration=t.administration, journal=t.journal
-        )
-    return SbTarget(environment=t.environment, administration_id=t.administration_id.lower())
+    try:
+        if isinstance(t, ProfitTargetIn):
+            number = parse_profit_environment(t.environment).number
+            return ProfitTarget(number, t.administration, t.journal)
+        return SbTarget(parse_sb_environment(t.environment), t.administration_id.lower())
+    except InputError as exc:
+        raise validation_failed([FieldError("target.environment", str(exc))]) from None
 
 
 def mapping_of(body: ClientIn) -> JournalMapping:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Generic, TypeVar
@@ -51,6 +51,10 @@ class Source:
     # Optional: book a difference of at most ``max`` on ``account`` (an "afrondingsverschil").
     rounding_account: str | None = None
     rounding_max: Decimal = ZERO
+    # Profit: the allocation axes each AFAS account carries (from Profit_Accounts DimAx1..5).
+    # Codes on other axes are left out, with a warning, instead of being refused by AFAS.
+    # None: unknown, pass everything (the pre-check then judges).
+    axes_by_account: Mapping[str, frozenset[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,11 +185,20 @@ def build_profit_entry(
         lambda: [ZERO, ZERO]
     )
     names: dict[str, str] = {}
+    dropped: dict[str, set[str]] = {}
     for line in source_lines:
         account = _account_for(line, source.mapping, found)
         if account is None:
             continue
         dims = source.mapping.dimensions(line.cost_center, line.cost_unit)
+        carried = (
+            source.axes_by_account.get(account) if source.axes_by_account is not None else None
+        )
+        if carried is not None and any(axis not in carried for axis, _ in dims):
+            dropped.setdefault(account, set()).update(
+                code for axis, code in dims if axis not in carried
+            )
+            dims = tuple((axis, code) for axis, code in dims if axis in carried)
         for axis, code in dims:
             if len(code) > MAX_CODE_LENGTH:
                 found.append(
@@ -202,6 +215,17 @@ def build_profit_entry(
         sums[1] += line.credit
         names.setdefault(account, line.account_description)
 
+    for account, codes in sorted(dropped.items()):
+        found.append(
+            F.warning(
+                "allocation-dropped",
+                f"Kostenplaats/kostendrager {', '.join(sorted(codes))} niet doorgeboekt op "
+                f"rekening {account}: die rekening heeft in AFAS geen verbijzondering op die as.",
+                "Zet de verbijzondering aan op de rekening in AFAS als u de kostenplaats daar wilt "
+                "zien.",
+                account,
+            )
+        )
     period = ledger_period(source.run.period, source.period_type, source.mapping.period_rule)
     voucher = profit_voucher_number(
         source.run, environment=environment, administration=administration

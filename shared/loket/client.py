@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from urllib.parse import quote
 
 import requests
 
+from shared import telemetry
 from shared.journal.models import (
     Employer,
     JournalLine,
@@ -261,14 +263,19 @@ class LoketClient:
             attempt += 1
             error: LoketRetriableError
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=body,
-                    headers={"Authorization": f"Bearer {token.reveal()}", "Accept": self._accept},
-                    timeout=self._timeout,
-                )
+                with telemetry.external_call("loket", _operation(method, path)) as call:
+                    response = self._session.request(
+                        method,
+                        url,
+                        params=params,
+                        json=body,
+                        headers={
+                            "Authorization": f"Bearer {token.reveal()}",
+                            "Accept": self._accept,
+                        },
+                        timeout=self._timeout,
+                    )
+                    call.set_status_code(response.status_code)
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -377,6 +384,14 @@ class LoketClient:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+_IDS = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _operation(method: str, path: str) -> str:
+    """A low-cardinality name for telemetry: ids replaced by ``{id}``."""
+    return f"{method} {_IDS.sub('{id}', path)}"
 
 
 def _id(value: str) -> str:

@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from shared import telemetry
 from shared.clock import Clock
 from shared.loket.errors import (
     LoketAuthError,
@@ -171,12 +172,14 @@ class LoketOAuth:
         for attempt in range(1, self._max_tries + 1):
             self.calls += 1
             try:
-                response = self._session.post(
-                    self.token_url,
-                    data=form,
-                    headers={"Accept": "application/json"},
-                    timeout=self._timeout,
-                )
+                with telemetry.external_call("loket", f"POST token {grant}") as call:
+                    response = self._session.post(
+                        self.token_url,
+                        data=form,
+                        headers={"Accept": "application/json"},
+                        timeout=self._timeout,
+                    )
+                    call.set_status_code(response.status_code)
             except requests.RequestException as exc:
                 if _not_sent(exc) and attempt < self._max_tries:
                     self._pause(attempt, None, f"{type(exc).__name__}")

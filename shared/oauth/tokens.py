@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
+from shared import telemetry
 from shared.clock import Clock
 from shared.secret import Secret
 from shared.store.connections import ConnectionKey, ConnectionRepository, NewSecrets, StoredSecrets
 from shared.store.tables import ConcurrencyConflict
+from shared.telemetry import Event
 
 log = logging.getLogger("loonbrug.oauth")
 
@@ -205,6 +207,14 @@ class TokenStore:
             pass
 
     def _mark_reauthorize(self, stored: StoredSecrets, lease_etag: str, reason: str) -> None:
+        key = stored.connection.key
+        telemetry.emit_event(
+            Event.REAUTHORIZE,
+            office_id=key.office_id,
+            provider=key.kind.value,
+            environment=key.environment or None,
+            level=logging.WARNING,
+        )
         try:
             self._connections.update(
                 stored.connection,

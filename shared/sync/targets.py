@@ -8,7 +8,7 @@ one administration) and cached on the target.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from shared.journal.builder import Draft, Source, build_profit_entry, build_sb_e
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.models import JournalLine, JournalRun, PeriodType
+from shared.journal.periods import ledger_period
 from shared.journal.precheck import (
     AccountFact,
     PeriodFact,
@@ -78,8 +79,11 @@ class ProfitTargetLedger:
         return f"administratie {self.target.administration} ({self.environment})"
 
     def draft(self, source: Source) -> Draft[ProfitEntry]:
+        year = ledger_period(source.run.period, source.period_type, source.mapping.period_rule).year
+        facts = self.facts((year,))
+        axes = {number: fact.required_axes for number, fact in facts.accounts.items()}
         return build_profit_entry(
-            source,
+            replace(source, axes_by_account=axes),
             environment=self.target.environment,
             administration=self.target.administration,
             journal=self.target.journal,

@@ -60,7 +60,15 @@ NIGHTLY_STATUSES = frozenset({JournalRunStatus.READY, JournalRunStatus.EXPORT_FA
 
 
 class RetryLater(Exception):
-    """Something transient: let the queue deliver the message again."""
+    """Something transient: let the queue deliver the message again. ``dutch`` says what, for
+    the message the user sees if the retries run out."""
+
+    def __init__(self, english: str, dutch: str) -> None:
+        super().__init__(english)
+        self.dutch = dutch
+
+
+BUSY = "een andere verwerking was tegelijk met dezelfde journaalrun bezig"
 
 
 @dataclass
@@ -113,7 +121,8 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int) -> None:
     try:
         outcome = _sync_client(deps, job, run, dequeue_count)
     except RetryLater as exc:
-        deps.runs.note_job_error(stored, str(exc), now=deps.clock())
+        log.warning("sync job %s/%s will be retried: %s", job.run_id, job.client_id, exc)
+        deps.runs.note_job_error(stored, exc.dutch, now=deps.clock())
         raise
     _finish(deps, job, outcome)
 
@@ -162,6 +171,9 @@ def _fail_exhausted(deps: WorkerDeps, job: SyncJob) -> None:
     if stored is None or stored.status.finished:
         return
     reason = stored.last_error or "onbekende oorzaak"
+    telemetry.emit_event(
+        Event.POISON, reason=reason[:200], dequeue_count=stored.attempts, level=logging.ERROR
+    )
     _message(
         deps,
         job.office_id,
@@ -172,19 +184,23 @@ def _fail_exhausted(deps: WorkerDeps, job: SyncJob) -> None:
             client_id=job.client_id,
             code="job-exhausted",
             text=f"De synchronisatie van klant {job.client_id} is na {stored.attempts} pogingen "
-            f"gestopt. Laatste fout: {reason}",
-            hint="Dit is meestal een storing bij Loket of AFAS. Start later een rerun voor deze "
-            "klant; wat al geboekt is, wordt niet nog eens geboekt.",
+            f"gestopt: {reason}.",
+            hint="Dit is meestal een tijdelijke storing bij Loket of AFAS. Start later een rerun "
+            "voor deze klant; wat al geboekt is, wordt niet nog eens geboekt.",
         ),
         key="job-exhausted",
     )
-    deps.runs.finish_job(
-        job.office_id,
-        job.run_id,
-        job.client_id,
-        JobOutcome(imported=stored.imported, error=f"exhausted: {reason}"),
-        now=deps.clock(),
+    # What earlier deliveries did stays counted; the job itself is the failure.
+    done = Counter(
+        r.status for r in deps.details.records_for_client(job.office_id, job.run_id, job.client_id)
     )
+    outcome = JobOutcome(
+        imported=done[JournalRunOutcome.IMPORTED],
+        failed=done[JournalRunOutcome.FAILED],
+        skipped=done[JournalRunOutcome.SKIPPED],
+        error="exhausted",
+    )
+    _finish(deps, job, outcome)
 
 
 # -- one client -----------------------------------------------------------------------------
@@ -222,7 +238,7 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, dequeue_count: int) -
             state,
         )
     except (LoketRetriableError, AfasRetriableError, ConcurrencyConflict) as exc:
-        raise RetryLater(_english(exc)) from exc
+        raise RetryLater(_english(exc), _dutch_transient(exc)) from exc
     except LoketContractError as exc:
         return _job_failure(
             deps,
@@ -399,19 +415,11 @@ def _one_journal_run(
     if booking is not None and booking.state.booked:
         _finish_booked(deps, loket, state, record, booking, journal_run)
         return
-    if (
+    exported_elsewhere = (
         state.run.type is RunType.RERUN
         and journal_run.status is JournalRunStatus.EXPORTED
         and booking is None
-    ):
-        record.skipped(
-            "Deze journaalrun staat in Loket al op 'Journaal geëxporteerd' en is niet door Loonbrug "
-            "geboekt; hij wordt niet nog eens geboekt.",
-            code="exported-elsewhere",
-            hint="Controleer in AFAS of de journaalpost er staat. Ontbreekt hij, zet de run in Loket "
-            "dan terug en start opnieuw.",
-        )
-        return
+    )
     now = deps.clock()
     in_flight = booking is not None and booking.state in (BookingState.CLAIMED, BookingState.POSTED)
     if (
@@ -420,9 +428,28 @@ def _one_journal_run(
         and booking.lease_alive(now)
         and not state.may_take_over(booking)
     ):
-        raise RetryLater(f"journal run {journal_run.id} is being booked by another worker")
+        raise RetryLater(f"journal run {journal_run.id} is being booked by another worker", BUSY)
 
     lines = list(loket.iter_journal_run_lines(journal_run.id))
+    if exported_elsewhere and lines:
+        record.skipped(
+            "Deze journaalrun staat in Loket al op 'Journaal geëxporteerd' en is niet door Loonbrug "
+            "geboekt; hij wordt niet nog eens geboekt.",
+            code="exported-elsewhere",
+            hint="Controleer in AFAS of de journaalpost er staat. Ontbreekt hij, zet de run in Loket "
+            "dan terug en start opnieuw.",
+        )
+        return
+    if not lines:
+        # Ready but empty: nothing to book. Tell Loket it is dealt with, or it returns nightly.
+        if not exported_elsewhere:
+            loket.mark_processed(journal_run.id, "Geen regels om te boeken; niets geboekt in AFAS.")
+        record.skipped(
+            "De journaalrun heeft geen regels; er is niets geboekt.",
+            code="no-lines",
+            hint="Controleer in Loket of het journaalprofiel looncomponenten koppelt.",
+        )
+        return
     config = state.config
     source = source_for(config, journal_run, lines)
     draft = target.draft(source)
@@ -449,7 +476,9 @@ def _one_journal_run(
             lease_until=now + CLAIM_LEASE,
         )
         if booking is None:  # another worker claimed it this very moment
-            raise RetryLater(f"journal run {journal_run.id} was just claimed by another worker")
+            raise RetryLater(
+                f"journal run {journal_run.id} was just claimed by another worker", BUSY
+            )
     else:  # an expired claim, an unknown outcome, or an earlier failure: take it over
         recovering = booking.state in (BookingState.CLAIMED, BookingState.POSTED)
         booking = deps.bookings.reclaim(
@@ -591,6 +620,9 @@ class _Recorder:
         )
 
     def _say(self, level: Level, code: str, text: str, hint: str = "") -> None:
+        run = self.journal_run
+        if not text.startswith("Journaalpost van periode"):
+            text = f"Periode {run.period.label} (volgnr. {run.sequence_number}): {text}"
         _message(
             self.deps,
             self.state.job.office_id,
@@ -648,6 +680,14 @@ def _message(
     deps: WorkerDeps, office_id: str, run_id: str, message: RunMessage, *, key: str
 ) -> None:
     deps.details.message(office_id, run_id, message, key=key)
+
+
+def _dutch_transient(exc: Exception) -> str:
+    if isinstance(exc, LoketRetriableError):
+        return "Loket.nl was niet bereikbaar of gaf een tijdelijke fout"
+    if isinstance(exc, AfasRetriableError):
+        return "AFAS was niet bereikbaar, bezig (onderhoud of vergrendeling) of gaf geen antwoord"
+    return BUSY
 
 
 def _english(exc: Exception) -> str:
