@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint format bench soak clean
+.PHONY: setup browser demo test lint format bench soak clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,26 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed .venv-checkov/.installed node_modules/.installed
 
+## browser: Debian's chromium for the portal's browser tests (Playwright drives it; it never
+## downloads a browser). Idempotent: does nothing when chromium is there.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    echo "installing chromium (Debian package) for the browser tests"; \
+	    $$SUDO apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing and there is no apt-get: install Chromium at /usr/bin/chromium"; \
+	  fi; \
+	fi
+
 ## demo: start Azurite, the sandboxes and the local host; run the nightly sync and print what it did
 demo: setup
 	$(BIN)/python -m devtools.demo
 
 ## test: lint, type-check and run the whole suite (unit, integration on Azurite, end-to-end)
-test: setup lint
+test: setup lint browser
 	$(BIN)/python -m pytest
 
 lint: setup

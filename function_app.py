@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import afas, clients, connections, nightly, office, runs, system, worker
+from functions import afas, clients, connections, nightly, office, portal, runs, system, worker
 from shared import telemetry
 from shared.settings import get_settings
 
@@ -21,5 +21,6 @@ for blueprint in (
     office.bp,
     nightly.bp,
     worker.bp,
+    portal.bp,
 ):
     app.register_functions(blueprint)

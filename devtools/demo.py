@@ -410,6 +410,24 @@ def run_the_nightly(host: Host, loket: LoketSandbox, afas: AfasSandbox) -> None:
     say(f"  API calls: Loket {calls}, AFAS {sum(afas.calls.values())}")
 
 
+def show_portal(host: Host) -> None:
+    """Print the portal's address; keep everything running while someone looks at it."""
+    say()
+    say(f"  Portal: {host.url}/api/portal/")
+    say(f"    Ontwikkel-aanmelding: kantoor {DEMO_OFFICE}, rol Beheerder (of Lezer)")
+    if not (sys.stdin.isatty() or os.environ.get("LOONBRUG_DEMO_SERVE")):
+        say(
+            "    (the demo stops now; run it in a terminal, or with LOONBRUG_DEMO_SERVE=1, to keep it up)"
+        )
+        return
+    say("    Druk op Ctrl+C om de demo te stoppen.")
+    try:
+        while host.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say()
+
+
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="loonbrug-demo-"))
     say("Loonbrug demo")
@@ -431,6 +449,7 @@ def main() -> int:
             connect_afas_sb(host)
             create_clients(host)
             run_the_nightly(host, sandbox, afas)
+            show_portal(host)
         say(f"  logs: {workdir}")
         return 0
     finally:

@@ -169,7 +169,7 @@ def route_pattern(template: str) -> re.Pattern[str]:
             catch_all = name.startswith("*")
             name = name.strip("*?").split(":")[0]
             body = f"(?P<{name}>.*)" if catch_all else f"(?P<{name}>[^/]+)"
-            if optional:
+            if optional or catch_all:  # ASP.NET routing: a catch-all may be empty
                 out = out.removesuffix("/") + f"(?:/{body})?"
             else:
                 out += body
@@ -213,6 +213,9 @@ class WsgiApp:
         path = request.path
         if path.startswith("/admin/"):
             return self.admin(request)
+        if path == "/" and self.host.portal_url:
+            # The OAuth callbacks send the browser to PUBLIC_BASE_URL/; locally that is the portal.
+            return Response(status=302, headers={"Location": self.host.portal_url})
         prefix = f"/{self.host.route_prefix}/" if self.host.route_prefix else "/"
         if not path.startswith(prefix):
             return Response(status=404)
@@ -500,6 +503,15 @@ class LocalHost:
             host_json.get("extensions", {}).get("http", {}).get("routePrefix", "api")
         )
         self.routes = http_routes(self.functions.values())
+        portal = next(
+            (
+                r
+                for r in self.routes
+                if (r.function.trigger.get("route") or "").startswith("portal/")
+            ),
+            None,
+        )
+        self.portal_url = f"/{self.route_prefix}/portal/" if portal else None
         self.queue_options = QueueOptions.from_host_json(host_json)
         self.queue_lease = queue_lease
         self.stopping = threading.Event()

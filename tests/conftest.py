@@ -20,6 +20,8 @@ pytest_plugins = [
     "tests.support.afas_fixtures",
     "tests.support.telemetry_fixtures",
     "tests.support.smtp_fixtures",
+    "tests.support.browser_fixtures",
+    "tests.support.portal_fixtures",
 ]
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()

@@ -12,6 +12,7 @@ from shared.api.handlers import (
     connections,
     documents,
     notifications,
+    portal,
     runs,
     system,
 )
@@ -34,6 +35,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *approvals.OPERATIONS,
     *notifications.OPERATIONS,
     *documents.OPERATIONS,
+    portal.PORTAL,
 )
 
 

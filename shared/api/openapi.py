@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 from shared.api.http import PROBLEM_JSON
 from shared.api.operations import Access, Operation
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]*)?\??\}")
+_PARAM = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]*)?\??\}")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -87,7 +87,8 @@ class Operation:
 
     @property
     def path(self) -> str:
-        return f"/api/{self.route}"
+        """The OpenAPI path: a catch-all ``{*rest}`` of the Functions route becomes ``{rest}``."""
+        return "/api/" + self.route.replace("{*", "{")
 
 
 def handle(operation: Operation, request: ApiRequest, services: Services) -> ApiResponse:

@@ -1,0 +1,384 @@
+// Configuratie › Klantconfiguraties: list, add/edit (with the mapping editor), and the preview of
+// the AFAS entry a Loket journal run would become.
+import { ApiError, api, request } from "./api.js";
+import {
+  add,
+  badge, busy, clearErrors, date, dateTime, empty, field, flash, h, money, notice, pageHeader,
+  period, problemNotice, radioValue, registerLabels, showErrors, table, yesNo, yesNoField,
+} from "./ui.js";
+import { loketLabel } from "./runs.js";
+
+const CRUMBS = [["Configuratie"], ["Klantconfiguraties", "#/klanten"]];
+const PERIOD_TYPES = { monthly: "maand", "four-weekly": "4 weken", weekly: "week", unknown: "onbekend" };
+const COST_CENTERS = { pass: "Overnemen uit Loket", map: "Vertalen met een tabel", drop: "Weglaten" };
+const PERIOD_RULES = {
+  "": "Standaard (loonperiode; 4-weken en week: maand van de einddatum)",
+  "payroll-period": "Loonperiode = boekperiode",
+  "end-date-month": "Maand van de einddatum van de loonperiode",
+  "start-date-month": "Maand van de begindatum van de loonperiode",
+};
+
+registerLabels({
+  clientId: "Klantnummer", name: "Naam", loketPayrollAdministrationId: "Loket.nl administratie",
+  "target.environment": "AFAS omgeving", "target.administration": "Administratienr. Profit",
+  "target.journal": "Dagboek code Profit", "target.administrationId": "AFAS SB+ administratie",
+  includeInSync: "Meenemen in de synchronisatie", "mapping.fallbackAccount": "Terugvalrekening",
+  "mapping.description": "Omschrijving", "mapping.costCenters": "Kostenplaatsen",
+  "mapping.costCenterAxis": "As kostenplaats", "mapping.costUnitAxis": "As kostendrager",
+  "mapping.periodRule": "Boekperiode", mode: "Verwerking", mapping: "Transponering",
+  loketJournalRunId: "Loket journaalrun-id",
+});
+
+function targetText(target, connections) {
+  if (target.type === "afas-profit") {
+    const c = connections?.find((x) => x.kind === "afas-profit" && x.environment === target.environment);
+    const env = c?.details?.environmentName ? `${c.details.environmentName} (${target.environment})` : target.environment;
+    return `AFAS Profit ${env} · administratie ${target.administration} · dagboek ${target.journal}`;
+  }
+  return `AFAS SB+ ${target.environment} · administratie ${target.administrationId}`;
+}
+
+// -- list --------------------------------------------------------------------------------------------
+
+export async function list(ctx) {
+  const { view, session } = ctx;
+  add(view, ...pageHeader("Klantconfiguraties", [CRUMBS[0], ["Klantconfiguraties"]]));
+  const [answer, connections] = await Promise.all([api.get("/clients"), api.get("/connections")]);
+  if (!ctx.alive()) return;
+  if (session.isAdmin) add(view, h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/klanten/nieuw" }, "Client configuratie toevoegen")));
+  if (!answer.clients.length) {
+    const loket = connections.connections.some((c) => c.kind === "loket");
+    const afas = connections.connections.some((c) => c.kind !== "loket");
+    add(view, empty(
+      h("p", null, h("strong", null, "Nog geen klantconfiguraties.")),
+      h("p", null, "Een klantconfiguratie koppelt een Loket.nl loonadministratie aan een AFAS administratie. Daarna worden de journaalposten elke nacht automatisch overgezet."),
+      !loket || !afas ? h("p", null, "Eerst nodig: ", !loket ? "een Loket.nl koppeling" : "", !loket && !afas ? " en " : "", !afas ? "een AFAS koppeling" : "", " — zie ", h("a", { href: "#/koppelingen" }, "Koppelingen"), ".") : null,
+      session.isAdmin && loket && afas ? h("p", null, "Klik op 'Client configuratie toevoegen' om te beginnen.") : null));
+    return;
+  }
+  add(view, table([
+    { label: "Klantnr.", render: (c) => h("a", { href: `#/klanten/${encodeURIComponent(c.clientId)}` }, c.clientId) },
+    { label: "Naam", render: (c) => c.name || "—" },
+    { label: "Loket.nl administratie", render: (c) => `${c.loketAdministrationName || c.loketPayrollAdministrationId}${c.loketClientNumber ? ` (klantnr. ${c.loketClientNumber})` : ""}` },
+    { label: "AFAS omgeving", render: (c) => targetText(c.target, connections.connections) },
+    { label: "In synchronisatie", render: (c) => yesNo(c.includeInSync) },
+    { label: "Gewijzigd", render: (c) => (c.updatedAt ? `${dateTime(c.updatedAt)}${c.updatedBy ? ` door ${c.updatedBy}` : ""}` : "—") },
+    { label: "Acties", render: (c) => h("div", { class: "actions" },
+      h("a", { href: `#/klanten/${encodeURIComponent(c.clientId)}`, "aria-label": `${session.isAdmin ? "Bewerken" : "Bekijken"}: klant ${c.clientId}` }, session.isAdmin ? "Bewerken" : "Bekijken"),
+      h("a", { href: `#/voorbeeld?klant=${encodeURIComponent(c.clientId)}`, "aria-label": `Voorbeeld journaalpost voor klant ${c.clientId}` }, "Voorbeeld"),
+      session.isAdmin ? deleteButton(ctx, c) : null) },
+  ], answer.clients, { caption: "Klantconfiguraties" }));
+}
+
+function deleteButton(ctx, client) {
+  const button = h("button", { type: "button", class: "link", "aria-label": `Verwijderen: klant ${client.clientId}`, onclick: () => {
+    if (!confirm(`Klantconfiguratie ${client.clientId} verwijderen? De geschiedenis van de runs blijft bewaard.`)) return;
+    busy(button, async () => {
+      try {
+        await api.del(`/clients/${encodeURIComponent(client.clientId)}`);
+        flash("ok", `Klantconfiguratie ${client.clientId} is verwijderd.`);
+        ctx.refresh();
+      } catch (error) { ctx.view.prepend(problemNotice(error)); }
+    });
+  } }, "Verwijderen");
+  return button;
+}
+
+// -- add / edit ----------------------------------------------------------------------------------------
+
+export async function form(ctx) {
+  const { view, params, session } = ctx;
+  const isNew = params[0] === "nieuw";
+  const readOnly = !session.isAdmin;
+  const title = isNew ? "Client configuratie toevoegen" : `Client configuratie ${params[0]}`;
+  add(view, ...pageHeader(title, [...CRUMBS, [isNew ? "Client configuratie toevoegen" : params[0]]]));
+  if (isNew && readOnly) {
+    add(view, notice("warning", h("p", null, "Alleen een beheerder kan klantconfiguraties toevoegen.")));
+    return;
+  }
+  const [connections, administrations, existing] = await Promise.all([
+    api.get("/connections").then((a) => a.connections),
+    api.get("/loket/payroll-administrations").then((a) => ({ employers: a.employers })).catch((error) => ({ error })),
+    isNew ? null : request("GET", `/clients/${encodeURIComponent(params[0])}`).then((r) => ({ ...r.data, etag: r.headers.get("etag") })),
+  ]);
+  if (!ctx.alive()) return;
+  const afas = connections.filter((c) => c.kind !== "loket");
+  const c = existing || { includeInSync: true, mode: "automatic", mapping: { accounts: {}, costCenters: "pass", costCenterAxis: 1, costUnitAxis: 2, costCenterMap: {}, costUnitMap: {}, description: "Loonjournaal {periode} {administratie} run {volgnummer}", periodRule: null }, target: afas[0] ? { type: afas[0].kind, environment: afas[0].environment } : { type: "afas-profit" } };
+  if (readOnly) add(view, notice("info", h("p", null, "U kunt deze configuratie bekijken; alleen een beheerder kan hem wijzigen.")));
+  if (administrations.error) {
+    add(view, problemNotice(administrations.error));
+  }
+  if (!afas.length) {
+    add(view, notice("warning", h("p", null, "Er is nog geen AFAS-koppeling. "), h("a", { href: "#/koppelingen/afas" }, "Voeg eerst een AFAS koppeling toe")));
+  }
+
+  const clientId = h("input", { type: "text", autocomplete: "off", value: c.clientId || "", readonly: !isNew, maxlength: "64" });
+  const name = h("input", { type: "text", value: c.name || "", maxlength: "100" });
+
+  // Export (Loket.nl)
+  const admin = h("select", null, h("option", { value: "" }, "Kies een loonadministratie…"));
+  const known = new Set();
+  for (const employer of administrations.employers || []) {
+    add(admin, h("optgroup", { label: `${employer.name}${employer.employerNumber ? ` (werkgever ${employer.employerNumber})` : ""}` },
+      employer.payrollAdministrations.map((a) => {
+        known.add(a.id);
+        return h("option", { value: a.id, selected: a.id === c.loketPayrollAdministrationId, dataset: { clientNumber: a.clientNumber ?? "" } },
+          `${a.name}${a.clientNumber ? ` – klantnr. ${a.clientNumber}` : ""} (${PERIOD_TYPES[a.periodType] || a.periodType})`);
+      })));
+  }
+  if (c.loketPayrollAdministrationId && !known.has(c.loketPayrollAdministrationId)) {
+    add(admin, h("option", { value: c.loketPayrollAdministrationId, selected: true }, c.loketAdministrationName || c.loketPayrollAdministrationId));
+  }
+  admin.addEventListener("change", () => {
+    const number = admin.selectedOptions[0]?.dataset.clientNumber;
+    if (isNew && number && !clientId.value) clientId.value = number;
+  });
+
+  // Import (AFAS)
+  const target = h("select", null,
+    afas.map((x) => h("option", { value: `${x.kind}|${x.environment}`, selected: c.target.type === x.kind && c.target.environment === x.environment },
+      `${x.kind === "afas-profit" ? "AFAS Profit" : "AFAS SB+"} – ${x.details?.environmentName || x.environment}${x.kind === "afas-profit" ? ` (${x.environment})` : ""}${x.active ? "" : " (inactief)"}`)));
+  if (c.target.environment && !afas.some((x) => x.kind === c.target.type && x.environment === c.target.environment)) {
+    add(target, h("option", { value: `${c.target.type}|${c.target.environment}`, selected: true }, `${c.target.environment} (koppeling ontbreekt)`));
+  }
+  const administration = h("input", { type: "number", min: "1", max: "99999", value: c.target.administration ?? "" });
+  const journal = h("input", { type: "text", maxlength: "6", value: c.target.journal ?? "" });
+  const sbAdministration = h("input", { type: "text", spellcheck: "false", value: c.target.administrationId ?? "" });
+  const profitFields = h("div", { class: "grid-2" },
+    field("Administratienr. Profit", administration, { field: "target.administration" }),
+    field("Dagboek code Profit", journal, { field: "target.journal", help: "Het memoriaal voor de lonen, bijvoorbeeld 80." }));
+  const sbFields = h("div", null, field("AFAS SB+ administratie", sbAdministration, { field: "target.administrationId", help: "Het id van de administratie in AFAS SB+." }));
+  const showTarget = () => {
+    const sb = target.value.startsWith("afas-sb|");
+    profitFields.hidden = sb;
+    sbFields.hidden = !sb;
+  };
+  target.addEventListener("change", showTarget);
+
+  // Mapping
+  const m = c.mapping;
+  const accounts = pairTable("Rekeningen (transponeringstabel)", "Loket rekening", "AFAS rekening", m.accounts, "mapping.accounts", readOnly);
+  const fallback = h("input", { type: "text", value: m.fallbackAccount || "", maxlength: "16" });
+  const costCenters = h("select", null, Object.entries(COST_CENTERS).map(([v, text]) => h("option", { value: v, selected: m.costCenters === v }, text)));
+  const centreMap = pairTable("Kostenplaatsen (vertaaltabel)", "Kostenplaats Loket", "Kostenplaats AFAS", m.costCenterMap, "mapping.costCenterMap", readOnly);
+  const showCentres = () => { centreMap.hidden = costCenters.value !== "map"; };
+  costCenters.addEventListener("change", showCentres);
+  const description = h("input", { type: "text", value: m.description, maxlength: "200" });
+  const mode = h("select", null, [["automatic", "Automatisch boeken"], ["review", "Eerst beoordelen, dan boeken"]].map(([v, t]) => h("option", { value: v, selected: c.mode === v }, t)));
+  const periodRule = h("select", null, Object.entries(PERIOD_RULES).map(([v, t]) => h("option", { value: v, selected: (m.periodRule || "") === v }, t)));
+  const axis = (value, allowEmpty) => h("select", null, allowEmpty ? h("option", { value: "", selected: value == null }, "Geen (weglaten)") : null,
+    [1, 2, 3, 4, 5].map((n) => h("option", { value: String(n), selected: value === n }, `As ${n}`)));
+  const centreAxis = axis(m.costCenterAxis, false);
+  const unitAxis = axis(m.costUnitAxis, true);
+
+  const summary = h("div");
+  const save = h("button", { type: "submit" }, "Opslaan");
+  const formNode = h("form", { novalidate: true },
+    summary,
+    h("fieldset", null, h("legend", null, "Klant"),
+      h("div", { class: "grid-2" },
+        field("Klantnummer", clientId, { field: "clientId", help: isNew ? "Letters, cijfers, - en _; bijvoorbeeld het klantnummer uit Loket.nl." : "Het klantnummer wijzigt niet." }),
+        field("Naam (optioneel)", name, { field: "name" }))),
+    h("fieldset", null, h("legend", null, "Export configuratie (Loket.nl)"),
+      h("div", { class: "field" }, h("span", { class: "label", id: "f-loket-env" }, "Loket.nl omgeving"), h("p", { "aria-labelledby": "f-loket-env" }, loketLabel(connections))),
+      field("Loket.nl administratie", admin, { field: "loketPayrollAdministrationId" })),
+    h("fieldset", null, h("legend", null, "Import configuratie (AFAS)"),
+      field("AFAS omgeving", target, { field: "target.environment" }),
+      profitFields, sbFields,
+      yesNoField("Wilt u deze client meenemen in de synchronisatie?", "includeInSync", c.includeInSync, { field: "includeInSync", disabled: readOnly })),
+    h("fieldset", null, h("legend", null, "Transponering"),
+      h("p", { class: "help" }, "Vertaal Loket-grootboekrekeningen naar AFAS-rekeningen. Rekeningen die niet in de tabel staan gaan naar de terugvalrekening, of ongewijzigd naar AFAS als die leeg is."),
+      accounts.node,
+      field("Terugvalrekening (optioneel)", fallback, { field: "mapping.fallbackAccount" }),
+      field("Kostenplaatsen", costCenters, { field: "mapping.costCenters" }),
+      centreMap.node,
+      field("Omschrijving", description, { field: "mapping.description", help: "Invulplekken: {periode}, {jaar}, {periodenummer}, {volgnummer}, {administratie}, {klant}." }),
+      h("details", null, h("summary", null, "Geavanceerd"),
+        field("Verwerking", mode, { field: "mode" }),
+        field("Boekperiode", periodRule, { field: "mapping.periodRule" }),
+        h("div", { class: "grid-2" },
+          field("As kostenplaats", centreAxis, { field: "mapping.costCenterAxis" }),
+          field("As kostendrager", unitAxis, { field: "mapping.costUnitAxis" })))),
+    readOnly ? null : h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/klanten" }, "Annuleren")));
+  centreMap.hidden = costCenters.value !== "map";
+  showCentres();
+  showTarget();
+  if (readOnly) formNode.querySelectorAll("input,select,textarea").forEach((n) => { n.disabled = true; });
+
+  formNode.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(save, async () => {
+      clearErrors(formNode);
+      summary.replaceChildren();
+      const id = clientId.value.trim();
+      const [kind, environment] = target.value.split("|");
+      const body = {
+        loketPayrollAdministrationId: admin.value,
+        target: kind === "afas-sb"
+          ? { type: "afas-sb", environment, administrationId: sbAdministration.value.trim() }
+          : { type: "afas-profit", environment: environment || "", administration: administration.value === "" ? null : Number(administration.value), journal: journal.value.trim() },
+        includeInSync: radioValue(formNode, "includeInSync") !== false,
+        mode: mode.value,
+        name: name.value.trim(),
+        mapping: {
+          accounts: accounts.value(),
+          fallbackAccount: fallback.value.trim() || null,
+          costCenters: costCenters.value,
+          costCenterAxis: Number(centreAxis.value),
+          costUnitAxis: unitAxis.value ? Number(unitAxis.value) : null,
+          costCenterMap: centreMap.value(),
+          costUnitMap: m.costUnitMap || {},
+          description: description.value,
+          periodRule: periodRule.value || null,
+        },
+      };
+      if (existing?.rounding) body.rounding = { account: existing.rounding.account, maxDifference: existing.rounding.maxDifference };
+      const local = [];
+      if (!id) local.push({ field: "clientId", detail: "is verplicht" });
+      if (!admin.value) local.push({ field: "loketPayrollAdministrationId", detail: "kies een loonadministratie" });
+      if (!environment) local.push({ field: "target.environment", detail: "kies een AFAS omgeving (voeg er eerst een toe via Koppelingen)" });
+      local.push(...accounts.problems(), ...centreMap.problems());
+      try {
+        if (local.length) throw new ApiError(422, { detail: "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.", errors: local });
+        const headers = existing?.etag ? { "If-Match": existing.etag } : {};
+        const saved = await request("PUT", `/clients/${encodeURIComponent(id)}`, { body, headers });
+        flash("ok", `Klantconfiguratie ${id} is ${saved.status === 201 ? "toegevoegd" : "opgeslagen"}. De journaalposten van ${saved.data.loketAdministrationName || "deze administratie"} worden nu elke nacht overgezet${saved.data.includeInSync ? "" : " zodra u 'meenemen in de synchronisatie' aanzet"}.`);
+        location.hash = "#/klanten";
+      } catch (error) {
+        const unplaced = showErrors(formNode, error.errors, (f) => accounts.locate(f) || centreMap.locate(f));
+        summary.replaceChildren(problemNotice(error, unplaced));
+        const first = formNode.querySelector("[aria-invalid]") || summary.querySelector(".notice");
+        if (first) { if (!first.matches("input,select,textarea")) first.tabIndex = -1; first.focus(); }
+      }
+    });
+  });
+  add(view, formNode);
+}
+
+/** An editable two-column table (Loket code → AFAS code) with its own add/remove buttons. */
+function pairTable(caption, left, right, values, prefix, readOnly) {
+  const body = h("tbody");
+  const addRow = (from = "", to = "") => {
+    const a = h("input", { type: "text", value: from, "aria-label": `${left}`, maxlength: "16", disabled: readOnly, dataset: { role: "from" } });
+    const b = h("input", { type: "text", value: to, "aria-label": `${right} voor ${from || "nieuwe regel"}`, maxlength: "16", disabled: readOnly, dataset: { role: "to" } });
+    const remove = readOnly ? null : h("button", { type: "button", class: "link", "aria-label": `Regel ${from || "(nieuw)"} verwijderen`, onclick: () => { row.remove(); } }, "Verwijderen");
+    a.addEventListener("input", () => {
+      b.setAttribute("aria-label", `${right} voor ${a.value || "nieuwe regel"}`);
+      remove?.setAttribute("aria-label", `Regel ${a.value || "(nieuw)"} verwijderen`);
+    });
+    const row = h("tr", null, h("td", null, a), h("td", null, b), remove ? h("td", null, remove) : null);
+    body.append(row);
+    return a;
+  };
+  for (const [from, to] of Object.entries(values || {})) addRow(from, to);
+  const node = h("div", { class: "field", dataset: { field: prefix } },
+    h("table", { class: "row-inputs" }, h("caption", { class: "pair-caption" }, caption),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, left), h("th", { scope: "col" }, right), readOnly ? null : h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Acties")))),
+      body),
+    readOnly ? null : h("button", { type: "button", class: "secondary", onclick: () => addRow().focus() }, "Regel toevoegen"));
+  const rows = () => [...body.rows].map((tr) => [tr.querySelector("[data-role=from]"), tr.querySelector("[data-role=to]")]);
+  return {
+    node,
+    value: () => Object.fromEntries(rows().filter(([a, b]) => a.value.trim() || b.value.trim()).map(([a, b]) => [a.value.trim(), b.value.trim()])),
+    problems: () => {
+      const seen = new Set();
+      const found = [];
+      for (const [a, b] of rows()) {
+        const key = a.value.trim();
+        if (!key && !b.value.trim()) continue;
+        if (!key) found.push({ field: `${prefix}.?`, detail: "de Loket-code ontbreekt", node: a });
+        else if (!b.value.trim()) found.push({ field: `${prefix}.${key}`, detail: "vul de AFAS-code in" });
+        else if (seen.has(key)) found.push({ field: `${prefix}.${key}`, detail: "staat al in de tabel" });
+        seen.add(key);
+      }
+      return found;
+    },
+    /** "mapping.accounts.4000" or "mapping.accounts.x y.[key]" → the row's AFAS input. */
+    locate: (f) => {
+      if (!f.startsWith(prefix + ".")) return null;
+      const key = f.slice(prefix.length + 1).replace(/\.\[key\]$/, "");
+      const match = rows().find(([a]) => a.value.trim() === key) || (key === "?" ? rows().find(([a, b]) => !a.value.trim() && b.value.trim()) : null);
+      if (!match) return null;
+      return f.endsWith(".[key]") || key === "?" ? match[0] : match[1];
+    },
+    set hidden(v) { node.hidden = v; },
+  };
+}
+
+// -- preview -----------------------------------------------------------------------------------------
+
+export async function preview(ctx) {
+  const { view, query } = ctx;
+  add(view, ...pageHeader("Voorbeeld journaalpost", [CRUMBS[0], ["Voorbeeld journaalpost"]]));
+  const answer = await api.get("/clients");
+  if (!ctx.alive()) return;
+  add(view, h("p", null, "Bekijk welke journaalpost een Loket-journaalrun in AFAS wordt, met de controles vooraf. Er wordt niets geboekt."));
+  if (!answer.clients.length) {
+    add(view, empty(h("p", null, "Er zijn nog geen klantconfiguraties. "), h("a", { href: "#/klanten" }, "Voeg eerst een klant toe")));
+    return;
+  }
+  const client = h("select", null, answer.clients.map((c) => h("option", { value: c.clientId, selected: query.get("klant") === c.clientId }, `${c.clientId} – ${c.name || c.loketAdministrationName}`)));
+  const run = h("input", { type: "text", spellcheck: "false", autocomplete: "off", value: query.get("run") || "" });
+  const show = h("button", { type: "submit" }, "Voorbeeld tonen");
+  const result = h("div", { "aria-live": "polite" });
+  const formNode = h("form", { class: "panel", novalidate: true },
+    h("div", { class: "grid-2" },
+      field("Klant", client, { field: "clientId" }),
+      field("Loket journaalrun-id", run, { field: "loketJournalRunId", help: "Te vinden bij een run, tabblad Loonruns ('Bekijk boeking')." })),
+    h("div", { class: "actions" }, show));
+  const go = () => busy(show, async () => {
+    clearErrors(formNode);
+    result.replaceChildren(h("p", { class: "loading" }, "Het voorbeeld wordt opgehaald uit Loket.nl en gecontroleerd in AFAS…"));
+    try {
+      if (!run.value.trim()) throw new ApiError(422, { detail: "Vul het id van de Loket journaalrun in.", errors: [{ field: "loketJournalRunId", detail: "is verplicht" }] });
+      const entry = await api.post(`/clients/${encodeURIComponent(client.value)}/preview`, { loketJournalRunId: run.value.trim() });
+      if (!ctx.alive()) return;
+      result.replaceChildren(previewResult(entry));
+    } catch (error) {
+      const unplaced = showErrors(formNode, error.errors);
+      result.replaceChildren(problemNotice(error, unplaced));
+    }
+  });
+  formNode.addEventListener("submit", (e) => { e.preventDefault(); go(); });
+  add(view, formNode, result);
+  if (query.get("klant") && query.get("run")) go();
+}
+
+function previewResult(p) {
+  const state = p.alreadyBooked
+    ? badge("imported", `Al geboekt${p.entryNumber ? ` (journaalpost ${p.entryNumber})` : ""}`)
+    : p.postable ? badge("done", "Kan geboekt worden") : badge("failed", "Kan niet geboekt worden");
+  const dims = (line) => Object.entries(line.dimensions).map(([axis, code]) => `as ${axis}: ${code}`).join(", ") || "—";
+  return h("section", { "aria-labelledby": "preview-title" },
+    h("h2", { id: "preview-title" }, `Journaalpost voor klant ${p.clientId}, periode ${period(p.payrollPeriod)} (volgnr. ${p.sequenceNumber})`),
+    h("dl", { class: "facts" },
+      h("dt", null, "Status"), h("dd", null, state),
+      h("dt", null, "Doel"), h("dd", null, p.targetType === "afas-sb" ? "AFAS SB+" : `AFAS Profit, dagboek ${p.journal}`),
+      h("dt", null, "Boekjaar / periode"), h("dd", null, p.year ? `${p.year} / ${p.period}` : "—"),
+      h("dt", null, "Boekdatum"), h("dd", null, date(p.entryDate)),
+      h("dt", null, p.targetType === "afas-sb" ? "Tracking-id" : "Boekstuknummer"), h("dd", { class: "mono" }, p.reference),
+      h("dt", null, "Omschrijving"), h("dd", null, p.description),
+      p.testYear ? [h("dt", null, "Let op"), h("dd", null, "Dit is een run uit een testjaar; die wordt niet geboekt.")] : null),
+    p.findings.length
+      ? h("div", null, h("h3", null, `Bevindingen (${p.findings.length})`),
+        h("ul", { class: "messages" }, p.findings.map((f) => h("li", { class: f.severity },
+          h("div", { class: "meta" }, badge(f.severity, f.severity === "error" ? "Blokkeert boeken" : "Waarschuwing"), f.account ? ` · rekening ${f.account}` : ""),
+          h("p", { class: "text" }, f.text),
+          f.hint ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), f.hint) : null))))
+      : notice("ok", h("p", null, "Geen bevindingen: de controles vooraf zijn in orde.")),
+    h("h3", null, `Regels (${p.lines.length})`),
+    h("div", { class: "table-wrap" }, h("table", { class: "stack" },
+      h("caption", { class: "visually-hidden" }, "Regels van de journaalpost"),
+      h("thead", null, h("tr", null, ["Rekening", "Omschrijving", "Debet", "Credit", "Verbijzondering"].map((t, i) => h("th", { scope: "col", class: i === 2 || i === 3 ? "num" : null }, t)))),
+      h("tbody", null, p.lines.map((l) => h("tr", null,
+        h("td", { "data-label": "Rekening" }, l.account),
+        h("td", { "data-label": "Omschrijving" }, l.description),
+        h("td", { "data-label": "Debet", class: "num" }, money(l.debit)),
+        h("td", { "data-label": "Credit", class: "num" }, money(l.credit)),
+        h("td", { "data-label": "Verbijzondering" }, dims(l))))),
+      h("tfoot", null, h("tr", { class: "totals" },
+        h("td", { "data-label": "Totaal", colspan: "2" }, "Totaal"),
+        h("td", { "data-label": "Totaal debet", class: "num" }, money(p.totalDebit)),
+        h("td", { "data-label": "Totaal credit", class: "num" }, money(p.totalCredit)),
+        h("td", null, p.totalDebit === p.totalCredit ? "In balans" : "Niet in balans"))))));
+}

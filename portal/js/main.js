@@ -1,0 +1,162 @@
+// The portal's shell: who is signed in, the menu, the dev banner, and the hash router.
+import { config, devPrincipal, forgetDevPrincipal } from "./api.js";
+import { add, h, notice, takeFlash } from "./ui.js";
+import * as runs from "./runs.js";
+
+const lazy = (file, name) => async (ctx) => (await import(file))[name](ctx);
+
+// [pattern, section (menu), view]
+const ROUTES = [
+  [/^runs$/, "runs", runs.list],
+  [/^runs\/([^/]+)$/, "runs", runs.detail],
+  [/^rerun$/, "runs", runs.rerun],
+  [/^koppelingen$/, "koppelingen", lazy("./connections.js", "overview")],
+  [/^koppelingen\/loket$/, "koppelingen", lazy("./connections.js", "loket")],
+  [/^koppelingen\/afas$/, "koppelingen", lazy("./connections.js", "chooseAfas")],
+  [/^koppelingen\/afas-profit\/([^/]+)$/, "koppelingen", lazy("./connections.js", "profit")],
+  [/^koppelingen\/afas-sb\/nieuw$/, "koppelingen", lazy("./connections.js", "sb")],
+  [/^klanten$/, "klanten", lazy("./clients.js", "list")],
+  [/^klanten\/([^/]+)$/, "klanten", lazy("./clients.js", "form")],
+  [/^voorbeeld$/, "voorbeeld", lazy("./clients.js", "preview")],
+  [/^aanmelden$/, null, lazy("./devsignin.js", "signIn")],
+];
+
+const main = document.getElementById("main");
+const cfg = config();
+let current = { cleanup: null, seq: 0 };
+let firstRender = true;
+
+/** Who is signed in: the dev principal (development) or the Easy Auth user. */
+export function session() {
+  if (cfg.devSignIn) {
+    const p = devPrincipal();
+    return p ? { name: p.name, officeId: p.officeId, isAdmin: p.role === "beheerder" } : null;
+  }
+  return cfg.user;
+}
+
+function renderUser() {
+  const box = document.getElementById("user");
+  box.replaceChildren();
+  const user = session();
+  if (!user) return;
+  add(box, 
+    h("span", { title: `Kantoor ${user.officeId}` }, h("span", { class: "visually-hidden" }, "Aangemeld als "), user.name),
+    h("span", { class: "role" }, user.isAdmin ? "Beheerder" : "Lezer"),
+    h("span", { class: "office" }, h("span", { class: "visually-hidden" }, "kantoor "), user.officeId),
+    cfg.devSignIn
+      ? h("button", { type: "button", class: "secondary", onclick: () => { forgetDevPrincipal(); location.hash = "#/aanmelden"; renderUser(); } }, "Afmelden")
+      : h("a", { href: cfg.signOutUrl }, "Afmelden"),
+  );
+}
+
+function renderBanner() {
+  const banner = document.getElementById("dev-banner");
+  if (!cfg.devSignIn) return;
+  banner.hidden = false;
+  banner.replaceChildren(
+    "Ontwikkelmodus: de aanmelding is nagebootst (Ontwikkel-aanmelding). Niet voor productie.",
+    h("a", { href: "#/aanmelden" }, "Andere gebruiker kiezen"),
+  );
+}
+
+function setupMenu() {
+  const toggle = document.querySelector(".menu-toggle");
+  const nav = document.getElementById("nav");
+  const narrow = matchMedia("(max-width: 760px)");
+  const apply = () => {
+    toggle.hidden = !narrow.matches;
+    nav.dataset.collapsed = String(narrow.matches && toggle.getAttribute("aria-expanded") !== "true");
+  };
+  toggle.addEventListener("click", () => {
+    toggle.setAttribute("aria-expanded", String(toggle.getAttribute("aria-expanded") !== "true"));
+    apply();
+  });
+  narrow.addEventListener("change", apply);
+  apply();
+  nav.addEventListener("click", (e) => {
+    if (e.target.closest("a") && narrow.matches) { toggle.setAttribute("aria-expanded", "false"); apply(); }
+  });
+}
+
+function parseHash() {
+  const raw = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  const [path, search = ""] = raw.split("?");
+  return { path: path.replace(/\/$/, ""), query: new URLSearchParams(search) };
+}
+
+async function render() {
+  const { path, query } = parseHash();
+  if (current.cleanup) { try { current.cleanup(); } catch { /* view already gone */ } }
+  const seq = ++current.seq;
+  current.cleanup = null;
+  if (!path) { location.replace("#/runs"); return; }
+
+  const user = session();
+  if (!user && path !== "aanmelden") {
+    if (cfg.devSignIn) {
+      sessionStorage.setItem("loonbrug.after-sign-in", `#/${path}${query.toString() ? "?" + query : ""}`);
+      location.replace("#/aanmelden");
+    } else {
+      main.replaceChildren(
+        h("h1", { tabindex: "-1" }, "Aanmelden"),
+        notice("warning",
+          h("p", null, "U bent niet aangemeld bij Loonbrug."),
+          h("p", null, h("a", { href: cfg.signInUrl, class: "button" }, "Aanmelden met uw Microsoft-account"))));
+    }
+    return;
+  }
+  const route = ROUTES.find(([pattern]) => pattern.test(path));
+  document.querySelectorAll("[data-nav]").forEach((a) => {
+    if (route && a.dataset.nav === route[1]) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
+  const view = h("div");
+  const flashed = takeFlash();
+  const ctx = {
+    view,
+    params: route ? path.match(route[0]).slice(1) : [],
+    query,
+    session: user,
+    config: cfg,
+    alive: () => seq === current.seq,
+    refresh: () => render(),
+  };
+  main.replaceChildren(view);
+  try {
+    if (!route) throw Object.assign(new Error("Deze pagina bestaat niet."), { notFound: true });
+    current.cleanup = (await route[2](ctx)) || null;
+  } catch (error) {
+    if (!ctx.alive()) return;
+    view.replaceChildren(
+      h("h1", { tabindex: "-1" }, error.notFound ? "Pagina niet gevonden" : "Er ging iets mis"),
+      notice("error", h("p", null, error.detail || error.message),
+        error.hint ? h("p", null, "Wat kunt u doen: ", error.hint) : null),
+      h("p", null, h("a", { href: "#/runs" }, "Naar het Runs overzicht")));
+  }
+  if (!ctx.alive()) return;
+  if (flashed) view.querySelector("h1")?.after(flashed);
+  const title = view.querySelector("h1")?.textContent;
+  document.title = title ? `${title} · Loonbrug` : "Loonbrug";
+  if (!firstRender) view.querySelector("h1")?.focus();
+  firstRender = false;
+}
+
+window.addEventListener("loonbrug:signed-out", () => {
+  if (cfg.devSignIn) return; // the dev sign-in page explains itself
+  const banner = notice("warning", h("p", null, "Uw sessie is verlopen. ",
+    h("a", { href: cfg.signInUrl }, "Meld u opnieuw aan"), "."));
+  if (!main.querySelector(".notice.signed-out")) { banner.classList.add("signed-out"); main.prepend(banner); }
+});
+window.addEventListener("hashchange", () => { renderUser(); render(); });
+
+renderBanner();
+renderUser();
+setupMenu();
+const back = sessionStorage.getItem("loonbrug.return");
+if (back && (!location.hash || location.hash === "#/")) {
+  sessionStorage.removeItem("loonbrug.return");
+  location.replace(back); // back from Loket.nl or AFAS SB+: the hashchange renders it
+} else {
+  render();
+}

@@ -1,0 +1,342 @@
+// Runs overzicht, run detail (Loonruns / Meldingen) and Rerun uitvoeren.
+import { api, request } from "./api.js";
+import {
+  add,
+  announce, badge, busy, clearErrors, date, dateTime, empty, field, flash, h, notice, pageHeader,
+  period, problemNotice, registerLabels, showErrors, table,
+} from "./ui.js";
+
+export const REFRESH_MS = 2500;
+const TYPES = { nightly: "Nachtelijk", rerun: "Re-run" };
+const LEVELS = { error: "Fout", warning: "Waarschuwing", info: "Informatie" };
+const LOKET_ENVIRONMENTS = { test: "Testomgeving Loket", acceptatie: "Acceptatieomgeving Loket", productie: "Loket.nl" };
+
+registerLabels({
+  approvedFrom: "Datum goedgekeurd vanaf", approvedTo: "Datum goedgekeurd tot",
+  clientId: "Klant", limit: "Aantal", continuationToken: "Pagina",
+});
+
+export function loketLabel(connections) {
+  const loket = (connections || []).find((c) => c.kind === "loket");
+  if (!loket) return "Niet gekoppeld";
+  const label = loket.details?.loketEnvironment;
+  return LOKET_ENVIRONMENTS[label] || (label ? `Loket.nl ${label}` : "Loket.nl");
+}
+
+const statusKind = (run) => run.status; // running | done | failed
+
+// -- Runs overzicht ---------------------------------------------------------------------------------
+
+const pages = { key: "", tokens: [null] }; // continuation tokens of the pages seen (per filter)
+
+export async function list(ctx) {
+  const { view, query, session } = ctx;
+  const filters = {
+    type: query.get("type") || "",
+    clientId: query.get("klant") || "",
+    limit: query.get("aantal") || "10",
+  };
+  const key = JSON.stringify(filters);
+  if (pages.key !== key) { pages.key = key; pages.tokens = [null]; }
+  let index = Math.min(Number(query.get("pagina") || "1"), pages.tokens.length) - 1;
+  if (index < 0) index = 0;
+
+  const go = (changes) => {
+    const next = new URLSearchParams(query);
+    for (const [name, value] of Object.entries(changes)) {
+      if (value) next.set(name, value); else next.delete(name);
+    }
+    location.hash = `#/runs${next.toString() ? "?" + next : ""}`;
+  };
+
+  const toolbar = h("div", { class: "toolbar" });
+  const body = h("div", null, h("p", { class: "loading" }, "Runs worden geladen…"));
+  add(view, ...pageHeader("Runs overzicht", [["Runs overzicht"]]), toolbar, body);
+
+  const typeSelect = h("select", { onchange: () => go({ type: typeSelect.value, pagina: "" }) },
+    h("option", { value: "" }, "Alle"),
+    Object.entries(TYPES).map(([v, text]) => h("option", { value: v, selected: filters.type === v }, text)));
+  const clientSelect = h("select", { onchange: () => go({ klant: clientSelect.value, pagina: "" }) },
+    h("option", { value: "" }, "Alle klanten"),
+    filters.clientId ? h("option", { value: filters.clientId, selected: true }, filters.clientId) : null);
+  const limitSelect = h("select", { onchange: () => go({ aantal: limitSelect.value, pagina: "" }) },
+    ["10", "20", "50", "100"].map((n) => h("option", { value: n, selected: filters.limit === n }, n)));
+  add(toolbar, 
+    field("Type", typeSelect), field("Klantnr.", clientSelect), field("Aantal per pagina", limitSelect),
+    h("span", { class: "spacer" }),
+    session.isAdmin ? h("a", { class: "button", href: "#/rerun" }, "Rerun uitvoeren") : null,
+    session.isAdmin && ctx.config.devSignIn ? nightlyButton(ctx) : null,
+  );
+  // The client filter fills in later: it must not hold up the table.
+  api.get("/clients").then((answer) => {
+    if (!ctx.alive()) return;
+    for (const c of answer.clients) {
+      if (c.clientId !== filters.clientId) add(clientSelect, h("option", { value: c.clientId }, c.clientId));
+    }
+  }).catch(() => {});
+
+  let timer = null;
+  const load = async (quiet) => {
+    const [page, connections] = await Promise.all([
+      api.get("/runs", { type: filters.type, clientId: filters.clientId, limit: filters.limit, continuationToken: pages.tokens[index] }),
+      api.get("/connections"),
+    ]);
+    if (!ctx.alive()) return;
+    pages.tokens[index + 1] = page.continuationToken || undefined;
+    pages.tokens.length = index + 2;
+    body.replaceChildren(runsTable(page.runs, connections.connections, filters, index, page.continuationToken, go));
+    performance.mark("loonbrug:runs-rendered");
+    const running = page.runs.some((r) => r.status === "running");
+    clearTimeout(timer);
+    if (running) timer = setTimeout(() => load(true).catch(() => {}), REFRESH_MS);
+    if (quiet && !running) announce("De runs zijn bijgewerkt.");
+  };
+  try {
+    await load(false);
+  } catch (error) {
+    body.replaceChildren(problemNotice(error));
+  }
+  return () => clearTimeout(timer);
+}
+
+function runsTable(runs, connections, filters, index, nextToken, go) {
+  if (!runs.length) {
+    if (index > 0) return empty(h("p", null, "Er zijn geen runs meer. "), h("a", { href: "#/runs" }, "Terug naar de eerste pagina"));
+    if (filters.type || filters.clientId) return empty(h("p", null, "Geen runs gevonden met deze filters. Kies 'Alle' om alle runs te zien."));
+    return empty(
+      h("p", null, h("strong", null, "Er zijn nog geen runs.")),
+      h("p", null, "Elke nacht worden de journaalposten van Loket.nl automatisch overgezet naar AFAS voor de klanten die u hebt ingesteld. "
+        + "Nog niets ingesteld? Koppel eerst Loket.nl en AFAS via ", h("a", { href: "#/koppelingen" }, "Koppelingen"),
+        " en voeg daarna klanten toe via ", h("a", { href: "#/klanten" }, "Klantconfiguraties"), "."),
+      h("p", null, "Wilt u niet wachten op de nacht? Start een rerun via 'Rerun uitvoeren'."));
+  }
+  const loket = loketLabel(connections);
+  const running = runs.some((r) => r.status === "running");
+  return h("div", null,
+    table([
+      { label: "Type", render: (r) => h("a", { href: `#/runs/${encodeURIComponent(r.runId)}` }, TYPES[r.type] || r.type) },
+      { label: "Klantnr.", render: (r) => r.clientId || "Alle klanten" },
+      { label: "Loket.nl omgeving", render: () => loket },
+      { label: "Aangemaakt", render: (r) => dateTime(r.createdAt) },
+      { label: "Datum vanaf", render: (r) => (r.approvedFrom ? date(r.approvedFrom) : "—") },
+      { label: "Datum tot", render: (r) => (r.approvedTo ? date(r.approvedTo) : "—") },
+      { label: "Status", render: (r) => badge(statusKind(r), r.statusText) },
+    ], runs, {
+      caption: "Runs, nieuwste eerst",
+      rowAttrs: (r) => ({
+        class: "clickable", "data-run-id": r.runId,
+        onclick: (e) => { if (!e.target.closest("a")) location.hash = `#/runs/${encodeURIComponent(r.runId)}`; },
+      }),
+    }),
+    h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: index === 0, onclick: () => go({ pagina: String(index) }) }, "Vorige"),
+      h("span", { "aria-live": "polite" }, `Pagina ${index + 1}`),
+      h("button", { type: "button", class: "secondary", disabled: !nextToken, onclick: () => go({ pagina: String(index + 2) }) }, "Volgende")),
+    running ? notice("info", h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf.")) : null,
+    h("p", { class: "muted" }, "Klik op een regel om de details van die run te bekijken."),
+  );
+}
+
+function nightlyButton(ctx) {
+  // Development only: the local host runs a timer function on POST /admin/functions/{name}.
+  const button = h("button", { type: "button", class: "secondary", onclick: () => busy(button, async () => {
+    const answer = await fetch("/admin/functions/nightly_sync", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"input":""}' }).catch(() => null);
+    if (answer && answer.status === 202) {
+      announce("De nachtelijke run is gestart.");
+      setTimeout(() => ctx.alive() && ctx.refresh(), 800);
+    } else {
+      alert("De nachtelijke run kon niet worden gestart (alleen op de lokale host).");
+    }
+  }) }, "Nachtelijke run nu starten (ontwikkeling)");
+  return button;
+}
+
+// -- Run detail ---------------------------------------------------------------------------------------
+
+export async function detail(ctx) {
+  const { view, params, query } = ctx;
+  const runId = params[0];
+  let tab = query.get("tab") === "meldingen" ? "meldingen" : "loonruns";
+  let timer = null;
+  const header = pageHeader("Run", [["Runs overzicht", "#/runs"], ["Loonruns"]]);
+  const summary = h("div", null, h("p", { class: "loading" }, "De run wordt geladen…"));
+  const tabs = h("div");
+  add(view, ...header, summary, tabs);
+  const clients = api.get("/clients").then((a) => Object.fromEntries(a.clients.map((c) => [c.clientId, c]))).catch(() => ({}));
+
+  const load = async () => {
+    const [run, byId] = await Promise.all([api.get(`/runs/${encodeURIComponent(runId)}`), clients]);
+    if (!ctx.alive()) return;
+    header[1].textContent = runTitle(run);
+    summary.replaceChildren(runSummary(run, byId));
+    const focused = tabs.contains(document.activeElement) ? document.activeElement.id : null;
+    tabs.replaceChildren(...tabPanels(run, byId, tab, (t) => { tab = t; }));
+    if (focused) document.getElementById(focused)?.focus();
+    clearTimeout(timer);
+    if (run.status === "running") timer = setTimeout(() => load().catch(() => {}), REFRESH_MS);
+  };
+  try {
+    await load();
+  } catch (error) {
+    summary.replaceChildren(problemNotice(error), h("p", null, h("a", { href: "#/runs" }, "Terug naar het Runs overzicht")));
+  }
+  return () => clearTimeout(timer);
+}
+
+function runTitle(run) {
+  if (run.type === "rerun") {
+    const who = run.clientId ? `client ${run.clientId}` : "alle klanten";
+    const window = run.approvedTo && run.approvedTo !== run.approvedFrom
+      ? `${date(run.approvedFrom)} t/m ${date(run.approvedTo)}` : date(run.approvedFrom);
+    return `Rerun voor ${who} (${window})`;
+  }
+  return `Nachtelijke run van ${date(run.businessDate || run.createdAt)}`;
+}
+
+function runSummary(run, byId) {
+  const total = run.journalRuns.length;
+  const imported = run.journalRuns.filter((j) => j.status === "imported").length;
+  const targets = new Set(run.journalRuns.map((j) => byId[j.clientId]?.target?.type).filter(Boolean));
+  const where = targets.size === 1 ? (targets.has("afas-sb") ? "AFAS SB+" : "AFAS Profit") : "AFAS";
+  return h("div", null,
+    h("dl", { class: "facts" },
+      h("dt", null, "Status"), h("dd", null, badge(statusKind(run), run.statusText)),
+      h("dt", null, "Aangemaakt"), h("dd", null, `${dateTime(run.createdAt)} door ${run.createdBy === "system" ? "Loonbrug (automatisch)" : run.createdBy}`),
+      h("dt", null, "Klanten"), h("dd", null, `${run.jobsDone} van ${run.jobsTotal} verwerkt${run.jobsFailed ? `, ${run.jobsFailed} met fouten` : ""}`)),
+    run.status === "running"
+      ? notice("info", h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf."))
+      : notice(run.status === "failed" ? "warning" : "ok",
+        h("p", null, `${imported} van de ${total} loonruns succesvol geïmporteerd in ${where}.`),
+        run.status === "failed" ? h("p", null, "Bekijk het tabblad Meldingen voor wat er misging en wat u kunt doen.") : null),
+  );
+}
+
+function tabPanels(run, byId, selected, remember) {
+  const defs = [
+    ["loonruns", "Loonruns", () => journalRunsTable(run, byId)],
+    ["meldingen", `Meldingen (${run.messages.length})`, () => messagesList(run)],
+  ];
+  const buttons = [];
+  const panels = [];
+  const select = (name, focus) => {
+    remember(name);
+    defs.forEach(([key], i) => {
+      const on = key === name;
+      buttons[i].setAttribute("aria-selected", String(on));
+      buttons[i].tabIndex = on ? 0 : -1;
+      panels[i].hidden = !on;
+      if (on && focus) buttons[i].focus();
+    });
+  };
+  defs.forEach(([key, label, content], i) => {
+    buttons.push(h("button", {
+      type: "button", role: "tab", id: `tab-${key}`, "aria-controls": `panel-${key}`,
+      onclick: () => select(key, false),
+      onkeydown: (e) => {
+        const moves = { ArrowRight: 1, ArrowLeft: -1 };
+        if (e.key in moves) { e.preventDefault(); select(defs[(i + moves[e.key] + defs.length) % defs.length][0], true); }
+        if (e.key === "Home") { e.preventDefault(); select(defs[0][0], true); }
+        if (e.key === "End") { e.preventDefault(); select(defs[defs.length - 1][0], true); }
+      },
+    }, label));
+    panels.push(h("div", { role: "tabpanel", id: `panel-${key}`, "aria-labelledby": `tab-${key}`, tabindex: "0" }, content()));
+  });
+  const list = h("div", { role: "tablist", "aria-label": "Details van de run" }, buttons);
+  select(selected, false);
+  return [list, ...panels];
+}
+
+function journalRunsTable(run, byId) {
+  if (!run.journalRuns.length) {
+    return empty(h("p", null, run.status === "running"
+      ? "Er zijn nog geen loonruns verwerkt; de run wordt uitgevoerd."
+      : "Deze run heeft geen loonruns verwerkt. Kijk bij Meldingen waarom (bijvoorbeeld: nog niet goedgekeurd in Loket.nl)."));
+  }
+  return table([
+    { label: "Clientnr", key: "clientId" },
+    { label: "Loket.nl", render: (j) => byId[j.clientId]?.loketAdministrationName || "—" },
+    { label: "Loonrun", render: (j) => h("span", { class: "mono", title: j.payrollRunId }, j.payrollRunId.slice(0, 8)) },
+    { label: "Periode", render: (j) => period(j.payrollPeriod) },
+    { label: "Volgnr.", key: "sequenceNumber", num: true },
+    { label: "Datum verzonden", render: (j) => (j.sentAt ? dateTime(j.sentAt) : "—") },
+    { label: "AFAS omgeving", key: "environment" },
+    { label: "Status", render: (j) => h("div", null, badge(j.status, j.statusText),
+      j.entryNumber ? h("div", { class: "muted" }, `Journaalpost ${j.entryNumber}`) : null,
+      j.status !== "imported" && j.note ? h("div", { class: "muted" }, j.note) : null) },
+    { label: "Voorbeeld", render: (j) => h("a", { href: `#/voorbeeld?klant=${encodeURIComponent(j.clientId)}&run=${encodeURIComponent(j.loketJournalRunId)}` }, "Bekijk boeking") },
+  ], run.journalRuns, { caption: "Loonruns van deze run" });
+}
+
+function messagesList(run) {
+  if (!run.messages.length) return empty(h("p", null, "Geen meldingen bij deze run."));
+  return h("ul", { class: "messages" }, run.messages.map((m) =>
+    h("li", { class: m.level },
+      h("div", { class: "meta" }, badge(m.level, LEVELS[m.level] || m.level), " ", dateTime(m.at), m.clientId ? ` · client ${m.clientId}` : ""),
+      h("p", { class: "text" }, m.text),
+      m.hint ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), m.hint) : null)));
+}
+
+// -- Rerun uitvoeren ----------------------------------------------------------------------------------
+
+export async function rerun(ctx) {
+  const { view, session, query } = ctx;
+  add(view, ...pageHeader("Rerun uitvoeren", [["Runs overzicht", "#/runs"], ["Rerun uitvoeren"]]));
+  if (!session.isAdmin) {
+    add(view, notice("warning", h("p", null, "Alleen een beheerder (rol Loonbrug-beheerder) kan een rerun starten. U kunt de runs wel bekijken.")));
+    return;
+  }
+  const [connections, clients] = await Promise.all([api.get("/connections"), api.get("/clients")]);
+  if (!ctx.alive()) return;
+  const loket = connections.connections.find((c) => c.kind === "loket");
+  add(view, 
+    h("p", null, "Synchroniseer journaalposten met terugwerkende kracht, of test zo uw koppeling. De koppeling haalt op basis van de 'Datum goedgekeurd' in Loket.nl de journaalposten op: alle journaalposten waarvan de 'Datum goedgekeurd' binnen de ingevoerde periode valt worden meegenomen."),
+    h("p", null, "Wanneer u de klant leeg laat, worden alle klantconfiguraties die u hebt aangemaakt meegenomen. Journaalposten die al geboekt zijn, worden niet nog eens geboekt."));
+  if (!loket) {
+    add(view, notice("warning", h("p", null, "Loket.nl is nog niet gekoppeld. "), h("a", { href: "#/koppelingen/loket" }, "Koppel eerst Loket.nl")));
+  }
+  const client = h("select", null, h("option", { value: "" }, "Alle klantconfiguraties"),
+    clients.clients.map((c) => h("option", { value: c.clientId, selected: query.get("klant") === c.clientId },
+      `${c.clientId} – ${c.name || c.loketAdministrationName || ""}`)));
+  const from = h("input", { type: "date", required: true });
+  const to = h("input", { type: "date", required: true });
+  const summary = h("div");
+  const save = h("button", { type: "submit" }, "Opslaan");
+  const form = h("form", { class: "panel", novalidate: true },
+    summary,
+    h("div", { class: "field" }, h("span", { class: "label", id: "loket-env" }, "Loket.nl omgeving"), h("p", { "aria-labelledby": "loket-env" }, loketLabel(connections.connections))),
+    field("Klant (optioneel)", client, { field: "clientId" }),
+    h("div", { class: "grid-2" },
+      field("Datum goedgekeurd vanaf", from, { field: "approvedFrom" }),
+      field("Datum goedgekeurd tot", to, { field: "approvedTo" })),
+    h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/runs" }, "Annuleren")));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(save, async () => {
+      clearErrors(form);
+      summary.replaceChildren();
+      const missing = [];
+      if (!from.value) missing.push({ field: "approvedFrom", detail: "is verplicht" });
+      if (!to.value) missing.push({ field: "approvedTo", detail: "is verplicht" });
+      if (missing.length) {
+        showErrors(form, missing);
+        summary.replaceChildren(notice("error", h("p", null, "Vul beide datums in.")));
+        form.querySelector("[aria-invalid]")?.focus();
+        return;
+      }
+      try {
+        const body = { approvedFrom: from.value, approvedTo: to.value };
+        if (client.value) body.clientId = client.value;
+        const started = await request("POST", "/reruns", { body });
+        const n = started.data.jobsTotal;
+        flash("ok", `De rerun is gestart (${n} klant${n === 1 ? "" : "en"}). Hij verschijnt hieronder met de status 'Wordt uitgevoerd'.`);
+        location.hash = "#/runs";
+      } catch (error) {
+        const unplaced = showErrors(form, error.errors);
+        summary.replaceChildren(problemNotice(error, unplaced));
+        summary.querySelector(".notice")?.setAttribute("tabindex", "-1");
+        summary.querySelector(".notice")?.focus();
+      }
+    });
+  });
+  add(view, form);
+}

@@ -1,0 +1,227 @@
+// Small DOM and formatting helpers shared by every screen.
+
+/** h("p", {class: "x", onclick: fn}, "text", child, [more]) */
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      node.addEventListener(name.slice(2), value);
+    } else if (name === "class") {
+      node.className = value;
+    } else if (name === "dataset") {
+      Object.assign(node.dataset, value);
+    } else if (name === "value" && "value" in node) {
+      node.value = value;
+    } else if (value === true) {
+      node.setAttribute(name, "");
+    } else {
+      node.setAttribute(name, String(value));
+    }
+  }
+  append(node, children);
+  return node;
+}
+
+/** node.append(...) that skips null/false (conditional children). */
+export function add(node, ...children) {
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : String(child));
+  }
+}
+
+let uid = 0;
+export const nextId = (prefix = "f") => `${prefix}-${++uid}`;
+
+// -- formatting (Dutch, Europe/Amsterdam) --------------------------------------------------------
+
+const stamp = new Intl.DateTimeFormat("nl-NL", {
+  timeZone: "Europe/Amsterdam", day: "2-digit", month: "2-digit", year: "numeric",
+  hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+});
+
+/** "2022-08-05T11:58:00Z" → "05-08-2022 13:58" */
+export function dateTime(iso) {
+  if (!iso) return "—";
+  const parts = Object.fromEntries(stamp.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return `${parts.day}-${parts.month}-${parts.year} ${parts.hour}:${parts.minute}`;
+}
+
+/** "2022-08-05" → "05-08-2022" */
+export function date(iso) {
+  if (!iso) return "—";
+  const [y, m, d] = iso.slice(0, 10).split("-");
+  return `${d}-${m}-${y}`;
+}
+
+/** "2020-3" → "2020 - 3" */
+export const period = (text) => (text || "").replace("-", " - ");
+
+/** A decimal string ("12345.6") as Dutch money ("12.345,60"), exact (no floating point). */
+export function money(text) {
+  let value = String(text ?? "0").trim();
+  const negative = value.startsWith("-");
+  if (negative) value = value.slice(1);
+  let [whole, fraction = ""] = value.split(".");
+  fraction = (fraction + "00").slice(0, Math.max(2, fraction.length));
+  whole = whole.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  return `${negative ? "-" : ""}${whole},${fraction}`;
+}
+
+export const yesNo = (value) => (value ? "Ja" : "Nee");
+
+// -- page parts -----------------------------------------------------------------------------------
+
+export function pageHeader(title, crumbs = []) {
+  const trail = [["Dashboard", "#/runs"], ...crumbs];
+  return [
+    h("nav", { class: "crumbs", "aria-label": "Kruimelpad" },
+      h("ol", null, trail.map(([text, href], i) =>
+        h("li", null, href && i < trail.length - 1 ? h("a", { href }, text) : text)))),
+    h("h1", { tabindex: "-1" }, title),
+  ];
+}
+
+export function badge(kind, text) {
+  return h("span", { class: `status ${kind}` }, text);
+}
+
+export function notice(kind, ...content) {
+  return h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, content);
+}
+
+export function empty(...content) {
+  return h("div", { class: "empty" }, content);
+}
+
+/** A problem from the API: Dutch detail, hint, and the field errors nobody else showed. */
+export function problemNotice(error, unplaced) {
+  const errors = unplaced ?? error.errors ?? [];
+  return notice(
+    "error",
+    h("p", null, h("strong", null, error.detail || String(error))),
+    error.hint ? h("p", { class: "hint" }, "Wat kunt u doen: ", error.hint) : null,
+    errors.length ? h("ul", null, errors.map((e) => h("li", null, `${fieldLabel(e.field)} ${e.detail}`))) : null,
+    error.incident ? h("p", { class: "muted" }, `Incidentnummer: ${error.incident}`) : null,
+  );
+}
+
+const LABELS = {};
+export function registerLabels(map) { Object.assign(LABELS, map); }
+function fieldLabel(field) { return LABELS[field] ? `${LABELS[field]}:` : `${field}:`; }
+
+/**
+ * A table. columns: [{label, key?, render?(row) → node/text, num?}]. Stacks into cards on a phone
+ * (each cell shows its column name).
+ */
+export function table(columns, rows, { caption, rowAttrs } = {}) {
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "stack" },
+      caption ? h("caption", { class: "visually-hidden" }, caption) : null,
+      h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label)))),
+      h("tbody", null, rows.map((row) =>
+        h("tr", rowAttrs ? rowAttrs(row) : null, columns.map((c) =>
+          h("td", { "data-label": c.label, class: c.num ? "num" : null },
+            c.render ? c.render(row) : row[c.key] ?? "—"))))),
+    ));
+}
+
+/** A labelled form field. control: an input/select/textarea element (gets an id). */
+export function field(label, control, { help, field: name } = {}) {
+  const id = control.id || nextId();
+  control.id = id;
+  if (name) control.dataset.field = name;
+  const helpId = help ? `${id}-help` : null;
+  if (helpId) control.setAttribute("aria-describedby", helpId);
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    control,
+    help ? h("p", { class: "help", id: helpId }, help) : null);
+}
+
+/** Ja/Nee radio buttons in a fieldset. */
+export function yesNoField(legend, name, value, { field: fieldName, disabled } = {}) {
+  const group = h("fieldset", { class: "field", dataset: fieldName ? { field: fieldName } : undefined },
+    h("legend", null, legend),
+    h("div", { class: "radios" },
+      [["true", "Ja"], ["false", "Nee"]].map(([v, text]) =>
+        h("label", null, h("input", { type: "radio", name, value: v, checked: String(value) === v, disabled }), text))));
+  return group;
+}
+
+export function radioValue(form, name) {
+  const chosen = form.querySelector(`input[name="${name}"]:checked`);
+  return chosen ? chosen.value === "true" : null;
+}
+
+// -- field errors ---------------------------------------------------------------------------------
+
+export function clearErrors(scope) {
+  scope.querySelectorAll(".field-error").forEach((n) => n.remove());
+  scope.querySelectorAll("[aria-invalid]").forEach((n) => {
+    n.removeAttribute("aria-invalid");
+    const described = (n.getAttribute("aria-describedby") || "").split(" ").filter((id) => !id.endsWith("-err"));
+    if (described.length) n.setAttribute("aria-describedby", described.join(" "));
+    else n.removeAttribute("aria-describedby");
+  });
+}
+
+/**
+ * Show each error beside its field: [data-field="target.journal"], or a custom locator(field)
+ * for table rows. Answers the errors that found no field (shown in the summary).
+ */
+export function showErrors(scope, errors, locate) {
+  const unplaced = [];
+  for (const error of errors) {
+    const target = (locate && locate(error.field)) || scope.querySelector(`[data-field="${CSS.escape(error.field)}"]`);
+    if (!target) { unplaced.push(error); continue; }
+    const id = `${target.id || nextId("e")}-err`;
+    const message = h("p", { class: "field-error", id }, error.detail);
+    const control = target.matches("input,select,textarea") ? target : target.querySelector("input,select,textarea");
+    if (control) {
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", `${control.getAttribute("aria-describedby") || ""} ${id}`.trim());
+    }
+    const host = target.closest("td") || target.closest(".field") || target;
+    host.append(message);
+  }
+  return unplaced;
+}
+
+export function announce(text) {
+  const live = document.getElementById("live");
+  if (live) { live.textContent = ""; setTimeout(() => { live.textContent = text; }, 30); }
+}
+
+// -- messages that survive one navigation -------------------------------------------------------------
+
+const FLASH = "loonbrug.flash";
+export function flash(kind, text) { sessionStorage.setItem(FLASH, JSON.stringify({ kind, text })); }
+export function takeFlash() {
+  const raw = sessionStorage.getItem(FLASH);
+  sessionStorage.removeItem(FLASH);
+  if (!raw) return null;
+  const { kind, text } = JSON.parse(raw);
+  return notice(kind, h("p", null, text));
+}
+
+/** Run an async action with the button disabled and "bezig" announced. */
+export async function busy(button, action) {
+  const label = button.textContent;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    return await action();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = label;
+  }
+}

@@ -1,0 +1,165 @@
+"""The Runs page with 1,000 runs stored for the office: paging with continuation tokens, page
+weight and time to first render (written to artifacts/portal-metrics.json for the closing note)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from devtools.azurite import ROOT
+from shared.bootstrap import Services
+from shared.settings import Settings
+from shared.store.runs import JobOutcome, NewRun, RunType
+from tests.support.browser_fixtures import shoot, sign_in_as
+from tests.support.portal_fixtures import PortalWorld
+
+pytestmark = pytest.mark.azurite
+
+RUNS = 1000
+DETAILED = 20  # the newest runs get two finished jobs each ("Uitgevoerd (2/2)")
+METRICS = ROOT / "artifacts" / "portal-metrics.json"
+
+WEIGHT_JS = """
+() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const files = performance.getEntriesByType('resource').filter((e) => /\\.(js|css)(\\?|$)/.test(e.name));
+  const api = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/') && !e.name.includes('/api/portal/'));
+  const sum = (list, key) => list.reduce((total, e) => total + e[key], 0);
+  const paint = performance.getEntriesByName('first-contentful-paint')[0];
+  return {
+    files: files.length + 1,
+    transferred: nav.transferSize + sum(files, 'transferSize'),
+    encoded: nav.encodedBodySize + sum(files, 'encodedBodySize'),
+    decoded: nav.decodedBodySize + sum(files, 'decodedBodySize'),
+    apiCalls: api.length,
+    apiEncoded: sum(api, 'encodedBodySize'),
+    firstContentfulPaint: paint ? paint.startTime : null,
+    runsRendered: performance.getEntriesByName('loonbrug:runs-rendered')[0].startTime,
+  };
+}
+"""
+
+
+def seed_runs(services: Services, office: str) -> None:
+    runs = services.runs
+    start = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
+
+    def one(index: int) -> None:
+        created = start + timedelta(hours=index)
+        nightly = index % 3 != 0
+        client = None if nightly else f"{4700 + index % 9}"
+        new = NewRun(
+            office_id=office,
+            run_id=f"seed-{index:04d}",
+            type=RunType.NIGHTLY if nightly else RunType.RERUN,
+            created_at=created,
+            created_by="system" if nightly else "Anna Beheer",
+            client_id=client,
+            business_date=created.date() if nightly else None,
+            approved_from=None if nightly else date(2025, 1 + index % 12, 1),
+            approved_to=None if nightly else date(2025, 1 + index % 12, 28),
+        )
+        if index < RUNS - DETAILED:
+            run = runs.create(new, jobs_total=0)
+            assert run is not None
+            runs.mark_planned(run)
+            return
+        clients = ["4711", "5120"]
+        runs.add_jobs(new, clients)
+        run = runs.create(new, jobs_total=len(clients))
+        assert run is not None
+        runs.mark_planned(run)
+        for client_id in clients:
+            runs.finish_job(office, new.run_id, client_id, JobOutcome(imported=3), now=created)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, range(RUNS)))
+
+
+def measure(page: Any, url: str) -> dict[str, Any]:
+    page.goto(url)
+    page.wait_for_function(
+        "() => performance.getEntriesByName('loonbrug:runs-rendered').length > 0"
+    )
+    return dict(page.evaluate(WEIGHT_JS))
+
+
+def test_runs_page_with_1000_runs(
+    portal_world: PortalWorld, open_page: Callable[..., Any], unique: Callable[[str], str]
+) -> None:
+    office = unique("kantoor")
+    services = Services(Settings.from_env(portal_world.env))
+    seed_runs(services, office)
+    assert len(services.runs.page(office, limit=100).runs) == 100
+
+    cold: list[dict[str, Any]] = []
+    for _ in range(3):  # a fresh browser context each time: nothing cached
+        page = open_page()
+        sign_in_as(page, office)
+        cold.append(measure(page, portal_world.portal + "#/runs"))
+    page.goto("about:blank")
+    warm = measure(page, portal_world.portal + "#/runs")  # same context: files from the cache
+    big_page = open_page()
+    sign_in_as(big_page, office)
+    hundred = measure(big_page, portal_world.portal + "#/runs?aantal=100")
+    expect(big_page.locator("tbody tr")).to_have_count(100)
+
+    # Paging with continuation tokens: newest first, page 2 older than page 1, and back.
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(10)
+    expect(rows.first).to_contain_text("Uitgevoerd (2/2)")
+    first_page = [rows.nth(i).get_attribute("data-run-id") for i in range(10)]
+    assert first_page == [f"seed-{i:04d}" for i in range(RUNS - 1, RUNS - 11, -1)]
+    page.get_by_role("button", name="Volgende").click()
+    expect(page.get_by_text("Pagina 2")).to_be_visible()
+    expect(rows.first).to_have_attribute("data-run-id", f"seed-{RUNS - 11:04d}")
+    page.get_by_role("button", name="Volgende").click()
+    expect(rows.first).to_have_attribute("data-run-id", f"seed-{RUNS - 21:04d}")
+    expect(rows.first).to_contain_text("Uitgevoerd (0/0)")
+    page.get_by_role("button", name="Vorige").click()
+    expect(page.get_by_text("Pagina 2")).to_be_visible()
+    expect(rows.first).to_have_attribute("data-run-id", f"seed-{RUNS - 11:04d}")
+    page.get_by_label("Type").select_option("rerun")
+    expect(page.get_by_text("Pagina 1")).to_be_visible()
+    for i in range(10):
+        expect(rows.nth(i).get_by_role("link")).to_have_text("Re-run")
+    shoot(page, "24-runs-overzicht-1000-runs-reruns")
+
+    phone = open_page(width=390, height=844)
+    sign_in_as(phone, office)
+    measure(phone, portal_world.portal + "#/runs")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(phone, "25-runs-overzicht-1000-runs-telefoon", full_page=False)
+
+    figures = {
+        "runsStored": RUNS,
+        "pageSize": 10,
+        "coldLoads": cold,
+        "warmLoad": warm,
+        "pageSize100": hundred,
+        "medianFirstRenderMs": round(statistics.median(m["runsRendered"] for m in cold), 1),
+        "medianFirstContentfulPaintMs": round(
+            statistics.median(m["firstContentfulPaint"] for m in cold), 1
+        ),
+        "pageWeightBytes": {
+            "transferred": cold[0]["transferred"],
+            "encoded": cold[0]["encoded"],
+            "decoded": cold[0]["decoded"],
+            "files": cold[0]["files"],
+        },
+    }
+    METRICS.parent.mkdir(parents=True, exist_ok=True)
+    METRICS.write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+    # The Runs page loads 6 files (HTML, CSS, 4 modules) and stays small and quick.
+    assert cold[0]["files"] == 6
+    assert cold[0]["encoded"] < 40_000
+    assert warm["transferred"] < cold[0]["transferred"] / 2  # versioned files come from cache
+    assert figures["medianFirstRenderMs"] < 5_000
