@@ -255,6 +255,7 @@ output SERVICE_API_NAME string = api.outputs.name
 output AZURE_FUNCTION_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
 output PUBLIC_BASE_URL string = api.outputs.publicBaseUrl
+output PORTAL_URL string = api.outputs.portalUrl
 output LOKET_REDIRECT_URI string = '${api.outputs.publicBaseUrl}/api/oauth/loket/callback'
 output AFAS_SB_REDIRECT_URI string = '${api.outputs.publicBaseUrl}/api/oauth/afas-sb/callback'
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

@@ -108,7 +108,7 @@ class Services:
             clients=self.clients,
             connections=self.connections,
             mailer=self.mailer,
-            base_url=self.settings.public_base_url,
+            portal=self.settings.portal_page_url,
             sender=self.settings.notify_sender,
             clock=self.clock,
         )

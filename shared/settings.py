@@ -97,6 +97,9 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = DEFAULT_SMTP_PORT
     notify_sender: str = DEFAULT_NOTIFY_SENDER
+    # PORTAL_URL: where users open the portal (in Azure ``https://<host>/api/portal/``). None when
+    # unset: the OAuth callbacks then go to ``{PUBLIC_BASE_URL}/`` as contract §3 says.
+    portal_url: str | None = None
 
     @property
     def email_configured(self) -> bool:
@@ -119,6 +122,22 @@ class Settings:
 
     def redirect_uri(self, provider: str) -> str:
         return f"{self.public_base_url}/api/oauth/{provider}/callback"
+
+    def consent_landing_url(self) -> str:
+        """Where the Loket and AFAS SB OAuth callbacks send the browser when consent is done.
+
+        ``PORTAL_URL`` when set, opened on the Koppelingen screen (``#/connections``); otherwise
+        ``{PUBLIC_BASE_URL}/`` (contract §3; the local host sends ``/`` on to the portal).
+        """
+        if self.portal_url is None:
+            return f"{self.public_base_url}/"
+        return f"{self.portal_url}#/connections"
+
+    @property
+    def portal_page_url(self) -> str:
+        """The portal page that links (e-mails) point into: ``PORTAL_URL`` when set, otherwise
+        ``{PUBLIC_BASE_URL}/api/portal/`` (where the Function App serves it)."""
+        return self.portal_url or f"{self.public_base_url}/api/portal/"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -151,6 +170,7 @@ class Settings:
             smtp_host=_text(env, "SMTP_HOST", required=False),
             smtp_port=_int(env, "SMTP_PORT", DEFAULT_SMTP_PORT, 1, 65535),
             notify_sender=_email(env, "NOTIFY_SENDER", DEFAULT_NOTIFY_SENDER),
+            portal_url=_page_url(env, "PORTAL_URL"),
         )
 
 
@@ -188,6 +208,22 @@ def _optional_url(env: Mapping[str, str], name: str) -> str | None:
     if not env.get(name, "").strip():
         return None
     return _url(env, name, "")
+
+
+def _page_url(env: Mapping[str, str], name: str) -> str | None:
+    """An optional page URL: http(s), no query or fragment (the portal's routes live in the
+    fragment); a folder path gets its trailing slash so relative links resolve without a redirect."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, "is not an http(s) URL")
+    if parts.query or parts.fragment or "#" in value:
+        raise SettingsError(name, "must not contain a query (?) or fragment (#)")
+    if not parts.path.endswith("/") and not parts.path.endswith(".html"):
+        value += "/"
+    return value
 
 
 def _email(env: Mapping[str, str], name: str, default: str) -> str:

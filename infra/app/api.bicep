@@ -154,6 +154,9 @@ var telemetrySettings = {
 var appSettings = {
   LOONBRUG_ENVIRONMENT: 'production'
   PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${functionApp.properties.defaultHostName}' : publicBaseUrl
+  // The portal page: where the OAuth callbacks land (#/connections) and e-mail links point.
+  // In Azure "/" is the Functions default page, not the portal.
+  PORTAL_URL: empty(publicBaseUrl) ? 'https://${functionApp.properties.defaultHostName}/api/portal/' : '${publicBaseUrl}/api/portal/'
   LOKET_AUTH_URL: loketAuthUrl
   LOKET_API_URL: loketApiUrl
   LOKET_CLIENT_ID: loketClientId
@@ -197,3 +200,4 @@ resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
 output name string = functionApp.name
 output uri string = 'https://${functionApp.properties.defaultHostName}'
 output publicBaseUrl string = empty(publicBaseUrl) ? 'https://${functionApp.properties.defaultHostName}' : publicBaseUrl
+output portalUrl string = empty(publicBaseUrl) ? 'https://${functionApp.properties.defaultHostName}/api/portal/' : '${publicBaseUrl}/api/portal/'

@@ -61,7 +61,7 @@ class Notifier:
     clients: ClientRepository
     connections: ConnectionRepository
     mailer: Mailer | None
-    base_url: str
+    portal: str  # the portal page that the e-mails link into (Settings.portal_page_url)
     sender: str
     clock: Callable[[], datetime]
 
@@ -82,7 +82,7 @@ class Notifier:
                 sequence_number=journal_run.sequence_number,
                 reason=reason or "zie de meldingen in de run.",
                 run_id=run_id,
-                base_url=self.base_url,
+                portal=self.portal,
             )
             self._send(office_id, f"failed|{run_id}|{client_id}|{journal_run.id}", "failed", mail)
 
@@ -136,7 +136,7 @@ class Notifier:
             status_text=run.status_text,
             run_id=run.run_id,
             clients=[counts[k] for k in sorted(counts)],
-            base_url=self.base_url,
+            portal=self.portal,
         )
         self._send(run.office_id, f"summary|{run.run_id}", "summary", mail)
 
@@ -157,7 +157,7 @@ class Notifier:
                 environment=connection.key.environment,
                 reason=(connection.reason or "de toestemming is ingetrokken of verlopen.").rstrip()
                 + ("" if (connection.reason or "").rstrip().endswith(".") else "."),
-                base_url=self.base_url,
+                portal=self.portal,
             )
             self._send(office_id, f"reauth|{connection.key.row_key}|{stamp}", "reauth", mail)
 

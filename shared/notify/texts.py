@@ -1,7 +1,8 @@
 """The Dutch e-mails Loonbrug sends, as plain text and HTML. Pure: no I/O.
 
-Every link into the portal is made by :func:`portal_url` (the portal is served under
-``{PUBLIC_BASE_URL}/api/portal/`` with hash routes such as ``#/runs/{runId}``).
+Every link into the portal is made by :func:`portal_url` from the portal page's address,
+``Settings.portal_page_url`` (``PORTAL_URL``, else ``{PUBLIC_BASE_URL}/api/portal/``), with hash
+routes such as ``#/runs/{runId}``.
 """
 
 from __future__ import annotations
@@ -31,21 +32,24 @@ class ClientCounts:
     skipped: int = 0
 
 
-def portal_url(base_url: str, route: str = "") -> str:
-    """The one link builder: ``{base}/api/portal/#/{route}``."""
-    return f"{base_url.rstrip('/')}/api/portal/#/{route.lstrip('/')}"
+def portal_url(portal: str, route: str = "") -> str:
+    """The one link builder: ``{portal page}#/{route}`` (``Settings.portal_page_url``)."""
+    page = portal.split("#", 1)[0]
+    if not page.endswith("/") and not page.endswith(".html"):
+        page += "/"
+    return f"{page}#/{route.lstrip('/')}"
 
 
-def run_link(base_url: str, run_id: str) -> str:
-    return portal_url(base_url, f"runs/{quote(run_id, safe='')}")
+def run_link(portal: str, run_id: str) -> str:
+    return portal_url(portal, f"runs/{quote(run_id, safe='')}")
 
 
-def approvals_link(base_url: str) -> str:
-    return portal_url(base_url, "approvals")
+def approvals_link(portal: str) -> str:
+    return portal_url(portal, "approvals")
 
 
-def connections_link(base_url: str) -> str:
-    return portal_url(base_url, "connections")
+def connections_link(portal: str) -> str:
+    return portal_url(portal, "connections")
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -74,7 +78,7 @@ def nightly_summary(
     status_text: str,
     run_id: str,
     clients: list[ClientCounts],
-    base_url: str,
+    portal: str,
 ) -> Mail:
     imported = sum(c.imported for c in clients)
     failed = sum(c.failed for c in clients)
@@ -84,7 +88,7 @@ def nightly_summary(
         f"Loonbrug: nachtelijke run van {day} — {imported} geïmporteerd, {failed} mislukt, "
         f"{awaiting} wacht op goedkeuring"
     )
-    link = run_link(base_url, run_id)
+    link = run_link(portal, run_id)
     totals = (
         f"Totaal: {_plural(imported, 'journaalpost', 'journaalposten')} geïmporteerd, "
         f"{failed} mislukt, {awaiting} wacht op goedkeuring."
@@ -107,7 +111,7 @@ def nightly_summary(
     if failed:
         text_lines += ["Bekijk de mislukte journaalruns en de meldingen in de run."]
     if awaiting:
-        text_lines += [f"Journaalposten die op goedkeuring wachten: {approvals_link(base_url)}"]
+        text_lines += [f"Journaalposten die op goedkeuring wachten: {approvals_link(portal)}"]
     text_lines += [
         "",
         f"Bekijk de run: {link}",
@@ -136,17 +140,17 @@ def nightly_summary(
     after = f"<p>{escape(totals)}</p>"
     if awaiting:
         after += (
-            f'<p><a href="{escape(approvals_link(base_url), quote=True)}">'
+            f'<p><a href="{escape(approvals_link(portal), quote=True)}">'
             "Journaalposten die op goedkeuring wachten</a></p>"
         )
     html = _html(subject, paragraphs, link, "Bekijk de run", table + after)
     return Mail(subject, "\n".join(text_lines) + "\n", html)
 
 
-def reauthorization(*, system: str, environment: str, reason: str, base_url: str) -> Mail:
+def reauthorization(*, system: str, environment: str, reason: str, portal: str) -> Mail:
     where = f"{system} ({environment})" if environment else system
     subject = f"Loonbrug: de koppeling met {where} moet opnieuw worden verbonden"
-    link = connections_link(base_url)
+    link = connections_link(portal)
     first = (
         f"De koppeling met {where} werkt niet meer: {reason} Zolang de koppeling niet opnieuw "
         "is verbonden, boekt Loonbrug geen journaalposten voor de klanten die deze koppeling "
@@ -184,11 +188,11 @@ def journal_run_failed(
     sequence_number: int,
     reason: str,
     run_id: str,
-    base_url: str,
+    portal: str,
 ) -> Mail:
     who = f"{client_id} {client_name}".strip()
     subject = f"Loonbrug: journaalpost van klant {who} (periode {period}) is niet geboekt"
-    link = run_link(base_url, run_id)
+    link = run_link(portal, run_id)
     first = (
         f"De journaalrun van periode {period} (volgnr. {sequence_number}) van klant {who} is "
         f"niet in AFAS geboekt. Reden: {reason}"

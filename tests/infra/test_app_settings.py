@@ -79,6 +79,7 @@ def _plausible(name: str, expression: Any, identifiers: set[str]) -> str:
         return f"https://stacct.{service.group(1).lower()}.core.windows.net/"
     return {
         "PUBLIC_BASE_URL": "https://func-loonbrug.azurewebsites.net",
+        "PORTAL_URL": "https://func-loonbrug.azurewebsites.net/api/portal/",
         "NIGHTLY_LOCAL_HOUR": "2",
         "AUDIT_RETENTION_YEARS": "7",
         "ACS_EMAIL_ENDPOINT": "https://acs-loonbrug.europe.communication.azure.com",
@@ -106,6 +107,10 @@ def test_the_bicep_settings_start_the_app_in_production() -> None:
     assert settings.appinsights_connection_string is not None
     assert settings.audit_retention_years == 7
     assert settings.email_configured
+    # The OAuth callbacks land on the portal, not on the Functions default page at "/".
+    assert settings.consent_landing_url() == (
+        "https://func-loonbrug.azurewebsites.net/api/portal/#/connections"
+    )
 
 
 def test_audit_container_is_immutable_and_deleted_after_retention() -> None:

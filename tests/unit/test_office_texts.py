@@ -44,7 +44,7 @@ def test_morning_summary_text() -> None:
             ClientCounts("4711", "Korenschoof", imported=1),
             ClientCounts("5120", "Van Dijk <BV>", failed=2, awaiting=1),
         ],
-        base_url="https://loonbrug.example.nl/",
+        portal="https://loonbrug.example.nl/api/portal/",
     )
     assert mail.subject == (
         "Loonbrug: nachtelijke run van 01-03-2024 — 1 geïmporteerd, 2 mislukt, "
@@ -56,8 +56,10 @@ def test_morning_summary_text() -> None:
 
 
 def test_links_and_message_ids() -> None:
-    assert portal_url("https://x.nl", "approvals") == "https://x.nl/api/portal/#/approvals"
-    assert run_link("https://x.nl", "rerun-1/2") == "https://x.nl/api/portal/#/runs/rerun-1%2F2"
+    portal = "https://x.nl/api/portal/"
+    assert portal_url(portal, "approvals") == "https://x.nl/api/portal/#/approvals"
+    assert run_link(portal, "rerun-1/2") == "https://x.nl/api/portal/#/runs/rerun-1%2F2"
+    assert portal_url("https://loonbrug.kantoor.nl", "runs") == "https://loonbrug.kantoor.nl/#/runs"
     one = message_id("office", "summary|nightly-2024-03-01", "loonbrug@kantoor.nl")
     assert one == message_id("office", "summary|nightly-2024-03-01", "loonbrug@kantoor.nl")
     assert one.startswith("<") and one.endswith("@kantoor.nl>")

@@ -111,3 +111,30 @@ def test_principal_header_is_trusted_only_with_easy_auth_or_in_dev() -> None:
         prod_env(LOONBRUG_ENVIRONMENT="development", WEBSITE_SITE_NAME="a")
     )
     assert not dev_in_azure.trusts_principal_header
+
+
+def test_portal_url_is_optional_and_only_then_changes_the_landing() -> None:
+    unset = Settings.from_env(prod_env(PUBLIC_BASE_URL="https://app.example.nl/"))
+    assert unset.portal_url is None
+    assert unset.consent_landing_url() == "https://app.example.nl/"  # contract §3 as it was
+    assert unset.portal_page_url == "https://app.example.nl/api/portal/"
+    portal = Settings.from_env(prod_env(PORTAL_URL="https://app.example.nl/api/portal/"))
+    assert portal.consent_landing_url() == "https://app.example.nl/api/portal/#/connections"
+    assert portal.portal_page_url == "https://app.example.nl/api/portal/"
+    folder = Settings.from_env(prod_env(PORTAL_URL="https://loonbrug.kantoor.nl"))
+    assert folder.portal_page_url == "https://loonbrug.kantoor.nl/"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ftp://x", "is not an http(s) URL"),
+        ("/api/portal/", "is not an http(s) URL"),
+        ("https://app.example.nl/api/portal/#/runs", "must not contain a query (?) or fragment"),
+        ("https://app.example.nl/api/portal/?x=1", "must not contain a query (?) or fragment"),
+    ],
+)
+def test_a_bad_portal_url_is_named(value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=r"setting PORTAL_URL: ") as caught:
+        Settings.from_env(prod_env(PORTAL_URL=value))
+    assert message in str(caught.value)

@@ -332,7 +332,7 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
     log.info(
         "afas-sb connection of office %s environment %s stored", key.office_id, key.environment
     )
-    return ApiResponse(302, b"", {"Location": f"{services.settings.public_base_url}/"})
+    return ApiResponse(302, b"", {"Location": services.settings.consent_landing_url()})
 
 
 # -- operations ---------------------------------------------------------------------------------
@@ -385,7 +385,7 @@ SB_CALLBACK = Operation(
         QueryParam("error", "Set by AFAS SB when consent was refused"),
     ),
     replies={
-        302: Reply("Stored; redirect to PUBLIC_BASE_URL/."),
+        302: Reply("Stored; redirect to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset."),
         400: Reply("Unknown, used or expired state, refused consent or failed exchange; nothing stored.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
     },
 )  # fmt: skip

@@ -151,7 +151,7 @@ def loket_callback(ctx: RequestContext) -> ApiResponse:
     return ApiResponse(
         302,
         headers={
-            "Location": f"{services.settings.public_base_url}/",
+            "Location": services.settings.consent_landing_url(),
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
         },
@@ -288,7 +288,10 @@ LOKET_CALLBACK = Operation(
         QueryParam("error", "Set by Loket when the consent was refused."),
     ),
     replies={
-        302: Reply("Connected; redirects to PUBLIC_BASE_URL.", content_type="text/plain"),
+        302: Reply(
+            "Connected; redirects to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset.",
+            content_type="text/plain",
+        ),
         400: Reply(
             "Unknown, used or expired state, an error from Loket, or a failed code exchange; "
             "nothing is stored.",
