@@ -57,19 +57,14 @@ export class ApiError extends Error {
   }
 }
 
-/** Call the API: answers {data, headers}; throws ApiError with the Dutch problem details. */
-export async function request(method, path, { body, query, headers = {} } = {}) {
-  const url = new URL(config().apiBase + path, location.origin);
-  for (const [name, value] of Object.entries(query || {})) {
-    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
-  }
-  const sent = { Accept: "application/json, application/problem+json", ...headers };
+/** One HTTP call with the sign-in: answers the Response; throws ApiError(0) when unreachable. */
+async function send(method, url, { body, headers = {}, accept }) {
+  const sent = { Accept: accept || "application/json, application/problem+json", ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
   const principal = devPrincipal();
   if (principal) sent["X-MS-CLIENT-PRINCIPAL"] = principal.header;
-  let response;
   try {
-    response = await fetch(url, {
+    return await fetch(url, {
       method,
       headers: sent,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -79,14 +74,50 @@ export async function request(method, path, { body, query, headers = {} } = {}) 
   } catch {
     throw new ApiError(0, null);
   }
+}
+
+async function failure(response) {
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json().catch(() => null) : null;
-  if (!response.ok) {
-    const error = new ApiError(response.status, data);
-    if (response.status === 401) window.dispatchEvent(new CustomEvent("loonbrug:signed-out"));
-    throw error;
+  if (response.status === 401) window.dispatchEvent(new CustomEvent("loonbrug:signed-out"));
+  return new ApiError(response.status, data);
+}
+
+/** Call the API: answers {data, headers}; throws ApiError with the Dutch problem details. */
+export async function request(method, path, { body, query, headers = {} } = {}) {
+  const url = new URL(config().apiBase + path, location.origin);
+  for (const [name, value] of Object.entries(query || {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
   }
+  const response = await send(method, url, { body, headers });
+  if (!response.ok) throw await failure(response);
+  const type = response.headers.get("content-type") || "";
+  const data = type.includes("json") ? await response.json().catch(() => null) : null;
   return { data, headers: response.headers, status: response.status };
+}
+
+/**
+ * Download a file the API serves (href: a path below the API, as the API lists it) and save it.
+ * The file is fetched with the sign-in (the Easy Auth cookie, or the dev principal header that a
+ * plain link would not send) and handed to the browser through a Blob URL. Answers the file name.
+ */
+export async function download(href, fallbackName = "download") {
+  const url = new URL(href.startsWith("/") ? href : config().apiBase + "/" + href, location.origin);
+  if (url.origin !== location.origin) throw new ApiError(404, null); // only our own API
+  const response = await send("GET", url, { accept: "*/*" });
+  if (!response.ok) throw await failure(response);
+  const disposition = response.headers.get("content-disposition") || "";
+  const name = (disposition.match(/filename="?([^";]+)"?/) || [])[1] || fallbackName;
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  return name;
 }
 
 export const api = {

@@ -62,6 +62,7 @@ export async function list(ctx) {
     { label: "Loket.nl administratie", render: (c) => `${c.loketAdministrationName || c.loketPayrollAdministrationId}${c.loketClientNumber ? ` (klantnr. ${c.loketClientNumber})` : ""}` },
     { label: "AFAS omgeving", render: (c) => targetText(c.target, connections.connections) },
     { label: "In synchronisatie", render: (c) => yesNo(c.includeInSync) },
+    { label: "Verwerking", render: (c) => (c.mode === "review" ? h("a", { href: "#/approvals" }, "Eerst goedkeuren") : "Automatisch") },
     { label: "Gewijzigd", render: (c) => (c.updatedAt ? `${dateTime(c.updatedAt)}${c.updatedBy ? ` door ${c.updatedBy}` : ""}` : "—") },
     { label: "Acties", render: (c) => h("div", { class: "actions" },
       h("a", { href: `#/klanten/${encodeURIComponent(c.clientId)}`, "aria-label": `${session.isAdmin ? "Bewerken" : "Bekijken"}: klant ${c.clientId}` }, session.isAdmin ? "Bewerken" : "Bekijken"),
@@ -164,7 +165,12 @@ export async function form(ctx) {
   const showCentres = () => { centreMap.hidden = costCenters.value !== "map"; };
   costCenters.addEventListener("change", showCentres);
   const description = h("input", { type: "text", value: m.description, maxlength: "200" });
-  const mode = h("select", null, [["automatic", "Automatisch boeken"], ["review", "Eerst beoordelen, dan boeken"]].map(([v, t]) => h("option", { value: v, selected: c.mode === v }, t)));
+  const mode = h("fieldset", { class: "field", dataset: { field: "mode" } },
+    h("legend", null, "Verwerking"),
+    h("div", { class: "radios" },
+      [["automatic", "Automatisch boeken"], ["review", "Eerst goedkeuren"]].map(([v, t]) =>
+        h("label", null, h("input", { type: "radio", name: "mode", value: v, checked: (c.mode || "automatic") === v, disabled: readOnly }), t))),
+    h("p", { class: "help" }, "Automatisch boeken: de nachtelijke run boekt de journaalpost meteen in AFAS. Eerst goedkeuren: Loonbrug zet de journaalpost klaar onder Goedkeuren en boekt hem pas als een beheerder hem goedkeurt."));
   const periodRule = h("select", null, Object.entries(PERIOD_RULES).map(([v, t]) => h("option", { value: v, selected: (m.periodRule || "") === v }, t)));
   const axis = (value, allowEmpty) => h("select", null, allowEmpty ? h("option", { value: "", selected: value == null }, "Geen (weglaten)") : null,
     [1, 2, 3, 4, 5].map((n) => h("option", { value: String(n), selected: value === n }, `As ${n}`)));
@@ -185,7 +191,8 @@ export async function form(ctx) {
     h("fieldset", null, h("legend", null, "Import configuratie (AFAS)"),
       field("AFAS omgeving", target, { field: "target.environment" }),
       profitFields, sbFields,
-      yesNoField("Wilt u deze client meenemen in de synchronisatie?", "includeInSync", c.includeInSync, { field: "includeInSync", disabled: readOnly })),
+      yesNoField("Wilt u deze client meenemen in de synchronisatie?", "includeInSync", c.includeInSync, { field: "includeInSync", disabled: readOnly }),
+      mode),
     h("fieldset", null, h("legend", null, "Transponering"),
       h("p", { class: "help" }, "Vertaal Loket-grootboekrekeningen naar AFAS-rekeningen. Rekeningen die niet in de tabel staan gaan naar de terugvalrekening, of ongewijzigd naar AFAS als die leeg is."),
       accounts.node,
@@ -194,7 +201,6 @@ export async function form(ctx) {
       centreMap.node,
       field("Omschrijving", description, { field: "mapping.description", help: "Invulplekken: {periode}, {jaar}, {periodenummer}, {volgnummer}, {administratie}, {klant}." }),
       h("details", null, h("summary", null, "Geavanceerd"),
-        field("Verwerking", mode, { field: "mode" }),
         field("Boekperiode", periodRule, { field: "mapping.periodRule" }),
         h("div", { class: "grid-2" },
           field("As kostenplaats", centreAxis, { field: "mapping.costCenterAxis" }),
@@ -218,7 +224,7 @@ export async function form(ctx) {
           ? { type: "afas-sb", environment, administrationId: sbAdministration.value.trim() }
           : { type: "afas-profit", environment: environment || "", administration: administration.value === "" ? null : Number(administration.value), journal: journal.value.trim() },
         includeInSync: radioValue(formNode, "includeInSync") !== false,
-        mode: mode.value,
+        mode: mode.querySelector("input[name=mode]:checked")?.value || "automatic",
         name: name.value.trim(),
         mapping: {
           accounts: accounts.value(),

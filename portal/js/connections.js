@@ -23,7 +23,7 @@ function leaveFor(url, text) {
 export async function overview(ctx) {
   const { view, session } = ctx;
   add(view, ...pageHeader("Koppelingen", [CRUMBS[0], ["Koppelingen"]]));
-  const answer = await api.get("/connections");
+  const [answer, mail] = await Promise.all([api.get("/connections"), api.get("/notifications").catch(() => null)]);
   if (!ctx.alive()) return;
   const all = answer.connections;
   const loket = all.find((c) => c.kind === "loket");
@@ -31,7 +31,21 @@ export async function overview(ctx) {
   add(view, 
     h("p", null, "Loonbrug haalt de journaalposten op uit Loket.nl en boekt ze in AFAS Profit of AFAS SB+. Daarvoor zijn twee koppelingen nodig."),
     h("div", { class: "cards" }, loketCard(ctx, loket, session), afasCard(afas, session)),
+    mailCard(mail, session),
   );
+}
+
+/** E-mailmeldingen: who hears about the nightly and about consent that must be renewed. */
+function mailCard(mail, session) {
+  const on = mail ? [mail.morningSummary && "ochtendoverzicht", mail.journalRunFailed && "niet geboekte journaalposten", mail.reauthorization && "opnieuw toestemming nodig"].filter(Boolean) : [];
+  return h("section", { class: "card mail-card", "aria-labelledby": "mail-title" },
+    h("h2", { id: "mail-title" }, "E-mailmeldingen"),
+    h("p", null, "Laat uw kantoor per e-mail weten hoe de nachtelijke run ging, en wanneer Loket.nl of AFAS opnieuw toestemming vraagt."),
+    mail ? h("p", null, mail.recipients.length
+      ? `${mail.recipients.length} ${mail.recipients.length === 1 ? "ontvanger" : "ontvangers"}; ${on.length ? `e-mail bij: ${on.join(", ")}` : "alle e-mails staan uit"}.`
+      : "Nog geen ontvangers ingesteld.") : null,
+    mail && !mail.emailConfigured ? h("p", { class: "muted" }, "Let op: deze installatie verstuurt (nog) geen e-mail.") : null,
+    h("a", { href: "#/notifications", class: session.isAdmin ? "button secondary" : null }, session.isAdmin ? "E-mailmeldingen instellen" : "E-mailmeldingen bekijken"));
 }
 
 function stateBadge(connection) {

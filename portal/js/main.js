@@ -1,5 +1,5 @@
 // The portal's shell: who is signed in, the menu, the dev banner, and the hash router.
-import { config, devPrincipal, forgetDevPrincipal } from "./api.js";
+import { api, config, devPrincipal, forgetDevPrincipal } from "./api.js";
 import { add, h, notice, takeFlash } from "./ui.js";
 import * as runs from "./runs.js";
 
@@ -18,8 +18,14 @@ const ROUTES = [
   [/^klanten$/, "klanten", lazy("./clients.js", "list")],
   [/^klanten\/([^/]+)$/, "klanten", lazy("./clients.js", "form")],
   [/^voorbeeld$/, "voorbeeld", lazy("./clients.js", "preview")],
+  [/^runs\/([^/]+)\/loonruns\/([^/]+)$/, "runs", lazy("./journalrun.js", "detail")],
+  [/^approvals$/, "approvals", lazy("./approvals.js", "list")],
+  [/^notifications$/, "koppelingen", lazy("./notifications.js", "form")],
   [/^aanmelden$/, null, lazy("./devsignin.js", "signIn")],
 ];
+
+// Addresses in e-mails and OAuth landings (English, as the API names things) → the screens.
+const ALIASES = { connections: "koppelingen", clients: "klanten", goedkeuren: "approvals", meldingen: "notifications" };
 
 const main = document.getElementById("main");
 const cfg = config();
@@ -91,6 +97,7 @@ async function render() {
   const seq = ++current.seq;
   current.cleanup = null;
   if (!path) { location.replace("#/runs"); return; }
+  if (ALIASES[path]) { location.replace(`#/${ALIASES[path]}${query.toString() ? "?" + query : ""}`); return; }
 
   const user = session();
   if (!user && path !== "aanmelden") {
@@ -136,11 +143,31 @@ async function render() {
   }
   if (!ctx.alive()) return;
   if (flashed) view.querySelector("h1")?.after(flashed);
+  countApprovals();
   const title = view.querySelector("h1")?.textContent;
   document.title = title ? `${title} · Loonbrug` : "Loonbrug";
   if (!firstRender) view.querySelector("h1")?.focus();
   firstRender = false;
 }
+
+/** The count badge on "Goedkeuren": pending items of the office, fetched after each screen and
+ * whenever a screen says the items changed (loonbrug:approvals-changed). */
+let counting = null;
+let recount = false;
+function countApprovals() {
+  if (!session()) return;
+  if (counting) { recount = true; return; }
+  const badge = document.getElementById("approvals-count");
+  counting = api.get("/approvals").then((answer) => {
+    const n = answer.approvals.length;
+    badge.hidden = n === 0;
+    badge.replaceChildren(String(n), h("span", { class: "visually-hidden" }, n === 1 ? " item wacht" : " items wachten"));
+  }).catch(() => { badge.hidden = true; }).finally(() => {
+    counting = null;
+    if (recount) { recount = false; countApprovals(); }
+  });
+}
+window.addEventListener("loonbrug:approvals-changed", () => countApprovals());
 
 window.addEventListener("loonbrug:signed-out", () => {
   if (cfg.devSignIn) return; // the dev sign-in page explains itself
@@ -154,7 +181,8 @@ renderBanner();
 renderUser();
 setupMenu();
 const back = sessionStorage.getItem("loonbrug.return");
-if (back && (!location.hash || location.hash === "#/")) {
+// Back from Loket.nl or AFAS SB+: at "/" (PORTAL_URL unset) or at PORTAL_URL#/connections.
+if (back && (!location.hash || location.hash === "#/" || location.hash === "#/connections")) {
   sessionStorage.removeItem("loonbrug.return");
   location.replace(back); // back from Loket.nl or AFAS SB+: the hashchange renders it
 } else {

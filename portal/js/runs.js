@@ -89,7 +89,10 @@ export async function list(ctx) {
     const running = page.runs.some((r) => r.status === "running");
     clearTimeout(timer);
     if (running) timer = setTimeout(() => load(true).catch(() => {}), REFRESH_MS);
-    if (quiet && !running) announce("De runs zijn bijgewerkt.");
+    if (quiet && !running) {
+      announce("De runs zijn bijgewerkt.");
+      window.dispatchEvent(new CustomEvent("loonbrug:approvals-changed")); // a run may have prepared some
+    }
   };
   try {
     await load(false);
@@ -196,6 +199,7 @@ function runTitle(run) {
 function runSummary(run, byId) {
   const total = run.journalRuns.length;
   const imported = run.journalRuns.filter((j) => j.status === "imported").length;
+  const awaiting = run.journalRuns.filter((j) => j.status === "awaiting_approval").length;
   const targets = new Set(run.journalRuns.map((j) => byId[j.clientId]?.target?.type).filter(Boolean));
   const where = targets.size === 1 ? (targets.has("afas-sb") ? "AFAS SB+" : "AFAS Profit") : "AFAS";
   return h("div", null,
@@ -204,10 +208,15 @@ function runSummary(run, byId) {
       h("dt", null, "Aangemaakt"), h("dd", null, `${dateTime(run.createdAt)} door ${run.createdBy === "system" ? "Loonbrug (automatisch)" : run.createdBy}`),
       h("dt", null, "Klanten"), h("dd", null, `${run.jobsDone} van ${run.jobsTotal} verwerkt${run.jobsFailed ? `, ${run.jobsFailed} met fouten` : ""}`)),
     run.status === "running"
-      ? notice("info", h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf."))
+      ? notice("info",
+        h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf."))
+      : awaiting && !imported && run.status !== "failed" ? null
       : notice(run.status === "failed" ? "warning" : "ok",
         h("p", null, `${imported} van de ${total} loonruns succesvol geïmporteerd in ${where}.`),
         run.status === "failed" ? h("p", null, "Bekijk het tabblad Meldingen voor wat er misging en wat u kunt doen.") : null),
+    awaiting ? notice("warning",
+      h("p", null, `${awaiting} ${awaiting === 1 ? "loonrun wacht" : "loonruns wachten"} op goedkeuring; ${awaiting === 1 ? "die wordt" : "die worden"} pas geboekt als een beheerder ${awaiting === 1 ? "hem goedkeurt" : "ze goedkeurt"}. `,
+        h("a", { href: "#/approvals" }, "Naar Goedkeuren"))) : null,
   );
 }
 
@@ -262,9 +271,18 @@ function journalRunsTable(run, byId) {
     { label: "AFAS omgeving", key: "environment" },
     { label: "Status", render: (j) => h("div", null, badge(j.status, j.statusText),
       j.entryNumber ? h("div", { class: "muted" }, `Journaalpost ${j.entryNumber}`) : null,
+      j.status === "awaiting_approval" ? h("div", null, h("a", { href: "#/approvals", "aria-label": `Naar Goedkeuren: client ${j.clientId}, periode ${period(j.payrollPeriod)}` }, "Naar Goedkeuren")) : null,
       j.status !== "imported" && j.note ? h("div", { class: "muted" }, j.note) : null) },
     { label: "Voorbeeld", render: (j) => h("a", { href: `#/voorbeeld?klant=${encodeURIComponent(j.clientId)}&run=${encodeURIComponent(j.loketJournalRunId)}` }, "Bekijk boeking") },
+    { label: "Auditkopie", render: (j) => (hasAudit(j)
+      ? h("a", { href: `#/runs/${encodeURIComponent(run.runId)}/loonruns/${encodeURIComponent(j.loketJournalRunId)}`, "aria-label": `Documenten en export: client ${j.clientId}, periode ${period(j.payrollPeriod)}` }, "Documenten en export")
+      : "—") },
   ], run.journalRuns, { caption: "Loonruns van deze run" });
+}
+
+/** Booked, failed, prepared and rejected journal runs have an audit copy in their run. */
+function hasAudit(j) {
+  return j.status !== "skipped" || /^Afgewezen/.test(j.note || "");
 }
 
 function messagesList(run) {

@@ -230,6 +230,44 @@ class AuditStore:
         except LookupError:
             return None
 
+    def read_latest(
+        self, office_id: str, run_id: str, loket_journal_run_id: str, name: str
+    ) -> bytes | None:
+        """The newest version of document ``name``: when an entry was prepared again with other
+        content in the same run (Loket changed before an approval), the later preparation is
+        stored as ``{stem}-{sha256[:12]}{ext}`` next to the first, and it is the one that was
+        booked (or is waiting now), so exports read it, not the first.
+
+        Caveat: a version identical to an earlier one is not written again (no new index row),
+        so content that changes and then changes back still reads as the middle version.
+        """
+        stem, dot, ext = name.rpartition(".")
+        versions = [
+            d
+            for d in self.list(office_id, run_id, loket_journal_run_id)
+            if d.name == name
+            or (
+                d.name.startswith(f"{stem}-")
+                and d.name.endswith(f"{dot}{ext}")
+                and _is_variant_of(d.name, name)
+            )
+        ]
+        if not versions:
+            return None
+        newest = max(
+            versions, key=lambda d: (d.created_at is not None, d.created_at, d.name == name)
+        )
+        try:
+            return self.read(newest)
+        except LookupError:
+            return None
+
+
+def _is_variant_of(candidate: str, name: str) -> bool:
+    stem, dot, ext = name.rpartition(".")
+    middle = candidate[len(stem) + 1 : len(candidate) - len(dot + ext)]
+    return len(middle) == 12 and all(c in "0123456789abcdef" for c in middle)
+
 
 DOCUMENT_ORDER: Final = (LOKET_RUN, LOKET_LINES, ENTRY, AFAS_REQUEST, FINDINGS, AFAS_RESPONSE)
 

@@ -121,3 +121,41 @@ def test_a_notification_event_is_claimed_once(
     assert repo.claim(office, "summary|nightly-2024-03-01", now=later + timedelta(days=1)) is None
     event = repo.event(office, "summary|nightly-2024-03-01")
     assert event is not None and event.state == "sent" and event.attempts == 2
+
+
+def test_exports_read_the_newest_version_of_a_document(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    office, run, journal = unique("office"), unique("run"), unique("jr")
+    store = services.audit
+    for minutes, centre in ((0, "100"), (1, "200"), (2, "300")):
+        store.write_json(
+            office_id=office,
+            run_id=run,
+            loket_journal_run_id=journal,
+            client_id="4711",
+            name=docs.ENTRY,
+            value={"lines": [{"account": "4000", "dimensions": {"1": centre}}]},
+            now=NOW + timedelta(minutes=minutes),
+        )
+    store.write_json(  # another document whose name starts alike is not a version of entry.json
+        office_id=office,
+        run_id=run,
+        loket_journal_run_id=journal,
+        client_id="4711",
+        name="entry-notes.json",
+        value={"note": "x"},
+        now=NOW + timedelta(minutes=5),
+    )
+    names = [d.name for d in store.list(office, run, journal)]
+    assert names[0] == docs.ENTRY and len(names) == 4
+    latest = store.read_latest(office, run, journal, docs.ENTRY)
+    assert latest is not None
+    assert json.loads(latest)["lines"][0]["dimensions"]["1"] == "300"
+    assert (
+        json.loads(store.read_named(office, run, journal, docs.ENTRY) or b"")["lines"][0][
+            "dimensions"
+        ]["1"]
+        == "100"
+    )  # the first stays as it was
+    assert store.read_latest(office, run, journal, docs.AFAS_REQUEST) is None

@@ -119,7 +119,7 @@ def get_document(ctx: RequestContext) -> ApiResponse:
 
 def _entry(ctx: RequestContext) -> tuple[str, str, bytes]:
     run_id, journal = _scope(ctx)
-    data = ctx.services.audit.read_named(ctx.office_id, run_id, journal, docs.ENTRY)
+    data = ctx.services.audit.read_latest(ctx.office_id, run_id, journal, docs.ENTRY)
     if data is None:
         raise Problem(
             404,
@@ -141,7 +141,9 @@ def export_csv(ctx: RequestContext) -> ApiResponse:
 
 def export_json(ctx: RequestContext) -> ApiResponse:
     run_id, journal, _ = _entry(ctx)
-    data = _read(ctx, run_id, journal, docs.AFAS_REQUEST)
+    data = ctx.services.audit.read_latest(ctx.office_id, run_id, journal, docs.AFAS_REQUEST)
+    if data is None:
+        raise not_found(f"Het document {docs.AFAS_REQUEST} bestaat niet voor deze journaalrun.")
     return _download(data, "application/json", f"afas-{journal}.json")
 
 
