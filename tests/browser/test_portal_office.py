@@ -85,10 +85,24 @@ def test_review_approve_reject_documents_and_notifications(
     page = open_page()
     sign_in_as(page, office)
 
-    # The OAuth landing with PORTAL_URL set (#/connections) opens Koppelingen.
+    # Back from Loket.nl with PORTAL_URL set: the callback lands on {PORTAL_URL}#/connections,
+    # which opens Koppelingen with the word the page left before it went to Loket.nl.
+    page.goto(world.portal + "#/koppelingen/loket")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Loket koppeling toevoegen")
+    page.evaluate(
+        """() => {
+        sessionStorage.setItem("loonbrug.return", "#/koppelingen");
+        sessionStorage.setItem("loonbrug.flash",
+          JSON.stringify({ kind: "ok", text: "U bent terug van Loket.nl." }));
+    }"""
+    )
+    page.goto("about:blank")
     page.goto(world.portal + "#/connections")
     expect(page.get_by_role("heading", level=1)).to_have_text("Koppelingen")
+    expect(page.get_by_text("U bent terug van Loket.nl.")).to_be_visible()
     assert page.url.endswith("#/koppelingen")
+    assert page.evaluate("sessionStorage.getItem('loonbrug.return')") is None
+    expect(page.get_by_role("heading", name="E-mailmeldingen")).to_be_visible()
 
     # Goedkeuren before anything is prepared: an empty state that says what to do.
     page.get_by_role("link", name=re.compile("^Goedkeuren")).click()
