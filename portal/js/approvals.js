@@ -158,6 +158,7 @@ function card(ctx, item, { session, outcome, reload }) {
     reject.setAttribute("aria-expanded", String(open));
     if (open) reason.focus(); else reject.focus();
   };
+  form.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); toggle(false); } });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     busy(confirmButton, async () => {

@@ -226,6 +226,11 @@ def test_review_approve_reject_documents_and_notifications(
     last.get_by_role("button", name=re.compile("^Afwijzen")).click()
     reason = last.get_by_label("Reden")
     expect(reason).to_be_focused()
+    page.keyboard.press("Escape")  # closes the form, focus back on its button
+    expect(reason).to_be_hidden()
+    expect(last.get_by_role("button", name=re.compile("^Afwijzen"))).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(reason).to_be_focused()
     last.get_by_role("button", name="Afwijzen bevestigen").click()
     expect(last.locator(".field-error")).to_have_text("Geef een reden op (minimaal 3 tekens).")
     expect(reason).to_have_attribute("aria-invalid", "true")
