@@ -137,4 +137,5 @@ if __name__ == "__main__":
     count = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--clients=")), None)
     result = run(quick="--quick" in sys.argv, clients=count)
     result.show()
-    result.save()
+    if "--quick" not in sys.argv:
+        result.save()

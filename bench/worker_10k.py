@@ -66,4 +66,5 @@ def run(quick: bool = False) -> Result:
 if __name__ == "__main__":
     result = run(quick="--quick" in sys.argv)
     result.show()
-    result.save()
+    if "--quick" not in sys.argv:
+        result.save()
