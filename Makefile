@@ -54,5 +54,13 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## bench: the benchmarks (not part of make test); prints tables, writes docs/performance.md
+bench: setup
+	$(BIN)/python -m bench
+
+## soak: the long randomized runs (>= 1,000 API fuzz cases; later the sync-step soak)
+soak: setup
+	$(BIN)/python -m pytest -m soak -p no:cacheprovider -s
+
 clean:
 	rm -rf $(VENV) .venv-checkov node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -381,15 +381,17 @@ class QueueListener:
             try:
                 body = base64.b64decode(message.content, validate=True)
             except (binascii.Error, ValueError):
+                # The Functions host cannot bind an undecodable message and moves it to the
+                # poison queue at once, as it is ([I]: Azure/azure-sdk-for-net#21449).
                 log.error(
                     "queue %s: message %s is not Base64; moving it to poison",
                     self.queue_name,
                     message.id,
                 )
-                self.dead_letter(entry, message.content.encode())
+                self.dead_letter(entry, message.content)
                 return
             if message.dequeue_count > self.options.max_dequeue_count:
-                self.dead_letter(entry, body)
+                self.dead_letter(entry, message.content)
                 return
             msg = QueueMessage(
                 id=message.id,
@@ -409,7 +411,7 @@ class QueueListener:
                 if ok:
                     self.queue.delete_message(entry.message_id, entry.pop_receipt)
                 elif message.dequeue_count >= self.options.max_dequeue_count:
-                    self.dead_letter(entry, body, locked=True)
+                    self.dead_letter(entry, message.content, locked=True)
                 else:
                     self.queue.update_message(
                         entry.message_id,
@@ -425,13 +427,15 @@ class QueueListener:
                 self.in_flight.pop(message.id, None)
                 self.lock.notify_all()
 
-    def dead_letter(self, entry: _InFlight, body: bytes, *, locked: bool = False) -> None:
+    def dead_letter(self, entry: _InFlight, content: str, *, locked: bool = False) -> None:
+        """Copy the message to ``<queue>-poison`` as stored (a copy always fits: it fitted
+        here), then delete it."""
         log.warning(
             "Message has reached MaxDequeueCount of %d. Moving message to queue '%s-poison'.",
             self.options.max_dequeue_count,
             self.queue_name,
         )
-        self.poison.send_message(base64.b64encode(body).decode())
+        self.poison.send_message(content)
         if locked:
             self.queue.delete_message(entry.message_id, entry.pop_receipt)
         else:

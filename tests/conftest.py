@@ -16,6 +16,7 @@ from shared.settings import Settings
 from tests.support.localhost import LocalHostProcess, start_local_host
 
 pytest_plugins = [
+    "tests.support.leakscan",
     "tests.support.loket_fixtures",
     "tests.support.afas_fixtures",
     "tests.support.telemetry_fixtures",

@@ -56,6 +56,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from devtools.sandbox import announce
 from shared.afas.wire import dumps
 
 # -- tokens and well-known values -----------------------------------------------------------------
@@ -515,6 +516,7 @@ class AfasSandbox:
         self._sb_access: dict[str, _SbGrant] = {}
         self._sb_refresh: dict[str, _SbGrant] = {}
         self._sb_remembered: dict[tuple[str, str], _Response] = {}
+        self._sb_seen: set[str] = set()  # states and PKCE verifiers Loonbrug sent (leak scans)
         self._stopping = threading.Event()
         sandbox = self
 
@@ -541,6 +543,7 @@ class AfasSandbox:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        announce(self)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -629,6 +632,19 @@ class AfasSandbox:
         """Every SB access and refresh token handed out (for leak checks in tests)."""
         with self.lock:
             return [*self._sb_access, *self._sb_refresh]
+
+    def leak_scan_values(self) -> set[str]:
+        """What must never appear in a log: every Profit token (data part, XML and the Base64
+        header form), every SB code and token issued, every state and PKCE verifier Loonbrug
+        sent, and the SB client secrets."""
+        with self.lock:
+            values = {*self._sb_codes, *self._sb_access, *self._sb_refresh, *self._sb_seen}
+            values |= set(self.scenario.sb_clients.values())
+            for environment in self.scenario.profit.values():
+                for data in environment.tokens:
+                    xml = token_xml(data)
+                    values |= {data, xml, base64.b64encode(xml.encode()).decode()}
+        return values
 
     def expire_sb_access_tokens(self) -> None:
         with self.lock:
@@ -1170,6 +1186,8 @@ class AfasSandbox:
         if q["client_id"] not in self.scenario.sb_clients:
             return _json(400, {"error": "invalid_client"})
         redirect = q["redirect_uri"]
+        with self.lock:
+            self._sb_seen.add(q["state"])
         joiner = "&" if "?" in redirect else "?"
         if self.sb_deny_consent:
             query = urlencode({"error": "access_denied", "state": q["state"]})
@@ -1221,6 +1239,8 @@ class AfasSandbox:
                 return _json(400, {"error": "invalid_grant", "error_description": "invalid code"})
             code.used = True
             verifier = form["code_verifier"]
+            with self.lock:
+                self._sb_seen.add(verifier)
             if not 43 <= len(verifier) <= 128:
                 return _json(
                     400,

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from devtools.azurite import free_port
+from devtools.sandbox import announce
 
 
 @dataclass
@@ -120,4 +121,5 @@ def start_appinsights_sandbox() -> AppInsightsSandbox:
     sandbox = AppInsightsSandbox(url=f"http://127.0.0.1:{port}", server=server, thread=thread)
     holder["sandbox"] = sandbox
     thread.start()
+    announce(sandbox)
     return sandbox

@@ -57,6 +57,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools.sandbox import announce
+
 RESOURCE_VERSION = "2018-01-01"
 STATUS_TEXT = {
     0: "Staat klaar voor journaliseren",
@@ -550,6 +552,7 @@ class LoketSandbox:
         self.code_grants = 0
         self.reuse_detected = 0
         self.patches: list[tuple[str, str, str]] = []  # (run id, action, message)
+        self.seen_states: set[str] = set()  # states and PKCE verifiers Loonbrug sent (leak scans)
         # internals
         self._lock = threading.RLock()
         self._faults: list[Fault] = []
@@ -597,6 +600,7 @@ class LoketSandbox:
             target=self._server.serve_forever, name="loket-sandbox", daemon=True
         )
         self._thread.start()
+        announce(self)
         return self
 
     def stop(self) -> None:
@@ -687,6 +691,12 @@ class LoketSandbox:
         """Every code, access token and refresh token this sandbox ever issued (log scans)."""
         with self._lock:
             return set(self._codes) | set(self._refresh) | set(self._access)
+
+    def leak_scan_values(self) -> set[str]:
+        """What must never appear in a log: every code and token issued, every state and PKCE
+        verifier Loonbrug sent, and the OAuth client secret."""
+        with self._lock:
+            return self.issued_secrets() | self.seen_states | {self.client_secret}
 
     def run(self, run_id: str) -> ScenarioRun:
         return self._runs[run_id]
@@ -814,6 +824,9 @@ class LoketSandbox:
                 "redirect_uri is not registered for this client.", 400, content_type="text/plain"
             )
         state = args.get("state")
+        if state:
+            with self._lock:
+                self.seen_states.add(state)
 
         def back(**params: str) -> Response:
             if state is not None:
@@ -863,6 +876,8 @@ class LoketSandbox:
         return ApiError(400, {"error": "unsupported_grant_type"})
 
     def _grant_code(self, code: str, redirect_uri: str, verifier: str | None) -> ApiError:
+        if verifier:
+            self.seen_states.add(verifier)
         entry = self._codes.get(code)
         if entry is None:
             return _invalid_grant()

@@ -35,6 +35,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 
+# Examples of path parameters (documentation; fuzzers also start from them).
+_PATH_EXAMPLES: dict[str, str] = {"clientId": "4711", "runId": "nightly-2025-01-31"}
+
 _STANDARD_PROBLEMS = {
     400: "The request is not readable (no JSON, wrong shape).",
     401: "No signed-in user (missing or unreadable X-MS-CLIENT-PRINCIPAL).",
@@ -73,7 +76,13 @@ def build_document(operations: Iterable[Operation], *, server_url: str) -> dict[
             "summary": op.summary,
             "tags": [op.tag],
             "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    **({"example": _PATH_EXAMPLES[name]} if name in _PATH_EXAMPLES else {}),
+                }
                 for name in _PARAM.findall(op.route)
             ]
             + [
@@ -151,6 +160,8 @@ def _problem_statuses(op: Operation) -> list[int]:
         statuses.append(403)
     if op.body is not None:
         statuses += [400, 413, 415, 422]
+    elif op.query and op.access is not Access.PUBLIC:
+        statuses.append(422)  # a query parameter out of its documented range
     if _PARAM.search(op.route):
         statuses.append(404)
     return sorted(statuses)

@@ -160,36 +160,27 @@ class RunRepository:
     # -- runs -----------------------------------------------------------------------------
     def create(self, new: NewRun, *, jobs_total: int) -> Run | None:
         """Create the run (pointer + summary) atomically; None when it already exists."""
-        office = check_key(new.office_id)
-        index_key = f"ix|{inverted_ticks(new.created_at)}|{check_key(new.run_id)}"
-        summary: dict[str, Any] = {
-            "PartitionKey": office,
-            "RowKey": index_key,
-            "run_id": new.run_id,
-            "type": new.type.value,
-            "client_id": new.client_id or "",
-            "created_at": new.created_at,
-            "created_by": new.created_by,
-            "business_date": new.business_date.isoformat() if new.business_date else "",
-            "approved_from": new.approved_from.isoformat() if new.approved_from else "",
-            "approved_to": new.approved_to.isoformat() if new.approved_to else "",
-            "status": RunStatus.RUNNING.value,
-            "planned": False,
-            "jobs_total": jobs_total,
-            "jobs_done": 0,
-            "jobs_failed": 0,
-            "imported": 0,
-            "failed": 0,
-            "skipped": 0,
-        }
-        pointer = {"PartitionKey": office, "RowKey": f"id|{new.run_id}", "index_key": index_key}
         try:
-            self._table.submit_transaction([("create", pointer), ("create", summary)])
+            self._table.submit_transaction([("create", row) for row in _run_rows(new, jobs_total)])
         except TableTransactionError as exc:
             if _code(exc) == "EntityAlreadyExists":
                 return None
             raise
         return self.get(new.office_id, new.run_id)
+
+    def create_many(self, office_id: str, runs: Iterable[tuple[NewRun, int]]) -> int:
+        """Create many runs of one office (``(run, jobs_total)`` pairs) in entity-group
+        transactions of 50 runs each: imports and benchmarks. Answers how many were created;
+        a batch with a run that already exists fails whole (``TableTransactionError``)."""
+        office = check_key(office_id)
+        rows: list[dict[str, Any]] = []
+        for new, jobs_total in runs:
+            if new.office_id != office:
+                raise ValueError(f"run {new.run_id} belongs to office {new.office_id}")
+            rows += _run_rows(new, jobs_total)
+        for chunk in _chunks(rows, MAX_TRANSACTION):
+            self._table.submit_transaction([("create", row) for row in chunk])
+        return len(rows) // 2
 
     def get(self, office_id: str, run_id: str) -> Run | None:
         pointer = get_or_none(self._table, check_key(office_id), f"id|{check_key(run_id)}")
@@ -442,6 +433,34 @@ class RunRepository:
                     raise
             time.sleep(random.uniform(0.01, 0.05) * min(attempt + 1, 8))  # noqa: S311
         raise ConcurrencyConflict(f"could not count job {run_id}/{client_id} after 40 attempts")
+
+
+def _run_rows(new: NewRun, jobs_total: int) -> list[dict[str, Any]]:
+    """The pointer and the summary of a new run (always in the same transaction)."""
+    office = check_key(new.office_id)
+    index_key = f"ix|{inverted_ticks(new.created_at)}|{check_key(new.run_id)}"
+    summary: dict[str, Any] = {
+        "PartitionKey": office,
+        "RowKey": index_key,
+        "run_id": new.run_id,
+        "type": new.type.value,
+        "client_id": new.client_id or "",
+        "created_at": new.created_at,
+        "created_by": new.created_by,
+        "business_date": new.business_date.isoformat() if new.business_date else "",
+        "approved_from": new.approved_from.isoformat() if new.approved_from else "",
+        "approved_to": new.approved_to.isoformat() if new.approved_to else "",
+        "status": RunStatus.RUNNING.value,
+        "planned": False,
+        "jobs_total": jobs_total,
+        "jobs_done": 0,
+        "jobs_failed": 0,
+        "imported": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
+    pointer = {"PartitionKey": office, "RowKey": f"id|{new.run_id}", "index_key": index_key}
+    return [pointer, summary]
 
 
 def _code(exc: TableTransactionError) -> str:

@@ -15,18 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.queue import (
-    QueueClient,
-    QueueServiceClient,
-    TextBase64DecodePolicy,
-    TextBase64EncodePolicy,
-)
 
 from shared.settings import StorageConfig
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.storage.blob import BlobServiceClient
+    from azure.storage.queue import QueueClient, QueueServiceClient
 
 # Short, bounded SDK retries (the SDK default for tables is 10 tries / 120 s backoff).
 _CLIENT_OPTIONS: dict[str, Any] = {
@@ -79,6 +74,9 @@ class Storage:
             return self._table_service
 
     def queue_service(self) -> QueueServiceClient:
+        # Imported on first use (~70 ms): an HTTP request that queues nothing never pays it.
+        from azure.storage.queue import QueueServiceClient
+
         with self._lock:
             if self._queue_service is None:
                 cfg = self._config
@@ -134,6 +132,8 @@ class Storage:
         client = self._queues.get(name)
         if client is not None:
             return client
+        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+
         # The service client does not hand its encode policy to queue clients: set it here.
         client = self.queue_service().get_queue_client(
             name,

@@ -51,9 +51,12 @@ class SyncJob:
             data: Any = json.loads(text)
         except (ValueError, UnicodeDecodeError):
             raise MalformedMessage("message is not JSON") from None
+        except RecursionError:  # "[[[[…" nested deeper than the parser goes
+            raise MalformedMessage("message is nested too deeply") from None
         if not isinstance(data, dict):
             raise MalformedMessage("message is not a JSON object")
-        if data.get("v") != cls.VERSION:
+        version = data.get("v")
+        if type(version) is not int or version != cls.VERSION:  # true == 1 and 1.0 == 1
             raise MalformedMessage(f"unsupported message version {data.get('v')!r}")
         values = {}
         for key in ("officeId", "runId", "clientId"):

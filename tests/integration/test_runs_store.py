@@ -171,3 +171,23 @@ def test_job_start_counts_attempts(services: Services, unique: Callable[[str], s
     assert started.status is JobStatus.RUNNING and started.attempts == 1
     with pytest.raises(ConcurrencyConflict):
         runs.start_job(job, now=T0)  # a second worker with the old ETag loses
+
+
+def test_many_runs_are_created_in_batches_and_list_newest_first(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    created = runs.create_many(
+        office,
+        (
+            (NewRun(office, f"rerun-{n:04d}", RunType.RERUN, T0 + timedelta(minutes=n)), 1)
+            for n in range(130)
+        ),
+    )
+    assert created == 130
+    page = runs.page(office, limit=5)
+    assert [r.run_id for r in page.runs] == [f"rerun-{n:04d}" for n in range(129, 124, -1)]
+    assert runs.get(office, "rerun-0007") is not None
+    with pytest.raises(ValueError):
+        runs.create_many("other", [(NewRun(office, "x", RunType.RERUN, T0), 1)])

@@ -17,6 +17,9 @@ import requests
 
 from devtools.azurite import ROOT, free_port
 
+# Every log file a local host of this session wrote (the session-end leak scan reads them all).
+HOST_LOGS: list[Path] = []
+
 
 def wait_until(
     condition: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition"
@@ -84,6 +87,7 @@ def start_local_host(
 ) -> LocalHostProcess:
     port = port or free_port()
     log_path = log_dir / f"host-{port}.log"
+    HOST_LOGS.append(log_path)
     out = open(log_path, "ab")  # noqa: SIM115 - closed when the process ends
     started = time.perf_counter()
     process = subprocess.Popen(

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import telemetry
+from tests.support.leakscan import record_exported
 
 
 @dataclass
@@ -102,9 +103,11 @@ def otel() -> Iterator[Otel]:
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     telemetry.activate(tracer_provider, meter_provider)
+    exported = Otel(tracer_provider, span_exporter, log_exporter, metric_reader)
     try:
-        yield Otel(tracer_provider, span_exporter, log_exporter, metric_reader)
+        yield exported
     finally:
+        record_exported(exported.exported_text())  # the session-end leak scan reads it
         telemetry.deactivate()
         logger.removeHandler(handler)
         logger.setLevel(previous_level)

@@ -381,7 +381,7 @@ SB_CALLBACK = Operation(
     handler=sb_callback,
     query=(
         QueryParam("code", "Authorization code"),
-        QueryParam("state", "The state from the authorize URL", required=True),
+        QueryParam("state", "The state from the authorize URL", {"type": "string", "minLength": 1}, required=True),
         QueryParam("error", "Set by AFAS SB when consent was refused"),
     ),
     replies={

@@ -284,7 +284,9 @@ LOKET_CALLBACK = Operation(
     handler=loket_callback,
     query=(
         QueryParam("code", "Authorization code from Loket."),
-        QueryParam("state", "The state Loonbrug sent.", required=True),
+        QueryParam(
+            "state", "The state Loonbrug sent.", {"type": "string", "minLength": 1}, required=True
+        ),
         QueryParam("error", "Set by Loket when the consent was refused."),
     ),
     replies={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Literal
 
@@ -140,12 +141,10 @@ def message_out(message: RunMessage) -> MessageOut:
 
 
 def _limit(raw: str | None) -> int:
-    if raw is None or raw == "":
+    if raw is None:
         return 20
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+    # Plain ASCII digits only: int() would also take " 5", "1_0" and non-Latin digits.
+    value = int(raw) if re.fullmatch(r"[0-9]{1,3}", raw) else 0
     if not 1 <= value <= 100:
         raise validation_failed(
             [FieldError("limit", "moet een geheel getal van 1 tot en met 100 zijn")]
@@ -155,7 +154,7 @@ def _limit(raw: str | None) -> int:
 
 def list_runs(ctx: RequestContext) -> ApiResponse:
     query = ctx.request.query
-    run_type = query.get("type") or None
+    run_type = query.get("type")
     if run_type is not None and run_type not in ("nightly", "rerun"):
         raise validation_failed([FieldError("type", "moet 'nightly' of 'rerun' zijn")])
     client_id = query.get("clientId") or None

@@ -1,0 +1,282 @@
+"""Offices with real data for the security tests: in-process, on the session Azurite, with the
+Loket and AFAS sandboxes. One office = Loket, AFAS SB and AFAS Profit connected through the real
+flows, one client configured through the real route, one run with a journal-run row and a message.
+
+The request that each operation of the catalog gets is built here from its parameter names and
+body model (:func:`request_for`); a new route whose parameters or body this module does not know
+fails loudly, so the matrix covers it before it ships.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from devtools.azurite import Azurite
+from devtools.sandbox.afas import PROFIT_TOKEN, AfasSandbox, start_afas_sandbox
+from devtools.sandbox.loket import LoketSandbox, start_loket_sandbox
+from shared.api import catalog
+from shared.api.handlers import afas_connections, clients
+from shared.api.http import ApiResponse
+from shared.api.operations import Operation
+from shared.api.schemas import ClientIn
+from shared.bootstrap import Services
+from shared.clock import Clock, utc_now
+from shared.settings import Settings
+from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
+from shared.store.runs import NewRun, RunType
+from tests.conftest import base_env
+from tests.support.afas_fixtures import call, connect_sb
+from tests.support.api import admin_headers
+from tests.support.loket_fixtures import connect_loket
+from tests.support.sync_world import PROFIT_MAPPING
+
+MONTHLY = "Korenschoof maandloners"
+
+
+class CapturingServices(Services):
+    """The app's Services, except that sync jobs are kept here instead of being queued: the
+    session Azurite's queue is consumed by other tests' local hosts."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        super().__init__(settings, clock=clock)
+        self.sent: list[str] = []
+
+    def enqueue_sync_job(self, body: str) -> None:
+        self.sent.append(body)
+
+
+@dataclass
+class Office:
+    id: str
+    client_id: str
+    run_id: str
+    loket_journal_run_id: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Values that only this office's data contains (a leak shows one of them)."""
+        return (self.id, self.client_id, self.run_id)
+
+
+@dataclass
+class SecurityWorld:
+    azurite: Azurite
+    loket: LoketSandbox
+    afas: AfasSandbox
+    env: dict[str, str]
+    services: CapturingServices
+    offices: list[Office] = field(default_factory=list)
+
+    def services_with(self, **env: str) -> CapturingServices:
+        return CapturingServices(Settings.from_env({**self.env, **env}))
+
+    def administration_id(self, name: str = MONTHLY) -> str:
+        return next(a.id for a in self.loket.scenario.administrations() if a.name == name)
+
+    def ready_journal_run(self, name: str = MONTHLY) -> str:
+        administration = next(a for a in self.loket.scenario.administrations() if a.name == name)
+        return next(r.id for r in administration.runs if r.status == 4 and r.lines)
+
+    def client_body(self) -> dict[str, Any]:
+        return {
+            "loketPayrollAdministrationId": self.administration_id(),
+            "target": {
+                "type": "afas-profit",
+                "environment": "12345",
+                "administration": 1,
+                "journal": "80",
+            },
+            "mapping": PROFIT_MAPPING,
+        }
+
+    def new_office(self, tag: str) -> Office:
+        """A fully connected office with one client and one run (about 0.2 s)."""
+        services = self.services
+        office = Office(
+            id=f"sec-{tag}-{uuid.uuid4().hex[:8]}",
+            client_id=f"cl-{tag}-{uuid.uuid4().hex[:6]}",
+            run_id=f"rerun-sec-{uuid.uuid4().hex[:10]}",
+            loket_journal_run_id=self.ready_journal_run(),
+        )
+        connect_loket(services, office.id)
+        connect_sb(services, office.id)
+        profit = call(
+            services,
+            afas_connections.PROFIT_CONNECT,
+            headers=admin_headers(office.id),
+            route={"environment": "O12345AA"},
+            body=json.dumps({"token": PROFIT_TOKEN, "active": True}).encode(),
+        )
+        assert profit.status == 201, profit.body
+        client = call(
+            services,
+            clients.PUT_CLIENT,
+            headers=admin_headers(office.id),
+            route={"clientId": office.client_id},
+            body=json.dumps(self.client_body()).encode(),
+        )
+        assert client.status == 201, client.body
+        now = services.clock()
+        new = NewRun(
+            office.id,
+            office.run_id,
+            RunType.RERUN,
+            now,
+            created_by="Test Beheerder",
+            client_id=office.client_id,
+            approved_from=date(2024, 1, 1),
+            approved_to=date(2024, 12, 31),
+        )
+        run = services.runs.create(new, jobs_total=1)
+        assert run is not None
+        services.runs.add_jobs(new, [office.client_id])
+        services.runs.mark_planned(run)
+        services.run_details.record(
+            office.id,
+            office.run_id,
+            JournalRunRecord(
+                client_id=office.client_id,
+                loket_journal_run_id=office.loket_journal_run_id,
+                payroll_run_id=str(uuid.uuid4()),
+                payroll_period="2024-2",
+                sequence_number=2,
+                status=JournalRunOutcome.SKIPPED,
+                environment="12345",
+                note="Al geboekt",
+            ),
+        )
+        services.run_details.message(
+            office.id,
+            office.run_id,
+            RunMessage(now, Level.INFO, "Niets te doen.", client_id=office.client_id),
+            key="sec",
+        )
+        self.offices.append(office)
+        return office
+
+    # -- what an office owns, as stored -----------------------------------------------------
+    def snapshot(self, office_id: str) -> dict[tuple[str, str, str], str]:
+        """(table, PartitionKey, RowKey) -> ETag of every row that belongs to ``office_id``.
+        Any write (create, change, delete) to the office's data changes this map."""
+        storage = self.services.storage
+        rows: dict[tuple[str, str, str], str] = {}
+        queries = {
+            "Connections": ("PartitionKey eq @o", {"o": office_id}),
+            "Clients": ("PartitionKey eq @o", {"o": office_id}),
+            "Runs": ("PartitionKey eq @o", {"o": office_id}),
+            "RunDetails": (
+                "PartitionKey gt @lo and PartitionKey lt @hi",
+                {"lo": f"{office_id}|", "hi": f"{office_id}}}"},
+            ),
+            "Bookings": ("office_id eq @o", {"o": office_id}),
+            "OAuthStates": ("office_id eq @o", {"o": office_id}),
+            "Offices": ("RowKey eq @o", {"o": office_id}),
+        }
+        for table, (query, params) in queries.items():
+            for entity in storage.table(table).query_entities(query, parameters=params):
+                rows[(table, entity["PartitionKey"], entity["RowKey"])] = str(
+                    entity.metadata["etag"]
+                )
+        return rows
+
+
+@contextmanager
+def security_world(azurite: Azurite) -> Iterator[SecurityWorld]:
+    loket = start_loket_sandbox()
+    afas = start_afas_sandbox()
+    try:
+        env = {**base_env(azurite.connection_string), **loket.env(), **afas.settings_env()}
+        services = CapturingServices(Settings.from_env(env))
+        yield SecurityWorld(azurite, loket, afas, env, services)
+    finally:
+        afas.stop()
+        loket.stop()
+
+
+# -- one request per operation, from the catalog --------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    route: dict[str, str]
+    query: dict[str, str]
+    body: bytes
+
+
+def _route_value(op: Operation, name: str, office: Office) -> str:
+    if name == "clientId":
+        return office.client_id
+    if name == "runId":
+        return office.run_id
+    if name == "environment":
+        return "enyoi" if "afas-sb" in op.route else "O12345AA"
+    raise LookupError(
+        f"route parameter {{{name}}} of {op.name} is new: teach "
+        "tests/support/security_world.py::_route_value which id of the office it takes"
+    )
+
+
+def _body(op: Operation, world: SecurityWorld, office: Office) -> dict[str, Any]:
+    from shared.api.handlers.clients import PreviewIn
+    from shared.api.handlers.runs import RerunIn
+
+    model = op.body
+    if model is ClientIn:
+        return world.client_body()
+    if model is afas_connections.ProfitConnectionBody:
+        return {"token": PROFIT_TOKEN, "active": True}
+    if model is RerunIn:
+        today = date.today()
+        return {
+            "approvedFrom": (today - timedelta(days=30)).isoformat(),
+            "approvedTo": today.isoformat(),
+            "clientId": office.client_id,
+        }
+    if model is PreviewIn:
+        return {"loketJournalRunId": office.loket_journal_run_id}
+    raise LookupError(
+        f"the body {model.__name__ if model else None} of {op.name} is new: add a valid example "
+        "to tests/support/security_world.py::_body"
+    )
+
+
+def request_for(op: Operation, world: SecurityWorld, office: Office) -> RequestSpec:
+    """A request that the office's admin may make and that succeeds for them."""
+    import re
+
+    names = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)", op.route)
+    route = {name: _route_value(op, name, office) for name in names}
+    query: dict[str, str] = {}
+    for param in op.query:
+        if param.name == "state":
+            query["state"] = "forged-" + uuid.uuid4().hex  # public callbacks: never accepted
+        elif param.name == "code":
+            query["code"] = "code-" + uuid.uuid4().hex
+    body = json.dumps(_body(op, world, office)).encode() if op.body is not None else b""
+    return RequestSpec(route, query, body)
+
+
+def run(
+    world: SecurityWorld,
+    op: Operation,
+    spec: RequestSpec,
+    headers: dict[str, str],
+    services: Services | None = None,
+) -> ApiResponse:
+    return call(
+        services or world.services,
+        op,
+        headers=headers,
+        route=spec.route,
+        query=spec.query,
+        body=spec.body,
+    )
+
+
+OPERATIONS: tuple[Operation, ...] = catalog.OPERATIONS
