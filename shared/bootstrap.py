@@ -42,7 +42,7 @@ from shared.store.runs import RunRepository
 from shared.store.storage import Storage
 from shared.sync.messages import SYNC_QUEUE
 from shared.sync.planner import Planner
-from shared.sync.targets import ProfitTargetLedger, SbTargetLedger, Target
+from shared.sync.targets import ChartCache, ProfitTargetLedger, SbTargetLedger, Target
 from shared.sync.worker import WorkerDeps
 
 
@@ -221,9 +221,13 @@ class Services:
             connection = self.connections.get(target.connection(config.office_id))
             name = connection.details.get("environmentName", "") if connection else ""
             return ProfitTargetLedger(
-                self.profit_client(config.office_id, target.environment), target, name
+                self.profit_client(config.office_id, target.environment), target, name, self.charts
             )
         return SbTargetLedger(self.sb_client(config.office_id, target.environment), target)
+
+    @cached_property
+    def charts(self) -> ChartCache:
+        return ChartCache()
 
     @cached_property
     def client_service(self) -> ClientService:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -91,6 +92,7 @@ class TokenStore:
         wait_timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         revoked_reason: str = "De toestemming is ingetrokken of verlopen.",
+        memory: timedelta = timedelta(seconds=60),
     ) -> None:
         self._connections = connections
         self._endpoint = endpoint
@@ -101,10 +103,33 @@ class TokenStore:
         self._sleep = sleep
         self._revoked_reason = revoked_reason
         self.refreshes = 0  # how many token-endpoint calls this store made (for tests/bench)
+        # A token read from storage is reused in this process for at most ``memory`` (and never
+        # past its refresh margin): saves a table read per API call without outliving a
+        # revocation for long (a forgotten or re-consented connection is seen within a minute).
+        self._memory = memory
+        self._remembered: dict[ConnectionKey, tuple[Secret, datetime, datetime]] = {}
+        self._memory_lock = threading.Lock()
 
     def access_token(self, key: ConnectionKey) -> Secret:
         """A valid access token, refreshing (once, across all workers) when it is about to expire."""
+        now = self._clock()
+        with self._memory_lock:
+            remembered = self._remembered.get(key)
+        if remembered is not None:
+            token, until, expires = remembered
+            if now < until and now + self._margin < expires:
+                return token
         return self._get(key, stale=None)
+
+    def _remember(self, key: ConnectionKey, token: Secret, expires: datetime | None) -> None:
+        if expires is None or self._memory <= timedelta(0):
+            return
+        with self._memory_lock:
+            self._remembered[key] = (token, self._clock() + self._memory, expires)
+
+    def forget(self, key: ConnectionKey) -> None:
+        with self._memory_lock:
+            self._remembered.pop(key, None)
 
     def refresh_after_rejection(self, key: ConnectionKey, rejected: Secret) -> Secret:
         """The API refused ``rejected`` with 401 although it looked valid: refresh unless another
@@ -112,6 +137,8 @@ class TokenStore:
         return self._get(key, stale=rejected)
 
     def _get(self, key: ConnectionKey, stale: Secret | None) -> Secret:
+        if stale is not None:
+            self.forget(key)
         deadline = time.monotonic() + self._wait_timeout
         while True:
             stored = self._connections.read_secrets(key)
@@ -123,6 +150,7 @@ class TokenStore:
             now = self._clock()
             if self._usable(stored, now) and stored.access_token != stale:
                 assert stored.access_token is not None
+                self._remember(key, stored.access_token, conn.access_expires_at)
                 return stored.access_token
             lease_until = conn.refresh_lease_until
             if lease_until is None or lease_until <= now:
@@ -196,6 +224,7 @@ class TokenStore:
                     reason="",
                     updated_at=self._clock(),
                 )
+        self._remember(conn.key, tokens.access_token, tokens.expires_at)
         return tokens.access_token
 
     def _release(self, stored: StoredSecrets, lease_etag: str) -> None:

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableEntity
+from azure.data.tables import TableClient, TableEntity, TableTransactionError
 
 from shared.store.storage import Storage
 from shared.store.tables import check_key, get_or_none, when
@@ -100,16 +101,78 @@ class AuditStore:
         content_type: str = JSON_TYPE,
     ) -> AuditDocument:
         """Keep ``data`` as document ``name``; idempotent for identical bytes, never overwrites."""
-        digest = hashlib.sha256(data).hexdigest()
+        return self.write_many(
+            office_id=office_id,
+            run_id=run_id,
+            loket_journal_run_id=loket_journal_run_id,
+            client_id=client_id,
+            documents=[(name, data, content_type)],
+            now=now,
+        )[0]
+
+    def write_many(
+        self,
+        *,
+        office_id: str,
+        run_id: str,
+        loket_journal_run_id: str,
+        client_id: str,
+        documents: list[tuple[str, bytes, str]],
+        now: datetime,
+    ) -> list[AuditDocument]:
+        """Keep several documents of one journal run: one index read, the uploads in parallel,
+        one index transaction. Same rules as :meth:`write` for each (name, bytes, content type)."""
         folder = f"{check_key(office_id)}/{check_key(run_id)}/{check_key(loket_journal_run_id)}"
-        existing = self.get(office_id, run_id, loket_journal_run_id, name)
-        if existing is not None and existing.sha256 != digest:
-            name = _variant(name, digest)
-            existing = self.get(office_id, run_id, loket_journal_run_id, name)
-        if existing is not None:
-            return existing  # the same document again: nothing to do
-        blob = f"{folder}/{name}"
-        client = self._container().get_blob_client(blob)
+        existing = {d.name: d for d in self.list(office_id, run_id, loket_journal_run_id)}
+        results: list[AuditDocument | None] = []
+        pending: list[tuple[int, str, bytes, str, str]] = []  # index, name, data, type, digest
+        for index, (name, data, content_type) in enumerate(documents):
+            digest = hashlib.sha256(data).hexdigest()
+            known = existing.get(name)
+            if known is not None and known.sha256 != digest:
+                name = _variant(name, digest)
+                known = existing.get(name)
+            results.append(known)  # the same document again: nothing to do
+            if known is None:
+                pending.append((index, name, data, content_type, digest))
+        if not pending:
+            return [r for r in results if r is not None]
+
+        def upload(item: tuple[int, str, bytes, str, str]) -> AuditDocument:
+            _index, name, data, content_type, digest = item
+            name = self._upload(folder, name, data, content_type, digest)
+            return AuditDocument(
+                office_id=office_id,
+                run_id=run_id,
+                loket_journal_run_id=loket_journal_run_id,
+                name=name,
+                client_id=client_id,
+                blob=f"{folder}/{name}",
+                size=len(data),
+                sha256=digest,
+                content_type=content_type,
+                created_at=now,
+                retain_until=now + self._retention,
+            )
+
+        with ThreadPoolExecutor(max_workers=min(len(pending), 6)) as pool:
+            written = list(pool.map(upload, pending))
+        for (index, *_), document in zip(pending, written, strict=True):
+            results[index] = document
+        rows = [_row(d) for d in written]
+        try:
+            self._table.submit_transaction([("create", row) for row in rows])
+        except TableTransactionError:
+            for row in rows:  # a concurrent writer indexed some of them: add the rest
+                try:
+                    self._table.create_entity(row)
+                except ResourceExistsError:
+                    pass
+        return [r for r in results if r is not None]
+
+    def _upload(self, folder: str, name: str, data: bytes, content_type: str, digest: str) -> str:
+        """Upload once (``overwrite=False``); answers the name the bytes are kept under."""
+        client = self._container().get_blob_client(f"{folder}/{name}")
         try:
             client.upload_blob(
                 data,
@@ -117,54 +180,23 @@ class AuditStore:
                 content_settings=_content_settings(content_type),
                 metadata={"sha256": digest},
             )
+            return name
         except ResourceExistsError:
             # Uploaded before, index row missing (a crash in between): keep the first bytes.
             props = client.get_blob_properties()
-            if (props.metadata or {}).get("sha256", "") != digest:
-                name = _variant(name, digest)
-                blob = f"{folder}/{name}"
-                client = self._container().get_blob_client(blob)
-                try:
-                    client.upload_blob(
-                        data,
-                        overwrite=False,
-                        content_settings=_content_settings(content_type),
-                        metadata={"sha256": digest},
-                    )
-                except ResourceExistsError:
-                    pass  # the variant is named by its hash: the same bytes are there
-        document = AuditDocument(
-            office_id=office_id,
-            run_id=run_id,
-            loket_journal_run_id=loket_journal_run_id,
-            name=name,
-            client_id=client_id,
-            blob=blob,
-            size=len(data),
-            sha256=digest,
-            content_type=content_type,
-            created_at=now,
-            retain_until=now + self._retention,
-        )
+            if (props.metadata or {}).get("sha256", "") == digest:
+                return name
+        variant = _variant(name, digest)
         try:
-            self._table.create_entity(
-                {
-                    "PartitionKey": _partition(office_id, run_id),
-                    "RowKey": f"{check_key(loket_journal_run_id)}|{check_key(name)}",
-                    "name": name,
-                    "loket_journal_run_id": loket_journal_run_id,
-                    "client_id": client_id,
-                    "blob": blob,
-                    "size": len(data),
-                    "sha256": digest,
-                    "content_type": content_type,
-                    "created_at": now,
-                    "retain_until": document.retain_until,
-                }
+            self._container().get_blob_client(f"{folder}/{variant}").upload_blob(
+                data,
+                overwrite=False,
+                content_settings=_content_settings(content_type),
+                metadata={"sha256": digest},
             )
         except ResourceExistsError:
-            pass  # a concurrent writer indexed the same blob
-        return document
+            pass  # the variant is named by its hash: the same bytes are there
+        return variant
 
     def write_json(
         self,
@@ -282,6 +314,22 @@ def _content_settings(content_type: str) -> Any:
     from azure.storage.blob import ContentSettings
 
     return ContentSettings(content_type=content_type)
+
+
+def _row(d: AuditDocument) -> dict[str, Any]:
+    return {
+        "PartitionKey": _partition(d.office_id, d.run_id),
+        "RowKey": f"{check_key(d.loket_journal_run_id)}|{check_key(d.name)}",
+        "name": d.name,
+        "loket_journal_run_id": d.loket_journal_run_id,
+        "client_id": d.client_id,
+        "blob": d.blob,
+        "size": d.size,
+        "sha256": d.sha256,
+        "content_type": d.content_type,
+        "created_at": d.created_at,
+        "retain_until": d.retain_until,
+    }
 
 
 def _partition(office_id: str, run_id: str) -> str:

@@ -14,7 +14,7 @@ AFAS whether the voucher / tracking identifier is booked before anything is post
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -112,10 +112,10 @@ class BookingLedger:
             "state": state.value,
             **fields,
         }
-        update_if_unchanged(self._table, entity, booking.etag)
-        current = self.get(booking.target, booking.loket_journal_run_id)
-        assert current is not None
-        return current
+        etag = update_if_unchanged(self._table, entity, booking.etag)
+        # The row is what we just wrote: no need to read it back.
+        known = {k: v for k, v in fields.items() if k in _BOOKING_FIELDS}
+        return replace(booking, state=state, etag=etag, **known)
 
     def reclaim(
         self, booking: Booking, *, run_id: str, client_id: str, lease_until: datetime
@@ -129,6 +129,9 @@ class BookingLedger:
             lease_until=lease_until,
             attempts=booking.attempts + 1,
         )
+
+
+_BOOKING_FIELDS: Final = frozenset(f.name for f in fields(Booking)) - {"target", "etag"}
 
 
 def _booking(e: TableEntity) -> Booking:

@@ -152,6 +152,7 @@ def _job_key(run_id: str, client_id: str) -> str:
 class RunRepository:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
+        self._index_keys: dict[tuple[str, str], str] = {}  # (office, run) -> ix| row key
 
     @property
     def _table(self) -> TableClient:
@@ -183,10 +184,15 @@ class RunRepository:
         return len(rows) // 2
 
     def get(self, office_id: str, run_id: str) -> Run | None:
-        pointer = get_or_none(self._table, check_key(office_id), f"id|{check_key(run_id)}")
-        if pointer is None:
-            return None
-        entity = get_or_none(self._table, office_id, pointer["index_key"])
+        key = (check_key(office_id), check_key(run_id))
+        index_key = self._index_keys.get(key)
+        if index_key is None:
+            pointer = get_or_none(self._table, office_id, f"id|{run_id}")
+            if pointer is None:
+                return None
+            index_key = str(pointer["index_key"])
+            self._index_keys[key] = index_key  # a run's index key never changes
+        entity = get_or_none(self._table, office_id, index_key)
         return _run(entity) if entity is not None else None
 
     def mark_planned(self, run: Run) -> Run:
@@ -334,7 +340,7 @@ class RunRepository:
             )
 
     def start_job(self, job: Job, *, now: datetime) -> Job:
-        update_if_unchanged(
+        etag = update_if_unchanged(
             self._table,
             {
                 "PartitionKey": job.office_id,
@@ -345,9 +351,9 @@ class RunRepository:
             },
             job.etag,
         )
-        current = self.get_job(job.office_id, job.run_id, job.client_id)
-        assert current is not None
-        return current
+        return replace(
+            job, status=JobStatus.RUNNING, attempts=job.attempts + 1, updated_at=now, etag=etag
+        )
 
     def note_job_error(self, job: Job, error: str, *, now: datetime) -> None:
         """Remember why an attempt failed (the poison handler reports the last one)."""

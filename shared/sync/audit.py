@@ -20,7 +20,7 @@ from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.models import JournalLine, JournalRun
 from shared.store import audit as docs
-from shared.store.audit import AuditStore
+from shared.store.audit import JSON_TYPE, AuditStore, canonical_json
 
 
 def wire_body(entry: ProfitEntry | SbEntry) -> bytes:
@@ -162,22 +162,24 @@ def record_prepared(
     """Keep the Loket side, the entry and the request. Returns the entry's fingerprint."""
     now = clock()
     body = wire_body(entry)
-    for name, value in (
-        (docs.LOKET_RUN, journal_run_doc(journal_run)),
-        (docs.LOKET_LINES, lines_doc(lines)),
-        (docs.ENTRY, entry_doc(entry, cost_center_axis=cost_center_axis)),
-        (docs.AFAS_REQUEST, body),
-        (docs.FINDINGS, findings_doc(findings)),
-    ):
-        store.write_json(
-            office_id=scope.office_id,
-            run_id=scope.run_id,
-            loket_journal_run_id=scope.loket_journal_run_id,
-            client_id=scope.client_id,
-            name=name,
-            value=value,
-            now=now,
+    documents = [
+        (name, value if isinstance(value, bytes) else canonical_json(value), JSON_TYPE)
+        for name, value in (
+            (docs.LOKET_RUN, journal_run_doc(journal_run)),
+            (docs.LOKET_LINES, lines_doc(lines)),
+            (docs.ENTRY, entry_doc(entry, cost_center_axis=cost_center_axis)),
+            (docs.AFAS_REQUEST, body),
+            (docs.FINDINGS, findings_doc(findings)),
         )
+    ]
+    store.write_many(
+        office_id=scope.office_id,
+        run_id=scope.run_id,
+        loket_journal_run_id=scope.loket_journal_run_id,
+        client_id=scope.client_id,
+        documents=documents,
+        now=now,
+    )
     return hashlib.sha256(body).hexdigest()
 
 

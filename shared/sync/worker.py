@@ -108,6 +108,10 @@ class WorkerDeps:
     audit: AuditStore | None = None  # the audit copy of every journal run (Blob Storage)
     approvals: ApprovalRepository | None = None  # review mode; None books as automatic
     notifier: Notifier | None = None  # e-mail notifications; None sends none
+    # Fault-injection seam: called after each step of a journal run ("listed", "read",
+    # "prechecked", "booked", "marked", "recorded"). Production passes nothing; the fault matrix
+    # (tests/faults) raises here to kill the worker between two steps.
+    checkpoint: Callable[[str], None] = field(default=lambda step: None)
 
 
 @dataclass
@@ -334,6 +338,7 @@ def _select(deps: WorkerDeps, loket: LoketClient, state: JobState) -> Iterator[J
         loket.list_journal_runs(state.config.loket_administration_id),
         key=lambda r: r.sequence_number,
     )
+    deps.checkpoint("listed")
     if state.run.type is RunType.NIGHTLY:
         # Ready (or export failed) runs, plus those an earlier delivery of this job already
         # handled (Loket now says exported) so the counts of the run stay complete.
@@ -459,6 +464,7 @@ def _one_journal_run(
         raise RetryLater(f"journal run {journal_run.id} is being booked by another worker", BUSY)
 
     lines = list(loket.iter_journal_run_lines(journal_run.id))
+    deps.checkpoint("read")
     if exported_elsewhere and lines:
         record.skipped(
             "Deze journaalrun staat in Loket al op 'Journaal geëxporteerd' en is niet door Loonbrug "
@@ -485,6 +491,7 @@ def _one_journal_run(
     if draft.postable:
         findings += target.precheck(draft)
     blocking = [f for f in findings if f.severity is Severity.ERROR]
+    deps.checkpoint("prechecked")
     scope = AuditScope(state.job.office_id, state.job.run_id, journal_run.id, config.client_id)
     fingerprint = audit_fingerprint(draft.entry)
     if deps.audit is not None:
@@ -538,6 +545,7 @@ def _one_journal_run(
             ]
         )
         return
+    deps.checkpoint("booked")
     if deps.audit is not None:
         record_answer(
             deps.audit,
@@ -549,7 +557,9 @@ def _one_journal_run(
             recovered=booked.recovered,
         )
     tell_loket_booked(deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked)
+    deps.checkpoint("marked")
     record.imported(booked, warnings)
+    deps.checkpoint("recorded")
     _settle_approval(deps, state.job.office_id, target.key, journal_run.id, booked)
 
 
