@@ -561,6 +561,21 @@ class LocalHost:
         self.admin_pool.shutdown(wait=True)
 
 
+def install_kill_switch(step: str) -> None:
+    """The whole host dies (SIGKILL: no cleanup, no lease released) the first time a sync job
+    passes the worker checkpoint ``step``: a Functions host killed mid-run at a known point."""
+    from shared.bootstrap import get_services
+
+    def checkpoint(at: str) -> None:
+        if at == step:
+            log.warning("kill switch: sync job reached %s; killing the host now", at)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    get_services().worker_deps.checkpoint = checkpoint
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devtools.host", description=__doc__.split("\n")[0]
@@ -576,6 +591,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-timers", action="store_true", help="do not fire timers on their schedule"
+    )
+    parser.add_argument(
+        "--kill-at",
+        metavar="STEP",
+        help="fault injection (tests): SIGKILL this host when a sync job reaches the worker "
+        "checkpoint STEP (listed, read, prechecked, booked, recorded, marked)",
     )
     args = parser.parse_args(argv)
 
@@ -595,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bad setting: one line naming it, as the Functions host would
         log.error("The function app could not start: %s", exc)
         return 2
+    if args.kill_at:
+        install_kill_switch(args.kill_at)
     host_json = json.loads(Path(args.host_json).read_text())
     host = LocalHost(
         app, host_json=host_json, queue_lease=args.queue_lease, timers=not args.no_timers

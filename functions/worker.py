@@ -12,7 +12,10 @@ bp = func.Blueprint()
 @bp.queue_trigger(arg_name="msg", queue_name=SYNC_QUEUE, connection="AzureWebJobsStorage")
 def sync_worker(msg: func.QueueMessage) -> None:
     entrypoints.process_job_message(
-        get_services(), msg.get_body(), dequeue_count=msg.dequeue_count or 1
+        get_services(),
+        msg.get_body(),
+        dequeue_count=msg.dequeue_count or 1,
+        message_id=msg.id or "",
     )
 
 

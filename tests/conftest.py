@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.support.smtp_fixtures",
     "tests.support.browser_fixtures",
     "tests.support.portal_fixtures",
+    "tests.support.fault_fixtures",
 ]
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()

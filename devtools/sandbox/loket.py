@@ -597,7 +597,10 @@ class LoketSandbox:
             "127.0.0.1", port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="loket-sandbox", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms, not 500
+            name="loket-sandbox",
+            daemon=True,
         )
         self._thread.start()
         announce(self)
@@ -638,10 +641,20 @@ class LoketSandbox:
         )
 
     def rate_limit(
-        self, where: str, *, retry_after: float | str | None = 1, times: int | None = 1
+        self,
+        where: str,
+        *,
+        retry_after: float | str | None = 1,
+        times: int | None = 1,
+        method: str | None = None,
     ) -> None:
         self.fail(
-            where, 429, times=times, retry_after=retry_after, body={"message": "Too many requests."}
+            where,
+            429,
+            times=times,
+            retry_after=retry_after,
+            body={"message": "Too many requests."},
+            method=method,
         )
 
     def garbage(self, where: str, *, times: int | None = 1) -> None:
@@ -652,8 +665,15 @@ class LoketSandbox:
         """Remove dotted ``fields`` from every item (``_embedded``) or the ``content``."""
         self._add(Fault(where, "drop_fields", fields=fields, remaining=times))
 
-    def slow(self, where: str, seconds: float, *, times: int | None = 1) -> None:
-        self._add(Fault(where, "delay", delay=seconds, remaining=times))
+    def slow(
+        self, where: str, seconds: float, *, times: int | None = 1, method: str | None = None
+    ) -> None:
+        self._add(Fault(where, "delay", delay=seconds, remaining=times, method=method))
+
+    def faults_spent(self) -> bool:
+        """Every fault injected with a count has been used up."""
+        with self._lock:
+            return all(f.remaining is None or f.remaining <= 0 for f in self._faults)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -662,6 +682,12 @@ class LoketSandbox:
     def _add(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
+
+    def add_run(self, administration_id: str, run: ScenarioRun) -> None:
+        """A new journal run appears in an administration (e.g. the next period's payroll)."""
+        with self._lock:
+            self._administrations[administration_id].runs.append(run)
+            self._index()
 
     def set_run_status(self, run_id: str, key: int) -> None:
         """Any integer, also one Loket does not document (an unknown status)."""

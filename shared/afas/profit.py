@@ -194,6 +194,11 @@ class ProfitClient:
         self._sleep = sleep
         self.calls: Counter[str] = Counter()  # "GET Profit_Transactions" → count (tests, bench)
 
+    @property
+    def post_read_timeout(self) -> float:
+        """How long a post waits for Profit's answer before its outcome is unknown."""
+        return self._post_timeout[1]
+
     def close(self) -> None:
         self._session.close()
 

@@ -52,6 +52,7 @@ class Booking:
     entry_number: str
     lease_until: datetime | None
     booked_at: datetime | None
+    posted_at: datetime | None  # when the last post went out (its outcome may be unknown)
     error: str
     attempts: int
     etag: str
@@ -146,6 +147,7 @@ def _booking(e: TableEntity) -> Booking:
         entry_number=e.get("entry_number", ""),
         lease_until=when(e.get("lease_until")),
         booked_at=when(e.get("booked_at")),
+        posted_at=when(e.get("posted_at")),
         error=e.get("error", ""),
         attempts=int(e.get("attempts", 0)),
         etag=etag_of(e),

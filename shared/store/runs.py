@@ -4,7 +4,8 @@ Table ``Runs``, PartitionKey = office id:
 
 * ``ix|{inverted time}|{runId}``   the run itself (listing newest first, counters, status)
 * ``id|{runId}``                   pointer to the ``ix|`` row (point lookup by run id)
-* ``job|{runId}|{clientId}``       one job per client: status, attempt, outcome counts
+* ``job|{runId}|{clientId}``       one job per client: status, attempt, outcome counts, and the
+                                   delivery working on it (``holder`` + ``lease_until``)
 * ``cx|{clientId}|{inverted time}|{runId}``  index: the runs a client took part in
 
 Because run, pointer and jobs share a partition, a job's completion and the run's counters change
@@ -20,7 +21,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -41,6 +42,8 @@ from shared.store.tables import (
 )
 
 TABLE: Final = "Runs"
+# Table Storage drops None on merge, so a released lease is a moment long past.
+NO_LEASE: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class RunType(StrEnum):
@@ -112,6 +115,17 @@ class Job:
     last_error: str
     updated_at: datetime | None
     etag: str
+    holder: str = ""  # the queue message whose delivery works on the job
+    lease_until: datetime | None = None
+
+    def held_by_other(self, holder: str, now: datetime) -> bool:
+        """Another delivery (not ``holder``) works on this job and its lease is live."""
+        return (
+            bool(self.holder)
+            and self.holder != holder
+            and self.lease_until is not None
+            and self.lease_until > now
+        )
 
 
 @dataclass(frozen=True)
@@ -339,7 +353,17 @@ class RunRepository:
                 ]
             )
 
-    def start_job(self, job: Job, *, now: datetime) -> Job:
+    def start_job(
+        self,
+        job: Job,
+        *,
+        now: datetime,
+        holder: str = "",
+        lease_until: datetime | None = None,
+    ) -> Job:
+        """Start a delivery of ``job`` (ETag-conditional): count the attempt and take the job's
+        lease for ``holder``. Raises ConcurrencyConflict when the row changed since it was read."""
+        lease = lease_until or NO_LEASE
         etag = update_if_unchanged(
             self._table,
             {
@@ -348,21 +372,32 @@ class RunRepository:
                 "status": JobStatus.RUNNING.value,
                 "attempts": job.attempts + 1,
                 "updated_at": now,
+                "holder": holder,
+                "lease_until": lease,
             },
             job.etag,
         )
         return replace(
-            job, status=JobStatus.RUNNING, attempts=job.attempts + 1, updated_at=now, etag=etag
+            job,
+            status=JobStatus.RUNNING,
+            attempts=job.attempts + 1,
+            updated_at=now,
+            etag=etag,
+            holder=holder,
+            lease_until=lease,
         )
 
     def note_job_error(self, job: Job, error: str, *, now: datetime) -> None:
-        """Remember why an attempt failed (the poison handler reports the last one)."""
+        """Remember why an attempt failed (the poison handler reports the last one) and release
+        the job's lease: the next delivery, whichever message it is, may take the job."""
         self._table.update_entity(
             {
                 "PartitionKey": job.office_id,
                 "RowKey": _job_key(job.run_id, job.client_id),
                 "last_error": error[:2000],
                 "updated_at": now,
+                "holder": "",
+                "lease_until": NO_LEASE,
             },
             mode=UpdateMode.MERGE,
         )
@@ -544,4 +579,6 @@ def _job(e: TableEntity) -> Job:
         last_error=e.get("last_error", ""),
         updated_at=when(e.get("updated_at")),
         etag=etag_of(e),
+        holder=e.get("holder", ""),
+        lease_until=when(e.get("lease_until")),
     )

@@ -6,6 +6,8 @@ exactly-once AFAS client, move the ledger forward. The nightly worker and an adm
   conditional insert, every later change ETag-conditional;
 * a claim with a live lease belongs to someone else (:class:`BookingBusy`);
 * an expired ``claimed``/``posted`` claim is recovered by asking AFAS first (``check_first``);
+* a Profit post whose outcome is unknown is not repeated within the target's ``repost_quiet``
+  period after it was sent (AFAS may still book it): until then a retry only looks it up;
 * AFAS refusing the entry moves the ledger to ``failed`` (:class:`BookingRefused`); passing
   trouble (:class:`AfasRetriableError`) leaves it ``posted`` for the next attempt to settle.
 """
@@ -82,6 +84,7 @@ def book_once(
     if in_flight_elsewhere(booking, claimant, now):
         raise BookingBusy(f"journal run {loket_journal_run_id} is being booked by another worker")
     recovering = False
+    may_post = not _unknown_post_may_still_land(booking, target, now)
     if booking is None:
         claimed = bookings.claim(
             target.key,
@@ -105,9 +108,10 @@ def book_once(
             client_id=claimant.client_id,
             lease_until=now + CLAIM_LEASE,
         )
-    booking = bookings.advance(booking, BookingState.POSTED, posted_at=clock())
+    if may_post:
+        booking = bookings.advance(booking, BookingState.POSTED, posted_at=clock())
     try:
-        booked = target.book(draft, check_first=recovering)
+        booked = target.book(draft, check_first=recovering, may_post=may_post)
     except AfasRetriableError:
         raise  # outcome unknown or AFAS busy: the ledger stays "posted"; the next attempt checks
     except AfasError as exc:
@@ -117,6 +121,19 @@ def book_once(
         booking, BookingState.BOOKED, entry_number=booked.entry_number, booked_at=clock()
     )
     return booked, booking
+
+
+def _unknown_post_may_still_land(booking: Booking | None, target: Target, now: datetime) -> bool:
+    """An earlier post went out without a settled outcome so recently that AFAS may still be
+    booking it: look it up, but do not post again yet (the message comes back later)."""
+    quiet = target.repost_quiet
+    return (
+        quiet is not None
+        and booking is not None
+        and booking.state is BookingState.POSTED
+        and booking.posted_at is not None
+        and now - booking.posted_at < quiet
+    )
 
 
 def tell_loket_booked(

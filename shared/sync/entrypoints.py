@@ -44,7 +44,9 @@ def _parse(body: bytes, where: str) -> SyncJob | None:
         return None
 
 
-def process_job_message(services: Services, body: bytes, *, dequeue_count: int) -> None:
+def process_job_message(
+    services: Services, body: bytes, *, dequeue_count: int, message_id: str = ""
+) -> None:
     job = _parse(body, "sync")
     if job is None:
         return
@@ -55,7 +57,7 @@ def process_job_message(services: Services, body: bytes, *, dequeue_count: int) 
         dequeue_count,
         extra={"officeId": job.office_id, "runId": job.run_id, "clientId": job.client_id},
     )
-    worker.process(services.worker_deps, job, dequeue_count=dequeue_count)
+    worker.process(services.worker_deps, job, dequeue_count=dequeue_count, message_id=message_id)
 
 
 def process_poison_message(services: Services, body: bytes, *, dequeue_count: int) -> None:

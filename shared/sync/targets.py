@@ -15,6 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from shared.afas.errors import AfasOutcomeUnknown, AfasSystem
 from shared.afas.models import ProfitBooking, SbBooking
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient
@@ -41,6 +42,13 @@ class Booked:
     recovered: bool  # the booking was found in AFAS after an unknown outcome, not posted again
 
 
+def target_key(target: ProfitTarget | SbTarget) -> str:
+    """The booking-ledger partition of an AFAS administration (one per administration)."""
+    if isinstance(target, ProfitTarget):
+        return f"profit|{target.environment}|{target.administration}"
+    return f"sb|{target.environment}|{target.administration_id}"
+
+
 class Target(Protocol):
     @property
     def key(self) -> str: ...  # the booking-ledger partition: one per AFAS administration
@@ -57,9 +65,28 @@ class Target(Protocol):
 
     def reference(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> str: ...
 
-    def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked: ...
+    # How long after a post whose outcome stayed unknown nothing may be posted again (AFAS may
+    # still be booking it); None when posting again is always safe (SB: Tracking-Identifier).
+    @property
+    def repost_quiet(self) -> timedelta | None: ...
+
+    def book(
+        self,
+        draft: Draft[ProfitEntry] | Draft[SbEntry],
+        *,
+        check_first: bool,
+        may_post: bool = True,
+    ) -> Booked: ...  # may_post=False: only look the booking up (AfasOutcomeUnknown if absent)
 
     def check(self) -> list[tuple[str, str]]: ...  # configuration problems: (field, Dutch text)
+
+
+def repost_quiet_period(post_read_timeout: float) -> timedelta:
+    """ASSUMPTION [I]: how long Profit may go on booking a post after the client stopped waiting
+    for the answer is not documented. We give it as long again as we waited: no new post until
+    twice the post's read timeout has passed since the unanswered one was sent (production:
+    2 x 120 s); until then a redelivery only looks the voucher up."""
+    return timedelta(seconds=2 * post_read_timeout)
 
 
 class ChartCache:
@@ -97,7 +124,7 @@ class ProfitTargetLedger:
 
     @property
     def key(self) -> str:
-        return f"profit|{self.target.environment}|{self.target.administration}"
+        return target_key(self.target)
 
     @property
     def environment(self) -> str:
@@ -168,10 +195,31 @@ class ProfitTargetLedger:
         assert isinstance(draft.entry, ProfitEntry)
         return draft.entry.voucher_number
 
-    def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked:
+    @property
+    def repost_quiet(self) -> timedelta | None:
+        return repost_quiet_period(self.client.post_read_timeout)
+
+    def book(
+        self,
+        draft: Draft[ProfitEntry] | Draft[SbEntry],
+        *,
+        check_first: bool,
+        may_post: bool = True,
+    ) -> Booked:
         assert isinstance(draft.entry, ProfitEntry)
-        booking: ProfitBooking = self.client.book_entry(draft.entry, check_first=check_first)
-        return Booked(str(booking.entry_number), draft.entry.voucher_number, booking.recovered)
+        entry = draft.entry
+        if not may_post:
+            found = self.client.booked_entry_number(entry)
+            if found is None:
+                raise AfasOutcomeUnknown(
+                    f"De boeking met boekstuknummer {entry.voucher_number} is eerder verstuurd "
+                    "zonder antwoord en staat nog niet in Profit; Loonbrug wacht met opnieuw "
+                    "boeken tot AFAS die zeker niet meer verwerkt.",
+                    system=AfasSystem.PROFIT,
+                )
+            return Booked(str(found), entry.voucher_number, True)
+        booking: ProfitBooking = self.client.book_entry(entry, check_first=check_first)
+        return Booked(str(booking.entry_number), entry.voucher_number, booking.recovered)
 
     def check(self) -> list[tuple[str, str]]:
         """Configuration problems (field, Dutch text): the administration and journal exist."""
@@ -218,7 +266,7 @@ class SbTargetLedger:
 
     @property
     def key(self) -> str:
-        return f"sb|{self.target.environment}|{self.target.administration_id}"
+        return target_key(self.target)
 
     @property
     def environment(self) -> str:
@@ -254,7 +302,17 @@ class SbTargetLedger:
         assert isinstance(draft.entry, SbEntry)
         return draft.entry.tracking_identifier
 
-    def book(self, draft: Draft[ProfitEntry] | Draft[SbEntry], *, check_first: bool) -> Booked:
+    @property
+    def repost_quiet(self) -> timedelta | None:
+        return None  # a repeated Tracking-Identifier books nothing
+
+    def book(
+        self,
+        draft: Draft[ProfitEntry] | Draft[SbEntry],
+        *,
+        check_first: bool,
+        may_post: bool = True,
+    ) -> Booked:
         assert isinstance(draft.entry, SbEntry)
         booking: SbBooking = self.client.book_entry(draft.entry)
         number = booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier

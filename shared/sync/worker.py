@@ -10,8 +10,9 @@ window), in sequence order:
 5. claim the run in the booking ledger (one conditional insert, with a lease)
 6. post through the exactly-once client (Profit: voucher check when the outcome is unknown or a
    claim is recovered; SB: the Tracking-Identifier), ledger -> booked with the entry number
-7. mark processed in Loket, ledger -> marked
-8. a journal-run row and messages for the run overview
+7. a journal-run row and messages for the run overview (before Loket hears of it: a run Loket
+   calls exported is found again only through this row)
+8. mark processed in Loket, ledger -> marked
 
 A worker killed between any two steps leaves a ledger row that the next delivery continues from;
 two workers on the same job meet at the ledger claim (the second finds a live lease and lets the
@@ -23,11 +24,12 @@ completes.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared import telemetry
@@ -94,6 +96,10 @@ class RetryLater(Exception):
 
 
 BUSY = "een andere verwerking was tegelijk met dezelfde journaalrun bezig"
+# How long a delivery holds its job: host.json functionTimeout (10 minutes) and a margin, so a
+# live delivery never loses the job to a duplicate message; a dead one's own message (same id)
+# takes it over at once.
+JOB_LEASE = timedelta(minutes=11)
 
 
 @dataclass
@@ -109,7 +115,7 @@ class WorkerDeps:
     approvals: ApprovalRepository | None = None  # review mode; None books as automatic
     notifier: Notifier | None = None  # e-mail notifications; None sends none
     # Fault-injection seam: called after each step of a journal run ("listed", "read",
-    # "prechecked", "booked", "marked", "recorded"). Production passes nothing; the fault matrix
+    # "prechecked", "booked", "recorded", "marked"). Production passes nothing; the fault matrix
     # (tests/faults) raises here to kill the worker between two steps.
     checkpoint: Callable[[str], None] = field(default=lambda step: None)
 
@@ -131,13 +137,16 @@ class JobState:
         return self.dequeue_count > 1 and booking.run_id == self.job.run_id
 
 
-def process(deps: WorkerDeps, job: SyncJob, *, dequeue_count: int) -> None:
-    """Handle one delivery of a sync job. Raises to have the message delivered again."""
+def process(deps: WorkerDeps, job: SyncJob, *, dequeue_count: int, message_id: str = "") -> None:
+    """Handle one delivery of a sync job. Raises to have the message delivered again.
+
+    ``message_id`` is the queue message's id (the same on every delivery of that message): a
+    redelivery of the message whose delivery died holding the job may take it over at once."""
     with telemetry.job_context(office_id=job.office_id, client_id=job.client_id, run_id=job.run_id):
-        _process(deps, job, dequeue_count)
+        _process(deps, job, dequeue_count, message_id or f"delivery-{uuid.uuid4().hex}")
 
 
-def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int) -> None:
+def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) -> None:
     stored = deps.runs.get_job(job.office_id, job.run_id, job.client_id)
     run = deps.runs.get(job.office_id, job.run_id)
     if stored is None or run is None:
@@ -146,10 +155,18 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int) -> None:
     if stored.status.finished:
         log.info("sync job %s/%s already finished (redelivery)", job.run_id, job.client_id)
         return
+    now = deps.clock()
+    if stored.held_by_other(holder, now):
+        # A duplicate message of a job another delivery is working on: that delivery finishes
+        # the job (or, if it dies, its own message comes back and takes over). Two deliveries
+        # of one job at once would each count only what they saw.
+        log.info("sync job %s/%s is being worked on; duplicate dropped", job.run_id, job.client_id)
+        return
     try:
-        stored = deps.runs.start_job(stored, now=deps.clock())
+        stored = deps.runs.start_job(stored, now=now, holder=holder, lease_until=now + JOB_LEASE)
     except ConcurrencyConflict:
-        pass  # another delivery is (or was) on it too; the ledger keeps us apart
+        log.info("sync job %s/%s was just taken by another delivery", job.run_id, job.client_id)
+        return  # another delivery took it (it finishes it), or one gave it up (its message returns)
     try:
         outcome = _sync_client(deps, job, run, dequeue_count)
     except RetryLater as exc:
@@ -271,7 +288,6 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, dequeue_count: int) -
             f"Klant {job.client_id} is niet gesynchroniseerd: de koppeling vraagt opnieuw "
             f"toestemming of ontbreekt. {reason}",
             "Koppel opnieuw via Koppelingen; daarna kunt u een rerun starten.",
-            state,
         )
     except (LoketRetriableError, AfasRetriableError, ConcurrencyConflict) as exc:
         raise RetryLater(_english(exc), _dutch_transient(exc)) from exc
@@ -282,7 +298,6 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, dequeue_count: int) -
             "loket-contract",
             f"Loket gaf een antwoord dat Loonbrug niet begrijpt: {exc.dutch}",
             "Probeer het later opnieuw; blijft dit gebeuren, neem dan contact op met de support.",
-            state,
         )
     except LoketError as exc:
         return _job_failure(
@@ -291,12 +306,9 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, dequeue_count: int) -
             "loket-error",
             f"Loket gaf een fout: {exc.dutch}",
             "Controleer de rechten van de Loket-gebruiker van de koppeling.",
-            state,
         )
     except AfasError as exc:
-        return _job_failure(
-            deps, job, "afas-error", f"AFAS gaf een fout: {exc.detail}", exc.hint, state
-        )
+        return _job_failure(deps, job, "afas-error", f"AFAS gaf een fout: {exc.detail}", exc.hint)
     return JobOutcome(
         imported=state.counts[JournalRunOutcome.IMPORTED],
         failed=state.counts[JournalRunOutcome.FAILED],
@@ -304,9 +316,7 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, dequeue_count: int) -
     )
 
 
-def _job_failure(
-    deps: WorkerDeps, job: SyncJob, code: str, text: str, hint: str, state: JobState | None = None
-) -> JobOutcome:
+def _job_failure(deps: WorkerDeps, job: SyncJob, code: str, text: str, hint: str) -> JobOutcome:
     _message(
         deps,
         job.office_id,
@@ -321,7 +331,11 @@ def _job_failure(
         ),
         key=code,
     )
-    counts = state.counts if state else Counter()
+    # What every delivery of this job recorded (an earlier, killed one may have booked runs
+    # this delivery never got to), plus the job itself as one failure.
+    counts = Counter(
+        r.status for r in deps.details.records_for_client(job.office_id, job.run_id, job.client_id)
+    )
     return JobOutcome(
         imported=counts[JournalRunOutcome.IMPORTED],
         failed=counts[JournalRunOutcome.FAILED] + 1,
@@ -556,10 +570,12 @@ def _one_journal_run(
             reference=booked.reference,
             recovered=booked.recovered,
         )
-    tell_loket_booked(deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked)
-    deps.checkpoint("marked")
+    # Record before telling Loket: once Loket says "exported" the nightly no longer lists the run
+    # as ready, so a redelivery finds it only through this row (and then finishes the Loket part).
     record.imported(booked, warnings)
     deps.checkpoint("recorded")
+    tell_loket_booked(deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked)
+    deps.checkpoint("marked")
     _settle_approval(deps, state.job.office_id, target.key, journal_run.id, booked)
 
 
@@ -650,11 +666,24 @@ def _finish_booked(
     journal_run: JournalRun,
 ) -> None:
     booked = Booked(booking.entry_number, booking.reference, recovered=True)
+    _report_booked(deps, state, record, booking, journal_run)
     if booking.state is BookingState.BOOKED:  # Loket was not told yet (a crash, or Loket down)
         tell_loket_booked(
             deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
         )
     _settle_approval(deps, state.job.office_id, record.target.key, journal_run.id, booked)
+
+
+def _report_booked(
+    deps: WorkerDeps,
+    state: JobState,
+    record: Recorder,
+    booking: Booking,
+    journal_run: JournalRun,
+) -> None:
+    """The row for a journal run the ledger already has as booked (recorded before Loket is
+    told, as in the first delivery)."""
+    booked = Booked(booking.entry_number, booking.reference, recovered=True)
     if booking.run_id == state.job.run_id:
         if deps.audit is not None:
             scope = AuditScope(

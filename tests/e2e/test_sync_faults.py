@@ -11,7 +11,8 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from devtools.sandbox.loket import default_scenario
 from shared.store.bookings import BookingState
 from shared.store.connections import ConnectionKey, ConnectionKind, ConnectionState
-from shared.sync.messages import SyncJob
+from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE, SyncJob
+from tests.support.invariants import Expectation, Report, assert_invariant, snapshot
 from tests.support.localhost import start_local_host, wait_until
 from tests.support.sync_world import World, sync_world
 
@@ -22,6 +23,17 @@ FOUR_WEEKLY = "Korenschoof 4-wekers"
 def nightly_once(world: World) -> dict[str, Any]:
     world.nightly()
     return world.wait_for_run(world.latest_run()["runId"], timeout=90)
+
+
+def settled(world: World, expectation: Expectation) -> Report:
+    """THE invariant (tests/support/invariants.py), once both queues are empty."""
+    queues = [world.services.storage.queue(q) for q in (SYNC_QUEUE, SYNC_POISON_QUEUE)]
+    wait_until(
+        lambda: all(q.get_queue_properties().approximate_message_count == 0 for q in queues),
+        timeout=30,
+        what="both queues empty",
+    )
+    return assert_invariant(world.services, world.loket, world.afas, expectation)
 
 
 def imported(run: dict[str, Any], client: str) -> list[dict[str, Any]]:
@@ -39,11 +51,13 @@ def test_transient_loket_and_afas_faults_are_absorbed(tmp_path: Path) -> None:
         world.afas.throttle("connectors/FiEntries", status=429, retry_after=1, times=1)
         world.afas.throttle("Profit_Accounts", status=503, retry_after=1, times=1)
         world.afas.slow("connectors/FiEntries", seconds=1.5, times=1)
+        expectation = snapshot(world.services, world.loket, world.office)
         run = nightly_once(world)
         assert run["status"] == "done", run["messages"]
         assert len(imported(run, "4711")) == 1
         assert len(world.afas.profit_entries()) == 1
         assert world.loket_status(world.runs_of(MONTHLY)[1].id) == 7
+        assert settled(world, expectation).booked == 1
 
 
 def test_book_then_fail_leaves_exactly_one_entry(tmp_path: Path) -> None:
@@ -52,17 +66,20 @@ def test_book_then_fail_leaves_exactly_one_entry(tmp_path: Path) -> None:
         world.sb_client("4712", FOUR_WEEKLY)
         world.afas.book_then_fail("connectors/FiEntries", status=500)
         world.afas.book_then_fail("payrolljournalentry", status=503)
+        expectation = snapshot(world.services, world.loket, world.office)
         run = nightly_once(world)
         assert run["status"] == "done", run["messages"]
         assert len(world.afas.profit_entries()) == 1
         assert len(world.afas.sb_bookings()) == 1
         assert len(imported(run, "4711")) == 1 and len(imported(run, "4712")) == 1
+        assert settled(world, expectation).booked == 2
 
 
 def test_a_dropped_answer_is_settled_by_the_voucher_on_redelivery(tmp_path: Path) -> None:
     with sync_world(tmp_path) as world:
         world.profit_client("4711", MONTHLY)
         world.afas.book_then_drop("connectors/FiEntries")
+        expectation = snapshot(world.services, world.loket, world.office)
         run = nightly_once(world)
         assert run["status"] == "done", run["messages"]
         assert len(world.afas.profit_entries()) == 1
@@ -72,12 +89,14 @@ def test_a_dropped_answer_is_settled_by_the_voucher_on_redelivery(tmp_path: Path
         # The unanswered POST was settled by looking the voucher up, never by posting again.
         assert world.afas.count("connectors/FiEntries", "POST") == 1
         assert world.afas.count("Profit_Transactions") >= 1
+        assert settled(world, expectation).booked == 1
 
 
 def test_duplicate_deliveries_book_once(tmp_path: Path) -> None:
     with sync_world(tmp_path) as world:
         world.profit_client("4711", MONTHLY)
         world.afas.slow("connectors/FiEntries", seconds=1.0, times=3)
+        expectation = snapshot(world.services, world.loket, world.office)
         world.nightly()
         run_id = world.latest_run()["runId"]
         queue = QueueClient.from_connection_string(
@@ -98,12 +117,14 @@ def test_duplicate_deliveries_book_once(tmp_path: Path) -> None:
         )
         assert len(world.afas.profit_entries()) == 1
         assert len(imported(world.api("GET", f"/api/runs/{run_id}").json(), "4711")) == 1
+        assert settled(world, expectation).booked == 1
 
 
 def test_worker_killed_between_posting_and_recording(tmp_path: Path) -> None:
     with sync_world(tmp_path, host_args=("--queue-lease", "3")) as world:
         world.profit_client("4711", MONTHLY)
         world.afas.book_then_hang("connectors/FiEntries", seconds=6)
+        expectation = snapshot(world.services, world.loket, world.office)
         world.nightly()
         run_id = str(world.latest_run()["runId"])
         wait_until(lambda: world.afas.profit_entries(), timeout=30, what="AFAS to book the entry")
@@ -124,6 +145,7 @@ def test_worker_killed_between_posting_and_recording(tmp_path: Path) -> None:
         assert len(imported(run, "4711")) == 1
         recovered = world.services.bookings.get("profit|12345|1", booking_key)
         assert recovered is not None and recovered.state is BookingState.MARKED
+        assert settled(world, expectation).booked == 1
 
 
 def test_loket_garbage_fails_the_client_visibly_without_retrying_forever(tmp_path: Path) -> None:
@@ -163,6 +185,7 @@ def test_a_job_that_exhausts_its_retries_ends_failed_with_a_message(tmp_path: Pa
     with sync_world(tmp_path) as world:
         world.profit_client("4711", MONTHLY)
         world.loket.fail("journal_runs", 503, times=None)  # Loket stays down
+        expectation = snapshot(world.services, world.loket, world.office)
         run = nightly_once(world)
         assert run["status"] == "failed" and run["jobsDone"] == 1
         exhausted = [m for m in run["messages"] if "pogingen gestopt" in m["text"]]
@@ -170,3 +193,5 @@ def test_a_job_that_exhausts_its_retries_ends_failed_with_a_message(tmp_path: Pa
         assert "Loket.nl was niet bereikbaar" in exhausted[0]["text"] and exhausted[0]["hint"]
         world.host.wait_for_log(r"Moving message to queue 'sync-jobs-poison'")
         assert world.afas.profit_entries() == []
+        report = settled(world, expectation)  # not booked, but visibly failed: never lost
+        assert (report.booked, report.failed_visibly) == (0, 1)

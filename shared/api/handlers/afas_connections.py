@@ -68,7 +68,9 @@ class ProfitConnectionBody(_Camel):
         "</token>, line breaks allowed) or only its data part. Optional when the connection "
         "exists and only 'active' changes.",
     )
-    active: bool = Field(default=True, description="false keeps the connection but skips it")
+    active: bool = Field(
+        default=True, strict=True, description="false keeps the connection but skips it"
+    )
     environment_name: str | None = Field(
         default=None, max_length=16, description="The environment name, e.g. O12345AA"
     )

@@ -53,7 +53,7 @@ class ApprovalListOut(ResponseModel):
 
 class RejectIn(RequestModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
-    mark_failed_in_loket: bool = False
+    mark_failed_in_loket: bool = Field(default=False, strict=True)
 
 
 def approval_out(item: ApprovalItem) -> ApprovalOut:

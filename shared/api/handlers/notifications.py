@@ -26,9 +26,9 @@ EmailAddress = Annotated[
 
 class NotificationsIn(RequestModel):
     recipients: list[EmailAddress] = Field(max_length=MAX_RECIPIENTS)
-    morning_summary: bool = Field(description="Summary of the nightly, per client")
-    reauthorization: bool = Field(description="Loket or AFAS needs a new consent")
-    journal_run_failed: bool = Field(description="A journal run could not be booked")
+    morning_summary: bool = Field(strict=True, description="Summary of the nightly, per client")
+    reauthorization: bool = Field(strict=True, description="Loket or AFAS needs a new consent")
+    journal_run_failed: bool = Field(strict=True, description="A journal run could not be booked")
 
 
 class NotificationsOut(ResponseModel):

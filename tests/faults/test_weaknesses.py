@@ -1,0 +1,106 @@
+"""Weaknesses the fault matrix found, each pinned by a deterministic test (docs/reliability.md
+lists them). Every test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from devtools.azurite import Azurite
+from shared.store.runs import JobStatus
+from shared.sync.worker import RetryLater
+from tests.support.fault_world import Delivery, Timeouts, fault_world
+from tests.support.localhost import wait_until
+
+PROFIT_ONLY = (("4711", "Korenschoof maandloners", "profit"),)
+VAN_DIJK_SB = (("5120", "Van Dijk installatie", "sb"),)
+
+
+def test_a_duplicate_delivered_while_the_first_post_is_in_flight_books_once(
+    fault_azurite: Azurite,
+) -> None:
+    """Was: a duplicate message of the job, retried (dequeue count 2) while the first delivery
+    waited for a slow Profit post, took the ledger claim over ("a redelivery of the same run")
+    and posted again: two entries. Now a delivery holds the job (lease, by message id) and a
+    duplicate message is dropped while it does."""
+    with fault_world(
+        fault_azurite, seed=1, clients=PROFIT_ONLY, timeouts=Timeouts(read=3.0)
+    ) as world:
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.slow("connectors/FiEntries", seconds=1.0)
+        outcome: list[BaseException | None] = []
+
+        def duplicate() -> None:
+            time.sleep(0.2)  # the first delivery is now waiting for its post
+            outcome.append(world.deliver_now(body, dequeue_count=2, message_id="dup", slot=1))
+
+        started: list[threading.Thread] = []
+
+        def at(step: str, delivery: Delivery | None) -> None:
+            if step == "prechecked" and delivery and delivery.message_id == "first":
+                thread = threading.Thread(target=duplicate)
+                thread.start()
+                started.append(thread)
+
+        world.hook = at
+        assert world.deliver_now(body, dequeue_count=1, message_id="first") is None
+        started[0].join(timeout=30)
+        assert outcome == [None]  # the duplicate was dropped, not retried
+        assert world.afas.count("connectors/FiEntries", "POST") == 1
+        world.assert_invariant()
+
+
+def test_a_post_answered_late_is_not_posted_again_while_it_may_still_land(
+    fault_azurite: Azurite,
+) -> None:
+    """Was: a post whose answer timed out was posted again by the very next delivery when the
+    voucher was not (yet) in Profit; Profit then booked the first one too. Now nothing is
+    re-posted until twice the post timeout has passed since it was sent: until then a delivery
+    only looks the voucher up."""
+    with fault_world(
+        fault_azurite, seed=2, clients=PROFIT_ONLY, timeouts=Timeouts(read=0.3)
+    ) as world:
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.slow("connectors/FiEntries", seconds=1.2)  # lands after the client gave up
+        first = world.deliver_now(body, dequeue_count=1, message_id="m")
+        assert isinstance(first, RetryLater), first
+        again = world.deliver_now(body, dequeue_count=2, message_id="m")  # the queue's retry
+        assert isinstance(again, RetryLater), again
+        assert world.afas.count("connectors/FiEntries", "POST") == 1
+        wait_until(lambda: world.afas.profit_entries(), timeout=10, what="the late booking")
+        assert world.deliver_now(body, dequeue_count=3, message_id="m") is None
+        assert world.afas.count("connectors/FiEntries", "POST") == 1
+        assert len(world.afas.profit_entries()) == 1
+        world.assert_invariant()
+
+
+def test_a_job_that_fails_whole_counts_what_an_earlier_delivery_booked(
+    fault_azurite: Azurite,
+) -> None:
+    """Was: when a redelivery failed as a whole (here: Loket refuses the list with 403), the
+    job counted only what that delivery saw, not the run an earlier, killed delivery had booked
+    and recorded: job and run counters disagreed with the rows."""
+    with fault_world(fault_azurite, seed=3, clients=VAN_DIJK_SB) as world:
+        run_id = world.nightly(send=False)
+        (body,) = world.admin.outbox
+        killed: list[str] = []
+
+        def kill_after_first_record(step: str, delivery: Delivery | None) -> None:
+            from tests.support.fault_world import WorkerKilled
+
+            if step == "recorded" and not killed:
+                killed.append(step)
+                raise WorkerKilled("killed after recording the first run")
+
+        world.hook = kill_after_first_record
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        world.loket.fail("journal_runs", 403, times=None)
+        assert world.deliver_now(body, dequeue_count=2, message_id="m") is None
+        job = world.admin.runs.get_job(world.office, run_id, "5120")
+        assert job is not None and job.status is JobStatus.FAILED
+        assert (job.imported, job.failed, job.skipped) == (1, 1, 0)
+        run = world.admin.runs.get(world.office, run_id)
+        assert run is not None and (run.imported, run.failed, run.jobs_failed) == (1, 1, 1)
+        world.assert_invariant()
