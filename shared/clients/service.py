@@ -36,7 +36,7 @@ from shared.store.clients import ClientRepository, MappingTooLarge
 from shared.store.connections import ConnectionRepository, ConnectionState
 from shared.store.tables import ConcurrencyConflict
 from shared.sync.targets import Target as LedgerTarget
-from shared.sync.targets import source_for
+from shared.sync.targets import prepare
 
 
 def unavailable(system: str) -> Problem:
@@ -255,12 +255,7 @@ class ClientService:
             ):
                 raise LoketNotFound("journal run belongs to another administration", status=404)
             lines = list(loket.iter_journal_run_lines(run.id))
-        target = self.ledger_target(config)
-        source = source_for(config, run, lines)
-        draft = target.draft(source)
-        findings = list(draft.findings)
-        if draft.postable:
-            findings += target.precheck(draft)
+        draft, findings = prepare(self.ledger_target(config), config, run, lines)
         return run, draft, findings
 
 

@@ -195,7 +195,7 @@ class RunRepository:
             rows += _run_rows(new, jobs_total)
         for chunk in _chunks(rows, MAX_TRANSACTION):
             self._table.submit_transaction([("create", row) for row in chunk])
-        return len(rows) // 2
+        return len(rows) // 3
 
     def get(self, office_id: str, run_id: str) -> Run | None:
         key = (check_key(office_id), check_key(run_id))
@@ -256,12 +256,20 @@ class RunRepository:
     ) -> RunPage:
         """Newest first, ``limit`` runs, resuming after an opaque continuation token."""
         office = check_key(office_id)
-        prefix = f"cx|{check_key(client_id)}|" if client_id else "ix|"
+        # One key range per question: the runs (ix), a client's runs (cx) or a type's (tx).
+        if client_id:
+            prefix = f"cx|{check_key(client_id)}|"
+        elif run_type is not None:
+            prefix = f"tx|{run_type.value}|"
+        else:
+            prefix = "ix|"
         after = _decode_token(continuation_token) or prefix
+        if not after.startswith(prefix):
+            raise InvalidContinuationToken(after)
         query = "PartitionKey eq @pk and RowKey gt @after and RowKey lt @end"
         params: dict[str, Any] = {"pk": office, "after": after, "end": prefix[:-1] + "}"}
-        if run_type is not None:
-            query += " and type eq @type"
+        if run_type is not None and client_id:
+            query += " and type eq @type"  # a client's runs of one type: few rows to filter
             params["type"] = run_type.value
         rows: list[TableEntity] = []
         for entity in self._table.query_entities(
@@ -272,7 +280,7 @@ class RunRepository:
                 break
         more = len(rows) > limit
         rows = rows[:limit]
-        if client_id:
+        if prefix != "ix|":
             runs = [r for r in (self.get(office, e["run_id"]) for e in rows) if r is not None]
         else:
             runs = [_run(e) for e in rows]
@@ -501,7 +509,14 @@ def _run_rows(new: NewRun, jobs_total: int) -> list[dict[str, Any]]:
         "skipped": 0,
     }
     pointer = {"PartitionKey": office, "RowKey": f"id|{new.run_id}", "index_key": index_key}
-    return [pointer, summary]
+    # The per-type index: the overview filtered on type reads only rows of that type.
+    by_type = {
+        "PartitionKey": office,
+        "RowKey": f"tx|{new.type.value}|{inverted_ticks(new.created_at)}|{new.run_id}",
+        "run_id": new.run_id,
+        "type": new.type.value,
+    }
+    return [pointer, summary, by_type]
 
 
 def _code(exc: TableTransactionError) -> str:
@@ -526,7 +541,7 @@ def _decode_token(token: str | None) -> str | None:
         value = json.loads(base64.urlsafe_b64decode(padded))["after"]
     except (ValueError, KeyError, TypeError):
         raise InvalidContinuationToken(token) from None
-    if not isinstance(value, str) or not value.startswith(("ix|", "cx|")):
+    if not isinstance(value, str) or not value.startswith(("ix|", "cx|", "tx|")):
         raise InvalidContinuationToken(token)
     return value
 

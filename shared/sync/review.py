@@ -39,7 +39,7 @@ from shared.sync.booking import (
     tell_loket_booked,
 )
 from shared.sync.messages import SyncJob
-from shared.sync.targets import source_for
+from shared.sync.targets import prepare
 from shared.sync.worker import JobState, Recorder, WorkerDeps, mark_failed_in_loket
 
 log = logging.getLogger("loonbrug.review")
@@ -168,10 +168,7 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
                     "meer worden geboekt.",
                 )
             lines = list(loket.iter_journal_run_lines(journal_run.id))
-            draft = target.draft(source_for(config, journal_run, lines))
-            findings = list(draft.findings)
-            if draft.postable:
-                findings += target.precheck(draft)
+            draft, findings = prepare(target, config, journal_run, lines)
             state = JobState(SyncJob(p.office_id, p.run_id, p.client_id), run, config)
             record = Recorder(deps, state, target, journal_run)
             scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)

@@ -332,6 +332,18 @@ class SbTargetLedger:
         return []
 
 
+def prepare(
+    target: Target, config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]
+) -> tuple[Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
+    """Build the entry for one journal run and pre-check it (when the build itself passed):
+    what the worker, an approval and the preview all do before deciding."""
+    draft = target.draft(source_for(config, run, lines))
+    findings = list(draft.findings)
+    if draft.postable:
+        findings += target.precheck(draft)
+    return draft, findings
+
+
 def source_for(config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]) -> Source:
     """What the builder needs to turn one journal run of this client into an entry."""
     try:

@@ -74,7 +74,7 @@ from shared.sync.booking import (
     tell_loket_booked,
 )
 from shared.sync.messages import SyncJob
-from shared.sync.targets import Booked, Target, source_for
+from shared.sync.targets import Booked, Target, prepare
 from shared.telemetry import Event
 
 if TYPE_CHECKING:
@@ -499,11 +499,7 @@ def _one_journal_run(
         )
         return
     config = state.config
-    source = source_for(config, journal_run, lines)
-    draft = target.draft(source)
-    findings = list(draft.findings)
-    if draft.postable:
-        findings += target.precheck(draft)
+    draft, findings = prepare(target, config, journal_run, lines)
     blocking = [f for f in findings if f.severity is Severity.ERROR]
     deps.checkpoint("prechecked")
     scope = AuditScope(state.job.office_id, state.job.run_id, journal_run.id, config.client_id)

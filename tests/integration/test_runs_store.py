@@ -191,3 +191,30 @@ def test_many_runs_are_created_in_batches_and_list_newest_first(
     assert runs.get(office, "rerun-0007") is not None
     with pytest.raises(ValueError):
         runs.create_many("other", [(NewRun(office, "x", RunType.RERUN, T0), 1)])
+
+
+def test_a_type_filter_pages_through_its_own_index(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    for n in range(5):
+        at = T0 + timedelta(minutes=n)
+        runs.create(NewRun(office, f"rerun-{n}", RunType.RERUN, at), jobs_total=0)
+        runs.create(NewRun(office, f"nightly-{n}", RunType.NIGHTLY, at), jobs_total=0)
+    seen: list[str] = []
+    token = None
+    for _ in range(5):
+        page = runs.page(office, limit=2, run_type=RunType.RERUN, continuation_token=token)
+        seen += [r.run_id for r in page.runs]
+        token = page.continuation_token
+        if token is None:
+            break
+    assert seen == [f"rerun-{n}" for n in range(4, -1, -1)]
+    with pytest.raises(Exception):  # noqa: B017 - a token of another listing is refused
+        runs.page(
+            office,
+            limit=2,
+            run_type=RunType.NIGHTLY,
+            continuation_token=runs.page(office, limit=1).continuation_token,
+        )

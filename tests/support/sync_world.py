@@ -177,6 +177,7 @@ def sync_world(
     loket_sandbox = start_loket_sandbox(loket or loket_scenario())
     afas = start_afas_sandbox(afas_scenario())
     host = None
+    world: World | None = None
     try:
         port = free_port()
         env = {
@@ -210,6 +211,8 @@ def sync_world(
     finally:
         if host is not None:
             host.stop()
+        if world is not None and world.host is not host:
+            world.host.stop()  # a test restarted the host (e.g. after killing it)
         afas.stop()
         loket_sandbox.stop()
         azurite.stop()
