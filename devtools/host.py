@@ -561,13 +561,19 @@ class LocalHost:
         self.admin_pool.shutdown(wait=True)
 
 
-def install_kill_switch(step: str) -> None:
+def install_kill_switch(spec: str) -> None:
     """The whole host dies (SIGKILL: no cleanup, no lease released) the first time a sync job
-    passes the worker checkpoint ``step``: a Functions host killed mid-run at a known point."""
+    passes the worker checkpoint ``step``: a Functions host killed mid-run at a known point.
+    ``spec`` is ``STEP`` or ``STEP@CLIENT`` (only that client's job pulls the switch)."""
+    from shared import telemetry
     from shared.bootstrap import get_services
 
+    step, _, client = spec.partition("@")
+
     def checkpoint(at: str) -> None:
-        if at == step:
+        if at != step:
+            return
+        if not client or telemetry.current_job().get(telemetry.Dim.CLIENT_ID.value) == client:
             log.warning("kill switch: sync job reached %s; killing the host now", at)
             for handler in logging.getLogger().handlers:
                 handler.flush()
@@ -594,9 +600,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--kill-at",
-        metavar="STEP",
-        help="fault injection (tests): SIGKILL this host when a sync job reaches the worker "
-        "checkpoint STEP (listed, read, prechecked, booked, recorded, marked)",
+        metavar="STEP[@CLIENT]",
+        help="fault injection (tests): SIGKILL this host when a sync job (of CLIENT, if given) "
+        "reaches the worker checkpoint STEP (listed, read, prechecked, booked, recorded, marked)",
     )
     args = parser.parse_args(argv)
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property, lru_cache
 
 import requests
@@ -40,7 +41,7 @@ from shared.store.notifications import NotificationRepository
 from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
 from shared.store.storage import Storage
-from shared.sync.messages import SYNC_QUEUE
+from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
 from shared.sync.targets import ChartCache, ProfitTargetLedger, SbTargetLedger, Target
 from shared.sync.worker import WorkerDeps
@@ -115,6 +116,11 @@ class Services:
 
     def enqueue_sync_job(self, body: str) -> None:
         self.storage.queue(SYNC_QUEUE).send_message(body)
+
+    def defer_sync_job(self, job: SyncJob, seconds: float) -> None:
+        """The job again, invisible for ``seconds`` (whole seconds, at least one)."""
+        delay = max(1, math.ceil(seconds))
+        self.storage.queue(SYNC_QUEUE).send_message(job.to_json(), visibility_timeout=delay)
 
     @cached_property
     def planner(self) -> Planner:
@@ -252,6 +258,7 @@ class Services:
             audit=self.audit,
             approvals=self.approvals,
             notifier=self.notifier,
+            defer=self.defer_sync_job,
         )
 
 

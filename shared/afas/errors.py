@@ -288,6 +288,12 @@ class AfasError(Exception):
         self.log_reference = log_reference
         self.trace_id = trace_id
         self.retry_after = retry_after
+        # Set by the exactly-once post when it gives up after AFAS answered and the voucher was
+        # absent: nothing was booked, so posting again later is safe at once.
+        self.nothing_booked = False
+        # Set by the booking step: a post went out unanswered so recently that AFAS may still book
+        # it; ``retry_after`` then says when posting again becomes safe.
+        self.quiet_period = False
         self.explanation = explain(message, status=status)
         parts = [f"{system.value}", f"HTTP {status}" if status else "no answer", self.code]
         reference = f" (ref {log_reference or trace_id})" if (log_reference or trace_id) else ""

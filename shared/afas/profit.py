@@ -397,6 +397,7 @@ class ProfitClient:
                         system=SYSTEM,
                     ) from unsettled
                 if posts >= self._post_attempts or self._too_long(unsettled):
+                    unsettled.nothing_booked = True  # answered, and the voucher is absent
                     raise unsettled  # not booked; passing trouble for the queue to wait out
             posts += 1
             try:

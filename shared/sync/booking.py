@@ -112,7 +112,15 @@ def book_once(
         booking = bookings.advance(booking, BookingState.POSTED, posted_at=clock())
     try:
         booked = target.book(draft, check_first=recovering, may_post=may_post)
-    except AfasRetriableError:
+    except AfasRetriableError as exc:
+        if not may_post and booking.posted_at is not None and target.repost_quiet is not None:
+            # Only looked up, not found: AFAS may still book the unanswered post. Say when a
+            # new post becomes safe, so the worker can come back then (not burn its retries).
+            quiet_ends = booking.posted_at + target.repost_quiet
+            exc.retry_after = max(1.0, (quiet_ends - now).total_seconds())
+            exc.quiet_period = True
+        if exc.nothing_booked:  # AFAS answered (busy) and the voucher is absent: no post can land
+            bookings.advance(booking, BookingState.CLAIMED, lease_until=now)
         raise  # outcome unknown or AFAS busy: the ledger stays "posted"; the next attempt checks
     except AfasError as exc:
         bookings.advance(booking, BookingState.FAILED, error=exc.detail[:2000], lease_until=now)

@@ -90,9 +90,10 @@ class RetryLater(Exception):
     """Something transient: let the queue deliver the message again. ``dutch`` says what, for
     the message the user sees if the retries run out."""
 
-    def __init__(self, english: str, dutch: str) -> None:
+    def __init__(self, english: str, dutch: str, *, defer: float | None = None) -> None:
         super().__init__(english)
         self.dutch = dutch
+        self.defer = defer  # seconds: come back then with a fresh message (no retry spent)
 
 
 BUSY = "een andere verwerking was tegelijk met dezelfde journaalrun bezig"
@@ -100,6 +101,9 @@ BUSY = "een andere verwerking was tegelijk met dezelfde journaalrun bezig"
 # live delivery never loses the job to a duplicate message; a dead one's own message (same id)
 # takes it over at once.
 JOB_LEASE = timedelta(minutes=11)
+# A job waiting out AFAS's quiet period (an unanswered Profit post) is deferred, not retried, at
+# most this many deliveries in all; after that its retries run out as usual (a visible failure).
+MAX_DEFERRED_ATTEMPTS = 10
 
 
 @dataclass
@@ -114,6 +118,8 @@ class WorkerDeps:
     audit: AuditStore | None = None  # the audit copy of every journal run (Blob Storage)
     approvals: ApprovalRepository | None = None  # review mode; None books as automatic
     notifier: Notifier | None = None  # e-mail notifications; None sends none
+    # Send the job again, visible after the given delay (seconds); None: plain queue retries.
+    defer: Callable[[SyncJob, float], None] | None = None
     # Fault-injection seam: called after each step of a journal run ("listed", "read",
     # "prechecked", "booked", "recorded", "marked"). Production passes nothing; the fault matrix
     # (tests/faults) raises here to kill the worker between two steps.
@@ -127,7 +133,7 @@ class JobState:
     job: SyncJob
     run: Run
     config: ClientConfig
-    dequeue_count: int = 1
+    dequeue_count: int = 1  # which delivery of the job this is (of any of its messages)
     # Loket journal runs this run already recorded for this client (an earlier delivery).
     recorded: frozenset[str] = frozenset()
     counts: Counter[JournalRunOutcome] = field(default_factory=Counter)
@@ -168,10 +174,19 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
         log.info("sync job %s/%s was just taken by another delivery", job.run_id, job.client_id)
         return  # another delivery took it (it finishes it), or one gave it up (its message returns)
     try:
-        outcome = _sync_client(deps, job, run, dequeue_count)
+        # A later delivery of the job: a redelivered message, or a fresh (deferred) one after an
+        # earlier attempt. The job lease makes it the only one working on the job.
+        outcome = _sync_client(deps, job, run, max(dequeue_count, stored.attempts))
     except RetryLater as exc:
+        deps.runs.note_job_error(stored, exc.dutch, now=deps.clock())  # releases the job
+        deferrable = exc.defer is not None and stored.attempts < MAX_DEFERRED_ATTEMPTS
+        if deferrable and deps.defer is not None and exc.defer is not None:
+            log.warning(
+                "sync job %s/%s deferred %.0f s: %s", job.run_id, job.client_id, exc.defer, exc
+            )
+            deps.defer(job, exc.defer)
+            return  # this message is done; the deferred one carries the job on
         log.warning("sync job %s/%s will be retried: %s", job.run_id, job.client_id, exc)
-        deps.runs.note_job_error(stored, exc.dutch, now=deps.clock())
         raise
     _finish(deps, job, outcome)
 
@@ -290,7 +305,8 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, dequeue_count: int) -
             "Koppel opnieuw via Koppelingen; daarna kunt u een rerun starten.",
         )
     except (LoketRetriableError, AfasRetriableError, ConcurrencyConflict) as exc:
-        raise RetryLater(_english(exc), _dutch_transient(exc)) from exc
+        defer = exc.retry_after if isinstance(exc, AfasError) and exc.quiet_period else None
+        raise RetryLater(_english(exc), _dutch_transient(exc), defer=defer) from exc
     except LoketContractError as exc:
         return _job_failure(
             deps,

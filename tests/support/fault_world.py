@@ -213,6 +213,7 @@ class WorkerProcess(Services):
             audit=self.audit,
             approvals=self.approvals,
             notifier=self.notifier,
+            defer=self.defer_sync_job,
             checkpoint=self.checkpoint,
         )
 
