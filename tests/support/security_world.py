@@ -13,8 +13,8 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from devtools.azurite import Azurite
@@ -28,8 +28,7 @@ from shared.api.schemas import ClientIn
 from shared.bootstrap import Services
 from shared.clock import Clock, utc_now
 from shared.settings import Settings
-from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
-from shared.store.runs import NewRun, RunType
+from shared.sync import entrypoints
 from tests.conftest import base_env
 from tests.support.afas_fixtures import call, connect_sb
 from tests.support.api import admin_headers
@@ -57,6 +56,7 @@ class Office:
     client_id: str
     run_id: str
     loket_journal_run_id: str
+    approval_id: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -95,14 +95,34 @@ class SecurityWorld:
             "mapping": PROFIT_MAPPING,
         }
 
+    def own_journal_run(self) -> tuple[str, date]:
+        """A ready journal run of its own for a new office (a copy of the monthly ready run
+        with fresh ids), approved on a day no other office's run is: the office's rerun of that
+        day prepares only this run, and its booking-ledger row is its own."""
+        administration = next(a for a in self.loket.scenario.administrations() if a.name == MONTHLY)
+        template = next(r for r in administration.runs if r.status == 4 and r.lines)
+        approved = date(2025, 1, 1) + timedelta(days=len(self.offices) + 1)
+        run = replace(
+            template,
+            id=str(uuid.uuid4()),
+            payroll_run_id=str(uuid.uuid4()),
+            approval_time=datetime.combine(approved, time(10, 0)),
+            lines=list(template.lines),
+        )
+        self.loket.add_run(administration.id, run)
+        return run.id, approved
+
     def new_office(self, tag: str) -> Office:
-        """A fully connected office with one client and one run (about 0.2 s)."""
+        """A fully connected office with one review-mode client and one real rerun that
+        prepared a journal run of its own: a journal-run row, messages, the audit copy and an
+        approval awaiting a decision (about 0.4 s)."""
         services = self.services
+        journal_run_id, approved = self.own_journal_run()
         office = Office(
             id=f"sec-{tag}-{uuid.uuid4().hex[:8]}",
             client_id=f"cl-{tag}-{uuid.uuid4().hex[:6]}",
-            run_id=f"rerun-sec-{uuid.uuid4().hex[:10]}",
-            loket_journal_run_id=self.ready_journal_run(),
+            run_id="",
+            loket_journal_run_id=journal_run_id,
         )
         connect_loket(services, office.id)
         connect_sb(services, office.id)
@@ -119,44 +139,25 @@ class SecurityWorld:
             clients.PUT_CLIENT,
             headers=admin_headers(office.id),
             route={"clientId": office.client_id},
-            body=json.dumps(self.client_body()).encode(),
+            body=json.dumps({**self.client_body(), "mode": "review"}).encode(),
         )
         assert client.status == 201, client.body
-        now = services.clock()
-        new = NewRun(
+        run = services.planner.rerun(
             office.id,
-            office.run_id,
-            RunType.RERUN,
-            now,
-            created_by="Test Beheerder",
-            client_id=office.client_id,
-            approved_from=date(2024, 1, 1),
-            approved_to=date(2024, 12, 31),
+            approved_from=approved,
+            approved_to=approved,
+            client=services.clients.get(office.id, office.client_id),
+            user="Test Beheerder",
         )
-        run = services.runs.create(new, jobs_total=1)
-        assert run is not None
-        services.runs.add_jobs(new, [office.client_id])
-        services.runs.mark_planned(run)
-        services.run_details.record(
-            office.id,
-            office.run_id,
-            JournalRunRecord(
-                client_id=office.client_id,
-                loket_journal_run_id=office.loket_journal_run_id,
-                payroll_run_id=str(uuid.uuid4()),
-                payroll_period="2024-2",
-                sequence_number=2,
-                status=JournalRunOutcome.SKIPPED,
-                environment="12345",
-                note="Al geboekt",
-            ),
-        )
-        services.run_details.message(
-            office.id,
-            office.run_id,
-            RunMessage(now, Level.INFO, "Niets te doen.", client_id=office.client_id),
-            key="sec",
-        )
+        office.run_id = run.run_id
+        (body,) = [b for b in services.sent if run.run_id in b and office.id in b]
+        entrypoints.process_job_message(services, body.encode(), dequeue_count=1)
+        (pending,) = [
+            p
+            for p in services.approvals.pending(office.id)
+            if p.prepared.loket_journal_run_id == journal_run_id
+        ]
+        office.approval_id = pending.approval_id
         self.offices.append(office)
         return office
 
@@ -176,6 +177,12 @@ class SecurityWorld:
             ),
             "Bookings": ("office_id eq @o", {"o": office_id}),
             "OAuthStates": ("office_id eq @o", {"o": office_id}),
+            "Approvals": ("PartitionKey eq @o", {"o": office_id}),
+            "AuditDocuments": (
+                "PartitionKey gt @lo and PartitionKey lt @hi",
+                {"lo": f"{office_id}|", "hi": f"{office_id}}}"},
+            ),
+            "Notifications": ("PartitionKey eq @o", {"o": office_id}),
             "Offices": ("RowKey eq @o", {"o": office_id}),
         }
         for table, (query, params) in queries.items():
@@ -214,6 +221,14 @@ def _route_value(op: Operation, name: str, office: Office) -> str:
         return office.client_id
     if name == "runId":
         return office.run_id
+    if name == "loketJournalRunId":
+        return office.loket_journal_run_id
+    if name == "approvalId":
+        return office.approval_id
+    if name == "name":
+        return "entry.json"  # a document of the audit copy
+    if name == "path":
+        return "index.html"  # the portal's page
     if name == "environment":
         return "enyoi" if "afas-sb" in op.route else "O12345AA"
     raise LookupError(
@@ -223,7 +238,9 @@ def _route_value(op: Operation, name: str, office: Office) -> str:
 
 
 def _body(op: Operation, world: SecurityWorld, office: Office) -> dict[str, Any]:
+    from shared.api.handlers.approvals import RejectIn
     from shared.api.handlers.clients import PreviewIn
+    from shared.api.handlers.notifications import NotificationsIn
     from shared.api.handlers.runs import RerunIn
 
     model = op.body
@@ -240,6 +257,15 @@ def _body(op: Operation, world: SecurityWorld, office: Office) -> dict[str, Any]
         }
     if model is PreviewIn:
         return {"loketJournalRunId": office.loket_journal_run_id}
+    if model is RejectIn:
+        return {"reason": "Bedragen kloppen niet", "markFailedInLoket": False}
+    if model is NotificationsIn:
+        return {
+            "recipients": ["salaris@example.nl"],
+            "morningSummary": True,
+            "reauthorization": True,
+            "journalRunFailed": False,
+        }
     raise LookupError(
         f"the body {model.__name__ if model else None} of {op.name} is new: add a valid example "
         "to tests/support/security_world.py::_body"
@@ -250,7 +276,7 @@ def request_for(op: Operation, world: SecurityWorld, office: Office) -> RequestS
     """A request that the office's admin may make and that succeeds for them."""
     import re
 
-    names = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)", op.route)
+    names = re.findall(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)", op.route)
     route = {name: _route_value(op, name, office) for name in names}
     query: dict[str, str] = {}
     for param in op.query:
