@@ -58,9 +58,10 @@ format: setup
 bench: setup
 	$(BIN)/python -m bench
 
-## soak: the long randomized runs (>= 1,000 API fuzz cases; later the sync-step soak)
+## soak: the long randomized runs (>= 1,000 API fuzz cases and the seeded sync soak: hundreds of
+## jobs with random faults); writes its figures into docs/reliability.md
 soak: setup
-	$(BIN)/python -m pytest -m soak -p no:cacheprovider -s
+	SOAK_WRITE_DOCS=1 $(BIN)/python -m pytest -m soak -p no:cacheprovider -s
 
 clean:
 	rm -rf $(VENV) .venv-checkov node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
