@@ -173,7 +173,9 @@ def route_pattern(template: str) -> re.Pattern[str]:
                 out = out.removesuffix("/") + f"(?:/{body})?"
             else:
                 out += body
-    return re.compile(f"^{out}/?$", re.IGNORECASE)
+    # DOTALL and \Z: a catch-all takes any character, a line break too, as ASP.NET routing does
+    # (found by the API fuzz soak: /api/portal/%0A fell through to the host's bare 404).
+    return re.compile(f"^{out}/?\\Z", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass

@@ -130,7 +130,6 @@ def test_sync_soak(fault_azurite: Azurite) -> None:
         stats = world.stats
         jobs = report.jobs
     elapsed = time.perf_counter() - started
-    with_lines = report.booked + report.failed_visibly
     lines = [
         f"seed {SEED}, {CLIENTS} clients ({sum(k == 'profit' for *_, k in clients)} Profit, "
         f"{sum(k == 'sb' for *_, k in clients)} SB), {runs} runs ({NIGHTS + 1} nightlies, "
@@ -148,7 +147,13 @@ def test_sync_soak(fault_azurite: Azurite) -> None:
     if os.environ.get("SOAK_WRITE_DOCS"):
         write_figures(summary, chaos.injected)
     assert report.ok, "\n  ".join([summary, *report.violations[:60]])
-    assert report.booked == with_lines and report.failed_visibly == 0, summary
+    # Faults never leave a run failed once the weather clears; what fails does so for its
+    # content (the soak's random lines may put a cost-centre account without a cost centre,
+    # which the pre-check refuses, visibly, every night).
+    assert report.booked + report.failed_visibly + report.skipped_empty == report.expected, summary
+    assert all("vraagt een kostenplaats" in f for f in report.failures), "\n  ".join(
+        [summary, *report.failures]
+    )
     assert stats.killed > 0 and sum(chaos.injected.values()) >= 100, summary
 
 

@@ -17,6 +17,7 @@ from the real ``sync-jobs`` queue in Azurite with the Functions host's queue sem
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -202,20 +203,8 @@ class WorkerProcess(Services):
 
     @cached_property
     def worker_deps(self) -> WorkerDeps:
-        return WorkerDeps(
-            runs=self.runs,
-            details=self.run_details,
-            clients=self.clients,
-            bookings=self.bookings,
-            loket=self.loket_client,
-            target=self.ledger_target,
-            clock=self.clock,
-            audit=self.audit,
-            approvals=self.approvals,
-            notifier=self.notifier,
-            defer=self.defer_sync_job,
-            checkpoint=self.checkpoint,
-        )
+        """The app's worker dependencies, with the fault-injection seam wired to the world."""
+        return dataclasses.replace(super().worker_deps, checkpoint=self.checkpoint)
 
 
 class PlannerServices(Services):

@@ -80,6 +80,7 @@ class Report:
     profit_entries: int = 0
     sb_bookings: int = 0
     violations: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # the visibly failed runs, with why
 
     @property
     def ok(self) -> bool:
@@ -265,6 +266,8 @@ def check(
                 )
         elif visibly_failed:
             report.failed_visibly += 1
+            notes = [r.note for r in failed_rows.get(key, [])]
+            report.failures.append(f"{key}: {notes or 'job failed'}")
         else:
             state = booking.state.value if booking else "no ledger row"
             bad(f"LOST: journal run {key} is neither booked nor visibly failed ({state})")
