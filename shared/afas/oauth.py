@@ -23,6 +23,7 @@ from shared import telemetry
 from shared.afas.errors import AfasAuthError, AfasSystem
 from shared.afas.wire import loads
 from shared.clock import Clock
+from shared.oauth.consent import oauth_error_code
 from shared.oauth.tokens import InvalidGrant, TokenEndpointError, TokenSet
 from shared.secret import Secret
 
@@ -112,7 +113,7 @@ class SbOAuth:
         if response.status_code in (429,) or response.status_code >= 500:
             raise TokenEndpointError(f"SB token endpoint answered HTTP {response.status_code}")
         if response.status_code != 200:
-            error = str(body.get("error") or "")
+            error = oauth_error_code(body.get("error"), unknown="")
             description = str(body.get("error_description") or "")
             log.warning(
                 "SB token endpoint refused %s: HTTP %d %s",

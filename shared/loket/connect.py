@@ -10,14 +10,13 @@ also when Loket answers with an error, so a callback URL can never be replayed.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
 
 from shared.loket.errors import LoketError
 from shared.loket.oauth import LoketOAuth
-from shared.oauth.consent import ConsentStore, InvalidState
+from shared.oauth.consent import ConsentStore, InvalidState, oauth_error_code
 from shared.oauth.tokens import InvalidGrant, TokenEndpointError
 from shared.secret import Secret
 from shared.store.connections import (
@@ -32,7 +31,6 @@ log = logging.getLogger("loonbrug.loket")
 
 PROVIDER: Final = "loket"
 RESTART: Final = "Start het koppelen opnieuw via Koppelingen › Loket koppeling toevoegen."
-_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 
 
 class ConsentFailed(Exception):
@@ -100,7 +98,7 @@ def complete_consent(
         raise ConsentFailed(f"oauth-state-{exc.problem.value}", exc.dutch) from None
     office = request.office_id
     if error:
-        code_name = error if _ERROR_CODE.match(error) else "unknown"
+        code_name = oauth_error_code(error)
         log.info("loket consent of office %s ended with error %s", office, code_name)
         if code_name == "access_denied":
             raise ConsentFailed(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -39,6 +38,7 @@ from shared.loket.errors import (
     LoketNotConnected,
     LoketServerError,
 )
+from shared.oauth.consent import oauth_error_code
 from shared.oauth.tokens import (
     ConsentRequired,
     InvalidGrant,
@@ -60,7 +60,6 @@ REVOKED_REASON: Final = (
     "opnieuw via Koppelingen › Loket koppeling toevoegen en log in met de Loket-gebruiker die "
     "speciaal voor deze koppeling is aangemaakt."
 )
-_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 
 
 def authorize_url(
@@ -205,7 +204,7 @@ class LoketOAuth:
         body = _json_or_none(response)
         if status != 200:
             error = body.get("error") if isinstance(body, Mapping) else None
-            code = error if isinstance(error, str) and _ERROR_CODE.match(error) else "unknown"
+            code = oauth_error_code(error)
             if code == "invalid_grant":
                 raise InvalidGrant(f"Loket refused the {grant} grant (invalid_grant)")
             if code == "invalid_client":

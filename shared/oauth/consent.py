@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,17 @@ from shared.secret import Secret
 from shared.store.crypto import SecretBox
 from shared.store.storage import Storage
 from shared.store.tables import ConcurrencyConflict, etag_of, get_or_none, update_if_unchanged, when
+
+# An OAuth ``error`` code as RFC 6749 §4.1.2.1 defines them (access_denied, invalid_grant, ...).
+_ERROR_CODE: Final = re.compile(r"^[a-z_]{1,64}$")
+
+
+def oauth_error_code(value: object, *, unknown: str = "unknown") -> str:
+    """The OAuth ``error`` of a callback or token answer, fit to log and show: a plain error code,
+    or ``unknown`` for anything else (a value the other side or a caller made up never reaches a
+    log line or a message as it is)."""
+    return value if isinstance(value, str) and _ERROR_CODE.match(value) else unknown
+
 
 TABLE: Final = "OAuthStates"
 STATE_LIFETIME: Final = timedelta(minutes=10)

@@ -9,7 +9,6 @@ encrypted. ``POST /api/connections/afas-sb/{environment}`` starts the SB consent
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Literal
 
@@ -43,7 +42,7 @@ from shared.api.http import (
     validation_failed,
 )
 from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
-from shared.oauth.consent import InvalidState
+from shared.oauth.consent import InvalidState, oauth_error_code
 from shared.oauth.tokens import InvalidGrant, TokenEndpointError
 from shared.secret import Secret
 from shared.store.connections import Connection, ConnectionKey, ConnectionKind, NewSecrets
@@ -284,9 +283,6 @@ def start_sb_consent(ctx: RequestContext) -> ApiResponse:
     return json_response(200, SbAuthorizeAnswer(authorize_url=url))
 
 
-_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
-
-
 def sb_callback(ctx: RequestContext) -> ApiResponse:
     query = ctx.request.query
     services = ctx.services
@@ -299,7 +295,7 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
     except InvalidState as exc:
         raise bad_request(exc.dutch) from None
     if query.get("error"):
-        error = query["error"] if _ERROR_CODE.match(query["error"]) else "onbekend"
+        error = oauth_error_code(query["error"], unknown="onbekend")
         raise bad_request(
             f"AFAS SB heeft geen toestemming gegeven ({error}). Start het koppelen opnieuw en "
             "kies Ja bij de vraag om toestemming."
