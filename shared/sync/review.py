@@ -22,25 +22,32 @@ from datetime import timedelta
 from shared.afas.errors import AfasError, AfasRetriableError
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
-from shared.journal.findings import Finding, Severity
+from shared.journal.findings import Finding
 from shared.journal.models import JournalRunStatus
 from shared.loket.errors import LoketError, LoketRetriableError
 from shared.oauth.tokens import ConsentRequired, NotConnected
 from shared.store.approvals import ApprovalItem, ApprovalState, WarningNote
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
 from shared.store.tables import ConcurrencyConflict
-from shared.sync.audit import AuditScope, record_answer, record_prepared
+from shared.sync.audit import AuditScope
 from shared.sync.audit import fingerprint as audit_fingerprint
 from shared.sync.booking import (
     BookingBusy,
     BookingRefused,
     Claimant,
     book_once,
-    tell_loket_booked,
 )
 from shared.sync.messages import SyncJob
 from shared.sync.targets import prepare
-from shared.sync.worker import JobState, Recorder, WorkerDeps, mark_failed_in_loket
+from shared.sync.worker import (
+    JobState,
+    Recorder,
+    WorkerDeps,
+    fail_on_blocking,
+    keep_prepared,
+    report_booked,
+    report_refused,
+)
 
 log = logging.getLogger("loonbrug.review")
 
@@ -172,24 +179,11 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
             state = JobState(SyncJob(p.office_id, p.run_id, p.client_id), run, config)
             record = Recorder(deps, state, target, journal_run)
             scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)
-            blocking = [f for f in findings if f.blocks]
-            if blocking:
-                summary = "; ".join(f.text for f in blocking)
-                mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {summary}")
-                record.failed(findings)
+            summary = fail_on_blocking(loket, record, journal_run, findings)
+            if summary is not None:
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=summary))
             if audit_fingerprint(draft.entry) != p.fingerprint:
-                if deps.audit is not None:
-                    record_prepared(
-                        deps.audit,
-                        deps.clock,
-                        scope,
-                        journal_run=journal_run,
-                        lines=lines,
-                        entry=draft.entry,
-                        findings=findings,
-                        cost_center_axis=config.mapping.cost_center_axis,
-                    )
+                keep_prepared(deps, scope, config, journal_run, lines, draft, findings)
                 _refresh(deps, item, draft, findings)
                 raise ReviewProblem(
                     "changed",
@@ -210,38 +204,12 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
                 ) from None
             except BookingRefused as refused:
                 error = refused.error
-                mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {error.detail}")
-                if deps.audit is not None:
-                    record_answer(
-                        deps.audit, deps.clock, scope, outcome="refused", error=error.detail
-                    )
-                record.failed(
-                    [
-                        *warnings,
-                        Finding(
-                            "afas-refused",
-                            Severity.ERROR,
-                            f"AFAS weigerde de journaalpost: {error.detail}",
-                            error.hint,
-                        ),
-                    ]
-                )
+                report_refused(deps, loket, record, scope, journal_run, error, warnings)
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=error.detail))
-            if deps.audit is not None:
-                record_answer(
-                    deps.audit,
-                    deps.clock,
-                    scope,
-                    outcome="booked",
-                    entry_number=booked.entry_number,
-                    reference=booked.reference,
-                    recovered=booked.recovered,
-                    approved_by=user,
-                )
-            tell_loket_booked(
-                deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked
-            )
-            record.imported(booked, warnings)
+            report_booked(
+                deps, loket, target, record, scope, journal_run, booking, booked, warnings,
+                approved_by=user,
+            )  # fmt: skip
             done = _finish(
                 deps,
                 item,

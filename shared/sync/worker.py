@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,7 +39,7 @@ from shared.clock import to_amsterdam
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding, Severity
-from shared.journal.models import JournalRun, JournalRunStatus
+from shared.journal.models import JournalLine, JournalRun, JournalRunStatus
 from shared.loket.client import LoketClient
 from shared.loket.errors import LoketAuthError, LoketContractError, LoketError, LoketRetriableError
 from shared.oauth.tokens import ConsentRequired, NotConnected
@@ -516,25 +516,11 @@ def _one_journal_run(
         return
     config = state.config
     draft, findings = prepare(target, config, journal_run, lines)
-    blocking = [f for f in findings if f.severity is Severity.ERROR]
     deps.checkpoint("prechecked")
     scope = AuditScope(state.job.office_id, state.job.run_id, journal_run.id, config.client_id)
     fingerprint = audit_fingerprint(draft.entry)
-    if deps.audit is not None:
-        record_prepared(
-            deps.audit,
-            deps.clock,
-            scope,
-            journal_run=journal_run,
-            lines=lines,
-            entry=draft.entry,
-            findings=findings,
-            cost_center_axis=config.mapping.cost_center_axis,
-        )
-    if blocking:
-        summary = "; ".join(f.text for f in blocking)
-        mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {summary}")
-        record.failed(findings)
+    keep_prepared(deps, scope, config, journal_run, lines, draft, findings)
+    if fail_on_blocking(loket, record, journal_run, findings) is not None:
         return
     warnings = [f for f in findings if not f.blocks]
     if (
@@ -553,41 +539,10 @@ def _one_journal_run(
     except BookingBusy as exc:
         raise RetryLater(str(exc), BUSY) from exc
     except BookingRefused as refused:
-        error = refused.error
-        mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {error.detail}")
-        if deps.audit is not None:
-            record_answer(
-                deps.audit, deps.clock, scope, outcome="refused", error=error.detail, reference=""
-            )
-        record.failed(
-            [
-                *warnings,
-                Finding(
-                    "afas-refused",
-                    Severity.ERROR,
-                    f"AFAS weigerde de journaalpost: {error.detail}",
-                    error.hint,
-                ),
-            ]
-        )
+        report_refused(deps, loket, record, scope, journal_run, refused.error, warnings)
         return
     deps.checkpoint("booked")
-    if deps.audit is not None:
-        record_answer(
-            deps.audit,
-            deps.clock,
-            scope,
-            outcome="booked",
-            entry_number=booked.entry_number,
-            reference=booked.reference,
-            recovered=booked.recovered,
-        )
-    # Record before telling Loket: once Loket says "exported" the nightly no longer lists the run
-    # as ready, so a redelivery finds it only through this row (and then finishes the Loket part).
-    record.imported(booked, warnings)
-    deps.checkpoint("recorded")
-    tell_loket_booked(deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked)
-    deps.checkpoint("marked")
+    report_booked(deps, loket, target, record, scope, journal_run, booking, booked, warnings)
     _settle_approval(deps, state.job.office_id, target.key, journal_run.id, booked)
 
 
@@ -718,6 +673,96 @@ def _report_booked(
             code="already-booked",
             entry_number=booking.entry_number,
         )
+
+
+def report_refused(
+    deps: WorkerDeps,
+    loket: LoketClient,
+    record: Recorder,
+    scope: AuditScope,
+    journal_run: JournalRun,
+    error: AfasError,
+    warnings: list[Finding],
+) -> None:
+    """AFAS refused the entry: Loket hears "processing failed", the audit copy keeps AFAS's
+    answer, and the run's row says failed with AFAS's message and hint."""
+    mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {error.detail}")
+    if deps.audit is not None:
+        record_answer(deps.audit, deps.clock, scope, outcome="refused", error=error.detail)
+    refusal = Finding(
+        "afas-refused", Severity.ERROR, f"AFAS weigerde de journaalpost: {error.detail}", error.hint
+    )
+    record.failed([*warnings, refusal])
+
+
+def report_booked(
+    deps: WorkerDeps,
+    loket: LoketClient,
+    target: Target,
+    record: Recorder,
+    scope: AuditScope,
+    journal_run: JournalRun,
+    booking: Booking,
+    booked: Booked,
+    warnings: list[Finding],
+    *,
+    approved_by: str = "",
+) -> None:
+    """AFAS booked the entry: the audit copy keeps its answer, the run's row says imported, and
+    only then is Loket told. Once Loket says "exported" the nightly no longer lists the run as
+    ready, so a redelivery finds it only through that row (and then finishes the Loket part)."""
+    if deps.audit is not None:
+        record_answer(
+            deps.audit,
+            deps.clock,
+            scope,
+            outcome="booked",
+            entry_number=booked.entry_number,
+            reference=booked.reference,
+            recovered=booked.recovered,
+            approved_by=approved_by,
+        )
+    record.imported(booked, warnings)
+    deps.checkpoint("recorded")
+    tell_loket_booked(deps.bookings, deps.clock, loket, booking, journal_run.id, target, booked)
+    deps.checkpoint("marked")
+
+
+def keep_prepared(
+    deps: WorkerDeps,
+    scope: AuditScope,
+    config: ClientConfig,
+    journal_run: JournalRun,
+    lines: Sequence[JournalLine],
+    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    findings: Sequence[Finding],
+) -> None:
+    """The audit copy of what Loket returned and what was built from it (if audit is on)."""
+    if deps.audit is not None:
+        record_prepared(
+            deps.audit,
+            deps.clock,
+            scope,
+            journal_run=journal_run,
+            lines=lines,
+            entry=draft.entry,
+            findings=findings,
+            cost_center_axis=config.mapping.cost_center_axis,
+        )
+
+
+def fail_on_blocking(
+    loket: LoketClient, record: Recorder, journal_run: JournalRun, findings: list[Finding]
+) -> str | None:
+    """Blocking pre-check findings: the journal run fails, in Loket and in the run overview.
+    Answers the summary of what blocks, or None when nothing does."""
+    blocking = [f for f in findings if f.blocks]
+    if not blocking:
+        return None
+    summary = "; ".join(f.text for f in blocking)
+    mark_failed_in_loket(loket, journal_run.id, f"Niet geboekt in AFAS: {summary}")
+    record.failed(findings)
+    return summary
 
 
 def mark_failed_in_loket(loket: LoketClient, run_id: str, message: str) -> None:
