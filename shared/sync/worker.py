@@ -60,7 +60,7 @@ from shared.store.run_details import (
     RunDetailRepository,
     RunMessage,
 )
-from shared.store.runs import JobOutcome, Run, RunRepository, RunStatus, RunType
+from shared.store.runs import Job, JobOutcome, Run, RunRepository, RunStatus, RunType
 from shared.store.tables import ConcurrencyConflict
 from shared.sync.audit import AuditScope, record_answer, record_prepared
 from shared.sync.audit import fingerprint as audit_fingerprint
@@ -104,6 +104,7 @@ JOB_LEASE = timedelta(minutes=11)
 # A job waiting out AFAS's quiet period (an unanswered Profit post) is deferred, not retried, at
 # most this many deliveries in all; after that its retries run out as usual (a visible failure).
 MAX_DEFERRED_ATTEMPTS = 10
+START_TRIES = 3  # reads of a job row that changed while a delivery tried to take it
 
 
 @dataclass
@@ -158,21 +159,10 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
     if stored is None or run is None:
         log.error("sync job %s/%s has no job row; dropping it", job.run_id, job.client_id)
         return
-    if stored.status.finished:
-        log.info("sync job %s/%s already finished (redelivery)", job.run_id, job.client_id)
+    started = _start(deps, job, stored, holder)
+    if started is None:
         return
-    now = deps.clock()
-    if stored.held_by_other(holder, now):
-        # A duplicate message of a job another delivery is working on: that delivery finishes
-        # the job (or, if it dies, its own message comes back and takes over). Two deliveries
-        # of one job at once would each count only what they saw.
-        log.info("sync job %s/%s is being worked on; duplicate dropped", job.run_id, job.client_id)
-        return
-    try:
-        stored = deps.runs.start_job(stored, now=now, holder=holder, lease_until=now + JOB_LEASE)
-    except ConcurrencyConflict:
-        log.info("sync job %s/%s was just taken by another delivery", job.run_id, job.client_id)
-        return  # another delivery took it (it finishes it), or one gave it up (its message returns)
+    stored = started
     try:
         # A later delivery of the job: a redelivered message, or a fresh (deferred) one after an
         # earlier attempt. The job lease makes it the only one working on the job.
@@ -189,6 +179,36 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
         log.warning("sync job %s/%s will be retried: %s", job.run_id, job.client_id, exc)
         raise
     _finish(deps, job, outcome)
+
+
+def _start(deps: WorkerDeps, job: SyncJob, stored: Job, holder: str) -> Job | None:
+    """Take the job for this delivery, or None when there is nothing for it to do.
+
+    The job row also changes under other writers (the planner marks it enqueued right after
+    sending the message), so a conflicting write is read again and decided anew, never taken
+    as "someone else has it": dropping the message then would lose the job."""
+    for _ in range(START_TRIES):
+        if stored.status.finished:
+            log.info("sync job %s/%s already finished (redelivery)", job.run_id, job.client_id)
+            return None
+        now = deps.clock()
+        if stored.held_by_other(holder, now):
+            # A duplicate message of a job another delivery is working on: that delivery
+            # finishes the job (or, if it dies, its own message comes back and takes over). Two
+            # deliveries of one job at once would each count only what they saw.
+            log.info(
+                "sync job %s/%s is being worked on; duplicate dropped", job.run_id, job.client_id
+            )
+            return None
+        try:
+            return deps.runs.start_job(stored, now=now, holder=holder, lease_until=now + JOB_LEASE)
+        except ConcurrencyConflict:
+            again = deps.runs.get_job(job.office_id, job.run_id, job.client_id)
+            if again is None:
+                return None
+            stored = again
+    # Still changing under us: let the queue deliver the message again.
+    raise RetryLater(f"job row of {job.run_id}/{job.client_id} kept changing", BUSY)
 
 
 def _finish(deps: WorkerDeps, job: SyncJob, outcome: JobOutcome) -> None:

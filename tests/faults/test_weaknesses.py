@@ -8,8 +8,8 @@ import time
 
 from devtools.azurite import Azurite
 from shared.store.runs import JobStatus
-from shared.sync.messages import SYNC_QUEUE
-from shared.sync.worker import RetryLater
+from shared.sync.messages import SYNC_QUEUE, SyncJob
+from shared.sync.worker import RetryLater, _start
 from tests.support.fault_world import Delivery, Timeouts, fault_world
 from tests.support.localhost import wait_until
 
@@ -118,3 +118,23 @@ def test_a_job_that_fails_whole_counts_what_an_earlier_delivery_booked(
         run = world.admin.runs.get(world.office, run_id)
         assert run is not None and (run.imported, run.failed, run.jobs_failed) == (1, 1, 1)
         world.assert_invariant()
+
+
+def test_a_job_row_changed_by_the_planner_is_taken_not_dropped(fault_azurite: Azurite) -> None:
+    """Was: when the job row changed between the delivery's read and its start (the planner marks
+    a job enqueued right after sending its message), the delivery took the conflict for "another
+    delivery has it" and dropped the message: the job stayed unstarted and the run never
+    finished. Now the row is read again and the job started (seen once in tests/e2e, a rerun
+    that timed out)."""
+    with fault_world(fault_azurite, seed=4, clients=PROFIT_ONLY) as world:
+        run_id = world.nightly(send=False)
+        runs = world.admin.runs
+        stale = runs.get_job(world.office, run_id, "4711")
+        assert stale is not None
+        runs.mark_enqueued([stale])  # the planner writes after the worker read the row
+        deps = world.process(0).worker_deps
+        job = SyncJob(world.office, run_id, "4711")
+        started = _start(deps, job, stale, "message-1")
+        assert started is not None and started.status is JobStatus.RUNNING
+        stored = runs.get_job(world.office, run_id, "4711")
+        assert stored is not None and (stored.holder, stored.attempts) == ("message-1", 1)
