@@ -330,6 +330,9 @@ class SbAdministration:
     accounts: dict[str, SbAccount] = field(default_factory=dict)
     periods: list[Period] = field(default_factory=list)
     bookings: list[SbBooking] = field(default_factory=list)
+    # Accounts SB lists but refuses to book on (a scenario switch: e.g. blocked after the
+    # pre-check read the chart); the refusal is a 400 ValidationException naming the account.
+    refused_accounts: set[str] = field(default_factory=set)
 
     def add_account(self, number: str, description: str) -> SbAccount:
         account = SbAccount(number, description)
@@ -427,6 +430,9 @@ class FaultKind(StrEnum):
     BOOK_THEN_STATUS = "book-then-status"  # process (book!), then answer `status` instead
     BOOK_THEN_DROP = "book-then-drop"  # process (book!), then close the connection unanswered
     BOOK_THEN_HANG = "book-then-hang"  # process (book!), hold the connection `delay` s, close
+    # process (book!), then answer `status` with `message` as the raw body ("" or None: empty),
+    # e.g. Profit's 201 without a readable entry number
+    BOOK_THEN_BODY = "book-then-body"
 
 
 @dataclass
@@ -696,6 +702,11 @@ class AfasSandbox:
             return self._write(handler, response)
         if fault.kind is FaultKind.BOOK_THEN_STATUS:
             return self._write(handler, self._fault_answer(request, fault))
+        if fault.kind is FaultKind.BOOK_THEN_BODY:
+            raw = (fault.message or "").encode()
+            return self._write(
+                handler, _Response(fault.status, raw, {"Content-Type": "text/plain"})
+            )
         if fault.kind is FaultKind.BOOK_THEN_HANG:
             self._stopping.wait(fault.delay)
         return self._drop(handler)
@@ -1299,6 +1310,12 @@ class AfasSandbox:
         if tracking is not None and (environment.name, tracking) in self._sb_remembered:
             self.sb_repeats += 1
             return self._sb_remembered[(environment.name, tracking)]
+        response = self._sb_book_payroll_entry(environment, request, tracking)
+        return self._sb_remember(environment, tracking, response)
+
+    def _sb_book_payroll_entry(
+        self, environment: SbEnvironment, request: _Request, tracking: str | None
+    ) -> _Response:
         try:
             document = json.loads(request.body, parse_float=Decimal)
         except (UnicodeDecodeError, ValueError):
@@ -1338,6 +1355,10 @@ class AfasSandbox:
                 return _sb_error(
                     400, f"Grootboekrekening '{number}' bestaat niet.", "ValidationException"
                 )
+            if number in administration.refused_accounts:
+                return _sb_error(
+                    400, f"Grootboekrekening '{number}' is geblokkeerd.", "ValidationException"
+                )  # [I] text
             try:
                 debit = Decimal(str(raw.get("AmountDebit") or 0))
                 credit = Decimal(str(raw.get("AmountCredit") or 0))
@@ -1368,9 +1389,14 @@ class AfasSandbox:
         if self.sb_partially_succeed:
             payload["result"] = "PartiallySucceeded"
             payload["errors"] = [{"PayrollJournalEntryLine": "Regel 2 kon niet worden verwerkt."}]
-        response = _json(200, payload)
+        return _json(200, payload)
+
+    def _sb_remember(
+        self, environment: SbEnvironment, tracking: str | None, response: _Response
+    ) -> _Response:
+        """Spec 6.0.0, Tracking-Identifier: "The response will be the same as the first
+        response", errors included: a repeat gets this answer again and nothing is processed."""
         if tracking is not None:
-            # [I] Only processed requests are remembered; a refused one (4xx) can be corrected.
             self._sb_remembered[(environment.name, tracking)] = response
         return response
 

@@ -288,12 +288,9 @@ class AfasError(Exception):
         self.log_reference = log_reference
         self.trace_id = trace_id
         self.retry_after = retry_after
-        # Set by the exactly-once post when it gives up after AFAS answered and the voucher was
-        # absent: nothing was booked, so posting again later is safe at once.
-        self.nothing_booked = False
-        # Set by the booking step: a post went out unanswered so recently that AFAS may still book
-        # it; ``retry_after`` then says when posting again becomes safe.
-        self.quiet_period = False
+        # AFAS said the post succeeded (2xx) but its answer could not be read: it may well have
+        # booked the entry, so only a look-up may settle it.
+        self.success_unreadable = False
         self.explanation = explain(message, status=status)
         parts = [f"{system.value}", f"HTTP {status}" if status else "no answer", self.code]
         reference = f" (ref {log_reference or trace_id})" if (log_reference or trace_id) else ""
@@ -385,9 +382,69 @@ class AfasTransportError(AfasRetriableError):
         self.never_sent = never_sent  # no connection was made: the request cannot have arrived
 
 
-class AfasOutcomeUnknown(AfasRetriableError):
-    """A booking was sent but its outcome could not be settled yet; the voucher check decides on
-    the next attempt. Never re-post without that check."""
+class Disposition(StrEnum):
+    """What a caller does about a failure: the one classification every caller uses (the worker,
+    the approvals, the client service and the HTTP handlers; :mod:`shared.failures` adds the
+    failures of Loket, the token store and storage)."""
+
+    RETRY_NOW = "retry-now"  # passing trouble on a call that is safe to repeat: try again now
+    RETRY_LATER = "retry-later"  # passing trouble that outlasts this call: come back later
+    RECONSENT = "reconsent"  # a connection needs a new consent or token: a human must act
+    REFUSED = "refused"  # refused before processing: nothing happened; fix it and try again
+    OUTCOME_UNKNOWN = "outcome-unknown"  # a post left the process: only a look-up may tell
+    PARTIAL = "partial"  # AFAS booked part of the entry: a human must look (never repost)
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    """The classification of what came back from a post (``disposition`` is REFUSED, PARTIAL or
+    OUTCOME_UNKNOWN). ``afas_finished``: AFAS answered, so it is done with the request and a
+    look-up that finds nothing proves that nothing was booked. Otherwise (no answer, a gateway's
+    answer, or a success without the entry number) AFAS may still be booking it."""
+
+    disposition: Disposition
+    afas_finished: bool
+
+
+# Seconds of Retry-After a call still waits out itself (RetryPolicy.max_retry_after); a longer
+# announced wait (maintenance) is left to the queue.
+LONGEST_WAIT_IN_A_CALL: Final = 60.0
+
+# AFAS itself answered these: it has finished with the request (a gateway's 502/504 is not AFAS).
+_AFAS_ANSWERED: Final = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503})
+
+
+def read_disposition(error: AfasError) -> Disposition:
+    """A failed read (GetConnector, SB list, look-up). Reads change nothing, so any passing
+    trouble, a plain 500 included, may be tried again at once; a token AFAS refuses needs a
+    human; everything else (unknown environment, missing connector, an answer we cannot read)
+    is refused as it stands."""
+    if isinstance(error, AfasRetriableError | AfasServerError):
+        if error.retry_after is not None and error.retry_after > LONGEST_WAIT_IN_A_CALL:
+            return Disposition.RETRY_LATER  # maintenance announced for longer than a call waits
+        return Disposition.RETRY_NOW
+    if isinstance(error, AfasAuthError):
+        return Disposition.RECONSENT
+    return Disposition.REFUSED
+
+
+def post_outcome(error: AfasError) -> PostOutcome:
+    """A post that failed. Only AFAS refusing the content of the entry (a validation error that
+    names it) proves nothing was booked; a connection that was never made proves the request
+    never left. Everything else that happens after a post left the process, a busy answer, a
+    refused token or a success without a readable body included, is outcome unknown."""
+    if isinstance(error, SbPartiallySucceeded):
+        return PostOutcome(Disposition.PARTIAL, afas_finished=True)
+    if isinstance(error, AfasValidationError):
+        return PostOutcome(Disposition.REFUSED, afas_finished=True)
+    if isinstance(error, AfasTransportError) and error.never_sent:
+        return PostOutcome(Disposition.REFUSED, afas_finished=True)  # it never left
+    answered = (
+        not isinstance(error, AfasTransportError)
+        and not error.success_unreadable
+        and error.status in _AFAS_ANSWERED
+    )
+    return PostOutcome(Disposition.OUTCOME_UNKNOWN, afas_finished=answered)
 
 
 def check_lines(lines: Sequence[ProfitLine | SbLine], *, system: AfasSystem) -> None:

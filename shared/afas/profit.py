@@ -1,19 +1,15 @@
-"""AFAS Profit REST client: App Connector token, GetConnector reads, exactly-once FiEntries posts.
+"""AFAS Profit REST client: App Connector token, GetConnector reads, FiEntries posts.
 
-Profit has no idempotency key (afas-api.md §5.3). Exactly-once is built here: every entry carries
-a deterministic voucher number (``BpNr``, :func:`shared.journal.identifiers.profit_voucher_number`)
-and :meth:`ProfitClient.book_entry`
+Profit has no idempotency key (afas-api.md §5.3). Every entry carries a deterministic voucher
+number (``BpNr``, :func:`shared.journal.identifiers.profit_voucher_number`); this client offers
+the two primitives exactly-once is built from, and nothing more:
 
-1. looks the voucher up in ``Profit_Transactions`` first: already booked → return that entry;
-2. posts the entry once;
-3. when the outcome is unknown (timeout, connection dropped, 5xx after the body was sent) waits a
-   moment and looks the voucher up again before deciding anything. It re-posts only when Profit
-   answered (so it has finished with the request), the voucher is absent, and the answer was
-   passing trouble (a lock, 429/503). After a timeout or a dropped connection Profit may still be
-   working on the request, so it never re-posts in the same call: it raises
-   :class:`AfasOutcomeUnknown` and the next attempt (queue redelivery) starts again at step 1.
+* :meth:`ProfitClient.post_entry` sends an entry once (never repeated here);
+* :meth:`ProfitClient.find_entry` looks the voucher up in ``Profit_Transactions`` (any journal).
 
-Duplicate ``BpNr`` values are accepted by Profit; the design never relies on a rejection.
+When a post may go out, and what its failure means, is decided in one place: the booking ledger
+(:mod:`shared.sync.ledger`) and the booking step (:mod:`shared.sync.booking`). Duplicate ``BpNr``
+values are accepted by Profit; the design never relies on a rejection.
 """
 
 from __future__ import annotations
@@ -39,7 +35,6 @@ from shared.afas.errors import (
     AfasError,
     AfasLockedError,
     AfasNotFound,
-    AfasOutcomeUnknown,
     AfasRetriableError,
     AfasServerError,
     AfasSystem,
@@ -55,7 +50,6 @@ from shared.afas.models import (
     LedgerAccount,
     MetaInfo,
     Period,
-    ProfitBooking,
 )
 from shared.afas.retry import RetryPolicy, seconds, with_retries
 from shared.afas.wire import amount, dumps, loads
@@ -173,8 +167,6 @@ class ProfitClient:
         timeout: tuple[float, float] = (5.0, 60.0),
         post_timeout: tuple[float, float] = (5.0, 120.0),
         retry: RetryPolicy | None = None,
-        post_attempts: int = 3,
-        settle_delay: float = 2.0,
         page_size: int = 100,
         language: str = "nl-nl",
         integration_id: str | None = None,
@@ -186,8 +178,6 @@ class ProfitClient:
         self._timeout = timeout
         self._post_timeout = post_timeout
         self._retry = retry or RetryPolicy()
-        self._post_attempts = post_attempts
-        self._settle_delay = settle_delay
         self._page_size = page_size
         self._language = language
         self._integration_id = integration_id
@@ -341,16 +331,14 @@ class ProfitClient:
                 blocked=_bool(row, "Blocked"),
             )
 
-    def find_booked_lines(
-        self, administration: int, journal: str, voucher_number: str
-    ) -> list[BookedLine]:
-        """Lines already booked in ``journal`` of ``administration`` with this voucher number."""
+    def find_booked_lines(self, administration: int, voucher_number: str) -> list[BookedLine]:
+        """Lines booked in ``administration`` with this voucher number, in any journal: the
+        journal of a client may have changed since the post went out."""
         rows = self.rows(
             "Profit_Transactions",
             order_by=["EntryNo", "SeqNo"],
             filters=[
                 Filter("UnitId", str(administration)),
-                Filter("JournalId", journal),
                 Filter("VoucherNo", voucher_number),
             ],
         )
@@ -358,97 +346,47 @@ class ProfitClient:
 
     # -- booking ------------------------------------------------------------------------------
 
-    def booked_entry_number(self, entry: ProfitEntry) -> int | None:
-        """The entry number under which ``entry``'s voucher is booked, or None."""
-        lines = self.find_booked_lines(entry.administration, entry.journal, entry.voucher_number)
+    def find_entry(self, administration: int, voucher_number: str) -> int | None:
+        """The entry number under which this voucher is booked in ``administration``, or None.
+        A failed read raises (it never means "absent")."""
+        lines = self.find_booked_lines(administration, voucher_number)
         numbers = sorted({line.entry_number for line in lines})
         if len(numbers) > 1:
-            log.warning(
+            log.error(
                 "voucher %s is booked %d times in administration %d (entries %s)",
-                entry.voucher_number, len(numbers), entry.administration, numbers,
+                voucher_number, len(numbers), administration, numbers,
             )  # fmt: skip
         return numbers[0] if numbers else None
 
-    def book_entry(self, entry: ProfitEntry, *, check_first: bool = True) -> ProfitBooking:
-        """Book ``entry`` exactly once (see the module docstring). Raises a typed AFAS error;
-        :class:`AfasOutcomeUnknown` means "not settled yet, try again later", never "failed".
+    def post_entry(self, entry: ProfitEntry) -> int:
+        """Send ``entry`` to FiEntries once and answer its entry number (``EnNo``).
 
-        ``check_first=False`` skips the voucher lookup before the first post. Only a caller that
-        knows no earlier attempt exists may pass it (the sync does, for a fresh booking-ledger
-        claim); every unsettled answer is still checked before anything is posted again.
-        """
+        Profit has no idempotency key: this never repeats the post and never looks anything up.
+        Whether a post may go out at all, and what a failure means, is the booking step's
+        business (:mod:`shared.sync.booking`, :func:`shared.afas.errors.post_outcome`). A success
+        whose answer does not say the entry number raises :class:`AfasContractError` with
+        ``success_unreadable`` set: Profit probably booked it, only a look-up may tell."""
         check_entry(entry)
-        body = dumps(fi_entries_payload(entry))
-        unsettled: AfasError | None = None  # the last post of this call, outcome not yet known
-        posts = 0
-        while True:
-            existing = self.booked_entry_number(entry) if (check_first or posts) else None
-            if existing is not None:
-                log.info(
-                    "voucher %s already booked as entry %d: not posted again",
-                    entry.voucher_number, existing,
-                )  # fmt: skip
-                return ProfitBooking(existing, recovered=True)
-            if unsettled is not None:
-                if not _safe_to_repost(unsettled):
-                    raise AfasOutcomeUnknown(
-                        f"De boeking met boekstuknummer {entry.voucher_number} is verstuurd, maar "
-                        "AFAS gaf geen antwoord; ze staat (nog) niet in Profit.",
-                        system=SYSTEM,
-                    ) from unsettled
-                if posts >= self._post_attempts or self._too_long(unsettled):
-                    unsettled.nothing_booked = True  # answered, and the voucher is absent
-                    raise unsettled  # not booked; passing trouble for the queue to wait out
-            posts += 1
-            try:
-                return ProfitBooking(self._post_entry(entry, body), recovered=False)
-            except (AfasAuthError, AfasNotFound, AfasConnectorNotAuthorized, AfasContractError):
-                raise  # refused before processing: nothing was booked
-            except (AfasValidationError, AfasServerError) as error:
-                # Profit validates before it saves, but a 5xx answer is settled by the voucher.
-                found = self.booked_entry_number(entry)
-                if found is not None:
-                    return ProfitBooking(found, recovered=True)
-                if error.code != "server-timeout":
-                    raise
-                unsettled = error
-            except AfasRetriableError as error:
-                unsettled = error
-            pause = self._pause_after(unsettled, posts)
-            log.info(
-                "post of voucher %s unsettled (%s); checking again in %.2f s",
-                entry.voucher_number, unsettled.code, pause,
-            )  # fmt: skip
-            self._sleep(pause)
-
-    def _too_long(self, error: AfasError) -> bool:
-        return error.retry_after is not None and error.retry_after > self._retry.max_retry_after
-
-    def _pause_after(self, error: AfasError, posts: int) -> float:
-        if error.retry_after is not None and not self._too_long(error):
-            return error.retry_after
-        # Maintenance for hours: look the voucher up once more, then give up (see book_entry).
-        return self._settle_delay * (1 if self._too_long(error) else posts)
-
-    def _post_entry(self, entry: ProfitEntry, body: bytes) -> int:
         response = self._send(
             "POST",
             f"connectors/{FI_ENTRIES}",
-            body=body,
+            body=dumps(fi_entries_payload(entry)),
             timeout=self._post_timeout,
             label=FI_ENTRIES,
         )
         self._raise_for_response(response)
-        number = _entry_number(_json(response))
+        try:
+            number = _entry_number(loads(response.content))
+        except ValueError:
+            number = None
         if number is None:
-            # Booked (201) but the body does not say as what: the voucher tells.
-            number = self.booked_entry_number(entry)
-            if number is None:
-                raise AfasContractError(
-                    "FiEntries answered 201 without EnNo and the voucher is not found",
-                    system=SYSTEM,
-                    status=response.status_code,
-                )
+            unreadable = AfasContractError(
+                f"FiEntries answered {response.status_code} without a readable entry number",
+                system=SYSTEM,
+                status=response.status_code,
+            )
+            unreadable.success_unreadable = True
+            raise unreadable
         log.info(
             "booked voucher %s as entry %d in administration %d",
             entry.voucher_number, number, entry.administration,
@@ -546,16 +484,6 @@ def _classify_500(message: str, fields: dict[str, Any]) -> AfasError:
     if code in ("unknown", "server-timeout"):
         return AfasServerError(message, **fields)
     return AfasValidationError(message, **fields)
-
-
-def _safe_to_repost(error: AfasError) -> bool:
-    """Profit answered and so has finished with the request (and the voucher was absent).
-
-    After a timeout, a dropped connection or a gateway error (502/504) Profit may still be
-    processing: then the post is not repeated in this call."""
-    if isinstance(error, AfasTransportError):
-        return error.never_sent
-    return error.status in (429, 500, 503)
 
 
 def _transport_error(exc: requests.RequestException, *, timed_out: bool) -> AfasTransportError:

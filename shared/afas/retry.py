@@ -1,8 +1,10 @@
 """Bounded, jittered retries for AFAS calls that are safe to repeat.
 
-Used by both clients for reads (and for SB posts, which the Tracking-Identifier makes safe). A
-Profit post is never run through this: :meth:`ProfitClient.book_entry` has its own loop that looks
-the voucher up before every post.
+Used by both clients for reads (and for SB posts, which the Tracking-Identifier makes safe). What
+is retried is what :func:`shared.afas.errors.read_disposition` calls ``RETRY_NOW``: passing
+trouble, a plain HTTP 500 on a read included. A Profit post is never run through this: the
+booking step (:mod:`shared.sync.booking`) decides, through the booking ledger, whether a post may
+go out again.
 
 Waits honour ``Retry-After`` / ``retry_after`` up to ``max_retry_after``; a longer announced wait
 (AFAS maintenance says e.g. 7200 s) is not slept through inside a function run, the error is
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from shared.afas.errors import AfasRetriableError
+from shared.afas.errors import AfasError, Disposition, read_disposition
 
 log = logging.getLogger("loonbrug.afas")
 T = TypeVar("T")
@@ -33,7 +35,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     budget: float = 120.0  # total seconds of waiting across all retries of one call
 
-    def delay(self, attempt: int, error: AfasRetriableError) -> float | None:
+    def delay(self, attempt: int, error: AfasError) -> float | None:
         """Seconds to wait before retry number ``attempt`` (1-based), or None: give up now."""
         if attempt >= self.attempts:
             return None
@@ -66,13 +68,15 @@ def with_retries(
     what: str,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run ``call``; on :class:`AfasRetriableError` wait and try again within ``policy``."""
+    """Run ``call``; on an error that may be retried at once wait and try again within ``policy``."""
     waited = 0.0
     attempt = 1
     while True:
         try:
             return call()
-        except AfasRetriableError as error:
+        except AfasError as error:
+            if read_disposition(error) is not Disposition.RETRY_NOW:
+                raise
             pause = policy.delay(attempt, error)
             if pause is None or waited + pause > policy.budget:
                 raise

@@ -1,10 +1,12 @@
 """AFAS SB REST client: Bearer tokens from the token store, reads, idempotent payroll entries.
 
 SB books every request it receives, twice if sent twice (afas-api.md §5.2). A
-``Tracking-Identifier`` (uuid) makes a repeat return the first response without booking again, so
-:meth:`SbClient.book_entry` may resend the same entry after a timeout, a dropped connection or a
-5xx: the identifier comes from :attr:`SbEntry.tracking_identifier`, derived from the Loket journal
-run (:func:`shared.journal.identifiers.sb_tracking_identifier`).
+``Tracking-Identifier`` (uuid) makes a repeat return the first response without booking again
+("the response will be the same as the first response", spec 6.0.0), errors included, so
+:meth:`SbClient.post_entry` may resend the same request after a timeout, a dropped connection or a
+5xx. Which identifier a post carries is the booking ledger's decision
+(:func:`shared.journal.identifiers.sb_tracking_identifier`, :mod:`shared.sync.booking`): it
+changes exactly when the entry's content or the attempt changes, never between deliveries.
 """
 
 from __future__ import annotations
@@ -149,18 +151,22 @@ class SbClient:
 
     # -- booking ------------------------------------------------------------------------------
 
-    def book_entry(self, entry: SbEntry) -> SbBooking:
-        """Post ``entry`` with its Tracking-Identifier; resending is safe, so passing trouble is
+    def post_entry(self, entry: SbEntry, tracking_identifier: str) -> SbBooking:
+        """Post ``entry`` with ``tracking_identifier``; resending is safe, so passing trouble is
         retried within the policy. ``PartiallySucceeded`` raises :class:`SbPartiallySucceeded`."""
         check_lines(entry.lines, system=SYSTEM)  # [I] SB's answer to unbalanced is undocumented
         body = self._call(
             "POST",
             "api/payrolljournalentry",
             body=dumps(payroll_entry_payload(entry)),
-            extra_headers={"Tracking-Identifier": entry.tracking_identifier},
+            extra_headers={"Tracking-Identifier": tracking_identifier},
         )
         if not isinstance(body, dict):
-            raise AfasContractError("payrolljournalentry answer is not an object", system=SYSTEM)
+            unreadable = AfasContractError(
+                "payrolljournalentry answer is not an object", system=SYSTEM
+            )
+            unreadable.success_unreadable = True
+            raise unreadable
         result = str(body.get("result") or body.get("Result") or "")
         instances = body.get("instances") or body.get("Instances") or []
         if not isinstance(instances, list):
@@ -173,13 +179,11 @@ class SbClient:
         if result != "Succeeded":
             raise AfasContractError(f"unexpected result {result!r}", system=SYSTEM)
         booking = SbBooking(
-            tracking_identifier=entry.tracking_identifier,
+            tracking_identifier=tracking_identifier,
             instance_ids=tuple(str(i.get("Id")) for i in instances if isinstance(i, dict)),
             codes=tuple(str(i.get("Code")) for i in instances if isinstance(i, dict)),
         )
-        log.info(
-            "booked SB entry %s as %s", entry.tracking_identifier, ",".join(booking.instance_ids)
-        )
+        log.info("booked SB entry %s as %s", tracking_identifier, ",".join(booking.instance_ids))
         return booking
 
     # -- HTTP ---------------------------------------------------------------------------------

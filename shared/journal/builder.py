@@ -23,7 +23,7 @@ from typing import Final, Generic, TypeVar
 from shared.journal import findings as F
 from shared.journal.entries import ProfitEntry, ProfitLine, SbEntry, SbLine
 from shared.journal.findings import Finding
-from shared.journal.identifiers import profit_voucher_number, sb_tracking_identifier
+from shared.journal.identifiers import profit_voucher_number
 from shared.journal.mapping import CostCenterRule, JournalMapping, render_description
 from shared.journal.models import JournalLine, JournalRun, PeriodType
 from shared.journal.periods import LedgerPeriod, ledger_period
@@ -295,9 +295,6 @@ def build_sb_entry(source: Source, *, environment: str, administration_id: str) 
         administration_id=administration_id,
         description=description(source),
         entry_date=period.entry_date,
-        tracking_identifier=sb_tracking_identifier(
-            source.run.id, environment=environment, administration_id=administration_id
-        ),
         lines=tuple(lines),
     )
     if dropped_allocation and source.mapping.cost_centers is not CostCenterRule.DROP:

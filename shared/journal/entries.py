@@ -56,7 +56,6 @@ class SbEntry:
     administration_id: str  # uuid
     description: str
     entry_date: date
-    tracking_identifier: str  # uuid; sent as the Tracking-Identifier header
     lines: tuple[SbLine, ...]
 
     @property

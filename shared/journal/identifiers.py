@@ -3,8 +3,11 @@
 * Profit: the voucher number (``BpNr``, at most 32 characters) of every line of the entry.
 * SB: the ``Tracking-Identifier`` header (a UUID) of the POST.
 
-Both are derived only from the Loket journal run and the target administration, so a redelivery,
-a retry or a rerun computes the same value and AFAS (or our check of it) sees the same booking.
+The voucher number is derived only from the Loket journal run and the target administration, so
+a redelivery, a retry or a rerun computes the same value and our look-up finds the same booking.
+SB replays the first answer to a Tracking-Identifier, errors included, so its identifier also
+covers the entry's content and the attempt: it changes exactly when the content changes or a
+fresh attempt follows a refusal, and never between deliveries of the same attempt.
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ def profit_voucher_number(run: JournalRun, *, environment: str, administration: 
     return voucher
 
 
-def sb_tracking_identifier(run_id: str, *, environment: str, administration_id: str) -> str:
-    """A UUIDv5 of the Loket journal run and the SB administration."""
-    return str(
-        uuid.uuid5(_NAMESPACE, f"{run_id}|{environment.lower()}|{administration_id.lower()}")
-    )
+def sb_tracking_identifier(
+    run_id: str, *, environment: str, administration_id: str, fingerprint: str, generation: int
+) -> str:
+    """A UUIDv5 of the Loket journal run, the SB administration, the entry's content (the
+    fingerprint of its wire body) and the attempt (``generation``: how many definitive refusals
+    came before)."""
+    name = f"{run_id}|{environment.lower()}|{administration_id.lower()}|{fingerprint}|{generation}"
+    return str(uuid.uuid5(_NAMESPACE, name))

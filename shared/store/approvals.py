@@ -10,6 +10,8 @@ States (ETag-conditional, so approve twice or approve racing reject decide once)
 
     pending -> approving -> approved          (booked, exactly once, through the ledger)
                          -> failed            (AFAS refused or the pre-check now blocks)
+                         -> pending           (the entry changed before it was booked: only
+                                               the fingerprint an admin approved is booked)
     pending -> rejected                       (with a reason)
     failed  -> pending                        (the next nightly prepares it again)
 """
@@ -152,6 +154,20 @@ class ApprovalRepository:
         created = self.get(prepared.office_id, key)
         assert created is not None
         return created
+
+    def reopen(self, item: ApprovalItem, prepared: Prepared, *, now: datetime) -> ApprovalItem:
+        """An approved entry that changed before it was booked goes back to pending with its new
+        content (ETag-conditional): only the entry an admin approved is ever booked."""
+        return self.move(
+            item,
+            ApprovalState.PENDING,
+            **_fields(prepared),
+            prepared_at=now,
+            decided_by="",
+            decided_at="",
+            reason="",
+            lease_until="",
+        )
 
     def move(self, item: ApprovalItem, state: ApprovalState, **changes: Any) -> ApprovalItem:
         """ETag-conditional change; raises ConcurrencyConflict when someone changed it first."""

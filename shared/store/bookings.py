@@ -1,67 +1,55 @@
-"""The booking ledger: at most one booking of a Loket journal run per AFAS administration.
+"""The booking ledger's storage: table ``Bookings``, one row per (AFAS administration, Loket
+journal run). PartitionKey = the target administration (``profit|{env}|{UnId}`` or
+``sb|{env}|{administrationId}``), RowKey = the Loket journal run id.
 
-Table ``Bookings``: PartitionKey = the target administration (``profit|{env}|{UnId}`` or
-``sb|{env}|{administrationId}``), RowKey = the Loket journal run id. The claim is one conditional
-insert; every later state change is ETag-conditional and only moves forward:
-
-    claimed -> posted -> booked -> marked          (marked: Loket knows it is processed)
-    claimed -> failed                              (pre-check or AFAS refused; may be retried)
-
-A claim carries a lease. A worker that finds a live lease leaves the run alone (someone else is
-booking it); a worker that finds an expired ``claimed``/``posted`` lease recovers it by asking
-AFAS whether the voucher / tracking identifier is booked before anything is posted again.
+The rules live in :mod:`shared.sync.ledger` (a pure state machine); this module only stores
+rows: one conditional insert for the first claim, every later change a whole-row write that is
+conditional on the ETag the writer read (:class:`ConcurrencyConflict` otherwise). The same
+contract is implemented by a dict-backed fake in the unit tests (``tests/support/fakes.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Final
+from dataclasses import replace
+from typing import Any, Final, Protocol
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient, TableEntity
+from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 from shared.store.storage import Storage
-from shared.store.tables import check_key, etag_of, get_or_none, update_if_unchanged, when
+from shared.store.tables import (
+    ConcurrencyConflict,
+    check_key,
+    etag_of,
+    get_or_none,
+    update_if_unchanged,
+    when,
+)
+from shared.sync.ledger import Booking, Holder, State
 
 TABLE: Final = "Bookings"
 
 
-class BookingState(StrEnum):
-    CLAIMED = "claimed"
-    POSTED = "posted"  # the POST went out; its outcome may be unknown
-    BOOKED = "booked"  # AFAS has the entry (entry number known)
-    MARKED = "marked"  # and Loket has been told (MarkAsProcessed)
-    FAILED = "failed"  # not booked; the reason is in ``error``
+class BookingRepository(Protocol):
+    def get(self, target: str, loket_journal_run_id: str) -> Booking | None: ...
 
-    @property
-    def booked(self) -> bool:
-        return self in (BookingState.BOOKED, BookingState.MARKED)
+    def insert(self, row: Booking) -> Booking:
+        """Store a first claim; :class:`ConcurrencyConflict` when a row exists already."""
+        ...
 
+    def save(self, row: Booking) -> Booking:
+        """Replace the row if it still has ``row.etag``; :class:`ConcurrencyConflict` otherwise.
+        Returns the row with its new ETag."""
+        ...
 
-@dataclass(frozen=True)
-class Booking:
-    target: str
-    loket_journal_run_id: str
-    state: BookingState
-    office_id: str
-    client_id: str
-    run_id: str  # the sync run that last worked on it
-    reference: str  # voucher number / tracking identifier
-    entry_number: str
-    lease_until: datetime | None
-    booked_at: datetime | None
-    posted_at: datetime | None  # when the last post went out (its outcome may be unknown)
-    error: str
-    attempts: int
-    etag: str
-
-    def lease_alive(self, now: datetime) -> bool:
-        return self.lease_until is not None and self.lease_until > now
+    def of_client(self, target: str, office_id: str, client_id: str) -> list[Booking]:
+        """The rows of one administration whose last holder was this client of this office."""
+        ...
 
 
 class BookingLedger:
+    """:class:`BookingRepository` on Azure Table Storage."""
+
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
@@ -71,84 +59,94 @@ class BookingLedger:
 
     def get(self, target: str, loket_journal_run_id: str) -> Booking | None:
         entity = get_or_none(self._table, check_key(target), check_key(loket_journal_run_id))
-        return _booking(entity) if entity is not None else None
+        return to_booking(entity) if entity is not None else None
 
-    def claim(
-        self,
-        target: str,
-        loket_journal_run_id: str,
-        *,
-        office_id: str,
-        client_id: str,
-        run_id: str,
-        reference: str,
-        lease_until: datetime,
-    ) -> Booking | None:
-        """Insert a fresh claim. None when a booking row already exists (read it and decide)."""
+    def insert(self, row: Booking) -> Booking:
         try:
-            self._table.create_entity(
-                {
-                    "PartitionKey": check_key(target),
-                    "RowKey": check_key(loket_journal_run_id),
-                    "state": BookingState.CLAIMED.value,
-                    "office_id": office_id,
-                    "client_id": client_id,
-                    "run_id": run_id,
-                    "reference": reference,
-                    "entry_number": "",
-                    "lease_until": lease_until,
-                    "error": "",
-                    "attempts": 1,
-                }
-            )
+            result = self._table.create_entity(to_entity(row))
         except ResourceExistsError:
-            return None
-        return self.get(target, loket_journal_run_id)
+            raise ConcurrencyConflict(
+                f"booking {row.target}/{row.loket_journal_run_id} exists"
+            ) from None
+        return _with_etag(row, result)
 
-    def advance(self, booking: Booking, state: BookingState, **fields: Any) -> Booking:
-        """ETag-conditional move to ``state``; raises ConcurrencyConflict when it changed."""
-        entity = {
-            "PartitionKey": booking.target,
-            "RowKey": booking.loket_journal_run_id,
-            "state": state.value,
-            **fields,
-        }
-        etag = update_if_unchanged(self._table, entity, booking.etag)
-        # The row is what we just wrote: no need to read it back.
-        known = {k: v for k, v in fields.items() if k in _BOOKING_FIELDS}
-        return replace(booking, state=state, etag=etag, **known)
+    def save(self, row: Booking) -> Booking:
+        etag = update_if_unchanged(self._table, to_entity(row), row.etag, mode=UpdateMode.REPLACE)
+        return _replace_etag(row, etag)
 
-    def reclaim(
-        self, booking: Booking, *, run_id: str, client_id: str, lease_until: datetime
-    ) -> Booking:
-        """Take over an expired or failed claim (ETag-conditional)."""
-        return self.advance(
-            booking,
-            booking.state if booking.state is not BookingState.FAILED else BookingState.CLAIMED,
-            run_id=run_id,
-            client_id=client_id,
-            lease_until=lease_until,
-            attempts=booking.attempts + 1,
+    def of_client(self, target: str, office_id: str, client_id: str) -> list[Booking]:
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk and office_id eq @office and client_id eq @client",
+            parameters={"pk": check_key(target), "office": office_id, "client": client_id},
         )
+        return [to_booking(e) for e in entities]
 
 
-_BOOKING_FIELDS: Final = frozenset(f.name for f in fields(Booking)) - {"target", "etag"}
+def _with_etag(row: Booking, result: Any) -> Booking:
+    etag = result.get("etag") if isinstance(result, dict) else None
+    return _replace_etag(row, str(etag or ""))
 
 
-def _booking(e: TableEntity) -> Booking:
+def _replace_etag(row: Booking, etag: str) -> Booking:
+    return replace(row, etag=etag)
+
+
+def to_entity(row: Booking) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": check_key(row.target),
+        "RowKey": check_key(row.loket_journal_run_id),
+        "state": row.state.value,
+        "office_id": row.holder.office_id,
+        "client_id": row.holder.client_id,
+        "run_id": row.holder.job,
+        "administration": row.administration,
+        "journal": row.journal,
+        "reference": row.reference,
+        "fingerprint": row.fingerprint,
+        "generation": row.generation,
+        "posts": row.posts,
+        "afas_finished": row.afas_finished,
+        "entry_number": row.entry_number,
+        "error": row.error,
+        "attempts": row.attempts,
+    }
+    for name in ("lease_until", "last_post_at", "booked_at", "marked_at"):  # Tables keep no None
+        value = getattr(row, name)
+        if value is not None:
+            entity[name] = value
+    return entity
+
+
+def to_booking(e: TableEntity) -> Booking:
+    state, afas_finished = _state(e)
     return Booking(
         target=e["PartitionKey"],
         loket_journal_run_id=e["RowKey"],
-        state=BookingState(e["state"]),
-        office_id=e.get("office_id", ""),
-        client_id=e.get("client_id", ""),
-        run_id=e.get("run_id", ""),
-        reference=e.get("reference", ""),
-        entry_number=e.get("entry_number", ""),
+        state=state,
+        holder=Holder(e.get("office_id", ""), e.get("client_id", ""), e.get("run_id", "")),
         lease_until=when(e.get("lease_until")),
-        booked_at=when(e.get("booked_at")),
-        posted_at=when(e.get("posted_at")),
+        administration=str(e.get("administration", "")),
+        journal=str(e.get("journal", "")),
+        reference=e.get("reference", ""),
+        fingerprint=e.get("fingerprint", ""),
+        generation=int(e.get("generation", 0)),
+        posts=int(e.get("posts", 0)),
+        # Rows written before the ledger kept it said "posted_at" for the last post.
+        last_post_at=when(e.get("last_post_at") or e.get("posted_at")),
+        afas_finished=afas_finished,
+        entry_number=e.get("entry_number", ""),
         error=e.get("error", ""),
-        attempts=int(e.get("attempts", 0)),
+        attempts=int(e.get("attempts", 1)),
+        booked_at=when(e.get("booked_at")),
+        marked_at=when(e.get("marked_at")),
         etag=etag_of(e),
     )
+
+
+def _state(e: TableEntity) -> tuple[State, bool]:
+    raw = e.get("state", "")
+    if raw == "failed":
+        # Written before the ledger told a refusal from an unknown outcome: a failed row may hide
+        # a booked entry (an empty 201, a failing look-up), so it is looked up before any post.
+        return State.UNKNOWN, False
+    return State(raw), bool(e.get("afas_finished", False))

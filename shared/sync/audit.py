@@ -104,7 +104,7 @@ def entry_doc(entry: ProfitEntry | SbEntry, *, cost_center_axis: int) -> dict[st
         }
     return {
         "target": "afas-sb",
-        "reference": entry.tracking_identifier,
+        # The Tracking-Identifier is chosen per post by the booking ledger: see afas-answer.json.
         "administrationId": entry.administration_id,
         "description": entry.description,
         "entryDate": entry.entry_date.isoformat(),

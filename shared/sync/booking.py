@@ -1,35 +1,72 @@
-"""The booking step, once: claim the Loket journal run in the booking ledger, post it through the
-exactly-once AFAS client, move the ledger forward. The nightly worker and an admin's approval
-(review mode) both book through :func:`book_once`, so both have the same guarantees:
+"""The booking step, in one place: book one entry into AFAS at most once, driven by the booking
+ledger (:mod:`shared.sync.ledger`). The nightly worker and an admin's approval (review mode) both
+book through :func:`book_once`, so both have the same guarantees.
 
-* at most one booking per (AFAS administration, Loket journal run): the ledger claim is one
-  conditional insert, every later change ETag-conditional;
-* a claim with a live lease belongs to someone else (:class:`BookingBusy`);
-* an expired ``claimed``/``posted`` claim is recovered by asking AFAS first (``check_first``);
-* a Profit post whose outcome is unknown is not repeated within the target's ``repost_quiet``
-  period after it was sent (AFAS may still book it): until then a retry only looks it up;
-* AFAS refusing the entry moves the ledger to ``failed`` (:class:`BookingRefused`); passing
-  trouble (:class:`AfasRetriableError`) leaves it ``posted`` for the next attempt to settle.
+One call:
+
+1. reads the ledger row and asks :func:`~shared.sync.ledger.plan` what to do: already booked →
+   done; another holder's live lease → :class:`BookingBusy`; partially booked →
+   :class:`BookingPartial`;
+2. claims the row (one conditional insert, or an ETag-conditional take-over);
+3. when a post is outstanding, settles it first: Profit is looked up by (administration, voucher)
+   across journals (a look-up that fails raises its error and changes nothing); SB is asked again
+   with the same Tracking-Identifier, which replays the first answer. Absent, and AFAS may still
+   book the unanswered post → :class:`QuietPeriod` (come back when it has passed);
+4. records the post in the ledger (with its time, reference, journal and fingerprint) and only
+   then sends it; a review-mode caller posts only the fingerprint the admin approved;
+5. records what came back, classified by :func:`shared.afas.errors.post_outcome`: booked;
+   refused before processing (:class:`BookingRefused`); partially booked; outcome unknown
+   (:class:`BookingUnsettled`, or, when AFAS answered busy, a pause and back to step 3).
+
+Every change of the row is ETag-conditional, so two deliveries never both post; a worker killed
+anywhere leaves a row from which the next one continues (``docs/reliability.md``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.afas.errors import AfasError, AfasRetriableError
+from shared.afas.errors import (
+    AfasError,
+    Disposition,
+    post_outcome,
+    read_disposition,
+)
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.loket.client import LoketClient
-from shared.store.bookings import Booking, BookingLedger, BookingState
+from shared.store.bookings import BookingRepository
 from shared.store.tables import ConcurrencyConflict
+from shared.sync import ledger
+from shared.sync.audit import fingerprint as wire_fingerprint
+from shared.sync.ledger import Booking, Holder, State, Step
 from shared.sync.targets import Booked, Target
 
 log = logging.getLogger("loonbrug.sync")
 
-CLAIM_LEASE = timedelta(minutes=15)
+__all__ = [
+    "BookingBusy",
+    "BookingPartial",
+    "BookingPolicy",
+    "BookingRefused",
+    "BookingUnsettled",
+    "NotApproved",
+    "QuietPeriod",
+    "book_once",
+    "tell_loket_booked",
+]
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    lease: timedelta = timedelta(minutes=15)  # how long a claim keeps others out
+    posts_per_call: int = 3  # posts one call may send after AFAS answered "busy"
+    settle_pause: float = 2.0  # seconds between a busy answer and the look-up before the next post
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
 
 class BookingBusy(Exception):
@@ -37,115 +74,227 @@ class BookingBusy(Exception):
 
 
 class BookingRefused(Exception):
-    """AFAS refused the entry for good; the ledger says ``failed``."""
+    """AFAS refused the entry before processing it; the ledger says ``refused``."""
 
     def __init__(self, error: AfasError) -> None:
         super().__init__(error.detail)
         self.error = error
 
 
-@dataclass(frozen=True)
-class Claimant:
-    """Who books: for the ledger row (office, client, the run that records the outcome)."""
+class BookingPartial(Exception):
+    """AFAS booked part of the entry; the ledger says ``partial`` and nothing is posted again."""
 
-    office_id: str
-    client_id: str
-    run_id: str
-    # May this claimant continue a claim with a live lease (its own earlier, dead attempt)?
-    may_take_over: Callable[[Booking], bool] = lambda booking: False
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
-def in_flight_elsewhere(booking: Booking | None, claimant: Claimant, now: datetime) -> bool:
-    """A live claim someone else holds: leave the journal run alone."""
-    return (
-        booking is not None
-        and booking.state in (BookingState.CLAIMED, BookingState.POSTED)
-        and booking.lease_alive(now)
-        and not claimant.may_take_over(booking)
-    )
+class BookingUnsettled(Exception):
+    """A post went out (or was about to) and its outcome is not settled: come back later. The
+    next attempt looks it up before anything is posted again."""
+
+    def __init__(self, error: AfasError) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = error.retry_after
+
+
+class QuietPeriod(Exception):
+    """An unanswered post is not in AFAS (yet), and AFAS may still book it: nothing may be posted
+    until ``retry_after`` seconds have passed."""
+
+    def __init__(self, reference: str, retry_after: float) -> None:
+        super().__init__(f"{reference}: unanswered post may still land for {retry_after:.0f} s")
+        self.reference = reference
+        self.retry_after = retry_after
+
+
+class NotApproved(Exception):
+    """Review mode: the entry built now is not the one the admin approved (``fingerprint``)."""
+
+    def __init__(self, fingerprint: str) -> None:
+        super().__init__("the entry differs from the approved one")
+        self.fingerprint = fingerprint
+
+
+MAX_ROUNDS = 8  # conflicting writes and busy answers together; each round re-reads the row
 
 
 def book_once(
-    bookings: BookingLedger,
+    bookings: BookingRepository,
     clock: Callable[[], datetime],
     target: Target,
     draft: Draft[ProfitEntry] | Draft[SbEntry],
     loket_journal_run_id: str,
-    claimant: Claimant,
-    booking: Booking | None,
+    holder: Holder,
+    *,
+    approved: str | None = None,
+    policy: BookingPolicy = BookingPolicy(),
 ) -> tuple[Booked, Booking]:
-    """Book ``draft`` exactly once. ``booking`` is the ledger row as the caller last read it.
+    """Book ``draft`` at most once; answers what AFAS holds and the ledger row (``booked``).
 
-    Returns what AFAS booked and the ledger row (``booked``). Raises :class:`BookingBusy`,
-    :class:`BookingRefused`, or :class:`AfasRetriableError` (outcome unknown / AFAS busy)."""
-    now = clock()
-    if booking is not None and booking.state.booked:
-        return Booked(booking.entry_number, booking.reference, recovered=True), booking
-    if in_flight_elsewhere(booking, claimant, now):
-        raise BookingBusy(f"journal run {loket_journal_run_id} is being booked by another worker")
-    recovering = False
-    may_post = not _unknown_post_may_still_land(booking, target, now)
-    if booking is None:
-        claimed = bookings.claim(
-            target.key,
-            loket_journal_run_id,
-            office_id=claimant.office_id,
-            client_id=claimant.client_id,
-            run_id=claimant.run_id,
-            reference=target.reference(draft),
-            lease_until=now + CLAIM_LEASE,
-        )
-        if claimed is None:  # another worker claimed it this very moment
-            raise BookingBusy(
-                f"journal run {loket_journal_run_id} was just claimed by another worker"
+    ``approved``: review mode, the fingerprint the admin approved; nothing else is sent.
+    Raises :class:`BookingBusy`, :class:`BookingRefused`, :class:`BookingPartial`,
+    :class:`BookingUnsettled`, :class:`QuietPeriod`, :class:`NotApproved`, the :class:`AfasError`
+    of a failed look-up, or :class:`ConcurrencyConflict`; none of them leaves a second booking
+    possible."""
+    attempt = _Attempt(bookings, clock, target, draft, loket_journal_run_id, holder, policy)
+    return attempt.run(approved)
+
+
+@dataclass
+class _Attempt:
+    bookings: BookingRepository
+    clock: Callable[[], datetime]
+    target: Target
+    draft: Draft[ProfitEntry] | Draft[SbEntry]
+    run_id: str
+    holder: Holder
+    policy: BookingPolicy
+    posts: int = 0
+
+    @property
+    def fingerprint(self) -> str:
+        return wire_fingerprint(self.draft.entry)
+
+    def run(self, approved: str | None) -> tuple[Booked, Booking]:
+        row = self.bookings.get(self.target.key, self.run_id)
+        for _ in range(MAX_ROUNDS):
+            step = ledger.plan(row, self.holder, self.clock())
+            if step is Step.DONE:
+                assert row is not None
+                return Booked(row.entry_number, row.reference, recovered=True), row
+            if step is Step.BUSY:
+                raise BookingBusy(f"journal run {self.run_id} is being booked by another holder")
+            if step is Step.ATTENTION:
+                assert row is not None
+                raise BookingPartial(row.error)
+            try:
+                row = self._claim(row)
+            except ConcurrencyConflict:
+                row = self.bookings.get(self.target.key, self.run_id)  # decide anew
+                continue
+            try:
+                return self._settle_and_post(row, approved)
+            except _Again as again:
+                row = again.row
+        raise ConcurrencyConflict(f"journal run {self.run_id}: the booking kept changing")
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _claim(self, row: Booking | None) -> Booking:
+        now = self.clock()
+        claim = ledger.Claim(self.holder, now + self.policy.lease, now)
+        if row is None:
+            return self.bookings.insert(ledger.first_claim(self.target.key, self.run_id, claim))
+        return self.bookings.save(ledger.transition(row, claim))
+
+    def _settle_and_post(self, row: Booking, approved: str | None) -> tuple[Booked, Booking]:
+        proven_absent = False
+        if row.state.outstanding:
+            if self.target.replays:
+                return self._replay(row, approved)
+            found = self._look_up(row)
+            if found is not None:
+                row = self.bookings.save(ledger.transition(row, ledger.Booked(found, self.clock())))
+                return Booked(found, row.reference, recovered=True), row
+            proven_absent = True
+            wait = ledger.quiet_until(row, self.target.quiet)
+            now = self.clock()
+            if wait is not None and now < wait:
+                self._release(row)
+                raise QuietPeriod(row.reference, max(1.0, (wait - now).total_seconds()))
+        self._check_approved(row, approved)
+        reference = self.target.reference(self.draft, self.run_id, row.generation)
+        row = self.bookings.save(
+            ledger.transition(
+                row,
+                ledger.Post(
+                    now=self.clock(),
+                    administration=self.target.administration,
+                    journal=self.target.journal,
+                    reference=reference,
+                    fingerprint=self.fingerprint,
+                    quiet=self.target.quiet,
+                    proven_absent=proven_absent,
+                ),
             )
-        booking = claimed
-    else:  # an expired claim, an unknown outcome, or an earlier failure: take it over
-        recovering = booking.state in (BookingState.CLAIMED, BookingState.POSTED)
-        booking = bookings.reclaim(
-            booking,
-            run_id=claimant.run_id,
-            client_id=claimant.client_id,
-            lease_until=now + CLAIM_LEASE,
         )
-    if may_post:
-        booking = bookings.advance(booking, BookingState.POSTED, posted_at=clock())
-    try:
-        booked = target.book(draft, check_first=recovering, may_post=may_post)
-    except AfasRetriableError as exc:
-        if not may_post and booking.posted_at is not None and target.repost_quiet is not None:
-            # Only looked up, not found: AFAS may still book the unanswered post. Say when a
-            # new post becomes safe, so the worker can come back then (not burn its retries).
-            quiet_ends = booking.posted_at + target.repost_quiet
-            exc.retry_after = max(1.0, (quiet_ends - now).total_seconds())
-            exc.quiet_period = True
-        if exc.nothing_booked:  # AFAS answered (busy) and the voucher is absent: no post can land
-            bookings.advance(booking, BookingState.CLAIMED, lease_until=now)
-        raise  # outcome unknown or AFAS busy: the ledger stays "posted"; the next attempt checks
-    except AfasError as exc:
-        bookings.advance(booking, BookingState.FAILED, error=exc.detail[:2000], lease_until=now)
-        raise BookingRefused(exc) from exc
-    booking = bookings.advance(
-        booking, BookingState.BOOKED, entry_number=booked.entry_number, booked_at=clock()
-    )
-    return booked, booking
+        return self._send(row, reference)
+
+    def _look_up(self, row: Booking) -> str | None:
+        """Profit: is the outstanding post in AFAS? A failed look-up changes nothing."""
+        try:
+            return self.target.look_up(row)
+        except AfasError:
+            self._release(row)
+            raise
+
+    def _replay(self, row: Booking, approved: str | None) -> tuple[Booked, Booking]:
+        """SB: the same Tracking-Identifier again; SB answers what it answered the first time
+        (or books this request, if the first never arrived)."""
+        self._check_approved(row, approved)
+        return self._send(row, row.reference)
+
+    def _send(self, row: Booking, reference: str) -> tuple[Booked, Booking]:
+        self.posts += 1
+        try:
+            entry_number = self.target.post(self.draft, reference)
+        except AfasError as error:
+            row = self._record_failure(row, error)
+            raise _Again(row) from error
+        row = self.bookings.save(ledger.transition(row, ledger.Booked(entry_number, self.clock())))
+        return Booked(entry_number, reference, recovered=False), row
+
+    def _record_failure(self, row: Booking, error: AfasError) -> Booking:
+        """Record what the post's failure means; raise unless another round should follow."""
+        now = self.clock()
+        outcome = post_outcome(error)
+        if outcome.disposition in (Disposition.RETRY_NOW, Disposition.RETRY_LATER):
+            if row.state is State.POSTED:  # it never left the process
+                row = self.bookings.save(ledger.transition(row, ledger.NotSent()))
+            self._release(row)
+            raise BookingUnsettled(error) from error
+        if outcome.disposition is Disposition.REFUSED:
+            self.bookings.save(ledger.transition(row, ledger.Refused(error.detail, now)))
+            raise BookingRefused(error) from error
+        if outcome.disposition is Disposition.PARTIAL:
+            self.bookings.save(ledger.transition(row, ledger.Partial(error.detail, now)))
+            raise BookingPartial(error.detail) from error
+        row = self.bookings.save(
+            ledger.transition(row, ledger.Unknown(error.detail, outcome.afas_finished, now))
+        )
+        busy = outcome.afas_finished and read_disposition(error) is Disposition.RETRY_NOW
+        if busy and self.posts < self.policy.posts_per_call:
+            # AFAS answered "busy" (lock, 429, 503): it is done with the request. Look it up
+            # after a pause and post again if it is absent (the next round).
+            self.policy.sleep(error.retry_after or self.policy.settle_pause * self.posts)
+            return row
+        self._release(row)
+        raise BookingUnsettled(error) from error
+
+    def _check_approved(self, row: Booking, approved: str | None) -> None:
+        if approved is not None and self.fingerprint != approved:
+            self._release(row)
+            raise NotApproved(self.fingerprint)
+
+    def _release(self, row: Booking) -> None:
+        try:
+            self.bookings.save(ledger.transition(row, ledger.Release(self.clock())))
+        except (ConcurrencyConflict, ledger.IllegalTransition):
+            pass  # someone else has moved it on; the lease runs out by itself
 
 
-def _unknown_post_may_still_land(booking: Booking | None, target: Target, now: datetime) -> bool:
-    """An earlier post went out without a settled outcome so recently that AFAS may still be
-    booking it: look it up, but do not post again yet (the message comes back later)."""
-    quiet = target.repost_quiet
-    return (
-        quiet is not None
-        and booking is not None
-        and booking.state is BookingState.POSTED
-        and booking.posted_at is not None
-        and now - booking.posted_at < quiet
-    )
+class _Again(Exception):
+    """Go round once more with this row (AFAS answered busy; a look-up comes first)."""
+
+    def __init__(self, row: Booking) -> None:
+        super().__init__("again")
+        self.row = row
 
 
 def tell_loket_booked(
-    bookings: BookingLedger,
+    bookings: BookingRepository,
     clock: Callable[[], datetime],
     loket: LoketClient,
     booking: Booking,
@@ -158,7 +307,8 @@ def tell_loket_booked(
         loket_journal_run_id,
         f"Geboekt in AFAS {target.label}: journaalpost {booked.entry_number}, boekstuk {booked.reference}.",
     )
-    try:
-        bookings.advance(booking, BookingState.MARKED, marked_at=clock())
-    except ConcurrencyConflict:
-        pass  # another delivery marked it at the same moment
+    if booking.state is State.BOOKED:
+        try:
+            bookings.save(ledger.transition(booking, ledger.Marked(clock())))
+        except ConcurrencyConflict:
+            pass  # another delivery marked it at the same moment

@@ -19,35 +19,38 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from shared.afas.errors import AfasError, AfasRetriableError
+from shared.afas.errors import Disposition
+from shared.failures import Failure, classify
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.models import JournalRunStatus
-from shared.loket.errors import LoketError, LoketRetriableError
+from shared.loket.errors import LoketError
 from shared.oauth.tokens import ConsentRequired, NotConnected
 from shared.store.approvals import ApprovalItem, ApprovalState, WarningNote
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
 from shared.store.tables import ConcurrencyConflict
+from shared.sync import texts
 from shared.sync.audit import AuditScope
 from shared.sync.audit import fingerprint as audit_fingerprint
 from shared.sync.booking import (
-    BookingBusy,
+    BookingPartial,
     BookingRefused,
-    Claimant,
+    NotApproved,
     book_once,
 )
+from shared.sync.deps import JobState, WorkerDeps
+from shared.sync.ledger import Holder
 from shared.sync.messages import SyncJob
-from shared.sync.targets import prepare
-from shared.sync.worker import (
-    JobState,
+from shared.sync.outcomes import (
     Recorder,
-    WorkerDeps,
     fail_on_blocking,
     keep_prepared,
     report_booked,
+    report_needs_attention,
     report_refused,
 )
+from shared.sync.targets import prepare
 
 log = logging.getLogger("loonbrug.review")
 
@@ -191,21 +194,28 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
                     "of een gewijzigde koppeling). Het item is bijgewerkt; bekijk het opnieuw.",
                 )
             warnings = [f for f in findings if not f.blocks]
-            claimant = Claimant(p.office_id, p.client_id, p.run_id)
+            holder = Holder(p.office_id, p.client_id, f"approval:{item.approval_id}")
             try:
                 booked, booking = book_once(
-                    deps.bookings, deps.clock, target, draft, journal_run.id, claimant, booking
+                    deps.bookings,
+                    deps.clock,
+                    target,
+                    draft,
+                    journal_run.id,
+                    holder,
+                    approved=p.fingerprint,
+                    policy=deps.booking,
                 )
-            except BookingBusy:
-                raise ReviewProblem(
-                    "unavailable",
-                    "Deze journaalrun wordt op dit moment al geboekt. Probeer het over een paar "
-                    "minuten opnieuw.",
-                ) from None
+            except NotApproved:
+                raise ReviewProblem("changed", texts.CHANGED_SINCE_APPROVAL.text) from None
             except BookingRefused as refused:
                 error = refused.error
                 report_refused(deps, loket, record, scope, journal_run, error, warnings)
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=error.detail))
+            except BookingPartial as partial:
+                why = texts.partially_booked(partial.detail)
+                report_needs_attention(deps, record, scope, "afas-partial", why.text, why.hint)
+                return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why.text))
             report_booked(
                 deps, loket, target, record, scope, journal_run, booking, booked, warnings,
                 approved_by=user,
@@ -218,24 +228,29 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
                 marked_in_loket=True,
             )
             return Decision(done, marked_in_loket=True)
-    except (ConsentRequired, NotConnected) as exc:
-        reason = getattr(exc, "reason", None) or ""
-        raise ReviewProblem(
-            "consent",
-            f"De koppeling vraagt opnieuw toestemming of ontbreekt. {reason}".strip(),
-            "Koppel opnieuw via Koppelingen en keur daarna opnieuw goed.",
-        ) from None
-    except (LoketRetriableError, AfasRetriableError) as exc:
+    except ReviewProblem:
+        raise
+    except Exception as exc:
+        failure = classify(exc)
+        if failure is None:
+            raise
+        raise _problem(item, exc, failure) from None
+
+
+def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProblem:
+    """The one classification of failures, in the words of an approval."""
+    if failure.disposition is Disposition.RECONSENT:
+        return ReviewProblem(
+            "consent", failure.dutch, "Koppel opnieuw via Koppelingen en keur daarna opnieuw goed."
+        )
+    if failure.transient or failure.disposition is Disposition.RETRY_LATER:
         log.warning("approval %s interrupted: %s", item.approval_id, type(exc).__name__)
-        raise ReviewProblem(
+        return ReviewProblem(
             "unavailable",
-            "Loket of AFAS is tijdelijk niet bereikbaar. Probeer het over een paar minuten "
-            "opnieuw; er wordt nooit twee keer geboekt.",
-        ) from None
-    except LoketError as exc:
-        raise ReviewProblem("conflict", f"Loket gaf een fout: {exc.dutch}") from None
-    except AfasError as exc:
-        raise ReviewProblem("conflict", f"AFAS gaf een fout: {exc.detail}", exc.hint) from None
+            "Loket of AFAS is tijdelijk niet bereikbaar of gaf geen zeker antwoord. Probeer het "
+            "over een paar minuten opnieuw; er wordt nooit twee keer geboekt.",
+        )
+    return ReviewProblem("conflict", failure.dutch, failure.hint)
 
 
 def _refresh(

@@ -15,14 +15,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from shared.afas.errors import AfasOutcomeUnknown, AfasSystem
-from shared.afas.models import ProfitBooking, SbBooking
+from shared.afas.models import SbBooking
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.journal.builder import Draft, Source, build_profit_entry, build_sb_entry
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
+from shared.journal.identifiers import sb_tracking_identifier
 from shared.journal.models import JournalLine, JournalRun, PeriodType
 from shared.journal.periods import ledger_period
 from shared.journal.precheck import (
@@ -33,6 +33,8 @@ from shared.journal.precheck import (
     precheck_profit,
     precheck_sb,
 )
+from shared.sync.audit import fingerprint as wire_fingerprint
+from shared.sync.ledger import Booking
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ def target_key(target: ProfitTarget | SbTarget) -> str:
 
 
 class Target(Protocol):
+    """One AFAS administration of a client, as the booking step sees it."""
+
     @property
     def key(self) -> str: ...  # the booking-ledger partition: one per AFAS administration
 
@@ -59,26 +63,44 @@ class Target(Protocol):
     @property
     def label(self) -> str: ...  # Dutch, e.g. "administratie 1 (O12345AA)"
 
+    @property
+    def administration(self) -> str: ...  # Profit UnId / SB administration id (for the ledger)
+
+    @property
+    def journal(self) -> str: ...  # Profit journal code; "" for SB
+
     def draft(self, source: Source) -> Draft[ProfitEntry] | Draft[SbEntry]: ...
 
     def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]: ...
 
-    def reference(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> str: ...
+    def reference(
+        self, draft: Draft[ProfitEntry] | Draft[SbEntry], loket_journal_run_id: str, generation: int
+    ) -> str: ...  # voucher number (Profit) / Tracking-Identifier (SB) of a new post
 
-    # How long after a post whose outcome stayed unknown nothing may be posted again (AFAS may
-    # still be booking it); None when posting again is always safe (SB: Tracking-Identifier).
+    # How long after a post whose outcome stayed unknown AFAS may still book it; None when a post
+    # with the same reference replays instead of booking again (SB).
     @property
-    def repost_quiet(self) -> timedelta | None: ...
+    def quiet(self) -> timedelta | None: ...
 
-    def book(
-        self,
-        draft: Draft[ProfitEntry] | Draft[SbEntry],
-        *,
-        check_first: bool,
-        may_post: bool = True,
-    ) -> Booked: ...  # may_post=False: only look the booking up (AfasOutcomeUnknown if absent)
+    @property
+    def replays(self) -> bool: ...  # SB: a repeated reference answers the first answer again
+
+    def post(self, draft: Draft[ProfitEntry] | Draft[SbEntry], reference: str) -> str:
+        """Send the entry once with ``reference``; the entry number AFAS gave it."""
+        ...
+
+    def look_up(self, row: Booking) -> str | None:
+        """Profit: the entry number of the ledger row's outstanding post, if AFAS holds it (by
+        administration and voucher number, any journal). Not used for a target that replays."""
+        ...
 
     def check(self) -> list[tuple[str, str]]: ...  # configuration problems: (field, Dutch text)
+
+
+def ledger_administration(row: Booking) -> int:
+    """The Profit administration (UnId) of a ledger row: the partition names it
+    (``profit|{env}|{UnId}``), whatever the client's configuration says today."""
+    return int(row.administration or row.target.rsplit("|", 1)[-1])
 
 
 def repost_quiet_period(post_read_timeout: float) -> timedelta:
@@ -191,35 +213,35 @@ class ProfitTargetLedger:
         facts = self.facts((draft.entry.year,))
         return precheck_profit(draft.entry, facts, journal=self.target.journal)
 
-    def reference(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> str:
-        assert isinstance(draft.entry, ProfitEntry)
-        return draft.entry.voucher_number
+    @property
+    def administration(self) -> str:
+        return str(self.target.administration)
 
     @property
-    def repost_quiet(self) -> timedelta | None:
+    def journal(self) -> str:
+        return self.target.journal
+
+    def reference(
+        self, draft: Draft[ProfitEntry] | Draft[SbEntry], loket_journal_run_id: str, generation: int
+    ) -> str:
+        assert isinstance(draft.entry, ProfitEntry)
+        return draft.entry.voucher_number  # the same on every attempt: the look-up finds it
+
+    @property
+    def quiet(self) -> timedelta | None:
         return repost_quiet_period(self.client.post_read_timeout)
 
-    def book(
-        self,
-        draft: Draft[ProfitEntry] | Draft[SbEntry],
-        *,
-        check_first: bool,
-        may_post: bool = True,
-    ) -> Booked:
-        assert isinstance(draft.entry, ProfitEntry)
-        entry = draft.entry
-        if not may_post:
-            found = self.client.booked_entry_number(entry)
-            if found is None:
-                raise AfasOutcomeUnknown(
-                    f"De boeking met boekstuknummer {entry.voucher_number} is eerder verstuurd "
-                    "zonder antwoord en staat nog niet in Profit; Loonbrug wacht met opnieuw "
-                    "boeken tot AFAS die zeker niet meer verwerkt.",
-                    system=AfasSystem.PROFIT,
-                )
-            return Booked(str(found), entry.voucher_number, True)
-        booking: ProfitBooking = self.client.book_entry(entry, check_first=check_first)
-        return Booked(str(booking.entry_number), entry.voucher_number, booking.recovered)
+    @property
+    def replays(self) -> bool:
+        return False
+
+    def post(self, draft: Draft[ProfitEntry] | Draft[SbEntry], reference: str) -> str:
+        assert isinstance(draft.entry, ProfitEntry) and reference == draft.entry.voucher_number
+        return str(self.client.post_entry(draft.entry))
+
+    def look_up(self, row: Booking) -> str | None:
+        found = self.client.find_entry(ledger_administration(row), row.reference)
+        return None if found is None else str(found)
 
     def check(self) -> list[tuple[str, str]]:
         """Configuration problems (field, Dutch text): the administration and journal exist."""
@@ -298,25 +320,41 @@ class SbTargetLedger:
         assert isinstance(draft.entry, SbEntry)
         return precheck_sb(draft.entry, self.facts())
 
-    def reference(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> str:
-        assert isinstance(draft.entry, SbEntry)
-        return draft.entry.tracking_identifier
+    @property
+    def administration(self) -> str:
+        return self.target.administration_id
 
     @property
-    def repost_quiet(self) -> timedelta | None:
+    def journal(self) -> str:
+        return ""
+
+    def reference(
+        self, draft: Draft[ProfitEntry] | Draft[SbEntry], loket_journal_run_id: str, generation: int
+    ) -> str:
+        assert isinstance(draft.entry, SbEntry)
+        return sb_tracking_identifier(
+            loket_journal_run_id,
+            environment=self.target.environment,
+            administration_id=self.target.administration_id,
+            fingerprint=wire_fingerprint(draft.entry),
+            generation=generation,
+        )
+
+    @property
+    def quiet(self) -> timedelta | None:
         return None  # a repeated Tracking-Identifier books nothing
 
-    def book(
-        self,
-        draft: Draft[ProfitEntry] | Draft[SbEntry],
-        *,
-        check_first: bool,
-        may_post: bool = True,
-    ) -> Booked:
+    @property
+    def replays(self) -> bool:
+        return True
+
+    def post(self, draft: Draft[ProfitEntry] | Draft[SbEntry], reference: str) -> str:
         assert isinstance(draft.entry, SbEntry)
-        booking: SbBooking = self.client.book_entry(draft.entry)
-        number = booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
-        return Booked(number, draft.entry.tracking_identifier, False)
+        booking: SbBooking = self.client.post_entry(draft.entry, reference)
+        return booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
+
+    def look_up(self, row: Booking) -> str | None:
+        raise NotImplementedError("SB settles an unknown outcome by replaying the post")
 
     def check(self) -> list[tuple[str, str]]:
         administrations = {a.id.lower(): a.description for a in self.client.list_administrations()}

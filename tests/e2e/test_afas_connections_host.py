@@ -64,7 +64,7 @@ def test_sb_consent_round_trip_and_one_entry_per_tracking_identifier(
     tracking = unique("track-")
     with services.sb_client(office, "enyoi") as sb:
         for _ in range(3):  # a redelivered job resends the same entry
-            sb.book_entry(sb_entry(tracking, SB_ADMINISTRATION_ID))
+            sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)
     assert len([b for b in afas_sandbox.sb_bookings() if b.tracking_identifier == tracking]) == 1
 
     log = host.log_text()

@@ -9,8 +9,8 @@ from typing import Any
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devtools.sandbox.loket import default_scenario
-from shared.store.bookings import BookingState
 from shared.store.connections import ConnectionKey, ConnectionKind, ConnectionState
+from shared.sync.ledger import State as BookingState
 from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE, SyncJob
 from tests.support.invariants import Expectation, Report, assert_invariant, snapshot
 from tests.support.localhost import start_local_host, wait_until

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.store.bookings import BookingState
+from shared.sync.ledger import State as BookingState
 from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE
 from tests.support.fault_catalogue import DONE_AT
 from tests.support.invariants import assert_invariant, snapshot

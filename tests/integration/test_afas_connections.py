@@ -64,8 +64,8 @@ def test_a_profit_token_is_checked_then_stored_encrypted(
     assert secrets.afas_token.reveal() == PROFIT_TOKEN  # whitespace and line breaks removed
     # The stored connection books through the Services factory.
     with afas_services.profit_client(office, "12345") as client:
-        booking = client.book_entry(profit_entry(unique("LB-")))
-    assert afas_sandbox.profit_entries()[-1].entry_number == booking.entry_number
+        number = client.post_entry(profit_entry(unique("LB-")))
+    assert afas_sandbox.profit_entries()[-1].entry_number == number
     # Replacing the token answers 200.
     status, _ = put_profit(afas_services, office, {"token": DATA})
     assert status == 200
@@ -197,7 +197,7 @@ def test_no_token_value_reaches_the_logs(
     put_profit(afas_services, office, {"token": PROFIT_TOKEN_WITHOUT_FIENTRIES})
     connect_sb(afas_services, office)
     with afas_services.sb_client(office, "enyoi") as sb:
-        sb.book_entry(sb_entry(unique("t-"), SB_ADMINISTRATION_ID))
+        sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), unique("t-"))
     text = caplog.text
     assert "afas-profit connection of office" in text  # the log was captured at all
     secrets = [
@@ -229,8 +229,8 @@ def test_sb_consent_stores_tokens_encrypted_and_books_once_per_tracking_identifi
         periods = list(sb.list_periods(SB_ADMINISTRATION_ID))
         assert (periods[0].year, periods[0].number) == (2023, 1)
         tracking = unique("track-")
-        first = sb.book_entry(sb_entry(tracking, SB_ADMINISTRATION_ID))
-        second = sb.book_entry(sb_entry(tracking, SB_ADMINISTRATION_ID))
+        first = sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)
+        second = sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)
     assert first == second and first.instance_ids
     bookings = [b for b in afas_sandbox.sb_bookings() if b.tracking_identifier == tracking]
     assert len(bookings) == 1 and afas_sandbox.sb_repeats == 1
@@ -247,7 +247,7 @@ def test_sb_book_then_fail_is_retried_with_the_same_tracking_identifier(
     getattr(afas_sandbox, fault)("api/payrolljournalentry")
     tracking = unique("track-")
     with afas_services.sb_client(office, "enyoi") as sb:
-        booking = sb.book_entry(sb_entry(tracking, SB_ADMINISTRATION_ID))
+        booking = sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)
     assert len([b for b in afas_sandbox.sb_bookings() if b.tracking_identifier == tracking]) == 1
     assert afas_sandbox.count("payrolljournalentry", "POST") == 2
     assert booking.instance_ids == (afas_sandbox.sb_bookings()[-1].instance_id,)
@@ -305,12 +305,12 @@ def test_sb_refusals_are_typed_with_trace_id_and_hint(
     )
     with afas_services.sb_client(office, "enyoi") as sb:
         with pytest.raises(AfasValidationError) as caught:
-            sb.book_entry(sb_entry(unique("t-"), SB_ADMINISTRATION_ID, lines=lines))
+            sb.post_entry(sb_entry(SB_ADMINISTRATION_ID, lines=lines), unique("t-"))
         assert caught.value.status == 400 and caught.value.code == "account-unknown"
         assert caught.value.trace_id and caught.value.trace_id in caught.value.detail
         afas_sandbox.sb_partially_succeed = True
         with pytest.raises(SbPartiallySucceeded):
-            sb.book_entry(sb_entry(unique("t-"), SB_ADMINISTRATION_ID))
+            sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), unique("t-"))
     assert afas_sandbox.count("payrolljournalentry", "POST") == 2  # 400 is not retried
 
 
@@ -325,7 +325,7 @@ def test_sb_throttling_is_retried_within_bounds(
     afas_sandbox.throttle("api/payrolljournalentry", status=503, retry_after=1)
     started = time.monotonic()
     with afas_services.sb_client(office, "enyoi") as sb:
-        sb.book_entry(sb_entry(unique("t-"), SB_ADMINISTRATION_ID))
+        sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), unique("t-"))
     assert 2.0 <= time.monotonic() - started < 6
     assert len(afas_sandbox.sb_bookings()) == 1
 

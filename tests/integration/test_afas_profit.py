@@ -1,4 +1,6 @@
-"""ProfitClient over real HTTP against the AFAS sandbox: reads, booking, errors, exactly-once."""
+"""ProfitClient over real HTTP against the AFAS sandbox: reads, booking, errors, and exactly-once
+through the booking step (:class:`tests.support.afas_fixtures.Booker`: ``book_once`` with a
+dict-backed ledger) under every fault the sandbox can inject."""
 
 from __future__ import annotations
 
@@ -26,8 +28,6 @@ from shared.afas.errors import (
     AfasAuthError,
     AfasConnectorNotAuthorized,
     AfasNotFound,
-    AfasOutcomeUnknown,
-    AfasRetriableError,
     AfasServerError,
     AfasValidationError,
 )
@@ -35,7 +35,8 @@ from shared.afas.profit import Filter, ProfitClient, authorization_header, fi_en
 from shared.afas.wire import dumps
 from shared.journal.entries import ProfitEntry, ProfitLine
 from shared.secret import Secret
-from tests.support.afas_fixtures import fast_profit_client, profit_entry
+from shared.sync.booking import BookingPolicy, BookingRefused, BookingUnsettled, QuietPeriod
+from tests.support.afas_fixtures import Booker, fast_profit_client, profit_entry
 from tests.support.localhost import wait_until
 
 FI = "connectors/FiEntries"
@@ -44,6 +45,11 @@ FI = "connectors/FiEntries"
 @pytest.fixture
 def client(afas_sandbox: AfasSandbox) -> ProfitClient:
     return fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+
+
+@pytest.fixture
+def booker(client: ProfitClient) -> Booker:
+    return Booker(client)
 
 
 def test_reads_what_the_sync_checks_before_booking(client: ProfitClient) -> None:
@@ -96,13 +102,13 @@ def test_unknown_filter_field_is_an_afas_error(client: ProfitClient) -> None:
 
 
 def test_a_balanced_entry_books_once_with_header_lines_and_cost_centres(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+    client: ProfitClient, booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
     voucher = unique("LB202503S1-")
-    booking = client.book_entry(profit_entry(voucher))
+    booking = booker.book(profit_entry(voucher))
     assert not booking.recovered
     [entry] = afas_sandbox.profit_entries(voucher=voucher)
-    assert entry.entry_number == booking.entry_number and entry.journal == "80"
+    assert str(entry.entry_number) == booking.entry_number and entry.journal == "80"
     assert (entry.year, entry.period) == (2025, 3)
     assert [(ln.account, ln.debit, ln.credit, ln.dimensions) for ln in entry.lines] == [
         ("4000", Decimal("4000.00"), Decimal("0.00"), {1: "100"}),
@@ -115,12 +121,13 @@ def test_a_balanced_entry_books_once_with_header_lines_and_cost_centres(
     expected = base64.b64encode(PROFIT_TOKEN.encode()).decode()
     assert headers["authorization"] == f"AfasToken {expected}"
     assert headers["accept-language"] == "nl-nl"
-    # One lookup and one post per booked entry; a second call books nothing.
-    assert client.calls == {"GET Profit_Transactions": 1, "POST FiEntries": 1}
-    again = client.book_entry(profit_entry(voucher))
+    # One post per booked entry (a fresh ledger claim needs no look-up); a second call books
+    # nothing and asks AFAS nothing: the ledger knows.
+    assert client.calls == {"POST FiEntries": 1}
+    again = booker.book(profit_entry(voucher))
     assert again.recovered and again.entry_number == booking.entry_number
-    assert afas_sandbox.count(FI, "POST") == 1
-    lines = client.find_booked_lines(1, "80", voucher)
+    assert afas_sandbox.count(FI, "POST") == 1 and client.calls == {"POST FiEntries": 1}
+    lines = client.find_booked_lines(1, voucher)
     assert sum(ln.debit for ln in lines) == sum(ln.credit for ln in lines) == Decimal("4812.34")
 
 
@@ -130,8 +137,8 @@ def test_each_201_body_shape_gives_the_entry_number(
 ) -> None:
     afas_sandbox.profit_response_shape = shape
     voucher = unique("LB-")
-    booking = client.book_entry(profit_entry(voucher))
-    assert booking.entry_number == afas_sandbox.profit_entries(voucher=voucher)[0].entry_number
+    number = client.post_entry(profit_entry(voucher))
+    assert number == afas_sandbox.profit_entries(voucher=voucher)[0].entry_number
 
 
 def _line(account: str, debit: str, credit: str, *dims: tuple[int, str]) -> ProfitLine:
@@ -157,6 +164,7 @@ LIVE_ERRORS = [
 @pytest.mark.parametrize(("code", "changes", "hint"), LIVE_ERRORS)
 def test_profit_refusals_come_back_typed_with_their_hint(
     client: ProfitClient,
+    booker: Booker,
     afas_sandbox: AfasSandbox,
     unique: Callable[[str], str],
     code: str,
@@ -164,16 +172,19 @@ def test_profit_refusals_come_back_typed_with_their_hint(
     hint: str,
 ) -> None:
     voucher = unique("LB-")
-    with pytest.raises(AfasValidationError) as caught:
-        client.book_entry(profit_entry(voucher, **changes))  # type: ignore[arg-type]
-    error = caught.value
+    with pytest.raises(BookingRefused) as caught:
+        booker.book(profit_entry(voucher, **changes))  # type: ignore[arg-type]
+    error = caught.value.error
+    assert isinstance(error, AfasValidationError)
     assert (error.status, error.code) == (500, code)
     assert hint in error.hint
     assert error.log_reference and error.log_reference in error.detail
     assert error.message in [e["externalMessage"] for e in afas_sandbox.profit_errors]
     assert afas_sandbox.profit_entries(voucher=voucher) == []
-    # refused: one post, and the voucher was checked before and after it
-    assert client.calls == {"GET Profit_Transactions": 2, "POST FiEntries": 1}
+    # refused before processing: one post, nothing to look up, and the ledger says refused
+    assert client.calls == {"POST FiEntries": 1}
+    [row] = booker.bookings.rows.values()
+    assert row.state.value == "refused" and row.posts == 1
 
 
 def test_profit_rejects_an_unbalanced_entry_with_a_hint(afas_sandbox: AfasSandbox) -> None:
@@ -202,14 +213,15 @@ def _raw_post(sandbox: AfasSandbox, entry: ProfitEntry) -> requests.Response:
 def test_profit_accepts_a_duplicate_voucher_number(
     afas_sandbox: AfasSandbox, client: ProfitClient
 ) -> None:
-    """Profit does not reject a second entry with the same BpNr: the client must not rely on it."""
+    """Profit does not reject a second entry with the same BpNr: nothing may rely on it (the
+    booking ledger keeps the second post from being sent), and the look-up settles on the
+    first entry when it finds two."""
     entry = profit_entry("LB-DUPLICATE")
     for _ in range(2):
         assert _raw_post(afas_sandbox, entry).status_code == 201
     assert len(afas_sandbox.profit_entries(voucher="LB-DUPLICATE")) == 2
-    # Our client books nothing more and settles on the first entry.
     first = afas_sandbox.profit_entries(voucher="LB-DUPLICATE")[0].entry_number
-    assert client.book_entry(entry).entry_number == first
+    assert client.find_entry(1, "LB-DUPLICATE") == first
 
 
 # -- auth and App Connector ------------------------------------------------------------------
@@ -243,7 +255,7 @@ def test_an_app_connector_without_fientries(
         limited.check_token()
     assert "FiEntries" in checked.value.message
     with pytest.raises(AfasConnectorNotAuthorized) as posted:
-        limited.book_entry(profit_entry(unique("LB-")))
+        limited.post_entry(profit_entry(unique("LB-")))
     assert "niet ondersteund" in posted.value.message and posted.value.error_number == -2147180996
     assert "App connector" in posted.value.hint
 
@@ -253,53 +265,62 @@ def test_an_app_connector_without_fientries(
 
 @pytest.mark.parametrize("status", [500, 503])
 def test_book_then_fail_leaves_exactly_one_entry(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], status: int
+    booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str], status: int
 ) -> None:
+    """AFAS booked, then answered an error: AFAS finished, so the look-up settles it at once."""
     voucher = unique("LB-")
     afas_sandbox.book_then_fail(FI, status=status)
-    booking = client.book_entry(profit_entry(voucher))
+    booking = booker.book(profit_entry(voucher))
     assert booking.recovered
-    assert client.book_entry(profit_entry(voucher)).recovered  # the client's retry
+    assert booker.book(profit_entry(voucher)).recovered  # a redelivery: the ledger knows
     [entry] = afas_sandbox.profit_entries(voucher=voucher)
-    assert entry.entry_number == booking.entry_number
+    assert str(entry.entry_number) == booking.entry_number
     assert afas_sandbox.count(FI, "POST") == 1
 
 
 def test_book_then_time_out_leaves_exactly_one_entry(
     afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
-    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=0.5)
+    booker = Booker(fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=0.5))
     voucher = unique("LB-")
     afas_sandbox.book_then_hang(FI, seconds=5)
     started = time.monotonic()
-    booking = client.book_entry(profit_entry(voucher))
-    assert booking.recovered and time.monotonic() - started < 3
-    assert client.book_entry(profit_entry(voucher)).entry_number == booking.entry_number
+    with pytest.raises(BookingUnsettled):
+        booker.book(profit_entry(voucher))
+    assert time.monotonic() - started < 3
+    booking = booker.book(profit_entry(voucher))  # the next attempt looks it up first
+    assert booking.recovered
     assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
     assert afas_sandbox.count(FI, "POST") == 1
 
 
 def test_book_then_drop_the_connection_leaves_exactly_one_entry(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+    booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
     voucher = unique("LB-")
     afas_sandbox.book_then_drop(FI)
-    assert client.book_entry(profit_entry(voucher)).recovered
+    with pytest.raises(BookingUnsettled):
+        booker.book(profit_entry(voucher))
+    assert booker.book(profit_entry(voucher)).recovered
     assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+    assert afas_sandbox.count(FI, "POST") == 1
 
 
 def test_no_repost_while_profit_may_still_be_booking(
     afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
-    """Timeout, and Profit books only later: the client must not post again in that call."""
-    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=0.3)
+    """Timeout, and Profit books only later: no post goes out again within the quiet period
+    (twice the post's read timeout after the last post), whatever the attempts in between."""
+    booker = Booker(fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=0.3))
     voucher = unique("LB-")
     afas_sandbox.slow(FI, seconds=1.0)
-    with pytest.raises(AfasOutcomeUnknown) as caught:
-        client.book_entry(profit_entry(voucher))
-    assert voucher in str(caught.value) or voucher in caught.value.message
+    with pytest.raises(BookingUnsettled):
+        booker.book(profit_entry(voucher))
+    with pytest.raises(QuietPeriod) as quiet:
+        booker.book(profit_entry(voucher))  # looked up, absent, and too early to post again
+    assert 0 < quiet.value.retry_after <= 1.0
     wait_until(lambda: afas_sandbox.profit_entries(voucher=voucher), timeout=5, what="late booking")
-    assert client.book_entry(profit_entry(voucher)).recovered  # the next attempt finds it
+    assert booker.book(profit_entry(voucher)).recovered  # the next attempt finds it
     assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
     assert afas_sandbox.count(FI, "POST") == 1
 
@@ -312,37 +333,45 @@ def test_no_repost_while_profit_may_still_be_booking(
     ],
 )
 def test_an_unanswered_request_is_settled_by_the_next_attempt(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], fault: Fault
+    booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str], fault: Fault
 ) -> None:
-    """No answer (or a gateway timeout): Profit may still be working, so no repost in this call."""
+    """No answer (or a gateway timeout): Profit may still be working, so no repost until the
+    quiet period has passed and a look-up found nothing."""
     voucher = unique("LB-")
     afas_sandbox.inject(fault)
-    with pytest.raises(AfasOutcomeUnknown):
-        client.book_entry(profit_entry(voucher))
+    with pytest.raises(BookingUnsettled):
+        booker.book(profit_entry(voucher))
     assert afas_sandbox.profit_entries(voucher=voucher) == []
-    assert not client.book_entry(profit_entry(voucher)).recovered
+    with pytest.raises(QuietPeriod):
+        booker.book(profit_entry(voucher))
+    booker.clock.advance(seconds=11)  # 2 x the 5 s read timeout
+    assert not booker.book(profit_entry(voucher)).recovered
     assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+    assert afas_sandbox.count(FI, "POST") == 2
 
 
 def test_a_locked_booking_layout_is_retried_after_the_voucher_check(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+    booker: Booker, client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
     voucher = unique("LB-")
     afas_sandbox.inject(Fault(FaultKind.STATUS, FI, method="POST", status=500, message=MSG_LOCKED))
-    booking = client.book_entry(profit_entry(voucher))
+    booking = booker.book(profit_entry(voucher))
     assert not booking.recovered
     assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
-    assert client.calls == {"GET Profit_Transactions": 2, "POST FiEntries": 2}
+    assert client.calls == {"GET Profit_Transactions": 1, "POST FiEntries": 2}
+    [row] = booker.bookings.rows.values()
+    assert (row.state.value, row.posts) == ("booked", 2)
 
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_throttled_post_waits_retry_after_then_books_once(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str], status: int
+    booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str], status: int
 ) -> None:
     voucher = unique("LB-")
     afas_sandbox.throttle(FI, status=status, retry_after=1)
+    booker.policy = BookingPolicy(settle_pause=0.05)  # the Retry-After decides the pause
     started = time.monotonic()
-    booking = client.book_entry(profit_entry(voucher))
+    booking = booker.book(profit_entry(voucher))
     waited = time.monotonic() - started
     assert not booking.recovered and 1.0 <= waited < 4
     assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
@@ -359,28 +388,30 @@ def test_reads_retry_429_with_retry_after_within_bounds(
 
 
 def test_maintenance_for_hours_is_not_slept_through(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+    booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
     afas_sandbox.maintenance = 7200
     started = time.monotonic()
-    with pytest.raises(AfasRetriableError) as caught:
-        client.book_entry(profit_entry(unique("LB-")))
+    with pytest.raises(BookingUnsettled) as caught:
+        booker.book(profit_entry(unique("LB-")))
     assert time.monotonic() - started < 2
-    assert caught.value.retry_after == 7200 and caught.value.code == "maintenance"
-    assert afas_sandbox.count(FI, "POST") == 0  # no post without a voucher check
+    assert caught.value.retry_after == 7200 and caught.value.error.code == "maintenance"
+    assert afas_sandbox.count(FI, "POST") == 1  # answered: nothing more is sent in this call
 
 
 def test_a_long_maintenance_answer_to_the_post_is_not_posted_into_again(
-    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+    booker: Booker, client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
     voucher = unique("LB-")
     afas_sandbox.throttle(FI, status=503, retry_after=7200)
-    with pytest.raises(AfasRetriableError) as caught:
-        client.book_entry(profit_entry(voucher))
-    assert caught.value.retry_after == 7200 and not isinstance(caught.value, AfasOutcomeUnknown)
-    assert afas_sandbox.count(FI, "POST") == 1
-    assert client.calls["GET Profit_Transactions"] == 2  # before the post and after the 503
-    assert not client.book_entry(profit_entry(voucher)).recovered  # after maintenance: books
+    with pytest.raises(BookingUnsettled) as caught:
+        booker.book(profit_entry(voucher))
+    assert caught.value.retry_after == 7200
+    assert afas_sandbox.count(FI, "POST") == 1 and "GET Profit_Transactions" not in client.calls
+    # After maintenance: AFAS had answered, so a look-up that finds nothing allows the post.
+    assert not booker.book(profit_entry(voucher)).recovered
+    assert client.calls["GET Profit_Transactions"] == 1
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
 
 
 def test_sandbox_answers_documented_error_json(afas_sandbox: AfasSandbox) -> None:

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from shared.bootstrap import Services
-from shared.store.bookings import BookingLedger, BookingState
 from shared.store.runs import JobOutcome, JobStatus, NewRun, RunRepository, RunStatus, RunType
 from shared.store.tables import ConcurrencyConflict
 
@@ -118,46 +117,6 @@ def test_pages_are_newest_first_and_filterable(
         "nightly-2026-11-01",
     ]
     assert runs.page(unique("other-office"), limit=10).runs == []
-
-
-def test_the_ledger_claim_is_one_conditional_insert(
-    services: Services, unique: Callable[[str], str]
-) -> None:
-    ledger = BookingLedger(services.storage)
-    target, run_id = f"profit|12345|{unique('adm')}", unique("run")
-    claim = ledger.claim(
-        target,
-        run_id,
-        office_id="o",
-        client_id="c",
-        run_id="r1",
-        reference="LB1",
-        lease_until=T0 + timedelta(minutes=5),
-    )
-    assert claim is not None and claim.state is BookingState.CLAIMED
-    assert (
-        ledger.claim(
-            target,
-            run_id,
-            office_id="o",
-            client_id="c",
-            run_id="r2",
-            reference="LB1",
-            lease_until=T0,
-        )
-        is None
-    )
-    stale = ledger.get(target, run_id)
-    assert (
-        stale is not None
-        and stale.lease_alive(T0)
-        and not stale.lease_alive(T0 + timedelta(minutes=6))
-    )
-    posted = ledger.advance(claim, BookingState.POSTED)
-    with pytest.raises(ConcurrencyConflict):
-        ledger.advance(stale, BookingState.FAILED, error="late")  # a stale writer loses
-    booked = ledger.advance(posted, BookingState.BOOKED, entry_number="4711", booked_at=T0)
-    assert booked.state.booked and booked.entry_number == "4711"
 
 
 def test_job_start_counts_attempts(services: Services, unique: Callable[[str], str]) -> None:

@@ -14,13 +14,21 @@ from devtools.sandbox.afas import AfasSandbox, default_scenario, start_afas_sand
 from shared.afas.environment import parse_profit_environment, profit_base_url, profit_token
 from shared.afas.profit import ProfitClient
 from shared.afas.retry import RetryPolicy
+from shared.afas.sb import SbClient
 from shared.api.handlers import afas_connections
 from shared.api.http import ApiRequest, ApiResponse, Headers
 from shared.api.operations import Operation, handle
 from shared.bootstrap import Services
+from shared.clients.model import ProfitTarget, SbTarget
+from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, ProfitLine, SbEntry, SbLine
+from shared.journal.periods import LedgerPeriod, PeriodRule
 from shared.settings import Settings
+from shared.sync.booking import BookingPolicy, book_once
+from shared.sync.ledger import Holder
+from shared.sync.targets import Booked, ProfitTargetLedger, SbTargetLedger, Target
 from tests.support.api import admin_headers
+from tests.support.fakes import FakeBookings, ManualClock
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=5, budget=10)
 
@@ -54,8 +62,58 @@ def fast_profit_client(
         timeout=(2.0, read_timeout),
         post_timeout=(2.0, read_timeout),
         retry=FAST_RETRY,
-        settle_delay=0.05,
     )
+
+
+class Booker:
+    """The booking step (:func:`shared.sync.booking.book_once`) around one client, with a
+    dict-backed ledger and a clock the test moves: what exactly-once means at the AFAS boundary,
+    over real HTTP."""
+
+    def __init__(self, client: ProfitClient | SbClient, *, environment: str = "12345") -> None:
+        self.client = client
+        self.bookings = FakeBookings()
+        self.clock = ManualClock()
+        self.policy = BookingPolicy(settle_pause=0.05)
+        self.environment = environment
+
+    def target(self, entry: ProfitEntry | SbEntry) -> Target:
+        if isinstance(entry, ProfitEntry):
+            assert isinstance(self.client, ProfitClient)
+            return ProfitTargetLedger(
+                self.client, ProfitTarget(self.environment, entry.administration, entry.journal)
+            )
+        assert isinstance(self.client, SbClient)
+        return SbTargetLedger(self.client, SbTarget(self.environment, entry.administration_id))
+
+    def book(
+        self,
+        entry: ProfitEntry | SbEntry,
+        *,
+        run_id: str | None = None,
+        approved: str | None = None,
+    ) -> Booked:
+        """Book ``entry`` as Loket journal run ``run_id`` (default: the voucher / description)."""
+        period = LedgerPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD)
+        draft: Draft[ProfitEntry] | Draft[SbEntry]
+        if isinstance(entry, ProfitEntry):
+            draft = Draft(entry, period, ())
+        else:
+            draft = Draft(entry, period, ())
+        key = run_id or (
+            entry.voucher_number if isinstance(entry, ProfitEntry) else entry.description
+        )
+        booked, _ = book_once(
+            self.bookings,
+            self.clock,
+            self.target(entry),
+            draft,
+            key,
+            Holder("office", "client", "run"),
+            approved=approved,
+            policy=self.policy,
+        )
+        return booked
 
 
 def profit_entry(
@@ -88,13 +146,15 @@ def profit_entry(
 
 
 def sb_entry(
-    tracking: str, administration_id: str, *, lines: tuple[SbLine, ...] | None = None
+    administration_id: str,
+    *,
+    lines: tuple[SbLine, ...] | None = None,
+    description: str = "Loonjournaalpost 2025-3",
 ) -> SbEntry:
     return SbEntry(
         administration_id=administration_id,
-        description="Loonjournaalpost 2025-3",
+        description=description,
         entry_date=date(2025, 3, 31),
-        tracking_identifier=tracking,
         lines=lines
         or (
             SbLine("4000", Decimal("4000.00"), Decimal("0")),

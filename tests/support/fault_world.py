@@ -60,8 +60,9 @@ from shared.secret import Secret
 from shared.settings import Settings
 from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.sync import entrypoints
+from shared.sync.booking import BookingPolicy
+from shared.sync.deps import WorkerDeps
 from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE, SyncJob
-from shared.sync.worker import WorkerDeps
 from tests.conftest import base_env
 from tests.support.afas_fixtures import call, connect_sb
 from tests.support.api import admin_headers
@@ -185,8 +186,6 @@ class WorkerProcess(Services):
             timeout=(t.connect, t.read),
             post_timeout=(t.connect, t.read),
             retry=t.afas_retry,
-            post_attempts=t.profit_post_attempts,
-            settle_delay=0.02,
         )
 
     def sb_client(self, office_id: str, environment: str) -> SbClient:
@@ -204,7 +203,8 @@ class WorkerProcess(Services):
     @cached_property
     def worker_deps(self) -> WorkerDeps:
         """The app's worker dependencies, with the fault-injection seam wired to the world."""
-        return dataclasses.replace(super().worker_deps, checkpoint=self.checkpoint)
+        policy = BookingPolicy(posts_per_call=self.timeouts.profit_post_attempts, settle_pause=0.02)
+        return dataclasses.replace(super().worker_deps, checkpoint=self.checkpoint, booking=policy)
 
 
 class PlannerServices(Services):

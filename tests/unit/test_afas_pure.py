@@ -221,7 +221,7 @@ def test_unbalanced_entry_is_refused_before_any_call() -> None:
 
 
 def test_sb_payload_sends_the_side_that_has_an_amount() -> None:
-    payload = payroll_entry_payload(sb_entry("t-1", "701b747b-eea2-5ed1-8518-973e5c670252"))
+    payload = payroll_entry_payload(sb_entry("701b747b-eea2-5ed1-8518-973e5c670252"))
     assert payload["PayrollJournalEntryLine"][0] == {
         "LedgerAccountNumber": "4000",
         "AmountDebit": Decimal("4000.00"),
@@ -267,4 +267,4 @@ def test_retry_policy_honours_retry_after_within_bounds() -> None:
 
 
 def test_sb_entry_date_is_iso() -> None:
-    assert payroll_entry_payload(sb_entry("t", "a"))["Date"] == date(2025, 3, 31).isoformat()
+    assert payroll_entry_payload(sb_entry("a"))["Date"] == date(2025, 3, 31).isoformat()

@@ -249,7 +249,10 @@ def preview(ctx: RequestContext) -> ApiResponse:
             "year": draft.period.year,
             "period": draft.period.period,
             "journal": None,
-            "reference": entry.tracking_identifier,
+            # the Tracking-Identifier a first post would carry (a later attempt may differ)
+            "reference": booking.reference
+            if booking is not None and booking.reference
+            else target.reference(draft, run.id, 0),
             "description": entry.description,
         }
     out = PreviewOut(

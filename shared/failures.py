@@ -1,0 +1,157 @@
+"""One classification of failures: for every error a step can meet, what the caller does about
+it. The worker, the approvals, the client service and the HTTP handlers all ask
+:func:`classify`, so the ladder of exceptions is written once.
+
+==================  =========================================================================
+disposition          what the caller does
+==================  =========================================================================
+retry-now            passing trouble on a call that is safe to repeat: the client already
+                     retried within its policy; the job comes back later (queue redelivery)
+retry-later          passing trouble that outlasts a call (maintenance, a quiet period, another
+                     holder): the job comes back later, deferred when the moment is known
+reconsent            a connection needs a person (new consent, new token): fail visibly with
+                     the Dutch hint, notify; nothing is retried until then
+refused              refused as it stands (bad configuration, an answer we cannot read, a read
+                     AFAS refuses): fail visibly with the Dutch hint; nothing was booked
+outcome-unknown      a post left the process and nobody knows what became of it: come back
+                     later; the booking ledger looks it up before anything is posted again
+partial              AFAS booked part of an entry: fail visibly; a person must look
+==================  =========================================================================
+
+Posts are classified by :func:`shared.afas.errors.post_outcome` inside the booking step; what the
+booking step raises is classified here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.afas.errors import AfasAuthError, AfasError, Disposition, read_disposition
+from shared.loket.errors import (
+    LoketAuthError,
+    LoketContractError,
+    LoketError,
+    LoketRetriableError,
+)
+from shared.oauth.tokens import ConsentRequired, NotConnected, TokenEndpointError
+from shared.store.tables import ConcurrencyConflict
+from shared.sync import texts
+from shared.sync.booking import (
+    BookingBusy,
+    BookingPartial,
+    BookingUnsettled,
+    NotApproved,
+    QuietPeriod,
+)
+
+__all__ = ["Disposition", "Failure", "classify"]
+
+BUSY = "een andere verwerking was tegelijk met dezelfde journaalrun bezig"
+
+
+@dataclass(frozen=True)
+class Failure:
+    disposition: Disposition
+    code: str  # stable, for messages and telemetry
+    dutch: str  # what happened, for the run messages and problem details
+    hint: str = ""  # what the user can do
+    retry_after: float | None = None  # seconds, when the moment to come back is known
+    defer: bool = False  # come back after retry_after with a fresh message (spends no retry)
+
+    @property
+    def transient(self) -> bool:
+        return self.disposition in (
+            Disposition.RETRY_NOW,
+            Disposition.RETRY_LATER,
+            Disposition.OUTCOME_UNKNOWN,
+        )
+
+
+def classify(error: BaseException) -> Failure | None:
+    """What ``error`` means for the caller; None for an error nobody expects (a bug: let it
+    propagate, so the queue retries and the poison path makes it visible)."""
+    match error:
+        case QuietPeriod():
+            return Failure(
+                Disposition.RETRY_LATER,
+                "afas-quiet-period",
+                f"AFAS gaf geen antwoord op het boeken van {error.reference}; de boeking staat "
+                "(nog) niet in AFAS. Loonbrug kijkt later opnieuw en boekt pas weer als AFAS "
+                "die zeker niet meer verwerkt",
+                retry_after=error.retry_after,
+                defer=True,
+            )
+        case BookingUnsettled():
+            return Failure(
+                Disposition.OUTCOME_UNKNOWN,
+                "afas-outcome-unknown",
+                "AFAS gaf geen (leesbaar) antwoord op het boeken; Loonbrug zoekt de boeking bij "
+                "de volgende poging op voordat er iets opnieuw wordt verstuurd",
+                "Niets te doen: er wordt nooit twee keer geboekt.",
+                retry_after=error.retry_after,
+            )
+        case BookingBusy():
+            return Failure(Disposition.RETRY_LATER, "busy", BUSY)
+        case BookingPartial():
+            why = texts.partially_booked(error.detail)
+            return Failure(Disposition.PARTIAL, "afas-partial", why.text, why.hint)
+        case NotApproved():
+            why = texts.CHANGED_SINCE_APPROVAL
+            return Failure(Disposition.REFUSED, "not-approved", why.text, why.hint)
+        case ConsentRequired() | NotConnected() | LoketAuthError():
+            reason = getattr(error, "reason", None) or getattr(error, "dutch", None) or ""
+            return Failure(
+                Disposition.RECONSENT,
+                "consent",
+                f"De koppeling vraagt opnieuw toestemming of ontbreekt. {reason}".strip(),
+                "Koppel opnieuw via Koppelingen; daarna kunt u een rerun starten.",
+            )
+        case AfasError():
+            return _afas(error)
+        case LoketRetriableError():
+            return Failure(
+                Disposition.RETRY_NOW,
+                "loket-unavailable",
+                "Loket.nl was niet bereikbaar of gaf een tijdelijke fout",
+                retry_after=getattr(error, "retry_after", None),
+            )
+        case TokenEndpointError():
+            return Failure(
+                Disposition.RETRY_NOW,
+                "token-unavailable",
+                "De aanmeldserver van Loket of AFAS was tijdelijk niet bereikbaar",
+            )
+        case ConcurrencyConflict():
+            return Failure(Disposition.RETRY_NOW, "busy", BUSY)
+        case LoketContractError():
+            return Failure(
+                Disposition.REFUSED,
+                "loket-contract",
+                f"Loket gaf een antwoord dat Loonbrug niet begrijpt: {error.dutch}",
+                "Probeer het later opnieuw; blijft dit gebeuren, neem dan contact op met de "
+                "support.",
+            )
+        case LoketError():
+            return Failure(
+                Disposition.REFUSED,
+                "loket-error",
+                f"Loket gaf een fout: {error.dutch}",
+                "Controleer de rechten van de Loket-gebruiker van de koppeling.",
+            )
+    return None
+
+
+def _afas(error: AfasError) -> Failure:
+    disposition = read_disposition(error)
+    if disposition in (Disposition.RETRY_NOW, Disposition.RETRY_LATER):
+        return Failure(
+            disposition,
+            f"afas-{error.code}",
+            "AFAS was niet bereikbaar, bezig (onderhoud of vergrendeling) of gaf een tijdelijke "
+            "fout",
+            error.hint,
+            retry_after=error.retry_after,
+            defer=disposition is Disposition.RETRY_LATER and error.retry_after is not None,
+        )
+    code = "afas-token" if isinstance(error, AfasAuthError) else "afas-error"
+    return Failure(disposition, code, f"AFAS gaf een fout: {error.detail}", error.hint)

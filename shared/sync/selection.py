@@ -1,0 +1,92 @@
+"""Which journal runs a job considers: the nightly takes the runs Loket has ready (or whose export
+failed), a rerun the runs whose payroll was approved in its window. When there is nothing, the
+run overview says why, in the words of the manual's troubleshooting checklist."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from shared.clock import to_amsterdam
+from shared.journal.models import JournalRun, JournalRunStatus
+from shared.loket.client import LoketClient
+from shared.store.run_details import Level, RunMessage
+from shared.store.runs import RunType
+from shared.sync import texts
+from shared.sync.deps import JobState, WorkerDeps
+
+NIGHTLY_STATUSES = frozenset({JournalRunStatus.READY, JournalRunStatus.EXPORT_FAILED})
+DONE_STATUSES = frozenset(
+    {JournalRunStatus.EXPORTED, JournalRunStatus.NO_RESULTS, JournalRunStatus.REMOVED}
+)
+
+
+def select(deps: WorkerDeps, loket: LoketClient, state: JobState) -> Iterator[JournalRun]:
+    all_runs = sorted(
+        loket.list_journal_runs(state.config.loket_administration_id),
+        key=lambda r: r.sequence_number,
+    )
+    deps.checkpoint("listed")
+    if state.run.type is RunType.NIGHTLY:
+        # Ready (or export failed) runs, plus those an earlier delivery of this job already
+        # handled (Loket now says exported) so the counts of the run stay complete.
+        chosen = [r for r in all_runs if r.status in NIGHTLY_STATUSES or r.id in state.recorded]
+    else:
+        chosen = approved_in_window(loket, all_runs, state.run.approved_from, state.run.approved_to)
+    if not chosen:
+        diagnose(deps, state, all_runs)
+    yield from chosen
+
+
+def approved_in_window(
+    loket: LoketClient, runs: list[JournalRun], start: date | None, end: date | None
+) -> list[JournalRun]:
+    approvals: dict[str, datetime | None] = {}
+    chosen = []
+    for run in runs:
+        if not run.status.has_results:
+            continue
+        if run.payroll_run_id not in approvals:
+            approvals[run.payroll_run_id] = loket.get_payroll_run_approval(run.payroll_run_id)
+        approved = approvals[run.payroll_run_id]
+        if approved is None:
+            continue
+        day = to_amsterdam(approved).date()
+        if (start is None or day >= start) and (end is None or day <= end):
+            chosen.append(run)
+    return chosen
+
+
+def diagnose(deps: WorkerDeps, state: JobState, all_runs: list[JournalRun]) -> None:
+    """Explain in Dutch why there is nothing to book."""
+    config = state.config
+    client = config.client_id
+    level = Level.INFO
+    if not all_runs:
+        why = texts.no_journal_runs(
+            client, config.loket_administration_name or config.loket_administration_id
+        )
+        level = Level.WARNING
+    elif state.run.type is RunType.RERUN:
+        why = texts.none_approved_in_window(client, state.run.approved_from, state.run.approved_to)
+    else:
+        waiting = Counter(r.status for r in all_runs if r.status not in DONE_STATUSES)
+        if not waiting:
+            why = texts.all_processed(client)
+        else:
+            why = texts.none_ready(client, waiting)
+            level = Level.WARNING
+    deps.details.message(
+        state.job.office_id,
+        state.job.run_id,
+        RunMessage(
+            at=deps.clock(),
+            level=level,
+            text=why.text,
+            hint=why.hint,
+            client_id=client,
+            code="nothing-to-book",
+        ),
+        key="nothing-to-book",
+    )
