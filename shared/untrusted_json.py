@@ -22,14 +22,18 @@ import json
 import math
 import re
 from decimal import Decimal, InvalidOperation
+from itertools import accumulate
 from typing import Any, Final
 
 MAX_DEPTH: Final = 32
 MAX_NUMBER_CHARS: Final = 100
 MAX_EXPONENT: Final = 100
 
-_STRING: Final = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+# Linear: a string always matches from its opening quote to its closing quote or the end of the
+# text (an unterminated string must not make every later quote rescan the rest: quadratic).
+_STRING: Final = re.compile(r'"(?:[^"\\]++|\\(?:.|\Z))*+(?:"|\Z)', re.DOTALL)
 _BRACKET: Final = re.compile(r"[\[\]{}]")
+_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class UntrustedJson(ValueError):
@@ -70,15 +74,8 @@ def parse(data: bytes | str, *, decimals: bool = False) -> Any:
 def _too_deep(text: str) -> bool:
     if text.count("[") + text.count("{") <= MAX_DEPTH:  # the common case: no scan needed
         return False
-    depth = 0
-    for bracket in _BRACKET.finditer(_STRING.sub("", text)):
-        if bracket.group() in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        else:
-            depth -= 1
-    return False
+    brackets = _BRACKET.findall(_STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH
 
 
 def _number_length(literal: str) -> None:

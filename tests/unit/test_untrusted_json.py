@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.api.http import ApiRequest, Headers, Problem, read_json
+from shared.api.http import MAX_BODY_BYTES, ApiRequest, Headers, Problem, read_json
 from shared.untrusted_json import MAX_DEPTH, MAX_NUMBER_CHARS, UntrustedJson, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,17 @@ def test_nesting_up_to_the_limit_is_read_and_one_deeper_is_refused() -> None:
 def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     text = json.dumps({"note": "[" * 500 + '\\"{' * 200, "list": [[["x"]]]})
     assert parse(text) == json.loads(text)
+
+
+def test_hostile_strings_are_scanned_in_linear_time() -> None:
+    """An unterminated string full of escaped quotes made a first version of the depth scan
+    quadratic (4 minutes for 256 KB): every later quote rescanned the rest of the text."""
+    size = MAX_BODY_BYTES // 3
+    for text in ('"' + '\\"[' * size, '["' + '\\"' * size + "[" * 40 + "\\", '"[' * size):
+        started = time.perf_counter()
+        with pytest.raises(UntrustedJson):
+            parse(text)
+        assert time.perf_counter() - started < 2.0
 
 
 def test_numbers_are_bounded_in_length_and_exponent() -> None:
