@@ -5,6 +5,7 @@ input arrives. The same inputs through the real operations: tests/security/test_
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import time
 from decimal import Decimal
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.api.auth import PRINCIPAL_HEADER, principal_from_headers
 from shared.api.http import MAX_BODY_BYTES, ApiRequest, Headers, Problem, read_json
 from shared.untrusted_json import MAX_DEPTH, MAX_NUMBER_CHARS, UntrustedJson, parse
 
@@ -105,6 +107,16 @@ def test_a_request_body_is_json_or_a_400_problem(raw: bytes) -> None:
         read_json(ApiRequest("PUT", "http://x/api/x", headers, body=raw))
     except Problem as problem:
         assert problem.status == 400 and problem.detail
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=st.one_of(_hostile(), st.text(max_size=100)), raw=st.booleans())
+def test_a_principal_header_is_a_principal_or_a_401(document: str, raw: bool) -> None:
+    value = document if raw else base64.b64encode(document.encode()).decode()
+    try:
+        principal_from_headers({PRINCIPAL_HEADER: value})
+    except Problem as problem:
+        assert problem.status == 401 and problem.detail
 
 
 JSON_VALUES = st.recursive(
