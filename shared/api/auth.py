@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from shared import untrusted_json
 from shared.api.http import Problem
 
 PRINCIPAL_HEADER: Final = "x-ms-client-principal"
@@ -57,8 +58,8 @@ def principal_from_headers(headers: Mapping[str, str]) -> Principal:
         raise unauthenticated()
     try:
         padded = raw.strip() + "=" * (-len(raw.strip()) % 4)
-        document: Any = json.loads(base64.b64decode(padded, validate=False))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        document: Any = untrusted_json.parse(base64.b64decode(padded, validate=False))
+    except (binascii.Error, ValueError):  # UntrustedJson is a ValueError
         raise unauthenticated("De aanmeldgegevens zijn onleesbaar. Meld u opnieuw aan.") from None
     if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
         raise unauthenticated("De aanmeldgegevens zijn onvolledig. Meld u opnieuw aan.")

@@ -248,12 +248,11 @@ class ClientService:
         self, config: ClientConfig, loket_journal_run_id: str
     ) -> tuple[JournalRun, Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
         with self.loket(config.office_id) as loket:
-            run = loket.get_journal_run(loket_journal_run_id)
-            if (
-                run.administration_id
-                and run.administration_id.lower() != config.loket_administration_id.lower()
-            ):
-                raise LoketNotFound("journal run belongs to another administration", status=404)
+            # Only a run of this client's payroll administration (LoketNotFound otherwise): the
+            # client reads the run from that administration's listing, never by id alone.
+            run = loket.get_journal_run(
+                loket_journal_run_id, administration_id=config.loket_administration_id
+            )
             lines = list(loket.iter_journal_run_lines(run.id))
         draft, findings = prepare(self.ledger_target(config), config, run, lines)
         return run, draft, findings

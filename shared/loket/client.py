@@ -13,8 +13,8 @@
 
 Calls per use (each paged list is one call per 250 items):
 ``list_employers`` 1; ``list_payroll_administrations`` 1 per employer; ``list_journal_runs`` 1 per
-administration; reading one journal run = ``get_journal_run`` 1 + ``iter_journal_run_lines`` 1 +
-``get_payroll_run_approval`` 1.
+administration; reading one journal run = ``get_journal_run`` 1 (the administration's listing) +
+``iter_journal_run_lines`` 1 + ``get_payroll_run_approval`` 1.
 """
 
 from __future__ import annotations
@@ -182,12 +182,25 @@ class LoketClient:
                 seen.add(run.id)
                 yield run
 
-    def get_journal_run(self, run_id: str, *, administration_id: str = "") -> JournalRun:
-        """``GET …/journalruns/{id}`` [C]. The detail does not name its administration, so
-        ``administration_id`` comes from the caller (empty when unknown)."""
-        data = self._json(self._request("GET", f"{_ADMINISTRATIONS}/journalruns/{_id(run_id)}"))
-        return parse.parse_journal_run(
-            _content(data, "journal run"), administration_id=administration_id
+    def get_journal_run(self, run_id: str, *, administration_id: str) -> JournalRun:
+        """Journal run ``run_id`` **of payroll administration** ``administration_id``, read from that
+        administration's listing; :class:`LoketNotFound` when the administration has no such run
+        (also when the id is a run of another administration the consent can see).
+
+        ASSUMPTION [I]: the detail ``GET …/journalruns/{id}`` does not name its administration
+        (loket-api.md §3.4: the ``JournalRun`` model has no such field), so it cannot prove that a
+        run belongs to an administration; the administration's own listing can, and its items are
+        the same ``JournalRun`` the worker books from. Every :class:`JournalRun` this client
+        returns therefore carries the administration it was listed under, never a guess.
+        """
+        wanted = run_id.strip().lower()
+        for run in self.list_journal_runs(administration_id):
+            if run.id.lower() == wanted:
+                return run
+        raise LoketNotFound(
+            f"journal run {run_id} is not a run of payroll administration {administration_id}",
+            status=404,
+            dutch="Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant.",
         )
 
     def iter_journal_run_lines(self, run_id: str) -> Iterator[JournalLine]:

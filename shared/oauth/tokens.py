@@ -12,6 +12,13 @@ Loket.nl rotates the refresh token on every refresh and treats the old one as sp
    token (encrypted) under the lease's ETag, releasing the lease in the same write.
 4. ``invalid_grant`` (consent revoked, refresh token expired or reused) marks the connection
    ``reauthorize`` with a Dutch reason, and callers get :class:`ConsentRequired`.
+5. Every write after the endpoint answered goes through :meth:`TokenStore._settle`: it lands only
+   on the consent chain the spent refresh token came from. A refresh that outlived its lease
+   re-reads the row; while it is the same consent (``consent_id``, set anew by every consent),
+   still holds the refresh token we sent and is not marked, our outcome is written. Otherwise
+   (a re-consent, a forget, a reauthorize mark, another worker's rotation) nothing is written and
+   the caller adopts what the row holds: the winner's tokens, :class:`ConsentRequired` or
+   :class:`NotConnected` (issue 15, scenario 5).
 
 Crash between the provider's answer and our write (documented, unavoidable without provider-side
 idempotency): the new refresh token is lost with the process. The lease expires after
@@ -30,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from shared import telemetry
 from shared.clock import Clock
@@ -152,16 +159,23 @@ class TokenStore:
                 assert stored.access_token is not None
                 self._remember(key, stored.access_token, conn.access_expires_at)
                 return stored.access_token
+            superseded = False
             lease_until = conn.refresh_lease_until
             if lease_until is None or lease_until <= now:
                 claimed = self._claim(stored, now)
                 if claimed is not None:
-                    return self._refresh(stored, claimed)
+                    token = self._refresh(stored, claimed)
+                    if token is not None:
+                        return token
+                    # The row left our consent chain while we refreshed: read it again and adopt
+                    # what is there (a new consent's tokens, reauthorize, or nothing).
+                    superseded = True
             if time.monotonic() > deadline:
                 raise TokenEndpointError(
                     f"waited {self._wait_timeout:.0f} s for another worker's token refresh"
                 )
-            self._sleep(random.uniform(0.03, 0.12))  # noqa: S311 - jitter, not crypto
+            if not superseded:
+                self._sleep(random.uniform(0.03, 0.12))  # noqa: S311 - jitter, not crypto
 
     def _usable(self, stored: StoredSecrets, now: datetime) -> bool:
         expires = stored.connection.access_expires_at
@@ -179,11 +193,16 @@ class TokenStore:
         except ConcurrencyConflict:
             return None
 
-    def _refresh(self, stored: StoredSecrets, lease_etag: str) -> Secret:
+    def _refresh(self, stored: StoredSecrets, lease_etag: str) -> Secret | None:
+        """Spend ``stored``'s refresh token under our lease. ``None``: the row no longer belongs to
+        that consent chain (see :meth:`_settle`); nothing was written, the caller looks again."""
         conn = stored.connection
         if stored.refresh_token is None:
-            self._mark_reauthorize(stored, lease_etag, "Er is geen vernieuwingstoken opgeslagen.")
-            raise ConsentRequired(conn.key, self._revoked_reason)
+            if self._mark_reauthorize(
+                stored, lease_etag, "Er is geen vernieuwingstoken opgeslagen."
+            ):
+                raise ConsentRequired(conn.key, self._revoked_reason)
+            return None
         self.refreshes += 1
         try:
             tokens = self._endpoint.refresh(stored.refresh_token)
@@ -191,8 +210,9 @@ class TokenStore:
             log.warning(
                 "%s consent of office %s was refused on refresh", conn.key.kind, conn.key.office_id
             )
-            self._mark_reauthorize(stored, lease_etag, self._revoked_reason)
-            raise ConsentRequired(conn.key, self._revoked_reason) from None
+            if self._mark_reauthorize(stored, lease_etag, self._revoked_reason):
+                raise ConsentRequired(conn.key, self._revoked_reason) from None
+            return None
         except Exception:
             self._release(stored, lease_etag)
             raise
@@ -202,30 +222,47 @@ class TokenStore:
             refresh_token=tokens.refresh_token or stored.refresh_token,
             access_expires_at=tokens.expires_at,
         )
-        try:
-            self._connections.update(
-                conn,
-                etag=lease_etag,
-                secrets=secrets,
-                refresh_lease_until=NO_LEASE,
-                updated_at=self._clock(),
-            )
-        except ConcurrencyConflict:
-            # Our lease was overtaken (the refresh outlived it). What we hold is the newest token
-            # the provider issued, so store it over whatever is there now.
-            log.warning("token refresh of office %s outlived its lease", conn.key.office_id)
-            current = self._connections.get(conn.key)
-            if current is not None:
-                self._connections.update(
-                    current,
-                    secrets=secrets,
-                    refresh_lease_until=NO_LEASE,
-                    needs_reauthorization=False,
-                    reason="",
-                    updated_at=self._clock(),
-                )
+        if not self._settle(
+            stored,
+            lease_etag,
+            secrets=secrets,
+            refresh_lease_until=NO_LEASE,
+            updated_at=self._clock(),
+        ):
+            log.warning(
+                "%s token refresh of office %s was overtaken by a new consent, a forget or a "
+                "reauthorize; its tokens are dropped",
+                conn.key.kind, conn.key.office_id,
+            )  # fmt: skip
+            return None
         self._remember(conn.key, tokens.access_token, tokens.expires_at)
         return tokens.access_token
+
+    def _settle(self, spent: StoredSecrets, lease_etag: str, **changes: Any) -> bool:
+        """Write the outcome of spending ``spent``'s refresh token, but only onto that chain.
+
+        The one door for every write after the token endpoint answered. Under our lease the write
+        is conditional on the lease's ETag. If that lost (the refresh outlived its lease, or
+        someone wrote the row meanwhile), the row is read again and the outcome is still written
+        only while the row is the chain we spent from: same consent (``consent_id``), still
+        holding the very refresh token we sent, not marked reauthorize. Otherwise the row belongs
+        to a newer consent, was forgotten or marked, or another worker already rotated it: what
+        we hold belongs to the old chain, so nothing is written and ``False`` is returned.
+        """
+        key = spent.connection.key
+        etag = lease_etag
+        for _ in range(_SETTLE_TRIES):
+            try:
+                self._connections.update(spent.connection, etag=etag, **changes)
+            except ConcurrencyConflict:
+                current = self._connections.read_secrets(key)
+                if current is None or not _same_chain(spent, current):
+                    return False
+                log.warning("token refresh of office %s outlived its lease", key.office_id)
+                etag = current.connection.etag
+            else:
+                return True
+        return False
 
     def _release(self, stored: StoredSecrets, lease_etag: str) -> None:
         try:
@@ -233,25 +270,37 @@ class TokenStore:
                 stored.connection, etag=lease_etag, refresh_lease_until=NO_LEASE
             )
         except ConcurrencyConflict:
-            pass
+            pass  # someone else wrote the row since: there is no lease of ours left to release
 
-    def _mark_reauthorize(self, stored: StoredSecrets, lease_etag: str, reason: str) -> None:
+    def _mark_reauthorize(self, stored: StoredSecrets, lease_etag: str, reason: str) -> bool:
+        """Mark the chain of ``stored`` reauthorize; ``False`` when the row has left that chain."""
         key = stored.connection.key
-        telemetry.emit_event(
-            Event.REAUTHORIZE,
-            office_id=key.office_id,
-            provider=key.kind.value,
-            environment=key.environment or None,
-            level=logging.WARNING,
+        marked = self._settle(
+            stored,
+            lease_etag,
+            needs_reauthorization=True,
+            reason=reason,
+            refresh_lease_until=NO_LEASE,
+            updated_at=self._clock(),
         )
-        try:
-            self._connections.update(
-                stored.connection,
-                etag=lease_etag,
-                needs_reauthorization=True,
-                reason=reason,
-                refresh_lease_until=NO_LEASE,
-                updated_at=self._clock(),
+        if marked:
+            telemetry.emit_event(
+                Event.REAUTHORIZE,
+                office_id=key.office_id,
+                provider=key.kind.value,
+                environment=key.environment or None,
+                level=logging.WARNING,
             )
-        except ConcurrencyConflict:
-            pass
+        return marked
+
+
+_SETTLE_TRIES: Final = 5
+
+
+def _same_chain(spent: StoredSecrets, current: StoredSecrets) -> bool:
+    """``current`` is still the consent chain whose refresh token ``spent`` sent to the provider."""
+    return (
+        current.connection.consent_id == spent.connection.consent_id
+        and current.refresh_token == spent.refresh_token
+        and not current.connection.needs_reauthorization
+    )

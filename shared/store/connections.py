@@ -10,6 +10,7 @@ prints as ``***``.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -71,6 +72,9 @@ class Connection:
     refresh_lease_until: datetime | None
     details: dict[str, str]
     etag: str
+    # A new id for every consent (every ``save``): tokens obtained under one consent never
+    # overwrite the row of another (shared/oauth/tokens.py). Rows from before it read "".
+    consent_id: str = ""
 
     @property
     def state(self) -> ConnectionState:
@@ -142,7 +146,11 @@ class ConnectionRepository:
         active: bool = True,
         details: dict[str, str] | None = None,
     ) -> Connection:
-        """Create or replace the connection (a fresh consent or a new AFAS token)."""
+        """Create or replace the connection (a fresh consent or a new AFAS token).
+
+        Every save starts a new consent: a new ``consent_id``, so a token refresh of the
+        previous consent that is still under way can tell that the row is no longer its own.
+        """
         entity: dict[str, Any] = {
             "PartitionKey": check_key(key.office_id),
             "RowKey": key.row_key,
@@ -154,6 +162,7 @@ class ConnectionRepository:
             "connected_by": by_user,
             "connected_at": now,
             "updated_at": now,
+            "consent_id": uuid.uuid4().hex,
             "details": json.dumps(details or {}, ensure_ascii=False),
             **self._secret_fields(key, secrets),
         }
@@ -229,4 +238,5 @@ def _connection(entity: TableEntity) -> Connection:
         refresh_lease_until=when(entity.get("refresh_lease_until")),
         details={str(k): str(v) for k, v in json.loads(details).items()},
         etag=etag_of(entity),
+        consent_id=str(entity.get("consent_id", "")),
     )

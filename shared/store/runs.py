@@ -29,6 +29,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
+from shared import untrusted_json
 from shared.store.storage import Storage
 from shared.store.tables import (
     MAX_TRANSACTION,
@@ -538,8 +539,8 @@ def _decode_token(token: str | None) -> str | None:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded))["after"]
-    except (ValueError, KeyError, TypeError):
+        value = untrusted_json.parse(base64.urlsafe_b64decode(padded))["after"]
+    except (ValueError, KeyError, TypeError):  # UntrustedJson and binascii.Error are ValueErrors
         raise InvalidContinuationToken(token) from None
     if not isinstance(value, str) or not value.startswith(("ix|", "cx|", "tx|")):
         raise InvalidContinuationToken(token)

@@ -183,6 +183,45 @@ def test_mapping_edits_and_switching_off(world: World) -> None:
     world.afas.faults.clear()
 
 
+def test_scenario_9_preview_refuses_a_journal_run_of_another_clients_administration(
+    world: World,
+) -> None:
+    """Issue 15, scenario 9: the preview of a client showed a journal run of any administration
+    the office's Loket consent can see (the "same administration" check never ran). Now such a
+    run does not exist for the client: 404, the same answer as an unknown id, so the preview
+    tells nothing about another client's payroll, not even that the run exists."""
+    assert world.put_client("c-own", MONTHLY, PROFIT, PROFIT_MAPPING).status_code in (200, 201)
+    own = next(r for r in world.runs_of(MONTHLY) if r.status == 4 and r.lines)
+    assert (
+        world.api(
+            "POST", "/api/clients/c-own/preview", json={"loketJournalRunId": own.id}
+        ).status_code
+        == 200
+    )
+    others = [
+        run
+        for name in ("Korenschoof 4-wekers", "Van Dijk installatie")  # same employer, another
+        for run in world.runs_of(name)
+        if run.status == 4 and run.lines
+    ]
+    assert len(others) >= 2
+    unknown = world.api(
+        "POST",
+        "/api/clients/c-own/preview",
+        json={"loketJournalRunId": "00000000-0000-0000-0000-000000000000"},
+    )
+    for run in others:
+        answer = world.api(
+            "POST", "/api/clients/c-own/preview", json={"loketJournalRunId": run.id.upper()}
+        )
+        assert answer.status_code == 404, answer.text
+        assert answer.headers["Content-Type"] == "application/problem+json"
+        problem = answer.json()
+        assert problem["detail"] == unknown.json()["detail"]
+        assert "Loket-loonadministratie van deze klant" in problem["detail"]
+        assert "lines" not in problem and run.id not in answer.text
+
+
 def test_preview_shows_the_entry_and_findings_and_books_nothing(world: World) -> None:
     assert world.put_client("c-prev", MONTHLY, PROFIT, PROFIT_MAPPING).status_code in (200, 201)
     ready = world.runs_of(MONTHLY)[1]

@@ -316,7 +316,10 @@ def test_morning_summary_failures_reauthorisation_audit_and_exports(
     # The same failure delivered again (a redelivered job records it again): no second mail.
     failed_row = rows_of(rerun)[("5120", 3)]
     with services.loket_client(world.office) as loket:
-        journal_run = loket.get_journal_run(failed_row["loketJournalRunId"])
+        journal_run = loket.get_journal_run(
+            failed_row["loketJournalRunId"],
+            administration_id=world.administration(VAN_DIJK),
+        )
     sent_so_far = len(smtp.received())
     for _ in range(2):
         services.notifier.journal_run_failed(

@@ -118,8 +118,14 @@ def test_reading_one_journal_run(
     # Naive Loket local time (14:30 in February) is 13:30 UTC.
     assert approved == datetime(2024, 2, 25, 13, 30, tzinfo=UTC)
     assert approved.tzinfo is AMSTERDAM
-    # Calls per journal-run read: detail, one page of results, the payroll run.
-    assert loket_sandbox.calls == {"journal_run": 1, "journal_run_results": 1, "payroll_run": 1}
+    # Calls per journal-run read: the administration's listing, one page of results, the payroll
+    # run.
+    assert loket_sandbox.calls == {"journal_runs": 1, "journal_run_results": 1, "payroll_run": 1}
+    # A run is read only as a run of the administration named: one of another administration
+    # the consent can see is not found (issue 15, scenario 9: the preview showed it).
+    with pytest.raises(LoketNotFound) as elsewhere:
+        client.get_journal_run(known["ready"], administration_id=known["four_weekly"])
+    assert "loonadministratie van deze klant" in elsewhere.value.dutch
 
 
 def test_paging_returns_every_item_once(
@@ -177,7 +183,8 @@ def test_marking_runs_processed_and_failed(
         (known["ready"], "MarkAsProcessed", "Geboekt in AFAS, boekstuk LB202402S2-ABCD1234"),
         (four_weekly_ready, "MarkAsProcessingFailed", "Periode 2024-5 is geblokkeerd in AFAS."),
     ]
-    assert client.get_journal_run(known["ready"]).status is JournalRunStatus.EXPORTED
+    exported = client.get_journal_run(known["ready"], administration_id=known["monthly"])
+    assert exported.status is JournalRunStatus.EXPORTED
     with pytest.raises(LoketRejected) as rejected:  # a queued run has nothing to process
         client.mark_processed(known["queued"], "x")
     assert "no results" in rejected.value.messages[0].description
