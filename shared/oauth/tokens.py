@@ -95,7 +95,9 @@ class TokenStore:
         *,
         clock: Clock,
         refresh_margin: timedelta = timedelta(minutes=2),
-        lease: timedelta = timedelta(seconds=45),
+        # Longer than the slowest refresh (a Loket refresh with its 429/503 retries takes up to
+        # ~95 s): a lease overtaken mid-refresh makes the next worker resend a spent token.
+        lease: timedelta = timedelta(seconds=120),
         wait_timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         revoked_reason: str = "De toestemming is ingetrokken of verlopen.",
