@@ -243,6 +243,7 @@ class Services:
             loket=self.loket_client,
             ledger_target=self.ledger_target,
             clock=self.clock,
+            bookings=self.bookings,
         )
 
     @cached_property

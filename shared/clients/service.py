@@ -14,15 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from shared.afas.environment import InputError, parse_profit_environment, parse_sb_environment
-from shared.afas.errors import (
-    AfasAuthError,
-    AfasConnectorNotAuthorized,
-    AfasError,
-    AfasRetriableError,
-)
+from shared.afas.errors import Disposition
 from shared.api.http import FieldError, Problem, validation_failed
 from shared.api.schemas import ClientIn, ProfitTargetIn
 from shared.clients.model import BookingMode, ClientConfig, ProfitTarget, Rounding, SbTarget, Target
+from shared.failures import Failure, classify
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
@@ -30,13 +26,15 @@ from shared.journal.mapping import CostCenterRule, JournalMapping, template_prob
 from shared.journal.models import JournalRun
 from shared.journal.periods import PeriodRule
 from shared.loket.client import LoketClient
-from shared.loket.errors import LoketAuthError, LoketError, LoketNotFound, LoketRetriableError
-from shared.oauth.tokens import ConsentRequired, NotConnected
+from shared.loket.errors import LoketNotFound
+from shared.oauth.tokens import NotConnected
+from shared.store.bookings import BookingRepository
 from shared.store.clients import ClientRepository, MappingTooLarge
 from shared.store.connections import ConnectionRepository, ConnectionState
 from shared.store.tables import ConcurrencyConflict
+from shared.sync.ledger import State
 from shared.sync.targets import Target as LedgerTarget
-from shared.sync.targets import prepare
+from shared.sync.targets import prepare, target_key
 
 
 def unavailable(system: str) -> Problem:
@@ -101,6 +99,7 @@ class ClientService:
     loket: Callable[[str], AbstractContextManager[LoketClient]]
     ledger_target: Callable[[ClientConfig], LedgerTarget]
     clock: Callable[[], datetime]
+    bookings: BookingRepository | None = None
 
     def save(
         self, office_id: str, client_id: str, body: ClientIn, *, user: str, if_match: str | None
@@ -133,6 +132,8 @@ class ClientService:
             )
         else:
             config = self._validated(office_id, config)
+        if existing is not None:
+            self._unsettled_elsewhere(existing, config)
         try:
             return self.clients.save(config, by_user=user, now=self.clock(), if_match=if_match)
         except MappingTooLarge:
@@ -178,15 +179,6 @@ class ClientService:
                 )
             )
             return None
-        except (ConsentRequired, LoketAuthError):
-            errors.append(
-                FieldError(
-                    field,
-                    "de Loket-koppeling vraagt opnieuw toestemming of mist rechten; "
-                    "koppel opnieuw of controleer de rechten van de Loket-gebruiker",
-                )
-            )
-            return None
         except LoketNotFound:
             errors.append(
                 FieldError(
@@ -196,10 +188,16 @@ class ClientService:
                 )
             )
             return None
-        except LoketRetriableError:
-            raise unavailable("Loket") from None
-        except LoketError as exc:
-            errors.append(FieldError(field, f"Loket gaf een fout: {exc.dutch}"))
+        except Exception as exc:
+            failure = _classified(exc, "Loket")
+            if failure.disposition is Disposition.RECONSENT:
+                text = (
+                    "de Loket-koppeling vraagt opnieuw toestemming of mist rechten; "
+                    "koppel opnieuw of controleer de rechten van de Loket-gebruiker"
+                )
+            else:
+                text = failure.dutch
+            errors.append(FieldError(field, text))
             return None
         return {
             "loket_administration_name": administration.name,
@@ -235,13 +233,41 @@ class ClientService:
             ]
         try:
             return [FieldError(f, text) for f, text in self.ledger_target(config).check()]
-        except AfasRetriableError:
-            raise unavailable(name) from None
-        except (AfasAuthError, AfasConnectorNotAuthorized, ConsentRequired) as exc:
-            detail = exc.detail if isinstance(exc, AfasError) else str(exc)
-            return [FieldError("target.environment", f"{name} weigert de koppeling: {detail}")]
-        except AfasError as exc:
-            return [FieldError("target.environment", f"{name} gaf een fout: {exc.detail}")]
+        except Exception as exc:
+            failure = _classified(exc, name)
+            if failure.disposition is Disposition.RECONSENT:
+                return [
+                    FieldError(
+                        "target.environment", f"{name} weigert de koppeling: {failure.dutch}"
+                    )
+                ]
+            return [FieldError("target.environment", f"{name}: {failure.dutch}")]
+
+    def _unsettled_elsewhere(self, existing: ClientConfig, config: ClientConfig) -> None:
+        """A booking of this client into its current AFAS administration whose outcome is not
+        settled yet (a post is out, or being sent) would be looked up there; moving the client to
+        another administration first could book the same journal run in both. Refused (409)
+        until the booking is settled (the next nightly or rerun settles it)."""
+        old_key, new_key = target_key(existing.target), target_key(config.target)
+        if self.bookings is None or old_key == new_key:
+            return
+        open_ = [
+            row
+            for row in self.bookings.of_client(old_key, config.office_id, config.client_id)
+            if row.state in (State.CLAIMED, State.POSTED, State.UNKNOWN)
+        ]
+        if open_:
+            raise Problem(
+                409,
+                "booking-unsettled",
+                "Booking unsettled",
+                f"Er loopt nog een boeking van deze klant in de huidige AFAS-administratie "
+                f"({len(open_)} journaalrun(s), boekstuk {open_[0].reference or '—'}) waarvan "
+                "de uitkomst nog niet vaststaat. De administratie kan pas worden gewijzigd als "
+                "die boeking is afgerond.",
+                hint="Wacht op de volgende nachtelijke run of start een rerun voor deze klant; "
+                "daarna kunt u de administratie wijzigen. Een ander dagboek kiezen kan wel.",
+            )
 
     # -- preview --------------------------------------------------------------------------
     def preview(
@@ -256,6 +282,16 @@ class ClientService:
             lines = list(loket.iter_journal_run_lines(run.id))
         draft, findings = prepare(self.ledger_target(config), config, run, lines)
         return run, draft, findings
+
+
+def _classified(error: Exception, system: str) -> Failure:
+    """The failure of a validation read; passing trouble answers 503 (nothing saved)."""
+    failure = classify(error)
+    if failure is None:
+        raise error
+    if failure.transient or failure.disposition is Disposition.RETRY_LATER:
+        raise unavailable(system) from None
+    return failure
 
 
 def _only_switched_off(existing: ClientConfig, new: ClientConfig) -> bool:

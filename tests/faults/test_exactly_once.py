@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.sandbox.afas import SB_ADMINISTRATION_ID, Fault, FaultKind
+from devtools.sandbox.afas import SB_ADMINISTRATION_ID, Fault, FaultKind, add_cost_centres
 from shared.api.handlers import approvals as approval_routes
 from shared.api.handlers import clients as client_routes
 from shared.store.approvals import ApprovalState
@@ -32,6 +32,27 @@ PROFIT_ONLY = (("4711", "Korenschoof maandloners", "profit"),)
 SB_ONLY = (("5120", "Van Dijk installatie", "sb"),)
 
 
+def try_put_client(
+    world: FaultWorld,
+    client_id: str,
+    administration: str,
+    target: dict[str, Any],
+    mapping: dict[str, Any],
+    **extra: Any,
+) -> Any:
+    loket_id = next(
+        a.id for a in world.loket.scenario.administrations() if a.name == administration
+    )
+    body = {"loketPayrollAdministrationId": loket_id, "target": target, "mapping": mapping, **extra}
+    return call(
+        world.admin,
+        client_routes.PUT_CLIENT,
+        headers=admin_headers(world.office),
+        route={"clientId": client_id},
+        body=json.dumps(body).encode(),
+    )
+
+
 def put_client(
     world: FaultWorld,
     client_id: str,
@@ -40,17 +61,7 @@ def put_client(
     mapping: dict[str, Any],
     **extra: Any,
 ) -> None:
-    loket_id = next(
-        a.id for a in world.loket.scenario.administrations() if a.name == administration
-    )
-    body = {"loketPayrollAdministrationId": loket_id, "target": target, "mapping": mapping, **extra}
-    answer = call(
-        world.admin,
-        client_routes.PUT_CLIENT,
-        headers=admin_headers(world.office),
-        route={"clientId": client_id},
-        body=json.dumps(body).encode(),
-    )
+    answer = try_put_client(world, client_id, administration, target, mapping, **extra)
     assert answer.status in (200, 201), answer.body
 
 
@@ -134,6 +145,38 @@ def test_a_journal_changed_while_a_post_is_unsettled_is_looked_up_where_the_post
         assert [e.journal for e in entries(world)] == ["80"]
         assert world.afas.count(FI, "POST") == 1
         world.assert_invariant()
+
+
+def test_moving_a_client_to_another_administration_while_a_post_is_unsettled_is_refused(
+    fault_azurite: Azurite,
+) -> None:
+    """The other half of scenario 2: the ledger is partitioned by AFAS administration, so a post
+    still outstanding in administration 1 would not be looked up from administration 2. The
+    change is refused (409, Dutch) until the booking is settled; a journal change is allowed
+    (the look-up searches every journal of the administration)."""
+    with fault_world(
+        fault_azurite, seed=159, clients=PROFIT_ONLY, timeouts=Timeouts(read=0.3)
+    ) as world:
+        profit = world.afas.profit()
+        second = profit.add_administration(2, "Demo Werkmaatschappij B.V.")
+        add_cost_centres(second, ("4000", "4100"))
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.inject(Fault(FaultKind.DROP, FI, method="POST"))  # unanswered, not booked
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        moved = {**profit_target(), "administration": 2}
+        answer = try_put_client(world, "4711", "Korenschoof maandloners", moved, PROFIT_MAPPING)
+        assert answer.status == 409, answer.body
+        problem = json.loads(answer.body)
+        assert (
+            problem["type"].endswith("booking-unsettled") and "administratie" in problem["detail"]
+        )
+        world.clock.advance(timedelta(minutes=5))  # past the quiet period: the next try settles
+        assert world.deliver_now(body, dequeue_count=2, message_id="m") is None
+        assert len(entries(world)) == 1
+        world.assert_invariant()
+        answer = try_put_client(world, "4711", "Korenschoof maandloners", moved, PROFIT_MAPPING)
+        assert answer.status == 200, answer.body  # settled: now it may move
 
 
 # -- 3. the quiet period was timed from the first post -----------------------------------------

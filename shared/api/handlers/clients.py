@@ -8,11 +8,10 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from shared.afas.errors import AfasError, AfasRetriableError
+from shared.api.failures import problem_for
 from shared.api.http import (
     ApiResponse,
     FieldError,
-    Problem,
     json_response,
     not_found,
     read_model,
@@ -31,10 +30,8 @@ from shared.api.schemas import (
     SbTargetOut,
 )
 from shared.clients.model import ClientConfig, ProfitTarget
-from shared.clients.service import unavailable
 from shared.journal.entries import ProfitEntry
-from shared.loket.errors import LoketAuthError, LoketError, LoketNotFound, LoketRetriableError
-from shared.oauth.tokens import ConsentRequired, NotConnected
+from shared.loket.errors import LoketNotFound
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -187,30 +184,15 @@ def preview(ctx: RequestContext) -> ApiResponse:
         run, draft, findings = services.client_service.preview(
             config, body.loket_journal_run_id.lower()
         )
-    except (NotConnected, ConsentRequired, LoketAuthError) as exc:
-        raise Problem(
-            409,
-            "not-connected",
-            "Not connected",
-            "De Loket- of AFAS-koppeling vraagt opnieuw toestemming of ontbreekt.",
-            hint=getattr(exc, "reason", None) or "Koppel opnieuw via Koppelingen.",
-        ) from None
     except LoketNotFound:
         raise not_found(
             "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant."
         ) from None
-    except LoketRetriableError:
-        raise unavailable("Loket") from None
-    except LoketError as exc:
-        raise Problem(
-            502, "loket-error", "Loket error", f"Loket gaf een fout: {exc.dutch}"
-        ) from None
-    except AfasRetriableError:
-        raise unavailable("AFAS") from None
-    except AfasError as exc:
-        raise Problem(
-            502, "afas-error", "AFAS error", f"AFAS gaf een fout: {exc.detail}", hint=exc.hint
-        ) from None
+    except Exception as exc:
+        problem = problem_for(exc)
+        if problem is None:
+            raise
+        raise problem from None
     entry = draft.entry
     target = services.ledger_target(config)
     booking = services.bookings.get(target.key, run.id)
