@@ -16,7 +16,8 @@ One call:
    then sends it; a review-mode caller posts only the fingerprint the admin approved;
 5. records what came back, classified by :func:`shared.afas.errors.post_outcome`: booked;
    refused before processing (:class:`BookingRefused`); partially booked; outcome unknown
-   (:class:`BookingUnsettled`, or, when AFAS answered busy, a pause and back to step 3).
+   (:class:`BookingUnsettled`; when AFAS answered busy, a pause and back to step 3; when it
+   answered success without saying as what, straight back to step 3's look-up).
 
 Every change of the row is ETag-conditional, so two deliveries never both post; a worker killed
 anywhere leaves a row from which the next one continues (``docs/reliability.md``).
@@ -264,6 +265,10 @@ class _Attempt:
         row = self.bookings.save(
             ledger.transition(row, ledger.Unknown(error.detail, outcome.afas_finished, now))
         )
+        if error.success_unreadable and self.posts <= self.policy.posts_per_call:
+            # AFAS said it booked but not as what: look it up at once (the next round). If it is
+            # not there (yet), the quiet period keeps the next post out.
+            return row
         busy = outcome.afas_finished and read_disposition(error) is Disposition.RETRY_NOW
         if busy and self.posts < self.policy.posts_per_call:
             # AFAS answered "busy" (lock, 429, 503): it is done with the request. Look it up

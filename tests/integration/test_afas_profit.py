@@ -428,3 +428,24 @@ def test_sandbox_answers_documented_error_json(afas_sandbox: AfasSandbox) -> Non
     assert response.status_code == 500
     assert set(body) == {"externalMessage", "errorNumber", "profitLogReference"}
     assert "journaalpostnummer" in body["externalMessage"]
+
+
+@pytest.mark.parametrize("body", ["", "<html>ok</html>", '{"results": {}}'])
+def test_a_success_without_an_entry_number_is_settled_by_one_look_up(
+    booker: Booker,
+    client: ProfitClient,
+    afas_sandbox: AfasSandbox,
+    unique: Callable[[str], str],
+    body: str,
+) -> None:
+    """Profit booked and answered 201 without a readable entry number: never a refusal, never
+    a second post; the look-up right after it finds the entry."""
+    voucher = unique("LB-")
+    afas_sandbox.inject(
+        Fault(FaultKind.BOOK_THEN_BODY, FI, method="POST", status=201, message=body)
+    )
+    booking = booker.book(profit_entry(voucher))
+    assert booking.recovered
+    [entry] = afas_sandbox.profit_entries(voucher=voucher)
+    assert str(entry.entry_number) == booking.entry_number
+    assert client.calls == {"POST FiEntries": 1, "GET Profit_Transactions": 1}
