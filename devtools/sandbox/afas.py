@@ -70,11 +70,12 @@ GET_CONNECTORS: Final = (
     "Profit_periods_per_administration",
     "Profit_Transactions",
 )
-CONNECTOR_FIELDS: Final = {  # [C] S10 field lists (afas-api.md §3.1)
+CONNECTOR_FIELDS: Final = {  # the published row fields (Mutaties.json, GET /connectors/{name})
     "Profit_Administrations": ("AdminId", "AdminNm", "AdminCd"),
     "Profit_Journals": ("UnitId", "JournalId", "Description", "JournalType", "Blocked"),
-    "Profit_Accounts": ("Account", "Description", "Type", "Blocked", "ToProject", "DimAx1",
-                        "DimAx2", "DimAx3", "DimAx4", "DimAx5"),
+    "Profit_Accounts": ("Account", "Description", "Type", "Sort", "Blocked", "CollectAccount",
+                        "CollectAccountType", "Feature", "CollectOn", "VatAllowed", "VatCode",
+                        "Budget", "ToProject", "DimAx1", "DimAx2", "DimAx3", "DimAx4", "DimAx5"),
     "Profit_Allocation_Assigments": ("Unit", "Account", "DimAx", "AxDescription", "DimCode",
                                      "CodeDescription"),
     "Profit_periods_per_administration": ("Unit", "Year", "Period", "PeriodDesc", "DateFrom",
@@ -104,6 +105,8 @@ SB_ENVIRONMENT: Final = "enyoi"
 SB_ADMINISTRATION_ID: Final = "701b747b-eea2-5ed1-8518-973e5c670252"
 SB_CLIENT_ID: Final = "sb-client"
 SB_CLIENT_SECRET: Final = "sb-secret"  # noqa: S105 - the sandbox's own test client
+
+UPDATE_DESCRIPTIONS: Final = {"FiEntries": "Financiële mutatie"}  # Mutaties.json summary
 
 # -- Profit messages (Dutch, as Profit answers with Accept-Language nl-nl) ------------------------
 
@@ -157,8 +160,8 @@ class Account:
     number: str
     description: str
     blocked: bool = False
-    axes: tuple[int, ...] = ()  # allocation axes this account requires (DimAx{n} filled)
-    requires_project: bool = False
+    axes: tuple[int, ...] = ()  # positions n of the account's allocation axes (DimAx{n} filled)
+    requires_project: bool = False  # answered as ToProject "1" (the code table is unpublished [I])
     type: str = "Kosten"
 
 
@@ -256,7 +259,13 @@ class ProfitEnvironment:
     axis_names: dict[int, str] = field(
         default_factory=lambda: {1: "Kostenplaats", 2: "Kostendrager"}
     )
+    # The code of the allocation axis at each position: Profit_Accounts.DimAx{n} and
+    # Profit_Allocation_Assigments.DimAx answer it (strings, as published). [I] values.
+    axis_codes: dict[int, str] = field(default_factory=lambda: {1: "KPL", 2: "KDR"})
     tokens: dict[str, AppConnector] = field(default_factory=dict)  # token data → App Connector
+
+    def axis_code(self, position: int) -> str:
+        return self.axis_codes.get(position, f"AS{position}")
 
     def add_account(self, number: str, description: str, **kwargs: Any) -> Account:
         account = Account(number, description, **kwargs)
@@ -466,6 +475,35 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ProfitExchange:
+    """One Profit request the sandbox answered, with its answer (``AfasSandbox.profit_log``)."""
+
+    request: _Request
+    response: _Response
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def endpoint(self) -> str:
+        """The path below ``/ProfitRestServices``, e.g. ``/connectors/FiEntries``."""
+        return "/" + self.request.path.split("/", 3)[3] if self.request.path.count("/") >= 3 else ""
+
+    def header(self, name: str) -> str:
+        return self.request.header(name.lower())
+
+    def json(self) -> Any:
+        return json.loads(self.response.body) if self.response.body else None
+
+
+def _unauthorized() -> _Response:
+    """Profit's 401 as published (Mutaties.json components.responses.401: "valid token but no
+    access to this endpoint"; Content-Type application/xml, Content-Length 0): no body."""
+    return _Response(401, b"", {"Content-Type": "application/xml; charset=utf-8"})
+
+
 def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> _Response:
     return _Response(
         status, dumps(payload), {"Content-Type": "application/json", **(headers or {})}
@@ -505,7 +543,16 @@ class AfasSandbox:
         self.faults: list[Fault] = []
         self.latency = 0.0
         self.maintenance: int | None = None  # retry_after seconds while "in maintenance"
-        self.profit_response_shape = "results.FiEntryPar"  # or "FiEntryPar", "results.FiEntries"
+        # The FiEntries 201 body: "results.FiEntries" is the published example (Mutaties.json);
+        # "FiEntryPar" the how-to's (howto-finance-mutation.md); "results.FiEntryPar" [I].
+        self.profit_response_shape = "results.FiEntries"
+        # A connector missing from the App Connector: "401" as published (Mutaties.json
+        # components.responses.401, no body) or "500" with AFAS's "not supported" text.
+        self.profit_missing_connector = "401"
+        # When set, GET /MetaInfo answers exactly this body (e.g. the published example).
+        self.profit_metainfo_answer: dict[str, Any] | None = None
+        # Every Profit request with the answer it got (contract tests validate both).
+        self.profit_log: list[ProfitExchange] = []
         self.sb_deny_consent = False
         self.sb_partially_succeed = False
         self.sb_grants: Counter[str] = Counter()
@@ -776,6 +823,12 @@ class AfasSandbox:
         return _json(500, payload)
 
     def _profit(self, number: str, rest: list[str], request: _Request) -> _Response:
+        response = self._profit_answer(number, rest, request)
+        with self.lock:
+            self.profit_log.append(ProfitExchange(request, response))
+        return response
+
+    def _profit_answer(self, number: str, rest: list[str], request: _Request) -> _Response:
         environment = self.scenario.profit.get(number)
         if environment is None or len(request.raw_query) > 2049:
             return _Response(
@@ -783,8 +836,7 @@ class AfasSandbox:
             )
         connector = self._profit_token(environment, request)
         if connector is None:
-            # [I] body of a Profit 401 is not documented
-            return _json(401, {"message": "Authorization has been denied for this request."})
+            return _unauthorized()
         route = [part.lower() for part in rest]
         if request.method == "GET" and route == ["metainfo"]:
             return self._metainfo(environment, connector)
@@ -795,6 +847,8 @@ class AfasSandbox:
                 return self._get_connector(environment, connector, rest[1], request)
             if request.method == "POST":
                 if route[1] != "fientries" or "FiEntries" not in connector.update_connectors:
+                    if self.profit_missing_connector == "401":
+                        return _unauthorized()
                     return self._profit_error(MSG_UPDATE_NOT_SUPPORTED, -2147180996)
                 with self.lock:
                     return self._post_fi_entries(environment, request)
@@ -822,12 +876,17 @@ class AfasSandbox:
         return connector
 
     def _metainfo(self, environment: ProfitEnvironment, connector: AppConnector) -> _Response:
-        expiry = connector.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if connector.expires else None
+        """The published shape (Mutaties.json ``/MetaInfo``): lists of ``{id, description}``
+        and ``info`` with string values; ``tokenExpiry`` is ``"0"`` as in the published example
+        unless the scenario gives the token an expiry ([I]: then an ISO date-time)."""
+        if self.profit_metainfo_answer is not None:
+            return _json(200, self.profit_metainfo_answer)
+        expiry = connector.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if connector.expires else "0"
         return _json(
             200,
             {
                 "updateConnectors": [
-                    {"id": name, "description": name}
+                    {"id": name, "description": UPDATE_DESCRIPTIONS.get(name, name)}
                     for name in sorted(connector.update_connectors)
                 ],
                 "getConnectors": [
@@ -836,7 +895,7 @@ class AfasSandbox:
                 "info": {
                     "envid": environment.name,
                     "appName": connector.name,
-                    "group": "Loonbrug koppeling",
+                    "group": f"AuthorizationGroup 101 ({environment.number}.LOONBRUG)",
                     "tokenExpiry": expiry,
                 },
             },
@@ -848,6 +907,8 @@ class AfasSandbox:
         canonical = {n.lower(): n for n in GET_CONNECTORS}.get(name.lower())
         allowed = {n.lower() for n in connector.get_connectors}
         if canonical is None or canonical.lower() not in allowed:
+            if self.profit_missing_connector == "401":
+                return _unauthorized()
             return self._profit_error(MSG_GET_NOT_SUPPORTED)
         with self.lock:
             rows = self._connector_rows(environment, canonical, _voucher_filter(request.query))
@@ -893,12 +954,18 @@ class AfasSandbox:
                     "Account": acc.number,
                     "Description": acc.description,
                     "Type": acc.type,
+                    "Sort": "K",
                     "Blocked": acc.blocked,
-                    "ToProject": acc.requires_project,
+                    "CollectAccount": False,
+                    "CollectAccountType": None,
+                    "Feature": None,
+                    "CollectOn": None,
+                    "VatAllowed": False,
+                    "VatCode": None,
+                    "Budget": None,
+                    "ToProject": "1" if acc.requires_project else None,
                     **{
-                        f"DimAx{n}": environment.axis_names.get(n, f"As {n}")
-                        if n in acc.axes
-                        else ""
+                        f"DimAx{n}": environment.axis_code(n) if n in acc.axes else None
                         for n in range(1, 6)
                     },
                 }
@@ -909,7 +976,7 @@ class AfasSandbox:
                 {
                     "Unit": a.number,
                     "Account": account,
-                    "DimAx": axis,
+                    "DimAx": environment.axis_code(axis),
                     "AxDescription": environment.axis_names.get(axis, f"As {axis}"),
                     "DimCode": code,
                     "CodeDescription": a.code_descriptions.get((axis, code), code),
@@ -927,7 +994,7 @@ class AfasSandbox:
                     "DateFrom": f"{p.start.isoformat()}T00:00:00Z",
                     "DateTo": f"{p.end.isoformat()}T00:00:00Z",
                     "Blocked": p.blocked,
-                    "Periodtable": "1",
+                    "Periodtable": 1,
                     "TableDesc": "Maanden",
                 }
                 for a in admins
@@ -975,13 +1042,17 @@ class AfasSandbox:
         entry.entry_number = administration.next_entry_number
         administration.next_entry_number += 1
         administration.entries.append(entry)
-        result = {"UnId": str(entry.administration), "EnNo": str(entry.entry_number)}
         shape = self.profit_response_shape
-        if shape == "FiEntryPar":
-            return _json(201, {"FiEntryPar": result})
-        if shape == "results.FiEntries":
-            return _json(201, {"results": {"FiEntries": result}})
-        return _json(201, {"results": {"FiEntryPar": result}})
+        if shape == "FiEntryPar":  # howto-finance-mutation.md "Response"
+            result = {"UnId": str(entry.administration), "EnNo": str(entry.entry_number)}
+            return _json(201, {"FiEntryPar": {**result, "InId": ""}})
+        if shape == "results.FiEntryPar":  # [I]
+            result = {"UnId": str(entry.administration), "EnNo": str(entry.entry_number)}
+            return _json(201, {"results": {"FiEntryPar": result}})
+        # Mutaties.json POST /connectors/FiEntries 201 "Response example": the keys as published
+        # (note "InID"); a memorial entry has no invoice, so InID is empty here [I].
+        published = {"EnNo": str(entry.entry_number), "UnId": str(entry.administration), "InID": ""}
+        return _json(201, {"results": {"FiEntries": published}})
 
     def _validate_entry(self, environment: ProfitEnvironment, document: Any) -> BookedEntry:
         root = document.get("FiEntryPar") if isinstance(document, dict) else None
