@@ -758,7 +758,7 @@ class AfasSandbox:
         if fault.status in (429, 502, 503, 504):
             return self._unavailable(request, fault.status, fault.retry_after, fault.message)
         if self._is_profit(request.path):
-            return self._profit_error(fault.message or MSG_UNEXPECTED)
+            return self._record_profit(request, self._profit_error(fault.message or MSG_UNEXPECTED))
         return _sb_error(fault.status, fault.message or "Er is een onverwachte fout opgetreden.")
 
     def _unavailable(
@@ -771,7 +771,10 @@ class AfasSandbox:
             headers["Retry-After"] = str(retry_after)
         text = message or ("Te veel verzoeken." if status == 429 else MSG_MAINTENANCE)
         if self._is_profit(request.path):
-            payload.update(externalMessage=text)
+            # As published (Mutaties.json components.responses.503, troubleshooting.md):
+            # {"error": {"code", "message"}, "retry_after"}.
+            payload.update(error={"code": str(status), "message": text})
+            return self._record_profit(request, _json(status, payload, headers))
         else:
             payload.update(StatusCode=status, Message=text, TraceId=uuid.uuid4().hex)
         return _json(status, payload, headers)
@@ -823,7 +826,11 @@ class AfasSandbox:
         return _json(500, payload)
 
     def _profit(self, number: str, rest: list[str], request: _Request) -> _Response:
-        response = self._profit_answer(number, rest, request)
+        return self._record_profit(request, self._profit_answer(number, rest, request))
+
+    def _record_profit(self, request: _Request, response: _Response) -> _Response:
+        """Keep every Profit answer with its request (``profit_log``). A book-then-fail fault
+        logs both the booking's answer and the answer sent instead."""
         with self.lock:
             self.profit_log.append(ProfitExchange(request, response))
         return response

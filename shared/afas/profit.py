@@ -613,7 +613,16 @@ def _error_fields(
         payload = None
     message, number, reference, retry_after = "", None, None, None
     if isinstance(payload, dict):
-        message = str(payload.get("externalMessage") or payload.get("message") or "")
+        # 5xx: {externalMessage, errorNumber, profitLogReference}; 503 as published:
+        # {"error": {"code", "message"}, "retry_after"} (Mutaties.json components.responses).
+        raw_error = payload.get("error")
+        published_503: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+        message = str(
+            payload.get("externalMessage")
+            or payload.get("message")
+            or published_503.get("message")
+            or ""
+        )
         raw_number = payload.get("errorNumber")
         if isinstance(raw_number, int) or (
             isinstance(raw_number, str) and raw_number.lstrip("-").isdigit()
