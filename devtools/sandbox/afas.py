@@ -6,17 +6,23 @@
     ...
     sandbox.stop()
 
-**Profit** under ``/{environmentNumber}/ProfitRestServices`` (afas-api.md §1-§3): ``AfasToken
-<base64 of the token XML>`` auth (401 for a bad, unknown, revoked or other-environment token);
-``GET /metainfo`` listing the connectors of the token's App Connector; GetConnectors
+**Profit** under ``/{environmentNumber}/ProfitRestServices``, answering as AFAS's published
+specification (``/work/shared/specs/afas/profit/Mutaties.json``; docs/afas.md) and its examples
+do: ``AfasToken <base64 of the token XML>`` auth (401 without a body for a bad, unknown, revoked
+or other-environment token, and for a connector missing from the App Connector);
+``GET /MetaInfo`` listing the connectors of the token's App Connector as ``{id, description}``
+with ``"tokenExpiry": "0"``; GetConnectors
 ``Profit_Administrations``, ``Profit_Journals``, ``Profit_Accounts``,
 ``Profit_Allocation_Assigments``, ``Profit_periods_per_administration`` and
 ``Profit_Transactions`` with skip/take, ``orderbyfieldids`` and
 ``filterfieldids``/``filtervalues``/``operatortypes``; ``POST /connectors/FiEntries`` validating
-as AFAS does (journal, period, accounts, allocation axes, balance, no EnNo) and answering 201 or
-500 ``{externalMessage, errorNumber, profitLogReference}``. A connector missing from the App
-Connector gives the documented "not supported / not authorized" 500. Duplicate ``BpNr`` values are
-accepted, as Profit does.
+as AFAS does (journal, period, accounts, allocation axes, balance, no EnNo) and answering 201
+``{"results": {"FiEntries": {"EnNo", "UnId", "InID"}}}`` (the published example) or 500
+``{externalMessage, errorNumber, profitLogReference}``. Rows carry the published fields and types
+(``DimAx1..5``, ``DimAx`` and ``ToProject`` are codes, strings). ``profit_missing_connector =
+"500"`` answers a missing connector with AFAS's "not supported / not authorized" text instead.
+Duplicate ``BpNr`` values are accepted, as Profit does. ``profit_log`` keeps every Profit request
+with its answer (tests/contract validates both against the published schemas).
 
 **SB** under ``/{sbEnvironment}`` (afas-api.md §4): ``/app/auth`` (auto-consent → 302 with code and
 state; every parameter mandatory), ``/app/token`` (authorization_code with PKCE S256 checked;

@@ -120,7 +120,7 @@ def fi_entries_payload(entry: ProfitEntry) -> dict[str, Any]:
     lines = []
     for line in entry.lines:
         fields: dict[str, Any] = {
-            "VaAs": "1",  # ledger account line [I]
+            "VaAs": "1",  # "1 = Grootboekrekening" (FiEntries_POST VaAs enum)
             "AcNr": line.account,
             "EnDa": entry.entry_date.isoformat(),
             "BpDa": entry.voucher_date.isoformat(),
