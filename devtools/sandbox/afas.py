@@ -52,7 +52,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -112,6 +112,7 @@ SB_ADMINISTRATION_ID: Final = "701b747b-eea2-5ed1-8518-973e5c670252"
 SB_CLIENT_ID: Final = "sb-client"
 SB_CLIENT_SECRET: Final = "sb-secret"  # noqa: S105 - the sandbox's own test client
 
+PROFIT_LOG_SIZE: Final = 5_000
 UPDATE_DESCRIPTIONS: Final = {"FiEntries": "Financiële mutatie"}  # Mutaties.json summary
 
 # -- Profit messages (Dutch, as Profit answers with Accept-Language nl-nl) ------------------------
@@ -557,8 +558,9 @@ class AfasSandbox:
         self.profit_missing_connector = "401"
         # When set, GET /MetaInfo answers exactly this body (e.g. the published example).
         self.profit_metainfo_answer: dict[str, Any] | None = None
-        # Every Profit request with the answer it got (contract tests validate both).
-        self.profit_log: list[ProfitExchange] = []
+        # Every Profit request with the answer it got (contract tests validate both); the last
+        # PROFIT_LOG_SIZE only, so a long demo or benchmark does not grow without bound.
+        self.profit_log: deque[ProfitExchange] = deque(maxlen=PROFIT_LOG_SIZE)
         self.sb_deny_consent = False
         self.sb_partially_succeed = False
         self.sb_grants: Counter[str] = Counter()
