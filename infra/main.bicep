@@ -53,6 +53,9 @@ param afasSbClientId string
 @description('Client secret of the AFAS SB partner OAuth client. Stored in Key Vault only.')
 param afasSbClientSecret string
 
+@description('AFAS partner IntegrationId ({subscription}_{project}, e.g. 12345_678900), sent as the IntegrationId header on every Profit request. Empty: not sent (not an AFAS partner build).')
+param afasIntegrationId string = ''
+
 @secure()
 @description('base64 of 32 random bytes; encrypts every stored token. Generate once, keep it: a new value makes stored tokens unreadable (old Key Vault versions stay recoverable).')
 param tokenEncryptionKey string
@@ -205,6 +208,7 @@ module api 'app/api.bicep' = {
     afasProfitUrl: empty(afasProfitUrl) ? 'https://{environment}.rest.afas.online/ProfitRestServices' : afasProfitUrl
     afasSbUrl: empty(afasSbUrl) ? 'https://afas-sb.afasfocus.nl/{environment}' : afasSbUrl
     afasSbClientId: afasSbClientId
+    afasIntegrationId: afasIntegrationId
     nightlyLocalHour: nightlyLocalHour
     auditRetentionYears: auditRetentionYears
     acsEmailEndpoint: acsEmailEndpoint

@@ -173,7 +173,11 @@ class Services:
 
     def new_profit_client(self, environment: ProfitEnvironment, token: Secret) -> ProfitClient:
         """A Profit client for a token that is not (yet) stored: the connection check."""
-        return ProfitClient(profit_base_url(self.settings.afas_profit_url, environment), token)
+        return ProfitClient(
+            profit_base_url(self.settings.afas_profit_url, environment),
+            token,
+            integration_id=self.settings.afas_integration_id,
+        )
 
     def profit_client(self, office_id: str, environment: str) -> ProfitClient:
         """The Profit client of an office's stored connection (``environment``: number or name).

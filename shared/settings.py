@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -100,6 +101,9 @@ class Settings:
     # PORTAL_URL: where users open the portal (in Azure ``https://<host>/api/portal/``). None when
     # unset: the OAuth callbacks then go to ``{PUBLIC_BASE_URL}/`` as contract §3 says.
     portal_url: str | None = None
+    # AFAS_INTEGRATION_ID: the AFAS partner IntegrationId, sent as the ``IntegrationId`` header on
+    # every Profit request when set (afas/profit/integrationid.md); None: not sent.
+    afas_integration_id: str | None = None
 
     @property
     def email_configured(self) -> bool:
@@ -171,6 +175,7 @@ class Settings:
             smtp_port=_int(env, "SMTP_PORT", DEFAULT_SMTP_PORT, 1, 65535),
             notify_sender=_email(env, "NOTIFY_SENDER", DEFAULT_NOTIFY_SENDER),
             portal_url=_page_url(env, "PORTAL_URL"),
+            afas_integration_id=_integration_id(env, "AFAS_INTEGRATION_ID"),
         )
 
 
@@ -231,6 +236,16 @@ def _email(env: Mapping[str, str], name: str, default: str) -> str:
     local, _, domain = value.rpartition("@")
     if not local or not domain or any(c.isspace() for c in value) or "<" in value:
         raise SettingsError(name, "is not an e-mail address")
+    return value
+
+
+def _integration_id(env: Mapping[str, str], name: str) -> str | None:
+    """``{subscription number}_{project number}``, e.g. ``12345_678900`` (integrationid.md)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]+_[0-9]+", value):
+        raise SettingsError(name, "must be the AFAS IntegrationId, e.g. 12345_678900")
     return value
 
 

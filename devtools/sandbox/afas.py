@@ -6,17 +6,23 @@
     ...
     sandbox.stop()
 
-**Profit** under ``/{environmentNumber}/ProfitRestServices`` (afas-api.md §1-§3): ``AfasToken
-<base64 of the token XML>`` auth (401 for a bad, unknown, revoked or other-environment token);
-``GET /metainfo`` listing the connectors of the token's App Connector; GetConnectors
+**Profit** under ``/{environmentNumber}/ProfitRestServices``, answering as AFAS's published
+specification (``/work/shared/specs/afas/profit/Mutaties.json``; docs/afas.md) and its examples
+do: ``AfasToken <base64 of the token XML>`` auth (401 without a body for a bad, unknown, revoked
+or other-environment token, and for a connector missing from the App Connector);
+``GET /MetaInfo`` listing the connectors of the token's App Connector as ``{id, description}``
+with ``"tokenExpiry": "0"``; GetConnectors
 ``Profit_Administrations``, ``Profit_Journals``, ``Profit_Accounts``,
 ``Profit_Allocation_Assigments``, ``Profit_periods_per_administration`` and
 ``Profit_Transactions`` with skip/take, ``orderbyfieldids`` and
 ``filterfieldids``/``filtervalues``/``operatortypes``; ``POST /connectors/FiEntries`` validating
-as AFAS does (journal, period, accounts, allocation axes, balance, no EnNo) and answering 201 or
-500 ``{externalMessage, errorNumber, profitLogReference}``. A connector missing from the App
-Connector gives the documented "not supported / not authorized" 500. Duplicate ``BpNr`` values are
-accepted, as Profit does.
+as AFAS does (journal, period, accounts, allocation axes, balance, no EnNo) and answering 201
+``{"results": {"FiEntries": {"EnNo", "UnId", "InID"}}}`` (the published example) or 500
+``{externalMessage, errorNumber, profitLogReference}``. Rows carry the published fields and types
+(``DimAx1..5``, ``DimAx`` and ``ToProject`` are codes, strings). ``profit_missing_connector =
+"500"`` answers a missing connector with AFAS's "not supported / not authorized" text instead.
+Duplicate ``BpNr`` values are accepted, as Profit does. ``profit_log`` keeps every Profit request
+with its answer (tests/contract validates both against the published schemas).
 
 **SB** under ``/{sbEnvironment}`` (afas-api.md §4): ``/app/auth`` (auto-consent → 302 with code and
 state; every parameter mandatory), ``/app/token`` (authorization_code with PKCE S256 checked;
@@ -46,7 +52,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -70,11 +76,12 @@ GET_CONNECTORS: Final = (
     "Profit_periods_per_administration",
     "Profit_Transactions",
 )
-CONNECTOR_FIELDS: Final = {  # [C] S10 field lists (afas-api.md §3.1)
+CONNECTOR_FIELDS: Final = {  # the published row fields (Mutaties.json, GET /connectors/{name})
     "Profit_Administrations": ("AdminId", "AdminNm", "AdminCd"),
     "Profit_Journals": ("UnitId", "JournalId", "Description", "JournalType", "Blocked"),
-    "Profit_Accounts": ("Account", "Description", "Type", "Blocked", "ToProject", "DimAx1",
-                        "DimAx2", "DimAx3", "DimAx4", "DimAx5"),
+    "Profit_Accounts": ("Account", "Description", "Type", "Sort", "Blocked", "CollectAccount",
+                        "CollectAccountType", "Feature", "CollectOn", "VatAllowed", "VatCode",
+                        "Budget", "ToProject", "DimAx1", "DimAx2", "DimAx3", "DimAx4", "DimAx5"),
     "Profit_Allocation_Assigments": ("Unit", "Account", "DimAx", "AxDescription", "DimCode",
                                      "CodeDescription"),
     "Profit_periods_per_administration": ("Unit", "Year", "Period", "PeriodDesc", "DateFrom",
@@ -104,6 +111,9 @@ SB_ENVIRONMENT: Final = "enyoi"
 SB_ADMINISTRATION_ID: Final = "701b747b-eea2-5ed1-8518-973e5c670252"
 SB_CLIENT_ID: Final = "sb-client"
 SB_CLIENT_SECRET: Final = "sb-secret"  # noqa: S105 - the sandbox's own test client
+
+PROFIT_LOG_SIZE: Final = 5_000
+UPDATE_DESCRIPTIONS: Final = {"FiEntries": "Financiële mutatie"}  # Mutaties.json summary
 
 # -- Profit messages (Dutch, as Profit answers with Accept-Language nl-nl) ------------------------
 
@@ -157,8 +167,8 @@ class Account:
     number: str
     description: str
     blocked: bool = False
-    axes: tuple[int, ...] = ()  # allocation axes this account requires (DimAx{n} filled)
-    requires_project: bool = False
+    axes: tuple[int, ...] = ()  # positions n of the account's allocation axes (DimAx{n} filled)
+    requires_project: bool = False  # answered as ToProject "1" (the code table is unpublished [I])
     type: str = "Kosten"
 
 
@@ -256,7 +266,13 @@ class ProfitEnvironment:
     axis_names: dict[int, str] = field(
         default_factory=lambda: {1: "Kostenplaats", 2: "Kostendrager"}
     )
+    # The code of the allocation axis at each position: Profit_Accounts.DimAx{n} and
+    # Profit_Allocation_Assigments.DimAx answer it (strings, as published). [I] values.
+    axis_codes: dict[int, str] = field(default_factory=lambda: {1: "KPL", 2: "KDR"})
     tokens: dict[str, AppConnector] = field(default_factory=dict)  # token data → App Connector
+
+    def axis_code(self, position: int) -> str:
+        return self.axis_codes.get(position, f"AS{position}")
 
     def add_account(self, number: str, description: str, **kwargs: Any) -> Account:
         account = Account(number, description, **kwargs)
@@ -472,6 +488,35 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ProfitExchange:
+    """One Profit request the sandbox answered, with its answer (``AfasSandbox.profit_log``)."""
+
+    request: _Request
+    response: _Response
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def endpoint(self) -> str:
+        """The path below ``/ProfitRestServices``, e.g. ``/connectors/FiEntries``."""
+        return "/" + self.request.path.split("/", 3)[3] if self.request.path.count("/") >= 3 else ""
+
+    def header(self, name: str) -> str:
+        return self.request.header(name.lower())
+
+    def json(self) -> Any:
+        return json.loads(self.response.body) if self.response.body else None
+
+
+def _unauthorized() -> _Response:
+    """Profit's 401 as published (Mutaties.json components.responses.401: "valid token but no
+    access to this endpoint"; Content-Type application/xml, Content-Length 0): no body."""
+    return _Response(401, b"", {"Content-Type": "application/xml; charset=utf-8"})
+
+
 def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> _Response:
     return _Response(
         status, dumps(payload), {"Content-Type": "application/json", **(headers or {})}
@@ -511,7 +556,17 @@ class AfasSandbox:
         self.faults: list[Fault] = []
         self.latency = 0.0
         self.maintenance: int | None = None  # retry_after seconds while "in maintenance"
-        self.profit_response_shape = "results.FiEntryPar"  # or "FiEntryPar", "results.FiEntries"
+        # The FiEntries 201 body: "results.FiEntries" is the published example (Mutaties.json);
+        # "FiEntryPar" the how-to's (howto-finance-mutation.md); "results.FiEntryPar" [I].
+        self.profit_response_shape = "results.FiEntries"
+        # A connector missing from the App Connector: "401" as published (Mutaties.json
+        # components.responses.401, no body) or "500" with AFAS's "not supported" text.
+        self.profit_missing_connector = "401"
+        # When set, GET /MetaInfo answers exactly this body (e.g. the published example).
+        self.profit_metainfo_answer: dict[str, Any] | None = None
+        # Every Profit request with the answer it got (contract tests validate both); the last
+        # PROFIT_LOG_SIZE only, so a long demo or benchmark does not grow without bound.
+        self.profit_log: deque[ProfitExchange] = deque(maxlen=PROFIT_LOG_SIZE)
         self.sb_deny_consent = False
         self.sb_partially_succeed = False
         self.sb_grants: Counter[str] = Counter()
@@ -722,7 +777,7 @@ class AfasSandbox:
         if fault.status in (429, 502, 503, 504):
             return self._unavailable(request, fault.status, fault.retry_after, fault.message)
         if self._is_profit(request.path):
-            return self._profit_error(fault.message or MSG_UNEXPECTED)
+            return self._record_profit(request, self._profit_error(fault.message or MSG_UNEXPECTED))
         return _sb_error(fault.status, fault.message or "Er is een onverwachte fout opgetreden.")
 
     def _unavailable(
@@ -735,7 +790,10 @@ class AfasSandbox:
             headers["Retry-After"] = str(retry_after)
         text = message or ("Te veel verzoeken." if status == 429 else MSG_MAINTENANCE)
         if self._is_profit(request.path):
-            payload.update(externalMessage=text)
+            # As published (Mutaties.json components.responses.503, troubleshooting.md):
+            # {"error": {"code", "message"}, "retry_after"}.
+            payload.update(error={"code": str(status), "message": text})
+            return self._record_profit(request, _json(status, payload, headers))
         else:
             payload.update(StatusCode=status, Message=text, TraceId=uuid.uuid4().hex)
         return _json(status, payload, headers)
@@ -787,6 +845,16 @@ class AfasSandbox:
         return _json(500, payload)
 
     def _profit(self, number: str, rest: list[str], request: _Request) -> _Response:
+        return self._record_profit(request, self._profit_answer(number, rest, request))
+
+    def _record_profit(self, request: _Request, response: _Response) -> _Response:
+        """Keep every Profit answer with its request (``profit_log``). A book-then-fail fault
+        logs both the booking's answer and the answer sent instead."""
+        with self.lock:
+            self.profit_log.append(ProfitExchange(request, response))
+        return response
+
+    def _profit_answer(self, number: str, rest: list[str], request: _Request) -> _Response:
         environment = self.scenario.profit.get(number)
         if environment is None or len(request.raw_query) > 2049:
             return _Response(
@@ -794,8 +862,7 @@ class AfasSandbox:
             )
         connector = self._profit_token(environment, request)
         if connector is None:
-            # [I] body of a Profit 401 is not documented
-            return _json(401, {"message": "Authorization has been denied for this request."})
+            return _unauthorized()
         route = [part.lower() for part in rest]
         if request.method == "GET" and route == ["metainfo"]:
             return self._metainfo(environment, connector)
@@ -806,6 +873,8 @@ class AfasSandbox:
                 return self._get_connector(environment, connector, rest[1], request)
             if request.method == "POST":
                 if route[1] != "fientries" or "FiEntries" not in connector.update_connectors:
+                    if self.profit_missing_connector == "401":
+                        return _unauthorized()
                     return self._profit_error(MSG_UPDATE_NOT_SUPPORTED, -2147180996)
                 with self.lock:
                     return self._post_fi_entries(environment, request)
@@ -833,12 +902,17 @@ class AfasSandbox:
         return connector
 
     def _metainfo(self, environment: ProfitEnvironment, connector: AppConnector) -> _Response:
-        expiry = connector.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if connector.expires else None
+        """The published shape (Mutaties.json ``/MetaInfo``): lists of ``{id, description}``
+        and ``info`` with string values; ``tokenExpiry`` is ``"0"`` as in the published example
+        unless the scenario gives the token an expiry ([I]: then an ISO date-time)."""
+        if self.profit_metainfo_answer is not None:
+            return _json(200, self.profit_metainfo_answer)
+        expiry = connector.expires.strftime("%Y-%m-%dT%H:%M:%SZ") if connector.expires else "0"
         return _json(
             200,
             {
                 "updateConnectors": [
-                    {"id": name, "description": name}
+                    {"id": name, "description": UPDATE_DESCRIPTIONS.get(name, name)}
                     for name in sorted(connector.update_connectors)
                 ],
                 "getConnectors": [
@@ -847,7 +921,7 @@ class AfasSandbox:
                 "info": {
                     "envid": environment.name,
                     "appName": connector.name,
-                    "group": "Loonbrug koppeling",
+                    "group": f"AuthorizationGroup 101 ({environment.number}.LOONBRUG)",
                     "tokenExpiry": expiry,
                 },
             },
@@ -859,6 +933,8 @@ class AfasSandbox:
         canonical = {n.lower(): n for n in GET_CONNECTORS}.get(name.lower())
         allowed = {n.lower() for n in connector.get_connectors}
         if canonical is None or canonical.lower() not in allowed:
+            if self.profit_missing_connector == "401":
+                return _unauthorized()
             return self._profit_error(MSG_GET_NOT_SUPPORTED)
         with self.lock:
             rows = self._connector_rows(environment, canonical, _voucher_filter(request.query))
@@ -904,12 +980,18 @@ class AfasSandbox:
                     "Account": acc.number,
                     "Description": acc.description,
                     "Type": acc.type,
+                    "Sort": "K",
                     "Blocked": acc.blocked,
-                    "ToProject": acc.requires_project,
+                    "CollectAccount": False,
+                    "CollectAccountType": None,
+                    "Feature": None,
+                    "CollectOn": None,
+                    "VatAllowed": False,
+                    "VatCode": None,
+                    "Budget": None,
+                    "ToProject": "1" if acc.requires_project else None,
                     **{
-                        f"DimAx{n}": environment.axis_names.get(n, f"As {n}")
-                        if n in acc.axes
-                        else ""
+                        f"DimAx{n}": environment.axis_code(n) if n in acc.axes else None
                         for n in range(1, 6)
                     },
                 }
@@ -920,7 +1002,7 @@ class AfasSandbox:
                 {
                     "Unit": a.number,
                     "Account": account,
-                    "DimAx": axis,
+                    "DimAx": environment.axis_code(axis),
                     "AxDescription": environment.axis_names.get(axis, f"As {axis}"),
                     "DimCode": code,
                     "CodeDescription": a.code_descriptions.get((axis, code), code),
@@ -938,7 +1020,7 @@ class AfasSandbox:
                     "DateFrom": f"{p.start.isoformat()}T00:00:00Z",
                     "DateTo": f"{p.end.isoformat()}T00:00:00Z",
                     "Blocked": p.blocked,
-                    "Periodtable": "1",
+                    "Periodtable": 1,
                     "TableDesc": "Maanden",
                 }
                 for a in admins
@@ -986,13 +1068,17 @@ class AfasSandbox:
         entry.entry_number = administration.next_entry_number
         administration.next_entry_number += 1
         administration.entries.append(entry)
-        result = {"UnId": str(entry.administration), "EnNo": str(entry.entry_number)}
         shape = self.profit_response_shape
-        if shape == "FiEntryPar":
-            return _json(201, {"FiEntryPar": result})
-        if shape == "results.FiEntries":
-            return _json(201, {"results": {"FiEntries": result}})
-        return _json(201, {"results": {"FiEntryPar": result}})
+        if shape == "FiEntryPar":  # howto-finance-mutation.md "Response"
+            result = {"UnId": str(entry.administration), "EnNo": str(entry.entry_number)}
+            return _json(201, {"FiEntryPar": {**result, "InId": ""}})
+        if shape == "results.FiEntryPar":  # [I]
+            result = {"UnId": str(entry.administration), "EnNo": str(entry.entry_number)}
+            return _json(201, {"results": {"FiEntryPar": result}})
+        # Mutaties.json POST /connectors/FiEntries 201 "Response example": the keys as published
+        # (note "InID"); a memorial entry has no invoice, so InID is empty here [I].
+        published = {"EnNo": str(entry.entry_number), "UnId": str(entry.administration), "InID": ""}
+        return _json(201, {"results": {"FiEntries": published}})
 
     def _validate_entry(self, environment: ProfitEnvironment, document: Any) -> BookedEntry:
         root = document.get("FiEntryPar") if isinstance(document, dict) else None

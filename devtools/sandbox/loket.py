@@ -18,6 +18,13 @@ Faithful to ``../shared/docs/loket-api.md``:
   ``content`` + ``ETag`` for details, the ``version`` object, ``messages[]`` errors and the 401/403
   bodies of the spec's examples. Bearer tokens must be current access tokens (expired or
   revoked: 401).
+* ``GET …/journalruns/{id}/results`` takes ``consolidate`` (``BasedOnLedgerAccountConfiguration``,
+  ``Always``, ``Never``; anything else is a 400; ``Always`` merges lines per account, cost centre
+  and cost unit). No paging parameters are published for it: by default every line comes in one
+  page (the envelope still there); ``results_page_size`` pages it, honouring ``pageNumber``.
+* ``PATCH …/journalruns/{id}`` takes ``JournalrunStatusPatch``: ``action``, ``application`` (a
+  metadata object ``{key, value}``) and ``message``, nothing else; ``MarkAsProcessingFailed``
+  needs a message. ``patch_bodies`` records every accepted body (``patches``: id, action, message).
 * ``Accept: application/json;version=YYYY-MM-DD`` is required. Without it (or with a date before
   2018-01-01, the journal-run resources' version) the sandbox answers **406** with a
   ``messages[]`` body. (The real API is documented to serve the newest version without one; the
@@ -60,6 +67,7 @@ from werkzeug.wrappers import Request, Response
 from devtools.sandbox import announce
 
 RESOURCE_VERSION = "2018-01-01"
+CONSOLIDATE = ("BasedOnLedgerAccountConfiguration", "Always", "Never")  # /results, published
 STATUS_TEXT = {
     0: "Staat klaar voor journaliseren",
     1: "Geen journaal resultaten",
@@ -552,6 +560,11 @@ class LoketSandbox:
         self.code_grants = 0
         self.reuse_detected = 0
         self.patches: list[tuple[str, str, str]] = []  # (run id, action, message)
+        # (run id, the whole JournalrunStatusPatch body) of every accepted PATCH
+        self.patch_bodies: list[tuple[str, dict[str, Any]]] = []
+        # /results publishes no paging parameters: None answers every line in one page (the
+        # paging envelope still present); a number pages by that size and honours pageNumber.
+        self.results_page_size: int | None = None
         self.seen_states: set[str] = set()  # states and PKCE verifiers Loonbrug sent (leak scans)
         # internals
         self._lock = threading.RLock()
@@ -1035,6 +1048,7 @@ class LoketSandbox:
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("action"), str):
             raise _messages(400, "BrokenBusinessRule", "action is required.")
+        _check_status_patch(body)
         action, message = body["action"], body.get("message") or ""
         with self._lock:
             if_match = request.headers.get("If-Match")
@@ -1058,6 +1072,7 @@ class LoketSandbox:
                 raise _messages(400, "BrokenBusinessRule", f"Unknown action {action}.")
             run.last_message = str(message)
             self.patches.append((run.id, action, str(message)))
+            self.patch_bodies.append((run.id, dict(body)))
             content = _run_json(run)
         return 200, {"content": content}, {"ETag": _etag(content)}
 
@@ -1065,11 +1080,22 @@ class LoketSandbox:
         self, request: Request, run_id: str
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         run = self._run_or_404(run_id)
+        consolidate = request.args.get("consolidate")
+        if consolidate is not None and consolidate not in CONSOLIDATE:
+            raise _messages(
+                400,
+                "BrokenBusinessRule",
+                f"consolidate must be one of {', '.join(CONSOLIDATE)}; got {consolidate!r}.",
+            )
         if run.status < 4 or run.status > 7:
             raise _messages(
                 400, "BrokenBusinessRule", "The journal run has no results in its current status."
             )
-        return self._paged(request, [_line_json(i, line) for i, line in enumerate(run.lines)])
+        lines = _consolidated(run.lines) if consolidate == "Always" else run.lines
+        items = [_line_json(i, line) for i, line in enumerate(lines)]
+        if self.results_page_size is None:
+            return self._one_page(items)
+        return self._paged(request, items, default_size=self.results_page_size, sized=False)
 
     def _api_payroll_run(
         self, request: Request, payroll_run_id: str
@@ -1095,12 +1121,29 @@ class LoketSandbox:
             raise _messages(404, "NotFound", "Journal run not found.")
         return run
 
+    def _one_page(self, items: list[dict[str, Any]]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Everything at once, in the paging envelope (``totalPages`` 0 for nothing)."""
+        envelope = {
+            "totalSize": len(items),
+            "pageSize": len(items),
+            "totalPages": 1 if items else 0,
+            "currentPage": 1,
+            "_embedded": items,
+        }
+        return 200, envelope, {}
+
     def _paged(
-        self, request: Request, items: list[dict[str, Any]]
+        self,
+        request: Request,
+        items: list[dict[str, Any]],
+        *,
+        default_size: int = 250,
+        sized: bool = True,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         try:
             number = int(request.args.get("pageNumber", "1"))
-            size = int(request.args.get("pageSize", "250"))
+            asked = request.args.get("pageSize") if sized else None
+            size = int(asked or str(default_size))
         except ValueError:
             raise _messages(
                 400, "BrokenBusinessRule", "pageNumber and pageSize must be integers."
@@ -1127,6 +1170,46 @@ class LoketSandbox:
         )
 
     # -- CLI -------------------------------------------------------------------------------------
+
+
+def _check_status_patch(body: dict[str, Any]) -> None:
+    """``JournalrunStatusPatch``: ``action``, ``application`` (a metadata object ``{key,
+    value}``) and ``message`` only (specs README; the generated client's model). A failure must
+    say why ("Use the message field to communicate the error(s)")."""
+    unknown = sorted(set(body) - {"action", "application", "message"})
+    if unknown:
+        raise _messages(400, "BrokenBusinessRule", f"Unknown field(s): {', '.join(unknown)}.")
+    application = body.get("application")
+    if application is not None and (
+        not isinstance(application, dict)
+        or set(application) - {"key", "value"}
+        or ("key" in application and not isinstance(application["key"], int | None))
+        or not isinstance(application.get("value", ""), str)
+    ):
+        raise _messages(400, "BrokenBusinessRule", "application must be {key, value}.")
+    message = body.get("message")
+    if message is not None and not isinstance(message, str):
+        raise _messages(400, "BrokenBusinessRule", "message must be text.")
+    if body["action"] == "MarkAsProcessingFailed" and not (message or "").strip():
+        raise _messages(
+            400, "BrokenBusinessRule", "Use the message field to communicate the error(s)."
+        )
+
+
+def _consolidated(lines: list[ScenarioLine]) -> list[ScenarioLine]:
+    """``consolidate=Always``: one line per ledger account, cost centre and cost unit."""
+    merged: dict[tuple[Any, ...], ScenarioLine] = {}
+    for line in lines:
+        key = (line.account, line.cost_center, line.cost_unit)
+        if key in merged:
+            merged[key].debit += line.debit
+            merged[key].credit += line.credit
+        else:
+            merged[key] = ScenarioLine(
+                line.account, line.account_description, line.debit, line.credit,
+                line.cost_center, line.cost_unit, "Verdicht",
+            )  # fmt: skip
+    return list(merged.values())
 
 
 def _invalid_grant() -> ApiError:

@@ -34,6 +34,8 @@ param loketClientId string
 param afasProfitUrl string
 param afasSbUrl string
 param afasSbClientId string
+@description('AFAS partner IntegrationId; empty: the IntegrationId header is not sent.')
+param afasIntegrationId string = ''
 param nightlyLocalHour int = 2
 @minValue(1)
 @maxValue(100)
@@ -165,6 +167,7 @@ var appSettings = {
   AFAS_SB_URL: afasSbUrl
   AFAS_SB_CLIENT_ID: afasSbClientId
   AFAS_SB_CLIENT_SECRET: '${keyVaultReference}${afasSbClientSecretUri})'
+  AFAS_INTEGRATION_ID: afasIntegrationId
   TOKEN_ENCRYPTION_KEY: '${keyVaultReference}${tokenEncryptionKeySecretUri})'
   NIGHTLY_LOCAL_HOUR: string(nightlyLocalHour)
   AUDIT_RETENTION_YEARS: string(auditRetentionYears)

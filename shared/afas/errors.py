@@ -47,6 +47,19 @@ def _re(text: str) -> re.Pattern[str]:
 # for messages AFAS does not document, matched loosely.
 KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
     KnownError(
+        "connector-refused",
+        "AFAS Profit weigert de toegang tot een connector (HTTP 401).",
+        "De App connector in AFAS Profit geeft deze token geen toegang tot {connector}, of de "
+        "token is ongeldig. Voeg {connector} toe aan de App connector (Algemeen › Beheer › App "
+        "connector) en controleer dat de gebruiker van de token in de autorisatiegroep van de App "
+        "connector zit. Staat {connector} er al in, maak dan een nieuwe gebruikerstoken aan en sla "
+        "die op bij de AFAS-koppeling in Loonbrug.",
+        # [C] Mutaties.json components.responses.401 "Unauthorized; valid token but no access to
+        # this endpoint." and authentication.md (401 also for an invalid token). The published
+        # 401 has no body: the text is Loonbrug's (profit._unauthorized) and names the connector.
+        _re(r"weigert de toegang tot connector (?P<connector>[A-Za-z0-9_]+)"),
+    ),
+    KnownError(
         "connector-not-authorized",
         "De App connector in AFAS Profit geeft geen toegang tot een benodigde connector.",
         "Voeg in Profit (Algemeen › Beheer › App connector) de UpdateConnector 'Financiële "

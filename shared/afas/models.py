@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -11,13 +12,20 @@ from decimal import Decimal
 
 @dataclass(frozen=True)
 class MetaInfo:
-    """``GET /metainfo``: the connectors this token's App Connector allows, and token info."""
+    """``GET /MetaInfo``: the connectors this token's App Connector allows, and token info.
+
+    Published shape (Mutaties.json ``/MetaInfo`` 200): ``updateConnectors[]`` and
+    ``getConnectors[]`` of ``{id, description}``; ``info`` ``{envid, appName, group,
+    tokenExpiry}``, all strings (the published example answers ``"tokenExpiry": "0"``).
+    """
 
     update_connectors: frozenset[str]
     get_connectors: frozenset[str]
-    environment_id: str | None = None  # info.envid, e.g. "O12345AA"
+    environment_id: str | None = None  # info.envid, e.g. "A123456AC"
     app_name: str | None = None
-    token_expiry: datetime | None = None
+    token_expiry: datetime | None = None  # None: no expiry stated ("0", empty) or unreadable
+    # Dutch notes for the user (e.g. an unreadable tokenExpiry); never a reason to refuse.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,24 +45,40 @@ class Journal:
 
 @dataclass(frozen=True)
 class LedgerAccount:
+    """A ``Profit_Accounts`` row. ``DimAx1..5`` and ``ToProject`` are codes (strings) as published."""
+
     number: str
     description: str
     blocked: bool
-    required_axes: tuple[int, ...]  # axes n whose DimAx{n} is filled: FiDimEntries DiC{n} needed
-    requires_project: bool  # ToProject
+    # Position n (1..5) -> the code in DimAx{n} ("Verbijzonderingsas n code"), filled ones only:
+    # FiDimEntries must then carry DiC{n} (howto-finance-mutation.md).
+    axes: Mapping[int, str] = field(default_factory=dict, hash=False)
+    to_project: str = ""  # ToProject ("Doorboeken projecten code"), as AFAS sends it
+    requires_project: bool = False  # read from ``to_project`` (see profit.requires_project)
+
+    @property
+    def required_axes(self) -> tuple[int, ...]:
+        """Axes n whose DimAx{n} is filled: FiDimEntries must carry DiC{n}."""
+        return tuple(sorted(self.axes))
 
 
 @dataclass(frozen=True)
 class AllocationAssignment:
+    """A ``Profit_Allocation_Assigments`` row: code ``code`` may be booked on ``account`` on the
+    allocation axis whose code is ``axis`` (``DimAx``, a string as published)."""
+
     administration: int
     account: str
-    axis: int
+    axis: str
     code: str
     description: str = ""
 
 
 @dataclass(frozen=True)
 class Period:
+    """A ``Profit_periods_per_administration`` row ("Blocked periods per administration"). Only
+    ``blocked`` says a period is closed; a period without a row is not known to be closed."""
+
     administration: int
     year: int
     period: int
@@ -78,18 +102,6 @@ class BookedLine:
     credit: Decimal
     voucher_number: str
     description: str
-
-
-@dataclass(frozen=True)
-class ProfitBooking:
-    """The outcome of :meth:`ProfitClient.book_entry`.
-
-    ``recovered`` is True when the entry was already in Profit (an earlier attempt booked it), so
-    this call did not post it again.
-    """
-
-    entry_number: int
-    recovered: bool
 
 
 # -- SB -----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -61,6 +62,7 @@ log = logging.getLogger("loonbrug.afas.profit")
 
 SYSTEM: Final = AfasSystem.PROFIT
 FI_ENTRIES: Final = "FiEntries"
+META_INFO: Final = "MetaInfo"  # the path as published (Mutaties.json ``/MetaInfo``)
 REQUIRED_UPDATE_CONNECTORS: Final = frozenset({FI_ENTRIES})
 REQUIRED_GET_CONNECTORS: Final = frozenset(
     {
@@ -112,7 +114,7 @@ def fi_entries_payload(entry: ProfitEntry) -> dict[str, Any]:
     lines = []
     for line in entry.lines:
         fields: dict[str, Any] = {
-            "VaAs": "1",  # ledger account line [I]
+            "VaAs": "1",  # "1 = Grootboekrekening" (FiEntries_POST VaAs enum)
             "AcNr": line.account,
             "EnDa": entry.entry_date.isoformat(),
             "BpDa": entry.voucher_date.isoformat(),
@@ -201,8 +203,8 @@ class ProfitClient:
     # -- connection check ---------------------------------------------------------------------
 
     def meta_info(self) -> MetaInfo:
-        """``GET /metainfo``: the connectors the token may use and the token's expiry."""
-        return _meta_info(self._get("metainfo", label="metainfo"))
+        """``GET /MetaInfo`` (Mutaties.json): the connectors the token may use, token info."""
+        return _meta_info(self._get(META_INFO, label="metainfo"))
 
     def check_token(self) -> MetaInfo:
         """A cheap read that proves the token works in this environment and that its App
@@ -288,12 +290,14 @@ class ProfitClient:
         """All ledger accounts. ASSUMPTION [I] (afas-api.md §3.1): ``Profit_Accounts`` rows carry
         no administration; in a multi-administration environment this is the shared chart."""
         for row in self.rows("Profit_Accounts", order_by=["Account"]):
+            to_project = _text(row, "ToProject")
             yield LedgerAccount(
                 number=_text(row, "Account"),
                 description=_text(row, "Description"),
                 blocked=_bool(row, "Blocked"),
-                required_axes=_required_axes(row),
-                requires_project=_bool(row, "ToProject"),
+                axes=_axes(row),
+                to_project=to_project,
+                requires_project=requires_project(to_project),
             )
 
     def list_allocation_assignments(
@@ -310,7 +314,7 @@ class ProfitClient:
             yield AllocationAssignment(
                 administration=_int(row, "Unit"),
                 account=_text(row, "Account"),
-                axis=_int(row, "DimAx"),
+                axis=_text(row, "DimAx"),
                 code=_text(row, "DimCode"),
                 description=_text(row, "CodeDescription"),
             )
@@ -457,9 +461,10 @@ class ProfitClient:
             "log_reference": reference,
             "retry_after": retry_after,
         }
-        if status in (401, 403):
-            default = "Token geweigerd." if status == 401 else "Toegang geweigerd."
-            raise AfasAuthError(message or default, **fields)
+        if status == 401:
+            raise AfasAuthError(_unauthorized(message, _connector_of(response)), **fields)
+        if status == 403:
+            raise AfasAuthError(message or "Toegang geweigerd.", **fields)
         if status == 404:
             raise AfasNotFound(message or "Niet gevonden (onbekende omgeving of URL).", **fields)
         if status in (429, 502, 503, 504):
@@ -536,7 +541,16 @@ def _error_fields(
         payload = None
     message, number, reference, retry_after = "", None, None, None
     if isinstance(payload, dict):
-        message = str(payload.get("externalMessage") or payload.get("message") or "")
+        # 5xx: {externalMessage, errorNumber, profitLogReference}; 503 as published:
+        # {"error": {"code", "message"}, "retry_after"} (Mutaties.json components.responses).
+        raw_error = payload.get("error")
+        published_503: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+        message = str(
+            payload.get("externalMessage")
+            or payload.get("message")
+            or published_503.get("message")
+            or ""
+        )
         raw_number = payload.get("errorNumber")
         if isinstance(raw_number, int) or (
             isinstance(raw_number, str) and raw_number.lstrip("-").isdigit()
@@ -551,33 +565,89 @@ def _error_fields(
 
 
 def _meta_info(body: Any) -> MetaInfo:
+    """The published ``/MetaInfo`` answer: ``updateConnectors``/``getConnectors`` lists of
+    ``{id, description}`` and ``info`` ``{envid, appName, group, tokenExpiry}`` (strings)."""
     if not isinstance(body, dict):
-        raise AfasContractError("metainfo is not an object", system=SYSTEM)
+        raise AfasContractError("MetaInfo is not an object", system=SYSTEM)
 
-    def names(key: str) -> frozenset[str]:
+    def ids(key: str) -> frozenset[str]:
         items = body.get(key) or []
         if not isinstance(items, list):
-            raise AfasContractError(f"metainfo {key} is not a list", system=SYSTEM)
-        found = set()
-        for item in items:
-            if isinstance(item, str):
-                found.add(item)
-            elif isinstance(item, dict):
-                name = item.get("id") or item.get("Id") or item.get("name")
-                if isinstance(name, str):
-                    found.add(name)
-        return frozenset(found)
+            raise AfasContractError(f"MetaInfo {key} is not a list", system=SYSTEM)
+        return frozenset(
+            item["id"].strip()
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"].strip()
+        )
 
-    info = body.get("info") if isinstance(body.get("info"), dict) else {}
-    assert isinstance(info, dict)
-    expiry = info.get("tokenExpiry")
+    raw_info = body.get("info")
+    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
+    expiry, readable = token_expiry(info.get("tokenExpiry"))
+    warnings: tuple[str, ...] = ()
+    if not readable:
+        shown = str(info.get("tokenExpiry"))[:40]
+        log.warning("MetaInfo tokenExpiry %r is not a date; read as 'no expiry'", shown)
+        warnings = (
+            f"AFAS meldt een verloopdatum van de token die Loonbrug niet kan lezen ({shown!r}); "
+            "controleer de geldigheid van de token in Profit (App connector › Gebruikerstokens).",
+        )
     return MetaInfo(
-        update_connectors=names("updateConnectors"),
-        get_connectors=names("getConnectors"),
-        environment_id=str(info["envid"]) if info.get("envid") else None,
-        app_name=str(info["appName"]) if info.get("appName") else None,
-        token_expiry=_datetime(expiry) if isinstance(expiry, str) and expiry else None,
+        update_connectors=ids("updateConnectors"),
+        get_connectors=ids("getConnectors"),
+        environment_id=_info_text(info, "envid"),
+        app_name=_info_text(info, "appName"),
+        token_expiry=expiry,
+        warnings=warnings,
     )
+
+
+def _info_text(info: Mapping[str, Any], key: str) -> str | None:
+    value = info.get(key)
+    return str(value).strip() or None if value is not None else None
+
+
+NO_EXPIRY: Final = frozenset({"", "0"})
+
+
+def token_expiry(raw: Any) -> tuple[datetime | None, bool]:
+    """``info.tokenExpiry`` of ``/MetaInfo`` as (expiry, readable). Never raises.
+
+    Published: a string; every published example answers ``"0"``. ASSUMPTION [I]: ``"0"``, an
+    empty value or no value means "no expiry stated" (None); a date (``2026-01-31`` or
+    ``31-01-2026``) is the start of that day and a date-time its wall-clock value, both in
+    Amsterdam time (AFAS date-times end in ``Z`` but are Amsterdam time, get-connector.md).
+    Anything else is unreadable: (None, False), which the caller reports as a warning."""
+    if raw is None or isinstance(raw, bool):
+        return None, raw is None
+    text = str(raw).strip()
+    if text in NO_EXPIRY:
+        return None, True
+    try:
+        return _datetime(text), True
+    except ValueError:
+        pass
+    try:
+        return datetime.strptime(text, "%d-%m-%Y").replace(tzinfo=AMSTERDAM), True
+    except ValueError:
+        return None, False
+
+
+def _connector_of(response: requests.Response) -> str | None:
+    """The connector a request addressed (``…/connectors/{name}``), if any."""
+    url = (response.request.url if response.request is not None else None) or response.url or ""
+    match = re.search(r"/connectors/([A-Za-z0-9_]+)", url)
+    return match.group(1) if match else None
+
+
+def _unauthorized(message: str, connector: str | None) -> str:
+    """The text of a Profit 401. Published (Mutaties.json components.responses.401): "valid
+    token but no access to this endpoint"; authentication.md: also an invalid or badly encoded
+    token. The published 401 has no body, so on a connector both causes are possible and the
+    text names the connector (KNOWN_ERRORS "connector-refused" turns it into the hint)."""
+    if connector is None:
+        return message or "Token geweigerd."
+    own = f" AFAS meldt: {message}" if message else ""
+    return f"AFAS Profit weigert de toegang tot connector {connector}.{own}"
 
 
 def _rows(body: Any, connector: str) -> tuple[Mapping[str, Any], ...]:
@@ -650,14 +720,27 @@ def _date(row: Mapping[str, Any], key: str) -> date:
         raise _contract(row, key) from None
 
 
-def _required_axes(row: Mapping[str, Any]) -> tuple[int, ...]:
-    """Axes n with ``DimAx{n}`` filled: FiDimEntries must carry DiC{n} [C] S7."""
-    axes = []
+def _axes(row: Mapping[str, Any]) -> dict[int, str]:
+    """Positions n whose ``DimAx{n}`` (a code, published as a string) is filled: FiDimEntries
+    must then carry DiC{n} (howto-finance-mutation.md: "If DimAx1 and DimAx2 are filled, the
+    object FiEntries/FiDimEntries must be filled")."""
+    axes = {}
     for axis in range(1, 6):
-        value = row.get(f"DimAx{axis}")
-        if value not in (None, "", False, 0, "0"):
-            axes.append(axis)
-    return tuple(axes)
+        code = _text(row, f"DimAx{axis}")
+        if code:
+            axes[axis] = code
+    return axes
+
+
+PROJECT_NOT_REQUIRED: Final = frozenset({"", "0", "n", "nee", "no", "false", "niet"})
+
+
+def requires_project(code: str) -> bool:
+    """Whether ``ToProject`` ("Doorboeken projecten code", published as a string) asks for a
+    project booking. ASSUMPTION [I]: the code table is not published; the how-to says "If
+    ``ToProject`` is TRUE, FiPrjEntries must be filled", so a filled code other than an obvious
+    "no" counts as yes. Loonbrug books no projects: this only explains AFAS's refusal."""
+    return code.strip().lower() not in PROJECT_NOT_REQUIRED
 
 
 def _booked_line(row: Mapping[str, Any]) -> BookedLine:

@@ -23,6 +23,8 @@ class AccountFact:
     blocked: bool = False
     required_axes: frozenset[int] = frozenset()
     description: str = ""
+    # Position n -> the allocation axis code in DimAx{n} (Profit_Accounts; a string as published).
+    axis_codes: Mapping[int, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,13 @@ class ProfitFacts:
     journal_exists: bool
     journal_blocked: bool
     accounts: Mapping[str, AccountFact]
+    # (year, period) -> the rows of "Blocked periods per administration"
+    # (Profit_periods_per_administration). Only ``blocked`` closes a period: a period without a
+    # row is not known to be closed (AFAS refuses a post into a period that does not exist).
     periods: Mapping[tuple[int, int], PeriodFact]
-    # (account, axis, code) assignments; None when the allocation connector was not readable.
-    allocations: frozenset[tuple[str, int, str]] | None = None
+    # (account, axis code, allocation code) from Profit_Allocation_Assigments (``DimAx`` is the
+    # axis code, a string as published); None when the connector was not readable.
+    allocations: frozenset[tuple[str, str, str]] | None = None
     environment_label: str = ""
 
 
@@ -120,7 +126,7 @@ def precheck_profit(entry: ProfitEntry, facts: ProfitFacts, *, journal: str) -> 
                 )
         if facts.allocations is not None:
             for axis, code in line.dimensions:
-                if (line.account, axis, code) not in facts.allocations:
+                if not _assigned(facts.allocations, line.account, account, axis, code):
                     found.append(
                         F.error(
                             "allocation-unknown",
@@ -131,34 +137,80 @@ def precheck_profit(entry: ProfitEntry, facts: ProfitFacts, *, journal: str) -> 
                             line.account,
                         )
                     )
-    period = facts.periods.get((entry.year, entry.period))
-    if period is None:
-        found.append(
-            F.error(
-                "period-missing",
-                f"Periode {entry.period} van boekjaar {entry.year} bestaat niet in {where}.",
-                "Maak het boekjaar en de perioden aan in AFAS, of kies een andere periodekoppeling "
-                "bij de klantconfiguratie.",
-            )
-        )
-    elif period.blocked:
-        found.append(
+    found.extend(_period_findings(entry, facts.periods, where))
+    return _unique(found)
+
+
+def _assigned(
+    allocations: frozenset[tuple[str, str, str]],
+    number: str,
+    account: AccountFact,
+    axis: int,
+    code: str,
+) -> bool:
+    """Whether allocation ``code`` on axis position ``axis`` (DiC{axis}) is assigned to ``number``.
+
+    ASSUMPTION [I]: Profit_Allocation_Assigments.DimAx ("Allocation axis", a string) holds the
+    same axis code as Profit_Accounts.DimAx{n} ("Verbijzonderingsas n code"); the position n
+    itself also counts, in case an environment's axis codes are its numbers."""
+    keys = {str(axis)}
+    if axis in account.axis_codes:
+        keys.add(account.axis_codes[axis])
+    return any((number, key, code) in allocations for key in keys)
+
+
+def _period_findings(
+    entry: ProfitEntry, periods: Mapping[tuple[int, int], PeriodFact], where: str
+) -> list[Finding]:
+    """A period is closed only when its row says ``Blocked`` ("Blocked periods per
+    administration"); the entry date in a blocked period is refused by AFAS too ("Datum … valt
+    in een geblokkeerde periode"). A period without a row is at most a warning: AFAS refuses a
+    post into a period that does not exist, and that refusal comes back with its own hint."""
+    period = periods.get((entry.year, entry.period))
+    if period is not None and period.blocked:
+        return [
             F.error(
                 "period-blocked",
                 f"Periode {entry.period} van boekjaar {entry.year} is geblokkeerd in {where}.",
                 "Deblokkeer de periode in AFAS en start daarna een rerun voor deze periode.",
             )
-        )
-    elif not period.start <= entry.entry_date <= period.end:
-        found.append(
+        ]
+    closed = sorted(
+        (year, number)
+        for (year, number), fact in periods.items()
+        if fact.blocked and fact.start <= entry.entry_date <= fact.end
+    )
+    if closed:
+        year, number = closed[0]
+        return [
+            F.error(
+                "period-blocked",
+                f"De boekdatum {entry.entry_date:%d-%m-%Y} valt in periode {number} van boekjaar "
+                f"{year}, die geblokkeerd is in {where}.",
+                "Deblokkeer die periode in AFAS of controleer de periodekoppeling bij de "
+                "klantconfiguratie, en start daarna een rerun.",
+            )
+        ]
+    if period is None:
+        return [
+            F.warning(
+                "period-not-listed",
+                f"Periode {entry.period} van boekjaar {entry.year} staat niet in de lijst met "
+                f"perioden van {where}; AFAS weigert de boeking als de periode niet bestaat.",
+                "Controleer in AFAS of het boekjaar en de periode bestaan (Financieel › Inrichting "
+                "› Periodetabel).",
+            )
+        ]
+    if not period.start <= entry.entry_date <= period.end:
+        return [
             F.warning(
                 "date-outside-period",
                 f"De boekdatum {entry.entry_date:%d-%m-%Y} valt buiten periode {entry.period} "
                 f"({period.start:%d-%m-%Y} t/m {period.end:%d-%m-%Y}).",
                 "Controleer de periodekoppeling bij de klantconfiguratie.",
             )
-        )
-    return _unique(found)
+        ]
+    return []
 
 
 def precheck_sb(entry: SbEntry, facts: SbFacts) -> list[Finding]:

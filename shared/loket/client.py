@@ -72,13 +72,50 @@ def page_size_limit() -> int:
     return 250
 
 
+# GET …/journalruns/{id}/results takes ``consolidate`` (the Loket OpenAPI, read from a client
+# generated from it; /work/shared/specs/README.md): these three values, nothing else.
+CONSOLIDATE_VALUES: Final = ("BasedOnLedgerAccountConfiguration", "Always", "Never")
+APPLICATION_NAME: Final = "Loonbrug"
+DEFAULT_MESSAGES: Final = {
+    "MarkAsProcessed": "Verwerkt door Loonbrug.",
+    "MarkAsProcessingFailed": "Loonbrug kon deze journaalpost niet boeken in AFAS.",
+}
+
+
+def results_consolidation() -> str:
+    """The ``consolidate`` Loonbrug sends with every ``/results`` read: always explicit, never
+    the server's default.
+
+    ``BasedOnLedgerAccountConfiguration``: the journal profile's own setting, per ledger account,
+    decides whether lines are consolidated, so AFAS receives what the office configured in
+    Loket (and what Loket's own export would give). ``Always`` would override an office that
+    wants detail on some accounts; ``Never`` would book a line per employee and component (salaries
+    of individuals in the ledger, and entries that pass AFAS's advice of at most 1,000 lines)."""
+    return "BasedOnLedgerAccountConfiguration"
+
+
+def journal_application() -> dict[str, Any]:
+    """The ``application`` of the journal-run PATCH: "the application that downloaded and
+    processed the results".
+
+    ASSUMPTION [I]: the field is a Loket metadata object ``{key, value}`` (the generated client's
+    ``JournalrunStatusPatch_application``; the spec's example is ``{"key": 2, "value":
+    "Financieel pakket 1"}``). The allowed keys come from a metadata list we cannot read here,
+    so Loonbrug sends no key and names itself in ``value``. Verify in Loket's acceptance
+    environment; if Loket wants a key, this is the one place to put it."""
+    return {"value": APPLICATION_NAME}
+
+
 def patch_body(action: str, message: str) -> dict[str, Any]:
-    """ASSUMPTION [I]: the PATCH actions are the enum values ``MarkAsProcessed`` /
-    ``MarkAsProcessingFailed`` (the description also names ``markAsSuccessfullyExported``), and
-    ``application`` is optional, so it is left out. ``message`` is shown to the Loket user; its
+    """The ``JournalrunStatusPatch`` body: ``action``, ``application`` and ``message`` (the three
+    published fields), for both actions.
+
+    ASSUMPTION [I]: the actions are the enum values ``MarkAsProcessed`` /
+    ``MarkAsProcessingFailed`` (the description also names ``markAsSuccessfullyExported``).
+    ``message`` is shown to the Loket user (for a failure: what went wrong), never empty; its
     maximum length is unknown, so we keep it to 500 characters."""
-    text = " ".join(message.split())
-    return {"action": action, "message": text[:500]}
+    text = " ".join(message.split()) or DEFAULT_MESSAGES.get(action, APPLICATION_NAME)
+    return {"action": action, "application": journal_application(), "message": text[:500]}
 
 
 class AccessTokens(Protocol):
@@ -204,10 +241,15 @@ class LoketClient:
         )
 
     def iter_journal_run_lines(self, run_id: str) -> Iterator[JournalLine]:
-        """``GET …/journalruns/{id}/results`` [C], paged like every list [C S5]. Whether it
-        honours ``pageSize`` is [I]; walking ``totalPages`` works either way."""
-        for item in self._items(f"{_ADMINISTRATIONS}/journalruns/{_id(run_id)}/results"):
-            yield parse.parse_journal_line(item)
+        """``GET …/journalruns/{id}/results`` [C] with ``consolidate`` sent explicitly
+        (:func:`results_consolidation`). No paging parameters are published for it, so the first
+        request sends none; the answer carries the paging envelope [C S5], and should it say
+        there are more pages, they are asked for by ``pageNumber`` (ASSUMPTION [I])."""
+        path = f"{_ADMINISTRATIONS}/journalruns/{_id(run_id)}/results"
+        params = {"consolidate": results_consolidation()}
+        for page in self.iter_pages(path, params, page_size=False):
+            for item in page.items:
+                yield parse.parse_journal_line(item)
 
     def get_payroll_run_approval(self, payroll_run_id: str) -> datetime | None:
         """``approvalTime`` of ``GET …/payrollruns/{payrollRunId}`` [C] (aware; None when not
@@ -233,14 +275,20 @@ class LoketClient:
             self._json(response)  # logs warnings and a retiring version
 
     # -- paging ----------------------------------------------------------------------------------
-    def iter_pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[Page]:
+    def iter_pages(
+        self, path: str, params: Mapping[str, str] | None = None, *, page_size: bool = True
+    ) -> Iterator[Page]:
         """Walk ``pageNumber`` 1..``totalPages`` (``totalPages`` 0 = empty list), always sending
         ``pageSize``. A page that is not the one asked for, or that repeats the previous one, is
-        a :class:`LoketContractError`."""
+        a :class:`LoketContractError`. ``page_size=False`` (an endpoint without published paging
+        parameters): no ``pageSize``, and ``pageNumber`` only from page 2 on."""
         number = 1
         previous: str | None = None
         while True:
-            query = {**(params or {}), "pageNumber": str(number), "pageSize": str(self._page_size)}
+            paging = {"pageNumber": str(number), "pageSize": str(self._page_size)}
+            if not page_size:
+                paging = {"pageNumber": str(number)} if number > 1 else {}
+            query = {**(params or {}), **paging}
             data = self._json(self._request("GET", path, params=query))
             page = _page(data, number)
             fingerprint = _fingerprint(page.items)

@@ -181,6 +181,7 @@ class ProfitTargetLedger:
                     blocked=a.blocked,
                     required_axes=frozenset(a.required_axes),
                     description=a.description,
+                    axis_codes=dict(a.axes),
                 )
                 for a in self.client.list_ledger_accounts()
             }
@@ -189,6 +190,7 @@ class ProfitTargetLedger:
             accounts = self.charts.get(self.target.environment, load_chart)
         else:
             accounts = load_chart()
+        # "Blocked periods per administration": a row closes a period only when it says Blocked.
         periods: dict[tuple[int, int], PeriodFact] = {}
         for year in years:
             for p in self.client.list_periods(adm, year=year):

@@ -88,6 +88,7 @@ def _plausible(name: str, expression: Any, identifiers: set[str]) -> str:
         "LOKET_API_URL": "https://api.loket.nl/v2",
         "AFAS_PROFIT_URL": "https://{environment}.rest.afas.online/ProfitRestServices",
         "AFAS_SB_URL": "https://afas-sb.afasfocus.nl/{environment}",
+        "AFAS_INTEGRATION_ID": "12345_678900",
     }.get(name, "value")
 
 
@@ -107,9 +108,29 @@ def test_the_bicep_settings_start_the_app_in_production() -> None:
     assert settings.appinsights_connection_string is not None
     assert settings.audit_retention_years == 7
     assert settings.email_configured
+    assert settings.afas_integration_id == "12345_678900"  # azd env AFAS_INTEGRATION_ID
     # The OAuth callbacks land on the portal, not on the Functions default page at "/".
     assert settings.consent_landing_url() == (
         "https://func-loonbrug.azurewebsites.net/api/portal/#/connections"
+    )
+
+
+def test_the_afas_integration_id_reaches_the_app_from_the_azd_environment() -> None:
+    main = module("main.bicep")
+    assert main["parameters"]["afasIntegrationId"]["default"] == ""
+    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    assert parameters["afasIntegrationId"]["value"] == "${AFAS_INTEGRATION_ID}"
+    assert app_settings()["AFAS_INTEGRATION_ID"] == "afasIntegrationId"
+    # An empty parameter is an empty setting: the app then sends no IntegrationId header.
+    assert (
+        Settings.from_env(
+            {
+                "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                "LOONBRUG_ENVIRONMENT": "development",
+            }
+            | {"AFAS_INTEGRATION_ID": ""}
+        ).afas_integration_id
+        is None
     )
 
 

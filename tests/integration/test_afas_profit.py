@@ -15,8 +15,10 @@ import requests
 
 from devtools.sandbox.afas import (
     MSG_LOCKED,
+    PROFIT_NUMBER,
     PROFIT_TOKEN,
     PROFIT_TOKEN_WITHOUT_FIENTRIES,
+    PROFIT_TOKEN_WITHOUT_TRANSACTIONS,
     AfasSandbox,
     Fault,
     FaultKind,
@@ -33,9 +35,12 @@ from shared.afas.errors import (
 )
 from shared.afas.profit import Filter, ProfitClient, authorization_header, fi_entries_payload
 from shared.afas.wire import dumps
+from shared.clients.model import ProfitTarget
 from shared.journal.entries import ProfitEntry, ProfitLine
+from shared.journal.precheck import precheck_profit
 from shared.secret import Secret
 from shared.sync.booking import BookingPolicy, BookingRefused, BookingUnsettled, QuietPeriod
+from shared.sync.targets import ProfitTargetLedger
 from tests.support.afas_fixtures import Booker, fast_profit_client, profit_entry
 from tests.support.localhost import wait_until
 
@@ -61,8 +66,10 @@ def test_reads_what_the_sync_checks_before_booking(client: ProfitClient) -> None
     accounts = {a.number: a for a in client.list_ledger_accounts()}
     assert accounts["4999"].blocked and not accounts["4000"].blocked
     assert accounts["4000"].required_axes == (1,) and accounts["1710"].required_axes == ()
+    # DimAx1..5 and DimAx are codes (strings, as published): the account's axis 1 is "KPL".
+    assert accounts["4000"].axes == {1: "KPL"} and not accounts["4000"].requires_project
     codes = {(a.account, a.axis, a.code) for a in client.list_allocation_assignments(1)}
-    assert ("4000", 1, "100") in codes and ("1710", 1, "100") not in codes
+    assert ("4000", "KPL", "100") in codes and ("1710", "KPL", "100") not in codes
     assert [a.code for a in client.list_allocation_assignments(1, account="4100")] == [
         "100",
         "200",
@@ -187,6 +194,31 @@ def test_profit_refusals_come_back_typed_with_their_hint(
     assert row.state.value == "refused" and row.posts == 1
 
 
+def test_the_pre_check_reads_blocked_periods_and_axis_codes_as_published(
+    client: ProfitClient, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """Profit_periods_per_administration is published as "Blocked periods per administration":
+    a period without a row is not closed (a warning), only a Blocked row is; AFAS itself refuses
+    a post into a period that does not exist, with the Dutch hint."""
+    target = ProfitTargetLedger(client, ProfitTarget(PROFIT_NUMBER, 1, "80"))
+    late = profit_entry(unique("LB-"), year=2028, period=3)  # the sandbox lists 2023-2027
+    facts = target.facts((2028,))
+    assert facts.periods == {}
+    found = precheck_profit(late, facts, journal="80")
+    assert [(f.code, f.blocks) for f in found] == [("period-not-listed", False)]
+    with pytest.raises(AfasValidationError) as caught:
+        client.post_entry(late)
+    assert caught.value.code == "period-missing" and "Periodetabel" in caught.value.hint
+    closed = profit_entry(unique("LB-"), year=2023, period=8)
+    found = precheck_profit(closed, target.facts((2023,)), journal="80")
+    assert [(f.code, f.blocks) for f in found] == [("period-blocked", True)]
+    # Allocation axes are codes (DimAx1..5, DimAx): the cost centres of 4000 are assigned.
+    facts = target.facts((2025,))
+    assert facts.accounts["4000"].axis_codes == {1: "KPL"}
+    assert facts.allocations is not None and ("4000", "KPL", "100") in facts.allocations
+    assert precheck_profit(profit_entry(unique("LB-")), facts, journal="80") == []
+
+
 def test_profit_rejects_an_unbalanced_entry_with_a_hint(afas_sandbox: AfasSandbox) -> None:
     entry = profit_entry(
         "LB-UNBALANCED", lines=(_line("4110", "100.00", "0"), _line("1600", "0", "99.99"))
@@ -247,13 +279,46 @@ def test_a_token_of_another_or_unknown_environment_is_refused(afas_sandbox: Afas
         fast_profit_client(afas_sandbox, PROFIT_TOKEN, environment="99999").check_token()
 
 
-def test_an_app_connector_without_fientries(
+def test_an_app_connector_without_fientries_is_refused_with_a_401_naming_fientries(
     afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
+    """Published (Mutaties.json components.responses.401): a valid token without access to an
+    endpoint gets a 401 with no body. The hint names the connector."""
     limited = fast_profit_client(afas_sandbox, PROFIT_TOKEN_WITHOUT_FIENTRIES)
     with pytest.raises(AfasConnectorNotAuthorized) as checked:
         limited.check_token()
     assert "FiEntries" in checked.value.message
+    voucher = unique("LB-")
+    with pytest.raises(AfasAuthError) as posted:
+        limited.post_entry(profit_entry(voucher))
+    error = posted.value
+    assert (error.status, error.code) == (401, "connector-refused")
+    assert "Voeg FiEntries toe aan de App connector" in error.hint
+    assert "nieuwe gebruikerstoken" in error.hint  # or the token is not valid: both are possible
+    assert afas_sandbox.profit_entries(voucher=voucher) == []
+
+
+def test_a_get_connector_missing_from_the_app_connector_is_named_in_the_hint(
+    afas_sandbox: AfasSandbox,
+) -> None:
+    limited = fast_profit_client(afas_sandbox, PROFIT_TOKEN_WITHOUT_TRANSACTIONS)
+    with pytest.raises(AfasAuthError) as caught:
+        limited.find_booked_lines(1, "LB-X")
+    assert caught.value.code == "connector-refused"
+    assert "geen toegang tot Profit_Transactions" in caught.value.hint
+    assert afas_sandbox.count("Profit_Transactions") == 1  # a 401 is not retried
+    # A 401 on /MetaInfo names no connector: that is the token.
+    afas_sandbox.profit().revoke(PROFIT_TOKEN_WITHOUT_TRANSACTIONS)
+    with pytest.raises(AfasAuthError) as refused:
+        limited.check_token()
+    assert refused.value.code == "token-invalid" and "gebruikerstoken" in refused.value.hint
+
+
+def test_an_app_connector_without_fientries_answered_with_afas_500_text(
+    afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    afas_sandbox.profit_missing_connector = "500"
+    limited = fast_profit_client(afas_sandbox, PROFIT_TOKEN_WITHOUT_FIENTRIES)
     with pytest.raises(AfasConnectorNotAuthorized) as posted:
         limited.post_entry(profit_entry(unique("LB-")))
     assert "niet ondersteund" in posted.value.message and posted.value.error_number == -2147180996

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -28,14 +29,17 @@ from shared.afas.errors import (
 from shared.afas.models import MetaInfo
 from shared.afas.profit import (
     _entry_number,
+    _meta_info,
     authorization_header,
     check_entry,
     fi_entries_payload,
     missing_connectors,
+    token_expiry,
 )
 from shared.afas.retry import RetryPolicy
 from shared.afas.sb import payroll_entry_payload
 from shared.afas.wire import dumps
+from shared.clock import AMSTERDAM
 from tests.support.afas_fixtures import profit_entry, sb_entry
 
 DATA = "BCE80D3725B381259AB584C1D2E3F4A5B6C7D8E9F0A1B2C3D4E5F6A7B8C9D0E1"
@@ -65,6 +69,12 @@ TABLE = [
     ("GetConnector not supported for this app or the user is not authorized", None,
      "connector-not-authorized", "Profit_Transactions"),
     ("This GetConnector (definition) is blocked", None, "connector-not-authorized", "App connector"),
+    # a 401 on a connector: the published 401 has no body; Loonbrug's text names the connector
+    ("AFAS Profit weigert de toegang tot connector Profit_Transactions.", 401, "connector-refused",
+     "toegang tot Profit_Transactions"),
+    ("AFAS Profit weigert de toegang tot connector FiEntries. AFAS meldt: GetConnector not "
+     "supported for this app or the user is not authorized", 401, "connector-refused",
+     "Voeg FiEntries toe aan de App connector"),
     ("", 401, "token-invalid", "gebruikerstoken"),
     ("Er is geen ingelogde gebruiker.", 401, "token-invalid", "gebruikerstoken"),
     ("De ingelogde gebruiker heeft niet voldoende rechten.", 403, "access-denied", "IP-beperking"),
@@ -240,6 +250,56 @@ def test_sb_payload_sends_the_side_that_has_an_amount() -> None:
 )
 def test_every_documented_201_shape_gives_the_entry_number(body: object) -> None:
     assert _entry_number(body) == 54605
+
+
+def test_the_published_201_example_has_no_number_to_read() -> None:
+    """Mutaties.json's FiEntries 201 example carries placeholders: no number, so the voucher
+    lookup decides (not a crash)."""
+    example = {"results": {"FiEntries": {"EnNo": "PrimaryKeyValue", "UnId": "PrimaryKeyValue",
+                                         "InID": "PrimaryKeyValue"}}}  # fmt: skip
+    assert _entry_number(example) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0", None),  # every published /MetaInfo example
+        (0, None),
+        ("", None),
+        (None, None),
+        ("2026-01-31", datetime(2026, 1, 31, tzinfo=AMSTERDAM)),
+        ("31-01-2026", datetime(2026, 1, 31, tzinfo=AMSTERDAM)),
+        ("2026-01-31T17:30:00Z", datetime(2026, 1, 31, 17, 30, tzinfo=AMSTERDAM)),
+        ("2026-01-31T17:30:00+01:00", datetime(2026, 1, 31, 16, 30, tzinfo=UTC)),
+    ],
+)
+def test_token_expiry_is_read_tolerantly(raw: object, expected: datetime | None) -> None:
+    assert token_expiry(raw) == (expected, True)
+
+
+@pytest.mark.parametrize("raw", ["nooit", "31/01/2026", True, "2026-13-01"])
+def test_an_unreadable_token_expiry_is_not_an_error(raw: object) -> None:
+    assert token_expiry(raw) == (None, False)
+
+
+def test_the_published_metainfo_example_is_read() -> None:
+    example: dict[str, Any] = {
+        "updateConnectors": [{"id": "HrCreateApplicant", "description": "Aanmaken sollicitatie"},
+                             {"id": "FbSubscription", "description": "Abonnement"},
+                             {"id": "KnAddress", "description": "Adres"}],
+        "getConnectors": [{"id": "Profit_Fin_ChangedEntrydate",
+                           "description": "Profit_Fin_ChangedEntrydate"},
+                          {"id": "Profit_Functions", "description": "Profit_Functions"}],
+        "info": {"envid": "A123456AC", "appName": "OpenAPI Spec Example",
+                 "group": "AuthorizationGroup 101 (12345.USER)", "tokenExpiry": "0"},
+    }  # fmt: skip
+    meta = _meta_info(example)
+    assert meta.update_connectors == {"HrCreateApplicant", "FbSubscription", "KnAddress"}
+    assert meta.get_connectors == {"Profit_Fin_ChangedEntrydate", "Profit_Functions"}
+    assert (meta.environment_id, meta.app_name) == ("A123456AC", "OpenAPI Spec Example")
+    assert meta.token_expiry is None and meta.warnings == ()
+    odd = _meta_info({**example, "info": {**example["info"], "tokenExpiry": "binnenkort"}})
+    assert odd.token_expiry is None and "binnenkort" in odd.warnings[0]
 
 
 def test_missing_connectors_are_named() -> None:

@@ -49,6 +49,8 @@ def test_defaults_follow_the_contract() -> None:
         ("AFAS_PROFIT_URL", "https://x.example", "must contain the placeholder {environment}"),
         ("AzureWebJobsStorage", "nonsense", "setting AzureWebJobsStorage: is not a storage"),
         ("LOONBRUG_ENVIRONMENT", "staging", "setting LOONBRUG_ENVIRONMENT: must be one of"),
+        ("AFAS_INTEGRATION_ID", "Loonbrug", "setting AFAS_INTEGRATION_ID: must be the AFAS"),
+        ("AFAS_INTEGRATION_ID", "12345-678900", "setting AFAS_INTEGRATION_ID: must be the AFAS"),
     ],
 )
 def test_a_bad_setting_fails_with_one_line_naming_it(name: str, value: str, message: str) -> None:
@@ -58,6 +60,13 @@ def test_a_bad_setting_fails_with_one_line_naming_it(name: str, value: str, mess
     assert message in text
     assert "\n" not in text
     assert caught.value.setting == name
+
+
+def test_afas_integration_id_is_optional_and_read_as_given() -> None:
+    assert Settings.from_env(prod_env()).afas_integration_id is None
+    assert Settings.from_env(prod_env(AFAS_INTEGRATION_ID="")).afas_integration_id is None
+    given = Settings.from_env(prod_env(AFAS_INTEGRATION_ID=" 12345_678900 "))
+    assert given.afas_integration_id == "12345_678900"
 
 
 def test_missing_storage_is_named() -> None:
