@@ -26,7 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.afas.errors import AfasAuthError, AfasError, Disposition, read_disposition
+from shared.afas.errors import (
+    LONGEST_WAIT_IN_A_CALL,
+    AfasAuthError,
+    AfasError,
+    Disposition,
+    read_disposition,
+)
 from shared.loket.errors import (
     LoketAuthError,
     LoketContractError,
@@ -89,6 +95,8 @@ def classify(error: BaseException) -> Failure | None:
                 "de volgende poging op voordat er iets opnieuw wordt verstuurd",
                 "Niets te doen: er wordt nooit twee keer geboekt.",
                 retry_after=error.retry_after,
+                # AFAS announced a long wait (maintenance): come back then, spend no retries
+                defer=error.retry_after is not None and error.retry_after > LONGEST_WAIT_IN_A_CALL,
             )
         case BookingBusy():
             return Failure(Disposition.RETRY_LATER, "busy", BUSY)
