@@ -186,3 +186,42 @@ def test_a_run_booked_meanwhile_by_a_client_sharing_the_administration_is_report
         run = world.admin.runs.get(world.office, run_id)
         assert run is not None and run.imported == 1
         world.assert_invariant()
+
+
+def test_a_run_booked_by_a_job_that_died_before_reporting_it_is_still_reported_by_that_job(
+    fault_azurite: Azurite,
+) -> None:
+    """Found by the soak (seed 20261124). Was: a job booked a journal run and died before it
+    recorded the run; a client sharing the administration met the booked ledger row, reported
+    "already booked" and told Loket "exported"; the redelivery of the first job listed only runs
+    Loket calls ready, so nobody ever reported the booking as imported (the run overview showed
+    the entry only as "already booked" elsewhere). Now a nightly job also takes the runs the
+    ledger holds as booked by that very job."""
+    twins = (
+        ("4711", "Korenschoof maandloners", "profit"),
+        ("4799", "Korenschoof maandloners", "profit"),
+    )
+    with fault_world(fault_azurite, seed=6, clients=twins) as world:
+        run_id = world.nightly(send=False)
+        first, twin = sorted(world.admin.outbox, key=lambda b: json.loads(b)["clientId"])
+        killed: list[str] = []
+
+        def die_after_booking(step: str, delivery: Delivery | None) -> None:
+            from tests.support.fault_world import WorkerKilled
+
+            if step == "booked" and delivery and delivery.message_id == "first" and not killed:
+                killed.append(step)
+                raise WorkerKilled("killed after booking, before recording")
+
+        world.hook = die_after_booking
+        assert world.deliver_now(first, dequeue_count=1, message_id="first") is not None
+        assert world.deliver_now(twin, dequeue_count=1, message_id="twin", slot=1) is None
+        assert world.deliver_now(first, dequeue_count=2, message_id="first") is None
+        assert len(world.afas.profit_entries()) == 1
+        imported = {
+            r.client_id
+            for r in world.admin.run_details.records(world.office, run_id)
+            if r.status is JournalRunOutcome.IMPORTED
+        }
+        assert imported == {"4711"}
+        world.assert_invariant()

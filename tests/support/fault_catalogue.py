@@ -696,9 +696,14 @@ def _shared_administration(world: FaultWorld, step: str) -> Injected:
 # -- the soak: random faults at random steps ------------------------------------------------------
 
 # The matrix's faults (a killed host is the matrix's slow cells only) and a dropped answer.
-SOAK_FAULTS = (*(f for f in FAULTS if f != "host_killed"), "book_then_drop")
+# The matrix's faults and a dropped answer. Not random: a killed host (the matrix's slow cells
+# only), an approval in maintenance (review mode: the soak's clients book automatically, nobody
+# approves) and a shared administration (configuration: the soak has clients that share one).
+NOT_RANDOM = ("host_killed", "approve_503", "shared_administration")
+SOAK_FAULTS = (*(f for f in FAULTS if f not in NOT_RANDOM), "book_then_drop")
 NEXT_STEP = {arm: step for step, arm in ARM_AT.items()}  # checkpoint -> the step that follows
-CRASH_POINTS = frozenset(DONE_AT.values()) | {"start"}
+# A worker may also die with a post recorded in the ledger but not sent ("posting").
+CRASH_POINTS = frozenset(DONE_AT.values()) | {"start", "posting"}
 
 
 @dataclass
@@ -716,8 +721,22 @@ class Chaos:
     administrations: dict[str, str]  # client id -> Loket payroll administration id
     enabled: bool = True
     injected: Counter[str] = field(default_factory=Counter)
+    reconsent: Reconsent = field(init=False)
     _visits: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        # Re-consents happen during the next token refresh after they are armed.
+        self.reconsent = Reconsent(self.world)
+        self.world.refresh_hook = self.reconsent
+
+    def calm(self) -> None:
+        """The weather clears: no more faults, none left armed."""
+        self.enabled = False
+        self.reconsent.disarm()
+        self.world.loket.clear_faults()
+        with self.world.afas.lock:
+            self.world.afas.faults.clear()
 
     def __call__(self, at: str, delivery: Delivery | None) -> None:
         if not self.enabled or delivery is None:
@@ -761,18 +780,26 @@ class Chaos:
             return False
         if fault == "book_then_drop":
             fault = "book_then_fail"
-        if fault == "refresh_race" and step in AFAS_PATHS:
+        if fault in ("refresh_race", "reconsent_refresh") and step in AFAS_PATHS:
             return self.kinds[client_id] == "sb"  # Profit tokens do not expire
+        if fault == "journal_changed" and self.kinds[client_id] != "profit":
+            return False  # SB has no journals
         return skip_reason(step, fault) is None
 
     def _apply(self, step: str, fault: str, client_id: str, rng: random.Random) -> None:
         world, t = self.world, self.world.timeouts
-        if fault == "refresh_race":
-            # Tokens expire under the feet of every worker at once: all of them need a new one.
+        if fault in ("refresh_race", "reconsent_refresh"):
+            # Tokens expire under the feet of every worker at once: all of them need a new one
+            # (and an admin consents again while the refresh is in flight).
             if step in AFAS_PATHS:
                 world.afas.expire_sb_access_tokens()
             else:
                 world.loket.expire_access_tokens()
+            if fault == "reconsent_refresh":
+                self.reconsent.arm("sb" if step in AFAS_PATHS else "loket")
+            return
+        if fault in ("empty_201", "lookup_fails", "journal_changed"):
+            self._apply_post(fault, client_id, rng)
             return
         if step in LOKET_ROUTE:
             tries = rng.randint(1, t.loket_tries)  # absorbed by the client, or not
@@ -804,3 +831,47 @@ class Chaos:
             world.afas.book_then_fail(path, status=500 if path == profit else 503)
         elif fault == "book_then_drop":
             world.afas.book_then_drop(path)
+
+    def _apply_post(self, fault: str, client_id: str, rng: random.Random) -> None:
+        """The faults of issue 15 at the post of ``client_id``."""
+        world, t = self.world, self.world.timeouts
+        profit = self.kinds[client_id] == "profit"
+        path = PROFIT_POST if profit else SB_POST
+        if fault == "empty_201":
+            body = "" if profit else rng.choice(["", "Created", "<html><body>OK</body></html>"])
+            status = 201 if profit else 200
+            world.afas.inject(
+                Fault(FaultKind.BOOK_THEN_BODY, path, method="POST", status=status, message=body)
+            )
+        elif fault == "lookup_fails":
+            world.afas.book_then_drop(path)
+            if not profit:
+                world.afas.throttle(
+                    path, status=503, retry_after=0, times=sb_failing_delivery(world)
+                )
+                return
+            status = rng.choice([500, 503, 401])
+            if status == 401:
+                world.afas.inject(profit_401("Profit_Transactions"))
+            else:
+                world.afas.inject(
+                    Fault(
+                        FaultKind.STATUS,
+                        "Profit_Transactions",
+                        method="GET",
+                        status=status,
+                        times=t.afas_attempts,
+                    )
+                )
+        elif fault == "journal_changed":
+            # The post is answered late, and the admin moves the client to the other journal.
+            world.afas.slow(path, seconds=slow_seconds(world, "post"))
+            config = world.admin.clients.get(world.office, client_id)
+            journal = getattr(config.target, "journal", "80") if config else "80"
+            other = SECOND_JOURNAL[0] if journal != SECOND_JOURNAL[0] else "80"
+            answer = put_client(
+                world, client_id, self.administrations[client_id], "profit", journal=other
+            )
+            if answer.status != 200:  # e.g. an injected AFAS fault met the live validation
+                log.warning("soak: journal change of %s refused: %s", client_id, answer.body)
+                self._count("journal_change_refused")
