@@ -19,6 +19,7 @@ import os
 import random
 import re
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from devtools.sandbox.loket import (
     make_run,
     sandbox_id,
 )
+from shared.store.runs import JobStatus
 from tests.support.fault_catalogue import SECOND_JOURNAL, Chaos
 from tests.support.fault_world import FaultWorld, fault_world
 
@@ -143,6 +145,12 @@ def test_sync_soak(fault_azurite: Azurite, seed: int) -> None:
         report = world.check()
         stats = world.stats
         jobs = report.jobs
+        failed_jobs = Counter(
+            job.last_error or "a journal run failed"
+            for run_id in world.run_ids
+            for job in world.admin.runs.jobs(world.office, run_id)
+            if job.status is JobStatus.FAILED
+        )
     elapsed = time.perf_counter() - started
     duplicates = sum(v.startswith("DUPLICATE") for v in report.violations)
     lost = sum(v.startswith("LOST") for v in report.violations)
@@ -158,6 +166,8 @@ def test_sync_soak(fault_azurite: Azurite, seed: int) -> None:
         + ", ".join(f"{k} {n}" for k, n in sorted(chaos.injected.items()))
         + f" (total {sum(chaos.injected.values())}); re-consents during a refresh: "
         + ", ".join(f"{k} {n}" for k, n in sorted(chaos.reconsent.done.items()) or [("none", 0)]),
+        "failed jobs (each run booked later, or failed for its content): "
+        + (", ".join(f"{k} {n}" for k, n in sorted(failed_jobs.items())) or "none"),
         f"duplicate vouchers / tracking ids: {duplicates}, lost journal runs: {lost}",
         report.summary(),
     ]
