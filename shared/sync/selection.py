@@ -15,6 +15,7 @@ from shared.store.run_details import Level, RunMessage
 from shared.store.runs import RunType
 from shared.sync import texts
 from shared.sync.deps import JobState, WorkerDeps
+from shared.sync.targets import target_key
 
 NIGHTLY_STATUSES = frozenset({JournalRunStatus.READY, JournalRunStatus.EXPORT_FAILED})
 DONE_STATUSES = frozenset(
@@ -30,13 +31,25 @@ def select(deps: WorkerDeps, loket: LoketClient, state: JobState) -> Iterator[Jo
     deps.checkpoint("listed")
     if state.run.type is RunType.NIGHTLY:
         # Ready (or export failed) runs, plus those an earlier delivery of this job already
-        # handled (Loket now says exported) so the counts of the run stay complete.
-        chosen = [r for r in all_runs if r.status in NIGHTLY_STATUSES or r.id in state.recorded]
+        # handled (Loket now says exported) so the counts of the run stay complete: recorded,
+        # or booked and not recorded (that delivery died, and a client sharing the
+        # administration met the booked row and told Loket).
+        again = state.recorded | booked_by_this_job(deps, state)
+        chosen = [r for r in all_runs if r.status in NIGHTLY_STATUSES or r.id in again]
     else:
         chosen = approved_in_window(loket, all_runs, state.run.approved_from, state.run.approved_to)
     if not chosen:
         diagnose(deps, state, all_runs)
     yield from chosen
+
+
+def booked_by_this_job(deps: WorkerDeps, state: JobState) -> frozenset[str]:
+    """Journal runs the booking ledger holds as booked by this very job (office, client, run)."""
+    key = target_key(state.config.target)
+    rows = deps.bookings.of_client(key, state.job.office_id, state.config.client_id)
+    return frozenset(
+        b.loket_journal_run_id for b in rows if b.holder == state.holder and b.state.booked
+    )
 
 
 def approved_in_window(

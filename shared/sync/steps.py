@@ -216,6 +216,11 @@ def book(
     except NotApproved:
         reopen_approval(deps, state, record, draft, warnings)
         return
+    if booking.holder != state.holder:
+        # Booked meanwhile by another holder (a client sharing the administration, another run,
+        # an approval): theirs to report as imported; this job reports it as already booked.
+        finish_if_booked(deps, loket, state, record, booking)
+        return
     deps.checkpoint("booked")
     report_booked(deps, loket, target, record, scope, journal_run, booking, booked, warnings)
     settle_approval(deps, state.job.office_id, booking, journal_run.id)

@@ -3,10 +3,12 @@ lists them). Every test fails on the code before its fix."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 from devtools.azurite import Azurite
+from shared.store.run_details import JournalRunOutcome
 from shared.store.runs import JobStatus
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.worker import RetryLater, _start
@@ -138,3 +140,88 @@ def test_a_job_row_changed_by_the_planner_is_taken_not_dropped(fault_azurite: Az
         assert started is not None and started.status is JobStatus.RUNNING
         stored = runs.get_job(world.office, run_id, "4711")
         assert stored is not None and (stored.holder, stored.attempts) == ("message-1", 1)
+
+
+def test_a_run_booked_meanwhile_by_a_client_sharing_the_administration_is_reported_already_booked(
+    fault_azurite: Azurite,
+) -> None:
+    """Was: two clients map the same Loket payroll administration to the same AFAS administration
+    (one ledger row per journal run for both). The first client's job had read the lines when
+    its twin's job booked the run; the first job's booking step then found the ledger booked and
+    reported the run as *imported* too: two imports in the run overview (and its counters) for
+    one AFAS entry, and Loket told twice. Now a run the ledger holds as booked by another holder
+    is reported "already booked" (skipped), whatever step the job was at (fault matrix,
+    precheck x shared_administration)."""
+    twins = (
+        ("4711", "Korenschoof maandloners", "profit"),
+        ("4799", "Korenschoof maandloners", "profit"),
+    )
+    with fault_world(fault_azurite, seed=5, clients=twins) as world:
+        run_id = world.nightly(send=False)
+        first, twin = sorted(world.admin.outbox, key=lambda b: json.loads(b)["clientId"])
+        outcome: list[BaseException | None] = []
+
+        def twin_books_meanwhile(step: str, delivery: Delivery | None) -> None:
+            if step == "read" and delivery and delivery.message_id == "first" and not outcome:
+                thread = threading.Thread(
+                    target=lambda: outcome.append(
+                        world.deliver_now(twin, dequeue_count=1, message_id="twin", slot=1)
+                    )
+                )
+                thread.start()
+                thread.join(timeout=30)
+
+        world.hook = twin_books_meanwhile
+        assert world.deliver_now(first, dequeue_count=1, message_id="first") is None
+        assert outcome == [None]
+        assert len(world.afas.profit_entries()) == 1
+        rows = {
+            (r.client_id, r.status)
+            for r in world.admin.run_details.records(world.office, run_id)
+            if r.status is not JournalRunOutcome.SKIPPED or r.entry_number
+        }
+        assert rows == {("4799", JournalRunOutcome.IMPORTED), ("4711", JournalRunOutcome.SKIPPED)}
+        messages = world.admin.run_details.messages(world.office, run_id)
+        assert any(m.client_id == "4711" and m.code == "already-booked" for m in messages)
+        run = world.admin.runs.get(world.office, run_id)
+        assert run is not None and run.imported == 1
+        world.assert_invariant()
+
+
+def test_a_run_booked_by_a_job_that_died_before_reporting_it_is_still_reported_by_that_job(
+    fault_azurite: Azurite,
+) -> None:
+    """Found by the soak (seed 20261124). Was: a job booked a journal run and died before it
+    recorded the run; a client sharing the administration met the booked ledger row, reported
+    "already booked" and told Loket "exported"; the redelivery of the first job listed only runs
+    Loket calls ready, so nobody ever reported the booking as imported (the run overview showed
+    the entry only as "already booked" elsewhere). Now a nightly job also takes the runs the
+    ledger holds as booked by that very job."""
+    twins = (
+        ("4711", "Korenschoof maandloners", "profit"),
+        ("4799", "Korenschoof maandloners", "profit"),
+    )
+    with fault_world(fault_azurite, seed=6, clients=twins) as world:
+        run_id = world.nightly(send=False)
+        first, twin = sorted(world.admin.outbox, key=lambda b: json.loads(b)["clientId"])
+        killed: list[str] = []
+
+        def die_after_booking(step: str, delivery: Delivery | None) -> None:
+            from tests.support.fault_world import WorkerKilled
+
+            if step == "booked" and delivery and delivery.message_id == "first" and not killed:
+                killed.append(step)
+                raise WorkerKilled("killed after booking, before recording")
+
+        world.hook = die_after_booking
+        assert world.deliver_now(first, dequeue_count=1, message_id="first") is not None
+        assert world.deliver_now(twin, dequeue_count=1, message_id="twin", slot=1) is None
+        assert world.deliver_now(first, dequeue_count=2, message_id="first") is None
+        assert len(world.afas.profit_entries()) == 1
+        imported = {
+            r.client_id
+            for r in world.admin.run_details.records(world.office, run_id)
+            if r.status is JournalRunOutcome.IMPORTED
+        }
+        assert imported == {"4711"}
+        world.assert_invariant()

@@ -5,6 +5,10 @@ from the real ``sync-jobs`` queue in Azurite with the Functions host's queue sem
 * :class:`WorkerProcess` is one Functions worker process: its own :class:`Services` (token
   memory, chart cache, HTTP sessions), clients with short (connect, read) timeouts and fast
   backoff, and the fault-injection seam ``WorkerDeps.checkpoint`` wired to the world's hook.
+* Two more seams, in the worker processes only: ``posting`` is a checkpoint right after the
+  booking ledger recorded a post and before it is sent (:class:`CheckpointedLedger`), and every
+  token refresh passes ``FaultWorld.refresh_hook`` (Loket and AFAS SB), which may hold the
+  provider's answer, e.g. while an admin consents again.
 * :meth:`FaultWorld.drain` is the queue: it receives messages (a lease per message), runs up to
   ``concurrency`` of them at once on the worker processes, deletes a message whose function
   returned, makes a failed one visible again after ``retry_delay`` (host.json
@@ -47,6 +51,7 @@ from devtools.sandbox.afas import default_scenario as afas_default
 from devtools.sandbox.loket import LoketSandbox, Scenario, sandbox_id, start_loket_sandbox
 from devtools.sandbox.loket import default_scenario as loket_default
 from shared.afas.environment import ProfitEnvironment, parse_sb_environment, profit_base_url
+from shared.afas.oauth import SbOAuth
 from shared.afas.profit import ProfitClient
 from shared.afas.retry import RetryPolicy
 from shared.afas.sb import SbClient
@@ -55,14 +60,20 @@ from shared.api.handlers import clients as client_routes
 from shared.bootstrap import Services
 from shared.clock import utc_now
 from shared.loket.client import LoketClient
-from shared.loket.oauth import ConnectionTokens
+from shared.loket.oauth import ConnectionTokens, LoketOAuth
+from shared.oauth.tokens import TokenSet
 from shared.secret import Secret
 from shared.settings import Settings
+from shared.store.bookings import BookingLedger
 from shared.store.connections import ConnectionKey, ConnectionKind
+from shared.store.storage import Storage
 from shared.sync import entrypoints
 from shared.sync.booking import BookingPolicy
 from shared.sync.deps import WorkerDeps
+from shared.sync.ledger import Booking
+from shared.sync.ledger import State as BookingState
 from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE, SyncJob
+from shared.sync.planner import nightly_business_date
 from tests.conftest import base_env
 from tests.support.afas_fixtures import call, connect_sb
 from tests.support.api import admin_headers
@@ -147,21 +158,95 @@ def current_delivery() -> Delivery | None:
 
 
 Hook = Callable[[str, Delivery | None], None]
+# (provider "loket" | "sb", the real refresh) -> what the caller gets; may hold the answer.
+RefreshHook = Callable[[str, Callable[[], TokenSet]], TokenSet]
+
+
+def _pass(provider: str, refresh: Callable[[], TokenSet]) -> TokenSet:
+    return refresh()
+
+
+class HookedLoketOAuth(LoketOAuth):
+    """Loket's token endpoint with the world's refresh hook in front of every refresh."""
+
+    hook: Callable[[], RefreshHook] = staticmethod(lambda: _pass)
+
+    def refresh(self, refresh_token: Secret) -> TokenSet:
+        return self.hook()("loket", lambda: super(HookedLoketOAuth, self).refresh(refresh_token))
+
+
+class HookedSbOAuth(SbOAuth):
+    """AFAS SB's token endpoints with the world's refresh hook in front of every refresh."""
+
+    hook: Callable[[], RefreshHook] = staticmethod(lambda: _pass)
+
+    def refresh(self, environment: str, refresh_token: Secret) -> TokenSet:
+        real = super().refresh
+        return self.hook()("sb", lambda: real(environment, refresh_token))
+
+
+class CheckpointedLedger(BookingLedger):
+    """The booking ledger of a worker process: ``posting`` is a checkpoint right after a post
+    was recorded (a live claim, the request not sent yet)."""
+
+    def __init__(self, storage: Storage, checkpoint: Callable[[str], None]) -> None:
+        super().__init__(storage)
+        self._checkpoint = checkpoint
+
+    def save(self, row: Booking) -> Booking:
+        saved = super().save(row)
+        if saved.state is BookingState.POSTED:
+            self._checkpoint("posting")
+        return saved
 
 
 class WorkerProcess(Services):
     """One Functions worker process (see the module docstring)."""
 
     def __init__(
-        self, settings: Settings, *, clock: SimClock, timeouts: Timeouts, hook: Callable[[], Hook]
+        self,
+        settings: Settings,
+        *,
+        clock: SimClock,
+        timeouts: Timeouts,
+        hook: Callable[[], Hook],
+        refresh_hook: Callable[[], RefreshHook],
     ) -> None:
         super().__init__(settings, clock=clock)
         self.timeouts = timeouts
         self._hook = hook
+        self._refresh_hook = refresh_hook
         self.pid = uuid.uuid4().hex[:6]
 
     def checkpoint(self, step: str) -> None:
         self._hook()(step, current_delivery())
+
+    @cached_property
+    def bookings(self) -> BookingLedger:
+        return CheckpointedLedger(self.storage, self.checkpoint)
+
+    @cached_property
+    def loket_oauth(self) -> LoketOAuth:
+        s = self.settings
+        oauth = HookedLoketOAuth(
+            s.loket_auth_url, s.loket_client_id or "", s.loket_client_secret, clock=self.clock
+        )
+        oauth.hook = self._refresh_hook
+        return oauth
+
+    @cached_property
+    def sb_oauth(self) -> SbOAuth:
+        s = self.settings
+        assert s.afas_sb_client_id and s.afas_sb_client_secret is not None
+        oauth = HookedSbOAuth(
+            s.afas_sb_url,
+            client_id=s.afas_sb_client_id,
+            client_secret=s.afas_sb_client_secret,
+            redirect_uri=s.redirect_uri("afas-sb"),
+            clock=self.clock,
+        )
+        oauth.hook = self._refresh_hook
+        return oauth
 
     def loket_client(self, office_id: str) -> LoketClient:
         self.checkpoint("start")  # the job opens its Loket client before it lists anything
@@ -246,6 +331,7 @@ class FaultWorld:
     expectation: Expectation = field(init=False)
     processes: list[WorkerProcess] = field(default_factory=list)
     hook: Hook = field(default=lambda step, delivery: None)
+    refresh_hook: RefreshHook = field(default=_pass)
     stats: DrainStats = field(default_factory=DrainStats)
     run_ids: list[str] = field(default_factory=list)
 
@@ -255,7 +341,11 @@ class FaultWorld:
     # -- processes ----------------------------------------------------------------------------
     def new_process(self) -> WorkerProcess:
         return WorkerProcess(
-            self.settings, clock=self.clock, timeouts=self.timeouts, hook=lambda: self.hook
+            self.settings,
+            clock=self.clock,
+            timeouts=self.timeouts,
+            hook=lambda: self.hook,
+            refresh_hook=lambda: self.refresh_hook,
         )
 
     def process(self, slot: int) -> WorkerProcess:
@@ -268,13 +358,16 @@ class FaultWorld:
         """Plan tonight's nightly (the timer), after noting which runs are ready. With
         ``send=False`` the messages stay in ``admin.outbox`` (for :meth:`deliver_now`)."""
         self.expectation.add(snapshot(self.admin, self.loket, self.office))
-        runs = self.admin.planner.nightly(local_hour=self.settings.nightly_local_hour)
-        mine = [r for r in runs if r.office_id == self.office]
-        assert mine, "the planner planned no nightly for the office"
-        self.run_ids.append(mine[0].run_id)
+        # The timer's tick for this office only: Azurite is shared, and the other offices belong
+        # to other cells (a tick on another date would plan their nightlies too).
+        now = self.clock()
+        business = nightly_business_date(now, self.settings.nightly_local_hour)
+        run = self.admin.planner.nightly_for_office(self.office, business, now)
+        assert run is not None, "the planner planned no nightly for the office"
+        self.run_ids.append(run.run_id)
         if send:
             self.send_planned()
-        return mine[0].run_id
+        return run.run_id
 
     def deliver_now(
         self, body: str, *, dequeue_count: int, message_id: str, slot: int = 0
@@ -426,38 +519,66 @@ def _empty(client: Any) -> bool:
     return int(client.get_queue_properties().approximate_message_count or 0) == 0
 
 
-def add_clients(world: FaultWorld, clients: tuple[tuple[str, str, str], ...]) -> None:
-    """Configure clients through the real PUT route (validated against Loket and AFAS)."""
-    by_name = {a.name: a for a in world.loket.scenario.administrations()}
-    for client_id, administration, kind in clients:
-        if kind == "profit":
-            target: dict[str, Any] = {
-                "type": "afas-profit",
-                "environment": "12345",
-                "administration": 1,
-                "journal": "80",
-            }
-            mapping = PROFIT_MAPPING
-        else:
-            target = {
-                "type": "afas-sb",
-                "environment": "enyoi",
-                "administrationId": SB_ADMINISTRATION_ID,
-            }
-            mapping = SB_MAPPING
-        body = {
-            "loketPayrollAdministrationId": by_name[administration].id,
-            "target": target,
-            "mapping": mapping,
+def client_body(
+    world: FaultWorld,
+    loket_administration_id: str,
+    kind: str,
+    *,
+    journal: str = "80",
+    mapping: dict[str, Any] | None = None,
+    mode: str | None = None,
+) -> dict[str, Any]:
+    """The body of PUT /api/clients/{id} for one of the world's clients."""
+    if kind == "profit":
+        target: dict[str, Any] = {
+            "type": "afas-profit",
+            "environment": "12345",
+            "administration": 1,
+            "journal": journal,
         }
-        answer = call(
-            world.admin,
-            client_routes.PUT_CLIENT,
-            headers=admin_headers(world.office),
-            route={"clientId": client_id},
-            body=json.dumps(body).encode(),
+    else:
+        target = {
+            "type": "afas-sb",
+            "environment": "enyoi",
+            "administrationId": SB_ADMINISTRATION_ID,
+        }
+    body: dict[str, Any] = {
+        "loketPayrollAdministrationId": loket_administration_id,
+        "target": target,
+        "mapping": mapping or (PROFIT_MAPPING if kind == "profit" else SB_MAPPING),
+    }
+    if mode is not None:
+        body["mode"] = mode
+    return body
+
+
+def put_client(
+    world: FaultWorld, client_id: str, loket_administration_id: str, kind: str, **options: Any
+) -> Any:
+    """PUT /api/clients/{id} as the office's admin (validated live against Loket and AFAS);
+    answers the route's response. ``options``: see :func:`client_body`."""
+    return call(
+        world.admin,
+        client_routes.PUT_CLIENT,
+        headers=admin_headers(world.office),
+        route={"clientId": client_id},
+        body=json.dumps(client_body(world, loket_administration_id, kind, **options)).encode(),
+    )
+
+
+def loket_administration_id(world: FaultWorld, name: str) -> str:
+    return next(a.id for a in world.loket.scenario.administrations() if a.name == name)
+
+
+def add_clients(
+    world: FaultWorld, clients: tuple[tuple[str, str, str], ...], **options: Any
+) -> None:
+    """Configure clients through the real PUT route (validated against Loket and AFAS)."""
+    for client_id, administration, kind in clients:
+        answer = put_client(
+            world, client_id, loket_administration_id(world, administration), kind, **options
         )
-        assert answer.status == 201, answer.body
+        assert answer.status in (200, 201), answer.body
 
 
 def fresh_ids(scenario: Scenario, salt: str) -> Scenario:

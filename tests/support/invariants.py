@@ -14,15 +14,25 @@ tests (tests/e2e/test_sync_faults.py).
      for that journal run, or the client's job failed with an error message (text and hint),
      or the planner skipped the client with a message (text and hint); never lost.
 
-   A ready run without lines is never booked; it is skipped with a message (or failed visibly).
+   Two clients may map the same Loket payroll administration to the same AFAS administration:
+   their journal runs share one ledger row, so a run is booked once for both. The client whose
+   job (or approval) booked it reports it imported, in the run that booked it and nowhere else;
+   every other client sharing it reports it "already booked" (skipped), or nothing at all when
+   Loket already said exported when its job listed the runs, and never imported.
+
+   A ready run without lines is never booked; it is skipped with a message (or failed visibly),
+   or, shared, skipped by a client sharing it while Loket now says exported.
 2. Zero duplicates: no voucher number in two Profit entries, no Tracking-Identifier twice in SB,
-   no AFAS entry that the ledger does not hold as booked (booked <=> AFAS has the entry).
+   no AFAS entry that the ledger does not hold as booked (booked <=> AFAS has the entry), and a
+   booked run reported imported once (by the client and run that booked it).
 3. Zero orphaned jobs: every run left ``running`` and is planned, every job row finished, no
    message left in ``sync-jobs`` or ``sync-jobs-poison``.
 4. Counters consistent: ``jobsDone`` = finished jobs = ``jobsTotal``, ``jobsFailed`` = failed
    jobs, the run's imported/failed/skipped = the sum over its jobs = its journal-run rows (a job
    that failed as a whole counts one failure more than its rows, except after exhausting its
-   deliveries).
+   deliveries). Review mode: a job counts a journal run awaiting approval as none of the three;
+   the admin's decision afterwards (approved and booked, failed, rejected) rewrites the row but
+   not the finished job's counts, so those rows count either all as decided or all as awaiting.
 5. Loket status 7 (exported) <=> ledger ``marked``, for every journal run with lines.
 """
 
@@ -36,6 +46,7 @@ from devtools.sandbox.afas import AfasSandbox
 from devtools.sandbox.loket import LoketSandbox
 from shared.bootstrap import Services
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
+from shared.store.approvals import ApprovalState, approval_id
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
 from shared.store.runs import Job, JobStatus, Run, RunStatus
 from shared.sync.ledger import Booking
@@ -73,6 +84,7 @@ class Expectation:
 class Report:
     expected: int = 0
     booked: int = 0
+    already_booked: int = 0  # booked for a client sharing the Loket and AFAS administration
     failed_visibly: int = 0
     skipped_empty: int = 0
     runs: int = 0
@@ -89,9 +101,16 @@ class Report:
 
     def summary(self) -> str:
         state = "HOLDS" if self.ok else f"VIOLATED ({len(self.violations)})"
+        shared = (
+            f" ({self.already_booked} of them for a client sharing the administration)"
+            if self.already_booked
+            else ""
+        )
+        booked = self.booked + self.already_booked
         return (
-            f"invariant {state}: {self.expected} ready journal runs -> {self.booked} booked once, "
-            f"{self.failed_visibly} visibly failed, {self.skipped_empty} empty runs skipped; "
+            f"invariant {state}: {self.expected} ready journal runs -> {booked} booked once"
+            f"{shared}, {self.failed_visibly} visibly failed, {self.skipped_empty} empty runs "
+            "skipped; "
             f"{self.runs} runs, {self.jobs} jobs ({self.jobs_failed} failed); AFAS holds "
             f"{self.profit_entries} Profit entries and {self.sb_bookings} SB bookings"
         )
@@ -160,6 +179,7 @@ def check(
     skipped_rows: set[tuple[str, str]] = set()
     pending_rows: set[tuple[str, str]] = set()
     visible_job_failures: set[str] = set()  # clients with a job that failed with a message
+    said_already: set[tuple[str, str]] = set()  # "already booked" messages
     runs = _all_runs(services, office)
     report.runs = len(runs)
     for run in runs:
@@ -167,7 +187,13 @@ def check(
         records = services.run_details.records(office, run.run_id)
         messages = services.run_details.messages(office, run.run_id)
         report.jobs += len(jobs)
-        _check_run(run, jobs, records, messages, bad)
+
+        def decided(
+            client_id: str, rows: list[JournalRunRecord], run_id: str = run.run_id
+        ) -> Counter[JournalRunOutcome]:
+            return _decided_by_approval(services, office, run_id, client_id, rows)
+
+        _check_run(run, jobs, records, decided, bad)
         report.jobs_failed += sum(1 for j in jobs if j.status is JobStatus.FAILED)
         errors = [m for m in messages if m.level is Level.ERROR]
         for record in records:
@@ -205,6 +231,12 @@ def check(
         for message in messages:
             if message.code.startswith("skipped-") and message.client_id and _visible(message):
                 visible_job_failures.add(message.client_id)
+            if (
+                message.code == "already-booked"
+                and message.client_id
+                and message.loket_journal_run_id
+            ):
+                said_already.add((message.client_id, message.loket_journal_run_id))
 
     # The ledger and AFAS, for every Loket journal run of every included client.
     clients = {c.client_id: c for c in included_clients(services, office)}
@@ -251,22 +283,26 @@ def check(
             key in failed_rows or ready.client_id in visible_job_failures or key in pending_rows
         )
         if not ready.has_lines:
+            siblings = [
+                k for k in expectation.ready if k[1] == ready.loket_journal_run_id and k != key
+            ]
+            skipped_by_sibling = any(k in skipped_rows for k in siblings) and (
+                loket_status.get(ready.loket_journal_run_id) == EXPORTED
+            )
             if booked:
                 bad(f"empty journal run {key} was booked")
-            elif key in skipped_rows or visibly_failed:
+            elif key in skipped_rows or visibly_failed or skipped_by_sibling:
                 report.skipped_empty += 1
             else:
                 bad(f"LOST: empty journal run {key} has no skipped row and no failure")
             continue
         if booked:
-            report.booked += 1
             assert booking is not None
-            booked_by = booking.holder.job  # a run id, or approval:<id> (the preparing run reports)
-            reported = imported_in.get(key, set())
-            if booked_by not in reported and not (booked_by.startswith("approval:") and reported):
-                bad(
-                    f"UNREPORTED: journal run {key} is booked but run {booked_by} has no imported row"
-                )
+            _check_reported(key, booking, expectation, imported_in, said_already, skipped_rows, bad)
+            if booking.holder.client_id == ready.client_id:
+                report.booked += 1
+            else:
+                report.already_booked += 1
         elif visibly_failed:
             report.failed_visibly += 1
             notes = [r.note for r in failed_rows.get(key, [])]
@@ -285,11 +321,71 @@ def check(
     return report
 
 
+def _check_reported(
+    key: tuple[str, str],
+    booking: Booking,
+    expectation: Expectation,
+    imported_in: dict[tuple[str, str], set[str]],
+    said_already: set[tuple[str, str]],
+    skipped_rows: set[tuple[str, str]],
+    bad: Any,
+) -> None:
+    """A booked journal run is reported imported by the client and run that booked it, and by
+    nobody else: a client sharing the administration says "already booked" (or nothing)."""
+    client_id, loket_run = key
+    holder = booking.holder
+    booked_by = holder.job  # a run id, or approval:<id> (the preparing run reports)
+    reported = imported_in.get(key, set())
+    if holder.client_id == client_id:
+        if holder.job.startswith("approval:"):
+            if len(reported) != 1:
+                bad(f"UNREPORTED: journal run {key} approved and booked, imported in {reported}")
+        elif booked_by not in reported:
+            bad(f"UNREPORTED: journal run {key} is booked but run {booked_by} has no imported row")
+        elif len(reported) > 1:
+            bad(f"DOUBLE-REPORTED: journal run {key} booked by {booked_by}, imported in {reported}")
+        return
+    sharer = expectation.ready.get((holder.client_id, loket_run))
+    if sharer is None or sharer.target_key != booking.target:
+        bad(f"journal run {key} was booked by client {holder.client_id}, which does not share it")
+    if reported:
+        bad(
+            f"DOUBLE-REPORTED: journal run {key} was booked by client {holder.client_id} "
+            f"({booked_by}) but client {client_id} reports it imported in {sorted(reported)}"
+        )
+    if key in skipped_rows and key not in said_already:
+        bad(f"journal run {key}: skipped without saying it was already booked")
+
+
+def _decided_by_approval(
+    services: Services, office: str, run_id: str, client_id: str, rows: list[JournalRunRecord]
+) -> Counter[JournalRunOutcome]:
+    """The statuses of the rows of one job that an admin's decision wrote: the approval item of
+    the journal run was prepared in this run for this client and is decided."""
+    client = services.clients.get(office, client_id)
+    if client is None or services.approvals is None:
+        return Counter()
+    key = target_key(client.target)
+    decided: Counter[JournalRunOutcome] = Counter()
+    for row in rows:
+        if row.status is JournalRunOutcome.AWAITING_APPROVAL:
+            continue
+        item = services.approvals.get(office, approval_id(key, row.loket_journal_run_id))
+        if (
+            item is not None
+            and item.prepared.run_id == run_id
+            and item.prepared.client_id == client_id
+            and item.state in (ApprovalState.APPROVED, ApprovalState.FAILED, ApprovalState.REJECTED)
+        ):
+            decided[row.status] += 1
+    return decided
+
+
 def _check_run(
     run: Run,
     jobs: list[Job],
     records: list[JournalRunRecord],
-    messages: list[RunMessage],
+    decided: Any,
     bad: Any,
 ) -> None:
     where = run.run_id
@@ -313,24 +409,31 @@ def _check_run(
     if (run.imported, run.failed, run.skipped) != sums:
         bad(f"{where}: run counts {(run.imported, run.failed, run.skipped)} != jobs {sums}")
     rows: dict[str, Counter[JournalRunOutcome]] = defaultdict(Counter)
+    by_client: dict[str, list[JournalRunRecord]] = defaultdict(list)
     for record in records:
         rows[record.client_id][record.status] += 1
+        by_client[record.client_id].append(record)
     for job in finished:
-        mine = rows[job.client_id]
         whole = 1 if job.last_error and job.last_error != EXHAUSTED else 0
-        expected = (
-            mine[JournalRunOutcome.IMPORTED],
-            mine[JournalRunOutcome.FAILED] + whole,
-            mine[JournalRunOutcome.SKIPPED],
-        )
-        if (job.imported, job.failed, job.skipped) != expected:
-            bad(
-                f"{where}: job {job.client_id} counts {(job.imported, job.failed, job.skipped)} "
-                f"!= its rows {expected}"
+
+        def expected(mine: Counter[JournalRunOutcome], whole: int = whole) -> tuple[int, int, int]:
+            return (
+                mine[JournalRunOutcome.IMPORTED],
+                mine[JournalRunOutcome.FAILED] + whole,
+                mine[JournalRunOutcome.SKIPPED],
             )
+
+        counts = (job.imported, job.failed, job.skipped)
+        mine = rows[job.client_id]
+        if counts != expected(mine):
+            awaiting = expected(mine - decided(job.client_id, by_client[job.client_id]))
+            if counts != awaiting:
+                bad(
+                    f"{where}: job {job.client_id} counts {counts} != its rows "
+                    f"{expected(mine)} (or {awaiting} before an admin decided)"
+                )
         if (job.status is JobStatus.FAILED) != bool(job.failed or job.last_error):
             bad(f"{where}: job {job.client_id} is {job.status.value} with {job.failed} failures")
-    del messages
 
 
 def _afas_entries(afas: AfasSandbox, clients: Any) -> list[tuple[str, str, str, str]]:
