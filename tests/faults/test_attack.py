@@ -1,0 +1,149 @@
+"""Attacks on the exactly-once promise (issue: "break it"). Every test here reproduces one way a
+Loket journal run lands in AFAS twice, is lost (neither booked nor visibly failed), or a route
+misbehaves; each is marked ``xfail(strict=True)`` with the bug it shows, so it FAILS (xpasses)
+the moment the bug is fixed and the mark must go. They drive the real worker, planner and
+approvals against Azurite and the sandboxes, as ``test_exactly_once.py`` does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from devtools.azurite import Azurite
+from devtools.sandbox.afas import add_cost_centres
+from tests.faults.test_exactly_once import profit_target, try_put_client
+from tests.support.fault_world import FaultWorld, Timeouts, WorkerKilled, fault_world
+from tests.support.localhost import wait_until
+from tests.support.sync_world import PROFIT_MAPPING
+
+FI = "connectors/FiEntries"
+PROFIT_ONLY = (("4711", "Korenschoof maandloners", "profit"),)
+SB_ONLY = (("5120", "Van Dijk installatie", "sb"),)
+
+
+def entries(world: FaultWorld) -> list[Any]:
+    return world.afas.profit_entries()
+
+
+def answered_posts(world: FaultWorld) -> int:
+    """FiEntries posts the Profit sandbox has finished processing (booked or refused)."""
+    return sum(
+        1
+        for x in list(world.afas.profit_log)
+        if x.request.method == "POST" and "fientries" in x.request.path.lower()
+    )
+
+
+def all_posts_processed(world: FaultWorld) -> bool:
+    return answered_posts(world) >= world.afas.count(FI, "POST")
+
+
+# -- A1. the quiet period is shorter than AFAS's own processing time ---------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG A1: repost_quiet_period = 2 x the client's read timeout (240 s), but AFAS's "
+    "published troubleshooting.md says a request whose client timed out is still being "
+    "processed, for up to 900 s (the server-side timeout): a look-up after 240 s finds nothing "
+    "and the post goes out again -> two entries",
+)
+def test_a_post_afas_is_still_processing_after_the_quiet_period_is_never_posted_again(
+    fault_azurite: Azurite,
+) -> None:
+    """Profit keeps processing a post after the client stopped waiting (published: up to the
+    server-side timeout of 900 s). Scaled: read timeout 0.3 s, so our quiet period is 0.6 s;
+    Profit takes 2 s. The redelivery, 5 minutes of (simulated) time later, which is past our
+    240 s but well inside AFAS's 900 s, finds nothing, posts again, and then the first post
+    lands as well."""
+    with fault_world(
+        fault_azurite, seed=301, clients=PROFIT_ONLY, timeouts=Timeouts(read=0.3)
+    ) as world:
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.slow(FI, seconds=2.0)  # Profit is still busy with it after we gave up
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        world.clock.advance(timedelta(minutes=5))  # < 900 s: AFAS may still be processing it
+        world.deliver_now(body, dequeue_count=2, message_id="m")
+        wait_until(lambda: all_posts_processed(world), timeout=15, what="every post processed")
+        assert len(entries(world)) == 1
+        assert world.afas.count(FI, "POST") == 1, "posted again while AFAS was still processing"
+
+
+# -- A2. a client moved to another administration after booking, before Loket heard of it ------
+
+
+def kill_at(world: FaultWorld, step: str, message_id: str) -> None:
+    def hook(at: str, delivery: Any) -> None:
+        if at == step and delivery is not None and delivery.message_id == message_id:
+            raise WorkerKilled(step)
+
+    world.hook = hook
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG A2: ClientService._unsettled_elsewhere only refuses a move while a row is "
+    "claimed/posted/unknown; a row that is BOOKED (Loket not told yet: a crash or a Loket "
+    "outage after the booking) does not stop it, the run stays 'ready' in Loket, and the next "
+    "delivery books it into the new administration too -> the run lands in AFAS twice",
+)
+def test_a_client_moved_after_booking_but_before_loket_was_told_is_not_booked_again(
+    fault_azurite: Azurite,
+) -> None:
+    with fault_world(fault_azurite, seed=302, clients=PROFIT_ONLY) as world:
+        second = world.afas.profit().add_administration(2, "Demo Werkmaatschappij B.V.")
+        add_cost_centres(second, ("4000", "4100"))
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        kill_at(world, "recorded", "m")  # booked and recorded; Loket not told yet
+        world.deliver_now(body, dequeue_count=1, message_id="m")
+        world.hook = lambda step, delivery: None
+        assert len(world.afas.profit_entries(administration=1)) == 1
+        moved = {**profit_target(), "administration": 2}
+        answer = try_put_client(world, "4711", "Korenschoof maandloners", moved, PROFIT_MAPPING)
+        # Either the move is refused until Loket has been told, or the redelivery must not book
+        # the run into administration 2 as well.
+        world.deliver_now(body, dequeue_count=2, message_id="m")
+        booked_in_1 = len(world.afas.profit_entries(administration=1))
+        booked_in_2 = len(world.afas.profit_entries(administration=2))
+        assert (booked_in_1, booked_in_2) == (1, 0), (answer.status, answer.body)
+
+
+# -- A3. a pre-check that blocks now fails a run whose earlier post AFAS did book ---------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG A3: steps.book_journal_run runs the pre-check (stop_if_blocked) before book_once "
+    "settles an outstanding post; when AFAS booked the unanswered post and the period was then "
+    "closed (or the mapping changed), the run is reported failed and Loket hears 'processing "
+    "failed', while AFAS holds the entry and the ledger stays 'unknown' (never looked up while "
+    "the pre-check blocks)",
+)
+def test_an_outstanding_post_is_looked_up_before_a_blocking_pre_check_fails_the_run(
+    fault_azurite: Azurite,
+) -> None:
+    with fault_world(fault_azurite, seed=303, clients=PROFIT_ONLY) as world:
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.book_then_drop(FI)  # AFAS booked it; the answer never arrived
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        [entry] = entries(world)
+        # Month-end: the accountant closes the period the entry landed in.
+        administration = world.afas.profit().administrations[1]
+        period = administration.find_period(entry.year, entry.period)
+        assert period is not None
+        period.blocked = True
+        world.clock.advance(timedelta(minutes=30))  # long past any quiet period
+        assert world.deliver_now(body, dequeue_count=2, message_id="m") is None
+        run_id = world.run_ids[-1]
+        [record] = [
+            r
+            for r in world.admin.run_details.records(world.office, run_id)
+            if r.entry_number or r.status.value != "skipped"
+        ]
+        assert record.status.value == "imported", (record.status, record.note)
+        world.assert_invariant()
