@@ -314,3 +314,47 @@ def test_a_journal_run_whose_approved_post_is_outstanding_cannot_be_rejected(
         )
         # AFAS holds the entry of approve #1: a rejection must be refused until it is settled.
         assert rejected.status == 409, (rejected.status, rejected.body)
+
+
+# -- A6. delete and re-create: the 409 on a move while a post is unsettled is bypassed -----------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG A6: the 'booking-unsettled' 409 (ClientService._unsettled_elsewhere) only runs "
+    "when an existing configuration changes administration; DELETE /clients/{id} never looks "
+    "at the ledger, and a PUT after it is a fresh client: the outstanding post in "
+    "administration 1 lands, and the re-created client books the run in administration 2",
+)
+def test_deleting_and_recreating_a_client_while_a_post_is_unsettled_does_not_book_twice(
+    fault_azurite: Azurite,
+) -> None:
+    from shared.api.handlers import clients as client_routes
+    from tests.support.afas_fixtures import call
+    from tests.support.api import admin_headers
+
+    with fault_world(fault_azurite, seed=306, clients=PROFIT_ONLY) as world:
+        second = world.afas.profit().add_administration(2, "Demo Werkmaatschappij B.V.")
+        add_cost_centres(second, ("4000", "4100"))
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.book_then_drop(FI)  # booked in administration 1, the answer lost
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        moved = {**profit_target(), "administration": 2}
+        refused = try_put_client(world, "4711", "Korenschoof maandloners", moved, PROFIT_MAPPING)
+        assert refused.status == 409  # the documented protection...
+        deleted = call(
+            world.admin,
+            client_routes.DELETE_CLIENT,
+            headers=admin_headers(world.office),
+            route={"clientId": "4711"},
+        )
+        assert deleted.status == 204
+        recreated = try_put_client(world, "4711", "Korenschoof maandloners", moved, PROFIT_MAPPING)
+        world.clock.advance(timedelta(minutes=30))
+        world.deliver_now(body, dequeue_count=2, message_id="m")  # ...the job runs on
+        booked = (
+            len(world.afas.profit_entries(administration=1)),
+            len(world.afas.profit_entries(administration=2)),
+        )
+        assert booked == (1, 0), (recreated.status, booked)
