@@ -358,3 +358,65 @@ def test_deleting_and_recreating_a_client_while_a_post_is_unsettled_does_not_boo
             len(world.afas.profit_entries(administration=2)),
         )
         assert booked == (1, 0), (recreated.status, booked)
+
+
+# -- A7. a post that never left the process is recorded as AFAS refusing the entry ---------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG A7: post_outcome classifies AfasTransportError(never_sent=True) as REFUSED, so "
+    "book_once records ledger 'refused' and raises BookingRefused: a connection that was never "
+    "made (AFAS briefly unreachable) fails the journal run visibly as 'AFAS weigerde de "
+    "boeking', Loket hears 'processing failed'; ledger.NotSent (the documented event for it) is "
+    "dead code, since _record_failure only uses it for RETRY_NOW/RETRY_LATER, which "
+    "post_outcome never answers",
+)
+def test_a_post_that_never_left_the_process_is_no_refusal() -> None:
+    import socket
+    from datetime import date
+    from decimal import Decimal
+
+    from shared.afas.profit import ProfitClient
+    from shared.afas.retry import RetryPolicy
+    from shared.clients.model import ProfitTarget
+    from shared.journal.builder import Draft
+    from shared.journal.entries import ProfitEntry, ProfitLine
+    from shared.secret import Secret
+    from shared.sync.booking import BookingPolicy, BookingRefused, book_once
+    from shared.sync.ledger import Holder, State
+    from shared.sync.targets import ProfitTargetLedger
+    from tests.support.fakes import FakeBookings, ManualClock
+
+    with socket.socket() as probe:  # a port nobody listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    client = ProfitClient(
+        f"http://127.0.0.1:{closed}", Secret("<token/>"), retry=RetryPolicy(attempts=1)
+    )
+    target = ProfitTargetLedger(client, ProfitTarget("12345", 1, "80"))
+    entry = ProfitEntry(
+        year=2025,
+        period=3,
+        administration=1,
+        journal="80",
+        voucher_number="LB202503S1-0000ABCD",
+        entry_date=date(2025, 3, 31),
+        voucher_date=date(2025, 3, 31),
+        lines=(
+            ProfitLine("4000", "Lonen", Decimal("100"), Decimal("0")),
+            ProfitLine("1500", "Netto", Decimal("0"), Decimal("100")),
+        ),
+    )
+    bookings, clock = FakeBookings(), ManualClock()
+    draft: Draft[ProfitEntry] = Draft(entry=entry, period=None, findings=())  # type: ignore[arg-type]
+    holder = Holder("office", "4711", "nightly-2025-04-02")
+    outcome: BaseException | None = None
+    try:
+        book_once(bookings, clock, target, draft, "run-1", holder, policy=BookingPolicy())
+    except Exception as exc:  # expected: come back later (BookingUnsettled), not a refusal
+        outcome = exc
+    refused = isinstance(outcome, BookingRefused)
+    row = bookings.get(target.key, "run-1")
+    assert row is not None
+    assert not refused and row.state is State.CLAIMED and row.posts == 0, (refused, row.state)
