@@ -451,7 +451,9 @@ def post_outcome(error: AfasError) -> PostOutcome:
     if isinstance(error, AfasValidationError):
         return PostOutcome(Disposition.REFUSED, afas_finished=True)
     if isinstance(error, AfasTransportError) and error.never_sent:
-        return PostOutcome(Disposition.REFUSED, afas_finished=True)  # it never left
+        # No connection was made: the post never left. Not a refusal (nothing was said about
+        # the entry): try again, as if it had not been sent.
+        return PostOutcome(Disposition.RETRY_NOW, afas_finished=True)
     answered = (
         not isinstance(error, AfasTransportError)
         and not error.success_unreadable

@@ -74,6 +74,10 @@ REQUIRED_GET_CONNECTORS: Final = frozenset(
         "Profit_Transactions",
     }
 )
+# [C] profit/troubleshooting.md, "Timeout": "The AFAS API uses a timeout of 900 seconds (15
+# minutes)"; a request the client stopped waiting for "is still being processed at the AFAS
+# server" until then.
+SERVER_TIMEOUT: Final = 900.0
 MAX_QUERY: Final = 2049  # AFAS answers 404 beyond this many characters of query string [C] S6
 MAX_LINES: Final = 1000  # AFAS advises at most 1,000 lines per entry [C] S8
 EQUALS: Final = 1
@@ -168,6 +172,7 @@ class ProfitClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (5.0, 60.0),
         post_timeout: tuple[float, float] = (5.0, 120.0),
+        server_timeout: float = SERVER_TIMEOUT,
         retry: RetryPolicy | None = None,
         page_size: int = 100,
         language: str = "nl-nl",
@@ -179,6 +184,7 @@ class ProfitClient:
         self._session = session or requests.Session()
         self._timeout = timeout
         self._post_timeout = post_timeout
+        self._server_timeout = server_timeout
         self._retry = retry or RetryPolicy()
         self._page_size = page_size
         self._language = language
@@ -190,6 +196,11 @@ class ProfitClient:
     def post_read_timeout(self) -> float:
         """How long a post waits for Profit's answer before its outcome is unknown."""
         return self._post_timeout[1]
+
+    @property
+    def server_timeout(self) -> float:
+        """How long Profit itself may go on processing a request (published: 900 s)."""
+        return self._server_timeout
 
     def close(self) -> None:
         self._session.close()
@@ -442,6 +453,10 @@ class ProfitClient:
         except requests.Timeout as exc:
             raise _transport_error(exc, timed_out=True) from exc
         except requests.ConnectionError as exc:
+            raise _transport_error(exc, timed_out=False) from exc
+        except requests.RequestException as exc:
+            # Anything else on the way (an answer cut off mid-body, a broken chunk): the request
+            # went out and its answer is lost.
             raise _transport_error(exc, timed_out=False) from exc
         log.debug(
             "Profit %s %s -> %d in %.0f ms",

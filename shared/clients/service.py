@@ -243,18 +243,30 @@ class ClientService:
                 ]
             return [FieldError("target.environment", f"{name}: {failure.dutch}")]
 
+    def delete(self, config: ClientConfig) -> None:
+        """Remove a client, unless a booking of it is not finished (see :meth:`_guard_unsettled`):
+        a client created again under another administration would book the run there too."""
+        self._guard_unsettled(config, "verwijderd")
+        self.clients.delete(config.office_id, config.client_id)
+
     def _unsettled_elsewhere(self, existing: ClientConfig, config: ClientConfig) -> None:
-        """A booking of this client into its current AFAS administration whose outcome is not
-        settled yet (a post is out, or being sent) would be looked up there; moving the client to
-        another administration first could book the same journal run in both. Refused (409)
-        until the booking is settled (the next nightly or rerun settles it)."""
-        old_key, new_key = target_key(existing.target), target_key(config.target)
-        if self.bookings is None or old_key == new_key:
+        if target_key(existing.target) != target_key(config.target):
+            self._guard_unsettled(existing, "naar een andere AFAS-administratie verplaatst")
+
+    def _guard_unsettled(self, existing: ClientConfig, what: str) -> None:
+        """The booking ledger is kept per AFAS administration: a booking of this client in its
+        current administration that is not finished (a post is out or being sent, booked but
+        Loket not yet told, or partly booked) would not be seen from another one, which could
+        book the same journal run again there. Refused (409) until it is finished (the next
+        nightly or a rerun finishes it). A journal change is fine: look-ups search every journal."""
+        if self.bookings is None:
             return
         open_ = [
             row
-            for row in self.bookings.of_client(old_key, config.office_id, config.client_id)
-            if row.state in (State.CLAIMED, State.POSTED, State.UNKNOWN)
+            for row in self.bookings.of_client(
+                target_key(existing.target), existing.office_id, existing.client_id
+            )
+            if row.state in UNFINISHED
         ]
         if open_:
             raise Problem(
@@ -262,11 +274,10 @@ class ClientService:
                 "booking-unsettled",
                 "Booking unsettled",
                 f"Er loopt nog een boeking van deze klant in de huidige AFAS-administratie "
-                f"({len(open_)} journaalrun(s), boekstuk {open_[0].reference or '—'}) waarvan "
-                "de uitkomst nog niet vaststaat. De administratie kan pas worden gewijzigd als "
-                "die boeking is afgerond.",
+                f"({len(open_)} journaalrun(s), boekstuk {open_[0].reference or '—'}) die nog "
+                f"niet is afgerond. De klant kan pas worden {what} als die boeking is afgerond.",
                 hint="Wacht op de volgende nachtelijke run of start een rerun voor deze klant; "
-                "daarna kunt u de administratie wijzigen. Een ander dagboek kiezen kan wel.",
+                "daarna lukt het wel. Een ander dagboek kiezen kan altijd.",
             )
 
     # -- preview --------------------------------------------------------------------------
@@ -282,6 +293,10 @@ class ClientService:
             lines = list(loket.iter_journal_run_lines(run.id))
         draft, findings = prepare(self.ledger_target(config), config, run, lines)
         return run, draft, findings
+
+
+# Ledger states of a booking that is not finished (see ClientService._guard_unsettled).
+UNFINISHED = frozenset({State.CLAIMED, State.POSTED, State.UNKNOWN, State.BOOKED, State.PARTIAL})
 
 
 def _classified(error: Exception, system: str) -> Failure:

@@ -56,6 +56,7 @@ __all__ = [
     "BookingRefused",
     "BookingUnsettled",
     "NotApproved",
+    "NotBooked",
     "QuietPeriod",
     "book_once",
     "tell_loket_booked",
@@ -110,6 +111,11 @@ class QuietPeriod(Exception):
         self.retry_after = retry_after
 
 
+class NotBooked(Exception):
+    """A look-up-only call (``look_up_only``): AFAS does not hold the entry, and nothing was
+    posted."""
+
+
 class NotApproved(Exception):
     """Review mode: the entry built now is not the one the admin approved (``fingerprint``)."""
 
@@ -130,16 +136,21 @@ def book_once(
     holder: Holder,
     *,
     approved: str | None = None,
+    look_up_only: bool = False,
     policy: BookingPolicy = BookingPolicy(),
 ) -> tuple[Booked, Booking]:
     """Book ``draft`` at most once; answers what AFAS holds and the ledger row (``booked``).
 
     ``approved``: review mode, the fingerprint the admin approved; nothing else is sent.
+    ``look_up_only``: only settle a post that is outstanding (an entry that may not be posted,
+    e.g. its pre-check now blocks): :class:`NotBooked` when AFAS does not hold it.
     Raises :class:`BookingBusy`, :class:`BookingRefused`, :class:`BookingPartial`,
     :class:`BookingUnsettled`, :class:`QuietPeriod`, :class:`NotApproved`, the :class:`AfasError`
     of a failed look-up, or :class:`ConcurrencyConflict`; none of them leaves a second booking
     possible."""
-    attempt = _Attempt(bookings, clock, target, draft, loket_journal_run_id, holder, policy)
+    attempt = _Attempt(
+        bookings, clock, target, draft, loket_journal_run_id, holder, policy, look_up_only
+    )
     return attempt.run(approved)
 
 
@@ -152,6 +163,7 @@ class _Attempt:
     run_id: str
     holder: Holder
     policy: BookingPolicy
+    look_up_only: bool = False
     posts: int = 0
 
     @property
@@ -170,6 +182,8 @@ class _Attempt:
             if step is Step.ATTENTION:
                 assert row is not None
                 raise BookingPartial(row.error)
+            if self.look_up_only and step is Step.POST:
+                raise NotBooked(self.run_id)  # nothing outstanding to settle
             try:
                 row = self._claim(row)
             except ConcurrencyConflict:
@@ -205,6 +219,9 @@ class _Attempt:
             if wait is not None and now < wait:
                 self._release(row)
                 raise QuietPeriod(row.reference, max(1.0, (wait - now).total_seconds()))
+        if self.look_up_only:
+            self._release(row)
+            raise NotBooked(self.run_id)
         self._check_approved(row, approved)
         reference = self.target.reference(self.draft, self.run_id, row.generation)
         row = self.bookings.save(

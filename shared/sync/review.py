@@ -37,6 +37,7 @@ from shared.sync.booking import (
     BookingPartial,
     BookingRefused,
     NotApproved,
+    NotBooked,
     book_once,
 )
 from shared.sync.deps import JobState, WorkerDeps
@@ -50,7 +51,7 @@ from shared.sync.outcomes import (
     report_needs_attention,
     report_refused,
 )
-from shared.sync.targets import prepare
+from shared.sync.targets import Booked, Target, prepare
 
 log = logging.getLogger("loonbrug.review")
 
@@ -131,9 +132,17 @@ def approve(
     try:
         return _book(deps, item, user)
     except ReviewProblem as problem:
-        if problem.kind in ("changed", "conflict", "consent"):
+        if problem.kind in ("changed", "conflict", "consent") and not _post_out(deps, item):
             _back_to_pending(deps, item)
         raise
+
+
+def _post_out(deps: WorkerDeps, item: ApprovalItem) -> bool:
+    """A post of the item's journal run is outstanding or booked: the item may no longer go
+    back to pending or be rejected (the next nightly settles it with the approved entry)."""
+    p = item.prepared
+    row = deps.bookings.get(p.target_key, p.loket_journal_run_id)
+    return row is not None and (row.state.outstanding or row.state.booked)
 
 
 def _back_to_pending(deps: WorkerDeps, item: ApprovalItem) -> None:
@@ -182,6 +191,25 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
             state = JobState(SyncJob(p.office_id, p.run_id, p.client_id), run, config)
             record = Recorder(deps, state, target, journal_run)
             scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)
+            holder = Holder(p.office_id, p.client_id, f"approval:{item.approval_id}")
+            blocked = any(f.blocks for f in findings)
+            if blocked and _settled_before(deps, target, draft, journal_run.id, holder):
+                # An earlier approval's post is in AFAS after all: booked, not failed.
+                booking = deps.bookings.get(target.key, journal_run.id)
+                assert booking is not None
+                booked = Booked(booking.entry_number, booking.reference, recovered=True)
+                report_booked(
+                    deps, loket, target, record, scope, journal_run, booking, booked, [],
+                    approved_by=user,
+                )  # fmt: skip
+                done = _finish(
+                    deps,
+                    item,
+                    ApprovalState.APPROVED,
+                    entry_number=booked.entry_number,
+                    marked_in_loket=True,
+                )
+                return Decision(done, marked_in_loket=True)
             summary = fail_on_blocking(loket, record, journal_run, findings)
             if summary is not None:
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=summary))
@@ -194,7 +222,6 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
                     "of een gewijzigde koppeling). Het item is bijgewerkt; bekijk het opnieuw.",
                 )
             warnings = [f for f in findings if not f.blocks]
-            holder = Holder(p.office_id, p.client_id, f"approval:{item.approval_id}")
             try:
                 booked, booking = book_once(
                     deps.bookings,
@@ -253,6 +280,31 @@ def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProb
     return ReviewProblem("conflict", failure.dutch, failure.hint)
 
 
+def _settled_before(
+    deps: WorkerDeps,
+    target: Target,
+    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    loket_journal_run_id: str,
+    holder: Holder,
+) -> bool:
+    """A post of this journal run may be outstanding: look it up (never post). True when AFAS
+    holds it (the ledger now says booked)."""
+    try:
+        book_once(
+            deps.bookings,
+            deps.clock,
+            target,
+            draft,
+            loket_journal_run_id,
+            holder,
+            look_up_only=True,
+            policy=deps.booking,
+        )
+    except NotBooked:
+        return False
+    return True
+
+
 def _refresh(
     deps: WorkerDeps,
     item: ApprovalItem,
@@ -302,6 +354,13 @@ def reject(
     item = _take(deps, office_id, approval, if_match)
     if item.state is not ApprovalState.PENDING:
         raise ReviewProblem("conflict", _state_text(item))
+    if _post_out(deps, item):
+        raise ReviewProblem(
+            "conflict",
+            "Deze journaalrun is al naar AFAS verstuurd (na een eerdere goedkeuring) en kan niet "
+            "meer worden afgewezen: Loonbrug zoekt de boeking op en maakt haar af.",
+            "Controleer de journaalpost na de volgende nachtelijke run in AFAS.",
+        )
     now = deps.clock()
     try:
         item = deps.approvals.move(

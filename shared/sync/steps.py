@@ -36,6 +36,7 @@ from shared.sync.booking import (
     BookingPartial,
     BookingRefused,
     NotApproved,
+    NotBooked,
     book_once,
     tell_loket_booked,
 )
@@ -72,6 +73,8 @@ def book_journal_run(
     if lines is None:
         return
     draft, findings = prepare_entry(deps, target, state, journal_run, lines)
+    if any(f.blocks for f in findings) and settle_outstanding(deps, loket, state, record, draft):
+        return
     if stop_if_blocked(loket, record, findings):
         return
     warnings = [f for f in findings if not f.blocks]
@@ -155,6 +158,33 @@ def prepare_entry(
     return draft, findings
 
 
+def settle_outstanding(
+    deps: WorkerDeps,
+    loket: LoketClient,
+    state: JobState,
+    record: Recorder,
+    draft: Draft[ProfitEntry] | Draft[SbEntry],
+) -> bool:
+    """Before a pre-check that now blocks fails the run: a post of it may be outstanding (the
+    period was closed after the entry landed). Look it up; when AFAS holds it, it is booked and
+    reported so. True when it was."""
+    try:
+        booked, booking = book_once(
+            deps.bookings,
+            deps.clock,
+            record.target,
+            draft,
+            record.journal_run.id,
+            state.holder,
+            look_up_only=True,
+            policy=deps.booking,
+        )
+    except NotBooked:
+        return False
+    report_booking(deps, loket, state, record, booking, booked, [])
+    return True
+
+
 def stop_if_blocked(loket: LoketClient, record: Recorder, findings: list[Finding]) -> bool:
     return fail_on_blocking(loket, record, record.journal_run, findings) is not None
 
@@ -216,14 +246,30 @@ def book(
     except NotApproved:
         reopen_approval(deps, state, record, draft, warnings)
         return
+    report_booking(deps, loket, state, record, booking, booked, warnings)
+
+
+def report_booking(
+    deps: WorkerDeps,
+    loket: LoketClient,
+    state: JobState,
+    record: Recorder,
+    booking: Booking,
+    booked: Booked,
+    warnings: list[Finding],
+) -> None:
+    """What :func:`book_once` answered, in the run overview (and then Loket)."""
     if booking.holder != state.holder:
         # Booked meanwhile by another holder (a client sharing the administration, another run,
         # an approval): theirs to report as imported; this job reports it as already booked.
         finish_if_booked(deps, loket, state, record, booking)
         return
     deps.checkpoint("booked")
-    report_booked(deps, loket, target, record, scope, journal_run, booking, booked, warnings)
-    settle_approval(deps, state.job.office_id, booking, journal_run.id)
+    scope = scope_of(state, record.journal_run)
+    report_booked(
+        deps, loket, record.target, record, scope, record.journal_run, booking, booked, warnings
+    )
+    settle_approval(deps, state.job.office_id, booking, record.journal_run.id)
 
 
 def reopen_approval(

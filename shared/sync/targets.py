@@ -103,12 +103,13 @@ def ledger_administration(row: Booking) -> int:
     return int(row.administration or row.target.rsplit("|", 1)[-1])
 
 
-def repost_quiet_period(post_read_timeout: float) -> timedelta:
-    """ASSUMPTION [I]: how long Profit may go on booking a post after the client stopped waiting
-    for the answer is not documented. We give it as long again as we waited: no new post until
-    twice the post's read timeout has passed since the unanswered one was sent (production:
-    2 x 120 s); until then a redelivery only looks the voucher up."""
-    return timedelta(seconds=2 * post_read_timeout)
+def repost_quiet_period(server_timeout: float, post_read_timeout: float) -> timedelta:
+    """How long after an unanswered post AFAS may still book it. Published (profit/
+    troubleshooting.md): Profit goes on processing a request the client gave up on until its own
+    timeout of 900 s. The quiet period is that timeout plus one read timeout of margin (the
+    moment the request reached AFAS, clock skew): 900 + 120 s = 17 minutes in production. Until
+    then a redelivery only looks the voucher up; the job is deferred to the end of it."""
+    return timedelta(seconds=server_timeout + post_read_timeout)
 
 
 class ChartCache:
@@ -231,7 +232,7 @@ class ProfitTargetLedger:
 
     @property
     def quiet(self) -> timedelta | None:
-        return repost_quiet_period(self.client.post_read_timeout)
+        return repost_quiet_period(self.client.server_timeout, self.client.post_read_timeout)
 
     @property
     def replays(self) -> bool:

@@ -61,6 +61,7 @@ def fast_profit_client(
         profit_token(token),
         timeout=(2.0, read_timeout),
         post_timeout=(2.0, read_timeout),
+        server_timeout=read_timeout,  # AFAS's 900 s, scaled: the quiet period is 2 x read
         retry=FAST_RETRY,
     )
 

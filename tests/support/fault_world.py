@@ -128,6 +128,9 @@ class Timeouts:
     loket_tries: int = 3
     afas_attempts: int = 3
     profit_post_attempts: int = 3
+    # How long the Profit sandbox may go on processing a post after the client gave up (AFAS:
+    # 900 s); scaled like the read timeout unless a cell says otherwise.
+    afas_server: float | None = None
 
     @property
     def afas_retry(self) -> RetryPolicy:
@@ -270,6 +273,7 @@ class WorkerProcess(Services):
             token,
             timeout=(t.connect, t.read),
             post_timeout=(t.connect, t.read),
+            server_timeout=t.read if t.afas_server is None else t.afas_server,
             retry=t.afas_retry,
         )
 

@@ -126,7 +126,7 @@ def list_clients(ctx: RequestContext) -> ApiResponse:
 
 def delete_client(ctx: RequestContext) -> ApiResponse:
     config = _existing(ctx)
-    ctx.services.clients.delete(ctx.office_id, config.client_id)
+    ctx.services.client_service.delete(config)
     return ApiResponse(204)
 
 
