@@ -777,6 +777,8 @@ class AfasSandbox:
         if fault.status in (429, 502, 503, 504):
             return self._unavailable(request, fault.status, fault.retry_after, fault.message)
         if self._is_profit(request.path):
+            if fault.status in (400, 401, 403, 404):  # published: these carry no Profit body
+                return self._record_profit(request, _Response(fault.status, b""))
             return self._record_profit(request, self._profit_error(fault.message or MSG_UNEXPECTED))
         return _sb_error(fault.status, fault.message or "Er is een onverwachte fout opgetreden.")
 

@@ -1,8 +1,8 @@
-"""Attacks on the exactly-once promise (issue: "break it"). Every test here reproduces one way a
-Loket journal run lands in AFAS twice, is lost (neither booked nor visibly failed), or a route
-misbehaves; each is marked ``xfail(strict=True)`` with the bug it shows, so it FAILS (xpasses)
-the moment the bug is fixed and the mark must go. They drive the real worker, planner and
-approvals against Azurite and the sandboxes, as ``test_exactly_once.py`` does."""
+"""Attacks on the exactly-once promise (a helper's brief: "break it"). Each test reproduces one
+way a Loket journal run landed in AFAS twice, was reported failed or rejected while AFAS held
+it, or a route answered 500; each failed before its fix (docs/reliability.md lists them). They
+drive the real worker, planner and approvals against Azurite and the sandboxes, as
+``test_exactly_once.py`` does."""
 
 from __future__ import annotations
 
