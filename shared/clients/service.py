@@ -20,6 +20,7 @@ from shared.afas.errors import (
     AfasError,
     AfasRetriableError,
 )
+from shared.afas.oauth import SbNotConfigured
 from shared.api.http import FieldError, Problem, validation_failed
 from shared.api.schemas import ClientIn, ProfitTargetIn
 from shared.clients.model import BookingMode, ClientConfig, ProfitTarget, Rounding, SbTarget, Target
@@ -31,7 +32,7 @@ from shared.journal.models import JournalRun
 from shared.journal.periods import PeriodRule
 from shared.loket.client import LoketClient
 from shared.loket.errors import LoketAuthError, LoketError, LoketNotFound, LoketRetriableError
-from shared.oauth.tokens import ConsentRequired, NotConnected
+from shared.oauth.tokens import ConsentRequired, NotConnected, TokenEndpointError
 from shared.store.clients import ClientRepository, MappingTooLarge
 from shared.store.connections import ConnectionRepository, ConnectionState
 from shared.store.tables import ConcurrencyConflict
@@ -101,6 +102,9 @@ class ClientService:
     loket: Callable[[str], AbstractContextManager[LoketClient]]
     ledger_target: Callable[[ClientConfig], LedgerTarget]
     clock: Callable[[], datetime]
+    # AFAS SB: takes an Admin Center's customer environment into use (office, environment, user)
+    # so a configuration may name it before it has a connection of its own.
+    sb_scope: Callable[[str, str, str], object] | None = None
 
     def save(
         self, office_id: str, client_id: str, body: ClientIn, *, user: str, if_match: str | None
@@ -132,6 +136,7 @@ class ClientService:
                 period_type=existing.period_type,
             )
         else:
+            self._take_sb_scope(config, user)
             config = self._validated(office_id, config)
         try:
             return self.clients.save(config, by_user=user, now=self.clock(), if_match=if_match)
@@ -152,6 +157,16 @@ class ClientService:
                 "De klantconfiguratie is intussen door iemand anders gewijzigd.",
                 hint="Laad de configuratie opnieuw en breng uw wijziging opnieuw aan.",
             ) from None
+
+    def _take_sb_scope(self, config: ClientConfig, user: str) -> None:
+        if self.sb_scope is None or not isinstance(config.target, SbTarget):
+            return
+        try:
+            self.sb_scope(config.office_id, config.target.environment, user)
+        except AfasRetriableError:
+            raise unavailable("AFAS SB") from None
+        except (AfasError, ConsentRequired, NotConnected, SbNotConfigured, TokenEndpointError):
+            pass  # _target_errors says what is wrong with the connection
 
     def _validated(self, office_id: str, config: ClientConfig) -> ClientConfig:
         errors: list[FieldError] = []
