@@ -274,6 +274,8 @@ class CapturedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     status: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: bytes = b""
 
     @property
     def content_type(self) -> str:
@@ -437,6 +439,8 @@ class SbSandboxMixin:
                     headers={k.lower(): v for k, v in request.headers.items()},
                     body=request.body,
                     status=response.status,
+                    response_headers=dict(response.headers),
+                    response_body=response.body,
                 )
             )
         return response
