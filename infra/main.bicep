@@ -49,6 +49,9 @@ param afasSbUrl string = ''
 @description('Client id of the AFAS SB partner OAuth client.')
 param afasSbClientId string
 
+@description('Comma-separated host patterns an AFAS SB API server may have (an accountant\'s https://<subdomain>.afasfocus.nl). Empty: *.afasfocus.nl.')
+param afasSbAllowedHosts string = ''
+
 @secure()
 @description('Client secret of the AFAS SB partner OAuth client. Stored in Key Vault only.')
 param afasSbClientSecret string
@@ -205,6 +208,7 @@ module api 'app/api.bicep' = {
     afasProfitUrl: empty(afasProfitUrl) ? 'https://{environment}.rest.afas.online/ProfitRestServices' : afasProfitUrl
     afasSbUrl: empty(afasSbUrl) ? 'https://afas-sb.afasfocus.nl/{environment}' : afasSbUrl
     afasSbClientId: afasSbClientId
+    afasSbAllowedHosts: empty(afasSbAllowedHosts) ? '*.afasfocus.nl' : afasSbAllowedHosts
     nightlyLocalHour: nightlyLocalHour
     auditRetentionYears: auditRetentionYears
     acsEmailEndpoint: acsEmailEndpoint

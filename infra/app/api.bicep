@@ -34,6 +34,8 @@ param loketClientId string
 param afasProfitUrl string
 param afasSbUrl string
 param afasSbClientId string
+@description('Host patterns an AFAS SB API server may have (AFAS_SB_ALLOWED_HOSTS).')
+param afasSbAllowedHosts string = '*.afasfocus.nl'
 param nightlyLocalHour int = 2
 @minValue(1)
 @maxValue(100)
@@ -164,6 +166,7 @@ var appSettings = {
   AFAS_PROFIT_URL: afasProfitUrl
   AFAS_SB_URL: afasSbUrl
   AFAS_SB_CLIENT_ID: afasSbClientId
+  AFAS_SB_ALLOWED_HOSTS: afasSbAllowedHosts
   AFAS_SB_CLIENT_SECRET: '${keyVaultReference}${afasSbClientSecretUri})'
   TOKEN_ENCRYPTION_KEY: '${keyVaultReference}${tokenEncryptionKeySecretUri})'
   NIGHTLY_LOCAL_HOUR: string(nightlyLocalHour)
