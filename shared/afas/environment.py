@@ -224,12 +224,22 @@ def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
     return False
 
 
+SB_ADDRESS_HINT: Final = (
+    "Vul het adres in zoals AFAS SB het toont (de pagina 'Complete URL' van AFAS), bijv. "
+    "https://kantoor.afasfocus.nl/klant/ of, voor het Admin Center, "
+    "https://kantoor.afasfocus.nl/admin/."
+)
+
+
+class SbAddressError(InputError):
+    """An SB address that cannot be used. ``str()`` is the Dutch reason; :data:`hint` says what
+    to type instead."""
+
+    hint = SB_ADDRESS_HINT
+
+
 def _server_problem(text: str) -> InputError:
-    return InputError(
-        f"{text} Vul het adres van AFAS SB in zoals de pagina 'Complete URL' van AFAS het toont, "
-        "bijv. https://kantoor.afasfocus.nl/mijnbedrijf/ (of https://kantoor.afasfocus.nl/admin/ "
-        "voor het Admin Center)."
-    )
+    return SbAddressError(text)
 
 
 def parse_sb_url(

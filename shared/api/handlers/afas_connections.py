@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.afas.environment import (
     ADMIN_CENTER,
+    SB_ADDRESS_HINT,
     InputError,
     ProfitEnvironment,
     SbLocation,
@@ -315,6 +316,18 @@ def _parse_sb_url(ctx: RequestContext, raw: str, environment: str | None) -> SbL
     )
 
 
+def _address_refused(field: str, exc: InputError) -> Problem:
+    """422 with the Dutch reason, beside the field, and what to type instead."""
+    return Problem(
+        422,
+        "validation-failed",
+        "Validation failed",
+        str(exc),
+        errors=[FieldError(field, str(exc))],
+        hint=SB_ADDRESS_HINT,
+    )
+
+
 def _begin_sb_consent(ctx: RequestContext, location: SbLocation, origin: str) -> str:
     oauth = _sb_oauth(ctx)
     start = ctx.services.consents.begin(
@@ -337,7 +350,7 @@ def start_sb_consent(ctx: RequestContext) -> ApiResponse:
         try:
             location = _parse_sb_url(ctx, body.api_server, environment)
         except InputError as exc:
-            raise validation_failed([FieldError("apiServer", str(exc))], str(exc)) from None
+            raise _address_refused("apiServer", exc) from None
     elif environment == ADMIN_CENTER:
         text = (
             "Voor het Admin Center is het adres van uw kantoor in AFAS SB nodig, bijv. "
@@ -377,7 +390,7 @@ def sb_landing(ctx: RequestContext) -> ApiResponse:
         log.warning("afas-sb landing with an unusable afasBaseUrl for office %s", ctx.office_id)
         if _wants_html(ctx):
             return _redirect(_portal_outcome(ctx, **{"afas-sb": "adres"}))
-        raise validation_failed([FieldError("afasBaseUrl", str(exc))], str(exc)) from None
+        raise _address_refused("afasBaseUrl", exc) from None
     try:
         url = _begin_sb_consent(ctx, location, _ORIGIN_LANDING)
     except Problem:
