@@ -336,7 +336,20 @@ class SbTargetLedger:
         return Booked(number, draft.entry.tracking_identifier, False)
 
     def check(self) -> list[tuple[str, str]]:
-        administrations = {a.id.lower(): a.description for a in self.client.list_administrations()}
+        """Configuration problems (field, Dutch text): the administration exists. A 403 here is
+        not a refused token: the SB app lacks the payroll endpoint group (troubleshooting.md)."""
+        try:
+            listed = list(self.client.list_administrations())
+        except SbEndpointNotGranted:
+            return [
+                (
+                    "target.environment",
+                    f"de Loonbrug-app in AFAS SB-omgeving {self.target.environment} mag de "
+                    "administraties niet lezen: geef de app in het App Center van AFAS SB toegang "
+                    "tot de endpointgroep Loonjournaalpost",
+                )
+            ]
+        administrations = {a.id.lower(): a.description for a in listed}
         if self.target.administration_id.lower() not in administrations:
             known = ", ".join(f"{d} ({i})" for i, d in sorted(administrations.items())) or "geen"
             return [

@@ -458,3 +458,17 @@ def test_without_the_reporting_group_the_period_check_is_skipped_and_said_once(
         assert granted.precheck(draft) == []
         outside = replace(draft, entry=replace(entry, entry_date=date(2031, 1, 31)))
         assert [f.code for f in granted.precheck(outside)] == ["period-missing"]
+
+
+def test_an_app_without_the_payroll_group_is_told_so_not_that_its_token_is_refused(
+    afas_services: Services, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    office = unique("office")
+    connect_sb(afas_services, office)
+    afas_sandbox.sb_environment("enyoi").granted.clear()  # activated without Loonjournaalpost
+    with afas_services.sb_client(office, "enyoi") as sb:
+        target = SbTargetLedger(sb, SbTarget("enyoi", SB_ADMINISTRATION_ID))
+        ((field, text),) = target.check()
+    assert field == "target.environment" and "endpointgroep Loonjournaalpost" in text
+    connection = afas_services.connections.get(key(office, "enyoi"))
+    assert connection is not None and connection.state is ConnectionState.CONNECTED
