@@ -208,7 +208,12 @@ class Services:
     @cached_property
     def sb_connections(self) -> SbConnections:
         """The office's SB connections: API server per connection, Admin Center, scope tokens."""
-        return SbConnections(self.connections, lambda: self.sb_oauth, self.clock)
+        return SbConnections(
+            self.connections,
+            lambda: self.sb_oauth,
+            self.clock,
+            default_template=self.settings.afas_sb_url,
+        )
 
     def sb_tokens(self, environment: str) -> TokenStore:
         """Tokens of an environment on the ``AFAS_SB_URL`` server (kept for older callers)."""

@@ -35,10 +35,11 @@ from shared.afas.environment import (
     SbLocation,
     parse_sb_environment,
     parse_sb_path,
+    sb_default_location,
 )
 from shared.afas.errors import AfasError
 from shared.afas.models import SbScope
-from shared.afas.oauth import SbOAuth
+from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.sb import SbClient
 from shared.clock import Clock
 from shared.oauth.tokens import (
@@ -107,11 +108,13 @@ class SbConnections:
         oauth: Callable[[], SbOAuth],
         clock: Clock,
         *,
+        default_template: str,
         client_options: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._connections = connections
-        self._oauth = oauth
+        self._oauth = oauth  # raises SbNotConfigured without the SB OAuth client
         self._clock = clock
+        self._template = default_template
         self._client_options = client_options or dict
 
     # -- keys and locations -------------------------------------------------------------------
@@ -125,7 +128,7 @@ class SbConnections:
         server = connection.details.get("apiServer") if connection is not None else None
         if server:
             return SbLocation(server.rstrip("/"), parse_sb_path(environment))
-        return self._oauth().default_location(parse_sb_path(environment))
+        return sb_default_location(self._template, parse_sb_path(environment))
 
     def location(self, office_id: str, environment: str) -> SbLocation:
         return self.location_of(
@@ -296,7 +299,7 @@ class SbConnections:
                     "Het Admin Center van AFAS SB vraagt opnieuw toestemming; de klantomgevingen "
                     "ervan zijn nu niet op te halen. Koppel het Admin Center opnieuw."
                 )
-            except (AfasError, TokenEndpointError, NotConnected) as exc:
+            except (AfasError, TokenEndpointError, NotConnected, SbNotConfigured) as exc:
                 log.warning(
                     "afas-sb getscopes of office %s failed: %s", office_id, type(exc).__name__
                 )

@@ -549,6 +549,7 @@ def list_sb_administrations(ctx: RequestContext) -> ApiResponse:
     except InputError as exc:
         raise validation_failed([FieldError("environment", str(exc))], str(exc)) from None
     sb = ctx.services.sb_connections
+    _sb_oauth(ctx)  # 503 when SB is not configured here
     try:
         connection = ctx.services.connections.get(sb.key(ctx.office_id, environment))
         if connection is None and ctx.user.is_admin:
