@@ -1,4 +1,5 @@
-"""HTTP: AFAS connections (Profit token, SB consent and its OAuth callback)."""
+"""HTTP: AFAS connections (Profit token, SB consent, its OAuth callback and App Center landing
+page, the SB environments and administrations the client form lists)."""
 
 import azure.functions as func
 
@@ -21,3 +22,18 @@ def afas_sb_connect(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=afas.SB_CALLBACK.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def afas_sb_callback(req: func.HttpRequest) -> func.HttpResponse:
     return serve(afas.SB_CALLBACK, req)
+
+
+@bp.route(route=afas.SB_LANDING.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def afas_sb_landing(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.SB_LANDING, req)
+
+
+@bp.route(route=afas.SB_ENVIRONMENTS.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def afas_sb_environments(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.SB_ENVIRONMENTS, req)
+
+
+@bp.route(route=afas.SB_ADMINISTRATIONS.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def afas_sb_administrations(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.SB_ADMINISTRATIONS, req)

@@ -49,6 +49,9 @@ param afasSbUrl string = ''
 @description('Client id of the AFAS SB partner OAuth client.')
 param afasSbClientId string
 
+@description('Comma-separated host patterns an AFAS SB API server may have (an accountant\'s https://<subdomain>.afasfocus.nl). Empty: *.afasfocus.nl.')
+param afasSbAllowedHosts string = ''
+
 @secure()
 @description('Client secret of the AFAS SB partner OAuth client. Stored in Key Vault only.')
 param afasSbClientSecret string
@@ -209,6 +212,7 @@ module api 'app/api.bicep' = {
     afasSbUrl: empty(afasSbUrl) ? 'https://afas-sb.afasfocus.nl/{environment}' : afasSbUrl
     afasSbClientId: afasSbClientId
     afasIntegrationId: afasIntegrationId
+    afasSbAllowedHosts: empty(afasSbAllowedHosts) ? '*.afasfocus.nl' : afasSbAllowedHosts
     nightlyLocalHour: nightlyLocalHour
     auditRetentionYears: auditRetentionYears
     acsEmailEndpoint: acsEmailEndpoint

@@ -20,6 +20,7 @@ from shared.afas.environment import (
 from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient
+from shared.afas.sb_connections import SbConnections
 from shared.clients.model import ClientConfig, ProfitTarget
 from shared.clients.service import ClientService
 from shared.clock import Clock, utc_now
@@ -208,20 +209,27 @@ class Services:
             clock=self.clock,
         )
 
-    def sb_tokens(self, environment: str) -> TokenStore:
-        return TokenStore(
+    @cached_property
+    def sb_connections(self) -> SbConnections:
+        """The office's SB connections: API server per connection, Admin Center, scope tokens."""
+        return SbConnections(
             self.connections,
-            self.sb_oauth.endpoint(parse_sb_environment(environment)),
-            clock=self.clock,
-            revoked_reason="AFAS SB heeft de toestemming ingetrokken of die is verlopen.",
+            lambda: self.sb_oauth,
+            self.clock,
+            default_template=self.settings.afas_sb_url,
+        )
+
+    def sb_tokens(self, environment: str) -> TokenStore:
+        """Tokens of an environment on the ``AFAS_SB_URL`` server (kept for older callers)."""
+        return self.sb_connections.tokens(
+            None, self.sb_oauth.default_location(parse_sb_environment(environment))
         )
 
     def sb_client(self, office_id: str, environment: str) -> SbClient:
-        """The SB client of an office's connection; tokens refresh before the 30-minute expiry.
-        A missing connection raises :class:`NotConnected` on the first call."""
-        name = parse_sb_environment(environment)
-        key = ConnectionKey(office_id, ConnectionKind.AFAS_SB, name)
-        return SbClient(self.sb_oauth.environment_url(name), self.sb_tokens(name), key)
+        """The SB client of an office's connection, on the connection's own API server; tokens
+        refresh before the 30-minute expiry. A missing connection raises :class:`NotConnected`
+        on the first call."""
+        return self.sb_connections.client(office_id, parse_sb_environment(environment))
 
     # -- client configurations and the sync ---------------------------------------------------
     def ledger_target(self, config: ClientConfig) -> Target:
@@ -248,7 +256,11 @@ class Services:
             ledger_target=self.ledger_target,
             clock=self.clock,
             bookings=self.bookings,
+            sb_scope=self._sb_scope,
         )
+
+    def _sb_scope(self, office_id: str, environment: str, user: str) -> object:
+        return self.sb_connections.ensure_scope(office_id, environment, by_user=user)
 
     @cached_property
     def worker_deps(self) -> WorkerDeps:

@@ -26,6 +26,8 @@ DEFAULT_LOKET_API_URL: Final = "https://api.loket.nl/v2"
 DEFAULT_AFAS_PROFIT_URL: Final = "https://{environment}.rest.afas.online/ProfitRestServices"
 # An independent SB customer; accountants reach clients under their own subdomain (afas-api.md §4.2).
 DEFAULT_AFAS_SB_URL: Final = "https://afas-sb.afasfocus.nl/{environment}"
+# Hosts an SB API server may have (concepts.md of the SB docs: https://<subdomain>.afasfocus.nl).
+DEFAULT_AFAS_SB_ALLOWED_HOSTS: Final = ("*.afasfocus.nl",)
 DEFAULT_NIGHTLY_LOCAL_HOUR: Final = 2
 DEFAULT_AUDIT_RETENTION_YEARS: Final = 7
 DEFAULT_SMTP_PORT: Final = 25
@@ -104,6 +106,8 @@ class Settings:
     # AFAS_INTEGRATION_ID: the AFAS partner IntegrationId, sent as the ``IntegrationId`` header on
     # every Profit request when set (afas/profit/integrationid.md); None: not sent.
     afas_integration_id: str | None = None
+    # AFAS_SB_ALLOWED_HOSTS: host patterns ("*" = one DNS label) an SB API server may have.
+    afas_sb_allowed_hosts: tuple[str, ...] = DEFAULT_AFAS_SB_ALLOWED_HOSTS
 
     @property
     def email_configured(self) -> bool:
@@ -158,7 +162,7 @@ class Settings:
             loket_client_id=_text(env, "LOKET_CLIENT_ID", required=not dev),
             loket_client_secret=_secret(env, "LOKET_CLIENT_SECRET", required=not dev),
             afas_profit_url=_url_template(env, "AFAS_PROFIT_URL", DEFAULT_AFAS_PROFIT_URL),
-            afas_sb_url=_url_template(env, "AFAS_SB_URL", DEFAULT_AFAS_SB_URL),
+            afas_sb_url=_sb_url_template(env, "AFAS_SB_URL", DEFAULT_AFAS_SB_URL),
             afas_sb_client_id=_text(env, "AFAS_SB_CLIENT_ID", required=not dev),
             afas_sb_client_secret=_secret(env, "AFAS_SB_CLIENT_SECRET", required=not dev),
             encryption_keys=_encryption_keys(env, dev),
@@ -176,6 +180,7 @@ class Settings:
             notify_sender=_email(env, "NOTIFY_SENDER", DEFAULT_NOTIFY_SENDER),
             portal_url=_page_url(env, "PORTAL_URL"),
             afas_integration_id=_integration_id(env, "AFAS_INTEGRATION_ID"),
+            afas_sb_allowed_hosts=_host_patterns(env, "AFAS_SB_ALLOWED_HOSTS"),
         )
 
 
@@ -255,6 +260,40 @@ def _url_template(env: Mapping[str, str], name: str, default: str) -> str:
         raise SettingsError(name, "must contain the placeholder {environment}")
     _url({name: value.replace("{environment}", "x")}, name, default)
     return value.rstrip("/")
+
+
+_HOST_PATTERN: Final = re.compile(
+    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
+
+
+def _host_patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated host names, each optionally starting with ``*.`` (one DNS label), e.g.
+    ``*.afasfocus.nl,127.0.0.1``. Lower-cased; no scheme, port or path."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return DEFAULT_AFAS_SB_ALLOWED_HOSTS
+    patterns = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for pattern in patterns:
+        if not _HOST_PATTERN.match(pattern):
+            raise SettingsError(
+                name,
+                f"{pattern!r} is not a host name or *.domain pattern (no scheme, port or path)",
+            )
+    if not patterns:
+        raise SettingsError(name, "names no host")
+    return patterns
+
+
+def _sb_url_template(env: Mapping[str, str], name: str, default: str) -> str:
+    """The API server of independent SB customers followed by ``/{environment}`` (concepts.md:
+    ``https://afas-sb.afasfocus.nl/enyoi``)."""
+    value = _url_template(env, name, default)
+    if not value.endswith("/{environment}"):
+        raise SettingsError(
+            name, "must end in /{environment} (e.g. https://afas-sb.afasfocus.nl/{environment})"
+        )
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

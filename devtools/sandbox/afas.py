@@ -24,13 +24,8 @@ as AFAS does (journal, period, accounts, allocation axes, balance, no EnNo) and 
 Duplicate ``BpNr`` values are accepted, as Profit does. ``profit_log`` keeps every Profit request
 with its answer (tests/contract validates both against the published schemas).
 
-**SB** under ``/{sbEnvironment}`` (afas-api.md §4): ``/app/auth`` (auto-consent → 302 with code and
-state; every parameter mandatory), ``/app/token`` (authorization_code with PKCE S256 checked;
-refresh_token), ``/api/administrations``, ``/api/ledgeraccounts``, ``/api/accountingperiod``,
-``POST /api/payrolljournalentry`` with ``Accept-Version`` required and ``Tracking-Identifier``
-idempotency (a repeat answers the first response and books nothing). Decision (afas-api.md §4.3
-shows no new refresh token in the refresh answer): **SB refresh tokens do not rotate here**; a
-refresh answers a new access token only, and the refresh token stays valid until revoked.
+**SB**: see :mod:`devtools.sandbox.afas_sb` (several API servers, Admin Centers, endpoint
+groups, answers as the published spec's examples); its names are importable from here too.
 
 **Faults** per test: :meth:`AfasSandbox.inject` with a :class:`Fault` (or the helpers
 ``throttle``, ``book_then_fail``, ``book_then_drop``, ``book_then_hang``, ``slow``), ``latency``
@@ -47,10 +42,8 @@ import binascii
 import hashlib
 import json
 import re
-import secrets
 import socket
 import threading
-import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -60,10 +53,33 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from devtools.sandbox import announce
+from devtools.sandbox import afas_sb, announce
+from devtools.sandbox.afas_sb import (
+    SbEnvironment,
+    SbSandboxMixin,
+    SbServer,
+    add_default_sb,
+    sb_error,
+)
 from shared.afas.wire import dumps
+
+# The SB part lives in devtools/sandbox/afas_sb.py; its names stay importable from here.
+ACCOUNTANT = afas_sb.ACCOUNTANT
+ATLAS = afas_sb.ATLAS
+ATLAS_ADMINISTRATION_ID = afas_sb.ATLAS_ADMINISTRATION_ID
+BIERLING = afas_sb.BIERLING
+BIERLING_ADMINISTRATION_ID = afas_sb.BIERLING_ADMINISTRATION_ID
+REPORTING_GROUP = afas_sb.REPORTING_GROUP
+SB_ADMINISTRATION_ID = afas_sb.SB_ADMINISTRATION_ID
+SB_CLIENT_ID = afas_sb.SB_CLIENT_ID
+SB_CLIENT_SECRET = afas_sb.SB_CLIENT_SECRET
+SB_ENVIRONMENT = afas_sb.SB_ENVIRONMENT
+CapturedRequest = afas_sb.CapturedRequest
+SbAccount = afas_sb.SbAccount
+SbAdministration = afas_sb.SbAdministration
+SbBooking = afas_sb.SbBooking
 
 # -- tokens and well-known values -----------------------------------------------------------------
 
@@ -107,10 +123,6 @@ PROFIT_NAME: Final = "O12345AA"
 PROFIT_TOKEN: Final = token_xml(token_data("full"))
 PROFIT_TOKEN_WITHOUT_FIENTRIES: Final = token_xml(token_data("no-fientries"))
 PROFIT_TOKEN_WITHOUT_TRANSACTIONS: Final = token_xml(token_data("no-transactions"))
-SB_ENVIRONMENT: Final = "enyoi"
-SB_ADMINISTRATION_ID: Final = "701b747b-eea2-5ed1-8518-973e5c670252"
-SB_CLIENT_ID: Final = "sb-client"
-SB_CLIENT_SECRET: Final = "sb-secret"  # noqa: S105 - the sandbox's own test client
 
 PROFIT_LOG_SIZE: Final = 5_000
 UPDATE_DESCRIPTIONS: Final = {"FiEntries": "Financiële mutatie"}  # Mutaties.json summary
@@ -316,65 +328,12 @@ def monthly_periods(years: Iterable[int], *, blocked_years: Iterable[int] = ()) 
     return periods
 
 
-# -- scenario: SB -------------------------------------------------------------------------------
-
-
-@dataclass
-class SbAccount:
-    number: str
-    description: str
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    type_id: int = 1
-
-
-@dataclass
-class SbBooking:
-    environment: str
-    administration_id: str
-    description: str
-    date: str
-    lines: list[tuple[str, Decimal, Decimal]]  # (account, debit, credit)
-    tracking_identifier: str | None
-    instance_id: str
-    code: str
-
-
-@dataclass
-class SbAdministration:
-    id: str
-    description: str
-    accounts: dict[str, SbAccount] = field(default_factory=dict)
-    periods: list[Period] = field(default_factory=list)
-    bookings: list[SbBooking] = field(default_factory=list)
-    # Accounts SB lists but refuses to book on (a scenario switch: e.g. blocked after the
-    # pre-check read the chart); the refusal is a 400 ValidationException naming the account.
-    refused_accounts: set[str] = field(default_factory=set)
-
-    def add_account(self, number: str, description: str) -> SbAccount:
-        account = SbAccount(number, description)
-        self.accounts[number] = account
-        return account
-
-
-@dataclass
-class SbEnvironment:
-    name: str
-    administrations: dict[str, SbAdministration] = field(default_factory=dict)
-
-    def add_administration(
-        self, administration_id: str, description: str, *, years: Iterable[int] = range(2023, 2028)
-    ) -> SbAdministration:
-        administration = SbAdministration(administration_id, description)
-        administration.periods = monthly_periods(years)
-        self.administrations[administration_id] = administration
-        return administration
-
-
 @dataclass
 class AfasScenario:
     profit: dict[str, ProfitEnvironment] = field(default_factory=dict)
-    sb: dict[str, SbEnvironment] = field(default_factory=dict)
+    sb: dict[str, SbEnvironment] = field(default_factory=dict)  # the AFAS_SB_URL server
     sb_clients: dict[str, str] = field(default_factory=dict)  # client_id → client_secret
+    sb_servers: dict[str, SbServer] = field(default_factory=dict)  # accountants' subdomains
 
     def add_profit_environment(self, number: str, name: str) -> ProfitEnvironment:
         environment = ProfitEnvironment(number, name)
@@ -415,7 +374,8 @@ def default_scenario() -> AfasScenario:
     """One Profit environment 12345 (O12345AA) with administration 1 (journal 80 memoriaal,
     journal 81 blocked, 2023 closed, cost centres 100/200/300 on axis 1 for 4000 and 4100,
     blocked account 4999) and tokens with and without FiEntries / Profit_Transactions; one SB
-    environment "enyoi" with one administration; the SB OAuth client sb-client/sb-secret."""
+    environment "enyoi" with one administration, accountant server "beers" with customers
+    "atlas" and "bierling" and an Admin Center; the SB OAuth client sb-client/sb-secret."""
     scenario = AfasScenario(sb_clients={SB_CLIENT_ID: SB_CLIENT_SECRET})
     profit = scenario.add_profit_environment(PROFIT_NUMBER, PROFIT_NAME)
     add_payroll_chart(profit)
@@ -428,11 +388,7 @@ def default_scenario() -> AfasScenario:
         token_data("no-transactions"),
         AppConnector(get_connectors=frozenset(GET_CONNECTORS) - {"Profit_Transactions"}),
     )
-    sb = scenario.add_sb_environment(SB_ENVIRONMENT)
-    sb_admin = sb.add_administration(SB_ADMINISTRATION_ID, "Enyoi B.V.")
-    for number, description, _axes, blocked in PAYROLL_ACCOUNTS:
-        if not blocked:
-            sb_admin.add_account(number, description)
+    add_default_sb(scenario, [(n, d) for n, d, _axes, blocked in PAYROLL_ACCOUNTS if not blocked])
     return scenario
 
 
@@ -526,26 +482,10 @@ def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -
 # -- the server ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _SbCode:
-    environment: str
-    client_id: str
-    redirect_uri: str
-    challenge: str
-    expires: float
-    used: bool = False
-
-
-@dataclass
-class _SbGrant:
-    environment: str
-    client_id: str
-    expires: float = 0.0
-    revoked: bool = False
-
-
-class AfasSandbox:
+class AfasSandbox(SbSandboxMixin):
     """The running sandbox: ``url``, ``stop()``, the scenario, faults and inspection helpers."""
+
+    scenario: AfasScenario
 
     def __init__(self, scenario: AfasScenario, port: int = 0) -> None:
         self.scenario = scenario
@@ -573,11 +513,7 @@ class AfasSandbox:
         self.sb_repeats = 0
         self.profit_errors: list[dict[str, Any]] = []
         self.last_headers: dict[str, dict[str, str]] = {}
-        self._sb_codes: dict[str, _SbCode] = {}
-        self._sb_access: dict[str, _SbGrant] = {}
-        self._sb_refresh: dict[str, _SbGrant] = {}
-        self._sb_remembered: dict[tuple[str, str], _Response] = {}
-        self._sb_seen: set[str] = set()  # states and PKCE verifiers Loonbrug sent (leak scans)
+        self._sb_setup()
         self._stopping = threading.Event()
         sandbox = self
 
@@ -616,19 +552,9 @@ class AfasSandbox:
     def profit_url_template(self) -> str:
         return f"{self.url}/{{environment}}/ProfitRestServices"
 
-    @property
-    def sb_url_template(self) -> str:
-        return f"{self.url}/{{environment}}"
-
     def settings_env(self) -> dict[str, str]:
         """The app settings that point Loonbrug at this sandbox."""
-        client_id, secret = next(iter(self.scenario.sb_clients.items()), ("", ""))
-        return {
-            "AFAS_PROFIT_URL": self.profit_url_template,
-            "AFAS_SB_URL": self.sb_url_template,
-            "AFAS_SB_CLIENT_ID": client_id,
-            "AFAS_SB_CLIENT_SECRET": secret,
-        }
+        return {"AFAS_PROFIT_URL": self.profit_url_template, **self.sb_settings_env()}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -684,38 +610,17 @@ class AfasSandbox:
             entries = list(self.scenario.profit[number].administrations[administration].entries)
         return [e for e in entries if voucher is None or voucher in e.voucher_numbers]
 
-    def sb_bookings(self, environment: str = SB_ENVIRONMENT) -> list[SbBooking]:
-        with self.lock:
-            env = self.scenario.sb[environment]
-            return [b for admin in env.administrations.values() for b in admin.bookings]
-
-    def issued_sb_tokens(self) -> list[str]:
-        """Every SB access and refresh token handed out (for leak checks in tests)."""
-        with self.lock:
-            return [*self._sb_access, *self._sb_refresh]
-
     def leak_scan_values(self) -> set[str]:
         """What must never appear in a log: every Profit token (data part, XML and the Base64
         header form), every SB code and token issued, every state and PKCE verifier Loonbrug
         sent, and the SB client secrets."""
         with self.lock:
-            values = {*self._sb_codes, *self._sb_access, *self._sb_refresh, *self._sb_seen}
-            values |= set(self.scenario.sb_clients.values())
+            values = self.sb_leak_values()
             for environment in self.scenario.profit.values():
                 for data in environment.tokens:
                     xml = token_xml(data)
                     values |= {data, xml, base64.b64encode(xml.encode()).decode()}
         return values
-
-    def expire_sb_access_tokens(self) -> None:
-        with self.lock:
-            for grant in self._sb_access.values():
-                grant.expires = 0.0
-
-    def revoke_sb_refresh_tokens(self) -> None:
-        with self.lock:
-            for grant in self._sb_refresh.values():
-                grant.revoked = True
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -780,7 +685,7 @@ class AfasSandbox:
             if fault.status in (400, 401, 403, 404):  # published: these carry no Profit body
                 return self._record_profit(request, _Response(fault.status, b""))
             return self._record_profit(request, self._profit_error(fault.message or MSG_UNEXPECTED))
-        return _sb_error(fault.status, fault.message or "Er is een onverwachte fout opgetreden.")
+        return _r(sb_error(fault.status, fault.message or "Er is een onverwachte fout opgetreden."))
 
     def _unavailable(
         self, request: _Request, status: int, retry_after: int | None, message: str | None
@@ -830,8 +735,8 @@ class AfasSandbox:
         parts = [p for p in request.path.split("/") if p]
         if len(parts) >= 2 and parts[1].lower() == "profitrestservices":
             return self._profit(parts[0], parts[2:], request)
-        if len(parts) >= 2 and parts[1].lower() in ("app", "api"):
-            return self._sb(parts[0].lower(), [p.lower() for p in parts[1:]], request)
+        if self.sb_route(request.path) is not None:
+            return _r(self.sb_dispatch(request))
         return _Response(404, b"Not found", {"Content-Type": "text/plain"})
 
     # -- Profit -----------------------------------------------------------------------------
@@ -1207,287 +1112,6 @@ class AfasSandbox:
             project=project,
         )
 
-    # -- SB ---------------------------------------------------------------------------------
-
-    def _sb(self, name: str, route: list[str], request: _Request) -> _Response:
-        environment = self.scenario.sb.get(name)
-        if environment is None:
-            return _sb_error(404, "De omgeving bestaat niet.")
-        if route == ["app", "auth"] and request.method == "GET":
-            return self._sb_authorize(environment, request)
-        if route == ["app", "token"] and request.method == "POST":
-            with self.lock:
-                return self._sb_token(environment, request)
-        if len(route) != 2 or route[0] != "api":
-            return _sb_error(404, "Niet gevonden.")
-        if not self._sb_bearer_ok(environment, request):
-            return _sb_error(401, "Er is geen ingelogde gebruiker.", "NotAuthenticatedException")
-        if not request.header("accept-version"):
-            return _sb_error(400, "De header Accept-Version is verplicht.", "DS3101")  # [I]
-        with self.lock:
-            rows: list[dict[str, Any]]
-            if route[1] == "administrations" and request.method == "GET":
-                rows = [
-                    {"Id": a.id, "Description": a.description, "InstanceId": a.id}
-                    for a in environment.administrations.values()
-                ]
-                return _json(200, _page(rows, request))
-            if route[1] == "ledgeraccounts" and request.method == "GET":
-                rows = [
-                    {
-                        "LedgerAccountNumber": acc.number,
-                        "Id": acc.id,
-                        "Description": acc.description,
-                        "AdministrationId": a.id,
-                        "TypeId": acc.type_id,
-                    }
-                    for a in _sb_filtered(environment, request)
-                    for acc in a.accounts.values()
-                ]
-                return _json(200, _page(rows, request))
-            if route[1] == "accountingperiod" and request.method == "GET":
-                rows = [
-                    {
-                        "AccountingYear": p.year,
-                        "PeriodNumber": p.period,
-                        "StartDate": p.start.isoformat(),
-                        "EndDate": p.end.isoformat(),
-                        "AdministrationId": a.id,
-                    }
-                    for a in _sb_filtered(environment, request)
-                    for p in a.periods
-                ]
-                return _json(200, _page(rows, request))
-            if route[1] == "payrolljournalentry" and request.method == "POST":
-                return self._sb_payroll_entry(environment, request)
-        return _sb_error(404, "Niet gevonden.")
-
-    def _sb_authorize(self, environment: SbEnvironment, request: _Request) -> _Response:
-        q = request.query
-        required = ("client_id", "redirect_uri", "response_type", "code_challenge",
-                    "code_challenge_method", "state")  # fmt: skip
-        if any(not q.get(name) for name in required):
-            return _json(
-                400,
-                {
-                    "error": "invalid_request",
-                    "error_description": "missing required request parameters",
-                },
-            )
-        if q["response_type"] != "code" or q["code_challenge_method"] != "S256":
-            return _json(
-                400,
-                {
-                    "error": "invalid_request",
-                    "error_description": "only response_type=code and S256 are supported",
-                },
-            )
-        if q["client_id"] not in self.scenario.sb_clients:
-            return _json(400, {"error": "invalid_client"})
-        redirect = q["redirect_uri"]
-        with self.lock:
-            self._sb_seen.add(q["state"])
-        joiner = "&" if "?" in redirect else "?"
-        if self.sb_deny_consent:
-            query = urlencode({"error": "access_denied", "state": q["state"]})
-            return _Response(302, b"", {"Location": f"{redirect}{joiner}{query}"})
-        code = secrets.token_urlsafe(24)
-        with self.lock:
-            self._sb_codes[code] = _SbCode(
-                environment.name, q["client_id"], redirect, q["code_challenge"], time.time() + 300
-            )
-        query = urlencode({"code": code, "state": q["state"]})
-        return _Response(302, b"", {"Location": f"{redirect}{joiner}{query}"})
-
-    def _sb_token(self, environment: SbEnvironment, request: _Request) -> _Response:
-        form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
-        grant = form.get("grant_type", "")
-        self.sb_grants[grant or "(none)"] += 1
-        needed = {
-            "authorization_code": (
-                "client_id",
-                "client_secret",
-                "redirect_uri",
-                "code",
-                "code_verifier",
-            ),
-            "refresh_token": ("client_id", "client_secret", "refresh_token"),
-        }.get(grant)
-        if needed is None:
-            return _json(400, {"error": "unsupported_grant_type"})
-        if any(not form.get(name) for name in needed):
-            return _json(
-                400,
-                {
-                    "error": "invalid_request",
-                    "error_description": "missing required request parameters",
-                },
-            )
-        if self.scenario.sb_clients.get(form["client_id"]) != form["client_secret"]:
-            return _json(401, {"error": "invalid_client"})
-        if grant == "authorization_code":
-            code = self._sb_codes.get(form["code"])
-            if (
-                code is None
-                or code.used
-                or code.expires < time.time()
-                or code.environment != environment.name
-                or code.client_id != form["client_id"]
-                or code.redirect_uri != form["redirect_uri"]
-            ):
-                return _json(400, {"error": "invalid_grant", "error_description": "invalid code"})
-            code.used = True
-            verifier = form["code_verifier"]
-            with self.lock:
-                self._sb_seen.add(verifier)
-            if not 43 <= len(verifier) <= 128:
-                return _json(
-                    400,
-                    {"error": "invalid_grant", "error_description": "invalid code_verifier length"},
-                )
-            challenge = (
-                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-                .rstrip(b"=")
-                .decode()
-            )
-            if challenge != code.challenge:
-                return _json(
-                    400, {"error": "invalid_grant", "error_description": "invalid code_verifier"}
-                )
-            refresh = secrets.token_urlsafe(32)
-            self._sb_refresh[refresh] = _SbGrant(environment.name, form["client_id"])
-            access = self._issue_access(environment, form["client_id"])
-            return _json(
-                200,
-                {
-                    "access_token": access,
-                    "expires_in": "1800",
-                    "token_type": "bearer",
-                    "refresh_token": refresh,
-                },
-            )
-        held = self._sb_refresh.get(form["refresh_token"])
-        if (
-            held is None
-            or held.revoked
-            or held.environment != environment.name
-            or held.client_id != form["client_id"]
-        ):
-            return _json(400, {"error": "invalid_grant"})
-        # Decision: no rotation; the answer carries no new refresh token (afas-api.md §4.3).
-        access = self._issue_access(environment, form["client_id"])
-        return _json(200, {"access_token": access, "expires_in": "1800", "token_type": "bearer"})
-
-    def _issue_access(self, environment: SbEnvironment, client_id: str) -> str:
-        access = secrets.token_urlsafe(32)
-        self._sb_access[access] = _SbGrant(environment.name, client_id, expires=time.time() + 1800)
-        return access
-
-    def _sb_bearer_ok(self, environment: SbEnvironment, request: _Request) -> bool:
-        scheme, _, token = request.header("authorization").partition(" ")
-        with self.lock:
-            grant = self._sb_access.get(token) if scheme.lower() == "bearer" else None
-            return (
-                grant is not None
-                and grant.environment == environment.name
-                and grant.expires > time.time()
-            )
-
-    def _sb_payroll_entry(self, environment: SbEnvironment, request: _Request) -> _Response:
-        tracking = request.header("tracking-identifier").strip().lower() or None
-        if tracking is not None and (environment.name, tracking) in self._sb_remembered:
-            self.sb_repeats += 1
-            return self._sb_remembered[(environment.name, tracking)]
-        response = self._sb_book_payroll_entry(environment, request, tracking)
-        return self._sb_remember(environment, tracking, response)
-
-    def _sb_book_payroll_entry(
-        self, environment: SbEnvironment, request: _Request, tracking: str | None
-    ) -> _Response:
-        try:
-            document = json.loads(request.body, parse_float=Decimal)
-        except (UnicodeDecodeError, ValueError):
-            return _sb_error(400, "Invalid JSON request", "DS3100")
-        if not isinstance(document, dict):
-            return _sb_error(400, "Invalid JSON request", "DS3100")
-        missing = [
-            key
-            for key in ("AdministrationId", "Description", "Date", "PayrollJournalEntryLine")
-            if document.get(key) in (None, "", [])
-        ]
-        if missing:
-            return _sb_error(
-                400,
-                "Invalid JSON request Required properties are missing from object: "
-                + ", ".join(missing) + ".",
-                "DS3100",
-            )  # fmt: skip
-        administration = environment.administrations.get(str(document["AdministrationId"]).lower())
-        if administration is None:
-            return _sb_error(
-                400,
-                f"Administratie '{document['AdministrationId']}' bestaat niet.",
-                "ValidationException",
-            )
-        lines: list[tuple[str, Decimal, Decimal]] = []
-        for raw in document["PayrollJournalEntryLine"]:
-            number = str(raw.get("LedgerAccountNumber") or "") if isinstance(raw, dict) else ""
-            if not number:
-                return _sb_error(
-                    400,
-                    "Invalid JSON request Required properties are missing from object: LedgerAccountNumber.",
-                    "DS3100",
-                )
-            if number not in administration.accounts:
-                # [I] text; the documented error shape
-                return _sb_error(
-                    400, f"Grootboekrekening '{number}' bestaat niet.", "ValidationException"
-                )
-            if number in administration.refused_accounts:
-                return _sb_error(
-                    400, f"Grootboekrekening '{number}' is geblokkeerd.", "ValidationException"
-                )  # [I] text
-            try:
-                debit = Decimal(str(raw.get("AmountDebit") or 0))
-                credit = Decimal(str(raw.get("AmountCredit") or 0))
-            except InvalidOperation:
-                return _sb_error(400, "Invalid JSON request: amount", "DS3100")
-            lines.append((number, debit, credit))
-        if sum(d for _, d, _ in lines) != sum(c for _, _, c in lines):
-            return _sb_error(
-                400, "De journaalpost is niet in balans.", "ValidationException"
-            )  # [I]
-        count = sum(len(a.bookings) for a in environment.administrations.values()) + 1
-        booking = SbBooking(
-            environment=environment.name,
-            administration_id=administration.id,
-            description=str(document["Description"]),
-            date=str(document["Date"]),
-            lines=lines,
-            tracking_identifier=tracking,
-            instance_id=str(uuid.uuid4()),
-            code=f"Memoriaalboeking{count}",
-        )
-        administration.bookings.append(booking)
-        payload: dict[str, Any] = {
-            "result": "Succeeded",
-            "instances": [{"Code": booking.code, "Id": booking.instance_id}],
-            "errors": [],
-        }
-        if self.sb_partially_succeed:
-            payload["result"] = "PartiallySucceeded"
-            payload["errors"] = [{"PayrollJournalEntryLine": "Regel 2 kon niet worden verwerkt."}]
-        return _json(200, payload)
-
-    def _sb_remember(
-        self, environment: SbEnvironment, tracking: str | None, response: _Response
-    ) -> _Response:
-        """Spec 6.0.0, Tracking-Identifier: "The response will be the same as the first
-        response", errors included: a repeat gets this answer again and nothing is processed."""
-        if tracking is not None:
-            self._sb_remembered[(environment.name, tracking)] = response
-        return response
-
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -1649,30 +1273,9 @@ def _order_rows(
     return result
 
 
-def _page(rows: list[dict[str, Any]], request: _Request) -> list[dict[str, Any]]:
-    skip = int(request.query.get("skip") or 0)
-    take = int(request.query.get("take") or 100)
-    return rows[skip : skip + take]
-
-
-def _sb_filtered(environment: SbEnvironment, request: _Request) -> list[SbAdministration]:
-    wanted = request.query.get("filter", "")
-    match = re.search(r"AdministrationId\s+eq\s+'?([0-9a-fA-F-]{36})'?", wanted)
-    admins = list(environment.administrations.values())
-    return [a for a in admins if a.id == match.group(1).lower()] if match else admins
-
-
-def _sb_error(status: int, message: str, code: str | None = None) -> _Response:
-    return _json(
-        status,
-        {
-            "StatusCode": status,
-            "Message": message,
-            "ExceptionCode": code or "",
-            "TraceId": uuid.uuid4().hex,
-            "AdditionalInfo": {},
-        },
-    )
+def _r(response: Any) -> _Response:
+    """An SB answer as the server's response type."""
+    return _Response(response.status, response.body, dict(response.headers))
 
 
 def start_afas_sandbox(scenario: AfasScenario | None = None, *, port: int = 0) -> AfasSandbox:

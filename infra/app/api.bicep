@@ -36,6 +36,8 @@ param afasSbUrl string
 param afasSbClientId string
 @description('AFAS partner IntegrationId; empty: the IntegrationId header is not sent.')
 param afasIntegrationId string = ''
+@description('Host patterns an AFAS SB API server may have (AFAS_SB_ALLOWED_HOSTS).')
+param afasSbAllowedHosts string = '*.afasfocus.nl'
 param nightlyLocalHour int = 2
 @minValue(1)
 @maxValue(100)
@@ -166,6 +168,7 @@ var appSettings = {
   AFAS_PROFIT_URL: afasProfitUrl
   AFAS_SB_URL: afasSbUrl
   AFAS_SB_CLIENT_ID: afasSbClientId
+  AFAS_SB_ALLOWED_HOSTS: afasSbAllowedHosts
   AFAS_SB_CLIENT_SECRET: '${keyVaultReference}${afasSbClientSecretUri})'
   AFAS_INTEGRATION_ID: afasIntegrationId
   TOKEN_ENCRYPTION_KEY: '${keyVaultReference}${tokenEncryptionKeySecretUri})'

@@ -22,6 +22,7 @@ registerLabels({
   clientId: "Klantnummer", name: "Naam", loketPayrollAdministrationId: "Loket.nl administratie",
   "target.environment": "AFAS omgeving", "target.administration": "Administratienr. Profit",
   "target.journal": "Dagboek code Profit", "target.administrationId": "AFAS SB+ administratie",
+  "target.administrationIdTyped": "Id van de administratie (AFAS SB+)",
   includeInSync: "Meenemen in de synchronisatie", "mapping.fallbackAccount": "Terugvalrekening",
   "mapping.description": "Omschrijving", "mapping.costCenters": "Kostenplaatsen",
   "mapping.costCenterAxis": "As kostenplaats", "mapping.costUnitAxis": "As kostendrager",
@@ -35,8 +36,19 @@ function targetText(target, connections) {
     const env = c?.details?.environmentName ? `${c.details.environmentName} (${target.environment})` : target.environment;
     return `AFAS Profit ${env} · administratie ${target.administration} · dagboek ${target.journal}`;
   }
-  return `AFAS SB+ ${target.environment} · administratie ${target.administrationId}`;
+  const c = connections?.find((x) => x.kind === "afas-sb" && x.environment === target.environment);
+  const env = c?.details?.environmentName && c.details.environmentName !== target.environment ? `${c.details.environmentName} (${target.environment})` : target.environment;
+  return `AFAS SB+ ${env} · administratie ${target.administrationId}`;
 }
+
+/** AFAS connections a client can book into (an SB Admin Center is not one: its customer
+ * environments are). */
+function bookable(c) {
+  if (c.kind === "loket") return false;
+  return !(c.kind === "afas-sb" && (c.details?.role === "admin-center" || c.environment === "admin"));
+}
+
+const TYPED = "__typed__";
 
 // -- list --------------------------------------------------------------------------------------------
 
@@ -97,13 +109,17 @@ export async function form(ctx) {
     add(view, notice("warning", h("p", null, "Alleen een beheerder kan klantconfiguraties toevoegen.")));
     return;
   }
-  const [connections, administrations, existing] = await Promise.all([
+  const [connections, administrations, existing, sbListed] = await Promise.all([
     api.get("/connections").then((a) => a.connections),
     api.get("/loket/payroll-administrations").then((a) => ({ employers: a.employers })).catch((error) => ({ error })),
     isNew ? null : request("GET", `/clients/${encodeURIComponent(params[0])}`).then((r) => ({ ...r.data, etag: r.headers.get("etag") })),
+    api.get("/afas-sb/environments").catch(() => ({ environments: [], notice: null })),
   ]);
   if (!ctx.alive()) return;
-  const afas = connections.filter((c) => c.kind !== "loket");
+  // Customer environments of an SB Admin Center that no client uses yet: offered too.
+  const sbNew = (sbListed.environments || []).filter((e) => !e.connected)
+    .map((e) => ({ kind: "afas-sb", environment: e.environment, active: true, viaAdminCenter: true, details: { environmentName: e.name } }));
+  const afas = [...connections.filter(bookable), ...sbNew];
   const c = existing || { includeInSync: true, mode: "automatic", mapping: { accounts: {}, costCenters: "pass", costCenterAxis: 1, costUnitAxis: 2, costCenterMap: {}, costUnitMap: {}, description: "Loonjournaal {periode} {administratie} run {volgnummer}", periodRule: null }, target: afas[0] ? { type: afas[0].kind, environment: afas[0].environment } : { type: "afas-profit" } };
   if (readOnly) add(view, notice("info", h("p", null, "U kunt deze configuratie bekijken; alleen een beheerder kan hem wijzigen.")));
   if (administrations.error) {
@@ -112,6 +128,7 @@ export async function form(ctx) {
   if (!afas.length) {
     add(view, notice("warning", h("p", null, "Er is nog geen AFAS-koppeling. "), h("a", { href: "#/koppelingen/afas" }, "Voeg eerst een AFAS koppeling toe")));
   }
+  if (sbListed.notice) add(view, notice("warning", h("p", null, sbListed.notice)));
 
   const clientId = h("input", { type: "text", autocomplete: "off", value: c.clientId || "", readonly: !isNew, maxlength: "64" });
   const name = h("input", { type: "text", value: c.name || "", maxlength: "100" });
@@ -138,21 +155,55 @@ export async function form(ctx) {
   // Import (AFAS)
   const target = h("select", null,
     afas.map((x) => h("option", { value: `${x.kind}|${x.environment}`, selected: c.target.type === x.kind && c.target.environment === x.environment },
-      `${x.kind === "afas-profit" ? "AFAS Profit" : "AFAS SB+"} – ${x.details?.environmentName || x.environment}${x.kind === "afas-profit" ? ` (${x.environment})` : ""}${x.active ? "" : " (inactief)"}`)));
+      `${x.kind === "afas-profit" ? "AFAS Profit" : "AFAS SB+"} – ${x.details?.environmentName || x.environment}${x.kind === "afas-profit" || (x.details?.environmentName && x.details.environmentName !== x.environment) ? ` (${x.environment})` : ""}${x.viaAdminCenter || x.details?.role === "scope" ? ", via Admin Center" : ""}${x.active ? "" : " (inactief)"}`)));
   if (c.target.environment && !afas.some((x) => x.kind === c.target.type && x.environment === c.target.environment)) {
     add(target, h("option", { value: `${c.target.type}|${c.target.environment}`, selected: true }, `${c.target.environment} (koppeling ontbreekt)`));
   }
   const administration = h("input", { type: "number", min: "1", max: "99999", value: c.target.administration ?? "" });
   const journal = h("input", { type: "text", maxlength: "6", value: c.target.journal ?? "" });
-  const sbAdministration = h("input", { type: "text", spellcheck: "false", value: c.target.administrationId ?? "" });
-  const profitFields = h("div", { class: "grid-2" },
+  const sbAdministration = h("input", { type: "text", spellcheck: "false", autocomplete: "off", value: c.target.administrationId ?? "", placeholder: "701b747b-eea2-5ed1-8518-973e5c670252" });
+  const sbChoice = h("select", null, h("option", { value: TYPED }, "Anders: id zelf invullen"));
+  const sbStatus = h("p", { class: "help", "aria-live": "polite" });
+  // A plain wrapper: .grid-2's display: grid would override the hidden attribute.
+  const profitFields = h("div", null, h("div", { class: "grid-2" },
     field("Administratienr. Profit", administration, { field: "target.administration" }),
-    field("Dagboek code Profit", journal, { field: "target.journal", help: "Het memoriaal voor de lonen, bijvoorbeeld 80." }));
-  const sbFields = h("div", null, field("AFAS SB+ administratie", sbAdministration, { field: "target.administrationId", help: "Het id van de administratie in AFAS SB+." }));
+    field("Dagboek code Profit", journal, { field: "target.journal", help: "Het memoriaal voor de lonen, bijvoorbeeld 80." })));
+  const typedField = field("Id van de administratie (AFAS SB+)", sbAdministration, { field: "target.administrationIdTyped", help: "Het id (uuid) van de administratie in AFAS SB+." });
+  const sbFields = h("div", null, field("AFAS SB+ administratie", sbChoice, { field: "target.administrationId" }), sbStatus, typedField);
+  const syncTyped = () => { typedField.hidden = sbChoice.value !== TYPED; };
+  sbChoice.addEventListener("change", syncTyped);
+  let listing = 0;
+  /** The administrations of the chosen SB customer environment, by name (typed id as fallback). */
+  const loadSbAdministrations = async () => {
+    const [kind, env] = target.value.split("|");
+    if (kind !== "afas-sb" || !env) return;
+    const seq = ++listing;
+    const current = sbAdministration.value.trim().toLowerCase();
+    sbChoice.replaceChildren(h("option", { value: current ? TYPED : "" }, "Administraties worden opgehaald…"));
+    syncTyped();
+    try {
+      const answer = await api.get(`/afas-sb/environments/${encodeURIComponent(env)}/administrations`);
+      if (seq !== listing || !ctx.alive()) return;
+      const known = answer.administrations.some((a) => a.id === current);
+      sbChoice.replaceChildren();
+      add(sbChoice,
+        h("option", { value: "", selected: !current }, answer.administrations.length ? "Kies een administratie…" : "Geen administraties gevonden"),
+        answer.administrations.map((a) => h("option", { value: a.id, selected: a.id === current }, a.name === a.id ? a.id : `${a.name} (${a.id})`)),
+        h("option", { value: TYPED, selected: Boolean(current) && !known }, "Anders: id zelf invullen"));
+      sbStatus.replaceChildren(current && !known ? `Administratie ${current} staat niet in de lijst van ${answer.name}.` : "");
+    } catch (error) {
+      if (seq !== listing || !ctx.alive()) return;
+      sbChoice.replaceChildren(h("option", { value: TYPED, selected: true }, "Anders: id zelf invullen"));
+      sbStatus.replaceChildren(`De administraties konden niet worden opgehaald (${error.detail || "geen verbinding"}). Vul het id zelf in.`);
+    }
+    syncTyped();
+    if (readOnly) sbFields.querySelectorAll("input,select").forEach((n) => { n.disabled = true; });
+  };
   const showTarget = () => {
     const sb = target.value.startsWith("afas-sb|");
     profitFields.hidden = sb;
     sbFields.hidden = !sb;
+    if (sb) loadSbAdministrations();
   };
   target.addEventListener("change", showTarget);
 
@@ -221,7 +272,7 @@ export async function form(ctx) {
       const body = {
         loketPayrollAdministrationId: admin.value,
         target: kind === "afas-sb"
-          ? { type: "afas-sb", environment, administrationId: sbAdministration.value.trim() }
+          ? { type: "afas-sb", environment, administrationId: sbChoice.value === TYPED ? sbAdministration.value.trim() : sbChoice.value }
           : { type: "afas-profit", environment: environment || "", administration: administration.value === "" ? null : Number(administration.value), journal: journal.value.trim() },
         includeInSync: radioValue(formNode, "includeInSync") !== false,
         mode: mode.querySelector("input[name=mode]:checked")?.value || "automatic",
@@ -243,6 +294,7 @@ export async function form(ctx) {
       if (!id) local.push({ field: "clientId", detail: "is verplicht" });
       if (!admin.value) local.push({ field: "loketPayrollAdministrationId", detail: "kies een loonadministratie" });
       if (!environment) local.push({ field: "target.environment", detail: "kies een AFAS omgeving (voeg er eerst een toe via Koppelingen)" });
+      if (kind === "afas-sb" && !body.target.administrationId) local.push({ field: sbChoice.value === TYPED ? "target.administrationIdTyped" : "target.administrationId", detail: "kies de administratie in AFAS SB+ (of vul het id in)" });
       local.push(...accounts.problems(), ...centreMap.problems());
       try {
         if (local.length) throw new ApiError(422, { detail: "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.", errors: local });

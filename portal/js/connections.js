@@ -11,7 +11,26 @@ const STATES = { connected: "Gekoppeld", reauthorize: "Opnieuw toestemming nodig
 const KINDS = { "afas-profit": "AFAS Profit", "afas-sb": "AFAS SB+" };
 const CRUMBS = [["Configuratie"], ["Koppelingen", "#/koppelingen"]];
 
-registerLabels({ token: "Token app connector Profit", environment: "Omgeving", environmentName: "Omgevingsnaam", active: "Actief" });
+registerLabels({ token: "Token app connector Profit", environment: "Omgeving", environmentName: "Omgevingsnaam", active: "Actief", apiServer: "Adres van AFAS SB+" });
+
+// The outcome of an AFAS SB+ consent started at the App Center's landing page (?afas-sb=…).
+const SB_OUTCOMES = {
+  gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB+ is gekoppeld. Kies de klantomgevingen bij de klantconfiguraties." : `De koppeling met AFAS SB+ omgeving ${env} is gemaakt.`],
+  geweigerd: ["warning", (env) => `AFAS SB+ heeft geen toestemming gegeven voor ${env === "admin" ? "het Admin Center" : `omgeving ${env}`}. Start het koppelen opnieuw vanuit het App Center en kies Ja.`],
+  mislukt: ["error", (env) => `Het koppelen met AFAS SB+ ${env === "admin" ? "(Admin Center)" : `omgeving ${env}`} kon niet worden afgerond. Start het koppelen opnieuw.`],
+  adres: ["error", () => "Het adres dat AFAS SB+ meegaf is geen bekend adres van AFAS SB+. Er is niets gekoppeld; koppel hieronder met het adres uit AFAS SB+, of vraag de beheerder van Loonbrug om de toegestane adressen (AFAS_SB_ALLOWED_HOSTS)."],
+  "niet-ingesteld": ["error", () => "Koppelen met AFAS SB+ is in deze omgeving van Loonbrug niet ingesteld. Vraag de beheerder van Loonbrug om AFAS_SB_CLIENT_ID en AFAS_SB_CLIENT_SECRET."],
+};
+
+/** "https://beers.afasfocus.nl" → "beers.afasfocus.nl" (for the overview). */
+function hostOf(url) {
+  try { return new URL(url).host; } catch { return url || ""; }
+}
+
+/** What an AFAS SB+ row is: a customer environment, the Admin Center, or one reached through it. */
+function sbRole(c) {
+  return c.details?.role || (c.environment === "admin" ? "admin-center" : "customer");
+}
 
 /** Before leaving for Loket.nl or AFAS SB+: come back to Koppelingen with a word of what happened. */
 function leaveFor(url, text) {
@@ -21,8 +40,13 @@ function leaveFor(url, text) {
 }
 
 export async function overview(ctx) {
-  const { view, session } = ctx;
+  const { view, session, query } = ctx;
   add(view, ...pageHeader("Koppelingen", [CRUMBS[0], ["Koppelingen"]]));
+  const outcome = SB_OUTCOMES[query.get("afas-sb")];
+  if (outcome) {
+    sessionStorage.removeItem("loonbrug.return");
+    add(view, notice(outcome[0], h("p", null, outcome[1](query.get("omgeving") || ""))));
+  }
   const [answer, mail] = await Promise.all([api.get("/connections"), api.get("/notifications").catch(() => null)]);
   if (!ctx.alive()) return;
   const all = answer.connections;
@@ -89,27 +113,49 @@ function loketCard(ctx, loket, session) {
 
 function afasCard(afas, session) {
   const card = h("section", { class: "card", "aria-labelledby": "afas-title" }, h("h2", { id: "afas-title" }, "AFAS"));
+  // The AFAS table has six columns (and SB rows their API server): the card takes a whole row of
+  // the grid (set through the CSSOM: the portal's CSP allows no style attributes).
+  card.style.gridColumn = "1 / -1";
   if (!afas.length) {
     add(card, empty(h("p", null, "Nog geen AFAS-koppeling. Voeg AFAS Profit of AFAS SB+ toe, zodat Loonbrug de journaalposten kan boeken.")));
   } else {
     add(card, table([
       { label: "Type", render: (c) => KINDS[c.kind] },
-      { label: "Omgeving", render: (c) => (c.details?.environmentName && c.details.environmentName.toLowerCase() !== c.environment.toLowerCase() ? `${c.details.environmentName} (${c.environment})` : c.environment) },
+      { label: "Omgeving", render: (c) => c.kind === "afas-sb" ? sbEnvironment(c) : (c.details?.environmentName && c.details.environmentName.toLowerCase() !== c.environment.toLowerCase() ? `${c.details.environmentName} (${c.environment})` : c.environment) },
       { label: "Status", render: (c) => h("div", null, stateBadge(c), c.state === "reauthorize" && c.hint ? h("div", { class: "muted" }, c.hint) : null) },
       { label: "Actief", render: (c) => yesNo(c.active) },
       { label: "Gekoppeld op", render: (c) => dateTime(c.connectedAt) },
       ...(session.isAdmin ? [{ label: "Acties", render: (c) => c.kind === "afas-profit"
         ? h("a", { href: `#/koppelingen/afas-profit/${encodeURIComponent(c.environment)}`, "aria-label": `AFAS Profit ${c.environment} bewerken` }, "Bewerken")
-        : h("a", { href: `#/koppelingen/afas-sb/nieuw?omgeving=${encodeURIComponent(c.environment)}`, "aria-label": `AFAS SB+ ${c.environment} opnieuw koppelen` }, "Opnieuw koppelen") }] : []),
+        : sbAgain(c) }] : []),
     ], afas, { caption: "AFAS-koppelingen" }));
   }
   if (session.isAdmin) add(card, h("p", null, h("a", { class: "button", href: "#/koppelingen/afas" }, "AFAS koppeling toevoegen")));
   return card;
 }
 
+function sbEnvironment(c) {
+  const role = sbRole(c);
+  const where = c.details?.apiServer ? hostOf(c.details.apiServer) : "";
+  if (role === "admin-center") return h("div", null, h("strong", null, "Admin Center"), where ? h("div", { class: "muted" }, where) : null);
+  const name = c.details?.environmentName && c.details.environmentName.toLowerCase() !== c.environment.toLowerCase() ? `${c.details.environmentName} (${c.environment})` : c.environment;
+  return h("div", null, name, h("div", { class: "muted" }, [where, role === "scope" ? "via het Admin Center" : null].filter(Boolean).join(" · ")));
+}
+
+/** "Opnieuw koppelen" for an AFAS SB+ row, on its own API server (a scope: its Admin Center). */
+function sbAgain(c) {
+  const role = sbRole(c);
+  const server = (c.details?.apiServer || "").replace(/\/$/, "");
+  const env = role === "scope" ? "admin" : c.environment;
+  const address = server ? `${server}/${env}/` : "";
+  const label = role === "scope" ? `Admin Center van ${c.environment} opnieuw koppelen` : `AFAS SB+ ${role === "admin-center" ? "Admin Center" : c.environment} opnieuw koppelen`;
+  const query = new URLSearchParams(address ? { omgeving: env, adres: address } : { omgeving: env });
+  return h("a", { href: `#/koppelingen/afas-sb/nieuw?${query}`, "aria-label": label }, role === "scope" ? "Admin Center opnieuw koppelen" : "Opnieuw koppelen");
+}
+
 function adminOnly(ctx) {
   if (ctx.session.isAdmin) return false;
-  ctx.add(view, notice("warning", h("p", null, "Alleen een beheerder (rol Loonbrug-beheerder) kan koppelingen wijzigen."), h("p", null, h("a", { href: "#/koppelingen" }, "Terug naar Koppelingen"))));
+  add(ctx.view, notice("warning", h("p", null, "Alleen een beheerder (rol Loonbrug-beheerder) kan koppelingen wijzigen."), h("p", null, h("a", { href: "#/koppelingen" }, "Terug naar Koppelingen"))));
   return true;
 }
 
@@ -225,31 +271,45 @@ export async function profit(ctx) {
   add(view, form);
 }
 
+/** The customer environment (or "admin") in an SB address: the last part of its path. */
+function environmentOf(address) {
+  try {
+    const parts = new URL(address).pathname.split("/").filter(Boolean);
+    return parts.length ? decodeURIComponent(parts[parts.length - 1]) : "";
+  } catch { return ""; }
+}
+
 export async function sb(ctx) {
   const { view, query } = ctx;
   const title = "AFAS SB+ koppeling toevoegen";
   add(view, ...pageHeader(title, [...CRUMBS, [title]]));
   if (adminOnly(ctx)) return;
   const environment = h("input", { type: "text", autocomplete: "off", spellcheck: "false", value: query.get("omgeving") || "" });
+  const address = h("input", { type: "text", inputmode: "url", autocomplete: "off", spellcheck: "false", value: query.get("adres") || "", placeholder: "https://kantoor.afasfocus.nl/mijnbedrijf/" });
   const summary = h("div");
   const start = h("button", { type: "submit" }, "Log in bij AFAS SB+");
   const form = h("form", { class: "panel", novalidate: true },
-    h("p", null, "Voer de naam van uw AFAS SB+ omgeving in en klik op 'Log in bij AFAS SB+'. Geef daar toestemming met 'Ja'; de koppeling wordt dan automatisch aangemaakt en u komt terug in Loonbrug."),
+    h("p", null, "Vul de naam van uw AFAS SB+ omgeving in, of het volledige adres als uw omgeving bij een accountant staat, en klik op 'Log in bij AFAS SB+'. Geef daar toestemming met 'Ja'; de koppeling wordt dan automatisch aangemaakt en u komt terug in Loonbrug."),
     summary,
-    field("Omgevingsnaam AFAS SB+", environment, { field: "environment", help: "De naam uit het adres van uw SB+ omgeving." }),
+    field("Omgevingsnaam AFAS SB+", environment, { field: "environment", help: "De naam uit het adres van uw SB+ omgeving, bijvoorbeeld mijnbedrijf. Leeg laten mag als u hieronder het adres invult." }),
+    field("Adres van AFAS SB+ (bij een accountant)", address, { field: "apiServer", help: "Het adres zoals AFAS SB+ het toont, bijvoorbeeld https://kantoor.afasfocus.nl/mijnbedrijf/. Voor het Admin Center van uw kantoor: https://kantoor.afasfocus.nl/admin/. Leeg: een zelfstandige SB+ omgeving (afas-sb.afasfocus.nl)." }),
+    h("details", null, h("summary", null, "Accountant met een Admin Center?"),
+      h("p", null, "Koppel het Admin Center één keer met het adres dat eindigt op /admin/. Daarna kiest u bij elke klantconfiguratie de klantomgeving en administratie uit een lijst; u hoeft de klantomgevingen niet apart te koppelen.")),
     h("div", { class: "actions" }, start, h("a", { class: "button secondary", href: "#/koppelingen" }, "Annuleren")));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     busy(start, async () => {
       clearErrors(form);
       summary.replaceChildren();
-      if (!environment.value.trim()) {
-        showErrors(form, [{ field: "environment", detail: "Vul de naam van de omgeving in." }]);
-        environment.focus();
+      const url = address.value.trim();
+      const name = environment.value.trim() || (url ? environmentOf(url) : "");
+      if (!name) {
+        showErrors(form, [{ field: url ? "apiServer" : "environment", detail: url ? "Het adres mist de omgeving, bijvoorbeeld https://kantoor.afasfocus.nl/mijnbedrijf/." : "Vul de naam van de omgeving in." }]);
+        (url ? address : environment).focus();
         return;
       }
       try {
-        const answer = await api.post(`/connections/afas-sb/${encodeURIComponent(environment.value.trim())}`);
+        const answer = await api.post(`/connections/afas-sb/${encodeURIComponent(name)}`, url ? { apiServer: url } : undefined);
         leaveFor(answer.authorizeUrl, "U bent terug van AFAS SB+. Hieronder ziet u de status van de koppeling.");
       } catch (error) {
         const unplaced = showErrors(form, error.errors);

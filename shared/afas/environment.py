@@ -6,11 +6,12 @@ the token.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shared.secret import Secret
 
@@ -139,18 +140,176 @@ def profit_token(raw: str) -> Secret:
 
 
 _SB_ENVIRONMENT: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# concepts.md (AFAS SB docs), "Complete URL": the path part ``admin`` is the Admin Center of a
+# subdomain, every other first path part is a customer environment ("scope").
+ADMIN_CENTER: Final = "admin"
+_SB_HINT: Final = (
+    "Vul de omgevingsnaam van AFAS SB in zoals die in het webadres staat "
+    "(letters, cijfers en streepjes, bijv. mijnbedrijf)."
+)
 
 
-def parse_sb_environment(value: str) -> str:
-    """An AFAS SB customer environment as it appears in the URL (``…afasfocus.nl/{environment}``).
+def parse_sb_path(value: str) -> str:
+    """The first path part after the API server: a customer environment or ``admin``.
 
     ASSUMPTION [I]: SB environment paths are case-insensitive; we keep them lower-case, as
     :func:`shared.journal.identifiers.sb_tracking_identifier` does.
     """
     text = (value or "").strip().lower()
     if not _SB_ENVIRONMENT.match(text):
+        raise InputError(_SB_HINT)
+    return text
+
+
+def parse_sb_environment(value: str) -> str:
+    """An AFAS SB customer environment as it appears in the URL (``…afasfocus.nl/{environment}``).
+    ``admin`` is the Admin Center, not a customer environment: refused with a Dutch hint."""
+    text = parse_sb_path(value)
+    if text == ADMIN_CENTER:
         raise InputError(
-            "Vul de omgevingsnaam van AFAS SB in zoals die in het webadres staat "
-            "(letters, cijfers en streepjes, bijv. mijnbedrijf)."
+            "'admin' is het Admin Center van AFAS SB, geen klantomgeving. Kies de klantomgeving "
+            "(bijv. mijnbedrijf) waarin de administratie staat."
         )
     return text
+
+
+# -- the SB API server (concepts.md: https://<subdomain>.afasfocus.nl/<environment>) -------------
+
+
+@dataclass(frozen=True)
+class SbLocation:
+    """Where one SB environment lives: the API server and the first path part after it."""
+
+    api_server: str  # scheme://host[:port][/prefix], no trailing slash
+    environment: str  # a customer environment, or ADMIN_CENTER
+
+    @property
+    def url(self) -> str:
+        """``{API server}/{environment}``: the root every endpoint path is appended to."""
+        return f"{self.api_server}/{self.environment}"
+
+    @property
+    def is_admin_center(self) -> bool:
+        return self.environment == ADMIN_CENTER
+
+    def scope(self, environment: str) -> SbLocation:
+        """A customer environment on the same API server (an Admin Center's scope)."""
+        return SbLocation(self.api_server, parse_sb_environment(environment))
+
+
+_LOOPBACK_NAMES: Final = frozenset({"localhost"})
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
+    """``host`` matches one of ``patterns``: an exact name, or ``*.domain`` where ``*`` stands
+    for exactly one DNS label (``*.afasfocus.nl`` takes ``beers.afasfocus.nl``, not
+    ``afasfocus.nl`` nor ``a.b.afasfocus.nl``)."""
+    host = host.lower().rstrip(".")
+    for pattern in patterns:
+        if pattern.startswith("*."):
+            label, _, rest = host.partition(".")
+            if label and rest == pattern[2:] and re.fullmatch(r"[a-z0-9-]{1,63}", label):
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
+SB_ADDRESS_HINT: Final = (
+    "Vul het adres in zoals AFAS SB het toont (de pagina 'Complete URL' van AFAS), bijv. "
+    "https://kantoor.afasfocus.nl/klant/ of, voor het Admin Center, "
+    "https://kantoor.afasfocus.nl/admin/."
+)
+
+
+class SbAddressError(InputError):
+    """An SB address that cannot be used. ``str()`` is the Dutch reason; :data:`hint` says what
+    to type instead."""
+
+    hint = SB_ADDRESS_HINT
+
+
+def _server_problem(text: str) -> InputError:
+    return SbAddressError(text)
+
+
+def parse_sb_url(
+    raw: str,
+    *,
+    allowed_hosts: tuple[str, ...],
+    development: bool,
+    environment: str | None = None,
+) -> SbLocation:
+    """The SB API server and environment from a URL a user typed or the App Center passed
+    (``afasBaseUrl``), e.g. ``https://beers.afasfocus.nl/enyoi/`` or ``…/admin/``.
+
+    ``environment`` (from the route) may be given: the URL may then be the API server alone
+    (``https://beers.afasfocus.nl``), or end in that same environment. Raises :class:`InputError`
+    (Dutch) for anything else: not https (``http`` only for a loopback host in development), a
+    host outside ``allowed_hosts``, user info, a query, or a path that is not one environment.
+
+    Only in development, on a loopback host, may the API server carry a path prefix
+    (``http://127.0.0.1:8080/~beers``): that is how the sandbox serves several API servers on one
+    port. AFAS's own servers have none (concepts.md).
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise _server_problem("Het adres van AFAS SB ontbreekt.")
+    if len(text) > 2048 or any(c.isspace() for c in text):
+        raise _server_problem("Dit is geen geldig webadres.")
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        raise _server_problem("Dit is geen geldig webadres.") from None
+    if parts.scheme.lower() not in ("https", "http") or not host:
+        raise _server_problem("Dit is geen geldig webadres (het begint met https://).")
+    loopback = _is_loopback(host)
+    if parts.scheme.lower() == "http" and not (development and loopback):
+        raise _server_problem("AFAS SB is alleen bereikbaar via https://.")
+    if parts.username is not None or parts.password is not None:
+        raise _server_problem("Het adres mag geen gebruikersnaam of wachtwoord bevatten.")
+    if parts.query:
+        raise _server_problem("Het adres mag geen ?-deel bevatten.")
+    if not host_allowed(host, allowed_hosts):
+        raise _server_problem(
+            f"{host} is geen server van AFAS SB (toegestaan: {', '.join(allowed_hosts)})."
+        )
+    segments = [unquote(s) for s in parts.path.split("/") if s]
+    if environment is not None and (not segments or segments[-1].lower() != environment.lower()):
+        prefix, last = segments, None
+    elif segments:
+        prefix, last = segments[:-1], segments[-1]
+    else:
+        raise _server_problem("Het adres mist de omgeving na de servernaam.")
+    if prefix and not (development and loopback):
+        if environment is not None and len(segments) == 1:
+            raise _server_problem(
+                f"Het adres hoort bij omgeving {segments[0].lower()}, niet bij {environment}."
+            )
+        raise _server_problem("Het adres heeft te veel delen na de servernaam.")
+    if any(not re.fullmatch(r"[~A-Za-z0-9_.-]{1,64}", p) for p in prefix):
+        raise _server_problem("Dit is geen geldig webadres.")
+    try:
+        name = parse_sb_path(last if last is not None else environment or "")
+    except InputError as exc:
+        raise InputError(str(exc)) from None
+    netloc = host if port is None else f"{host}:{port}"
+    server = urlunsplit((parts.scheme.lower(), netloc, "/".join(["", *prefix]), "", ""))
+    return SbLocation(server.rstrip("/"), name)
+
+
+def sb_default_location(template: str, environment: str) -> SbLocation:
+    """An environment on the ``AFAS_SB_URL`` server (independent customers, no Admin Center).
+    The settings check that the template ends in ``/{environment}``."""
+    return SbLocation(template.rstrip("/").removesuffix("/{environment}"), environment)

@@ -131,6 +131,15 @@ class SbPeriod:
 
 
 @dataclass(frozen=True)
+class SbScope:
+    """A customer environment an Admin Center lists (getscopes: ``Path``, ``Name``)."""
+
+    path: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class SbBooking:
     tracking_identifier: str
     instance_ids: tuple[str, ...]

@@ -1,25 +1,35 @@
-"""AFAS SB OAuth 2.0: authorization code with PKCE (S256) and the token endpoint.
+"""AFAS SB OAuth 2.0: authorization code with PKCE (S256), the token endpoint, scope tokens.
 
-``{AFAS_SB_URL}/app/auth`` takes ``client_id``, ``redirect_uri``, ``response_type=code``,
-``code_challenge``, ``code_challenge_method=S256`` and ``state``, all mandatory; scopes are not
-used. ``{AFAS_SB_URL}/app/token`` exchanges the code (with ``code_verifier``) and refreshes
-(afas-api.md §4.3). Access tokens live 1800 s.
+Everything is addressed by an :class:`shared.afas.environment.SbLocation` (API server + customer
+environment or ``admin``), so a customer under an accountant's subdomain, an independent customer
+on ``AFAS_SB_URL`` and an Admin Center all go through the same code (authentication.md):
 
-ASSUMPTION [I]: SB's refresh answer carries no new refresh token (AFAS's example), so the stored
-one is kept and reused; should SB rotate after all, :class:`shared.oauth.tokens.TokenStore` stores
-the new one, so both behaviours are safe.
+* ``{location}/app/auth`` takes ``client_id``, ``redirect_uri``, ``response_type=code``,
+  ``code_challenge``, ``code_challenge_method=S256`` and ``state``, all mandatory; no scopes.
+* ``{location}/app/token`` exchanges the code (with ``code_verifier``) and refreshes.
+* Admin Center: the same two at ``{server}/admin``; then per customer environment ("scope") a
+  ``refresh_token`` grant with the Admin Center's refresh token at ``{server}/{scope}/app/token``
+  gives an access token for that scope (howto-payroll.md "Get scope token").
+
+ASSUMPTION [I]: SB's refresh and scope-token answers carry no new refresh token (the examples in
+authentication.md; howto-payroll.md: "The refresh_token … are the same as from the initial OAuth
+flow"), so the stored one is kept and reused; should a customer refresh rotate after all,
+:class:`shared.oauth.tokens.TokenStore` stores the new one. A refresh token in a *scope-token*
+answer is ignored: the Admin Center's refresh token is shared by all its scopes.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlencode
 
 import requests
 
 from shared import telemetry
+from shared.afas.environment import SbLocation, sb_default_location
 from shared.afas.errors import AfasAuthError, AfasSystem
 from shared.afas.wire import loads
 from shared.clock import Clock
@@ -36,8 +46,30 @@ class SbNotConfigured(RuntimeError):
     """AFAS_SB_CLIENT_ID / AFAS_SB_CLIENT_SECRET are not set (allowed in development only)."""
 
 
+def token_url(location: SbLocation) -> str:
+    """``{API server}/{environment}/app/token``, for a customer environment and the Admin Center.
+
+    ASSUMPTION [I]: for the Admin Center authentication.md writes ``<APIserverUrl>/app/token``
+    but ``<APIserverUrl>/admin/app/auth`` for the consent, its code sample builds both from one
+    ``ClientUrl``, concepts.md puts every Admin Center request under ``…/admin/`` and the
+    OpenAPI's Admin Center server is ``https://{subdomein}.afasfocus.nl/admin``: we use
+    ``…/admin/app/token``."""
+    return f"{location.url}/app/token"
+
+
+def token_request_is_multipart(*, scope_token: bool) -> bool:
+    """How the token request is encoded.
+
+    ASSUMPTION [I]: authentication.md sends every token request "form-encoded" (and its C#
+    sample uses FormUrlEncodedContent); howto-payroll.md sends the Admin Center's scope-token
+    request as MultipartFormDataContent, and the OpenAPI's ``POST /app/token`` ("Get an access
+    token for a scope") documents ``multipart/form-data``. We follow each page for its own case:
+    multipart for a scope token, form-encoded (RFC 6749) otherwise."""
+    return scope_token
+
+
 class SbOAuth:
-    """The SB OAuth client of Loonbrug (one partner ``client_id`` for all environments)."""
+    """The SB OAuth client of Loonbrug (one partner ``client_id`` for every API server)."""
 
     def __init__(
         self,
@@ -58,10 +90,19 @@ class SbOAuth:
         self._session = session or requests.Session()
         self._timeout = timeout
 
-    def environment_url(self, environment: str) -> str:
-        return self._template.replace("{environment}", environment)
+    def default_location(self, environment: str) -> SbLocation:
+        """An environment on the ``AFAS_SB_URL`` server (an independent customer)."""
+        return sb_default_location(self._template, environment)
 
-    def authorize_url(self, environment: str, *, state: Secret, code_challenge: str) -> str:
+    def environment_url(self, environment: str) -> str:
+        return self.default_location(environment).url
+
+    def _where(self, location: SbLocation | str) -> SbLocation:
+        return location if isinstance(location, SbLocation) else self.default_location(location)
+
+    def authorize_url(
+        self, location: SbLocation | str, *, state: Secret, code_challenge: str
+    ) -> str:
         query = urlencode(
             {
                 "client_id": self._client_id,
@@ -72,13 +113,15 @@ class SbOAuth:
                 "state": state.reveal(),
             }
         )
-        return f"{self.environment_url(environment)}/app/auth?{query}"
+        return f"{self._where(location).url}/app/auth?{query}"
 
-    def exchange_code(self, environment: str, *, code: Secret, code_verifier: Secret) -> TokenSet:
+    def exchange_code(
+        self, location: SbLocation | str, *, code: Secret, code_verifier: Secret
+    ) -> TokenSet:
         """Trade the callback's code for tokens. Raises :class:`InvalidGrant` (code refused),
         :class:`TokenEndpointError` (SB unreachable) or :class:`AfasAuthError` (other refusals)."""
         return self._token(
-            environment,
+            self._where(location),
             {
                 "grant_type": "authorization_code",
                 "code": code.reveal(),
@@ -87,23 +130,47 @@ class SbOAuth:
             },
         )
 
-    def refresh(self, environment: str, refresh_token: Secret) -> TokenSet:
+    def refresh(self, location: SbLocation | str, refresh_token: Secret) -> TokenSet:
         return self._token(
-            environment, {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
+            self._where(location),
+            {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()},
         )
 
-    def endpoint(self, environment: str) -> SbTokenEndpoint:
-        """The :class:`shared.oauth.tokens.TokenEndpoint` of one SB environment."""
-        return SbTokenEndpoint(self, environment)
+    def scope_token(self, location: SbLocation, admin_refresh_token: Secret) -> TokenSet:
+        """An access token for one customer environment of an Admin Center (howto-payroll.md
+        "Get scope token"): the Admin Center's refresh token, at the scope's token endpoint."""
+        tokens = self._token(
+            location,
+            {"grant_type": "refresh_token", "refresh_token": admin_refresh_token.reveal()},
+            multipart=token_request_is_multipart(scope_token=True),
+        )
+        return TokenSet(access_token=tokens.access_token, expires_at=tokens.expires_at)
 
-    def _token(self, environment: str, form: dict[str, str]) -> TokenSet:
+    def endpoint(self, location: SbLocation | str, *, scope_token: bool = False) -> SbTokenEndpoint:
+        """The :class:`shared.oauth.tokens.TokenEndpoint` of one SB environment; for an Admin
+        Center's customer environment (``scope_token``) a refresh is a scope-token request."""
+        return SbTokenEndpoint(self, self._where(location), scope_token=scope_token)
+
+    def _token(
+        self, location: SbLocation, form: dict[str, str], *, multipart: bool = False
+    ) -> TokenSet:
         form = {**form, "client_id": self._client_id, "client_secret": self._client_secret.reveal()}
-        url = f"{self.environment_url(environment)}/app/token"
         try:
             with telemetry.external_call("afas-sb", f"POST token {form['grant_type']}") as call:
-                response = self._session.post(
-                    url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout
-                )
+                if multipart:
+                    response = self._session.post(
+                        token_url(location),
+                        files={name: (None, value) for name, value in form.items()},
+                        headers={"Accept": "application/json"},
+                        timeout=self._timeout,
+                    )
+                else:
+                    response = self._session.post(
+                        token_url(location),
+                        data=form,
+                        headers={"Accept": "application/json"},
+                        timeout=self._timeout,
+                    )
                 call.set_status_code(response.status_code)
         except requests.RequestException as exc:
             raise TokenEndpointError(
@@ -138,12 +205,15 @@ class SbOAuth:
 
 
 class SbTokenEndpoint:
-    def __init__(self, oauth: SbOAuth, environment: str) -> None:
+    def __init__(self, oauth: SbOAuth, location: SbLocation, *, scope_token: bool) -> None:
         self._oauth = oauth
-        self._environment = environment
+        self._location = location
+        self._scope_token = scope_token
 
     def refresh(self, refresh_token: Secret) -> TokenSet:
-        return self._oauth.refresh(self._environment, refresh_token)
+        if self._scope_token:
+            return self._oauth.scope_token(self._location, refresh_token)
+        return self._oauth.refresh(self._location, refresh_token)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
@@ -155,9 +225,10 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
 
 
 def _lifetime(value: Any) -> int:
-    """``expires_in`` comes as a string ("1800") in AFAS's example [C] S20; accept a number too."""
+    """``expires_in``: a string ("1800") in authentication.md's examples, an integer in the
+    OpenAPI schema of ``POST /app/token``; both (and "1800.0") are read."""
     try:
-        seconds = int(str(value))
-    except ValueError:
+        seconds = int(Decimal(str(value)))
+    except (ArithmeticError, ValueError):
         return DEFAULT_LIFETIME
     return seconds if seconds > 0 else DEFAULT_LIFETIME

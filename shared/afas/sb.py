@@ -1,5 +1,9 @@
 """AFAS SB REST client: Bearer tokens from the token store, reads, idempotent payroll entries.
 
+One client talks to one SB location (API server + customer environment, or an Admin Center, see
+:class:`shared.afas.environment.SbLocation`). Every fact about SB it relies on is listed, with its
+source in the published spec, in docs/afas-sb.md.
+
 SB books every request it receives, twice if sent twice (afas-api.md §5.2). A
 ``Tracking-Identifier`` (uuid) makes a repeat return the first response without booking again
 ("the response will be the same as the first response", spec 6.0.0), errors included, so
@@ -22,6 +26,7 @@ from typing import Any, Final, Self
 import requests
 
 from shared import telemetry
+from shared.afas.environment import ADMIN_CENTER, InputError, parse_sb_environment
 from shared.afas.errors import (
     AfasAuthError,
     AfasContractError,
@@ -33,7 +38,7 @@ from shared.afas.errors import (
     SbPartiallySucceeded,
     check_lines,
 )
-from shared.afas.models import SbAdministration, SbBooking, SbLedgerAccount, SbPeriod
+from shared.afas.models import SbAdministration, SbBooking, SbLedgerAccount, SbPeriod, SbScope
 from shared.afas.retry import RetryPolicy, seconds, with_retries
 from shared.afas.wire import dumps, loads
 from shared.journal.entries import SbEntry
@@ -46,21 +51,87 @@ log = logging.getLogger("loonbrug.afas.sb")
 SYSTEM: Final = AfasSystem.SB
 _CENT: Final = Decimal("0.01")
 
-# ASSUMPTION [I] (afas-api.md §4.4/§4.5): the Accept-Version value per endpoint. The spec lists
-# administrations/ledgeraccounts/payrolljournalentry as v1 and accountingperiod as v2; AFAS's
-# samples send "1.0"/"2.0" elsewhere. One table, so a correction is one line.
+# The ``Accept-Version`` header per endpoint (required by every ``/api`` operation of
+# openapi-6-0-0.json). Values as the spec's own examples give them: the shared parameter
+# ``#/components/parameters/accept-version`` shows "1"; ``get /api/accountingperiod`` declares its
+# own with example "2.0" (operationId get_accountingperiod_2.0). One table, so a correction is
+# one line.
 ACCEPT_VERSION: Final = {
     "api/administrations": "1",
     "api/ledgeraccounts": "1",
-    "api/accountingperiod": "2",
+    "api/accountingperiod": "2.0",
     "api/payrolljournalentry": "1",
 }
 
+# Endpoint groups ("tags" in openapi-6-0-0.json) an SB app may be granted. A payroll app gets
+# "Loonjournaalpost"; a call outside the app's groups is answered 403 "De ingelogde gebruiker
+# heeft niet voldoende rechten." (troubleshooting.md, HTTP 403).
+PAYROLL_GROUP: Final = "Loonjournaalpost"
+_PUBLIC_REPORTING: Final = (
+    "Financiele rapportage",
+    "Publiek: Financiële dashboarding",
+    "Publiek: Financiële rapportage",
+)
+ENDPOINT_GROUPS: Final = {  # paths["/api/…"][method].tags of openapi-6-0-0.json, verbatim
+    "api/administrations": frozenset({
+        *_PUBLIC_REPORTING, "Financiële journaalpost", "Inkoopjournaalpost", PAYROLL_GROUP,
+        "POS Transacties", "Publiek: Externe facturatie", "Publiek: Externe verkoopregels",
+        "Publiek: Facturatie", "Publiek: Financiële journaalpost", "Publiek: POS Transacties",
+        "Publiek: Relatiemanagement", "Verkoopfactuur", "Verkoopjournaalpost", "Verkoopregels"}),
+    "api/ledgeraccounts": frozenset({
+        *_PUBLIC_REPORTING, "Financiële journaalpost", "Inkoopjournaalpost", PAYROLL_GROUP,
+        "POS Transacties", "Publiek: Externe facturatie", "Publiek: Financiële journaalpost",
+        "Publiek: POS Transacties", "Verkoopjournaalpost"}),
+    "api/accountingperiod": frozenset(_PUBLIC_REPORTING),
+    "api/payrolljournalentry": frozenset({PAYROLL_GROUP}),
+}  # fmt: skip
+
+
+def in_payroll_group(path: str) -> bool:
+    """A payroll app may call ``path`` (its endpoint groups include Loonjournaalpost)."""
+    return PAYROLL_GROUP in ENDPOINT_GROUPS.get(path, frozenset())
+
+
+# A total order for paging: ``Id`` is in the response schema of every list we read.
+SORT_FIELD: Final = "Id"
+
+
+def sort_params(field: str = SORT_FIELD) -> dict[str, str]:
+    """The sort that keeps skip/take pages stable (pagination.md: "Always combine these with the
+    sort parameter"; without it rows can be skipped or repeated between pages).
+
+    ASSUMPTION [I]: the published parameter name differs: pagination.md (and the request sample
+    in authentication.md) uses ``sort=FieldName+Ascending``; openapi-6-0-0.json
+    (``#/components/parameters/sortField``) uses ``sortField`` with ``'fieldId [direction]'``,
+    direction ``ascending``. We send both, each in its own documented syntax; a server reads the
+    one it knows (unknown query parameters are not refused by the lists we call)."""
+    return {"sort": f"{field} Ascending", "sortField": f"{field} ascending"}
+
 
 def administration_filter(administration_id: str) -> str:
-    """ASSUMPTION [I] (afas-api.md §4.5): OData-style ``filter=AdministrationId eq <uuid>``; a
-    uuid is written unquoted (OData 4 Guid literal)."""
+    """OData-style ``filter=AdministrationId eq <uuid>`` (filtering.md: ``filter=Id eq <uuid>``,
+    a uuid unquoted; strings would be quoted)."""
     return f"AdministrationId eq {administration_id}"
+
+
+def whole_number(value: Any) -> int:
+    """A whole number as SB writes it: ``1``, ``1.0`` (``PeriodNumber`` is ``number``/``decimal?``
+    in the spec and its example writes ``1.0``), ``"2024"`` (``AccountingYear`` is a string).
+    Raises ``ValueError`` for anything with a fraction or no number at all."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a whole number: {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise ValueError(f"not a whole number: {value!r}") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"not a whole number: {value!r}")
+    return int(number)
+
+
+class SbEndpointNotGranted(AfasAuthError):
+    """403 on an endpoint: the SB app lacks that endpoint group (troubleshooting.md). Not a
+    refused token: the other endpoints keep working."""
 
 
 def payroll_entry_payload(entry: SbEntry) -> dict[str, Any]:
@@ -139,8 +210,8 @@ class SbClient:
             try:
                 yield SbPeriod(
                     administration_id=_text(row, "AdministrationId") or administration_id,
-                    year=int(str(row.get("AccountingYear"))),
-                    number=int(str(row.get("PeriodNumber"))),
+                    year=whole_number(row.get("AccountingYear")),
+                    number=whole_number(row.get("PeriodNumber")),
                     start=date.fromisoformat(str(row.get("StartDate"))[:10]),
                     end=date.fromisoformat(str(row.get("EndDate"))[:10]),
                 )
@@ -148,6 +219,40 @@ class SbClient:
                 raise AfasContractError(
                     f"malformed accounting period {row}", system=SYSTEM
                 ) from None
+
+    def list_scopes(self) -> list[SbScope]:
+        """The customer environments of an Admin Center (this client must be at ``…/admin``):
+        ``authentication/getscopes`` (howto-payroll.md "Get scopes"). The Admin Center itself
+        (``Path`` ``admin``, "Beheer" in the spec's example) is left out."""
+        body = self._scopes_answer()
+        scopes: list[SbScope] = []
+        for row in _list(body, "authentication/getscopes"):
+            path = _text(row, "Path").lower()
+            if not path or path == ADMIN_CENTER:
+                continue
+            try:
+                path = parse_sb_environment(path)
+            except InputError:
+                log.warning("SB getscopes listed a path that is not an environment name; skipped")
+                continue
+            scopes.append(
+                SbScope(path=path, name=_text(row, "Name") or path,
+                        description=_text(row, "Description"))
+            )  # fmt: skip
+        return sorted(scopes, key=lambda s: (s.name.lower(), s.path))
+
+    def _scopes_answer(self) -> Any:
+        """ASSUMPTION [I]: openapi-6-0-0.json (and the anchor howto-payroll.md links to,
+        ``#post-/authentication/getscopes``) makes getscopes a POST; authentication.md says a GET.
+        We POST, and try a GET once when the server answers 404/405 to the POST."""
+        try:
+            return self._call("POST", "authentication/getscopes")
+        except AfasNotFound:
+            return self._call("GET", "authentication/getscopes")
+        except AfasValidationError as error:
+            if error.status != 405:
+                raise
+            return self._call("GET", "authentication/getscopes")
 
     # -- booking ------------------------------------------------------------------------------
 
@@ -197,7 +302,12 @@ class SbClient:
             body = self._call(
                 "GET",
                 path,
-                params={**(params or {}), "skip": str(skip), "take": str(self._page_size)},
+                params={
+                    **(params or {}),
+                    **sort_params(),
+                    "skip": str(skip),
+                    "take": str(self._page_size),
+                },
             )
             rows = _list(body, path)
             if rows and rows == previous:
@@ -248,9 +358,10 @@ class SbClient:
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
             "Accept": "application/json",
-            "Accept-Version": ACCEPT_VERSION.get(path, "1"),
             **(extra_headers or {}),
         }
+        if path.startswith("api/"):
+            headers["Accept-Version"] = ACCEPT_VERSION.get(path, "1")
         if body is not None:
             headers["Content-Type"] = "application/json"
         self.calls[f"{method} {path}"] += 1
@@ -270,7 +381,7 @@ class SbClient:
             raise AfasTransportError(
                 "SB did not answer in time", system=SYSTEM, timed_out=True
             ) from exc
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:  # refused, reset, or an answer cut off
             raise AfasTransportError(
                 f"{type(exc).__name__} talking to SB", system=SYSTEM, timed_out=False
             ) from exc
@@ -292,7 +403,9 @@ class SbClient:
             "retry_after": seconds(response.headers.get("Retry-After"))
             or seconds(data.get("retry_after")),
         }
-        if status in (401, 403):
+        if status == 403:
+            raise SbEndpointNotGranted(message or f"HTTP {status}", **fields)
+        if status == 401:
             raise AfasAuthError(message or f"HTTP {status}", **fields)
         if status == 404:
             raise AfasNotFound(message or "Niet gevonden.", **fields)

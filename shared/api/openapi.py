@@ -103,7 +103,7 @@ def build_document(operations: Iterable[Operation], *, server_url: str) -> dict[
             item["security"] = []
         if op.body is not None:
             item["requestBody"] = {
-                "required": True,
+                "required": op.body_required,
                 "content": {"application/json": {"schema": ref(op.body, "validation")}},
             }
         for status, reply in sorted(op.replies.items()):

@@ -81,6 +81,7 @@ class Operation:
     tag: str
     handler: Handler
     body: type[BaseModel] | None = None
+    body_required: bool = True  # False: an empty body is accepted (the body's fields are optional)
     replies: Mapping[int, Reply] = field(default_factory=dict)
     query: tuple[QueryParam, ...] = ()
     description: str = ""

@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.afas.environment import InputError, parse_profit_environment, parse_sb_environment
 from shared.afas.errors import Disposition
+from shared.afas.oauth import SbNotConfigured
 from shared.api.http import FieldError, Problem, validation_failed
 from shared.api.schemas import ClientIn, ProfitTargetIn
 from shared.clients.model import BookingMode, ClientConfig, ProfitTarget, Rounding, SbTarget, Target
@@ -100,6 +101,9 @@ class ClientService:
     ledger_target: Callable[[ClientConfig], LedgerTarget]
     clock: Callable[[], datetime]
     bookings: BookingRepository | None = None
+    # AFAS SB: takes an Admin Center's customer environment into use (office, environment, user)
+    # so a configuration may name it before it has a connection of its own.
+    sb_scope: Callable[[str, str, str], object] | None = None
 
     def save(
         self, office_id: str, client_id: str, body: ClientIn, *, user: str, if_match: str | None
@@ -131,6 +135,7 @@ class ClientService:
                 period_type=existing.period_type,
             )
         else:
+            self._take_sb_scope(config, user)
             config = self._validated(office_id, config)
         if existing is not None:
             self._unsettled_elsewhere(existing, config)
@@ -153,6 +158,17 @@ class ClientService:
                 "De klantconfiguratie is intussen door iemand anders gewijzigd.",
                 hint="Laad de configuratie opnieuw en breng uw wijziging opnieuw aan.",
             ) from None
+
+    def _take_sb_scope(self, config: ClientConfig, user: str) -> None:
+        if self.sb_scope is None or not isinstance(config.target, SbTarget):
+            return
+        try:
+            self.sb_scope(config.office_id, config.target.environment, user)
+        except SbNotConfigured:
+            pass  # _target_errors says what is wrong with the connection
+        except Exception as exc:
+            _classified(exc, "AFAS SB")  # passing trouble: 503; anything else:
+            # _target_errors says what is wrong with the connection
 
     def _validated(self, office_id: str, config: ClientConfig) -> ClientConfig:
         errors: list[FieldError] = []

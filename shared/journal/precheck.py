@@ -55,8 +55,12 @@ class ProfitFacts:
 @dataclass(frozen=True)
 class SbFacts:
     accounts: frozenset[str]
-    # (year, period) -> dates; SB shows no "blocked" flag (afas-api.md §4.5).
-    periods: Mapping[tuple[int, int], PeriodFact] = field(default_factory=dict)
+    # (year, period) -> dates; SB shows no "blocked" flag (afas-api.md §4.5). None: the SB app
+    # may not read accounting periods (a reporting endpoint group), so the check is skipped.
+    periods: Mapping[tuple[int, int], PeriodFact] | None = field(default_factory=dict)
+
+
+PERIOD_CHECK_SKIPPED = "period-check-skipped"
 
 
 def _axis(axis: int) -> str:
@@ -225,7 +229,18 @@ def precheck_sb(entry: SbEntry, facts: SbFacts) -> list[Finding]:
                     account,
                 )
             )
-    if facts.periods and not any(
+    if facts.periods is None:
+        found.append(
+            F.warning(
+                PERIOD_CHECK_SKIPPED,
+                "De boekperiode is niet vooraf gecontroleerd: de Loonbrug-app in AFAS SB mag de "
+                "boekperioden niet lezen (die horen bij de endpointgroep Financiële rapportage, "
+                "niet bij Loonjournaalpost). AFAS SB controleert de datum zelf bij het boeken.",
+                "Niets te doen. Wilt u deze controle vooraf toch, geef de app dan in het App "
+                "Center van AFAS SB ook toegang tot Financiële rapportage.",
+            )
+        )
+    elif facts.periods and not any(
         p.start <= entry.entry_date <= p.end for p in facts.periods.values()
     ):
         found.append(

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from shared.afas.models import SbBooking
 from shared.afas.profit import ProfitClient
-from shared.afas.sb import SbClient
+from shared.afas.sb import SbClient, SbEndpointNotGranted
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.journal.builder import Draft, Source, build_profit_entry, build_sb_entry
 from shared.journal.entries import ProfitEntry, SbEntry
@@ -26,6 +26,7 @@ from shared.journal.identifiers import sb_tracking_identifier
 from shared.journal.models import JournalLine, JournalRun, PeriodType
 from shared.journal.periods import ledger_period
 from shared.journal.precheck import (
+    PERIOD_CHECK_SKIPPED,
     AccountFact,
     PeriodFact,
     ProfitFacts,
@@ -288,6 +289,7 @@ class SbTargetLedger:
     client: SbClient
     target: SbTarget
     _facts: SbFacts | None = None
+    _said_skipped: bool = False
 
     @property
     def key(self) -> str:
@@ -309,19 +311,34 @@ class SbTargetLedger:
         )
 
     def facts(self) -> SbFacts:
+        """Ledger accounts (payroll endpoint group: required) and accounting periods (a
+        reporting endpoint group a payroll app usually lacks: optional, read only when granted),
+        once per job."""
         if self._facts is None:
             adm = self.target.administration_id
             accounts = frozenset(a.number for a in self.client.list_ledger_accounts(adm))
-            periods = {
-                (p.year, p.number): PeriodFact(p.start, p.end, False)
-                for p in self.client.list_periods(adm)
-            }
+            periods: dict[tuple[int, int], PeriodFact] | None
+            try:
+                periods = {
+                    (p.year, p.number): PeriodFact(p.start, p.end, False)
+                    for p in self.client.list_periods(adm)
+                }
+            except SbEndpointNotGranted:
+                # troubleshooting.md: 403 per endpoint group. Not a refused token, not a failed
+                # booking: the period check is skipped and the pre-check says so once.
+                periods = None
             self._facts = SbFacts(accounts=accounts, periods=periods)
         return self._facts
 
     def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]:
         assert isinstance(draft.entry, SbEntry)
-        return precheck_sb(draft.entry, self.facts())
+        found = precheck_sb(draft.entry, self.facts())
+        if self._said_skipped:  # once per job, not once per journal run
+            found = [f for f in found if f.code != PERIOD_CHECK_SKIPPED]
+        self._said_skipped = self._said_skipped or any(
+            f.code == PERIOD_CHECK_SKIPPED for f in found
+        )
+        return found
 
     @property
     def administration(self) -> str:
@@ -360,7 +377,20 @@ class SbTargetLedger:
         raise NotImplementedError("SB settles an unknown outcome by replaying the post")
 
     def check(self) -> list[tuple[str, str]]:
-        administrations = {a.id.lower(): a.description for a in self.client.list_administrations()}
+        """Configuration problems (field, Dutch text): the administration exists. A 403 here is
+        not a refused token: the SB app lacks the payroll endpoint group (troubleshooting.md)."""
+        try:
+            listed = list(self.client.list_administrations())
+        except SbEndpointNotGranted:
+            return [
+                (
+                    "target.environment",
+                    f"de Loonbrug-app in AFAS SB-omgeving {self.target.environment} mag de "
+                    "administraties niet lezen: geef de app in het App Center van AFAS SB toegang "
+                    "tot de endpointgroep Loonjournaalpost",
+                )
+            ]
+        administrations = {a.id.lower(): a.description for a in listed}
         if self.target.administration_id.lower() not in administrations:
             known = ", ".join(f"{d} ({i})" for i, d in sorted(administrations.items())) or "geen"
             return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -61,7 +62,7 @@ def test_sb_consent_round_trip_and_one_entry_per_tracking_identifier(
     key = ConnectionKey(office, ConnectionKind.AFAS_SB, "enyoi")
     stored = services.connections.read_secrets(key)
     assert stored is not None and stored.access_token is not None and stored.refresh_token
-    tracking = unique("track-")
+    tracking = str(uuid.uuid4())
     with services.sb_client(office, "enyoi") as sb:
         for _ in range(3):  # a redelivered job resends the same entry
             sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)

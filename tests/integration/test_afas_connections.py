@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -13,11 +14,13 @@ from devtools.sandbox.afas import (
     PROFIT_TOKEN,
     PROFIT_TOKEN_WITHOUT_FIENTRIES,
     PROFIT_TOKEN_WITHOUT_TRANSACTIONS,
+    REPORTING_GROUP,
     SB_ADMINISTRATION_ID,
     AfasSandbox,
     token_data,
 )
 from shared.afas.errors import AfasValidationError, SbPartiallySucceeded
+from shared.afas.sb import SbEndpointNotGranted
 from shared.api.handlers import afas_connections as afas
 from shared.bootstrap import Services
 from shared.oauth.tokens import ConsentRequired
@@ -26,6 +29,13 @@ from tests.support.afas_fixtures import call, connect_sb, profit_entry, sb_conse
 from tests.support.api import admin_headers, reader_headers
 
 DATA = token_data("full")
+
+
+def new_tracking() -> str:
+    """A Tracking-Identifier: the header is a uuid (openapi-6-0-0.json)."""
+    return str(uuid.uuid4())
+
+
 PASTED = f"<token>\n  <version>1</version>\n  <data>{DATA[:40]}\n{DATA[40:]}</data>\n</token>\n"
 
 
@@ -197,7 +207,7 @@ def test_no_token_value_reaches_the_logs(
     put_profit(afas_services, office, {"token": PROFIT_TOKEN_WITHOUT_FIENTRIES})
     connect_sb(afas_services, office)
     with afas_services.sb_client(office, "enyoi") as sb:
-        sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), unique("t-"))
+        sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), new_tracking())
     text = caplog.text
     assert "afas-profit connection of office" in text  # the log was captured at all
     secrets = [
@@ -226,9 +236,13 @@ def test_sb_consent_stores_tokens_encrypted_and_books_once_per_tracking_identifi
         assert [a.id for a in sb.list_administrations()] == [SB_ADMINISTRATION_ID]
         numbers = {a.number for a in sb.list_ledger_accounts(SB_ADMINISTRATION_ID)}
         assert {"4000", "1710", "1600"} <= numbers and "4999" not in numbers
+        with pytest.raises(SbEndpointNotGranted):  # a payroll app lacks the reporting group
+            list(sb.list_periods(SB_ADMINISTRATION_ID))
+        afas_sandbox.grant_sb(REPORTING_GROUP, "enyoi")
         periods = list(sb.list_periods(SB_ADMINISTRATION_ID))
-        assert (periods[0].year, periods[0].number) == (2023, 1)
-        tracking = unique("track-")
+        found = {(p.year, p.number) for p in periods}  # PeriodNumber 1.0 read as 1
+        assert len(periods) == len(found) == 60 and (2023, 1) in found
+        tracking = new_tracking()
         first = sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)
         second = sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)
     assert first == second and first.instance_ids
@@ -245,7 +259,7 @@ def test_sb_book_then_fail_is_retried_with_the_same_tracking_identifier(
     office = unique("office")
     connect_sb(afas_services, office)
     getattr(afas_sandbox, fault)("api/payrolljournalentry")
-    tracking = unique("track-")
+    tracking = new_tracking()
     with afas_services.sb_client(office, "enyoi") as sb:
         booking = sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), tracking)
     assert len([b for b in afas_sandbox.sb_bookings() if b.tracking_identifier == tracking]) == 1
@@ -305,12 +319,12 @@ def test_sb_refusals_are_typed_with_trace_id_and_hint(
     )
     with afas_services.sb_client(office, "enyoi") as sb:
         with pytest.raises(AfasValidationError) as caught:
-            sb.post_entry(sb_entry(SB_ADMINISTRATION_ID, lines=lines), unique("t-"))
+            sb.post_entry(sb_entry(SB_ADMINISTRATION_ID, lines=lines), new_tracking())
         assert caught.value.status == 400 and caught.value.code == "account-unknown"
         assert caught.value.trace_id and caught.value.trace_id in caught.value.detail
         afas_sandbox.sb_partially_succeed = True
         with pytest.raises(SbPartiallySucceeded):
-            sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), unique("t-"))
+            sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), new_tracking())
     assert afas_sandbox.count("payrolljournalentry", "POST") == 2  # 400 is not retried
 
 
@@ -325,7 +339,7 @@ def test_sb_throttling_is_retried_within_bounds(
     afas_sandbox.throttle("api/payrolljournalentry", status=503, retry_after=1)
     started = time.monotonic()
     with afas_services.sb_client(office, "enyoi") as sb:
-        sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), unique("t-"))
+        sb.post_entry(sb_entry(SB_ADMINISTRATION_ID), new_tracking())
     assert 2.0 <= time.monotonic() - started < 6
     assert len(afas_sandbox.sb_bookings()) == 1
 

@@ -50,7 +50,12 @@ from devtools.sandbox.afas import (
 from devtools.sandbox.afas import default_scenario as afas_default
 from devtools.sandbox.loket import LoketSandbox, Scenario, sandbox_id, start_loket_sandbox
 from devtools.sandbox.loket import default_scenario as loket_default
-from shared.afas.environment import ProfitEnvironment, parse_sb_environment, profit_base_url
+from shared.afas.environment import (
+    ProfitEnvironment,
+    SbLocation,
+    parse_sb_environment,
+    profit_base_url,
+)
 from shared.afas.oauth import SbOAuth
 from shared.afas.profit import ProfitClient
 from shared.afas.retry import RetryPolicy
@@ -183,9 +188,9 @@ class HookedSbOAuth(SbOAuth):
 
     hook: Callable[[], RefreshHook] = staticmethod(lambda: _pass)
 
-    def refresh(self, environment: str, refresh_token: Secret) -> TokenSet:
+    def refresh(self, location: SbLocation | str, refresh_token: Secret) -> TokenSet:
         real = super().refresh
-        return self.hook()("sb", lambda: real(environment, refresh_token))
+        return self.hook()("sb", lambda: real(location, refresh_token))
 
 
 class CheckpointedLedger(BookingLedger):

@@ -248,6 +248,8 @@ def _body(op: Operation, world: SecurityWorld, office: Office) -> dict[str, Any]
         return world.client_body()
     if model is afas_connections.ProfitConnectionBody:
         return {"token": PROFIT_TOKEN, "active": True}
+    if model is afas_connections.SbConnectBody:
+        return {"apiServer": f"{world.afas.sb_server_url()}/enyoi/"}
     if model is RerunIn:
         today = date.today()
         return {
@@ -284,6 +286,8 @@ def request_for(op: Operation, world: SecurityWorld, office: Office) -> RequestS
             query["state"] = "forged-" + uuid.uuid4().hex  # public callbacks: never accepted
         elif param.name == "code":
             query["code"] = "code-" + uuid.uuid4().hex
+        elif param.name == "afasBaseUrl":  # the App Center landing page
+            query["afasBaseUrl"] = f"{world.afas.sb_server_url()}/enyoi/"
     body = json.dumps(_body(op, world, office)).encode() if op.body is not None else b""
     return RequestSpec(route, query, body)
 

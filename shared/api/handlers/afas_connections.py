@@ -3,23 +3,32 @@
 ``PUT /api/connections/afas-profit/{environment}`` checks the token with one cheap read
 (``/metainfo``: token valid in this environment, App Connector complete) and only then stores it
 encrypted. ``POST /api/connections/afas-sb/{environment}`` starts the SB consent (state + PKCE);
-``GET /api/oauth/afas-sb/callback`` finishes it. Tokens never appear in logs or problem bodies.
+``GET /api/oauth/afas-sb/callback`` finishes it; ``GET /api/afas-sb/landing`` is the App Center's
+landing page; ``GET /api/afas-sb/environments[/{environment}/administrations]`` list what the
+client form offers. Tokens never appear in logs or problem bodies.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from shared.afas.environment import (
+    ADMIN_CENTER,
+    SB_ADDRESS_HINT,
     InputError,
     ProfitEnvironment,
+    SbLocation,
     parse_profit_environment,
     parse_sb_environment,
+    parse_sb_path,
+    parse_sb_url,
     profit_token,
 )
 from shared.afas.errors import (
@@ -43,7 +52,7 @@ from shared.api.http import (
 )
 from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
 from shared.oauth.consent import InvalidState, oauth_error_code
-from shared.oauth.tokens import InvalidGrant, TokenEndpointError
+from shared.oauth.tokens import ConsentRequired, InvalidGrant, NotConnected, TokenEndpointError
 from shared.secret import Secret
 from shared.store.connections import Connection, ConnectionKey, ConnectionKind, NewSecrets
 from shared.store.tables import ConcurrencyConflict
@@ -252,6 +261,19 @@ def _answer(connection: Connection) -> ProfitConnectionAnswer:
 # -- SB -----------------------------------------------------------------------------------------
 
 
+class SbConnectBody(_Camel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    api_server: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="The accountant's API server (https://<subdomain>.afasfocus.nl) or the full "
+        "URL the SB docs' concepts page shows (https://<subdomain>.afasfocus.nl/<environment>/). "
+        "Its host must match AFAS_SB_ALLOWED_HOSTS. Without it AFAS_SB_URL applies. "
+        "Environment 'admin' with the server starts the Admin Center consent.",
+    )
+
+
 def _sb_oauth(ctx: RequestContext) -> SbOAuth:
     try:
         return ctx.services.sb_oauth
@@ -266,21 +288,116 @@ def _sb_oauth(ctx: RequestContext) -> SbOAuth:
         ) from None
 
 
-def start_sb_consent(ctx: RequestContext) -> ApiResponse:
-    try:
-        environment = parse_sb_environment(ctx.request.route_params.get("environment", ""))
-    except InputError as exc:
-        raise validation_failed([FieldError("environment", str(exc))], str(exc)) from None
+# Where a consent started: the portal's form ("portal") or the App Center landing page.
+_ORIGIN_LANDING = "landing"
+
+
+def _consent_subject(location: SbLocation, origin: str) -> str:
+    """What the consent state row keeps about an SB consent (its ``environment`` column)."""
+    return json.dumps({"e": location.environment, "s": location.api_server, "o": origin})
+
+
+def _consent_location(ctx: RequestContext, subject: str) -> tuple[SbLocation, str]:
+    """The SB location and origin of a consent; a plain environment name is a consent started
+    before API servers were stored (``AFAS_SB_URL``)."""
+    if subject.startswith("{"):
+        data = json.loads(subject)
+        return SbLocation(str(data["s"]), parse_sb_path(str(data["e"]))), str(data.get("o", ""))
+    return _sb_oauth(ctx).default_location(parse_sb_path(subject)), "portal"
+
+
+def _parse_sb_url(ctx: RequestContext, raw: str, environment: str | None) -> SbLocation:
+    settings = ctx.services.settings
+    return parse_sb_url(
+        raw,
+        allowed_hosts=settings.afas_sb_allowed_hosts,
+        development=settings.is_development,
+        environment=environment,
+    )
+
+
+def _address_refused(field: str, exc: InputError) -> Problem:
+    """422 with the Dutch reason, beside the field, and what to type instead."""
+    return Problem(
+        422,
+        "validation-failed",
+        "Validation failed",
+        str(exc),
+        errors=[FieldError(field, str(exc))],
+        hint=SB_ADDRESS_HINT,
+    )
+
+
+def _begin_sb_consent(ctx: RequestContext, location: SbLocation, origin: str) -> str:
     oauth = _sb_oauth(ctx)
     start = ctx.services.consents.begin(
         provider=SB_PROVIDER,
         office_id=ctx.office_id,
         user_id=ctx.user.user_id,
         now=ctx.services.clock(),
-        environment=environment,
+        environment=_consent_subject(location, origin),
     )
-    url = oauth.authorize_url(environment, state=start.state, code_challenge=start.code_challenge)
+    return oauth.authorize_url(location, state=start.state, code_challenge=start.code_challenge)
+
+
+def start_sb_consent(ctx: RequestContext) -> ApiResponse:
+    try:
+        environment = parse_sb_path(ctx.request.route_params.get("environment", ""))
+    except InputError as exc:
+        raise validation_failed([FieldError("environment", str(exc))], str(exc)) from None
+    body = read_model(ctx.request, SbConnectBody) if ctx.request.body.strip() else SbConnectBody()
+    if body.api_server:
+        try:
+            location = _parse_sb_url(ctx, body.api_server, environment)
+        except InputError as exc:
+            raise _address_refused("apiServer", exc) from None
+    elif environment == ADMIN_CENTER:
+        text = (
+            "Voor het Admin Center is het adres van uw kantoor in AFAS SB nodig, bijv. "
+            "https://kantoor.afasfocus.nl/admin/."
+        )
+        raise validation_failed([FieldError("apiServer", text)], text)
+    else:
+        location = _sb_oauth(ctx).default_location(environment)
+    url = _begin_sb_consent(ctx, location, "portal")
     return json_response(200, SbAuthorizeAnswer(authorize_url=url))
+
+
+def _portal_outcome(ctx: RequestContext, **outcome: str) -> str:
+    """The portal's Koppelingen screen with the outcome of an SB consent in its address (the
+    portal shows it in Dutch): ``afas-sb`` = gekoppeld | geweigerd | mislukt | adres |
+    niet-ingesteld, ``omgeving`` = the environment."""
+    base = ctx.services.settings.consent_landing_url()
+    query = urlencode(outcome)
+    return f"{base}?{query}" if "#" in base else f"{base}#/connections?{query}"
+
+
+def _redirect(url: str) -> ApiResponse:
+    return ApiResponse(302, b"", {"Location": url, "Cache-Control": "no-store"})
+
+
+def _wants_html(ctx: RequestContext) -> bool:
+    return "text/html" in ctx.request.headers.get("accept", "").lower()
+
+
+def sb_landing(ctx: RequestContext) -> ApiResponse:
+    """The App Center landing page (concepts.md "How do I get the API Server URL"): AFAS sends the
+    user here with ``?afasBaseUrl={API server}/{environment}/``; the consent starts at once."""
+    raw = ctx.request.query.get("afasBaseUrl", "")
+    try:
+        location = _parse_sb_url(ctx, raw, None)
+    except InputError as exc:
+        log.warning("afas-sb landing with an unusable afasBaseUrl for office %s", ctx.office_id)
+        if _wants_html(ctx):
+            return _redirect(_portal_outcome(ctx, **{"afas-sb": "adres"}))
+        raise _address_refused("afasBaseUrl", exc) from None
+    try:
+        url = _begin_sb_consent(ctx, location, _ORIGIN_LANDING)
+    except Problem:
+        if _wants_html(ctx):
+            return _redirect(_portal_outcome(ctx, **{"afas-sb": "niet-ingesteld"}))
+        raise
+    return _redirect(url)
 
 
 def sb_callback(ctx: RequestContext) -> ApiResponse:
@@ -294,8 +411,14 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         consent = services.consents.consume(provider=SB_PROVIDER, state=state, now=services.clock())
     except InvalidState as exc:
         raise bad_request(exc.dutch) from None
+    location, origin = _consent_location(ctx, consent.environment)
+    landing = origin == _ORIGIN_LANDING
     if query.get("error"):
         error = oauth_error_code(query["error"], unknown="onbekend")
+        if landing:
+            return _redirect(
+                _portal_outcome(ctx, **{"afas-sb": "geweigerd", "omgeving": location.environment})
+            )
         raise bad_request(
             f"AFAS SB heeft geen toestemming gegeven ({error}). Start het koppelen opnieuw en "
             "kies Ja bij de vraag om toestemming."
@@ -305,32 +428,165 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         raise bad_request("De terugkoppeling van AFAS SB mist de code. Start het koppelen opnieuw.")
     try:
         tokens = _sb_oauth(ctx).exchange_code(
-            consent.environment, code=Secret(code), code_verifier=consent.code_verifier
+            location, code=Secret(code), code_verifier=consent.code_verifier
         )
     except (InvalidGrant, AfasError, TokenEndpointError) as exc:
         log.warning(
             "afas-sb code exchange for office %s failed: %s", consent.office_id, type(exc).__name__
         )
+        if landing:
+            return _redirect(
+                _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
+            )
         raise bad_request(
             "AFAS SB heeft de toestemming niet kunnen afronden. Start het koppelen opnieuw "
             "vanuit Loonbrug."
         ) from None
-    key = ConnectionKey(consent.office_id, ConnectionKind.AFAS_SB, consent.environment)
-    services.connections.save(
-        key,
-        NewSecrets(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            access_expires_at=tokens.expires_at,
-        ),
-        by_user=consent.user_id,
-        now=services.clock(),
-        details={"environmentName": consent.environment},
+    services.sb_connections.store_consent(
+        consent.office_id, location, tokens, by_user=consent.user_id
     )
     log.info(
-        "afas-sb connection of office %s environment %s stored", key.office_id, key.environment
-    )
+        "afas-sb connection of office %s environment %s stored",
+        consent.office_id, location.environment,
+    )  # fmt: skip
+    if landing:
+        return _redirect(
+            _portal_outcome(ctx, **{"afas-sb": "gekoppeld", "omgeving": location.environment})
+        )
     return ApiResponse(302, b"", {"Location": services.settings.consent_landing_url()})
+
+
+# -- SB: what the portal lists (customer environments, administrations) -----------------------
+
+
+class SbEnvironmentOut(_Camel):
+    environment: str = Field(description="The customer environment as in the URL, e.g. atlas")
+    name: str = Field(description="Its name (from the Admin Center), or the environment")
+    api_server: str
+    source: Literal["customer", "admin-center"] = Field(
+        description="customer: its own consent; admin-center: reached through the Admin Center"
+    )
+    connected: bool = Field(description="false: listed by the Admin Center, not used yet")
+    state: str | None = None
+
+
+class SbAdminCenterOut(_Camel):
+    api_server: str
+    state: str
+
+
+class SbEnvironmentsAnswer(_Camel):
+    environments: list[SbEnvironmentOut]
+    admin_center: SbAdminCenterOut | None = None
+    notice: str | None = Field(default=None, description="Dutch, when a list was not readable")
+
+
+class SbAdministrationOut(_Camel):
+    id: str
+    name: str
+
+
+class SbAdministrationsAnswer(_Camel):
+    environment: str
+    name: str
+    administrations: list[SbAdministrationOut]
+
+
+def list_sb_environments(ctx: RequestContext) -> ApiResponse:
+    found = ctx.services.sb_connections.environments(ctx.office_id)
+    admin = found.admin_center
+    return json_response(
+        200,
+        SbEnvironmentsAnswer(
+            environments=[
+                SbEnvironmentOut(
+                    environment=c.environment,
+                    name=c.name,
+                    api_server=c.api_server,
+                    source=c.source,
+                    connected=c.connected,
+                    state=c.state,
+                )
+                for c in found.environments
+            ],
+            admin_center=SbAdminCenterOut(
+                api_server=ctx.services.sb_connections.location_of(admin, ADMIN_CENTER).api_server,
+                state=admin.state.value,
+            )
+            if admin is not None
+            else None,
+            notice=found.notice,
+        ),
+        {"Cache-Control": "no-store"},
+    )
+
+
+def _sb_trouble(exc: Exception, environment: str) -> Problem:
+    if isinstance(exc, ConsentRequired):
+        return Problem(
+            409,
+            "afas-sb-reauthorize",
+            "Consent required",
+            f"De koppeling met AFAS SB-omgeving {environment} vraagt opnieuw toestemming. "
+            f"{exc.reason}",
+            hint="Koppel opnieuw via Koppelingen.",
+        )
+    if isinstance(exc, AfasRetriableError | TokenEndpointError):
+        return Problem(
+            503,
+            "afas-unavailable",
+            "AFAS unavailable",
+            "AFAS SB is nu niet bereikbaar.",
+            hint="Probeer het over een paar minuten opnieuw. Zie ook afasstatus.nl.",
+        )
+    assert isinstance(exc, AfasError)
+    return Problem(502, "afas-error", "AFAS error", exc.detail, hint=exc.hint)
+
+
+def list_sb_administrations(ctx: RequestContext) -> ApiResponse:
+    try:
+        environment = parse_sb_environment(ctx.request.route_params.get("environment", ""))
+    except InputError as exc:
+        raise validation_failed([FieldError("environment", str(exc))], str(exc)) from None
+    sb = ctx.services.sb_connections
+    _sb_oauth(ctx)  # 503 when SB is not configured here
+    try:
+        connection = ctx.services.connections.get(sb.key(ctx.office_id, environment))
+        if connection is None and ctx.user.is_admin:
+            connection = sb.ensure_scope(ctx.office_id, environment, by_user=ctx.user.user_id)
+        if connection is None:
+            raise Problem(
+                404,
+                "afas-sb-not-connected",
+                "Not connected",
+                f"Er is geen koppeling met AFAS SB-omgeving {environment}"
+                + ("." if ctx.user.is_admin else " (alleen een beheerder kan die toevoegen)."),
+                hint="Koppel de omgeving via Koppelingen, of kies een klantomgeving van het "
+                "Admin Center.",
+            )
+        with sb.client(ctx.office_id, environment) as client:
+            administrations = sorted(
+                client.list_administrations(), key=lambda a: (a.description.lower(), a.id)
+            )
+    except (ConsentRequired, AfasError, TokenEndpointError) as exc:
+        raise _sb_trouble(exc, environment) from None
+    except NotConnected:
+        raise Problem(
+            404, "afas-sb-not-connected", "Not connected",
+            f"Er is geen koppeling met AFAS SB-omgeving {environment}.",
+        ) from None  # fmt: skip
+    return json_response(
+        200,
+        SbAdministrationsAnswer(
+            environment=environment,
+            name=connection.details.get("environmentName") or environment,
+            administrations=[
+                SbAdministrationOut(id=a.id.lower(), name=a.description or a.id)
+                for a in administrations
+            ],
+        ),
+        {"Cache-Control": "no-store"},
+    )
 
 
 # -- operations ---------------------------------------------------------------------------------
@@ -360,12 +616,41 @@ SB_CONNECT = Operation(
     method="POST",
     route="connections/afas-sb/{environment}",
     access=Access.ADMIN,
-    summary="Start the AFAS SB consent (OAuth 2.0 + PKCE) for an SB environment",
+    summary="Start the AFAS SB consent (OAuth 2.0 + PKCE) for an SB environment or Admin Center",
+    description="{environment} is the customer environment (the part after the server in the "
+    "SB address), or 'admin' for the accountant's Admin Center (then apiServer is required). "
+    "The optional body names the API server (concepts page of the SB docs); without it "
+    "AFAS_SB_URL applies.",
     tag="connections",
     handler=start_sb_consent,
+    body=SbConnectBody,
+    body_required=False,
     replies={
         200: Reply("Send the user to authorizeUrl.", SbAuthorizeAnswer),
-        422: Reply("Not an SB environment name.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        422: Reply("Not an SB environment name, or an API server that is not https or not in AFAS_SB_ALLOWED_HOSTS (Dutch detail).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+    },
+)  # fmt: skip
+
+SB_LANDING = Operation(
+    name="afas_sb_landing",
+    method="GET",
+    route="afas-sb/landing",
+    access=Access.ADMIN,
+    summary="App Center landing page: start the AFAS SB consent for the API server in afasBaseUrl",
+    description="AFAS's App Center sends the user here when the Loonbrug app is activated, e.g. "
+    "?afasBaseUrl=https://beers.afasfocus.nl/enyoi/ (a customer environment) or "
+    "…/admin/ (the Admin Center). Answers 302 to AFAS's consent page; after the consent the "
+    "callback returns the browser to the portal's Koppelingen screen with the outcome "
+    "(afas-sb=gekoppeld|geweigerd|mislukt). An unusable address: 422, or for a browser "
+    "(Accept: text/html) 302 to the portal with afas-sb=adres.",
+    tag="connections",
+    handler=sb_landing,
+    query=(
+        QueryParam("afasBaseUrl", "The API server URL with the customer environment or admin, as AFAS passes it", {"type": "string", "minLength": 1, "maxLength": 2048}, required=True),
+    ),
+    replies={
+        302: Reply("To AFAS SB's consent page (or, for a browser and an unusable address, to the portal with the outcome)."),
+        422: Reply("afasBaseUrl is not an SB address in AFAS_SB_ALLOWED_HOSTS (Dutch detail).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
     },
 )  # fmt: skip
 
@@ -383,9 +668,47 @@ SB_CALLBACK = Operation(
         QueryParam("error", "Set by AFAS SB when consent was refused"),
     ),
     replies={
-        302: Reply("Stored; redirect to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset."),
+        302: Reply("Stored; redirect to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset. A consent started at the landing page returns to the portal with the outcome in the address (also when refused)."),
         400: Reply("Unknown, used or expired state, refused consent or failed exchange; nothing stored.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
     },
 )  # fmt: skip
 
-OPERATIONS = (PROFIT_CONNECT, SB_CONNECT, SB_CALLBACK)
+SB_ENVIRONMENTS = Operation(
+    name="afas_sb_environments",
+    method="GET",
+    route="afas-sb/environments",
+    access=Access.READER,
+    summary="AFAS SB customer environments the office can book into, by name",
+    description="Connected customer environments plus those the office's Admin Center lists "
+    "(getscopes), for the client form's selects.",
+    tag="connections",
+    handler=list_sb_environments,
+    replies={200: Reply("The environments (notice: Dutch, when the Admin Center was not readable).", SbEnvironmentsAnswer)},
+)  # fmt: skip
+
+SB_ADMINISTRATIONS = Operation(
+    name="afas_sb_administrations",
+    method="GET",
+    route="afas-sb/environments/{environment}/administrations",
+    access=Access.READER,
+    summary="The administrations of an AFAS SB customer environment, by name",
+    description="For an environment of the Admin Center that is not in use yet, an admin's call "
+    "takes it into use (a connection with its own scope token).",
+    tag="connections",
+    handler=list_sb_administrations,
+    replies={
+        200: Reply("The administrations (id, name).", SbAdministrationsAnswer),
+        409: Reply("The connection needs a new consent.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        422: Reply("Not a customer environment name.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        502: Reply("AFAS SB refused or answered an error.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+    },
+)  # fmt: skip
+
+OPERATIONS = (
+    PROFIT_CONNECT,
+    SB_CONNECT,
+    SB_CALLBACK,
+    SB_LANDING,
+    SB_ENVIRONMENTS,
+    SB_ADMINISTRATIONS,
+)
