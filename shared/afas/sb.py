@@ -2,7 +2,7 @@
 
 One client talks to one SB location (API server + customer environment, or an Admin Center, see
 :class:`shared.afas.environment.SbLocation`). Every fact about SB it relies on is listed, with its
-source in the published spec, in docs/afas-sb.md.
+source in the published spec, in docs/afas.md (AFAS SB).
 
 SB books every request it receives, twice if sent twice (afas-api.md §5.2). A
 ``Tracking-Identifier`` (uuid) makes a repeat return the first response without booking again

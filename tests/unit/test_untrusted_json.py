@@ -148,6 +148,9 @@ REQUEST_SURFACE = ("shared/api", "functions", "function_app.py")
 ALLOWED_IN_SURFACE = {
     ("shared/api/http.py", "json"): "ApiResponse.json parses our own answer (tests, adapter)",
     ("shared/api/handlers/documents.py", "export_csv"): "the audit copy Loonbrug wrote itself",
+    ("shared/api/handlers/afas_connections.py", "_consent_location"): (
+        "the subject Loonbrug stored in its own consent-state row (_consent_subject)"
+    ),
 }
 # Elsewhere: files that may parse JSON Loonbrug did not receive from a request.
 ALLOWED_ELSEWHERE = {
