@@ -1,0 +1,145 @@
+"""Second round of attacks on the exactly-once promise (a helper's brief: "break it", after the
+SB Admin Center and the spec conformance work). Each test reproduces one way a Loket journal run
+lands in AFAS twice, ends invisibly, or a route answers 500; each is marked ``xfail(strict=True)``
+with the bug it shows until it is fixed. They drive the real worker, planner and routes against
+Azurite and the sandboxes, as ``test_exactly_once.py`` and ``test_attack.py`` do."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from devtools.azurite import Azurite
+from devtools.sandbox.afas import SB_ADMINISTRATION_ID
+from devtools.sandbox.loket import ScenarioLine
+from devtools.sandbox.loket import default_scenario as loket_default
+from shared.sync.ledger import State
+from shared.sync.targets import target_key
+from tests.faults.test_exactly_once import next_night, put_client
+from tests.support.fault_world import FaultWorld, Timeouts, fault_world
+from tests.support.sync_world import SB_MAPPING
+
+SB_PAYROLL = "payrolljournalentry"
+SB_TARGET: dict[str, Any] = {
+    "type": "afas-sb",
+    "environment": "enyoi",
+    "administrationId": SB_ADMINISTRATION_ID,
+}
+ROUNDING = {"account": "4000", "maxDifference": "0.05"}
+
+
+def _bookable_run(world: FaultWorld) -> Any:
+    (run,) = [
+        r
+        for a in world.loket.scenario.administrations()
+        if a.name == "Van Dijk installatie"
+        for r in a.runs
+        if r.status != 1
+    ]
+    return run
+
+
+def _sb_row(world: FaultWorld, client_id: str, loket_journal_run_id: str) -> Any:
+    config = world.admin.clients.get(world.office, client_id)
+    assert config is not None
+    return world.admin.bookings.get(target_key(config.target), loket_journal_run_id)
+
+
+# -- B1. SB: "look-up only" replays the post, and a draft refused before sending forgets it ------
+
+
+def _van_dijk_with_a_cent_off() -> Any:
+    """The default Loket scenario, Van Dijk's only bookable run 1 cent off balance (a rounding
+    difference Loket leaves now and then); its other ready run is not ready yet."""
+    scenario = loket_default()
+    [administration] = [a for a in scenario.administrations() if a.name == "Van Dijk installatie"]
+    first, *rest = sorted(administration.runs, key=lambda r: r.sequence_number)
+    first.lines.append(ScenarioLine("4000", "Afronding", Decimal("0.01"), Decimal("0")))
+    for run in rest:
+        run.status = 1  # not ready: one journal run in play
+    return scenario
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG B1: for SB, settle_outstanding's look-up-only call replays the post with the "
+    "draft of now; SbClient.post_entry's check_lines refuses an unbalanced draft before "
+    "sending, which book_once records as AFAS refusing the entry (ledger refused) although "
+    "SB may hold the first post; the next attempt posts a new Tracking-Identifier",
+)
+def test_sb_post_outstanding_then_rounding_removed_is_never_booked_twice(
+    fault_azurite: Azurite,
+) -> None:
+    """Van Dijk's run is a cent off; the client books the difference on a rounding account. The
+    post reaches SB and SB books it, but the answer is lost (ledger ``unknown``). The office then
+    takes the rounding account out of the configuration (allowed: same administration). The
+    next delivery finds the entry unbalanced (blocking), so it only "looks up" the outstanding
+    post; for SB that is the same Tracking-Identifier again, but ``check_lines`` refuses the
+    unbalanced draft before anything is sent, and the ledger records ``refused``. Once the
+    office puts the rounding account back, the next nightly posts a fresh generation with a new
+    Tracking-Identifier: SB books the run a second time."""
+    with fault_world(
+        fault_azurite,
+        seed=401,
+        loket=_van_dijk_with_a_cent_off(),
+        clients=(),
+        timeouts=Timeouts(afas_attempts=1),  # one SB post per call: the drop is not retried
+    ) as world:
+        put_client(world, "5120", "Van Dijk installatie", SB_TARGET, SB_MAPPING, rounding=ROUNDING)
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.book_then_drop(SB_PAYROLL)  # SB books it; the answer never arrives
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        assert len(world.afas.sb_bookings()) == 1
+        put_client(world, "5120", "Van Dijk installatie", SB_TARGET, SB_MAPPING)  # no rounding
+        second = world.deliver_now(body, dequeue_count=2, message_id="m")
+        third = world.deliver_now(body, dequeue_count=3, message_id="m")
+        row = _sb_row(world, "5120", _bookable_run(world).id)
+        state_after_block = row.state if row is not None else None
+        put_client(world, "5120", "Van Dijk installatie", SB_TARGET, SB_MAPPING, rounding=ROUNDING)
+        next_night(world)
+        booked = len(world.afas.sb_bookings())
+        assert booked == 1, (booked, state_after_block, repr(second), repr(third))
+        assert state_after_block is not State.REFUSED
+
+
+# -- B2. SB: a refusal replayed to the look-up-only call escapes unclassified ------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG B2: settle_outstanding (steps.py) catches only NotBooked; for SB the look-up is "
+    "a replayed post, whose refusal raises BookingRefused, which shared.failures.classify does "
+    "not know: the job dies with an unclassified exception (the 'bug' path) and the queue "
+    "retries it",
+)
+def test_sb_outstanding_post_whose_account_was_removed_meanwhile_fails_classified(
+    fault_azurite: Azurite,
+) -> None:
+    """The post never reached SB (the connection dropped on the way: outcome unknown). The
+    office then removes ledger account 1710 from the SB administration; the pre-check blocks
+    (unknown account), so the next delivery only settles the outstanding post: for SB the same
+    Tracking-Identifier again, which SB answers with a refusal. That refusal escapes the
+    look-up-only step as ``BookingRefused``: no classification, the delivery raises."""
+    from devtools.sandbox.afas import Fault, FaultKind
+    from shared.failures import classify
+
+    with fault_world(
+        fault_azurite,
+        seed=402,
+        loket=_van_dijk_with_a_cent_off(),
+        clients=(),
+        timeouts=Timeouts(afas_attempts=1),
+    ) as world:
+        put_client(world, "5120", "Van Dijk installatie", SB_TARGET, SB_MAPPING, rounding=ROUNDING)
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.inject(Fault(FaultKind.DROP, SB_PAYROLL, method="POST"))  # never processed
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        assert world.afas.sb_bookings() == []
+        sb = world.afas.scenario.sb["enyoi"].administrations[SB_ADMINISTRATION_ID]
+        del sb.accounts["1710"]
+        second = world.deliver_now(body, dequeue_count=2, message_id="m")
+        assert second is None or classify(second) is not None, repr(second)
