@@ -6,6 +6,7 @@ Azurite and the sandboxes, as ``test_exactly_once.py`` and ``test_attack.py`` do
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -143,3 +144,50 @@ def test_sb_outstanding_post_whose_account_was_removed_meanwhile_fails_classifie
         del sb.accounts["1710"]
         second = world.deliver_now(body, dequeue_count=2, message_id="m")
         assert second is None or classify(second) is not None, repr(second)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG B2 (approvals): review._settled_before catches only NotBooked; the SB replay's "
+    "refusal raises BookingRefused, classify() answers None, and the approve route answers 500",
+)
+def test_sb_approval_whose_outstanding_post_sb_now_refuses_is_no_500(
+    fault_azurite: Azurite,
+) -> None:
+    """Review mode, SB. Approve #1: the post never reaches SB (dropped on the way; 503, the item
+    stays ``approving``). The office removes account 1710 in SB. Approve #2 (after the approval
+    lease): the pre-check blocks, so the outstanding post is settled first; SB answers the
+    replayed Tracking-Identifier with a refusal, and the route answers 500."""
+    from devtools.sandbox.afas import Fault, FaultKind
+    from shared.api.handlers import approvals as approval_routes
+    from tests.support.afas_fixtures import call
+    from tests.support.api import admin_headers
+
+    with fault_world(
+        fault_azurite, seed=403, loket=_van_dijk_with_a_cent_off(), clients=()
+    ) as world:
+        put_client(
+            world,
+            "5120",
+            "Van Dijk installatie",
+            SB_TARGET,
+            SB_MAPPING,
+            rounding=ROUNDING,
+            mode="review",
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        route = {"approvalId": item.approval_id}
+        headers = admin_headers(world.office)
+        world.afas.inject(Fault(FaultKind.DROP, SB_PAYROLL, method="POST", times=50))
+        first = call(world.admin, approval_routes.APPROVE, headers=headers, route=route)
+        assert first.status == 503, first.body
+        with world.afas.lock:
+            world.afas.faults.clear()
+        assert world.afas.sb_bookings() == []
+        sb = world.afas.scenario.sb["enyoi"].administrations[SB_ADMINISTRATION_ID]
+        del sb.accounts["1710"]
+        world.clock.advance(timedelta(minutes=11))  # the approval's lease ran out
+        second = call(world.admin, approval_routes.APPROVE, headers=headers, route=route)
+        assert second.status < 500, (second.status, second.body)
