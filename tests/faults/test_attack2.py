@@ -191,3 +191,57 @@ def test_sb_approval_whose_outstanding_post_sb_now_refuses_is_no_500(
         world.clock.advance(timedelta(minutes=11))  # the approval's lease ran out
         second = call(world.admin, approval_routes.APPROVE, headers=headers, route=route)
         assert second.status < 500, (second.status, second.body)
+
+
+# -- B3. the move guard reads the ledger before a job in flight has claimed ----------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG B3: ClientService._guard_unsettled only sees ledger rows; a job that read the "
+    "configuration before the move claims and books in the old administration after the "
+    "guard passed, and its redelivery (configuration re-read) books the run in the new one",
+)
+def test_a_client_moved_while_its_nightly_job_is_between_pre_check_and_claim_is_booked_once(
+    fault_azurite: Azurite,
+) -> None:
+    """The admin moves client 4711 to administration 2 while tonight's job for it is running:
+    it has read the lines and pre-checked the entry for administration 1, not yet claimed. The
+    ledger has no row, so the 409 guard lets the move through; the job books into
+    administration 1. It dies before Loket hears of it (or Loket is down); the redelivery reads
+    the configuration again, finds no row for administration 2, and books there as well."""
+    from devtools.sandbox.afas import add_cost_centres
+    from tests.faults.test_exactly_once import profit_target, try_put_client
+    from tests.support.fault_world import WorkerKilled
+    from tests.support.sync_world import PROFIT_MAPPING
+
+    with fault_world(
+        fault_azurite, seed=404, clients=(("4711", "Korenschoof maandloners", "profit"),)
+    ) as world:
+        second = world.afas.profit().add_administration(2, "Demo Werkmaatschappij B.V.")
+        add_cost_centres(second, ("4000", "4100"))
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        moves: list[int] = []
+
+        def hook(step: str, delivery: Any) -> None:
+            if delivery is None or delivery.dequeue_count != 1:
+                return
+            if step == "prechecked" and not moves:
+                moved = {**profit_target(), "administration": 2}
+                answer = try_put_client(
+                    world, "4711", "Korenschoof maandloners", moved, PROFIT_MAPPING
+                )
+                moves.append(answer.status)
+            if step == "recorded":
+                raise WorkerKilled(step)  # booked and recorded; Loket not told yet
+
+        world.hook = hook
+        world.deliver_now(body, dequeue_count=1, message_id="m")
+        world.hook = lambda step, delivery: None
+        world.deliver_now(body, dequeue_count=2, message_id="m")
+        booked = (
+            len(world.afas.profit_entries(administration=1)),
+            len(world.afas.profit_entries(administration=2)),
+        )
+        assert booked in ((1, 0), (0, 1)), (moves, booked)
