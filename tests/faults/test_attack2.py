@@ -245,3 +245,53 @@ def test_a_client_moved_while_its_nightly_job_is_between_pre_check_and_claim_is_
             len(world.afas.profit_entries(administration=2)),
         )
         assert booked in ((1, 0), (0, 1)), (moves, booked)
+
+
+# -- B4. a post proven absent past the quiet period keeps the client unmovable forever ----------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG B4: a look-up-only settle that proves the post absent after the quiet period "
+    "leaves the ledger row 'unknown' (NotBooked, released); with a pre-check that keeps "
+    "blocking, no nightly or rerun ever settles it, and _guard_unsettled refuses every move "
+    "and delete with a hint ('na de volgende nachtelijke run lukt het wel') that never comes true",
+)
+def test_a_client_whose_unanswered_post_never_landed_and_now_blocks_can_be_deleted(
+    fault_azurite: Azurite,
+) -> None:
+    """The post of 4711's run is lost on the way (connection dropped, Profit never processed
+    it: outcome unknown). The accountant then closes the periods of administration 1. The next
+    nightly, long after the quiet period, looks the voucher up (absent: it can no longer land)
+    and fails the run visibly, as it should. The customer leaves; the admin deletes the client:
+    409 "wacht op de volgende nachtelijke run of start een rerun", and no nightly or rerun
+    will ever change that."""
+    from datetime import date
+
+    from devtools.sandbox.afas import Fault, FaultKind
+    from shared.api.handlers import clients as client_routes
+    from tests.support.afas_fixtures import call
+    from tests.support.api import admin_headers
+
+    with fault_world(
+        fault_azurite, seed=405, clients=(("4711", "Korenschoof maandloners", "profit"),)
+    ) as world:
+        world.nightly(send=False)
+        (body,) = world.admin.outbox
+        world.afas.inject(Fault(FaultKind.DROP, "connectors/FiEntries", method="POST"))
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is not None
+        assert world.afas.profit_entries() == []
+        for period in world.afas.profit().administrations[1].periods:
+            period.blocked = True
+        world.clock.advance(timedelta(minutes=30))  # long past the quiet period
+        assert world.deliver_now(body, dequeue_count=2, message_id="m") is None  # failed, visibly
+        world.rerun(date(2000, 1, 1), date(2100, 1, 1))
+        world.drain()
+        assert world.afas.profit_entries() == []
+        deleted = call(
+            world.admin,
+            client_routes.DELETE_CLIENT,
+            headers=admin_headers(world.office),
+            route={"clientId": "4711"},
+        )
+        assert deleted.status in (200, 204), (deleted.status, deleted.body)
