@@ -295,3 +295,26 @@ def test_a_client_whose_unanswered_post_never_landed_and_now_blocks_can_be_delet
             route={"clientId": "4711"},
         )
         assert deleted.status in (200, 204), (deleted.status, deleted.body)
+
+
+# -- B5. an SB token answer with an absurd expires_in: 500 from the callback ---------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG B5: shared/afas/oauth.py _lifetime accepts any positive expires_in; "
+    "clock() + timedelta(seconds=10**15) raises OverflowError outside the try, which no caller "
+    "classifies: the SB callback answers 500 (and a worker's refresh takes the 'bug' path)",
+)
+def test_an_sb_token_answer_with_an_absurd_lifetime_is_no_500(
+    afas_services: Any, afas_sandbox: Any, unique: Any
+) -> None:
+    """``expires_in`` is an integer without a maximum in the OpenAPI schema of ``/app/token``
+    (and a string in the pages' examples). A server answering 10^15 (or "1e15") seconds makes
+    the expiry overflow ``datetime``: the consent's callback answers 500 instead of a 400 (or
+    storing the tokens with a capped lifetime)."""
+    from tests.support.afas_fixtures import sb_consent
+
+    afas_sandbox._lifetime = lambda: 10**15  # what a misbehaving token endpoint could answer
+    done, _ = sb_consent(afas_services, unique("office"))
+    assert done.status < 500, (done.status, done.body)
