@@ -43,9 +43,12 @@ from shared.oauth.tokens import ConsentRequired, NotConnected, TokenEndpointErro
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import texts
 from shared.sync.booking import (
+    BookedElsewhere,
     BookingBusy,
     BookingPartial,
+    BookingRefused,
     BookingUnsettled,
+    CannotSettle,
     NotApproved,
     QuietPeriod,
 )
@@ -100,6 +103,19 @@ def classify(error: BaseException) -> Failure | None:
             )
         case BookingBusy():
             return Failure(Disposition.RETRY_LATER, "busy", BUSY)
+        case BookingRefused():
+            return Failure(
+                Disposition.REFUSED,
+                "afas-refused",
+                texts.afas_refused(error.error.detail),
+                error.error.hint,
+            )
+        case BookedElsewhere():
+            why = texts.booked_elsewhere(None, "")
+            return Failure(Disposition.REFUSED, "booked-elsewhere", why.text, why.hint)
+        case CannotSettle():
+            why = texts.outstanding_unsettled(error.reference)
+            return Failure(Disposition.REFUSED, "outcome-unknown", why.text, why.hint)
         case BookingPartial():
             why = texts.partially_booked(error.detail)
             return Failure(Disposition.PARTIAL, "afas-partial", why.text, why.hint)

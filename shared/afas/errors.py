@@ -304,6 +304,8 @@ class AfasError(Exception):
         # AFAS said the post succeeded (2xx) but its answer could not be read: it may well have
         # booked the entry, so only a look-up may settle it.
         self.success_unreadable = False
+        # Raised by our own check before anything was sent (not AFAS's answer).
+        self.local = False
         self.explanation = explain(message, status=status)
         parts = [f"{system.value}", f"HTTP {status}" if status else "no answer", self.code]
         reference = f" (ref {log_reference or trace_id})" if (log_reference or trace_id) else ""
@@ -473,6 +475,8 @@ def check_lines(lines: Sequence[ProfitLine | SbLine], *, system: AfasSystem) -> 
     debit = sum((line.debit for line in lines), Decimal("0"))
     credit = sum((line.credit for line in lines), Decimal("0"))
     if debit != credit:
-        raise AfasValidationError(
+        error = AfasValidationError(
             f"De journaalpost is niet in balans: debet {debit}, credit {credit}.", system=system
         )
+        error.local = True  # refused here, before anything was sent
+        raise error

@@ -224,6 +224,11 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+# A token is believed for at most a day, whatever the endpoint says (an absurd lifetime would
+# overflow the expiry moment); SB's tokens live 30 minutes.
+MAX_LIFETIME = 86_400
+
+
 def _lifetime(value: Any) -> int:
     """``expires_in``: a string ("1800") in authentication.md's examples, an integer in the
     OpenAPI schema of ``POST /app/token``; both (and "1800.0") are read."""
@@ -231,4 +236,4 @@ def _lifetime(value: Any) -> int:
         seconds = int(Decimal(str(value)))
     except (ArithmeticError, ValueError):
         return DEFAULT_LIFETIME
-    return seconds if seconds > 0 else DEFAULT_LIFETIME
+    return min(seconds, MAX_LIFETIME) if seconds > 0 else DEFAULT_LIFETIME

@@ -33,7 +33,7 @@ from shared.store.bookings import BookingRepository
 from shared.store.clients import ClientRepository, MappingTooLarge
 from shared.store.connections import ConnectionRepository, ConnectionState
 from shared.store.tables import ConcurrencyConflict
-from shared.sync.ledger import State
+from shared.sync.ledger import State, may_be_in_afas
 from shared.sync.targets import Target as LedgerTarget
 from shared.sync.targets import prepare, target_key
 
@@ -282,7 +282,7 @@ class ClientService:
             for row in self.bookings.of_client(
                 target_key(existing.target), existing.office_id, existing.client_id
             )
-            if row.state in UNFINISHED
+            if row.state is not State.MARKED and may_be_in_afas(row, self.clock())
         ]
         if open_:
             raise Problem(
@@ -309,10 +309,6 @@ class ClientService:
             lines = list(loket.iter_journal_run_lines(run.id))
         draft, findings = prepare(self.ledger_target(config), config, run, lines)
         return run, draft, findings
-
-
-# Ledger states of a booking that is not finished (see ClientService._guard_unsettled).
-UNFINISHED = frozenset({State.CLAIMED, State.POSTED, State.UNKNOWN, State.BOOKED, State.PARTIAL})
 
 
 def _classified(error: Exception, system: str) -> Failure:

@@ -245,10 +245,13 @@ def expires_in(value: Any) -> int:
     if isinstance(value, bool):
         return DEFAULT_EXPIRES_IN
     if isinstance(value, int) and value > 0:
-        return value
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
-        return int(value)
+        return min(value, MAX_EXPIRES_IN)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < len(value) < 10:
+        return min(int(value), MAX_EXPIRES_IN) or DEFAULT_EXPIRES_IN
     return DEFAULT_EXPIRES_IN
+
+
+MAX_EXPIRES_IN = 86_400  # a token is believed for at most a day (an absurd value overflows)
 
 
 def _json_or_none(response: requests.Response) -> Any:

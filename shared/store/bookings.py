@@ -2,6 +2,11 @@
 journal run). PartitionKey = the target administration (``profit|{env}|{UnId}`` or
 ``sb|{env}|{administrationId}``), RowKey = the Loket journal run id.
 
+A second kind of row, PartitionKey ``run|{Loket journal run id}``, RowKey = an administration,
+notes every administration that set out to book a journal run: the ledger is kept per
+administration, and this index is how a booking in one administration sees another one's
+(a client moved or re-created elsewhere while a booking was unfinished).
+
 The rules live in :mod:`shared.sync.ledger` (a pure state machine); this module only stores
 rows: one conditional insert for the first claim, every later change a whole-row write that is
 conditional on the ETag the writer read (:class:`ConcurrencyConflict` otherwise). The same
@@ -11,6 +16,7 @@ contract is implemented by a dict-backed fake in the unit tests (``tests/support
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from azure.core.exceptions import ResourceExistsError
@@ -46,6 +52,14 @@ class BookingRepository(Protocol):
         """The rows of one administration whose last holder was this client of this office."""
         ...
 
+    def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
+        """Remember that ``target`` is about to book this Loket journal run (idempotent)."""
+        ...
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        """Every administration that ever set out to book this Loket journal run, and when."""
+        ...
+
 
 class BookingLedger:
     """:class:`BookingRepository` on Azure Table Storage."""
@@ -74,12 +88,39 @@ class BookingLedger:
         etag = update_if_unchanged(self._table, to_entity(row), row.etag, mode=UpdateMode.REPLACE)
         return _replace_etag(row, etag)
 
+    def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
+        try:
+            self._table.create_entity(
+                {
+                    "PartitionKey": _run_partition(loket_journal_run_id),
+                    "RowKey": check_key(target),
+                    "noted_at": now,
+                }
+            )
+        except ResourceExistsError:
+            pass
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": _run_partition(loket_journal_run_id)}
+        )
+        return {
+            e["RowKey"]: when(e.get("noted_at")) or datetime.min.replace(tzinfo=UTC)
+            for e in entities
+        }
+
     def of_client(self, target: str, office_id: str, client_id: str) -> list[Booking]:
         entities = self._table.query_entities(
             "PartitionKey eq @pk and office_id eq @office and client_id eq @client",
             parameters={"pk": check_key(target), "office": office_id, "client": client_id},
         )
         return [to_booking(e) for e in entities]
+
+
+def _run_partition(loket_journal_run_id: str) -> str:
+    """The index of which administrations set out to book a Loket journal run (a GUID, so the
+    partition never meets an administration's ``profit|…``/``sb|…`` partition)."""
+    return check_key(f"run|{loket_journal_run_id}")
 
 
 def _with_etag(row: Booking, result: Any) -> Booking:

@@ -50,11 +50,13 @@ from shared.sync.targets import Booked, Target
 log = logging.getLogger("loonbrug.sync")
 
 __all__ = [
+    "BookedElsewhere",
     "BookingBusy",
     "BookingPartial",
     "BookingPolicy",
     "BookingRefused",
     "BookingUnsettled",
+    "CannotSettle",
     "NotApproved",
     "NotBooked",
     "QuietPeriod",
@@ -114,6 +116,26 @@ class QuietPeriod(Exception):
 class NotBooked(Exception):
     """A look-up-only call (``look_up_only``): AFAS does not hold the entry, and nothing was
     posted."""
+
+
+class BookedElsewhere(Exception):
+    """Another AFAS administration holds this Loket journal run (or may: a post is out there, or
+    a claim is live). Nothing is posted here; a person decides."""
+
+    def __init__(self, target: str, row: Booking | None) -> None:
+        super().__init__(f"journal run is booked (or being booked) in {target}")
+        self.target = target
+        self.row = row
+
+
+class CannotSettle(Exception):
+    """A look-up-only call for SB, where the only look-up is the post itself: the entry built now
+    is not the one that was posted (or cannot be sent at all), so it is not sent, and the
+    outstanding post stays outstanding. Nothing may be told to Loket."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"{reference}: the outstanding post cannot be settled with this entry")
+        self.reference = reference
 
 
 class NotApproved(Exception):
@@ -184,6 +206,8 @@ class _Attempt:
                 raise BookingPartial(row.error)
             if self.look_up_only and step is Step.POST:
                 raise NotBooked(self.run_id)  # nothing outstanding to settle
+            if step is Step.POST:
+                self._not_elsewhere()
             try:
                 row = self._claim(row)
             except ConcurrencyConflict:
@@ -196,6 +220,22 @@ class _Attempt:
         raise ConcurrencyConflict(f"journal run {self.run_id}: the booking kept changing")
 
     # -- the steps ---------------------------------------------------------------------------
+
+    def _not_elsewhere(self) -> None:
+        """The ledger is kept per AFAS administration. Before a fresh post, note this one in the
+        journal run's index and make sure no other administration holds (or may hold, or is
+        about to post) the same Loket journal run: a client moved or re-created elsewhere while
+        a booking was unfinished must not book it a second time."""
+        now = self.clock()
+        self.bookings.note_target(self.run_id, self.target.key, now)
+        for other, noted in sorted(self.bookings.targets_of(self.run_id).items()):
+            if other == self.target.key:
+                continue
+            row = self.bookings.get(other, self.run_id)
+            if row is None and now - noted < self.policy.lease:
+                raise BookedElsewhere(other, None)  # someone is about to claim it there
+            if row is not None and ledger.may_be_in_afas(row, now):
+                raise BookedElsewhere(other, row)
 
     def _claim(self, row: Booking | None) -> Booking:
         now = self.clock()
@@ -220,6 +260,10 @@ class _Attempt:
                 self._release(row)
                 raise QuietPeriod(row.reference, max(1.0, (wait - now).total_seconds()))
         if self.look_up_only:
+            if proven_absent:  # past the quiet period: nothing is outstanding any more
+                row = self.bookings.save(
+                    ledger.transition(row, ledger.Absent(self.clock(), self.target.quiet))
+                )
             self._release(row)
             raise NotBooked(self.run_id)
         self._check_approved(row, approved)
@@ -252,6 +296,11 @@ class _Attempt:
         """SB: the same Tracking-Identifier again; SB answers what it answered the first time
         (or books this request, if the first never arrived)."""
         self._check_approved(row, approved)
+        if self.look_up_only and row.fingerprint and row.fingerprint != self.fingerprint:
+            # Settling by sending is only safe with the very entry that was posted: a different
+            # one would be booked if the first never arrived.
+            self._release(row)
+            raise CannotSettle(row.reference)
         return self._send(row, row.reference)
 
     def _send(self, row: Booking, reference: str) -> tuple[Booked, Booking]:
@@ -267,6 +316,13 @@ class _Attempt:
     def _record_failure(self, row: Booking, error: AfasError) -> Booking:
         """Record what the post's failure means; raise unless another round should follow."""
         now = self.clock()
+        if error.local:  # our own check refused it: it never left the process
+            if row.state is State.POSTED:
+                row = self.bookings.save(ledger.transition(row, ledger.NotSent()))
+                self._release(row)
+                raise BookingRefused(error) from error  # nothing is outstanding
+            self._release(row)  # a replay of an outstanding post: that post stays outstanding
+            raise CannotSettle(row.reference) from error
         outcome = post_outcome(error)
         if outcome.disposition in (Disposition.RETRY_NOW, Disposition.RETRY_LATER):
             if row.state is State.POSTED:  # it never left the process

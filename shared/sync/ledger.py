@@ -128,6 +128,15 @@ class Post:
 
 
 @dataclass(frozen=True)
+class Absent:
+    """A look-up proved an outstanding post absent, past the quiet period (or AFAS had answered
+    it): nothing is outstanding any more, and nothing is posted now (look-up only)."""
+
+    now: datetime
+    quiet: timedelta | None
+
+
+@dataclass(frozen=True)
 class NotSent:
     """The post never left the process (no connection was made): as if it was not recorded."""
 
@@ -179,7 +188,7 @@ class Release:
     now: datetime
 
 
-Event = Claim | Post | NotSent | Booked | Refused | Unknown | Partial | Marked | Release
+Event = Claim | Post | Absent | NotSent | Booked | Refused | Unknown | Partial | Marked | Release
 
 # Which events each state allows (the rest raise IllegalTransition). Claim also needs the lease
 # rule, Post from an outstanding post also needs the look-up and quiet rule (see transition).
@@ -197,6 +206,7 @@ TRANSITIONS: Final[dict[State | None, dict[type, State | None]]] = {
     State.UNKNOWN: {
         Claim: State.UNKNOWN,
         Post: State.POSTED,
+        Absent: State.CLAIMED,
         Booked: State.BOOKED,
         Unknown: State.UNKNOWN,
         Release: State.UNKNOWN,
@@ -262,6 +272,11 @@ def transition(row: Booking, event: Event) -> Booking:
                 afas_finished=False,
                 error="",
             )
+        case Absent(now, quiet):
+            wait = quiet_until(row, quiet)
+            if wait is not None and now < wait:
+                raise IllegalTransition(f"AFAS may still book the unanswered post until {wait}")
+            return replace(row, state=State.CLAIMED, lease_until=now)
         case NotSent():
             # The recorded post never left: the row is as before it, minus the outstanding post.
             # Only a CLAIMED row or a proven-absent UNKNOWN row can have been posting, and in
@@ -299,6 +314,13 @@ def quiet_until(row: Booking, quiet: timedelta | None) -> datetime | None:
     if quiet is None or row.afas_finished or row.last_post_at is None:
         return None
     return row.last_post_at + quiet
+
+
+def may_be_in_afas(row: Booking, now: datetime) -> bool:
+    """AFAS holds the entry of this row, or may (a post is out), or may soon (a live claim)."""
+    if row.state is State.CLAIMED:
+        return row.lease_alive(now)
+    return row.state is not State.REFUSED
 
 
 # -- what to do -------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from shared.sync.audit import fingerprint as audit_fingerprint
 from shared.sync.booking import (
     BookingPartial,
     BookingRefused,
+    CannotSettle,
     NotApproved,
     NotBooked,
     book_once,
@@ -193,7 +194,21 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
             scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)
             holder = Holder(p.office_id, p.client_id, f"approval:{item.approval_id}")
             blocked = any(f.blocks for f in findings)
-            if blocked and _settled_before(deps, target, draft, journal_run.id, holder):
+            try:
+                settled = blocked and _settled_before(deps, target, draft, journal_run.id, holder)
+            except BookingRefused as refused:  # SB's replayed answer: nothing was booked
+                warnings = [f for f in findings if not f.blocks]
+                error = refused.error
+                report_refused(deps, loket, record, scope, journal_run, error, warnings)
+                return Decision(_finish(deps, item, ApprovalState.FAILED, reason=error.detail))
+            except BookingPartial as partial:
+                why = texts.partially_booked(partial.detail)
+                report_needs_attention(deps, record, scope, "afas-partial", why.text, why.hint)
+                return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why.text))
+            except CannotSettle as unsettled:
+                why = texts.outstanding_unsettled(unsettled.reference)
+                raise ReviewProblem("conflict", why.text, why.hint) from None
+            if settled:
                 # An earlier approval's post is in AFAS after all: booked, not failed.
                 booking = deps.bookings.get(target.key, journal_run.id)
                 assert booking is not None

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from shared.clients.model import BookingMode
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
-from shared.journal.findings import Finding
+from shared.journal.findings import Finding, Severity
 from shared.journal.models import JournalLine, JournalRun, JournalRunStatus
 from shared.loket.client import LoketClient
 from shared.store.approvals import ApprovalItem, ApprovalState, Prepared, WarningNote
@@ -32,9 +32,11 @@ from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger, texts
 from shared.sync.audit import fingerprint as wire_fingerprint
 from shared.sync.booking import (
+    BookedElsewhere,
     BookingBusy,
     BookingPartial,
     BookingRefused,
+    CannotSettle,
     NotApproved,
     NotBooked,
     book_once,
@@ -73,7 +75,9 @@ def book_journal_run(
     if lines is None:
         return
     draft, findings = prepare_entry(deps, target, state, journal_run, lines)
-    if any(f.blocks for f in findings) and settle_outstanding(deps, loket, state, record, draft):
+    if any(f.blocks for f in findings) and settle_outstanding(
+        deps, loket, state, record, draft, findings
+    ):
         return
     if stop_if_blocked(loket, record, findings):
         return
@@ -164,10 +168,13 @@ def settle_outstanding(
     state: JobState,
     record: Recorder,
     draft: Draft[ProfitEntry] | Draft[SbEntry],
+    findings: list[Finding],
 ) -> bool:
     """Before a pre-check that now blocks fails the run: a post of it may be outstanding (the
-    period was closed after the entry landed). Look it up; when AFAS holds it, it is booked and
-    reported so. True when it was."""
+    period was closed after the entry landed). Look it up, never post. True when that settled
+    the run (booked, or AFAS's own refusal, or an outcome that cannot be settled now: each
+    reported); False when nothing is outstanding (the blocking findings decide)."""
+    scope = scope_of(state, record.journal_run)
     try:
         booked, booking = book_once(
             deps.bookings,
@@ -181,6 +188,20 @@ def settle_outstanding(
         )
     except NotBooked:
         return False
+    except BookingRefused as refused:  # SB's replayed answer
+        warnings = [f for f in findings if not f.blocks]
+        report_refused(deps, loket, record, scope, record.journal_run, refused.error, warnings)
+        return True
+    except BookingPartial as partial:
+        why = texts.partially_booked(partial.detail)
+        report_needs_attention(deps, record, scope, "afas-partial", why.text, why.hint)
+        return True
+    except CannotSettle as unsettled:
+        # A post is out and the entry changed since: not sent, not failed in Loket (AFAS may
+        # hold the first one); the run says so, and comes back every night until it is settled.
+        why = texts.outstanding_unsettled(unsettled.reference)
+        record.failed([*findings, Finding("outcome-unknown", Severity.ERROR, why.text, why.hint)])
+        return True
     report_booking(deps, loket, state, record, booking, booked, [])
     return True
 
@@ -246,6 +267,11 @@ def book(
     except NotApproved:
         reopen_approval(deps, state, record, draft, warnings)
         return
+    except BookedElsewhere as elsewhere:
+        why = booked_elsewhere_text(elsewhere, state)
+        finding = Finding("booked-elsewhere", Severity.ERROR, why.text, why.hint)
+        record.failed([*warnings, finding])  # Loket is not told: it is (or may be) booked
+        return
     report_booking(deps, loket, state, record, booking, booked, warnings)
 
 
@@ -270,6 +296,14 @@ def report_booking(
         deps, loket, record.target, record, scope, record.journal_run, booking, booked, warnings
     )
     settle_approval(deps, state.job.office_id, booking, record.journal_run.id)
+
+
+def booked_elsewhere_text(elsewhere: BookedElsewhere, state: JobState) -> texts.Text:
+    """Name the other administration only to its own office."""
+    row = elsewhere.row
+    mine = row is not None and row.holder.office_id == state.job.office_id
+    where = elsewhere.target.split("|", 1)[-1].replace("|", " / ") if mine else None
+    return texts.booked_elsewhere(where, row.reference if row is not None and mine else "")
 
 
 def reopen_approval(

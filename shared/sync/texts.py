@@ -53,6 +53,30 @@ def partially_booked(detail: str) -> Text:
     )
 
 
+def booked_elsewhere(where: str | None, reference: str) -> Text:
+    place = f"in AFAS-administratie {where}" if where else "in een andere AFAS-administratie"
+    return Text(
+        f"Deze journaalrun is al geboekt, of wordt geboekt, {place}"
+        + (f" (boekstuk {reference})" if reference else "")
+        + "; Loonbrug boekt hem niet ook hier.",
+        "Is de klant naar een andere administratie verplaatst of opnieuw aangemaakt terwijl een "
+        "boeking liep? Controleer in AFAS waar de journaalpost staat. Hoort hij hier, verwijder "
+        "hem daar en neem contact op met support om de boeking vrij te geven.",
+    )
+
+
+def outstanding_unsettled(reference: str) -> Text:
+    return Text(
+        f"Een eerdere boeking van deze journaalrun (kenmerk {reference}) kreeg geen zeker "
+        "antwoord van AFAS, en de journaalpost is sindsdien gewijzigd of kan niet meer worden "
+        "verstuurd. Loonbrug verstuurt niets tot dat is opgelost: de eerdere boeking kan in AFAS "
+        "staan.",
+        "Controleer in AFAS of de journaalpost er staat. Herstel de oorzaak van de melding "
+        "hierboven (bijvoorbeeld de afrondingsrekening of de transponering); de volgende "
+        "nachtelijke run maakt de boeking dan af, zonder iets twee keer te boeken.",
+    )
+
+
 def rejected(who: str, reason: str) -> Text:
     return Text(
         f"Afgewezen door {who}: {reason}. Deze journaalrun wordt niet geboekt.",

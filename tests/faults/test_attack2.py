@@ -10,8 +10,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from devtools.azurite import Azurite
 from devtools.sandbox.afas import SB_ADMINISTRATION_ID
 from devtools.sandbox.loket import ScenarioLine
@@ -63,13 +61,6 @@ def _van_dijk_with_a_cent_off() -> Any:
     return scenario
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG B1: for SB, settle_outstanding's look-up-only call replays the post with the "
-    "draft of now; SbClient.post_entry's check_lines refuses an unbalanced draft before "
-    "sending, which book_once records as AFAS refusing the entry (ledger refused) although "
-    "SB may hold the first post; the next attempt posts a new Tracking-Identifier",
-)
 def test_sb_post_outstanding_then_rounding_removed_is_never_booked_twice(
     fault_azurite: Azurite,
 ) -> None:
@@ -109,13 +100,6 @@ def test_sb_post_outstanding_then_rounding_removed_is_never_booked_twice(
 # -- B2. SB: a refusal replayed to the look-up-only call escapes unclassified ------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG B2: settle_outstanding (steps.py) catches only NotBooked; for SB the look-up is "
-    "a replayed post, whose refusal raises BookingRefused, which shared.failures.classify does "
-    "not know: the job dies with an unclassified exception (the 'bug' path) and the queue "
-    "retries it",
-)
 def test_sb_outstanding_post_whose_account_was_removed_meanwhile_fails_classified(
     fault_azurite: Azurite,
 ) -> None:
@@ -146,11 +130,6 @@ def test_sb_outstanding_post_whose_account_was_removed_meanwhile_fails_classifie
         assert second is None or classify(second) is not None, repr(second)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG B2 (approvals): review._settled_before catches only NotBooked; the SB replay's "
-    "refusal raises BookingRefused, classify() answers None, and the approve route answers 500",
-)
 def test_sb_approval_whose_outstanding_post_sb_now_refuses_is_no_500(
     fault_azurite: Azurite,
 ) -> None:
@@ -196,12 +175,6 @@ def test_sb_approval_whose_outstanding_post_sb_now_refuses_is_no_500(
 # -- B3. the move guard reads the ledger before a job in flight has claimed ----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG B3: ClientService._guard_unsettled only sees ledger rows; a job that read the "
-    "configuration before the move claims and books in the old administration after the "
-    "guard passed, and its redelivery (configuration re-read) books the run in the new one",
-)
 def test_a_client_moved_while_its_nightly_job_is_between_pre_check_and_claim_is_booked_once(
     fault_azurite: Azurite,
 ) -> None:
@@ -250,13 +223,6 @@ def test_a_client_moved_while_its_nightly_job_is_between_pre_check_and_claim_is_
 # -- B4. a post proven absent past the quiet period keeps the client unmovable forever ----------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG B4: a look-up-only settle that proves the post absent after the quiet period "
-    "leaves the ledger row 'unknown' (NotBooked, released); with a pre-check that keeps "
-    "blocking, no nightly or rerun ever settles it, and _guard_unsettled refuses every move "
-    "and delete with a hint ('na de volgende nachtelijke run lukt het wel') that never comes true",
-)
 def test_a_client_whose_unanswered_post_never_landed_and_now_blocks_can_be_deleted(
     fault_azurite: Azurite,
 ) -> None:
@@ -300,12 +266,6 @@ def test_a_client_whose_unanswered_post_never_landed_and_now_blocks_can_be_delet
 # -- B5. an SB token answer with an absurd expires_in: 500 from the callback ---------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG B5: shared/afas/oauth.py _lifetime accepts any positive expires_in; "
-    "clock() + timedelta(seconds=10**15) raises OverflowError outside the try, which no caller "
-    "classifies: the SB callback answers 500 (and a worker's refresh takes the 'bug' path)",
-)
 def test_an_sb_token_answer_with_an_absurd_lifetime_is_no_500(
     afas_services: Any, afas_sandbox: Any, unique: Any
 ) -> None:

@@ -18,6 +18,7 @@ class FakeBookings:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Booking] = {}
+        self.index: dict[str, dict[str, datetime]] = {}
         self.writes = 0
         self._etags = itertools.count(1)
         self._lock = threading.Lock()
@@ -46,6 +47,14 @@ class FakeBookings:
             self.rows[key] = stored
             self.writes += 1
             return stored
+
+    def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
+        with self._lock:
+            self.index.setdefault(loket_journal_run_id, {}).setdefault(target, now)
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        with self._lock:
+            return dict(self.index.get(loket_journal_run_id, {}))
 
     def of_client(self, target: str, office_id: str, client_id: str) -> list[Booking]:
         with self._lock:

@@ -49,6 +49,7 @@ def events() -> dict[str, ledger.Event]:
         "partial": ledger.Partial("deels", T0),
         "marked": ledger.Marked(T0),
         "release": ledger.Release(T0),
+        "absent": ledger.Absent(T0, QUIET),
     }
 
 
@@ -58,33 +59,34 @@ EXPECTED: dict[State, dict[str, State | None]] = {
     State.CLAIMED: {
         "claim": State.CLAIMED, "post": State.POSTED, "not-sent": None, "booked": None,
         "refused": None, "unknown": None, "partial": None, "marked": None,
-        "release": State.CLAIMED,
+        "release": State.CLAIMED, "absent": None,
     },
     State.POSTED: {
         "claim": State.UNKNOWN, "post": None, "not-sent": State.CLAIMED, "booked": State.BOOKED,
         "refused": State.REFUSED, "unknown": State.UNKNOWN, "partial": State.PARTIAL,
-        "marked": None, "release": None,
+        "marked": None, "release": None, "absent": None,
     },
     State.UNKNOWN: {
         "claim": State.UNKNOWN, "post": State.POSTED, "not-sent": None, "booked": State.BOOKED,
         "refused": State.REFUSED, "unknown": State.UNKNOWN, "partial": State.PARTIAL,
-        "marked": None, "release": State.UNKNOWN,
+        "marked": None, "release": State.UNKNOWN, "absent": State.CLAIMED,
     },
     State.BOOKED: {
         "claim": None, "post": None, "not-sent": None, "booked": None, "refused": None,
         "unknown": None, "partial": None, "marked": State.MARKED, "release": None,
+        "absent": None,
     },
     State.MARKED: dict.fromkeys(
         ["claim", "post", "not-sent", "booked", "refused", "unknown", "partial", "marked",
-         "release"]
+         "release", "absent"]
     ),
     State.REFUSED: {
         "claim": State.CLAIMED, "post": None, "not-sent": None, "booked": None, "refused": None,
-        "unknown": None, "partial": None, "marked": None, "release": None,
+        "unknown": None, "partial": None, "marked": None, "release": None, "absent": None,
     },
     State.PARTIAL: dict.fromkeys(
         ["claim", "post", "not-sent", "booked", "refused", "unknown", "partial", "marked",
-         "release"]
+         "release", "absent"]
     ),
 }  # fmt: skip
 
@@ -196,3 +198,32 @@ def test_plan(state: State | None, step: Step) -> None:
 
 def _post(at: datetime) -> ledger.Post:
     return ledger.Post(at, "1", "80", "LB202503S1-ABCDEF12", "a" * 64, QUIET, proven_absent=True)
+
+
+def test_a_proven_absence_within_the_quiet_period_is_refused() -> None:
+    """Absent (look-up only, nothing posted) ends an outstanding post only when AFAS can no
+    longer book it: after the quiet period, or when AFAS had answered."""
+    fresh = row(State.UNKNOWN, last_post_at=T0 - timedelta(minutes=1))
+    with pytest.raises(IllegalTransition, match="may still book"):
+        ledger.transition(fresh, ledger.Absent(T0, QUIET))
+    answered = row(State.UNKNOWN, last_post_at=T0, afas_finished=True)
+    settled = ledger.transition(answered, ledger.Absent(T0, QUIET))
+    assert settled.state is State.CLAIMED and not settled.lease_alive(T0)
+    assert not ledger.may_be_in_afas(settled, T0)
+
+
+@pytest.mark.parametrize(
+    ("state", "lease", "may"),
+    [
+        (State.CLAIMED, timedelta(minutes=5), True),  # about to post
+        (State.CLAIMED, -timedelta(seconds=1), False),
+        (State.POSTED, -timedelta(seconds=1), True),
+        (State.UNKNOWN, -timedelta(seconds=1), True),
+        (State.BOOKED, -timedelta(seconds=1), True),
+        (State.MARKED, -timedelta(seconds=1), True),
+        (State.PARTIAL, -timedelta(seconds=1), True),
+        (State.REFUSED, -timedelta(seconds=1), False),
+    ],
+)
+def test_what_may_be_in_afas(state: State, lease: timedelta, may: bool) -> None:
+    assert ledger.may_be_in_afas(row(state, lease=lease), T0) is may

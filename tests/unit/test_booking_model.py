@@ -542,6 +542,14 @@ class GatedBookings:
     def of_client(self, target: str, office_id: str, client_id: str) -> list[Booking]:
         return self.store.of_client(target, office_id, client_id)
 
+    def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
+        self.world.gate("note")
+        self.store.note_target(loket_journal_run_id, target, now)
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        self.world.gate("index")
+        return self.store.targets_of(loket_journal_run_id)
+
 
 class GatedLoket:
     def __init__(self, world: BookingModel) -> None:

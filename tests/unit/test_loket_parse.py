@@ -245,3 +245,10 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert retry_after(answer("soon")) is None
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 <= (retry_after(answer(later)) or 0) <= 30
+
+
+@pytest.mark.parametrize("value", ["²", "1" * 40, 10**15, "0", -5, "abc"])
+def test_an_absurd_token_lifetime_is_read_safely(value: object) -> None:
+    from shared.loket.oauth import MAX_EXPIRES_IN, expires_in
+
+    assert 0 < expires_in(value) <= MAX_EXPIRES_IN
