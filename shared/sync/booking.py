@@ -146,7 +146,13 @@ class NotApproved(Exception):
         self.fingerprint = fingerprint
 
 
-MAX_ROUNDS = 8  # conflicting writes and busy answers together; each round re-reads the row
+MAX_ROUNDS = 8
+# A post is sent only this soon after the moment its ledger write recorded (a slow write would
+# otherwise shorten the quiet period, which counts from that moment). Well inside the read
+# timeout's margin that the quiet period adds to AFAS's own 900 s.
+MAX_RECORD_DELAY = timedelta(
+    seconds=30
+)  # conflicting writes and busy answers together; each round re-reads the row
 
 
 def book_once(
@@ -245,43 +251,52 @@ class _Attempt:
         return self.bookings.save(ledger.transition(row, claim))
 
     def _settle_and_post(self, row: Booking, approved: str | None) -> tuple[Booked, Booking]:
-        proven_absent = False
+        proven_absent_at: datetime | None = None
         if row.state.outstanding:
             if self.target.replays:
                 return self._replay(row, approved)
+            # A look-up proves only what was absent when AFAS was read, so it counts from its
+            # start: a post landing while the answer was on its way is not ruled out.
+            started = self.clock()
             found = self._look_up(row)
             if found is not None:
                 row = self.bookings.save(ledger.transition(row, ledger.Booked(found, self.clock())))
                 return Booked(found, row.reference, recovered=True), row
-            proven_absent = True
+            proven_absent_at = started
             wait = ledger.quiet_until(row, self.target.quiet)
-            now = self.clock()
-            if wait is not None and now < wait:
+            if wait is not None and started < wait:
                 self._release(row)
-                raise QuietPeriod(row.reference, max(1.0, (wait - now).total_seconds()))
+                raise QuietPeriod(row.reference, max(1.0, (wait - started).total_seconds()))
         if self.look_up_only:
-            if proven_absent:  # past the quiet period: nothing is outstanding any more
+            if proven_absent_at is not None:  # past the quiet period: nothing is outstanding
                 row = self.bookings.save(
-                    ledger.transition(row, ledger.Absent(self.clock(), self.target.quiet))
+                    ledger.transition(row, ledger.Absent(proven_absent_at, self.target.quiet))
                 )
             self._release(row)
             raise NotBooked(self.run_id)
         self._check_approved(row, approved)
         reference = self.target.reference(self.draft, self.run_id, row.generation)
+        moment = self.clock()
         row = self.bookings.save(
             ledger.transition(
                 row,
                 ledger.Post(
-                    now=self.clock(),
+                    now=moment,
                     administration=self.target.administration,
                     journal=self.target.journal,
                     reference=reference,
                     fingerprint=self.fingerprint,
                     quiet=self.target.quiet,
-                    proven_absent=proven_absent,
+                    proven_absent_at=proven_absent_at,
                 ),
             )
         )
+        if self.clock() - moment > MAX_RECORD_DELAY:
+            # The quiet period counts from the recorded moment; a post sent much later than
+            # that would shorten it. Not sent: the ledger says so, and the next attempt posts.
+            row = self.bookings.save(ledger.transition(row, ledger.NotSent()))
+            self._release(row)
+            raise BookingBusy(f"recording the post of {self.run_id} took too long; not sent")
         return self._send(row, reference)
 
     def _look_up(self, row: Booking) -> str | None:

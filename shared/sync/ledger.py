@@ -115,8 +115,9 @@ class Claim:
 
 @dataclass(frozen=True)
 class Post:
-    """A post is about to be sent. ``proven_absent``: a look-up since the last post found nothing
-    (required when a post is outstanding)."""
+    """A post is about to be sent. ``proven_absent_at``: when a look-up that found nothing
+    *started* (required when a post is outstanding: a look-up proves only what was absent when
+    AFAS was read)."""
 
     now: datetime
     administration: str
@@ -124,13 +125,14 @@ class Post:
     reference: str
     fingerprint: str
     quiet: timedelta | None  # how long AFAS may still book an unanswered post (None: never)
-    proven_absent: bool = False
+    proven_absent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Absent:
     """A look-up proved an outstanding post absent, past the quiet period (or AFAS had answered
-    it): nothing is outstanding any more, and nothing is posted now (look-up only)."""
+    it): nothing is outstanding any more, and nothing is posted now (look-up only). ``now``: when
+    that look-up started."""
 
     now: datetime
     quiet: timedelta | None
@@ -300,10 +302,10 @@ def transition(row: Booking, event: Event) -> Booking:
 
 
 def _check_repost(row: Booking, post: Post) -> None:
-    if not post.proven_absent:
+    if post.proven_absent_at is None:
         raise IllegalTransition("a post is outstanding: look it up before posting again")
     wait = quiet_until(row, post.quiet)
-    if wait is not None and post.now < wait:
+    if wait is not None and post.proven_absent_at < wait:
         raise IllegalTransition(f"AFAS may still book the unanswered post until {wait}")
 
 

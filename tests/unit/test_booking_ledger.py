@@ -41,7 +41,7 @@ def row(
 def events() -> dict[str, ledger.Event]:
     return {
         "claim": ledger.Claim(ME, T0 + timedelta(minutes=15), T0),
-        "post": ledger.Post(T0, "1", "80", "LB", "b" * 64, QUIET, proven_absent=True),
+        "post": ledger.Post(T0, "1", "80", "LB", "b" * 64, QUIET, proven_absent_at=T0),
         "not-sent": ledger.NotSent(),
         "booked": ledger.Booked("4711", T0),
         "refused": ledger.Refused("rekening bestaat niet", T0),
@@ -131,7 +131,7 @@ def test_a_post_records_its_own_moment_so_the_quiet_period_counts_from_the_last_
 def test_an_outstanding_post_is_never_followed_by_another_without_a_look_up() -> None:
     unknown = row(State.UNKNOWN, last_post_at=T0 - 2 * QUIET)
     with pytest.raises(IllegalTransition, match="look it up"):
-        ledger.transition(unknown, replace(_post(T0), proven_absent=False))
+        ledger.transition(unknown, replace(_post(T0), proven_absent_at=None))
     assert ledger.transition(unknown, _post(T0)).state is State.POSTED
 
 
@@ -197,7 +197,7 @@ def test_plan(state: State | None, step: Step) -> None:
 
 
 def _post(at: datetime) -> ledger.Post:
-    return ledger.Post(at, "1", "80", "LB202503S1-ABCDEF12", "a" * 64, QUIET, proven_absent=True)
+    return ledger.Post(at, "1", "80", "LB202503S1-ABCDEF12", "a" * 64, QUIET, proven_absent_at=at)
 
 
 def test_a_proven_absence_within_the_quiet_period_is_refused() -> None:
@@ -227,3 +227,12 @@ def test_a_proven_absence_within_the_quiet_period_is_refused() -> None:
 )
 def test_what_may_be_in_afas(state: State, lease: timedelta, may: bool) -> None:
     assert ledger.may_be_in_afas(row(state, lease=lease), T0) is may
+
+
+def test_a_look_up_proves_absence_only_from_the_moment_it_started() -> None:
+    """The model-based test's find: a look-up that started inside the quiet period and answered
+    after it proves nothing about a post that landed in between."""
+    lost = row(State.UNKNOWN, last_post_at=T0 - QUIET + timedelta(seconds=5))
+    late_answer = replace(_post(T0 + timedelta(seconds=30)), proven_absent_at=T0)
+    with pytest.raises(IllegalTransition, match="may still book"):
+        ledger.transition(lost, late_answer)
