@@ -237,6 +237,14 @@ function listed(path) {
   return answer;
 }
 
+/** Why a list is not there, and what to do: type the value (the save checks it). */
+function unreadable(what, value, error) {
+  const why = error.status === 0 || error.status === 503
+    ? "AFAS is nu niet bereikbaar of bezig"
+    : (error.detail || "").replace(/\.$/, "");
+  return `${what} konden niet worden opgehaald (${why}). Vul ${value} zelf in; bij het opslaan wordt het gecontroleerd.`;
+}
+
 /**
  * A select of what AFAS lists, with "Anders: … zelf invullen" and a typed field as the fallback
  * (AFAS not reachable, or a value AFAS does not list). Server errors about `name` land on the
@@ -358,7 +366,7 @@ function profitPicker(ctx, target, { readOnly, isNew }) {
       })), pick, { empty: "Geen dagboeken gevonden", missing: (code) => `Dagboek ${code} staat niet in de lijst van administratie ${number}.` });
     } catch (error) {
       if (mine !== seq || !ctx.alive()) return;
-      journal.fail(`De dagboeken konden niet worden opgehaald (${error.detail || "geen verbinding"}). Vul de code zelf in.`, current);
+      journal.fail(unreadable("De dagboeken", "de code", error), current);
     }
   };
   administration.select.addEventListener("change", () => { if (!administration.typedInUse()) loadJournals(); });
@@ -380,7 +388,7 @@ function profitPicker(ctx, target, { readOnly, isNew }) {
           { empty: "Geen administraties gevonden", missing: (n) => `Administratie ${n} staat niet in de lijst van ${answer.environmentName || env}.` });
       } catch (error) {
         if (mine !== seq || !ctx.alive()) return;
-        administration.fail(`De administraties konden niet worden opgehaald (${error.detail || "geen verbinding"}). Vul het nummer zelf in.`, wanted.administration);
+        administration.fail(unreadable("De administraties", "het nummer", error), wanted.administration);
       }
       await loadJournals();
     },
@@ -426,7 +434,7 @@ function sbPicker(ctx, target, readOnly) {
           { empty: "Geen administraties gevonden", missing: (id) => `Administratie ${id} staat niet in de lijst van ${answer.name}.` });
       } catch (error) {
         if (mine !== seq || !ctx.alive()) return;
-        administration.fail(`De administraties konden niet worden opgehaald (${error.detail || "geen verbinding"}). Vul het id zelf in.`, current);
+        administration.fail(unreadable("De administraties", "het id", error), current);
       }
     },
     value: () => administration.value(),
