@@ -1,5 +1,6 @@
 """HTTP: AFAS connections (Profit token, SB consent, its OAuth callback and App Center landing
-page, the SB environments and administrations the client form lists)."""
+page, the SB environments and administrations, the Profit administrations and journals the client
+form lists)."""
 
 import azure.functions as func
 
@@ -37,3 +38,15 @@ def afas_sb_environments(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=afas.SB_ADMINISTRATIONS.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def afas_sb_administrations(req: func.HttpRequest) -> func.HttpResponse:
     return serve(afas.SB_ADMINISTRATIONS, req)
+
+
+@bp.route(
+    route=afas.PROFIT_ADMINISTRATIONS.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS
+)
+def afas_profit_administrations(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.PROFIT_ADMINISTRATIONS, req)
+
+
+@bp.route(route=afas.PROFIT_JOURNALS.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def afas_profit_journals(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(afas.PROFIT_JOURNALS, req)

@@ -20,8 +20,9 @@ const PERIOD_RULES = {
 
 registerLabels({
   clientId: "Klantnummer", name: "Naam", loketPayrollAdministrationId: "Loket.nl administratie",
-  "target.environment": "AFAS omgeving", "target.administration": "Administratienr. Profit",
-  "target.journal": "Dagboek code Profit", "target.administrationId": "AFAS SB+ administratie",
+  "target.environment": "AFAS omgeving", "target.administration": "Administratie Profit",
+  "target.administrationTyped": "Administratienummer Profit", "target.journal": "Dagboek Profit",
+  "target.journalTyped": "Dagboekcode Profit", "target.administrationId": "AFAS SB+ administratie",
   "target.administrationIdTyped": "Id van de administratie (AFAS SB+)",
   includeInSync: "Meenemen in de synchronisatie", "mapping.fallbackAccount": "Terugvalrekening",
   "mapping.description": "Omschrijving", "mapping.costCenters": "Kostenplaatsen",
@@ -98,6 +99,10 @@ function deleteButton(ctx, client) {
 }
 
 // -- add / edit ----------------------------------------------------------------------------------------
+// The form is built from parts, each with its controls, its value, the problems it can see
+// itself and where a server error about its fields goes: clientPart, loketPart, targetPart (AFAS
+// environment, Profit administration + dagboek or the SB administration, picked from lists read
+// from AFAS with a typed fallback), syncPart and mappingPart; submitClient checks in one round.
 
 export async function form(ctx) {
   const { view, params, session } = ctx;
@@ -109,31 +114,90 @@ export async function form(ctx) {
     add(view, notice("warning", h("p", null, "Alleen een beheerder kan klantconfiguraties toevoegen.")));
     return;
   }
+  const data = await loadFormData(isNew, params[0]);
+  if (!ctx.alive()) return;
+  const { existing, afas } = data;
+  const c = existing || newConfig(afas);
+  add(view, ...formNotices(data, readOnly));
+
+  const parts = {
+    client: clientPart(c, isNew),
+    loket: loketPart(c, data),
+    target: targetPart(ctx, c, afas, { readOnly, isNew }),
+    sync: syncPart(c, readOnly),
+    mapping: mappingPart(c.mapping, readOnly),
+  };
+  parts.loket.onClientNumber((number) => { if (isNew && !parts.client.clientId.value) parts.client.clientId.value = number; });
+
+  const summary = h("div");
+  const save = h("button", { type: "submit" }, "Opslaan");
+  const formNode = h("form", { novalidate: true },
+    summary,
+    parts.client.node,
+    parts.loket.node,
+    h("fieldset", null, h("legend", null, "Import configuratie (AFAS)"), parts.target.node, parts.sync.node),
+    parts.mapping.node,
+    readOnly ? null : h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/klanten" }, "Annuleren")));
+  parts.target.show();
+  if (readOnly) formNode.querySelectorAll("input,select,textarea").forEach((n) => { n.disabled = true; });
+  formNode.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(save, () => submitClient(formNode, summary, parts, existing));
+  });
+  add(view, formNode);
+}
+
+/** What the form needs: connections, Loket's payroll administrations, the client, SB's list. */
+async function loadFormData(isNew, clientId) {
   const [connections, administrations, existing, sbListed] = await Promise.all([
     api.get("/connections").then((a) => a.connections),
     api.get("/loket/payroll-administrations").then((a) => ({ employers: a.employers })).catch((error) => ({ error })),
-    isNew ? null : request("GET", `/clients/${encodeURIComponent(params[0])}`).then((r) => ({ ...r.data, etag: r.headers.get("etag") })),
+    isNew ? null : request("GET", `/clients/${encodeURIComponent(clientId)}`).then((r) => ({ ...r.data, etag: r.headers.get("etag") })),
     api.get("/afas-sb/environments").catch(() => ({ environments: [], notice: null })),
   ]);
-  if (!ctx.alive()) return;
   // Customer environments of an SB Admin Center that no client uses yet: offered too.
   const sbNew = (sbListed.environments || []).filter((e) => !e.connected)
     .map((e) => ({ kind: "afas-sb", environment: e.environment, active: true, viaAdminCenter: true, details: { environmentName: e.name } }));
-  const afas = [...connections.filter(bookable), ...sbNew];
-  const c = existing || { includeInSync: true, mode: "automatic", mapping: { accounts: {}, costCenters: "pass", costCenterAxis: 1, costUnitAxis: 2, costCenterMap: {}, costUnitMap: {}, description: "Loonjournaal {periode} {administratie} run {volgnummer}", periodRule: null }, target: afas[0] ? { type: afas[0].kind, environment: afas[0].environment } : { type: "afas-profit" } };
-  if (readOnly) add(view, notice("info", h("p", null, "U kunt deze configuratie bekijken; alleen een beheerder kan hem wijzigen.")));
-  if (administrations.error) {
-    add(view, problemNotice(administrations.error));
-  }
-  if (!afas.length) {
-    add(view, notice("warning", h("p", null, "Er is nog geen AFAS-koppeling. "), h("a", { href: "#/koppelingen/afas" }, "Voeg eerst een AFAS koppeling toe")));
-  }
-  if (sbListed.notice) add(view, notice("warning", h("p", null, sbListed.notice)));
+  return { connections, administrations, existing, sbListed, afas: [...connections.filter(bookable), ...sbNew] };
+}
 
+function newConfig(afas) {
+  return {
+    includeInSync: true, mode: "automatic",
+    mapping: { accounts: {}, costCenters: "pass", costCenterAxis: 1, costUnitAxis: 2, costCenterMap: {}, costUnitMap: {}, description: "Loonjournaal {periode} {administratie} run {volgnummer}", periodRule: null },
+    target: afas[0] ? { type: afas[0].kind, environment: afas[0].environment } : { type: "afas-profit" },
+  };
+}
+
+function formNotices({ administrations, afas, sbListed }, readOnly) {
+  return [
+    readOnly ? notice("info", h("p", null, "U kunt deze configuratie bekijken; alleen een beheerder kan hem wijzigen.")) : null,
+    administrations.error ? problemNotice(administrations.error) : null,
+    afas.length ? null : notice("warning", h("p", null, "Er is nog geen AFAS-koppeling. "), h("a", { href: "#/koppelingen/afas" }, "Voeg eerst een AFAS koppeling toe")),
+    sbListed.notice ? notice("warning", h("p", null, sbListed.notice)) : null,
+  ];
+}
+
+const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+function clientPart(c, isNew) {
   const clientId = h("input", { type: "text", autocomplete: "off", value: c.clientId || "", readonly: !isNew, maxlength: "64" });
   const name = h("input", { type: "text", value: c.name || "", maxlength: "100" });
+  return {
+    clientId, name,
+    node: h("fieldset", null, h("legend", null, "Klant"),
+      h("div", { class: "grid-2" },
+        field("Klantnummer", clientId, { field: "clientId", help: isNew ? "Letters, cijfers, - en _; bijvoorbeeld het klantnummer uit Loket.nl." : "Het klantnummer wijzigt niet." }),
+        field("Naam (optioneel)", name, { field: "name" }))),
+    problems: () => {
+      const id = clientId.value.trim();
+      if (!id) return [{ field: "clientId", detail: "is verplicht" }];
+      return CLIENT_ID.test(id) ? [] : [{ field: "clientId", detail: "mag alleen letters, cijfers, - en _ bevatten (max. 64)" }];
+    },
+  };
+}
 
-  // Export (Loket.nl)
+function loketPart(c, { connections, administrations }) {
   const admin = h("select", null, h("option", { value: "" }, "Kies een loonadministratie…"));
   const known = new Set();
   for (const employer of administrations.employers || []) {
@@ -147,104 +211,271 @@ export async function form(ctx) {
   if (c.loketPayrollAdministrationId && !known.has(c.loketPayrollAdministrationId)) {
     add(admin, h("option", { value: c.loketPayrollAdministrationId, selected: true }, c.loketAdministrationName || c.loketPayrollAdministrationId));
   }
-  admin.addEventListener("change", () => {
-    const number = admin.selectedOptions[0]?.dataset.clientNumber;
-    if (isNew && number && !clientId.value) clientId.value = number;
-  });
+  return {
+    admin,
+    node: h("fieldset", null, h("legend", null, "Export configuratie (Loket.nl)"),
+      h("div", { class: "field" }, h("span", { class: "label", id: "f-loket-env" }, "Loket.nl omgeving"), h("p", { "aria-labelledby": "f-loket-env" }, loketLabel(connections))),
+      field("Loket.nl administratie", admin, { field: "loketPayrollAdministrationId" })),
+    onClientNumber: (take) => admin.addEventListener("change", () => {
+      const number = admin.selectedOptions[0]?.dataset.clientNumber;
+      if (number) take(number);
+    }),
+    problems: () => (admin.value ? [] : [{ field: "loketPayrollAdministrationId", detail: "kies een loonadministratie" }]),
+  };
+}
 
-  // Import (AFAS)
-  const target = h("select", null,
+// What AFAS lists, read once per address for a few minutes (AFAS's fair use: a form that is
+// opened, switched between environments or administrations, never reads on a keystroke).
+const LISTED = new Map();
+const LISTED_FOR_MS = 5 * 60_000;
+function listed(path) {
+  const hit = LISTED.get(path);
+  if (hit && Date.now() - hit.at < LISTED_FOR_MS) return hit.answer;
+  const answer = api.get(path);
+  LISTED.set(path, { at: Date.now(), answer });
+  answer.catch(() => LISTED.delete(path));
+  return answer;
+}
+
+/** Why a list is not there, and what to do: type the value (the save checks it). */
+function unreadable(what, value, error) {
+  const why = error.status === 0 || error.status === 503
+    ? "AFAS is nu niet bereikbaar of bezig"
+    : (error.detail || "").replace(/\.$/, "");
+  return `${what} konden niet worden opgehaald (${why}). Vul ${value} zelf in; bij het opslaan wordt het gecontroleerd.`;
+}
+
+/**
+ * A select of what AFAS lists, with "Anders: … zelf invullen" and a typed field as the fallback
+ * (AFAS not reachable, or a value AFAS does not list). Server errors about `name` land on the
+ * control in use.
+ */
+function pickOrType({ label, name, other, typedLabel, typedHelp, typed, readOnly }) {
+  const select = h("select", null);
+  const status = h("p", { class: "help", "aria-live": "polite" });
+  const typedField = field(typedLabel, typed, { field: `${name}Typed`, help: typedHelp });
+  const sync = () => { typedField.hidden = select.value !== TYPED; };
+  select.addEventListener("change", sync);
+  const otherOption = (selected) => h("option", { value: TYPED, selected }, other);
+  const lock = () => { if (readOnly) { select.disabled = true; typed.disabled = true; } };
+  return {
+    select, typed,
+    node: h("div", null, field(label, select, { field: name }), status, typedField),
+    /** While AFAS is asked: the stored value stays the value (in the hidden typed field). */
+    loading(text, current) {
+      typed.value = current;
+      select.replaceChildren(h("option", { value: TYPED }, text));
+      status.replaceChildren();
+      typedField.hidden = true;
+      lock();
+    },
+    /** options: [{value, text, disabled?}]; current: the stored or chosen value ("" = none). */
+    fill(options, current, { empty, missing } = {}) {
+      const known = options.some((o) => o.value === current);
+      select.replaceChildren();
+      add(select,
+        h("option", { value: "", selected: !current }, options.length ? "Kies…" : empty),
+        options.map((o) => h("option", { value: o.value, selected: o.value === current, disabled: Boolean(o.disabled) && o.value !== current }, o.text)),
+        otherOption(Boolean(current) && !known));
+      if (current && !known) typed.value = current;
+      status.replaceChildren(current && !known && missing ? missing(current) : "");
+      sync();
+      lock();
+    },
+    fail(text, current) {
+      typed.value = current;
+      select.replaceChildren(otherOption(true));
+      status.replaceChildren(text);
+      sync();
+      lock();
+    },
+    value: () => (select.value === TYPED ? typed.value.trim() : select.value),
+    typedInUse: () => select.value === TYPED,
+    locate: (f) => (f === name ? (select.value === TYPED ? typed : select) : null),
+  };
+}
+
+function targetPart(ctx, c, afas, { readOnly, isNew }) {
+  const environment = h("select", null,
     afas.map((x) => h("option", { value: `${x.kind}|${x.environment}`, selected: c.target.type === x.kind && c.target.environment === x.environment },
       `${x.kind === "afas-profit" ? "AFAS Profit" : "AFAS SB+"} – ${x.details?.environmentName || x.environment}${x.kind === "afas-profit" || (x.details?.environmentName && x.details.environmentName !== x.environment) ? ` (${x.environment})` : ""}${x.viaAdminCenter || x.details?.role === "scope" ? ", via Admin Center" : ""}${x.active ? "" : " (inactief)"}`)));
   if (c.target.environment && !afas.some((x) => x.kind === c.target.type && x.environment === c.target.environment)) {
-    add(target, h("option", { value: `${c.target.type}|${c.target.environment}`, selected: true }, `${c.target.environment} (koppeling ontbreekt)`));
+    add(environment, h("option", { value: `${c.target.type}|${c.target.environment}`, selected: true }, `${c.target.environment} (koppeling ontbreekt)`));
   }
-  const administration = h("input", { type: "number", min: "1", max: "99999", value: c.target.administration ?? "" });
-  const journal = h("input", { type: "text", maxlength: "6", value: c.target.journal ?? "" });
-  const sbAdministration = h("input", { type: "text", spellcheck: "false", autocomplete: "off", value: c.target.administrationId ?? "", placeholder: "701b747b-eea2-5ed1-8518-973e5c670252" });
-  const sbChoice = h("select", null, h("option", { value: TYPED }, "Anders: id zelf invullen"));
-  const sbStatus = h("p", { class: "help", "aria-live": "polite" });
-  // A plain wrapper: .grid-2's display: grid would override the hidden attribute.
-  const profitFields = h("div", null, h("div", { class: "grid-2" },
-    field("Administratienr. Profit", administration, { field: "target.administration" }),
-    field("Dagboek code Profit", journal, { field: "target.journal", help: "Het memoriaal voor de lonen, bijvoorbeeld 80." })));
-  const typedField = field("Id van de administratie (AFAS SB+)", sbAdministration, { field: "target.administrationIdTyped", help: "Het id (uuid) van de administratie in AFAS SB+." });
-  const sbFields = h("div", null, field("AFAS SB+ administratie", sbChoice, { field: "target.administrationId" }), sbStatus, typedField);
-  const syncTyped = () => { typedField.hidden = sbChoice.value !== TYPED; };
-  sbChoice.addEventListener("change", syncTyped);
-  let listing = 0;
-  /** The administrations of the chosen SB customer environment, by name (typed id as fallback). */
-  const loadSbAdministrations = async () => {
-    const [kind, env] = target.value.split("|");
-    if (kind !== "afas-sb" || !env) return;
-    const seq = ++listing;
-    const current = sbAdministration.value.trim().toLowerCase();
-    sbChoice.replaceChildren(h("option", { value: current ? TYPED : "" }, "Administraties worden opgehaald…"));
-    syncTyped();
-    try {
-      const answer = await api.get(`/afas-sb/environments/${encodeURIComponent(env)}/administrations`);
-      if (seq !== listing || !ctx.alive()) return;
-      const known = answer.administrations.some((a) => a.id === current);
-      sbChoice.replaceChildren();
-      add(sbChoice,
-        h("option", { value: "", selected: !current }, answer.administrations.length ? "Kies een administratie…" : "Geen administraties gevonden"),
-        answer.administrations.map((a) => h("option", { value: a.id, selected: a.id === current }, a.name === a.id ? a.id : `${a.name} (${a.id})`)),
-        h("option", { value: TYPED, selected: Boolean(current) && !known }, "Anders: id zelf invullen"));
-      sbStatus.replaceChildren(current && !known ? `Administratie ${current} staat niet in de lijst van ${answer.name}.` : "");
-    } catch (error) {
-      if (seq !== listing || !ctx.alive()) return;
-      sbChoice.replaceChildren(h("option", { value: TYPED, selected: true }, "Anders: id zelf invullen"));
-      sbStatus.replaceChildren(`De administraties konden niet worden opgehaald (${error.detail || "geen verbinding"}). Vul het id zelf in.`);
-    }
-    syncTyped();
-    if (readOnly) sbFields.querySelectorAll("input,select").forEach((n) => { n.disabled = true; });
+  const profit = profitPicker(ctx, c.target, { readOnly, isNew });
+  const sb = sbPicker(ctx, c.target, readOnly);
+  const chosen = () => environment.value.split("|");
+  const show = () => {
+    const [kind, env] = chosen();
+    profit.node.hidden = kind === "afas-sb";
+    sb.node.hidden = kind !== "afas-sb";
+    if (!env) return;
+    if (kind === "afas-sb") sb.load(env);
+    else profit.load(env);
   };
-  const showTarget = () => {
-    const sb = target.value.startsWith("afas-sb|");
-    profitFields.hidden = sb;
-    sbFields.hidden = !sb;
-    if (sb) loadSbAdministrations();
+  environment.addEventListener("change", show);
+  return {
+    node: [field("AFAS omgeving", environment, { field: "target.environment" }), profit.node, sb.node],
+    show,
+    value: () => {
+      const [kind, env] = chosen();
+      return kind === "afas-sb" ? { type: "afas-sb", environment: env, administrationId: sb.value() } : { type: "afas-profit", environment: env || "", ...profit.value() };
+    },
+    problems: () => {
+      const [kind, env] = chosen();
+      if (!env) return [{ field: "target.environment", detail: "kies een AFAS omgeving (voeg er eerst een toe via Koppelingen)" }];
+      return kind === "afas-sb" ? sb.problems() : profit.problems();
+    },
+    locate: (f) => (chosen()[0] === "afas-sb" ? sb.locate(f) : profit.locate(f)),
   };
-  target.addEventListener("change", showTarget);
+}
 
-  // Mapping
-  const m = c.mapping;
-  const accounts = pairTable("Rekeningen (transponeringstabel)", "Loket rekening", "AFAS rekening", m.accounts, "mapping.accounts", readOnly);
-  const fallback = h("input", { type: "text", value: m.fallbackAccount || "", maxlength: "16" });
-  const costCenters = h("select", null, Object.entries(COST_CENTERS).map(([v, text]) => h("option", { value: v, selected: m.costCenters === v }, text)));
-  const centreMap = pairTable("Kostenplaatsen (vertaaltabel)", "Kostenplaats Loket", "Kostenplaats AFAS", m.costCenterMap, "mapping.costCenterMap", readOnly);
-  const showCentres = () => { centreMap.hidden = costCenters.value !== "map"; };
-  costCenters.addEventListener("change", showCentres);
-  const description = h("input", { type: "text", value: m.description, maxlength: "200" });
+/** AFAS Profit: the administration by name, then its dagboeken, memoriaal first. */
+function profitPicker(ctx, target, { readOnly, isNew }) {
+  const administration = pickOrType({
+    label: "Administratie Profit", name: "target.administration", other: "Anders: nummer zelf invullen", readOnly,
+    typedLabel: "Administratienummer Profit", typedHelp: "Het nummer van de administratie in Profit, bijvoorbeeld 1.",
+    typed: h("input", { type: "text", inputmode: "numeric", autocomplete: "off", maxlength: "5" }),
+  });
+  const journal = pickOrType({
+    label: "Dagboek Profit", name: "target.journal", other: "Anders: code zelf invullen", readOnly,
+    typedLabel: "Dagboekcode Profit", typedHelp: "Het memoriaal voor de lonen, bijvoorbeeld 80.",
+    typed: h("input", { type: "text", maxlength: "6", autocomplete: "off" }),
+  });
+  let env = "";
+  let wanted = { administration: target.type === "afas-profit" && target.administration != null ? String(target.administration) : "", journal: target.journal ?? "" };
+  let seq = 0;
+  const loadJournals = async () => {
+    const number = administration.value();
+    const current = journal.value() || wanted.journal;
+    const mine = ++seq;
+    if (!/^\d{1,5}$/.test(number)) {
+      journal.fill([], current, { empty: "Kies eerst de administratie" });
+      return;
+    }
+    journal.loading("Dagboeken worden opgehaald…", current);
+    try {
+      const answer = await listed(`/afas-profit/environments/${encodeURIComponent(env)}/administrations/${number}/journals`);
+      if (mine !== seq || !ctx.alive()) return;
+      const usable = answer.journals.filter((j) => !j.blocked);
+      // A new configuration starts on the first memoriaal (the list has them first).
+      const pick = current || (isNew && usable[0]?.memorial ? usable[0].code : "");
+      journal.fill(answer.journals.map((j) => ({
+        value: j.code, disabled: j.blocked,
+        text: `${j.code} – ${j.description}${j.memorial ? " (memoriaal)" : ""}${j.blocked ? " (geblokkeerd)" : ""}`,
+      })), pick, { empty: "Geen dagboeken gevonden", missing: (code) => `Dagboek ${code} staat niet in de lijst van administratie ${number}.` });
+    } catch (error) {
+      if (mine !== seq || !ctx.alive()) return;
+      journal.fail(unreadable("De dagboeken", "de code", error), current);
+    }
+  };
+  administration.select.addEventListener("change", () => { if (!administration.typedInUse()) loadJournals(); });
+  administration.typed.addEventListener("change", loadJournals); // when the typed number is left, not per key
+  return {
+    node: h("div", null, h("div", { class: "grid-2" }, administration.node, journal.node)),
+    async load(environment) {
+      if (env) wanted = { administration: administration.value(), journal: journal.value() };
+      env = environment;
+      const mine = ++seq;
+      administration.loading("Administraties worden opgehaald…", wanted.administration);
+      journal.loading("Kies eerst de administratie", wanted.journal);
+      try {
+        const answer = await listed(`/afas-profit/environments/${encodeURIComponent(env)}/administrations`);
+        if (mine !== seq || !ctx.alive()) return;
+        const only = !wanted.administration && answer.administrations.length === 1 ? String(answer.administrations[0].number) : "";
+        administration.fill(answer.administrations.map((a) => ({ value: String(a.number), text: `${a.name} (${a.number})` })),
+          wanted.administration || only,
+          { empty: "Geen administraties gevonden", missing: (n) => `Administratie ${n} staat niet in de lijst van ${answer.environmentName || env}.` });
+      } catch (error) {
+        if (mine !== seq || !ctx.alive()) return;
+        administration.fail(unreadable("De administraties", "het nummer", error), wanted.administration);
+      }
+      await loadJournals();
+    },
+    value: () => {
+      const number = administration.value();
+      return { administration: /^\d{1,5}$/.test(number) ? Number(number) : null, journal: journal.value() };
+    },
+    problems: () => {
+      const found = [];
+      const number = administration.value();
+      if (!number) found.push({ field: "target.administration", detail: "kies een administratie (of vul het nummer in)" });
+      else if (!/^\d{1,5}$/.test(number) || Number(number) < 1) found.push({ field: "target.administration", detail: "vul een administratienummer in (1 t/m 99999)" });
+      if (!journal.value()) found.push({ field: "target.journal", detail: "kies een dagboek (of vul de code in)" });
+      return found;
+    },
+    locate: (f) => administration.locate(f) || journal.locate(f),
+  };
+}
+
+/** AFAS SB+: the administrations of the chosen customer environment, by name. */
+function sbPicker(ctx, target, readOnly) {
+  const administration = pickOrType({
+    label: "AFAS SB+ administratie", name: "target.administrationId", other: "Anders: id zelf invullen", readOnly,
+    typedLabel: "Id van de administratie (AFAS SB+)", typedHelp: "Het id (uuid) van de administratie in AFAS SB+.",
+    typed: h("input", { type: "text", spellcheck: "false", autocomplete: "off", placeholder: "701b747b-eea2-5ed1-8518-973e5c670252" }),
+  });
+  let wanted = (target.type === "afas-sb" && target.administrationId) || "";
+  let env = "";
+  let seq = 0;
+  return {
+    node: administration.node,
+    async load(environment) {
+      if (env) wanted = administration.value();
+      env = environment;
+      const mine = ++seq;
+      const current = wanted.toLowerCase();
+      administration.loading("Administraties worden opgehaald…", current);
+      try {
+        // Not cached: for an Admin Center's new customer environment, an admin's read takes it into use.
+        const answer = await api.get(`/afas-sb/environments/${encodeURIComponent(env)}/administrations`);
+        if (mine !== seq || !ctx.alive()) return;
+        administration.fill(answer.administrations.map((a) => ({ value: a.id, text: a.name === a.id ? a.id : `${a.name} (${a.id})` })), current,
+          { empty: "Geen administraties gevonden", missing: (id) => `Administratie ${id} staat niet in de lijst van ${answer.name}.` });
+      } catch (error) {
+        if (mine !== seq || !ctx.alive()) return;
+        administration.fail(unreadable("De administraties", "het id", error), current);
+      }
+    },
+    value: () => administration.value(),
+    problems: () => (administration.value() ? [] : [{ field: administration.typedInUse() ? "target.administrationIdTyped" : "target.administrationId", detail: "kies de administratie in AFAS SB+ (of vul het id in)" }]),
+    locate: (f) => administration.locate(f),
+  };
+}
+
+function syncPart(c, readOnly) {
   const mode = h("fieldset", { class: "field", dataset: { field: "mode" } },
     h("legend", null, "Verwerking"),
     h("div", { class: "radios" },
       [["automatic", "Automatisch boeken"], ["review", "Eerst goedkeuren"]].map(([v, t]) =>
         h("label", null, h("input", { type: "radio", name: "mode", value: v, checked: (c.mode || "automatic") === v, disabled: readOnly }), t))),
     h("p", { class: "help" }, "Automatisch boeken: de nachtelijke run boekt de journaalpost meteen in AFAS. Eerst goedkeuren: Loonbrug zet de journaalpost klaar onder Goedkeuren en boekt hem pas als een beheerder hem goedkeurt."));
+  const node = [yesNoField("Wilt u deze client meenemen in de synchronisatie?", "includeInSync", c.includeInSync, { field: "includeInSync", disabled: readOnly }), mode];
+  return {
+    node,
+    value: (formNode) => ({
+      includeInSync: radioValue(formNode, "includeInSync") !== false,
+      mode: mode.querySelector("input[name=mode]:checked")?.value || "automatic",
+    }),
+  };
+}
+
+function mappingPart(m, readOnly) {
+  const accounts = pairTable("Rekeningen (transponeringstabel)", "Loket rekening", "AFAS rekening", m.accounts, "mapping.accounts", readOnly);
+  const fallback = h("input", { type: "text", value: m.fallbackAccount || "", maxlength: "16" });
+  const costCenters = h("select", null, Object.entries(COST_CENTERS).map(([v, text]) => h("option", { value: v, selected: m.costCenters === v }, text)));
+  const centreMap = pairTable("Kostenplaatsen (vertaaltabel)", "Kostenplaats Loket", "Kostenplaats AFAS", m.costCenterMap, "mapping.costCenterMap", readOnly);
+  const showCentres = () => { centreMap.hidden = costCenters.value !== "map"; };
+  costCenters.addEventListener("change", showCentres);
+  showCentres();
+  const description = h("input", { type: "text", value: m.description, maxlength: "200" });
   const periodRule = h("select", null, Object.entries(PERIOD_RULES).map(([v, t]) => h("option", { value: v, selected: (m.periodRule || "") === v }, t)));
   const axis = (value, allowEmpty) => h("select", null, allowEmpty ? h("option", { value: "", selected: value == null }, "Geen (weglaten)") : null,
     [1, 2, 3, 4, 5].map((n) => h("option", { value: String(n), selected: value === n }, `As ${n}`)));
   const centreAxis = axis(m.costCenterAxis, false);
   const unitAxis = axis(m.costUnitAxis, true);
-
-  const summary = h("div");
-  const save = h("button", { type: "submit" }, "Opslaan");
-  const formNode = h("form", { novalidate: true },
-    summary,
-    h("fieldset", null, h("legend", null, "Klant"),
-      h("div", { class: "grid-2" },
-        field("Klantnummer", clientId, { field: "clientId", help: isNew ? "Letters, cijfers, - en _; bijvoorbeeld het klantnummer uit Loket.nl." : "Het klantnummer wijzigt niet." }),
-        field("Naam (optioneel)", name, { field: "name" }))),
-    h("fieldset", null, h("legend", null, "Export configuratie (Loket.nl)"),
-      h("div", { class: "field" }, h("span", { class: "label", id: "f-loket-env" }, "Loket.nl omgeving"), h("p", { "aria-labelledby": "f-loket-env" }, loketLabel(connections))),
-      field("Loket.nl administratie", admin, { field: "loketPayrollAdministrationId" })),
-    h("fieldset", null, h("legend", null, "Import configuratie (AFAS)"),
-      field("AFAS omgeving", target, { field: "target.environment" }),
-      profitFields, sbFields,
-      yesNoField("Wilt u deze client meenemen in de synchronisatie?", "includeInSync", c.includeInSync, { field: "includeInSync", disabled: readOnly }),
-      mode),
-    h("fieldset", null, h("legend", null, "Transponering"),
+  return {
+    node: h("fieldset", null, h("legend", null, "Transponering"),
       h("p", { class: "help" }, "Vertaal Loket-grootboekrekeningen naar AFAS-rekeningen. Rekeningen die niet in de tabel staan gaan naar de terugvalrekening, of ongewijzigd naar AFAS als die leeg is."),
       accounts.node,
       field("Terugvalrekening (optioneel)", fallback, { field: "mapping.fallbackAccount" }),
@@ -256,61 +487,67 @@ export async function form(ctx) {
         h("div", { class: "grid-2" },
           field("As kostenplaats", centreAxis, { field: "mapping.costCenterAxis" }),
           field("As kostendrager", unitAxis, { field: "mapping.costUnitAxis" })))),
-    readOnly ? null : h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/klanten" }, "Annuleren")));
-  centreMap.hidden = costCenters.value !== "map";
-  showCentres();
-  showTarget();
-  if (readOnly) formNode.querySelectorAll("input,select,textarea").forEach((n) => { n.disabled = true; });
+    value: () => ({
+      accounts: accounts.value(),
+      fallbackAccount: fallback.value.trim() || null,
+      costCenters: costCenters.value,
+      costCenterAxis: Number(centreAxis.value),
+      costUnitAxis: unitAxis.value ? Number(unitAxis.value) : null,
+      costCenterMap: centreMap.value(),
+      costUnitMap: m.costUnitMap || {},
+      description: description.value,
+      periodRule: periodRule.value || null,
+    }),
+    problems: () => [...accounts.problems(), ...centreMap.problems()],
+    locate: (f) => accounts.locate(f) || centreMap.locate(f),
+  };
+}
 
-  formNode.addEventListener("submit", (e) => {
-    e.preventDefault();
-    busy(save, async () => {
-      clearErrors(formNode);
-      summary.replaceChildren();
-      const id = clientId.value.trim();
-      const [kind, environment] = target.value.split("|");
-      const body = {
-        loketPayrollAdministrationId: admin.value,
-        target: kind === "afas-sb"
-          ? { type: "afas-sb", environment, administrationId: sbChoice.value === TYPED ? sbAdministration.value.trim() : sbChoice.value }
-          : { type: "afas-profit", environment: environment || "", administration: administration.value === "" ? null : Number(administration.value), journal: journal.value.trim() },
-        includeInSync: radioValue(formNode, "includeInSync") !== false,
-        mode: mode.querySelector("input[name=mode]:checked")?.value || "automatic",
-        name: name.value.trim(),
-        mapping: {
-          accounts: accounts.value(),
-          fallbackAccount: fallback.value.trim() || null,
-          costCenters: costCenters.value,
-          costCenterAxis: Number(centreAxis.value),
-          costUnitAxis: unitAxis.value ? Number(unitAxis.value) : null,
-          costCenterMap: centreMap.value(),
-          costUnitMap: m.costUnitMap || {},
-          description: description.value,
-          periodRule: periodRule.value || null,
-        },
-      };
-      if (existing?.rounding) body.rounding = { account: existing.rounding.account, maxDifference: existing.rounding.maxDifference };
-      const local = [];
-      if (!id) local.push({ field: "clientId", detail: "is verplicht" });
-      if (!admin.value) local.push({ field: "loketPayrollAdministrationId", detail: "kies een loonadministratie" });
-      if (!environment) local.push({ field: "target.environment", detail: "kies een AFAS omgeving (voeg er eerst een toe via Koppelingen)" });
-      if (kind === "afas-sb" && !body.target.administrationId) local.push({ field: sbChoice.value === TYPED ? "target.administrationIdTyped" : "target.administrationId", detail: "kies de administratie in AFAS SB+ (of vul het id in)" });
-      local.push(...accounts.problems(), ...centreMap.problems());
-      try {
-        if (local.length) throw new ApiError(422, { detail: "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.", errors: local });
-        const headers = existing?.etag ? { "If-Match": existing.etag } : {};
-        const saved = await request("PUT", `/clients/${encodeURIComponent(id)}`, { body, headers });
-        flash("ok", `Klantconfiguratie ${id} is ${saved.status === 201 ? "toegevoegd" : "opgeslagen"}. De journaalposten van ${saved.data.loketAdministrationName || "deze administratie"} worden nu elke nacht overgezet${saved.data.includeInSync ? "" : " zodra u 'meenemen in de synchronisatie' aanzet"}.`);
-        location.hash = "#/klanten";
-      } catch (error) {
-        const unplaced = showErrors(formNode, error.errors, (f) => accounts.locate(f) || centreMap.locate(f));
-        summary.replaceChildren(problemNotice(error, unplaced));
-        const first = formNode.querySelector("[aria-invalid]") || summary.querySelector(".notice");
-        if (first) { if (!first.matches("input,select,textarea")) first.tabIndex = -1; first.focus(); }
-      }
-    });
-  });
-  add(view, formNode);
+/**
+ * Save in one round: the problems the form sees itself and, when there are any, everything the
+ * server knows too (schema, Loket, AFAS: PUT ?validateOnly=true stores nothing), each beside
+ * its field; without local problems the save itself checks everything at once.
+ */
+async function submitClient(formNode, summary, parts, existing) {
+  clearErrors(formNode);
+  summary.replaceChildren();
+  const id = parts.client.clientId.value.trim();
+  const body = {
+    loketPayrollAdministrationId: parts.loket.admin.value,
+    target: parts.target.value(),
+    ...parts.sync.value(formNode),
+    name: parts.client.name.value.trim(),
+    mapping: parts.mapping.value(),
+  };
+  if (existing?.rounding) body.rounding = { account: existing.rounding.account, maxDifference: existing.rounding.maxDifference };
+  const local = [...parts.client.problems(), ...parts.loket.problems(), ...parts.target.problems(), ...parts.mapping.problems()];
+  const locate = (f) => parts.mapping.locate(f) || parts.target.locate(f);
+  try {
+    if (local.length) {
+      const server = await serverProblems(CLIENT_ID.test(id) ? id : "nieuw", body);
+      const taken = new Set(local.filter((e) => !e.duplicate).map((e) => e.field));
+      throw new ApiError(422, { detail: "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.", errors: [...local, ...server.filter((e) => !taken.has(e.field))] });
+    }
+    const headers = existing?.etag ? { "If-Match": existing.etag } : {};
+    const saved = await request("PUT", `/clients/${encodeURIComponent(id)}`, { body, headers });
+    flash("ok", `Klantconfiguratie ${id} is ${saved.status === 201 ? "toegevoegd" : "opgeslagen"}. De journaalposten van ${saved.data.loketAdministrationName || "deze administratie"} worden nu elke nacht overgezet${saved.data.includeInSync ? "" : " zodra u 'meenemen in de synchronisatie' aanzet"}.`);
+    location.hash = "#/klanten";
+  } catch (error) {
+    const unplaced = showErrors(formNode, error.errors, locate);
+    summary.replaceChildren(problemNotice(error, unplaced));
+    const first = formNode.querySelector("[aria-invalid]") || summary.querySelector(".notice");
+    if (first) { if (!first.matches("input,select,textarea")) first.tabIndex = -1; first.focus(); }
+  }
+}
+
+/** The server's field errors for a body, nothing stored; [] when it has none or cannot check now. */
+async function serverProblems(id, body) {
+  try {
+    await request("PUT", `/clients/${encodeURIComponent(id)}`, { body, query: { validateOnly: "true" } });
+    return [];
+  } catch (error) {
+    return error.status === 422 ? error.errors : [];
+  }
 }
 
 /** An editable two-column table (Loket code → AFAS code) with its own add/remove buttons. */
@@ -344,9 +581,10 @@ function pairTable(caption, left, right, values, prefix, readOnly) {
       for (const [a, b] of rows()) {
         const key = a.value.trim();
         if (!key && !b.value.trim()) continue;
+        // Each error names its own row (node): a duplicate lands on the duplicate, not the first.
         if (!key) found.push({ field: `${prefix}.?`, detail: "de Loket-code ontbreekt", node: a });
-        else if (!b.value.trim()) found.push({ field: `${prefix}.${key}`, detail: "vul de AFAS-code in" });
-        else if (seen.has(key)) found.push({ field: `${prefix}.${key}`, detail: "staat al in de tabel" });
+        else if (seen.has(key)) found.push({ field: `${prefix}.${key}`, detail: "staat al in de tabel", node: a, duplicate: true });
+        else if (!b.value.trim()) found.push({ field: `${prefix}.${key}`, detail: "vul de AFAS-code in", node: b });
         seen.add(key);
       }
       return found;

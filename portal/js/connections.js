@@ -13,11 +13,12 @@ const CRUMBS = [["Configuratie"], ["Koppelingen", "#/koppelingen"]];
 
 registerLabels({ token: "Token app connector Profit", environment: "Omgeving", environmentName: "Omgevingsnaam", active: "Actief", apiServer: "Adres van AFAS SB+" });
 
-// The outcome of an AFAS SB+ consent started at the App Center's landing page (?afas-sb=…).
+// The outcome of an AFAS SB+ consent (?afas-sb=…&omgeving=…), started here or at the App
+// Center's landing page: the callback always says what happened.
 const SB_OUTCOMES = {
   gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB+ is gekoppeld. Kies de klantomgevingen bij de klantconfiguraties." : `De koppeling met AFAS SB+ omgeving ${env} is gemaakt.`],
-  geweigerd: ["warning", (env) => `AFAS SB+ heeft geen toestemming gegeven voor ${env === "admin" ? "het Admin Center" : `omgeving ${env}`}. Start het koppelen opnieuw vanuit het App Center en kies Ja.`],
-  mislukt: ["error", (env) => `Het koppelen met AFAS SB+ ${env === "admin" ? "(Admin Center)" : `omgeving ${env}`} kon niet worden afgerond. Start het koppelen opnieuw.`],
+  geweigerd: ["warning", (env) => `AFAS SB+ heeft geen toestemming gegeven voor ${env === "admin" ? "het Admin Center" : `omgeving ${env}`}; er is niets gekoppeld. Koppel opnieuw en kies Ja bij de vraag om toestemming.`],
+  mislukt: ["error", (env) => `Het koppelen met AFAS SB+ ${env === "admin" ? "(Admin Center)" : `omgeving ${env}`} kon niet worden afgerond; er is niets gekoppeld. Koppel opnieuw.`],
   adres: ["error", () => "Het adres dat AFAS SB+ meegaf is geen bekend adres van AFAS SB+. Er is niets gekoppeld; koppel hieronder met het adres uit AFAS SB+, of vraag de beheerder van Loonbrug om de toegestane adressen (AFAS_SB_ALLOWED_HOSTS)."],
   "niet-ingesteld": ["error", () => "Koppelen met AFAS SB+ is in deze omgeving van Loonbrug niet ingesteld. Vraag de beheerder van Loonbrug om AFAS_SB_CLIENT_ID en AFAS_SB_CLIENT_SECRET."],
 };
@@ -32,10 +33,11 @@ function sbRole(c) {
   return c.details?.role || (c.environment === "admin" ? "admin-center" : "customer");
 }
 
-/** Before leaving for Loket.nl or AFAS SB+: come back to Koppelingen with a word of what happened. */
+/** Before leaving for Loket.nl or AFAS SB+: come back to Koppelingen (with a word of what
+ * happened, unless the way back says it: AFAS SB+ returns with its outcome in the address). */
 function leaveFor(url, text) {
   sessionStorage.setItem("loonbrug.return", "#/koppelingen");
-  flash("ok", text);
+  if (text) flash("ok", text);
   location.assign(url);
 }
 
@@ -45,7 +47,11 @@ export async function overview(ctx) {
   const outcome = SB_OUTCOMES[query.get("afas-sb")];
   if (outcome) {
     sessionStorage.removeItem("loonbrug.return");
-    add(view, notice(outcome[0], h("p", null, outcome[1](query.get("omgeving") || ""))));
+    const env = query.get("omgeving") || "";
+    const again = outcome[0] !== "ok" && env && session.isAdmin
+      ? h("p", null, h("a", { href: `#/koppelingen/afas-sb/nieuw?${new URLSearchParams({ omgeving: env })}` }, "Opnieuw koppelen"))
+      : null;
+    add(view, notice(outcome[0], h("p", null, outcome[1](env)), again));
   }
   const [answer, mail] = await Promise.all([api.get("/connections"), api.get("/notifications").catch(() => null)]);
   if (!ctx.alive()) return;
@@ -310,7 +316,7 @@ export async function sb(ctx) {
       }
       try {
         const answer = await api.post(`/connections/afas-sb/${encodeURIComponent(name)}`, url ? { apiServer: url } : undefined);
-        leaveFor(answer.authorizeUrl, "U bent terug van AFAS SB+. Hieronder ziet u de status van de koppeling.");
+        leaveFor(answer.authorizeUrl, null); // AFAS SB+ sends the outcome back (?afas-sb=…)
       } catch (error) {
         const unplaced = showErrors(form, error.errors);
         summary.replaceChildren(problemNotice(error, unplaced));

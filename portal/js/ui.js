@@ -61,6 +61,40 @@ export function date(iso) {
   return `${d}-${m}-${y}`;
 }
 
+/**
+ * A date as a person types it → "2024-02-29" (ISO, for the API), or null when it is no date.
+ * Takes dd-mm-jjjj (also d-m-jjjj, with / or . between) and, for pasted values, jjjj-mm-dd.
+ */
+export function parseDate(text) {
+  const value = String(text ?? "").trim();
+  let match = value.match(/^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$/);
+  let [d, m, y] = match ? [match[1], match[2], match[3]] : [];
+  if (!match) {
+    match = value.match(/^(\d{4})-(\d{2})-(\d{2})$/);
+    if (!match) return null;
+    [y, m, d] = [match[1], match[2], match[3]];
+  }
+  const day = Number(d), month = Number(m), year = Number(y);
+  const probe = new Date(Date.UTC(year, month - 1, day));
+  if (year < 1900 || probe.getUTCFullYear() !== year || probe.getUTCMonth() !== month - 1 || probe.getUTCDate() !== day) return null;
+  return `${y}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+/**
+ * A date field that shows and takes dd-mm-jjjj whatever the browser's locale (an
+ * <input type="date"> shows the browser's own format, e.g. mm/dd/yyyy in English). value: ISO
+ * ("2024-02-01") or "". Read it with parseDate(input.value); a typed date is tidied to
+ * dd-mm-jjjj when the field is left.
+ */
+export function dateInput({ value = "", ...attrs } = {}) {
+  const input = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", placeholder: "dd-mm-jjjj", maxlength: "10", ...attrs, value: value ? date(value) : "" });
+  input.addEventListener("change", () => {
+    const iso = parseDate(input.value);
+    if (iso) input.value = date(iso);
+  });
+  return input;
+}
+
 /** "2020-3" → "2020 - 3" */
 export const period = (text) => (text || "").replace("-", " - ");
 
@@ -174,13 +208,14 @@ export function clearErrors(scope) {
 }
 
 /**
- * Show each error beside its field: [data-field="target.journal"], or a custom locator(field)
- * for table rows. Answers the errors that found no field (shown in the summary).
+ * Show each error beside its field: the error's own node (a form's local check of one table
+ * row), a custom locator(field) for table rows, or [data-field="target.journal"]. Answers the
+ * errors that found no field (shown in the summary).
  */
 export function showErrors(scope, errors, locate) {
   const unplaced = [];
   for (const error of errors) {
-    const target = (locate && locate(error.field)) || scope.querySelector(`[data-field="${CSS.escape(error.field)}"]`);
+    const target = (error.node?.isConnected ? error.node : null) || (locate && locate(error.field)) || scope.querySelector(`[data-field="${CSS.escape(error.field)}"]`);
     if (!target) { unplaced.push(error); continue; }
     const id = `${target.id || nextId("e")}-err`;
     const message = h("p", { class: "field-error", id }, error.detail);

@@ -42,6 +42,16 @@ class Journal:
     blocked: bool
     type: str | None  # JournalType (dagboeksoort code; which code is "memoriaal" is not documented)
 
+    @property
+    def is_memorial(self) -> bool:
+        """A memoriaal (the journal payroll entries belong in).
+
+        ASSUMPTION [I]: ``Profit_Journals`` publishes ``JournalType`` as a code without its code
+        table; we take ``M`` (as Profit abbreviates "Memoriaal") or a description that says
+        "memoriaal" to mean a memorial journal. Only the order of the portal's list depends on it.
+        """
+        return (self.type or "").strip().upper() == "M" or "memoriaal" in self.description.lower()
+
 
 @dataclass(frozen=True)
 class LedgerAccount:

@@ -115,6 +115,32 @@ class SbOAuth:
         )
         return f"{self._where(location).url}/app/auth?{query}"
 
+    def consent_page_found(self, authorize_url: str) -> bool | None:
+        """Whether the consent page the browser is about to open exists: True, False (the API
+        server does not know the environment), or None (SB could not be asked from here; then
+        the page itself will tell). The request is the browser's own (all parameters, as
+        authentication.md requires), without following redirects, so nothing is consented.
+
+        ASSUMPTION [I]: authentication.md publishes no "does this environment exist" call. A
+        known environment answers its consent page with a login page (2xx) or a redirect (3xx);
+        an environment (or Admin Center) its server does not know answers 404, as any path
+        under it does."""
+        try:
+            with telemetry.external_call("afas-sb", "GET auth (page check)") as call:
+                response = self._session.get(
+                    authorize_url,
+                    headers={"Accept": "text/html"},
+                    timeout=(3.0, 10.0),
+                    allow_redirects=False,
+                )
+                call.set_status_code(response.status_code)
+        except requests.RequestException as exc:
+            log.warning("SB consent page check unreachable: %s", type(exc).__name__)
+            return None
+        if response.status_code == 404:
+            return False
+        return None if response.status_code == 429 or response.status_code >= 500 else True
+
     def exchange_code(
         self, location: SbLocation | str, *, code: Secret, code_verifier: Secret
     ) -> TokenSet:

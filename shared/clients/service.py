@@ -7,7 +7,8 @@ Every problem is a field error with a Dutch explanation; nothing is stored unles
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -123,9 +124,9 @@ class ClientService:
             name=body.name,
         )
         errors = _mapping_errors(body)
-        if errors:
-            raise validation_failed(errors)
         if existing is not None and _only_switched_off(existing, config):
+            if errors:
+                raise validation_failed(errors)
             # Switching a client out of the nightly must work even when Loket/AFAS are unhappy.
             config = replace(
                 config,
@@ -136,7 +137,7 @@ class ClientService:
             )
         else:
             self._take_sb_scope(config, user)
-            config = self._validated(office_id, config)
+            config = self._validated(office_id, config, errors)
         if existing is not None:
             self._unsettled_elsewhere(existing, config)
         try:
@@ -170,8 +171,56 @@ class ClientService:
             _classified(exc, "AFAS SB")  # passing trouble: 503; anything else:
             # _target_errors says what is wrong with the connection
 
-    def _validated(self, office_id: str, config: ClientConfig) -> ClientConfig:
+    def check(self, office_id: str, client_id: str, body: ClientIn, *, user: str) -> None:
+        """Every check of :meth:`save` (mapping, Loket, AFAS) without storing anything: a 422
+        with all field errors at once, or nothing (the portal's one round of validation)."""
+        config = ClientConfig(
+            office_id=office_id,
+            client_id=client_id,
+            loket_administration_id=body.loket_payroll_administration_id.lower(),
+            target=target_of(body),
+            mapping=mapping_of(body),
+        )
+        self._take_sb_scope(config, user)
+        self._validated(office_id, config, _mapping_errors(body))
+
+    def problems_beside(
+        self, office_id: str, data: Mapping[str, Any], found: list[FieldError], *, user: str
+    ) -> list[FieldError]:
+        """A body with schema errors (``found``): the live checks of the parts that are readable
+        anyway (the Loket administration, the AFAS connection, administration and journal, the
+        description's placeholders), so the form shows every problem in one round instead of one
+        round per kind. Errors for fields already wrong are left out; when Loket or AFAS is not
+        reachable the live checks are left out (the schema errors still come back)."""
+        wrong = {e.field for e in found}
         errors: list[FieldError] = []
+        try:
+            loket_id = data.get("loketPayrollAdministrationId")
+            if (
+                isinstance(loket_id, str)
+                and _UUID.match(loket_id.strip())
+                and "loketPayrollAdministrationId" not in wrong
+            ):
+                self._loket_administration(office_id, loket_id.strip().lower(), errors)
+            target = _readable_target(data.get("target"))
+            if target is not None and not wrong & {"target", "target.environment", "target.type"}:
+                config = ClientConfig(office_id, "", "", target)
+                self._take_sb_scope(config, user)
+                errors += self._target_errors(config)
+        except Problem as problem:
+            if problem.status == 503:
+                return []
+            raise
+        mapping = data.get("mapping")
+        description = mapping.get("description") if isinstance(mapping, Mapping) else None
+        if isinstance(description, str) and "mapping.description" not in wrong:
+            errors += [FieldError("mapping.description", p) for p in template_problems(description)]
+        return [e for e in errors if e.field not in wrong]
+
+    def _validated(
+        self, office_id: str, config: ClientConfig, found: list[FieldError] | None = None
+    ) -> ClientConfig:
+        errors: list[FieldError] = list(found or [])
         loket_info = self._loket_administration(office_id, config.loket_administration_id, errors)
         errors += self._target_errors(config)
         if errors:
@@ -309,6 +358,38 @@ class ClientService:
             lines = list(loket.iter_journal_run_lines(run.id))
         draft, findings = prepare(self.ledger_target(config), config, run, lines)
         return run, draft, findings
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _readable_target(raw: object) -> Target | None:
+    """The target of a body that failed its schema, as far as it is readable: the environment
+    must be; a wrong administration or journal becomes a value that no AFAS knows (its own
+    schema error is what the caller shows for it)."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("environment"), str):
+        return None
+    try:
+        if raw.get("type") == "afas-profit":
+            number = parse_profit_environment(raw["environment"]).number
+            administration = raw.get("administration")
+            if not isinstance(administration, int) or isinstance(administration, bool):
+                administration = 0
+            journal = raw.get("journal")
+            return ProfitTarget(
+                number,
+                administration if 1 <= administration <= 99999 else 0,
+                journal.strip()[:6] if isinstance(journal, str) else "",
+            )
+        if raw.get("type") == "afas-sb":
+            administration_id = raw.get("administrationId")
+            return SbTarget(
+                parse_sb_environment(raw["environment"]),
+                administration_id.strip().lower() if isinstance(administration_id, str) else "",
+            )
+    except InputError:
+        return None
+    return None
 
 
 def _classified(error: Exception, system: str) -> Failure:

@@ -76,7 +76,7 @@ def test_accountant_connections_and_client_selects(
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_label("Adres van AFAS SB+ (bij een accountant)").fill(f"{server}/admin/")
     page.get_by_role("button", name="Log in bij AFAS SB+").click()
-    expect(page.get_by_text("U bent terug van AFAS SB+")).to_be_visible()
+    expect(page.get_by_text("Het Admin Center van AFAS SB+ is gekoppeld.")).to_be_visible()
     rows = page.locator("tr", has_text="AFAS SB+")
     expect(rows.filter(has_text="Admin Center")).to_contain_text("Gekoppeld")
     expect(rows.filter(has_text="atlas")).to_contain_text("127.0.0.1")

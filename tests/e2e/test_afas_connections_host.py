@@ -54,7 +54,9 @@ def test_sb_consent_round_trip_and_one_entry_per_tracking_identifier(
     callback = consent.headers["Location"]
     assert callback.startswith(host.url("/api/oauth/afas-sb/callback?"))
     finished = requests.get(callback, allow_redirects=False, timeout=10)
-    assert finished.status_code == 302 and finished.headers["Location"] == f"{host.base_url}/"
+    assert finished.status_code == 302 and finished.headers["Location"] == (
+        f"{host.base_url}/#/connections?afas-sb=gekoppeld&omgeving=enyoi"
+    )
     replay = requests.get(callback, allow_redirects=False, timeout=10)
     assert replay.status_code == 400 and "al gebruikt" in replay.json()["detail"]
 

@@ -262,3 +262,50 @@ def test_preview_shows_the_entry_and_findings_and_books_nothing(world: World) ->
     ).json()
     assert sb_preview["targetType"] == "afas-sb" and sb_preview["journal"] is None
     assert any(f["code"] == "sb-no-allocation" for f in sb_preview["findings"])
+
+
+def test_schema_errors_and_the_live_checks_come_back_in_one_round(world: World) -> None:
+    """Issue 17 item 9: a body with a schema error (a too long AFAS account, a journal that is
+    not text) still has its readable parts checked against Loket and AFAS, so one answer names
+    every field (before: one round for the schema, one for the description, one for AFAS)."""
+    found = errors(
+        world.api(
+            "PUT",
+            "/api/clients/c-round",
+            json={
+                "loketPayrollAdministrationId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                "target": {**PROFIT, "administration": 7, "journal": 80},
+                "mapping": {"accounts": {"4000": "x" * 17}, "description": "{onbekend}"},
+            },
+        )
+    )
+    assert "niet zichtbaar" in found["loketPayrollAdministrationId"]  # Loket
+    assert "administratie 7 bestaat niet" in found["target.administration"]  # AFAS
+    assert found["target.journal"] == "moet tekst zijn"  # schema; no AFAS remark on top
+    assert "mapping.accounts.4000" in found  # schema
+    assert "mapping.description" in found  # placeholders
+    # The schema is fine, the description and AFAS are not: both in one answer.
+    both = errors(
+        world.put_client(
+            "c-round", MONTHLY, {**PROFIT, "journal": "99"}, {"description": "{onbekend}"}
+        )
+    )
+    assert set(both) == {"target.journal", "mapping.description"}
+    assert world.api("GET", "/api/clients/c-round").status_code == 404  # nothing stored
+
+
+def test_validate_only_checks_everything_and_stores_nothing(world: World) -> None:
+    body = {
+        "loketPayrollAdministrationId": world.administration(MONTHLY),
+        "target": PROFIT,
+        "mapping": PROFIT_MAPPING,
+    }
+    fine = world.api("PUT", "/api/clients/c-dry?validateOnly=true", json=body)
+    assert fine.status_code == 204, fine.text
+    wrong = world.api(
+        "PUT",
+        "/api/clients/c-dry?validateOnly=true",
+        json={**body, "target": {**PROFIT, "journal": "99"}},
+    )
+    assert "dagboek 99 bestaat niet" in errors(wrong)["target.journal"]
+    assert world.api("GET", "/api/clients/c-dry").status_code == 404

@@ -114,7 +114,9 @@ def test_accountant_customers_and_an_admin_center_are_booked_by_the_nightly(worl
     assert "evil.example.com is geen server van AFAS SB" in refused.json()["detail"]
     typed = api(world, customer, "POST", f"/api/connections/afas-sb/{BIERLING}",
                 json={"apiServer": f"{server}/{BIERLING}/"})  # fmt: skip
-    assert follow_consent(typed).headers["Location"] == f"{host.base_url}/"
+    assert follow_consent(typed).headers["Location"] == (
+        f"{host.base_url}/#/connections?afas-sb=gekoppeld&omgeving={BIERLING}"
+    )
     put_sb_client(world, customer, "atlas-1", administrations[0], ATLAS, ATLAS_ADMINISTRATION_ID)
     put_sb_client(
         world, customer, "bierl-1", administrations[1], BIERLING, BIERLING_ADMINISTRATION_ID

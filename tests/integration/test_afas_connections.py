@@ -344,9 +344,11 @@ def test_sb_throttling_is_retried_within_bounds(
     assert len(afas_sandbox.sb_bookings()) == 1
 
 
-def test_sb_callback_failures_are_400_in_dutch_and_store_nothing(
+def test_sb_callback_failures_store_nothing_and_return_to_the_portal_saying_so(
     afas_services: Services, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
+    """Unknown or used state: 400 in Dutch. A refused consent returns to the portal's
+    Koppelingen screen with afas-sb=geweigerd (issue 17 item 7: never "all is well")."""
     office = unique("office")
     unknown = call(afas_services, afas.SB_CALLBACK, query={"state": "forged", "code": "x"})
     assert unknown.status == 400 and "niet door Loonbrug gestart" in unknown.json()["detail"]
@@ -357,11 +359,10 @@ def test_sb_callback_failures_are_400_in_dutch_and_store_nothing(
     other = unique("office")
     afas_sandbox.sb_deny_consent = True
     denied, _ = sb_consent(afas_services, other)
-    assert (
-        denied.status == 400
-        and "geen toestemming gegeven (access_denied)" in denied.json()["detail"]
+    assert denied.status == 302
+    assert denied.headers["Location"] == (
+        "http://127.0.0.1:7071/#/connections?afas-sb=geweigerd&omgeving=enyoi"
     )
-    assert denied.headers["Content-Type"] == "application/problem+json"
     assert afas_services.connections.for_office(other) == []
     bad_env = call(
         afas_services, afas.SB_CONNECT, headers=admin_headers(office), route={"environment": "a/b"}

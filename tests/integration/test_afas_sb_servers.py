@@ -67,7 +67,8 @@ def test_a_typed_accountant_url_connects_that_server_and_books_there(
     assert started.status == 200, started.body
     assert started.json()["authorizeUrl"].startswith(f"{server}/atlas/app/auth?")
     assert done is not None and done.status == 302
-    assert done.headers["Location"] == afas_services.settings.consent_landing_url()
+    assert done.headers["Location"].startswith("http://127.0.0.1:7071/#/connections?")
+    assert outcome(done.headers["Location"]) == {"afas-sb": "gekoppeld", "omgeving": "atlas"}
     connection = afas_services.connections.get(key(office, ATLAS))
     assert connection is not None and connection.details["apiServer"] == server
     assert connection.details["role"] == "customer"
@@ -471,3 +472,28 @@ def test_an_app_without_the_payroll_group_is_told_so_not_that_its_token_is_refus
     assert field == "target.environment" and "endpointgroep Loonjournaalpost" in text
     connection = afas_services.connections.get(key(office, "enyoi"))
     assert connection is not None and connection.state is ConnectionState.CONNECTED
+
+
+def test_an_unknown_environment_is_refused_before_the_browser_leaves(
+    afas_services: Services, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """Issue 17 item 7: a name (or address) the SB server does not know is a 422 beside the
+    field, not AFAS's raw error page; nothing is connected."""
+    office = unique("office")
+    typo = call(
+        afas_services,
+        afas.SB_CONNECT,
+        headers=admin_headers(office),
+        route={"environment": "enyoii"},
+    )
+    assert typo.status == 422, typo.body
+    problem = typo.json()
+    assert problem["errors"][0]["field"] == "environment"
+    assert "AFAS SB kent omgeving enyoii niet" in problem["detail"] and problem["hint"]
+    server = afas_sandbox.sb_server_url(ACCOUNTANT)
+    started, _ = typed_consent(afas_services, office, "atlass", f"{server}/atlass/")
+    assert started.status == 422 and started.json()["errors"][0]["field"] == "apiServer"
+    assert afas_services.connections.for_office(office) == []
+    # The known one still starts at once.
+    started, done = typed_consent(afas_services, office, ATLAS, f"{server}/atlas/")
+    assert started.status == 200 and done is not None and done.status == 302

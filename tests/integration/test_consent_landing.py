@@ -53,6 +53,10 @@ def test_both_callbacks_land_on_the_portal_url(
     office = unique("office")
     assert loket_landing(services, office) == expected
     done, _ = sb_consent(services, office)
-    assert done.status == 302 and done.headers["Location"] == expected
+    # AFAS SB: the same page, with the outcome in its address (issue 17 item 7)
+    sb_expected = (expected if "#" in expected else expected + "#/connections") + (
+        "?afas-sb=gekoppeld&omgeving=enyoi"
+    )
+    assert done.status == 302 and done.headers["Location"] == sb_expected
     kinds = {c.key.kind.value for c in services.connections.for_office(office)}
     assert kinds == {"loket", "afas-sb"}

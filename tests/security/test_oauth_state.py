@@ -161,8 +161,13 @@ def test_a_refused_consent_spends_the_state(
 ) -> None:
     office = unique("oauth-")
     query = consent(world, provider, office)
-    status, body, _ = callback(world, provider, {"state": query["state"], "error": "access_denied"})
-    assert status == 400 and body is not None
+    refused = {"state": query["state"], "error": "access_denied"}
+    if provider is SB:  # back to the portal, saying so (issue 17 item 7)
+        answer = call(world.services, provider.callback, query=refused)
+        assert answer.status == 302 and "afas-sb=geweigerd" in answer.headers["Location"]
+    else:
+        status, body, _ = callback(world, provider, refused)
+        assert status == 400 and body is not None
     status, _, _ = callback(world, provider, query)  # the code arrives after all: too late
     assert status == 400
     assert stored(world, provider, office) is None

@@ -83,7 +83,9 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
             "console",
             lambda message: (
                 problems.append(f"console {message.type}: {message.text}")
-                if message.type == "error" and not _expected_console_error(message.text)
+                if message.type == "error"
+                and not _expected_console_error(message.text)
+                and not any(p in message.text for p in _ALLOWED.get(id(page), ()))
                 else None
             ),
         )
@@ -93,6 +95,15 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     for context in contexts:
         context.close()
     assert problems == [], "\n".join(problems)
+
+
+_ALLOWED: dict[int, tuple[str, ...]] = {}
+
+
+def allow_console_errors(page: Any, *fragments: str) -> None:
+    """Console errors containing one of ``fragments`` are part of this page's scenario (e.g. a
+    503 while AFAS is down); every other console error still fails the test."""
+    _ALLOWED[id(page)] = (*_ALLOWED.get(id(page), ()), *fragments)
 
 
 def _expected_console_error(text: str) -> bool:

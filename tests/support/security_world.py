@@ -231,6 +231,8 @@ def _route_value(op: Operation, name: str, office: Office) -> str:
         return "index.html"  # the portal's page
     if name == "environment":
         return "enyoi" if "afas-sb" in op.route else "O12345AA"
+    if name == "administration":
+        return "1"  # the Profit administration of the sandbox's O12345AA
     raise LookupError(
         f"route parameter {{{name}}} of {op.name} is new: teach "
         "tests/support/security_world.py::_route_value which id of the office it takes"
@@ -249,7 +251,8 @@ def _body(op: Operation, world: SecurityWorld, office: Office) -> dict[str, Any]
     if model is afas_connections.ProfitConnectionBody:
         return {"token": PROFIT_TOKEN, "active": True}
     if model is afas_connections.SbConnectBody:
-        return {"apiServer": f"{world.afas.sb_server_url()}/enyoi/"}
+        # enyoi lives on the default API server (the start checks that the server knows it)
+        return {"apiServer": f"{world.afas.sb_server_url('')}/enyoi/"}
     if model is RerunIn:
         today = date.today()
         return {

@@ -4,16 +4,18 @@
 (``/metainfo``: token valid in this environment, App Connector complete) and only then stores it
 encrypted. ``POST /api/connections/afas-sb/{environment}`` starts the SB consent (state + PKCE);
 ``GET /api/oauth/afas-sb/callback`` finishes it; ``GET /api/afas-sb/landing`` is the App Center's
-landing page; ``GET /api/afas-sb/environments[/{environment}/administrations]`` list what the
-client form offers. Tokens never appear in logs or problem bodies.
+landing page; ``GET /api/afas-sb/environments[/{environment}/administrations]`` and
+``GET /api/afas-profit/environments/{environment}/administrations[/{administration}/journals]``
+list what the client form offers. Tokens never appear in logs or problem bodies.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +43,8 @@ from shared.afas.errors import (
 )
 from shared.afas.models import MetaInfo
 from shared.afas.oauth import SbNotConfigured, SbOAuth
+from shared.afas.profit import ProfitClient
+from shared.api.failures import problem_for
 from shared.api.http import (
     ApiResponse,
     FieldError,
@@ -58,6 +62,8 @@ from shared.store.connections import Connection, ConnectionKey, ConnectionKind, 
 from shared.store.tables import ConcurrencyConflict
 
 log = logging.getLogger("loonbrug.api.afas")
+
+T = TypeVar("T")
 
 SB_PROVIDER = "afas-sb"
 
@@ -360,7 +366,29 @@ def start_sb_consent(ctx: RequestContext) -> ApiResponse:
     else:
         location = _sb_oauth(ctx).default_location(environment)
     url = _begin_sb_consent(ctx, location, "portal")
+    _known_or_refused(ctx, location, url, "apiServer" if body.api_server else "environment")
     return json_response(200, SbAuthorizeAnswer(authorize_url=url))
+
+
+def _known_or_refused(ctx: RequestContext, location: SbLocation, url: str, field: str) -> None:
+    """Before the browser leaves for AFAS SB: an environment its server does not know is a 422
+    beside the field (not AFAS's raw error page; the unused consent state expires). When SB
+    cannot be asked, the consent goes on: AFAS's page and the callback's outcome tell the rest."""
+    if _sb_oauth(ctx).consent_page_found(url) is not False:
+        return
+    what = "het Admin Center" if location.is_admin_center else f"omgeving {location.environment}"
+    server = location.api_server.split("://", 1)[-1]
+    text = f"AFAS SB kent {what} niet op {server}"
+    raise Problem(
+        422,
+        "afas-sb-environment-unknown",
+        "Unknown AFAS SB environment",
+        f"{text}. Er is niets gekoppeld.",
+        errors=[FieldError(field, f"{text}; controleer de naam of het adres")],
+        hint="De omgevingsnaam is het deel van het adres van AFAS SB+ na de servernaam, "
+        "bijvoorbeeld mijnbedrijf in https://afas-sb.afasfocus.nl/mijnbedrijf/. Staat uw "
+        "omgeving bij een accountant, vul dan het volledige adres in.",
+    )
 
 
 def _portal_outcome(ctx: RequestContext, **outcome: str) -> str:
@@ -411,21 +439,22 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         consent = services.consents.consume(provider=SB_PROVIDER, state=state, now=services.clock())
     except InvalidState as exc:
         raise bad_request(exc.dutch) from None
-    location, origin = _consent_location(ctx, consent.environment)
-    landing = origin == _ORIGIN_LANDING
+    # Back to the portal with the outcome in its address, wherever the consent started (the
+    # portal's form or the App Center's landing page): refused, failed or connected.
+    location, _origin = _consent_location(ctx, consent.environment)
     if query.get("error"):
-        error = oauth_error_code(query["error"], unknown="onbekend")
-        if landing:
-            return _redirect(
-                _portal_outcome(ctx, **{"afas-sb": "geweigerd", "omgeving": location.environment})
-            )
-        raise bad_request(
-            f"AFAS SB heeft geen toestemming gegeven ({error}). Start het koppelen opnieuw en "
-            "kies Ja bij de vraag om toestemming."
+        log.info(
+            "afas-sb consent refused for office %s: %s",
+            consent.office_id, oauth_error_code(query["error"], unknown="onbekend"),
+        )  # fmt: skip
+        return _redirect(
+            _portal_outcome(ctx, **{"afas-sb": "geweigerd", "omgeving": location.environment})
         )
     code = query.get("code", "")
     if not code:
-        raise bad_request("De terugkoppeling van AFAS SB mist de code. Start het koppelen opnieuw.")
+        return _redirect(
+            _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
+        )
     try:
         tokens = _sb_oauth(ctx).exchange_code(
             location, code=Secret(code), code_verifier=consent.code_verifier
@@ -434,14 +463,9 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         log.warning(
             "afas-sb code exchange for office %s failed: %s", consent.office_id, type(exc).__name__
         )
-        if landing:
-            return _redirect(
-                _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
-            )
-        raise bad_request(
-            "AFAS SB heeft de toestemming niet kunnen afronden. Start het koppelen opnieuw "
-            "vanuit Loonbrug."
-        ) from None
+        return _redirect(
+            _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
+        )
     services.sb_connections.store_consent(
         consent.office_id, location, tokens, by_user=consent.user_id
     )
@@ -449,11 +473,9 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         "afas-sb connection of office %s environment %s stored",
         consent.office_id, location.environment,
     )  # fmt: skip
-    if landing:
-        return _redirect(
-            _portal_outcome(ctx, **{"afas-sb": "gekoppeld", "omgeving": location.environment})
-        )
-    return ApiResponse(302, b"", {"Location": services.settings.consent_landing_url()})
+    return _redirect(
+        _portal_outcome(ctx, **{"afas-sb": "gekoppeld", "omgeving": location.environment})
+    )
 
 
 # -- SB: what the portal lists (customer environments, administrations) -----------------------
@@ -589,6 +611,115 @@ def list_sb_administrations(ctx: RequestContext) -> ApiResponse:
     )
 
 
+# -- Profit: what the client form lists (administrations, journals) ----------------------------
+
+
+class ProfitAdministrationOut(_Camel):
+    number: int = Field(description="AdminId (UnId)")
+    name: str
+
+
+class ProfitAdministrationsAnswer(_Camel):
+    environment: str = Field(description="The 5-digit environment number")
+    environment_name: str | None = None
+    administrations: list[ProfitAdministrationOut] = Field(description="By name")
+
+
+class ProfitJournalOut(_Camel):
+    code: str = Field(description="JournalId (JoCo)")
+    description: str
+    memorial: bool = Field(description="A memoriaal (listed first)")
+    blocked: bool = Field(description="Blocked in AFAS: entries are refused")
+
+
+class ProfitJournalsAnswer(_Camel):
+    environment: str
+    administration: int
+    journals: list[ProfitJournalOut] = Field(
+        description="Memorial journals first, then the others; blocked ones last; by code"
+    )
+
+
+def _profit_path(ctx: RequestContext) -> ProfitEnvironment:
+    try:
+        return parse_profit_environment(ctx.request.route_params.get("environment", ""))
+    except InputError as exc:
+        raise validation_failed([FieldError("environment", str(exc))], str(exc)) from None
+
+
+def _profit_read(
+    ctx: RequestContext, environment: ProfitEnvironment, read: Callable[[ProfitClient], T]
+) -> T:
+    """One read through the office's stored Profit token; failures as the one classification
+    says (AFAS down: 503, token refused: 409, …); no connection of this office: 404."""
+    try:
+        with ctx.services.profit_client(ctx.office_id, environment.number) as client:
+            return read(client)
+    except NotConnected:
+        raise Problem(
+            404,
+            "afas-profit-not-connected",
+            "Not connected",
+            f"Er is geen koppeling met AFAS Profit-omgeving {environment.name or environment.number}.",
+            hint="Voeg de koppeling toe via Koppelingen.",
+        ) from None
+    except Exception as exc:
+        problem = problem_for(exc)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def list_profit_administrations(ctx: RequestContext) -> ApiResponse:
+    environment = _profit_path(ctx)
+    found = _profit_read(ctx, environment, lambda c: list(c.list_administrations()))
+    name = environment.name
+    if name is None:
+        stored = ctx.services.connections.get(
+            ConnectionKey(ctx.office_id, ConnectionKind.AFAS_PROFIT, environment.number)
+        )
+        name = stored.details.get("environmentName") if stored else None
+    return json_response(
+        200,
+        ProfitAdministrationsAnswer(
+            environment=environment.number,
+            environment_name=name,
+            administrations=[
+                ProfitAdministrationOut(number=a.number, name=a.name or str(a.number))
+                for a in sorted(found, key=lambda a: (a.name.lower(), a.number))
+            ],
+        ),
+        {"Cache-Control": "no-store"},
+    )
+
+
+def list_profit_journals(ctx: RequestContext) -> ApiResponse:
+    environment = _profit_path(ctx)
+    raw = ctx.request.route_params.get("administration", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= 99999:
+        text = "moet een administratienummer zijn (1 t/m 99999)"
+        raise validation_failed([FieldError("administration", text)])
+    administration = int(raw)
+    found = _profit_read(ctx, environment, lambda c: list(c.list_journals(administration)))
+    return json_response(
+        200,
+        ProfitJournalsAnswer(
+            environment=environment.number,
+            administration=administration,
+            journals=[
+                ProfitJournalOut(
+                    code=j.code,
+                    description=j.description,
+                    memorial=j.is_memorial,
+                    blocked=j.blocked,
+                )
+                for j in sorted(found, key=lambda j: (j.blocked, not j.is_memorial, j.code))
+            ],
+        ),
+        {"Cache-Control": "no-store"},
+    )
+
+
 # -- operations ---------------------------------------------------------------------------------
 
 PROFIT_CONNECT = Operation(
@@ -627,7 +758,7 @@ SB_CONNECT = Operation(
     body_required=False,
     replies={
         200: Reply("Send the user to authorizeUrl.", SbAuthorizeAnswer),
-        422: Reply("Not an SB environment name, or an API server that is not https or not in AFAS_SB_ALLOWED_HOSTS (Dutch detail).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        422: Reply("Not an SB environment name, an API server that is not https or not in AFAS_SB_ALLOWED_HOSTS, or an environment the API server does not know (checked before the consent; Dutch detail beside the field).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
     },
 )  # fmt: skip
 
@@ -668,8 +799,8 @@ SB_CALLBACK = Operation(
         QueryParam("error", "Set by AFAS SB when consent was refused"),
     ),
     replies={
-        302: Reply("Stored; redirect to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset. A consent started at the landing page returns to the portal with the outcome in the address (also when refused)."),
-        400: Reply("Unknown, used or expired state, refused consent or failed exchange; nothing stored.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        302: Reply("To the portal's Koppelingen screen (PORTAL_URL#/connections, or PUBLIC_BASE_URL/#/connections when unset) with the outcome in the address: afas-sb=gekoppeld (stored), geweigerd (consent refused) or mislukt (no code, or the exchange failed; nothing stored), and omgeving=the environment."),
+        400: Reply("Unknown, used or expired state; nothing stored.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
     },
 )  # fmt: skip
 
@@ -704,6 +835,47 @@ SB_ADMINISTRATIONS = Operation(
     },
 )  # fmt: skip
 
+PROFIT_ADMINISTRATIONS = Operation(
+    name="afas_profit_administrations",
+    method="GET",
+    route="afas-profit/environments/{environment}/administrations",
+    access=Access.READER,
+    summary="The administrations of an AFAS Profit environment, by name",
+    description="Read from AFAS (GetConnector Profit_Administrations) with the office's stored "
+    "token, for the client form's select; the form reads it once per environment it shows "
+    "(AFAS's fair use). {environment} is the 5-digit number or the name (O12345AA).",
+    tag="connections",
+    handler=list_profit_administrations,
+    replies={
+        200: Reply("The administrations (number, name).", ProfitAdministrationsAnswer),
+        404: Reply("The office has no connection with this environment.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        409: Reply("AFAS refuses the stored token (connect again).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        422: Reply("Not a Profit environment number or name.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        502: Reply("AFAS answered an error.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        503: Reply("AFAS is not reachable now; type the number instead.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+    },
+)  # fmt: skip
+
+PROFIT_JOURNALS = Operation(
+    name="afas_profit_journals",
+    method="GET",
+    route="afas-profit/environments/{environment}/administrations/{administration}/journals",
+    access=Access.READER,
+    summary="The journals (dagboeken) of an AFAS Profit administration, memoriaal first",
+    description="Read from AFAS (GetConnector Profit_Journals, filtered on the administration) "
+    "with the office's stored token, for the client form's select.",
+    tag="connections",
+    handler=list_profit_journals,
+    replies={
+        200: Reply("The journals (code, description, memorial, blocked).", ProfitJournalsAnswer),
+        404: Reply("The office has no connection with this environment.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        409: Reply("AFAS refuses the stored token (connect again).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        422: Reply("Not a Profit environment or administration number.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        502: Reply("AFAS answered an error.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        503: Reply("AFAS is not reachable now; type the code instead.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+    },
+)  # fmt: skip
+
 OPERATIONS = (
     PROFIT_CONNECT,
     SB_CONNECT,
@@ -711,4 +883,6 @@ OPERATIONS = (
     SB_LANDING,
     SB_ENVIRONMENTS,
     SB_ADMINISTRATIONS,
+    PROFIT_ADMINISTRATIONS,
+    PROFIT_JOURNALS,
 )

@@ -6,18 +6,21 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from shared.api.failures import problem_for
 from shared.api.http import (
     ApiResponse,
     FieldError,
+    bad_request,
+    field_errors,
     json_response,
     not_found,
+    read_json,
     read_model,
     validation_failed,
 )
-from shared.api.operations import Access, Operation, Reply, RequestContext
+from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
 from shared.api.schemas import (
     ClientIn,
     ClientList,
@@ -104,7 +107,20 @@ def put_client(ctx: RequestContext) -> ApiResponse:
         raise validation_failed(
             [FieldError("clientId", "mag alleen letters, cijfers, - en _ bevatten (max. 64)")]
         )
-    body = read_model(ctx.request, ClientIn)
+    service = ctx.services.client_service
+    data = read_json(ctx.request)
+    if not isinstance(data, dict):
+        raise bad_request("Er wordt een JSON-object verwacht ({ … }).")
+    try:
+        body = ClientIn.model_validate(data)
+    except ValidationError as exc:
+        # One round: the schema's errors and the live checks of the readable parts together.
+        errors = field_errors(exc)
+        errors += service.problems_beside(ctx.office_id, data, errors, user=ctx.user.name)
+        raise validation_failed(errors) from None
+    if ctx.request.query.get("validateOnly", "").lower() == "true":
+        service.check(ctx.office_id, client_id, body, user=ctx.user.name)
+        return ApiResponse(204)
     if_match = ctx.request.headers.get("if-match")
     config, created = ctx.services.client_service.save(
         ctx.office_id, client_id, body, user=ctx.user.name, if_match=if_match
@@ -269,11 +285,22 @@ PUT_CLIENT = Operation(
     access=Access.ADMIN,
     summary="Create or replace a client configuration (validated against Loket and AFAS)",
     tag="clients",
+    description="A 422 lists every field error at once: the schema's, and the checks against "
+    "Loket and AFAS of the parts that are readable. With validateOnly=true nothing is stored: "
+    "204 when every check passes (the portal's form checks everything in one round).",
     handler=put_client,
     body=ClientIn,
+    query=(
+        QueryParam(
+            "validateOnly",
+            "true: run every check, store nothing",
+            {"type": "string", "enum": ["true", "false"]},
+        ),
+    ),
     replies={
         200: Reply("Replaced.", ClientOut),
         201: Reply("Created.", ClientOut),
+        204: Reply("validateOnly: every check passed; nothing stored."),
         412: Reply(
             "If-Match did not match.",
             schema={"$ref": "#/components/schemas/Problem"},
