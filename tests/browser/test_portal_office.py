@@ -277,13 +277,13 @@ def test_review_approve_reject_documents_and_notifications(
     name, data = downloaded(
         page, lambda: page.get_by_role("link", name="loket-lines.json downloaden").click()
     )
-    assert name == f"{korenschoof.id}-loket-lines.json"
+    assert name == "loonjournaal-4711-2024-04-loket-lines.json"  # client and period, no ids
     lines = json.loads(data)
     assert lines["count"] == len(korenschoof.lines)
     name, data = downloaded(
         page, lambda: page.get_by_role("link", name=re.compile("^Journaalpost als CSV")).click()
     )
-    assert name == f"journaalpost-{korenschoof.id}.csv"
+    assert name == "loonjournaal-4711-2024-04.csv"
     assert data.startswith("\ufeff".encode())
     csv = data.decode("utf-8-sig").split("\r\n")
     assert csv[0] == "Rekening;Omschrijving;Kostenplaats;Debet;Credit"
@@ -293,7 +293,7 @@ def test_review_approve_reject_documents_and_notifications(
     name, data = downloaded(
         page, lambda: page.get_by_role("link", name=re.compile("^AFAS-bestand")).click()
     )
-    assert name == f"afas-{korenschoof.id}.json"
+    assert name == "loonjournaal-4711-2024-04-afas.json"
     fields = [
         e["Fields"]
         for e in json.loads(data)["FiEntryPar"]["Element"]["Objects"][0]["FiEntries"]["Element"]
