@@ -389,32 +389,79 @@ class RunRepository:
         (one range query; a thousand runs are one page of Table Storage), so every page number
         is exact, unlike continuation tokens, which only know the next page."""
         office = check_key(office_id)
-        rows = self._table.query_entities(
-            "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
-            parameters={"pk": office, "start": "ix|", "end": "ix}"},
-            results_per_page=1000,
-        )
-        every = [_run(e) for e in rows]
+        if matches is None:
+            return self._counted_keys(office, limit, page, run_type, client_id)
+        every = [_run(e) for e in self._range(office, "ix|")]
         chosen = every
         if client_id:
-            prefix = f"cx|{check_key(client_id)}|"
             took_part = {
                 str(e["run_id"])
-                for e in self._table.query_entities(
-                    "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
-                    parameters={"pk": office, "start": prefix, "end": prefix[:-1] + "}"},
-                    select=["run_id"],
-                )
+                for e in self._range(office, f"cx|{check_key(client_id)}|", select=["run_id"])
             }
             chosen = [r for r in chosen if r.run_id in took_part]
         if run_type is not None:
             chosen = [r for r in chosen if r.type is run_type]
-        if matches is not None:
-            chosen = [r for r in chosen if matches(r)]
+        chosen = [r for r in chosen if matches(r)]
         pages = max(1, -(-len(chosen) // limit))
         number = min(max(page, 1), pages)
         start = (number - 1) * limit
         return CountedPage(chosen[start : start + limit], len(chosen), len(every), number, pages)
+
+    def _counted_keys(
+        self,
+        office: str,
+        limit: int,
+        page: int,
+        run_type: RunType | None,
+        client_id: str | None,
+    ) -> CountedPage:
+        """Without a search: count the index keys only (small rows), then read the page's runs."""
+        everything = [str(e["RowKey"]) for e in self._range(office, "ix|", select=["RowKey"])]
+        if client_id:
+            keys = self._range(office, f"cx|{check_key(client_id)}|", select=["run_id", "type"])
+            wanted = [
+                str(e["run_id"])
+                for e in keys
+                if run_type is None or e.get("type") == run_type.value
+            ]
+        elif run_type is not None:
+            keys = self._range(office, f"tx|{run_type.value}|", select=["run_id"])
+            wanted = [str(e["run_id"]) for e in keys]
+        else:
+            wanted = []
+        total = len(wanted) if (client_id or run_type) else len(everything)
+        pages = max(1, -(-total // limit))
+        number = min(max(page, 1), pages)
+        start = (number - 1) * limit
+        if client_id or run_type:
+            found = (self.get(office, run_id) for run_id in wanted[start : start + limit])
+            runs = [r for r in found if r is not None]
+        else:
+            chosen = everything[start : start + limit]
+            runs = (
+                [
+                    _run(e)
+                    for e in self._table.query_entities(
+                        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
+                        parameters={"pk": office, "first": chosen[0], "last": chosen[-1]},
+                    )
+                ]
+                if chosen
+                else []
+            )
+        return CountedPage(runs, total, len(everything), number, pages)
+
+    def _range(
+        self, office: str, prefix: str, select: list[str] | None = None
+    ) -> list[TableEntity]:
+        return list(
+            self._table.query_entities(
+                "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+                parameters={"pk": office, "start": prefix, "end": prefix[:-1] + "}"},
+                select=select,
+                results_per_page=1000,
+            )
+        )
 
     # -- jobs -----------------------------------------------------------------------------
     def add_jobs(self, run: NewRun, client_ids: Iterable[str]) -> None:
