@@ -118,8 +118,9 @@ function card(ctx, item, { session, outcome, reload }) {
     if (reloads) await reload();
   };
 
-  const approve = h("button", { type: "button", "aria-label": `Goedkeuren: ${what}`, onclick: () => busy(approve, async () => {
+  const approve = h("button", { type: "button", "aria-label": `Goedkeuren: ${what}`, onclick: async () => {
     if (!(await confirmApproval(item, what))) { approve.focus(); return; }
+    await busy(approve, async () => {
     try {
       const answer = await request("POST", `/approvals/${encodeURIComponent(item.approvalId)}/approve`, { headers: { "If-Match": item.etag } });
       const done = answer.data;
@@ -135,7 +136,8 @@ function card(ctx, item, { session, outcome, reload }) {
     } catch (error) {
       await failed(error, "Goedkeuren");
     }
-  }) }, "Goedkeuren");
+    });
+  } }, "Goedkeuren");
 
   // Afwijzen: a small form with the reason and whether Loket should say "verwerking mislukt".
   const formId = nextId("afwijzen");

@@ -252,7 +252,7 @@ function runSummary(run, byId) {
     summary = notice("info", h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf."));
   } else if (outcome === "nothing_to_do") {
     summary = notice("info", h("p", null, h("strong", null, "Er was niets te boeken. "),
-      "Loket had voor de klanten in deze run geen nieuwe journaalruns. Onder Meldingen staat per klant waarom, met de controles in Loket."));
+      "Loket had voor de klanten in deze run geen nieuwe journaalruns. Onder Meldingen staat per klant waarom."));
   } else if (outcome === "failed") {
     summary = notice("warning",
       total ? h("p", null, counted) : null,

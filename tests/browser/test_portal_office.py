@@ -150,7 +150,8 @@ def test_review_approve_reject_documents_and_notifications(
     page.get_by_role("link", name="Runs overzicht").click()
     page.get_by_role("button", name="Nachtelijke run nu starten (ontwikkeling)").click()
     nightly = page.locator("tbody tr", has_text="Nachtelijk")
-    expect(nightly.get_by_text("Uitgevoerd (2/2)")).to_be_visible(timeout=60_000)
+    # Both loonruns wait for approval: the status says so (not a green "Uitgevoerd (2/2)").
+    expect(nightly.get_by_text("Wacht op goedkeuring (0/2)")).to_be_visible(timeout=60_000)
     expect(page.locator("#approvals-count")).to_contain_text("2")  # the menu's count badge
     assert world.afas.profit_entries() == []
     nightly.get_by_role("link", name="Nachtelijk").click()

@@ -71,6 +71,12 @@ OVERFLOW_JS = """
 }
 """
 
+BADGES_FIT_JS = """
+() => [...document.querySelectorAll('td .status')].filter((b) =>
+  b.getBoundingClientRect().right > b.closest('td').getBoundingClientRect().right + 1)
+  .map((b) => b.textContent)
+"""
+
 # The header on one line: brand, menu and user share one row.
 HEADER_JS = """
 () => {
@@ -235,6 +241,7 @@ def test_run_status_counts_loonruns_for_admin_and_reader(
     phone.goto(portal_world.portal + "#/runs")
     expect(phone.locator("tbody tr")).to_have_count(4)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert phone.evaluate(BADGES_FIT_JS) == []  # a long status wraps inside its card
     shoot(phone, f"44-runs-overzicht-telefoon-{who}")
     phone.goto(portal_world.portal + "#/runs/nightly-2026-03-02")
     expect(phone.locator("section.checks li.check")).to_have_count(3)
