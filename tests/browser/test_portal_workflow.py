@@ -277,7 +277,7 @@ def test_the_manual_workflow_end_to_end(
         "Rerun voor client 5120 (01-02-2024 t/m 29-02-2024)"
     )
     expect(
-        page.get_by_text("0 van de 1 loonruns succesvol geïmporteerd in AFAS Profit.")
+        page.get_by_text("0 van de 1 loonrun geïmporteerd in AFAS Profit; 1 mislukt.")
     ).to_be_visible()
     failed = page.locator("#panel-loonruns tbody tr")
     expect(failed).to_have_count(1)
