@@ -118,7 +118,9 @@ function card(ctx, item, { session, outcome, reload }) {
     if (reloads) await reload();
   };
 
-  const approve = h("button", { type: "button", "aria-label": `Goedkeuren: ${what}`, onclick: () => busy(approve, async () => {
+  const approve = h("button", { type: "button", "aria-label": `Goedkeuren: ${what}`, onclick: async () => {
+    if (!(await confirmApproval(item, what))) { approve.focus(); return; }
+    await busy(approve, async () => {
     try {
       const answer = await request("POST", `/approvals/${encodeURIComponent(item.approvalId)}/approve`, { headers: { "If-Match": item.etag } });
       const done = answer.data;
@@ -134,7 +136,8 @@ function card(ctx, item, { session, outcome, reload }) {
     } catch (error) {
       await failed(error, "Goedkeuren");
     }
-  }) }, "Goedkeuren");
+    });
+  } }, "Goedkeuren");
 
   // Afwijzen: a small form with the reason and whether Loket should say "verwerking mislukt".
   const formId = nextId("afwijzen");
@@ -190,4 +193,30 @@ function card(ctx, item, { session, outcome, reload }) {
   });
   add(node, h("div", { class: "actions" }, approve, reject), form);
   return node;
+}
+
+/** Goedkeuren books for real: ask first, with the amount and the AFAS administration. Answers
+ * true when the admin confirms ("Ja, boeken"); Annuleren, Escape or closing answer false. */
+export function confirmApproval(item, what) {
+  return new Promise((resolve) => {
+    const title = nextId("bevestig");
+    const yes = h("button", { type: "button", value: "ja" }, "Ja, boeken in AFAS");
+    const no = h("button", { type: "button", class: "secondary", value: "nee" }, "Annuleren");
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": title },
+      h("h2", { id: title }, "Journaalpost goedkeuren en boeken?"),
+      h("p", null, `De journaalpost van ${what} wordt nu geboekt. Dat kan in Loonbrug niet ongedaan worden gemaakt.`),
+      h("dl", { class: "facts" },
+        h("dt", null, "Boeken in"), h("dd", null, h("strong", null, where(item))),
+        h("dt", null, "Bedrag"), h("dd", { class: "amount" }, h("strong", null, `€ ${money(item.totalDebit)}`), " debet en credit",
+          item.totalDebit === item.totalCredit ? "" : ` (credit € ${money(item.totalCredit)}: niet in balans)`),
+        h("dt", null, "Regels"), h("dd", null, String(item.lineCount))),
+      h("div", { class: "actions" }, yes, no));
+    const close = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
+    yes.addEventListener("click", () => close(true));
+    no.addEventListener("click", () => close(false));
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); close(false); });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
 }

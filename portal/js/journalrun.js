@@ -14,11 +14,24 @@ const DOCUMENTS = {
   "afas-response.json": "Het antwoord van AFAS",
 };
 
+/** Prepared (awaiting approval), rejected, or failed before the post: afas-request.json is what
+ * would have been sent, and nothing was. */
+const NOT_SENT = { "afas-request.json": "Wat naar AFAS verstuurd zou worden (niet verstuurd)" };
+
 /** "afas-request-0123456789ab.json": a later version stored next to the first (never replaced). */
-function describe(name) {
-  if (DOCUMENTS[name]) return DOCUMENTS[name];
-  const base = Object.keys(DOCUMENTS).find((known) => name.startsWith(known.replace(/\.json$/, "-")));
-  return base ? `${DOCUMENTS[base]} (latere versie)` : name;
+function describe(name, sent) {
+  const texts = sent ? DOCUMENTS : { ...DOCUMENTS, ...NOT_SENT };
+  if (texts[name]) return texts[name];
+  const base = Object.keys(texts).find((known) => name.startsWith(known.replace(/\.json$/, "-")));
+  return base ? `${texts[base]} (latere versie)` : name;
+}
+
+/** Why a loonrun has no "Verzonden" moment, in words (never a bare "—"). */
+function notSent(row) {
+  if (row.status === "rejected") return "Niet naar AFAS verstuurd: afgewezen";
+  if (row.status === "awaiting_approval") return "Nog niet naar AFAS verstuurd: wacht op goedkeuring";
+  if (row.status === "skipped") return "Niet naar AFAS verstuurd";
+  return "Niet naar AFAS verstuurd";
 }
 
 function size(bytes) {
@@ -74,7 +87,7 @@ export async function detail(ctx) {
       row.entryNumber ? [h("dt", null, "Journaalpost AFAS"), h("dd", null, row.entryNumber)] : null,
       row.reference ? [h("dt", null, "Boekstuknummer / tracking-id"), h("dd", { class: "mono" }, row.reference)] : null,
       h("dt", null, "AFAS omgeving"), h("dd", null, row.environment || "—"),
-      h("dt", null, "Verzonden"), h("dd", null, row.sentAt ? dateTime(row.sentAt) : "—"),
+      h("dt", null, "Verzonden"), h("dd", null, row.sentAt ? dateTime(row.sentAt) : notSent(row)),
       row.note && row.status !== "imported" ? [h("dt", null, "Toelichting"), h("dd", null, row.note)] : null,
       h("dt", null, "In run"), h("dd", null, h("a", { href: runHref }, run.type === "rerun" ? `Rerun van ${dateTime(run.createdAt)}` : `Nachtelijke run van ${date(run.businessDate || run.createdAt)}`))),
     problems);
@@ -94,6 +107,8 @@ export async function detail(ctx) {
   }
   if (!ctx.alive()) return;
   const what = `loonrun ${period(row.payrollPeriod)} van klant ${row.clientId}`;
+  // Sent: booked, or a post that AFAS answered (refused). Prepared and rejected ones never were.
+  const sent = Boolean(row.sentAt) || row.status === "imported";
   body.replaceChildren(
     h("section", { "aria-labelledby": "exports-title" },
       h("h2", { id: "exports-title" }, "Exporteren"),
@@ -105,9 +120,11 @@ export async function detail(ctx) {
           h("span", { class: "muted" }, " · precies wat Loonbrug naar AFAS stuurt (of zou sturen)")))),
     h("section", { "aria-labelledby": "audit-title" },
       h("h2", { id: "audit-title" }, `Auditkopie (${listed.documents.length} documenten)`),
-      h("p", null, "Loonbrug bewaart van elke geboekte, mislukte of klaargezette loonrun onveranderlijk wat Loket.nl gaf, wat naar AFAS ging en wat AFAS antwoordde. Het controlegetal (SHA-256) laat zien dat een document niet is gewijzigd."),
+      h("p", null, sent
+        ? "Loonbrug bewaart van elke geboekte, mislukte of klaargezette loonrun onveranderlijk wat Loket.nl gaf, wat naar AFAS ging en wat AFAS antwoordde. Het controlegetal (SHA-256) laat zien dat een document niet is gewijzigd."
+        : "Deze loonrun is niet naar AFAS verstuurd. Loonbrug bewaart onveranderlijk wat Loket.nl gaf en de journaalpost die klaarstond. Het controlegetal (SHA-256) laat zien dat een document niet is gewijzigd."),
       table([
-        { label: "Document", render: (d) => h("div", null, h("div", null, describe(d.name)), h("div", { class: "muted mono" }, d.name)) },
+        { label: "Document", render: (d) => h("div", null, h("div", null, describe(d.name, sent)), h("div", { class: "muted mono" }, d.name)) },
         { label: "Grootte", render: (d) => size(d.size), num: true },
         { label: "Vastgelegd", render: (d) => dateTime(d.createdAt) },
         { label: "Bewaard tot", render: (d) => (d.retainUntil ? date(d.retainUntil) : "—") },

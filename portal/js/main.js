@@ -1,6 +1,6 @@
 // The portal's shell: who is signed in, the menu, the dev banner, and the hash router.
 import { api, config, devPrincipal, forgetDevPrincipal } from "./api.js";
-import { add, h, notice, takeFlash } from "./ui.js";
+import { add, h, notice, retryButton, takeFlash } from "./ui.js";
 import * as runs from "./runs.js";
 
 const lazy = (file, name) => async (ctx) => (await import(file))[name](ctx);
@@ -138,7 +138,8 @@ async function render() {
     view.replaceChildren(
       h("h1", { tabindex: "-1" }, error.notFound ? "Pagina niet gevonden" : "Er ging iets mis"),
       notice("error", h("p", null, error.detail || error.message),
-        error.hint ? h("p", null, "Wat kunt u doen: ", error.hint) : null),
+        error.hint ? h("p", null, "Wat kunt u doen: ", error.hint) : null,
+        retryButton(error)),
       h("p", null, h("a", { href: "#/runs" }, "Naar het Runs overzicht")));
   }
   if (!ctx.alive()) return;
@@ -176,6 +177,7 @@ window.addEventListener("loonbrug:signed-out", () => {
   if (!main.querySelector(".notice.signed-out")) { banner.classList.add("signed-out"); main.prepend(banner); }
 });
 window.addEventListener("hashchange", () => { renderUser(); render(); });
+window.addEventListener("loonbrug:retry", () => render());
 
 renderBanner();
 renderUser();

@@ -32,7 +32,7 @@ export async function form(ctx) {
     add(view, notice("warning",
       h("p", null, h("strong", null, "Deze installatie van Loonbrug kan (nog) geen e-mail versturen.")),
       h("p", null, "U kunt de instellingen al opslaan; de e-mails gaan vanzelf mee zodra e-mail is ingesteld."),
-      h("p", { class: "hint" }, "Wat kunt u doen: vraag de beheerder van de Loonbrug-installatie om e-mail in te stellen (Azure Communication Services Email: ACS_EMAIL_ENDPOINT en NOTIFY_SENDER).")));
+      h("p", { class: "hint" }, "Wat kunt u doen: vraag de beheerder van de Loonbrug-installatie om het versturen van e-mail in te stellen (zie de handleiding voor beheer).")));
   }
   if (readOnly) add(view, notice("info", h("p", null, "U kunt deze instellingen bekijken; alleen een beheerder (rol Loonbrug-beheerder) kan ze wijzigen.")));
 

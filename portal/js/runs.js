@@ -23,11 +23,10 @@ export function loketLabel(connections) {
   return LOKET_ENVIRONMENTS[label] || (label ? `Loket.nl ${label}` : "Loket.nl");
 }
 
-const statusKind = (run) => run.status; // running | done | failed
+/** The run's badge class: what happened to its loonruns (outcome), else its job status. */
+const statusKind = (run) => run.outcome || run.status;
 
 // -- Runs overzicht ---------------------------------------------------------------------------------
-
-const pages = { key: "", tokens: [null] }; // continuation tokens of the pages seen (per filter)
 
 export async function list(ctx) {
   const { view, query, session } = ctx;
@@ -35,11 +34,9 @@ export async function list(ctx) {
     type: query.get("type") || "",
     clientId: query.get("klant") || "",
     limit: query.get("aantal") || "10",
+    q: query.get("zoek") || "",
   };
-  const key = JSON.stringify(filters);
-  if (pages.key !== key) { pages.key = key; pages.tokens = [null]; }
-  let index = Math.min(Number(query.get("pagina") || "1"), pages.tokens.length) - 1;
-  if (index < 0) index = 0;
+  const pageNumber = Math.max(1, Number(query.get("pagina") || "1") || 1);
 
   const go = (changes) => {
     const next = new URLSearchParams(query);
@@ -61,8 +58,16 @@ export async function list(ctx) {
     filters.clientId ? h("option", { value: filters.clientId, selected: true }, filters.clientId) : null);
   const limitSelect = h("select", { onchange: () => go({ aantal: limitSelect.value, pagina: "" }) },
     ["10", "20", "50", "100"].map((n) => h("option", { value: n, selected: filters.limit === n }, n)));
-  add(toolbar, 
+  // Zoeken: every word must appear in the row as shown ("05-08-2022 13:58", "Re-run", "4711").
+  let typing = null;
+  const search = h("input", { type: "search", value: filters.q, maxlength: "100", autocomplete: "off",
+    placeholder: "bijv. 4711 of 05-08-2022",
+    oninput: () => { clearTimeout(typing); typing = setTimeout(() => go({ zoek: search.value.trim(), pagina: "" }), 400); },
+    onkeydown: (e) => { if (e.key === "Enter") { clearTimeout(typing); go({ zoek: search.value.trim(), pagina: "" }); } },
+  });
+  add(toolbar,
     field("Type", typeSelect), field("Klantnr.", clientSelect), field("Aantal per pagina", limitSelect),
+    field("Zoeken", search),
     h("span", { class: "spacer" }),
     session.isAdmin ? h("a", { class: "button", href: "#/rerun" }, "Rerun uitvoeren") : null,
     session.isAdmin && ctx.config.devSignIn ? nightlyButton(ctx) : null,
@@ -78,13 +83,11 @@ export async function list(ctx) {
   let timer = null;
   const load = async (quiet) => {
     const [page, connections] = await Promise.all([
-      api.get("/runs", { type: filters.type, clientId: filters.clientId, limit: filters.limit, continuationToken: pages.tokens[index] }),
+      api.get("/runs", { type: filters.type, clientId: filters.clientId, limit: filters.limit, page: String(pageNumber), q: filters.q }),
       api.get("/connections"),
     ]);
     if (!ctx.alive()) return;
-    pages.tokens[index + 1] = page.continuationToken || undefined;
-    pages.tokens.length = index + 2;
-    body.replaceChildren(runsTable(page.runs, connections.connections, filters, index, page.continuationToken, go));
+    body.replaceChildren(runsTable(page, connections.connections, filters, go));
     performance.mark("loonbrug:runs-rendered");
     const running = page.runs.some((r) => r.status === "running");
     clearTimeout(timer);
@@ -99,12 +102,35 @@ export async function list(ctx) {
   } catch (error) {
     body.replaceChildren(problemNotice(error));
   }
-  return () => clearTimeout(timer);
+  return () => { clearTimeout(timer); clearTimeout(typing); };
 }
 
-function runsTable(runs, connections, filters, index, nextToken, go) {
+/** "1 tot 10 van 57 resultaten (gefilterd uit 60 resultaten)", as the manual's overview says. */
+export function rangeText(page, limit, shown, total, unfiltered) {
+  if (!total) return unfiltered ? `0 resultaten (gefilterd uit ${unfiltered} resultaten)` : "0 resultaten";
+  const first = (page - 1) * limit + 1;
+  const text = `${first} tot ${first + shown - 1} van ${total} resultaten`;
+  return unfiltered && unfiltered !== total ? `${text} (gefilterd uit ${unfiltered} resultaten)` : text;
+}
+
+/** Page numbers around the current one: [1, "…", 4, 5, 6, "…", 12]. */
+export function pageNumbers(current, pages) {
+  const wanted = new Set([1, pages, current - 1, current, current + 1].filter((n) => n >= 1 && n <= pages));
+  const sorted = [...wanted].sort((a, b) => a - b);
+  const out = [];
+  sorted.forEach((n, i) => {
+    if (i && n - sorted[i - 1] > 1) out.push("…");
+    out.push(n);
+  });
+  return out;
+}
+
+function runsTable(page, connections, filters, go) {
+  const { runs } = page;
+  const current = page.page || 1;
+  const limit = Number(filters.limit);
   if (!runs.length) {
-    if (index > 0) return empty(h("p", null, "Er zijn geen runs meer. "), h("a", { href: "#/runs" }, "Terug naar de eerste pagina"));
+    if (filters.q) return empty(h("p", null, `Geen runs gevonden met '${filters.q}'. `, h("a", { href: "#/runs" }, "Alle runs tonen")));
     if (filters.type || filters.clientId) return empty(h("p", null, "Geen runs gevonden met deze filters. Kies 'Alle' om alle runs te zien."));
     return empty(
       h("p", null, h("strong", null, "Er zijn nog geen runs.")),
@@ -115,6 +141,7 @@ function runsTable(runs, connections, filters, index, nextToken, go) {
   }
   const loket = loketLabel(connections);
   const running = runs.some((r) => r.status === "running");
+  const pages = page.pages || 1;
   return h("div", null,
     table([
       { label: "Type", render: (r) => h("a", { href: `#/runs/${encodeURIComponent(r.runId)}` }, TYPES[r.type] || r.type) },
@@ -132,9 +159,15 @@ function runsTable(runs, connections, filters, index, nextToken, go) {
       }),
     }),
     h("div", { class: "pager" },
-      h("button", { type: "button", class: "secondary", disabled: index === 0, onclick: () => go({ pagina: String(index) }) }, "Vorige"),
-      h("span", { "aria-live": "polite" }, `Pagina ${index + 1}`),
-      h("button", { type: "button", class: "secondary", disabled: !nextToken, onclick: () => go({ pagina: String(index + 2) }) }, "Volgende")),
+      h("p", { class: "range", "aria-live": "polite" }, rangeText(current, limit, runs.length, page.total, page.unfilteredTotal)),
+      h("nav", { "aria-label": "Pagina's", class: "pages" },
+        h("button", { type: "button", class: "secondary", disabled: current <= 1, onclick: () => go({ pagina: String(current - 1) }) }, "Vorige"),
+        pageNumbers(current, pages).map((n) => (n === "…"
+          ? h("span", { class: "gap", "aria-hidden": "true" }, "…")
+          : h("button", { type: "button", class: n === current ? "page current" : "page secondary",
+            "aria-current": n === current ? "page" : null, "aria-label": `Pagina ${n}`,
+            onclick: () => go({ pagina: String(n) }) }, String(n)))),
+        h("button", { type: "button", class: "secondary", disabled: current >= pages, onclick: () => go({ pagina: String(current + 1) }) }, "Volgende"))),
     running ? notice("info", h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf.")) : null,
     h("p", { class: "muted" }, "Klik op een regel om de details van die run te bekijken."),
   );
@@ -196,28 +229,71 @@ function runTitle(run) {
   return `Nachtelijke run van ${date(run.businessDate || run.createdAt)}`;
 }
 
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+/** What happened to the run's loonruns, in sentences (the API counts them: journalRuns*). */
 function runSummary(run, byId) {
-  const total = run.journalRuns.length;
-  const imported = run.journalRuns.filter((j) => j.status === "imported").length;
-  const awaiting = run.journalRuns.filter((j) => j.status === "awaiting_approval").length;
+  const total = run.journalRunsTotal ?? run.journalRuns.length;
+  const imported = run.journalRunsImported ?? 0;
+  const failed = run.journalRunsFailed ?? 0;
+  const awaiting = run.journalRunsAwaitingApproval ?? 0;
+  const rejected = run.journalRunsRejected ?? 0;
   const targets = new Set(run.journalRuns.map((j) => byId[j.clientId]?.target?.type).filter(Boolean));
   const where = targets.size === 1 ? (targets.has("afas-sb") ? "AFAS SB+" : "AFAS Profit") : "AFAS";
+  const others = [
+    failed ? `${failed} mislukt` : null,
+    awaiting ? `${awaiting} ${awaiting === 1 ? "wacht" : "wachten"} op goedkeuring` : null,
+    rejected ? `${rejected} afgewezen` : null,
+  ].filter(Boolean);
+  const counted = `${imported} van de ${plural(total, "loonrun", "loonruns")} geïmporteerd in ${where}${others.length ? `; ${others.join(", ")}` : ""}.`;
+  const outcome = run.outcome || run.status;
+  let summary = null;
+  if (outcome === "running") {
+    summary = notice("info", h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf."));
+  } else if (outcome === "nothing_to_do") {
+    summary = notice("info", h("p", null, h("strong", null, "Er was niets te boeken. "),
+      "Loket had voor de klanten in deze run geen nieuwe journaalruns. Onder Meldingen staat per klant waarom."));
+  } else if (outcome === "failed") {
+    summary = notice("warning",
+      total ? h("p", null, counted) : null,
+      run.clientsFailed ? h("p", null, `${plural(run.clientsFailed, "klant is", "klanten zijn")} niet verwerkt.`) : null,
+      !total && !run.clientsFailed ? h("p", null, "De run kon niet worden uitgevoerd.") : null,
+      h("p", null, "Bekijk het tabblad Meldingen voor wat er misging en wat u kunt doen."));
+  } else if (outcome === "awaiting_approval") {
+    summary = notice("warning", h("p", null, counted),
+      h("p", null, `${awaiting === 1 ? "Die loonrun wordt" : "Die loonruns worden"} pas geboekt als een beheerder ${awaiting === 1 ? "hem" : "ze"} goedkeurt. `,
+        h("a", { href: "#/approvals" }, "Naar Goedkeuren")));
+  } else {
+    summary = notice(imported ? "ok" : "warning", h("p", null, imported === total && !rejected
+      ? `${imported} van de ${plural(total, "loonrun", "loonruns")} succesvol geïmporteerd in ${where}.` : counted));
+  }
   return h("div", null,
     h("dl", { class: "facts" },
       h("dt", null, "Status"), h("dd", null, badge(statusKind(run), run.statusText)),
       h("dt", null, "Aangemaakt"), h("dd", null, `${dateTime(run.createdAt)} door ${run.createdBy === "system" ? "Loonbrug (automatisch)" : run.createdBy}`),
       h("dt", null, "Klanten"), h("dd", null, `${run.jobsDone} van ${run.jobsTotal} verwerkt${run.jobsFailed ? `, ${run.jobsFailed} met fouten` : ""}`)),
-    run.status === "running"
-      ? notice("info",
-        h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf."))
-      : awaiting && !imported && run.status !== "failed" ? null
-      : notice(run.status === "failed" ? "warning" : "ok",
-        h("p", null, `${imported} van de ${total} loonruns succesvol geïmporteerd in ${where}.`),
-        run.status === "failed" ? h("p", null, "Bekijk het tabblad Meldingen voor wat er misging en wat u kunt doen.") : null),
-    awaiting ? notice("warning",
-      h("p", null, `${awaiting} ${awaiting === 1 ? "loonrun wacht" : "loonruns wachten"} op goedkeuring; ${awaiting === 1 ? "die wordt" : "die worden"} pas geboekt als een beheerder ${awaiting === 1 ? "hem goedkeurt" : "ze goedkeurt"}. `,
-        h("a", { href: "#/approvals" }, "Naar Goedkeuren"))) : null,
-  );
+    summary,
+    checklists(run));
+}
+
+const CHECK_MARKS = { ok: "✓", failed: "✗", unknown: "?" };
+const CHECK_WORDS = { ok: "in orde", failed: "niet in orde", unknown: "niet te controleren" };
+
+/** The manual's three checks in Loket (Verloning, Journaal, Loonaangifte), per client that had
+ * nothing to book, each with what to do in Loket. */
+function checklists(run) {
+  const withChecks = run.messages.filter((m) => m.checks && m.checks.length);
+  if (!withChecks.length) return null;
+  return h("section", { class: "checks", "aria-labelledby": "checks-title" },
+    h("h2", { id: "checks-title" }, "Niets te boeken: controleer in Loket"),
+    h("p", null, "Komen er geen journaalposten binnen? Dan moet in Loket bij alle drie een groen vinkje staan."),
+    withChecks.map((m) => h("div", { class: "card checklist" },
+      h("h3", null, `Klant ${m.clientId}`),
+      h("ul", null, m.checks.map((c) => h("li", { class: `check ${c.state}` },
+        h("span", { class: "mark", "aria-hidden": "true" }, CHECK_MARKS[c.state] || "?"),
+        h("div", null,
+          h("p", null, h("strong", null, c.name), h("span", { class: "visually-hidden" }, `: ${CHECK_WORDS[c.state] || ""}`), " ", c.text),
+          c.todo ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), c.todo) : null)))))));
 }
 
 function tabPanels(run, byId, selected, remember) {
@@ -264,7 +340,7 @@ function journalRunsTable(run, byId) {
   return table([
     { label: "Clientnr", key: "clientId" },
     { label: "Loket.nl", render: (j) => byId[j.clientId]?.loketAdministrationName || "—" },
-    { label: "Loonrun", render: (j) => h("span", { class: "mono", title: j.payrollRunId }, j.payrollRunId.slice(0, 8)) },
+    { label: "Loonrun", render: (j) => loonrun(j.payrollPeriod) },
     { label: "Periode", render: (j) => period(j.payrollPeriod) },
     { label: "Volgnr.", key: "sequenceNumber", num: true },
     { label: "Datum verzonden", render: (j) => (j.sentAt ? dateTime(j.sentAt) : "—") },
@@ -282,7 +358,13 @@ function journalRunsTable(run, byId) {
 
 /** Booked, failed, prepared and rejected journal runs have an audit copy in their run. */
 function hasAudit(j) {
-  return j.status !== "skipped" || /^Afgewezen/.test(j.note || "");
+  return j.status !== "skipped";
+}
+
+/** The payroll run as Loket lists it: year and period number ("2020-1" → "20201"). */
+export function loonrun(payrollPeriod) {
+  const [year, number] = (payrollPeriod || "").split("-");
+  return number ? `${year}${number}` : payrollPeriod || "—";
 }
 
 function messagesList(run) {

@@ -144,7 +144,17 @@ export function problemNotice(error, unplaced) {
     error.hint ? h("p", { class: "hint" }, "Wat kunt u doen: ", error.hint) : null,
     errors.length ? h("ul", null, errors.map((e) => h("li", null, `${fieldLabel(e.field)} ${e.detail}`))) : null,
     error.incident ? h("p", { class: "muted" }, `Incidentnummer: ${error.incident}`) : null,
+    retryButton(error),
   );
+}
+
+/** "Server niet bereikbaar" (status 0), a timeout or a 5xx: a button that loads the screen
+ * again (main.js re-renders the route on loonbrug:retry). */
+export function retryButton(error) {
+  const status = error?.status;
+  if (!(status === 0 || status === 429 || status >= 500)) return null;
+  return h("p", null, h("button", { type: "button", class: "secondary retry",
+    onclick: () => window.dispatchEvent(new CustomEvent("loonbrug:retry")) }, "Opnieuw proberen"));
 }
 
 const LABELS = {};

@@ -247,6 +247,7 @@ def build_profit_entry(
         entry_date=period.entry_date,
         voucher_date=period.entry_date,
         lines=tuple(lines),
+        description=header,
     )
     found += _balance_findings(
         sum((ln.debit for ln in source_lines), ZERO), sum((ln.credit for ln in source_lines), ZERO)

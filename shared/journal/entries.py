@@ -32,6 +32,9 @@ class ProfitEntry:
     entry_date: date  # EnDa
     voucher_date: date  # BpDa
     lines: tuple[ProfitLine, ...]
+    # The entry's own description (the client's description template); not on the wire as a
+    # field of its own: each line's Ds starts with it ("{description} - {account name}").
+    description: str = ""
 
     @property
     def total_debit(self) -> Decimal:

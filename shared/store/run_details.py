@@ -9,6 +9,7 @@ Table ``RunDetails``, PartitionKey = ``{office}|{runId}``:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -27,6 +28,7 @@ class JournalRunOutcome(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     AWAITING_APPROVAL = "awaiting_approval"
+    REJECTED = "rejected"  # an admin rejected it under Goedkeuren: prepared, never sent
 
     @property
     def dutch(self) -> str:
@@ -35,6 +37,7 @@ class JournalRunOutcome(StrEnum):
             "failed": "Mislukt",
             "skipped": "Overgeslagen",
             "awaiting_approval": "Wacht op goedkeuring",
+            "rejected": "Afgewezen",
         }[self.value]
 
 
@@ -68,6 +71,18 @@ class RunMessage:
     client_id: str | None = None
     loket_journal_run_id: str | None = None
     code: str = ""
+    checks: tuple[LoketCheck, ...] = ()  # the manual's checklist, when there was nothing to book
+
+
+@dataclass(frozen=True)
+class LoketCheck:
+    """One of the manual's three checks in Loket (Verloning, Journaal, Loonaangifte): ``state``
+    ok (green tick), failed, or unknown (Loonbrug cannot see it); ``todo``: what to do in Loket."""
+
+    name: str
+    state: str  # ok | failed | unknown
+    text: str
+    todo: str = ""
 
 
 def _partition(office_id: str, run_id: str) -> str:
@@ -116,6 +131,12 @@ class RunDetailRepository:
                 "client_id": message.client_id or "",
                 "loket_journal_run_id": message.loket_journal_run_id or "",
                 "code": message.code,
+                "checks": json.dumps(
+                    [[c.name, c.state, c.text, c.todo] for c in message.checks],
+                    ensure_ascii=False,
+                )
+                if message.checks
+                else "",
             },
             mode=UpdateMode.REPLACE,
         )
@@ -171,4 +192,14 @@ def _message(e: TableEntity) -> RunMessage:
         client_id=e.get("client_id") or None,
         loket_journal_run_id=e.get("loket_journal_run_id") or None,
         code=e.get("code", ""),
+        checks=_checks(e.get("checks")),
     )
+
+
+def _checks(raw: Any) -> tuple[LoketCheck, ...]:
+    if not raw:
+        return ()
+    try:
+        return tuple(LoketCheck(*(str(part) for part in c[:4])) for c in json.loads(raw))
+    except (ValueError, TypeError):
+        return ()

@@ -19,7 +19,7 @@ import base64
 import json
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -90,16 +90,91 @@ class Run:
     skipped: int
     index_key: str
     etag: str
+    # Loonruns prepared for approval (counted when the job finished), the admins' decisions on
+    # them since (each moves one loonrun out of "awaiting"), and the jobs that failed as a whole
+    # (``failed`` counts those too, one each, without a loonrun behind them).
+    awaiting: int = 0
+    job_errors: int = 0
+    decided_imported: int = 0
+    decided_failed: int = 0
+    decided_rejected: int = 0
+
+    @property
+    def journal_runs(self) -> JournalRunCounts:
+        """What happened to the run's loonruns (the journal runs), admins' decisions included."""
+        decided = self.decided_imported + self.decided_failed + self.decided_rejected
+        return JournalRunCounts(
+            imported=self.imported + self.decided_imported,
+            failed=max(self.failed - self.job_errors, 0) + self.decided_failed,
+            awaiting=max(self.awaiting - decided, 0),
+            rejected=self.decided_rejected,
+            skipped=self.skipped,
+            clients_failed=self.job_errors,
+            running=self.status is RunStatus.RUNNING,
+            run_failed=self.status is RunStatus.FAILED,
+            clients_done=self.jobs_done,
+            clients_total=self.jobs_total,
+        )
 
     @property
     def status_text(self) -> str:
-        """The manual's wording: "Wordt uitgevoerd", "Uitgevoerd (3/3)"."""
-        progress = f"({self.jobs_done}/{self.jobs_total})"
-        if self.status is RunStatus.RUNNING:
-            return f"Wordt uitgevoerd {progress}"
-        if self.status is RunStatus.FAILED:
-            return f"Uitgevoerd met fouten {progress}"
-        return f"Uitgevoerd {progress}"
+        """The manual's wording, counting loonruns: "Wordt uitgevoerd", "Uitgevoerd (3/3)"."""
+        return self.journal_runs.text
+
+    @property
+    def outcome(self) -> str:
+        return self.journal_runs.outcome
+
+
+@dataclass(frozen=True)
+class JournalRunCounts:
+    """The loonruns of a run by what became of them, and the run's outcome in those terms. The
+    manual's "Uitgevoerd (3/3)" means "3 of the 3 loonruns imported": the fraction counts the
+    loonruns that were to be booked (imported, failed, awaiting approval, rejected); skipped ones
+    (a test year, already booked) are not in it."""
+
+    imported: int = 0
+    failed: int = 0
+    awaiting: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    clients_failed: int = 0  # jobs that failed as a whole (no loonrun behind the failure)
+    running: bool = False
+    run_failed: bool = False  # e.g. a run that could not start (Loket not connected)
+    clients_done: int = 0
+    clients_total: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.failed + self.awaiting + self.rejected
+
+    @property
+    def outcome(self) -> str:
+        """running | failed | awaiting_approval | imported | rejected | nothing_to_do"""
+        if self.running:
+            return "running"
+        if self.failed or self.clients_failed or self.run_failed:
+            return "failed"
+        if self.awaiting:
+            return "awaiting_approval"
+        if self.imported:
+            return "imported"
+        if self.rejected:
+            return "rejected"
+        return "nothing_to_do"
+
+    @property
+    def text(self) -> str:
+        fraction = f"({self.imported}/{self.total})"
+        rejected = f", {self.rejected} afgewezen" if self.rejected else ""
+        return {
+            "running": f"Wordt uitgevoerd ({self.clients_done} van {self.clients_total} klanten)",
+            "failed": f"Uitgevoerd met fouten {fraction}" if self.total else "Mislukt",
+            "awaiting_approval": f"Wacht op goedkeuring {fraction}",
+            "imported": f"Uitgevoerd {fraction[:-1]}{rejected})",
+            "rejected": f"Afgewezen {fraction}",
+            "nothing_to_do": "Niets te boeken",
+        }[self.outcome]
 
 
 @dataclass(frozen=True)
@@ -135,6 +210,7 @@ class JobOutcome:
     failed: int = 0
     skipped: int = 0
     error: str = ""  # set when the job itself failed (not only some journal runs)
+    awaiting: int = 0  # loonruns prepared for approval (review mode)
 
     @property
     def job_failed(self) -> bool:
@@ -158,6 +234,15 @@ class NewRun:
 class RunPage:
     runs: list[Run]
     continuation_token: str | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class CountedPage:
+    runs: list[Run]
+    total: int  # runs that pass the filters
+    unfiltered_total: int  # all runs of the office
+    page: int  # the page shown (1-based; a page past the end shows the last)
+    pages: int
 
 
 def _job_key(run_id: str, client_id: str) -> str:
@@ -287,6 +372,96 @@ class RunRepository:
             runs = [_run(e) for e in rows]
         token = _encode_token(rows[-1]["RowKey"]) if more and rows else None
         return RunPage(runs, token)
+
+    def counted_page(
+        self,
+        office_id: str,
+        *,
+        limit: int,
+        page: int,
+        run_type: RunType | None = None,
+        client_id: str | None = None,
+        matches: Callable[[Run], bool] | None = None,
+    ) -> CountedPage:
+        """Page ``page`` (1-based) of the runs that pass the filters, newest first, with the
+        number of runs that pass and of all runs: the overview's "1 tot 10 van 57 resultaten
+        (gefilterd uit 60 resultaten)" and its page numbers. Reads the office's run rows once
+        (one range query; a thousand runs are one page of Table Storage), so every page number
+        is exact, unlike continuation tokens, which only know the next page."""
+        office = check_key(office_id)
+        if matches is None:
+            return self._counted_keys(office, limit, page, run_type, client_id)
+        every = [_run(e) for e in self._range(office, "ix|")]
+        chosen = every
+        if client_id:
+            took_part = {
+                str(e["run_id"])
+                for e in self._range(office, f"cx|{check_key(client_id)}|", select=["run_id"])
+            }
+            chosen = [r for r in chosen if r.run_id in took_part]
+        if run_type is not None:
+            chosen = [r for r in chosen if r.type is run_type]
+        chosen = [r for r in chosen if matches(r)]
+        pages = max(1, -(-len(chosen) // limit))
+        number = min(max(page, 1), pages)
+        start = (number - 1) * limit
+        return CountedPage(chosen[start : start + limit], len(chosen), len(every), number, pages)
+
+    def _counted_keys(
+        self,
+        office: str,
+        limit: int,
+        page: int,
+        run_type: RunType | None,
+        client_id: str | None,
+    ) -> CountedPage:
+        """Without a search: count the index keys only (small rows), then read the page's runs."""
+        everything = [str(e["RowKey"]) for e in self._range(office, "ix|", select=["RowKey"])]
+        if client_id:
+            keys = self._range(office, f"cx|{check_key(client_id)}|", select=["run_id", "type"])
+            wanted = [
+                str(e["run_id"])
+                for e in keys
+                if run_type is None or e.get("type") == run_type.value
+            ]
+        elif run_type is not None:
+            keys = self._range(office, f"tx|{run_type.value}|", select=["run_id"])
+            wanted = [str(e["run_id"]) for e in keys]
+        else:
+            wanted = []
+        total = len(wanted) if (client_id or run_type) else len(everything)
+        pages = max(1, -(-total // limit))
+        number = min(max(page, 1), pages)
+        start = (number - 1) * limit
+        if client_id or run_type:
+            found = (self.get(office, run_id) for run_id in wanted[start : start + limit])
+            runs = [r for r in found if r is not None]
+        else:
+            chosen = everything[start : start + limit]
+            runs = (
+                [
+                    _run(e)
+                    for e in self._table.query_entities(
+                        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
+                        parameters={"pk": office, "first": chosen[0], "last": chosen[-1]},
+                    )
+                ]
+                if chosen
+                else []
+            )
+        return CountedPage(runs, total, len(everything), number, pages)
+
+    def _range(
+        self, office: str, prefix: str, select: list[str] | None = None
+    ) -> list[TableEntity]:
+        return list(
+            self._table.query_entities(
+                "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+                parameters={"pk": office, "start": prefix, "end": prefix[:-1] + "}"},
+                select=select,
+                results_per_page=1000,
+            )
+        )
 
     # -- jobs -----------------------------------------------------------------------------
     def add_jobs(self, run: NewRun, client_ids: Iterable[str]) -> None:
@@ -459,6 +634,8 @@ class RunRepository:
                         "imported": run.imported + outcome.imported,
                         "failed": run.failed + outcome.failed,
                         "skipped": run.skipped + outcome.skipped,
+                        "awaiting": run.awaiting + outcome.awaiting,
+                        "job_errors": run.job_errors + (1 if outcome.error else 0),
                     },
                     {
                         "mode": UpdateMode.MERGE,
@@ -477,12 +654,43 @@ class RunRepository:
                     imported=run.imported + outcome.imported,
                     failed=run.failed + outcome.failed,
                     skipped=run.skipped + outcome.skipped,
+                    awaiting=run.awaiting + outcome.awaiting,
+                    job_errors=run.job_errors + (1 if outcome.error else 0),
                 )
             except TableTransactionError as exc:
                 if _code(exc) not in ("UpdateConditionNotSatisfied", "ConditionNotMet"):
                     raise
             time.sleep(random.uniform(0.01, 0.05) * min(attempt + 1, 8))  # noqa: S311
         raise ConcurrencyConflict(f"could not count job {run_id}/{client_id} after 40 attempts")
+
+    def count_decision(self, office_id: str, run_id: str, outcome: str) -> None:
+        """An admin's decision moved one loonrun of the run out of "awaiting approval": to
+        ``imported``, ``failed`` or ``rejected``. Counted once per decision by the caller (who
+        saw the journal-run row go from awaiting to decided); ETag-conditional, so concurrent
+        decisions and finishing jobs never lose an update."""
+        column = {
+            "imported": "decided_imported",
+            "failed": "decided_failed",
+            "rejected": "decided_rejected",
+        }[outcome]
+        for attempt in range(40):
+            run = self.get(office_id, run_id)
+            if run is None:
+                return
+            try:
+                update_if_unchanged(
+                    self._table,
+                    {
+                        "PartitionKey": run.office_id,
+                        "RowKey": run.index_key,
+                        column: int(getattr(run, column)) + 1,
+                    },
+                    run.etag,
+                )
+                return
+            except ConcurrencyConflict:
+                time.sleep(random.uniform(0.01, 0.05) * min(attempt + 1, 8))  # noqa: S311
+        raise ConcurrencyConflict(f"could not count a decision in run {run_id}")
 
 
 def _run_rows(new: NewRun, jobs_total: int) -> list[dict[str, Any]]:
@@ -578,6 +786,11 @@ def _run(e: TableEntity) -> Run:
         skipped=int(e.get("skipped", 0)),
         index_key=e["RowKey"],
         etag=etag_of(e),
+        awaiting=int(e.get("awaiting", 0)),
+        job_errors=int(e.get("job_errors", 0)),
+        decided_imported=int(e.get("decided_imported", 0)),
+        decided_failed=int(e.get("decided_failed", 0)),
+        decided_rejected=int(e.get("decided_rejected", 0)),
     )
 
 

@@ -130,12 +130,41 @@ def approve(
     except ConcurrencyConflict:
         current = deps.approvals.get(office_id, approval)
         raise ReviewProblem("conflict", _state_text(current) if current else "Conflict.") from None
+    before = _row_status(deps, item)
     try:
         return _book(deps, item, user)
     except ReviewProblem as problem:
         if problem.kind in ("changed", "conflict", "consent") and not _post_out(deps, item):
             _back_to_pending(deps, item)
         raise
+    finally:
+        _count_decision(deps, item, before)
+
+
+def _row_status(deps: WorkerDeps, item: ApprovalItem) -> JournalRunOutcome | None:
+    """The status of the item's journal-run row in the run that prepared it."""
+    p = item.prepared
+    for record in deps.details.records_for_client(p.office_id, p.run_id, p.client_id):
+        if record.loket_journal_run_id == p.loket_journal_run_id:
+            return record.status
+    return None
+
+
+DECIDED = frozenset(
+    {JournalRunOutcome.IMPORTED, JournalRunOutcome.FAILED, JournalRunOutcome.REJECTED}
+)
+
+
+def _count_decision(deps: WorkerDeps, item: ApprovalItem, before: JournalRunOutcome | None) -> None:
+    """The run's loonrun counts follow a decision: the row went from awaiting to decided. (A
+    crash between the row and this count leaves the run's list count one loonrun behind; the
+    run detail counts the rows themselves.)"""
+    if before is not JournalRunOutcome.AWAITING_APPROVAL:
+        return
+    after = _row_status(deps, item)
+    if after in DECIDED:
+        assert after is not None
+        deps.runs.count_decision(item.prepared.office_id, item.prepared.run_id, after.value)
 
 
 def _post_out(deps: WorkerDeps, item: ApprovalItem) -> bool:
@@ -385,6 +414,7 @@ def reject(
         current = deps.approvals.get(office_id, approval)
         raise ReviewProblem("conflict", _state_text(current) if current else "Conflict.") from None
     p = item.prepared
+    before = _row_status(deps, item)
     marked = False
     if mark_failed:
         try:
@@ -397,6 +427,7 @@ def reject(
         except (ConsentRequired, NotConnected, LoketError) as exc:
             log.warning("rejection %s not marked in Loket: %s", approval, type(exc).__name__)
     _record_rejection(deps, item, user, reason, marked)
+    _count_decision(deps, item, before)
     return Decision(item, marked_in_loket=marked)
 
 
@@ -414,7 +445,7 @@ def _record_rejection(
             payroll_run_id=p.payroll_run_id,
             payroll_period=p.payroll_period,
             sequence_number=p.sequence_number,
-            status=JournalRunOutcome.SKIPPED,
+            status=JournalRunOutcome.REJECTED,
             environment=p.environment,
             reference=p.reference,
             note=note,

@@ -11,7 +11,8 @@ from datetime import date, datetime
 from shared.clock import to_amsterdam
 from shared.journal.models import JournalRun, JournalRunStatus
 from shared.loket.client import LoketClient
-from shared.store.run_details import Level, RunMessage
+from shared.loket.errors import LoketError
+from shared.store.run_details import Level, LoketCheck, RunMessage
 from shared.store.runs import RunType
 from shared.sync import texts
 from shared.sync.deps import JobState, WorkerDeps
@@ -39,7 +40,7 @@ def select(deps: WorkerDeps, loket: LoketClient, state: JobState) -> Iterator[Jo
     else:
         chosen = approved_in_window(loket, all_runs, state.run.approved_from, state.run.approved_to)
     if not chosen:
-        diagnose(deps, state, all_runs)
+        diagnose(deps, loket, state, all_runs)
     yield from chosen
 
 
@@ -71,7 +72,9 @@ def approved_in_window(
     return chosen
 
 
-def diagnose(deps: WorkerDeps, state: JobState, all_runs: list[JournalRun]) -> None:
+def diagnose(
+    deps: WorkerDeps, loket: LoketClient, state: JobState, all_runs: list[JournalRun]
+) -> None:
     """Explain in Dutch why there is nothing to book."""
     config = state.config
     client = config.client_id
@@ -90,6 +93,7 @@ def diagnose(deps: WorkerDeps, state: JobState, all_runs: list[JournalRun]) -> N
         else:
             why = texts.none_ready(client, waiting)
             level = Level.WARNING
+    everything_done = level is Level.INFO and state.run.type is RunType.NIGHTLY
     deps.details.message(
         state.job.office_id,
         state.job.run_id,
@@ -100,6 +104,67 @@ def diagnose(deps: WorkerDeps, state: JobState, all_runs: list[JournalRun]) -> N
             hint=why.hint,
             client_id=client,
             code="nothing-to-book",
+            # Nothing new because all is processed needs no checklist; anything else does.
+            checks=() if everything_done else loket_checks(loket, all_runs),
         ),
         key="nothing-to-book",
     )
+
+
+def loket_checks(loket: LoketClient, all_runs: list[JournalRun]) -> tuple[LoketCheck, ...]:
+    """The manual's three green ticks (Verloning, Journaal, Loonaangifte) for the newest journal
+    run of the administration, as far as the Loket API shows them, each with what to do."""
+    latest = max(all_runs, key=lambda r: r.sequence_number) if all_runs else None
+    if latest is None:
+        payroll = LoketCheck(
+            texts.CHECK_PAYROLL, "failed", texts.payroll_not_approved(None), texts.PAYROLL_TODO
+        )
+        journal = LoketCheck(
+            texts.CHECK_JOURNAL, "failed", texts.JOURNAL_MISSING, texts.JOURNAL_PROFILE_TODO
+        )
+    else:
+        period = latest.period.label.replace("-", " - ")
+        try:
+            approved = loket.get_payroll_run_approval(latest.payroll_run_id)
+        except LoketError:
+            approved = None
+            payroll = LoketCheck(
+                texts.CHECK_PAYROLL,
+                "unknown",
+                "Loket gaf de goedkeuring van de verloning nu niet.",
+                texts.PAYROLL_TODO,
+            )
+        else:
+            payroll = (
+                LoketCheck(
+                    texts.CHECK_PAYROLL,
+                    "ok",
+                    texts.payroll_approved(period, to_amsterdam(approved).date()),
+                )
+                if approved is not None
+                else LoketCheck(
+                    texts.CHECK_PAYROLL,
+                    "failed",
+                    texts.payroll_not_approved(period),
+                    texts.PAYROLL_TODO,
+                )
+            )
+        status = latest.status
+        text = texts.journal_state(period, latest.sequence_number, status)
+        if status.has_results:
+            journal = LoketCheck(texts.CHECK_JOURNAL, "ok", text)
+        elif status is JournalRunStatus.NO_RESULTS:
+            journal = LoketCheck(
+                texts.CHECK_JOURNAL,
+                "failed",
+                texts.JOURNAL_NO_RESULTS,
+                texts.JOURNAL_NO_RESULTS_TODO,
+            )
+        elif status is JournalRunStatus.QUEUED:
+            journal = LoketCheck(texts.CHECK_JOURNAL, "unknown", text, texts.JOURNAL_QUEUED_TODO)
+        else:
+            journal = LoketCheck(texts.CHECK_JOURNAL, "failed", text, texts.JOURNAL_FAILED_TODO)
+    tax_return = LoketCheck(
+        texts.CHECK_TAX_RETURN, "unknown", texts.TAX_RETURN_UNKNOWN, texts.TAX_RETURN_TODO
+    )
+    return (payroll, journal, tax_return)

@@ -362,6 +362,5 @@ def prepared_item(
 
 
 def entry_description(entry: ProfitEntry | SbEntry) -> str:
-    if isinstance(entry, ProfitEntry):
-        return entry.lines[0].description if entry.lines else ""
+    """The entry's own description (not its first line's, which adds an account name)."""
     return entry.description

@@ -371,7 +371,7 @@ class SbTargetLedger:
     def post(self, draft: Draft[ProfitEntry] | Draft[SbEntry], reference: str) -> str:
         assert isinstance(draft.entry, SbEntry)
         booking: SbBooking = self.client.post_entry(draft.entry, reference)
-        return booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
+        return sb_entry_number(booking)
 
     def look_up(self, row: Booking) -> str | None:
         raise NotImplementedError("SB settles an unknown outcome by replaying the post")
@@ -431,3 +431,16 @@ def source_for(config: ClientConfig, run: JournalRun, lines: Sequence[JournalLin
         rounding_account=config.rounding.account if config.rounding else None,
         rounding_max=config.rounding.max_difference if config.rounding else Decimal(0),
     )
+
+
+def sb_entry_number(booking: SbBooking) -> str:
+    """The SB entry as a person finds it in AFAS SB: its ``Code``, else its ``Id`` (a GUID), else
+    the Tracking-Identifier.
+
+    ASSUMPTION [I]: the ``instances[].Code`` of a payrolljournalentry answer is the entry's code
+    as SB shows it to the user (the published answer lists ``Code`` and ``Id`` per instance
+    without saying more); the Id stays in the audit copy (afas-response.json)."""
+    for code in booking.codes:
+        if code and code != "None":
+            return code
+    return booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier

@@ -180,3 +180,52 @@ def none_ready(client_id: str, waiting: Counter[JournalRunStatus]) -> Text:
         "Een journaalrun die nog 'klaar staat voor journaliseren' wordt vanzelf gereed; bij "
         "'Fout bij aanmaken' moet de run in Loket opnieuw worden aangemaakt.",
     )
+
+
+# -- the manual's three checks in Loket, per client with nothing to book ----------------------
+
+CHECK_PAYROLL = "Verloning"
+CHECK_JOURNAL = "Journaal"
+CHECK_TAX_RETURN = "Loonaangifte"
+
+PAYROLL_TODO = (
+    "Keur in Loket de verloning van de periode goed (Verloning, Goedkeuren); Loket maakt daarna "
+    "het journaal aan en de volgende nachtelijke run boekt het."
+)
+JOURNAL_PROFILE_TODO = (
+    "Controleer in Loket dat de loonadministratie het journaalprofiel gebruikt (Journaliseren, "
+    "940), niet de oude Journaalmodule of Journaal Basis (938), en dat de Loket-gebruiker van "
+    "de koppeling het recht 'Raadplegen journaaloutput' heeft."
+)
+TAX_RETURN_UNKNOWN = "Loonbrug kan de loonaangifte niet inzien via de koppeling met Loket."
+TAX_RETURN_TODO = (
+    "Controleer in Loket bij Loonaangifte dat de aangifte van de periode is goedgekeurd en "
+    "verstuurd (groen vinkje)."
+)
+
+
+def payroll_approved(period: str, day: date | None) -> str:
+    when = f" op {day:%d-%m-%Y}" if day else ""
+    return f"De verloning van periode {period} is goedgekeurd{when}."
+
+
+def payroll_not_approved(period: str | None) -> str:
+    if period is None:
+        return (
+            "Loket heeft voor deze loonadministratie geen goedgekeurde verloning met een journaal."
+        )
+    return f"De verloning van periode {period} is (nog) niet goedgekeurd."
+
+
+def journal_state(period: str, sequence: int, status: JournalRunStatus) -> str:
+    return f"Het laatste journaal (periode {period}, volgnr. {sequence}) staat op '{status.dutch}'."
+
+
+JOURNAL_MISSING = "Loket heeft voor deze loonadministratie geen journaal aangemaakt."
+JOURNAL_NO_RESULTS = "Het laatste journaal voor deze periode heeft geen resultaten."
+JOURNAL_NO_RESULTS_TODO = (
+    "Controleer in het journaalprofiel in Loket dat de looncomponenten aan grootboekrekeningen "
+    "zijn gekoppeld, en maak het journaal daarna opnieuw aan."
+)
+JOURNAL_QUEUED_TODO = "Wacht tot Loket het journaal heeft aangemaakt; dat gaat vanzelf."
+JOURNAL_FAILED_TODO = "Maak het journaal in Loket opnieuw aan (Journaliseren)."

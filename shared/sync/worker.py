@@ -195,6 +195,7 @@ def _fail_exhausted(deps: WorkerDeps, job: SyncJob) -> None:
         imported=done[JournalRunOutcome.IMPORTED],
         failed=done[JournalRunOutcome.FAILED],
         skipped=done[JournalRunOutcome.SKIPPED],
+        awaiting=done[JournalRunOutcome.AWAITING_APPROVAL],
         error="exhausted",
     )
     _finish(deps, job, outcome)
@@ -240,6 +241,7 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run) -> JobOutcome:
         imported=state.counts[JournalRunOutcome.IMPORTED],
         failed=state.counts[JournalRunOutcome.FAILED],
         skipped=state.counts[JournalRunOutcome.SKIPPED],
+        awaiting=state.counts[JournalRunOutcome.AWAITING_APPROVAL],
     )
 
 
@@ -270,6 +272,7 @@ def _job_failure(deps: WorkerDeps, job: SyncJob, failure: Failure) -> JobOutcome
         imported=counts[JournalRunOutcome.IMPORTED],
         failed=counts[JournalRunOutcome.FAILED] + 1,
         skipped=counts[JournalRunOutcome.SKIPPED],
+        awaiting=counts[JournalRunOutcome.AWAITING_APPROVAL],
         error=failure.code,
     )
 

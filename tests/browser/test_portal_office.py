@@ -150,7 +150,8 @@ def test_review_approve_reject_documents_and_notifications(
     page.get_by_role("link", name="Runs overzicht").click()
     page.get_by_role("button", name="Nachtelijke run nu starten (ontwikkeling)").click()
     nightly = page.locator("tbody tr", has_text="Nachtelijk")
-    expect(nightly.get_by_text("Uitgevoerd (2/2)")).to_be_visible(timeout=60_000)
+    # Both loonruns wait for approval: the status says so (not a green "Uitgevoerd (2/2)").
+    expect(nightly.get_by_text("Wacht op goedkeuring (0/2)")).to_be_visible(timeout=60_000)
     expect(page.locator("#approvals-count")).to_contain_text("2")  # the menu's count badge
     assert world.afas.profit_entries() == []
     nightly.get_by_role("link", name="Nachtelijk").click()
@@ -158,7 +159,13 @@ def test_review_approve_reject_documents_and_notifications(
     expect(rows).to_have_count(2)
     for i in range(2):
         expect(rows.nth(i)).to_contain_text("Wacht op goedkeuring")
-    expect(page.get_by_text("2 loonruns wachten op goedkeuring", exact=False)).to_be_visible()
+    # Loonruns, not clients: nothing imported yet, two wait (never a green "Uitgevoerd (2/2)").
+    expect(page.locator("dl.facts .status").first).to_have_text("Wacht op goedkeuring (0/2)")
+    expect(
+        page.get_by_text(
+            "0 van de 2 loonruns geïmporteerd in AFAS Profit; 2 wachten op goedkeuring"
+        )
+    ).to_be_visible()
     assert_accessible(page)
     shoot(page, "32-run-detail-wacht-op-goedkeuring")
     run_url = page.url
@@ -197,7 +204,20 @@ def test_review_approve_reject_documents_and_notifications(
     item = next(i for i in items if i["clientId"] == "4711")
     elsewhere = api.post(world.host.url(f"/api/approvals/{item['approvalId']}/approve"), timeout=60)
     assert elsewhere.status_code == 409, elsewhere.text
+    # Goedkeuren asks first, with the amount and the AFAS administration; Annuleren books nothing.
     first.get_by_role("button", name=re.compile("^Goedkeuren")).click()
+    dialog = page.get_by_role("dialog", name="Journaalpost goedkeuren en boeken?")
+    expect(dialog).to_contain_text("AFAS Profit administratie 1")
+    expect(dialog).to_contain_text(f"€ {dutch(total)}")
+    expect(dialog.get_by_role("button", name="Annuleren")).to_be_focused()
+    assert_accessible(page)
+    shoot(page, "34b-goedkeuren-bevestigen")
+    dialog.get_by_role("button", name="Annuleren").click()
+    expect(dialog).to_have_count(0)
+    expect(first.get_by_role("button", name=re.compile("^Goedkeuren"))).to_be_focused()
+    assert world.afas.profit_entries() == []
+    first.get_by_role("button", name=re.compile("^Goedkeuren")).click()
+    dialog.get_by_role("button", name="Ja, boeken in AFAS").click()
     outcome = page.locator(".outcome .notice")
     expect(outcome).to_contain_text("Het item is gewijzigd sinds u het opvroeg")
     expect(outcome).to_contain_text("opnieuw geladen")
@@ -207,11 +227,13 @@ def test_review_approve_reject_documents_and_notifications(
     # Loket changes again before this admin approves: 409 approval-changed, reloaded again.
     move_cost_centre(korenschoof, ("KP300", "Administratie"))
     cards.nth(0).get_by_role("button", name=re.compile("^Goedkeuren")).click()
+    dialog.get_by_role("button", name="Ja, boeken in AFAS").click()
     expect(outcome).to_contain_text("De journaalpost is gewijzigd sinds de voorbereiding")
     assert world.afas.profit_entries() == []
 
     # Now approve what is shown: booked once, in AFAS and in the run detail.
     cards.nth(0).get_by_role("button", name=re.compile("^Goedkeuren")).click()
+    dialog.get_by_role("button", name="Ja, boeken in AFAS").click()
     expect(outcome).to_contain_text("is goedgekeurd en geboekt in AFAS Profit administratie 1")
     expect(cards).to_have_count(1)
     expect(page.locator("#approvals-count")).to_contain_text("1")
@@ -252,7 +274,23 @@ def test_review_approve_reject_documents_and_notifications(
     expect(imported).to_contain_text("Geïmporteerd")
     expect(imported).to_contain_text(f"Journaalpost {booked[0].entry_number}")
     expect(rows.filter(has_text="5120")).to_contain_text("Afgewezen door Anna Beheer")
+    expect(rows.filter(has_text="5120").locator(".status")).to_have_text("Afgewezen")
+    expect(page.locator("dl.facts .status").first).to_have_text("Uitgevoerd (1/2, 1 afgewezen)")
     shoot(page, "37-run-detail-na-goedkeuren")
+
+    # The audit copy of the rejected loonrun: never sent, and it says so.
+    rows.filter(has_text="5120").get_by_role(
+        "link", name=re.compile("^Documenten en export")
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Loonrun 2024 - 5 van klant 5120")
+    facts = page.locator("dl.facts")
+    expect(facts.locator(".status")).to_have_text("Afgewezen")
+    expect(facts).to_contain_text("Niet naar AFAS verstuurd: afgewezen")
+    expect(page.get_by_text("Wat naar AFAS is verstuurd")).to_have_count(0)
+    expect(page.get_by_text("Wat naar AFAS verstuurd zou worden (niet verstuurd)")).to_be_visible()
+    assert_accessible(page)
+    shoot(page, "37b-loonrun-afgewezen-auditkopie")
+    page.goto(run_url)
 
     # The audit copy and the exports of 4711, downloaded in the browser (with the dev sign-in).
     imported.get_by_role("link", name=re.compile("^Documenten en export")).click()
@@ -277,13 +315,13 @@ def test_review_approve_reject_documents_and_notifications(
     name, data = downloaded(
         page, lambda: page.get_by_role("link", name="loket-lines.json downloaden").click()
     )
-    assert name == f"{korenschoof.id}-loket-lines.json"
+    assert name == "loonjournaal-4711-2024-04-loket-lines.json"  # client and period, no ids
     lines = json.loads(data)
     assert lines["count"] == len(korenschoof.lines)
     name, data = downloaded(
         page, lambda: page.get_by_role("link", name=re.compile("^Journaalpost als CSV")).click()
     )
-    assert name == f"journaalpost-{korenschoof.id}.csv"
+    assert name == "loonjournaal-4711-2024-04.csv"
     assert data.startswith("\ufeff".encode())
     csv = data.decode("utf-8-sig").split("\r\n")
     assert csv[0] == "Rekening;Omschrijving;Kostenplaats;Debet;Credit"
@@ -293,7 +331,7 @@ def test_review_approve_reject_documents_and_notifications(
     name, data = downloaded(
         page, lambda: page.get_by_role("link", name=re.compile("^AFAS-bestand")).click()
     )
-    assert name == f"afas-{korenschoof.id}.json"
+    assert name == "loonjournaal-4711-2024-04-afas.json"
     fields = [
         e["Fields"]
         for e in json.loads(data)["FiEntryPar"]["Element"]["Objects"][0]["FiEntries"]["Element"]

@@ -1,5 +1,6 @@
-"""The Runs page with 1,000 runs stored for the office: paging with continuation tokens, page
-weight and time to first render (written to artifacts/portal-metrics.json for the closing note)."""
+"""The Runs page with 1,000 runs stored for the office: "1 tot 10 van 1000 resultaten", page
+numbers, the search box, page weight and time to first render (written to
+artifacts/portal-metrics.json for the closing note)."""
 
 from __future__ import annotations
 
@@ -111,26 +112,50 @@ def test_runs_page_with_1000_runs(
     hundred = measure(big_page, portal_world.portal + "#/runs?aantal=100")
     expect(big_page.locator("tbody tr")).to_have_count(100)
 
-    # Paging with continuation tokens: newest first, page 2 older than page 1, and back.
+    # Paging as the manual shows it: "1 tot 10 van 1000 resultaten", page numbers, newest first.
     rows = page.locator("tbody tr")
     expect(rows).to_have_count(10)
-    expect(rows.first).to_contain_text("Uitgevoerd (2/2)")
+    expect(rows.first).to_contain_text("Uitgevoerd (6/6)")  # two clients, 3 loonruns each
+    expect(page.get_by_text("1 tot 10 van 1000 resultaten", exact=True)).to_be_visible()
     first_page = [rows.nth(i).get_attribute("data-run-id") for i in range(10)]
     assert first_page == [f"seed-{i:04d}" for i in range(RUNS - 1, RUNS - 11, -1)]
-    page.get_by_role("button", name="Volgende").click()
-    expect(page.get_by_text("Pagina 2")).to_be_visible()
+    pages = page.get_by_role("navigation", name="Pagina's")
+    expect(pages.get_by_role("button", name="Pagina 100", exact=True)).to_be_visible()
+    expect(pages.get_by_role("button", name="Pagina 1", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    pages.get_by_role("button", name="Volgende").click()
+    expect(page.get_by_text("11 tot 20 van 1000 resultaten", exact=True)).to_be_visible()
     expect(rows.first).to_have_attribute("data-run-id", f"seed-{RUNS - 11:04d}")
-    page.get_by_role("button", name="Volgende").click()
+    pages.get_by_role("button", name="Pagina 3", exact=True).click()
     expect(rows.first).to_have_attribute("data-run-id", f"seed-{RUNS - 21:04d}")
-    expect(rows.first).to_contain_text("Uitgevoerd (0/0)")
-    page.get_by_role("button", name="Vorige").click()
-    expect(page.get_by_text("Pagina 2")).to_be_visible()
-    expect(rows.first).to_have_attribute("data-run-id", f"seed-{RUNS - 11:04d}")
+    expect(rows.first).to_contain_text("Niets te boeken")  # no loonruns: never "(0/0)"
+    pages.get_by_role(
+        "button", name="Pagina 100", exact=True
+    ).click()  # the last page, straight away
+    expect(page.get_by_text("991 tot 1000 van 1000 resultaten", exact=True)).to_be_visible()
+    expect(rows.last).to_have_attribute("data-run-id", "seed-0000")
+    pages.get_by_role("button", name="Vorige").click()
+    expect(page.get_by_text("981 tot 990 van 1000 resultaten", exact=True)).to_be_visible()
     page.get_by_label("Type").select_option("rerun")
-    expect(page.get_by_text("Pagina 1")).to_be_visible()
+    expect(
+        page.get_by_text("1 tot 10 van 334 resultaten (gefilterd uit 1000 resultaten)")
+    ).to_be_visible()
     for i in range(10):
         expect(rows.nth(i).get_by_role("link")).to_have_text("Re-run")
     shoot(page, "24-runs-overzicht-1000-runs-reruns")
+    # Zoeken, as in the manual ("Zoeken: 05-08-2022 13:58"): the created moment as shown.
+    created = rows.first.locator("td").nth(3).inner_text()
+    page.get_by_label("Zoeken").fill(created)
+    page.get_by_label("Zoeken").press("Enter")
+    expect(
+        page.get_by_text("1 tot 1 van 1 resultaten (gefilterd uit 1000 resultaten)")
+    ).to_be_visible()
+    expect(rows).to_have_count(1)
+    page.get_by_label("Zoeken").fill("geen-run-zo")
+    page.get_by_label("Zoeken").press("Enter")
+    expect(page.get_by_text("Geen runs gevonden met 'geen-run-zo'.")).to_be_visible()
+    shoot(page, "24b-runs-overzicht-zoeken-leeg")
 
     phone = open_page(width=390, height=844)
     sign_in_as(phone, office)

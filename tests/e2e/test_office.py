@@ -86,6 +86,16 @@ def test_review_then_approve_books_exactly_once(world: World, smtp: SmtpSandbox)
     assert world.afas.profit_entries() == []  # nothing booked
     assert world.loket_status(monthly.id) == 4  # and Loket not told
     assert any("wacht op goedkeuring" in m["text"] for m in run["messages"])
+    # The run counts loonruns: one waits, none imported (not a green "Uitgevoerd (1/1)").
+    assert (run["outcome"], run["statusText"]) == (
+        "awaiting_approval",
+        "Wacht op goedkeuring (0/1)",
+    )
+    assert (run["journalRunsTotal"], run["journalRunsAwaitingApproval"]) == (1, 1)
+    listed = world.api("GET", "/api/runs").json()["runs"]
+    assert [r["statusText"] for r in listed if r["runId"] == run["runId"]] == [
+        "Wacht op goedkeuring (0/1)"
+    ]
 
     items = pending(world)
     assert len(items) == 1
@@ -153,6 +163,12 @@ def test_review_then_approve_books_exactly_once(world: World, smtp: SmtpSandbox)
     row = rows_of(detail)[("4711", 2)]
     assert row["status"] == "imported" and row["entryNumber"] == done["entryNumber"]
     assert any("geïmporteerd" in m["text"] for m in detail["messages"])
+    assert (detail["outcome"], detail["statusText"]) == ("imported", "Uitgevoerd (1/1)")
+    # The list follows the decision too (one count, however many admins clicked).
+    listed = world.api("GET", "/api/runs").json()["runs"]
+    summary = next(r for r in listed if r["runId"] == run["runId"])
+    assert (summary["outcome"], summary["statusText"]) == ("imported", "Uitgevoerd (1/1)")
+    assert (summary["journalRunsImported"], summary["journalRunsAwaitingApproval"]) == (1, 0)
 
     # The audit copy: what Loket gave, what went to AFAS, and AFAS's answer.
     listed = documents(world, run["runId"], monthly.id)
@@ -231,8 +247,17 @@ def test_review_then_reject_with_and_without_marking_in_loket(
     assert world.afas.profit_entries() == [] and world.afas.sb_bookings() == []
     detail = world.api("GET", f"/api/runs/{run['runId']}").json()
     rows = rows_of(detail)
-    assert rows[("4711", 2)]["status"] == "skipped"
+    # Rejected is its own status ("Afgewezen"), not "Overgeslagen".
+    assert (rows[("4711", 2)]["status"], rows[("4711", 2)]["statusText"]) == (
+        "rejected",
+        "Afgewezen",
+    )
     assert "Afgewezen door" in rows[("4711", 2)]["note"]
+    assert (detail["outcome"], detail["statusText"]) == ("rejected", "Afgewezen (0/2)")
+    listed = world.api("GET", "/api/runs").json()["runs"]
+    summary = next(r for r in listed if r["runId"] == run["runId"])
+    assert (summary["journalRunsRejected"], summary["journalRunsAwaitingApproval"]) == (2, 0)
+    assert summary["statusText"] == "Afgewezen (0/2)"
 
     # The next run does not prepare a rejected journal run again.
     started = world.api(
@@ -285,7 +310,7 @@ def test_morning_summary_failures_reauthorisation_audit_and_exports(
         and ": 0 geïmporteerd, 2 mislukt, 0 wacht op goedkeuring" in summary.text
     )
     assert f"{world.host.base_url}/api/portal/#/runs/{run['runId']}" in summary.text
-    assert "Uitgevoerd met fouten (2/2)" in summary.text
+    assert "Uitgevoerd met fouten (1/3)" in summary.text  # loonruns: 1 imported, 2 failed
     assert "<table" in summary.html and f"#/runs/{run['runId']}" in summary.html
     assert summary.message_id.endswith("@kantoor.example.nl>")
 

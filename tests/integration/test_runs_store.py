@@ -68,7 +68,7 @@ def test_concurrent_workers_never_lose_or_double_count_progress(
     assert (final.jobs_done, final.jobs_total, final.jobs_failed) == (40, 40, 4)
     assert (final.imported, final.failed) == (36, 4)
     assert final.status is RunStatus.FAILED
-    assert final.status_text == "Uitgevoerd met fouten (40/40)"
+    assert final.status_text == "Uitgevoerd met fouten (36/40)"  # loonruns, not clients
     assert all(j.status.finished for j in runs.jobs(office, new.run_id))
 
 
@@ -117,6 +117,47 @@ def test_pages_are_newest_first_and_filterable(
         "nightly-2026-11-01",
     ]
     assert runs.page(unique("other-office"), limit=10).runs == []
+
+
+def test_runs_overzicht_shows_page_numbers_totals_and_searches(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    """Issue 17 item 11: "1 tot 3 van 7 resultaten (gefilterd uit 8 resultaten)", page numbers
+    that are exact (not only "next"), and a search over the row as the portal shows it."""
+    from shared.api.handlers.runs import _matcher
+
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    for day in range(1, 8):
+        new = nightly(office, day, T0 - timedelta(days=30 - day))
+        runs.add_jobs(new, ["a"] if day % 2 else ["b"])
+        assert runs.create(new, jobs_total=1) is not None
+    rerun = NewRun(office, "rerun-x", RunType.RERUN, T0, client_id="a")
+    runs.add_jobs(rerun, ["a"])
+    runs.create(rerun, jobs_total=1)
+
+    third = runs.counted_page(office, limit=3, page=3)
+    assert (third.total, third.unfiltered_total, third.page, third.pages) == (8, 8, 3, 3)
+    assert [r.run_id for r in third.runs] == ["nightly-2026-11-02", "nightly-2026-11-01"]
+    past_the_end = runs.counted_page(office, limit=3, page=9)
+    assert past_the_end.page == 3 and past_the_end.runs == third.runs
+    nightlies = runs.counted_page(office, limit=3, page=1, run_type=RunType.NIGHTLY)
+    assert (nightlies.total, nightlies.unfiltered_total, nightlies.pages) == (7, 8, 3)
+    client_b = runs.counted_page(office, limit=10, page=1, client_id="b")
+    assert [r.run_id for r in client_b.runs] == [
+        "nightly-2026-11-06",
+        "nightly-2026-11-04",
+        "nightly-2026-11-02",
+    ]
+    # "Zoeken: 05-08-2022 13:58" in the manual: the created moment as the row shows it (local).
+    created = runs.counted_page(office, limit=10, page=1, matches=_matcher("23-11-2026 02:05"))
+    assert [r.run_id for r in created.runs] == ["rerun-x"]
+    assert created.total == 1 and created.unfiltered_total == 8
+    words = runs.counted_page(office, limit=10, page=1, matches=_matcher("nachtelijk 04-11"))
+    assert [r.run_id for r in words.runs] == ["nightly-2026-11-04"]
+    assert runs.counted_page(office, limit=10, page=1, matches=_matcher("re-run")).total == 1
+    empty = runs.counted_page(unique("other-office"), limit=10, page=1)
+    assert (empty.runs, empty.total, empty.pages) == ([], 0, 1)
 
 
 def test_job_start_counts_attempts(services: Services, unique: Callable[[str], str]) -> None:

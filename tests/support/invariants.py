@@ -461,9 +461,7 @@ def _afas_entries(afas: AfasSandbox, clients: Any) -> list[tuple[str, str, str, 
             for booking in afas.sb_bookings(target.environment.lower()):
                 if booking.administration_id.lower() != target.administration_id.lower():
                     continue
-                found.append(
-                    ("sb", key, booking.tracking_identifier or "<none>", booking.instance_id)
-                )
+                found.append(("sb", key, booking.tracking_identifier or "<none>", booking.code))
     return found
 
 

@@ -207,3 +207,24 @@ def test_every_four_weekly_period_maps_to_exactly_one_ledger_period(
     # Periods are booked in order: ledger periods never go backwards within the payroll year.
     keys = [(m.year, m.period) for m in mapped]
     assert keys == sorted(keys)
+
+
+def test_omschrijving_of_a_profit_entry_is_the_entrys_own_not_its_first_lines() -> None:
+    """Issue 17 item 5: the preview and Goedkeuren show the entry's description; the first line
+    adds its account's name ("Loonjournaal ... - Bruto loon") and is not the entry's."""
+    from shared.sync.steps import entry_description
+
+    lines = [
+        JournalLine("4000", "Bruto loon", Decimal("100.00"), Decimal("0.00")),
+        JournalLine("1600", "Netto", Decimal("0.00"), Decimal("100.00")),
+    ]
+    source = Source(
+        run_for(MARCH), lines, JournalMapping(), PeriodType.MONTHLY, "Voorbeeld BV", "289"
+    )
+    profit = build_profit_entry(source, environment="12345", administration=1, journal="80").entry
+    sb = build_sb_entry(source, environment="sb", administration_id="adm").entry
+    assert profit.description == sb.description
+    assert profit.description and " - " not in profit.description
+    assert profit.lines[0].description == f"{profit.description} - Netto"  # sorted by account
+    assert entry_description(profit) == profit.description
+    assert entry_description(sb) == sb.description

@@ -229,7 +229,7 @@ def preview(ctx: RequestContext) -> ApiResponse:
             "period": entry.period,
             "journal": entry.journal,
             "reference": entry.voucher_number,
-            "description": entry.lines[0].description if entry.lines else "",
+            "description": entry.description,
         }
     else:
         lines = [

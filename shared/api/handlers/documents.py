@@ -108,13 +108,31 @@ def _download(data: bytes, content_type: str, filename: str) -> ApiResponse:
     )
 
 
+def _stem(ctx: RequestContext, run_id: str, journal: str) -> str:
+    """Download names a person recognises: the client and the payroll period, as in
+    ``loonjournaal-4711-2024-06`` (the Loket id only when the run has no row for it)."""
+    found = ctx.services.audit.list(ctx.office_id, run_id, journal)
+    client = found[0].client_id if found else ""
+    if client:
+        for record in ctx.services.run_details.records_for_client(ctx.office_id, run_id, client):
+            if record.loket_journal_run_id == journal:
+                return f"loonjournaal-{client}-{_period(record.payroll_period)}"
+    return f"loonjournaal-{journal}"
+
+
+def _period(label: str) -> str:
+    """ "2024-6" -> "2024-06" (sorts as it reads); anything else as it is."""
+    year, _, number = label.partition("-")
+    return f"{year}-{int(number):02d}" if number.isdigit() else label
+
+
 def get_document(ctx: RequestContext) -> ApiResponse:
     run_id, journal = _scope(ctx)
     name = ctx.request.route_params.get("name", "")
     if not _NAME.match(name):
         raise not_found(f"Het document {name[:80]} bestaat niet voor deze journaalrun.")
     data = _read(ctx, run_id, journal, name)
-    return _download(data, "application/json", f"{journal}-{name}")
+    return _download(data, "application/json", f"{_stem(ctx, run_id, journal)}-{name}")
 
 
 def _entry(ctx: RequestContext) -> tuple[str, str, bytes]:
@@ -133,9 +151,11 @@ def _entry(ctx: RequestContext) -> tuple[str, str, bytes]:
 
 
 def export_csv(ctx: RequestContext) -> ApiResponse:
-    _, journal, data = _entry(ctx)
+    run_id, journal, data = _entry(ctx)
     return _download(
-        entry_csv(json.loads(data)), "text/csv; charset=utf-8", f"journaalpost-{journal}.csv"
+        entry_csv(json.loads(data)),
+        "text/csv; charset=utf-8",
+        f"{_stem(ctx, run_id, journal)}.csv",
     )
 
 
@@ -144,7 +164,7 @@ def export_json(ctx: RequestContext) -> ApiResponse:
     data = ctx.services.audit.read_latest(ctx.office_id, run_id, journal, docs.AFAS_REQUEST)
     if data is None:
         raise not_found(f"Het document {docs.AFAS_REQUEST} bestaat niet voor deze journaalrun.")
-    return _download(data, "application/json", f"afas-{journal}.json")
+    return _download(data, "application/json", f"{_stem(ctx, run_id, journal)}-afas.json")
 
 
 _ROUTE = "runs/{runId}/journal-runs/{loketJournalRunId}"

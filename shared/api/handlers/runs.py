@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Literal
 
@@ -19,8 +22,9 @@ from shared.api.http import (
 )
 from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
 from shared.api.schemas import RequestModel, ResponseModel
-from shared.store.run_details import JournalRunRecord, RunMessage
-from shared.store.runs import InvalidContinuationToken, Run, RunType
+from shared.clock import to_amsterdam
+from shared.store.run_details import JournalRunOutcome, JournalRunRecord, RunMessage
+from shared.store.runs import InvalidContinuationToken, JournalRunCounts, Run, RunType
 from shared.store.tables import check_key
 
 MAX_WINDOW_DAYS = 400
@@ -35,19 +39,49 @@ class RunOut(ResponseModel):
     business_date: date | None
     approved_from: date | None
     approved_to: date | None
-    status: Literal["running", "done", "failed"]
-    status_text: str = Field(description="Dutch, as the manual shows it: 'Uitgevoerd (3/3)'")
-    jobs_total: int
+    status: Literal["running", "done", "failed"] = Field(
+        description="the run as a job: running, done (no failures) or failed (some failed)"
+    )
+    outcome: Literal[
+        "running", "imported", "failed", "awaiting_approval", "rejected", "nothing_to_do"
+    ] = Field(
+        description="what happened to the run's loonruns (journal runs): still running; some "
+        "failed (or a client could not be processed); some await an admin's approval; imported "
+        "(all that were to be booked are booked, some perhaps rejected); all rejected; or "
+        "nothing to book"
+    )
+    status_text: str = Field(
+        description="Dutch, as the manual shows it, counting loonruns: 'Uitgevoerd (3/3)' = 3 "
+        "of the 3 loonruns imported; 'Wacht op goedkeuring (1/3)', 'Uitgevoerd met fouten "
+        "(2/3)', 'Niets te boeken', 'Wordt uitgevoerd (2 van 5 klanten)'"
+    )
+    jobs_total: int = Field(description="clients in the run (one job each)")
     jobs_done: int
-    jobs_failed: int
+    jobs_failed: int = Field(description="clients with a failure (a loonrun or the client)")
+    journal_runs_total: int = Field(
+        description="loonruns to be booked: imported + failed + awaiting approval + rejected"
+    )
     journal_runs_imported: int
-    journal_runs_failed: int
-    journal_runs_skipped: int
+    journal_runs_failed: int = Field(description="loonruns that failed (not counting clients)")
+    journal_runs_awaiting_approval: int
+    journal_runs_rejected: int
+    journal_runs_skipped: int = Field(description="test years, already booked: not in the total")
+    clients_failed: int = Field(
+        description="clients whose processing failed as a whole (no loonrun behind it)"
+    )
 
 
 class RunPageOut(ResponseModel):
     runs: list[RunOut]
     continuation_token: str | None
+    total: int | None = Field(
+        default=None, description="with page or q: runs that pass the filters and the search"
+    )
+    unfiltered_total: int | None = Field(
+        default=None, description="with page or q: all runs of the office"
+    )
+    page: int | None = Field(default=None, description="with page or q: the page shown (1-based)")
+    pages: int | None = Field(default=None, description="with page or q: the number of pages")
 
 
 class JournalRunOut(ResponseModel):
@@ -58,11 +92,18 @@ class JournalRunOut(ResponseModel):
     sequence_number: int
     sent_at: datetime | None
     environment: str
-    status: Literal["imported", "failed", "skipped", "awaiting_approval"]
+    status: Literal["imported", "failed", "skipped", "awaiting_approval", "rejected"]
     status_text: str
     entry_number: str | None
     reference: str
     note: str
+
+
+class CheckOut(ResponseModel):
+    name: str = Field(description="Verloning, Journaal or Loonaangifte (the manual's checks)")
+    state: Literal["ok", "failed", "unknown"]
+    text: str
+    todo: str = Field(description="what to do in Loket (Dutch); empty when all is well")
 
 
 class MessageOut(ResponseModel):
@@ -72,6 +113,11 @@ class MessageOut(ResponseModel):
     loket_journal_run_id: str | None
     text: str
     hint: str
+    code: str = Field(default="", description="kind of message, e.g. nothing-to-book")
+    checks: list[CheckOut] = Field(
+        default_factory=list,
+        description="nothing-to-book: the manual's three checks in Loket for this client",
+    )
 
 
 class RunDetailOut(RunOut):
@@ -91,7 +137,10 @@ class RerunStarted(ResponseModel):
     jobs_total: int
 
 
-def run_out(run: Run) -> RunOut:
+def run_out(run: Run, counts: JournalRunCounts | None = None) -> RunOut:
+    """The run; ``counts``: the loonruns counted from their rows (the detail), else the run's
+    counters (the list)."""
+    c = counts or run.journal_runs
     return RunOut(
         run_id=run.run_id,
         type=run.type.value,
@@ -102,13 +151,31 @@ def run_out(run: Run) -> RunOut:
         approved_from=run.approved_from,
         approved_to=run.approved_to,
         status=run.status.value,
-        status_text=run.status_text,
+        outcome=c.outcome,
+        status_text=c.text,
         jobs_total=run.jobs_total,
         jobs_done=run.jobs_done,
         jobs_failed=run.jobs_failed,
-        journal_runs_imported=run.imported,
-        journal_runs_failed=run.failed,
-        journal_runs_skipped=run.skipped,
+        journal_runs_total=c.total,
+        journal_runs_imported=c.imported,
+        journal_runs_failed=c.failed,
+        journal_runs_awaiting_approval=c.awaiting,
+        journal_runs_rejected=c.rejected,
+        journal_runs_skipped=c.skipped,
+        clients_failed=c.clients_failed,
+    )
+
+
+def counted(run: Run, records: list[JournalRunRecord]) -> JournalRunCounts:
+    """The loonruns of a run counted from their rows (exact, decisions included)."""
+    by = Counter(r.status for r in records)
+    return replace(
+        run.journal_runs,
+        imported=by[JournalRunOutcome.IMPORTED],
+        failed=by[JournalRunOutcome.FAILED],
+        awaiting=by[JournalRunOutcome.AWAITING_APPROVAL],
+        rejected=by[JournalRunOutcome.REJECTED],
+        skipped=by[JournalRunOutcome.SKIPPED],
     )
 
 
@@ -137,6 +204,16 @@ def message_out(message: RunMessage) -> MessageOut:
         loket_journal_run_id=message.loket_journal_run_id,
         text=message.text,
         hint=message.hint,
+        code=message.code,
+        checks=[
+            CheckOut(
+                name=c.name,
+                state=c.state if c.state in ("ok", "failed") else "unknown",
+                text=c.text,
+                todo=c.todo,
+            )
+            for c in message.checks
+        ],
     )
 
 
@@ -165,6 +242,32 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
             raise validation_failed(
                 [FieldError("clientId", "is geen geldig klantnummer")]
             ) from None
+    search = (query.get("q") or "").strip()
+    if len(search) > 100:
+        raise validation_failed([FieldError("q", "mag hoogstens 100 tekens zijn")])
+    page_number = query.get("page")
+    if page_number is not None or search:
+        if page_number is not None and not re.fullmatch(r"[0-9]{1,5}", page_number):
+            raise validation_failed([FieldError("page", "moet een paginanummer (1, 2, …) zijn")])
+        counted = ctx.services.runs.counted_page(
+            ctx.office_id,
+            limit=_limit(query.get("limit")),
+            page=int(page_number or "1"),
+            run_type=RunType(run_type) if run_type else None,
+            client_id=client_id,
+            matches=_matcher(search) if search else None,
+        )
+        return json_response(
+            200,
+            RunPageOut(
+                runs=[run_out(r) for r in counted.runs],
+                continuation_token=None,
+                total=counted.total,
+                unfiltered_total=counted.unfiltered_total,
+                page=counted.page,
+                pages=counted.pages,
+            ),
+        )
     try:
         page = ctx.services.runs.page(
             ctx.office_id,
@@ -183,6 +286,36 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
     return json_response(200, body)
 
 
+TYPE_LABELS = {RunType.NIGHTLY: "Nachtelijk", RunType.RERUN: "Re-run"}
+
+
+def _dutch_date(value: date | None) -> str:
+    return f"{value:%d-%m-%Y}" if value else ""
+
+
+def _matcher(search: str) -> Callable[[Run], bool]:
+    """The overview's search box: every word must appear in the row as the portal shows it
+    (type, client, "05-08-2022 13:58", the dates, the status), case-insensitive."""
+    words = search.lower().split()
+
+    def matches(run: Run) -> bool:
+        shown = " ".join(
+            (
+                TYPE_LABELS[run.type],
+                run.client_id or "Alle klanten",
+                f"{to_amsterdam(run.created_at):%d-%m-%Y %H:%M}",
+                _dutch_date(run.business_date),
+                _dutch_date(run.approved_from),
+                _dutch_date(run.approved_to),
+                run.status_text,
+                run.created_by,
+            )
+        ).lower()
+        return all(word in shown for word in words)
+
+    return matches
+
+
 def get_run(ctx: RequestContext) -> ApiResponse:
     run_id = ctx.request.route_params.get("runId", "")
     try:
@@ -197,7 +330,7 @@ def get_run(ctx: RequestContext) -> ApiResponse:
         key=lambda r: (r.client_id, -r.sequence_number),
     )
     body = RunDetailOut(
-        **run_out(run).model_dump(),
+        **run_out(run, counted(run, records)).model_dump(),
         journal_runs=[journal_run_out(r) for r in records],
         messages=[message_out(m) for m in details.messages(ctx.office_id, run.run_id)],
     )
@@ -266,6 +399,17 @@ LIST_RUNS = Operation(
             {"type": "integer", "minimum": 1, "maximum": 100},
         ),
         QueryParam("continuationToken", "from the previous page"),
+        QueryParam(
+            "page",
+            "page number (1-based); answers total, unfilteredTotal, page and pages",
+            {"type": "integer", "minimum": 1},
+        ),
+        QueryParam(
+            "q",
+            "search: every word appears in the row as the portal shows it (type, client, "
+            "'05-08-2022 13:58', dates, status); implies page",
+            {"type": "string", "maxLength": 100},
+        ),
     ),
     replies={200: Reply("A page of runs.", RunPageOut)},
 )
