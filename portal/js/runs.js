@@ -2,8 +2,8 @@
 import { api, request } from "./api.js";
 import {
   add,
-  announce, badge, busy, clearErrors, date, dateTime, empty, field, flash, h, notice, pageHeader,
-  period, problemNotice, registerLabels, showErrors, table,
+  announce, badge, busy, clearErrors, date, dateInput, dateTime, empty, field, flash, h, notice,
+  pageHeader, parseDate, period, problemNotice, registerLabels, showErrors, table,
 } from "./ui.js";
 
 export const REFRESH_MS = 2500;
@@ -397,8 +397,8 @@ export async function rerun(ctx) {
   const client = h("select", null, h("option", { value: "" }, "Alle klantconfiguraties"),
     clients.clients.map((c) => h("option", { value: c.clientId, selected: query.get("klant") === c.clientId },
       `${c.clientId} – ${c.name || c.loketAdministrationName || ""}`)));
-  const from = h("input", { type: "date", required: true });
-  const to = h("input", { type: "date", required: true });
+  const from = dateInput({ required: true });
+  const to = dateInput({ required: true });
   const summary = h("div");
   const save = h("button", { type: "submit" }, "Opslaan");
   const form = h("form", { class: "panel", novalidate: true },
@@ -415,16 +415,21 @@ export async function rerun(ctx) {
       clearErrors(form);
       summary.replaceChildren();
       const missing = [];
-      if (!from.value) missing.push({ field: "approvedFrom", detail: "is verplicht" });
-      if (!to.value) missing.push({ field: "approvedTo", detail: "is verplicht" });
+      const dates = { approvedFrom: from, approvedTo: to };
+      const iso = {};
+      for (const [name, input] of Object.entries(dates)) {
+        iso[name] = parseDate(input.value);
+        if (!input.value.trim()) missing.push({ field: name, detail: "is verplicht" });
+        else if (!iso[name]) missing.push({ field: name, detail: "vul de datum in als dd-mm-jjjj" });
+      }
       if (missing.length) {
         showErrors(form, missing);
-        summary.replaceChildren(notice("error", h("p", null, "Vul beide datums in.")));
+        summary.replaceChildren(notice("error", h("p", null, "Vul beide datums in als dd-mm-jjjj.")));
         form.querySelector("[aria-invalid]")?.focus();
         return;
       }
       try {
-        const body = { approvedFrom: from.value, approvedTo: to.value };
+        const body = { approvedFrom: iso.approvedFrom, approvedTo: iso.approvedTo };
         if (client.value) body.clientId = client.value;
         const started = await request("POST", "/reruns", { body });
         const n = started.data.jobsTotal;

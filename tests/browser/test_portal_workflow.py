@@ -251,16 +251,23 @@ def test_the_manual_workflow_end_to_end(
             )
         ).to_have_text("is verplicht")
         page.get_by_label("Klant (optioneel)").select_option("5120")
-        page.get_by_label("Datum goedgekeurd vanaf").fill("2024-02-29")
-        page.get_by_label("Datum goedgekeurd tot").fill("2024-02-01")
+        page.get_by_label("Datum goedgekeurd vanaf").fill("31-02-2024")  # no such day
+        page.get_by_label("Datum goedgekeurd tot").fill("01-02-2024")
+        page.get_by_role("button", name="Opslaan").click()
+        expect(
+            page.locator(".field", has=page.get_by_label("Datum goedgekeurd vanaf")).locator(
+                ".field-error"
+            )
+        ).to_have_text("vul de datum in als dd-mm-jjjj")
+        page.get_by_label("Datum goedgekeurd vanaf").fill("29-02-2024")  # dd-mm-jjjj, any locale
         page.get_by_role("button", name="Opslaan").click()  # the server refuses to < from
         expect(
             page.locator(".field", has=page.get_by_label("Datum goedgekeurd tot")).locator(
                 ".field-error"
             )
         ).to_contain_text("ligt vóór")
-        page.get_by_label("Datum goedgekeurd vanaf").fill("2024-02-01")
-        page.get_by_label("Datum goedgekeurd tot").fill("2024-02-29")
+        page.get_by_label("Datum goedgekeurd vanaf").fill("01-02-2024")
+        page.get_by_label("Datum goedgekeurd tot").fill("29-02-2024")
         assert_accessible(page)
         shoot(page, "15-rerun-uitvoeren")
         page.get_by_role("button", name="Opslaan").click()
