@@ -511,7 +511,8 @@ class SbModel(AfasModel):
             unreadable = AfasContractError("payrolljournalentry answer is not an object", system=sb)
             unreadable.success_unreadable = True
             raise unreadable
-        return SbBooking(tracking_identifier, (str(answer),), ("MEM",))
+        # SB shows an entry by its Code (sb_entry_number): the model gives it the entry number
+        return SbBooking(tracking_identifier, (str(answer),), (str(answer),))
 
 
 class GatedBookings:

@@ -247,7 +247,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
         raise validation_failed([FieldError("q", "mag hoogstens 100 tekens zijn")])
     page_number = query.get("page")
     if page_number is not None or search:
-        if page_number is not None and not re.fullmatch(r"[0-9]{1,5}", page_number):
+        if page_number is not None and not re.fullmatch(r"[1-9][0-9]{0,4}", page_number):
             raise validation_failed([FieldError("page", "moet een paginanummer (1, 2, …) zijn")])
         counted = ctx.services.runs.counted_page(
             ctx.office_id,
