@@ -11,6 +11,8 @@ settings = get_settings()
 # Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set; log redaction always.
 telemetry.configure(settings)
 
+# The one place for the HTTP auth level: ANONYMOUS at the function level, because Easy Auth
+# signs users in before a request reaches us (function keys would collide with OAuth's ?code=).
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in (
     system.bp,

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import azure.functions as func
 
 from shared.api.http import ApiRequest, Headers
 from shared.api.operations import Operation, handle
 from shared.bootstrap import get_services
+
+
+def route(bp: func.Blueprint, operation: Operation) -> Callable[[Any], Any]:
+    """The HTTP trigger of ``operation``: its route and method come from the catalog's
+    :class:`Operation`; the auth level is the app's (ANONYMOUS, set once in function_app.py:
+    Easy Auth signs users in, see docs/architecture.md)."""
+    decorator: Callable[[Any], Any] = bp.route(route=operation.route, methods=[operation.method])
+    return decorator
 
 
 def serve(operation: Operation, req: func.HttpRequest) -> func.HttpResponse:

@@ -2,12 +2,12 @@
 
 import azure.functions as func
 
-from functions._http import serve
+from functions._http import route, serve
 from shared.api.handlers import portal as ops
 
 bp = func.Blueprint()
 
 
-@bp.route(route=ops.PORTAL.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@route(bp, ops.PORTAL)
 def portal(req: func.HttpRequest) -> func.HttpResponse:
     return serve(ops.PORTAL, req)

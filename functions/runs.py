@@ -2,23 +2,22 @@
 
 import azure.functions as func
 
-from functions._http import serve
+from functions._http import route, serve
 from shared.api.handlers import runs
 
 bp = func.Blueprint()
-ANONYMOUS = func.AuthLevel.ANONYMOUS  # Easy Auth signs users in; see docs/architecture.md
 
 
-@bp.route(route=runs.LIST_RUNS.route, methods=["GET"], auth_level=ANONYMOUS)
+@route(bp, runs.LIST_RUNS)
 def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     return serve(runs.LIST_RUNS, req)
 
 
-@bp.route(route=runs.GET_RUN.route, methods=["GET"], auth_level=ANONYMOUS)
+@route(bp, runs.GET_RUN)
 def get_run(req: func.HttpRequest) -> func.HttpResponse:
     return serve(runs.GET_RUN, req)
 
 
-@bp.route(route=runs.START_RERUN.route, methods=["POST"], auth_level=ANONYMOUS)
+@route(bp, runs.START_RERUN)
 def start_rerun(req: func.HttpRequest) -> func.HttpResponse:
     return serve(runs.START_RERUN, req)

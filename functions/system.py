@@ -2,17 +2,17 @@
 
 import azure.functions as func
 
-from functions._http import serve
+from functions._http import route, serve
 from shared.api.handlers import system
 
 bp = func.Blueprint()
 
 
-@bp.route(route=system.HEALTH.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@route(bp, system.HEALTH)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return serve(system.HEALTH, req)
 
 
-@bp.route(route=system.OPENAPI.route, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@route(bp, system.OPENAPI)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     return serve(system.OPENAPI, req)

@@ -133,3 +133,13 @@ def test_sample_settings_list_every_setting_the_app_reads() -> None:
     missing = env.asked - set(sample) - platform - identity_forms
     assert not missing, f"settings read but not in local.settings.sample.json: {sorted(missing)}"
     assert len(env.asked) >= 15
+
+
+def test_http_triggers_take_method_and_auth_level_from_one_place() -> None:
+    # Each HTTP trigger is declared by functions/_http.route from its catalog Operation; the auth
+    # level is set once, on the FunctionApp (issue 19: no repeated "GET", no 28 × ANONYMOUS).
+    for path in sorted((ROOT / "functions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "auth_level" not in text, path.name
+        assert 'methods=["' not in text, path.name
+    assert (ROOT / "function_app.py").read_text(encoding="utf-8").count("auth_level") == 1

@@ -1,1 +1,1 @@
-"""Route handlers: parse the request, call one service, shape the answer."""
+"""One module per route group: parse, call a service, shape the answer."""

@@ -1,0 +1,1 @@
+"""HTTP API: requests, problem+json, principal, operations and the OpenAPI document."""

@@ -1,0 +1,1 @@
+"""Storage: Azure Table Storage repositories, queues, blobs and encryption at rest."""
