@@ -215,7 +215,7 @@ class ProfitClient:
 
     def meta_info(self) -> MetaInfo:
         """``GET /MetaInfo`` (Mutaties.json): the connectors the token may use, token info."""
-        return _meta_info(self._get(META_INFO, label="metainfo"))
+        return meta_info_of(self._get(META_INFO, label="metainfo"))
 
     def check_token(self) -> MetaInfo:
         """A cheap read that proves the token works in this environment and that its App
@@ -391,7 +391,7 @@ class ProfitClient:
         )
         self._raise_for_response(response)
         try:
-            number = _entry_number(loads(response.content))
+            number = entry_number_of(loads(response.content))
         except ValueError:
             number = None
         if number is None:
@@ -579,7 +579,7 @@ def _error_fields(
     return message, number, reference, header if header is not None else retry_after
 
 
-def _meta_info(body: Any) -> MetaInfo:
+def meta_info_of(body: Any) -> MetaInfo:
     """The published ``/MetaInfo`` answer: ``updateConnectors``/``getConnectors`` lists of
     ``{id, description}`` and ``info`` ``{envid, appName, group, tokenExpiry}`` (strings)."""
     if not isinstance(body, dict):
@@ -672,7 +672,7 @@ def _rows(body: Any, connector: str) -> tuple[Mapping[str, Any], ...]:
     return tuple(rows)
 
 
-def _entry_number(body: Any) -> int | None:
+def entry_number_of(body: Any) -> int | None:
     """``EnNo`` from a 201 body: ``results.FiEntryPar``, ``FiEntryPar`` or ``results.FiEntries``.
 
     ASSUMPTION [I] (afas-api.md §2.6): AFAS's sources show all three shapes; parse any of them."""

@@ -290,7 +290,7 @@ class LoketClient:
                 paging = {"pageNumber": str(number)} if number > 1 else {}
             query = {**(params or {}), **paging}
             data = self._json(self._request("GET", path, params=query))
-            page = _page(data, number)
+            page = page_of(data, number)
             fingerprint = _fingerprint(page.items)
             if page.items and fingerprint == previous:
                 raise LoketContractError(f"GET {path}: page {number} repeats page {number - 1}")
@@ -472,7 +472,7 @@ def _content(data: Mapping[str, Any], what: str) -> Any:
     return data["content"]
 
 
-def _page(data: Mapping[str, Any], asked: int) -> Page:
+def page_of(data: Mapping[str, Any], asked: int) -> Page:
     def number(name: str) -> int:
         value = data.get(name)
         if isinstance(value, bool) or not isinstance(value, int):

@@ -71,7 +71,7 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
     if stored is None or run is None:
         log.error("sync job %s/%s has no job row; dropping it", job.run_id, job.client_id)
         return
-    started = _start(deps, job, stored, holder)
+    started = start_job(deps, job, stored, holder)
     if started is None:
         return
     stored = started
@@ -93,7 +93,7 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
     _finish(deps, job, outcome)
 
 
-def _start(deps: WorkerDeps, job: SyncJob, stored: Job, holder: str) -> Job | None:
+def start_job(deps: WorkerDeps, job: SyncJob, stored: Job, holder: str) -> Job | None:
     """Take the job for this delivery, or None when there is nothing for it to do.
 
     The job row also changes under other writers (the planner marks it enqueued right after

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,15 @@ def test_malformed_messages_are_rejected_with_a_reason_not_retried(
     host = local_host()
     encoded_queue(azurite, "sync-jobs").send_message('{"v": 1, "officeId": "o"}')
     host.wait_for_log(r"rejected malformed sync message: field runId is missing")
-    time.sleep(0)  # the message completed; nothing lands in poison:
+    host.wait_for_log(r"Executed 'Functions.sync_worker' \(Succeeded")
+    # Completed, not retried: the message is gone from the queue (a failed delivery stays there,
+    # invisible until its retry, and counts) and never reached poison.
+    jobs = encoded_queue(azurite, "sync-jobs")
+    wait_until(
+        lambda: jobs.get_queue_properties().approximate_message_count == 0,
+        timeout=10,
+        what="the malformed message deleted from sync-jobs",
+    )
     poison = encoded_queue(azurite, "sync-jobs-poison")
     assert poison.get_queue_properties().approximate_message_count == 0
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from devtools.azurite import Azurite
 from shared.store.run_details import JournalRunOutcome
 from shared.store.runs import JobStatus
 from shared.sync.messages import SYNC_QUEUE, SyncJob
-from shared.sync.worker import RetryLater, _start
+from shared.sync.worker import RetryLater, start_job
+from tests.support.fault_catalogue import Rendezvous
 from tests.support.fault_world import Delivery, Timeouts, fault_world
 from tests.support.localhost import wait_until
 
@@ -35,20 +35,29 @@ def test_a_duplicate_delivered_while_the_first_post_is_in_flight_books_once(
         outcome: list[BaseException | None] = []
 
         def duplicate() -> None:
-            time.sleep(0.2)  # the first delivery is now waiting for its post
+            # The first delivery's post has reached AFAS (and waits there 1 s): a bounded wait
+            # on that condition, not a guess at how long the way there takes.
+            wait_until(
+                lambda: world.afas.count("connectors/FiEntries", "POST") == 1,
+                timeout=5,
+                what="the first delivery's post in flight",
+            )
             outcome.append(world.deliver_now(body, dequeue_count=2, message_id="dup", slot=1))
 
         started: list[threading.Thread] = []
 
-        def at(step: str, delivery: Delivery | None) -> None:
-            if step == "prechecked" and delivery and delivery.message_id == "first":
-                thread = threading.Thread(target=duplicate)
-                thread.start()
-                started.append(thread)
+        def start_duplicate() -> None:
+            thread = threading.Thread(target=duplicate)
+            thread.start()
+            started.append(thread)
 
-        world.hook = at
+        # The first delivery, once past its pre-check, lets the duplicate go.
+        world.hook = Rendezvous(
+            "prechecked", 1, action=start_duplicate, which=lambda d: d.message_id == "first"
+        )
         assert world.deliver_now(body, dequeue_count=1, message_id="first") is None
         started[0].join(timeout=30)
+        assert not started[0].is_alive()
         assert outcome == [None]  # the duplicate was dropped, not retried
         assert world.afas.count("connectors/FiEntries", "POST") == 1
         world.assert_invariant()
@@ -136,7 +145,7 @@ def test_a_job_row_changed_by_the_planner_is_taken_not_dropped(fault_azurite: Az
         runs.mark_enqueued([stale])  # the planner writes after the worker read the row
         deps = world.process(0).worker_deps
         job = SyncJob(world.office, run_id, "4711")
-        started = _start(deps, job, stale, "message-1")
+        started = start_job(deps, job, stale, "message-1")
         assert started is not None and started.status is JobStatus.RUNNING
         stored = runs.get_job(world.office, run_id, "4711")
         assert stored is not None and (stored.holder, stored.attempts) == ("message-1", 1)

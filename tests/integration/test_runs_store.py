@@ -124,7 +124,7 @@ def test_runs_overzicht_shows_page_numbers_totals_and_searches(
 ) -> None:
     """Issue 17 item 11: "1 tot 3 van 7 resultaten (gefilterd uit 8 resultaten)", page numbers
     that are exact (not only "next"), and a search over the row as the portal shows it."""
-    from shared.api.handlers.runs import _matcher
+    from shared.api.handlers.runs import run_matcher
 
     runs = RunRepository(services.storage)
     office = unique("office")
@@ -150,12 +150,12 @@ def test_runs_overzicht_shows_page_numbers_totals_and_searches(
         "nightly-2026-11-02",
     ]
     # "Zoeken: 05-08-2022 13:58" in the manual: the created moment as the row shows it (local).
-    created = runs.counted_page(office, limit=10, page=1, matches=_matcher("23-11-2026 02:05"))
+    created = runs.counted_page(office, limit=10, page=1, matches=run_matcher("23-11-2026 02:05"))
     assert [r.run_id for r in created.runs] == ["rerun-x"]
     assert created.total == 1 and created.unfiltered_total == 8
-    words = runs.counted_page(office, limit=10, page=1, matches=_matcher("nachtelijk 04-11"))
+    words = runs.counted_page(office, limit=10, page=1, matches=run_matcher("nachtelijk 04-11"))
     assert [r.run_id for r in words.runs] == ["nightly-2026-11-04"]
-    assert runs.counted_page(office, limit=10, page=1, matches=_matcher("re-run")).total == 1
+    assert runs.counted_page(office, limit=10, page=1, matches=run_matcher("re-run")).total == 1
     empty = runs.counted_page(unique("other-office"), limit=10, page=1)
     assert (empty.runs, empty.total, empty.pages) == ([], 0, 1)
 

@@ -28,11 +28,11 @@ from shared.afas.errors import (
 )
 from shared.afas.models import MetaInfo
 from shared.afas.profit import (
-    _entry_number,
-    _meta_info,
     authorization_header,
     check_entry,
+    entry_number_of,
     fi_entries_payload,
+    meta_info_of,
     missing_connectors,
     token_expiry,
 )
@@ -249,7 +249,7 @@ def test_sb_payload_sends_the_side_that_has_an_amount() -> None:
     ],
 )
 def test_every_documented_201_shape_gives_the_entry_number(body: object) -> None:
-    assert _entry_number(body) == 54605
+    assert entry_number_of(body) == 54605
 
 
 def test_the_published_201_example_has_no_number_to_read() -> None:
@@ -257,7 +257,7 @@ def test_the_published_201_example_has_no_number_to_read() -> None:
     lookup decides (not a crash)."""
     example = {"results": {"FiEntries": {"EnNo": "PrimaryKeyValue", "UnId": "PrimaryKeyValue",
                                          "InID": "PrimaryKeyValue"}}}  # fmt: skip
-    assert _entry_number(example) is None
+    assert entry_number_of(example) is None
 
 
 @pytest.mark.parametrize(
@@ -293,12 +293,12 @@ def test_the_published_metainfo_example_is_read() -> None:
         "info": {"envid": "A123456AC", "appName": "OpenAPI Spec Example",
                  "group": "AuthorizationGroup 101 (12345.USER)", "tokenExpiry": "0"},
     }  # fmt: skip
-    meta = _meta_info(example)
+    meta = meta_info_of(example)
     assert meta.update_connectors == {"HrCreateApplicant", "FbSubscription", "KnAddress"}
     assert meta.get_connectors == {"Profit_Fin_ChangedEntrydate", "Profit_Functions"}
     assert (meta.environment_id, meta.app_name) == ("A123456AC", "OpenAPI Spec Example")
     assert meta.token_expiry is None and meta.warnings == ()
-    odd = _meta_info({**example, "info": {**example["info"], "tokenExpiry": "binnenkort"}})
+    odd = meta_info_of({**example, "info": {**example["info"], "tokenExpiry": "binnenkort"}})
     assert odd.token_expiry is None and "binnenkort" in odd.warnings[0]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from shared.journal.models import JournalRunStatus, PeriodType
 from shared.loket import parse
-from shared.loket.client import Page, _page, patch_body
+from shared.loket.client import Page, page_of, patch_body
 from shared.loket.errors import LoketContractError, LoketMessage, LoketRejected
 from shared.loket.oauth import authorize_url, expires_in
 from shared.oauth.consent import pkce_challenge
@@ -209,14 +209,16 @@ def test_expires_in(value: object, seconds: int) -> None:
 
 
 def test_page_envelope() -> None:
-    assert _page({"totalPages": 0, "totalSize": 0, "currentPage": 1}, 1) == Page([], 1, 0, 0, None)
-    assert _page({"totalPages": 3, "currentPage": 2, "_embedded": [1]}, 2).next_page == 3
+    assert page_of({"totalPages": 0, "totalSize": 0, "currentPage": 1}, 1) == Page(
+        [], 1, 0, 0, None
+    )
+    assert page_of({"totalPages": 3, "currentPage": 2, "_embedded": [1]}, 2).next_page == 3
     with pytest.raises(LoketContractError):
-        _page({"totalPages": 3, "currentPage": 1, "_embedded": [1]}, 2)
+        page_of({"totalPages": 3, "currentPage": 1, "_embedded": [1]}, 2)
     with pytest.raises(LoketContractError):
-        _page({"currentPage": 1, "_embedded": []}, 1)
+        page_of({"currentPage": 1, "_embedded": []}, 1)
     with pytest.raises(LoketContractError):
-        _page({"totalPages": 1, "currentPage": 1, "_embedded": {"id": 1}}, 1)
+        page_of({"totalPages": 1, "currentPage": 1, "_embedded": {"id": 1}}, 1)
 
 
 def test_patch_body_and_rejections() -> None:

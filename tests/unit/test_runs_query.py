@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from shared.api.handlers.runs import _limit
+from shared.api.handlers.runs import page_limit
 from shared.api.http import Problem
 
 
 @pytest.mark.parametrize("raw", ["", "1_0", " 5", "5 ", "+5", "-1", "٣", "5.0", "0", "101", "1e2"])
 def test_limit_refuses_what_is_not_a_plain_integer_in_range(raw: str) -> None:
     with pytest.raises(Problem) as refused:
-        _limit(raw)
+        page_limit(raw)
     assert refused.value.status == 422 and refused.value.errors[0].field == "limit"
 
 
 @pytest.mark.parametrize(("raw", "value"), [(None, 20), ("1", 1), ("100", 100), ("07", 7)])
 def test_limit_takes_plain_integers(raw: str | None, value: int) -> None:
-    assert _limit(raw) == value
+    assert page_limit(raw) == value

@@ -217,7 +217,7 @@ def message_out(message: RunMessage) -> MessageOut:
     )
 
 
-def _limit(raw: str | None) -> int:
+def page_limit(raw: str | None) -> int:
     if raw is None:
         return 20
     # Plain ASCII digits only: int() would also take " 5", "1_0" and non-Latin digits.
@@ -251,11 +251,11 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
             raise validation_failed([FieldError("page", "moet een paginanummer (1, 2, …) zijn")])
         counted = ctx.services.runs.counted_page(
             ctx.office_id,
-            limit=_limit(query.get("limit")),
+            limit=page_limit(query.get("limit")),
             page=int(page_number or "1"),
             run_type=RunType(run_type) if run_type else None,
             client_id=client_id,
-            matches=_matcher(search) if search else None,
+            matches=run_matcher(search) if search else None,
         )
         return json_response(
             200,
@@ -271,7 +271,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
     try:
         page = ctx.services.runs.page(
             ctx.office_id,
-            limit=_limit(query.get("limit")),
+            limit=page_limit(query.get("limit")),
             continuation_token=query.get("continuationToken") or None,
             run_type=RunType(run_type) if run_type else None,
             client_id=client_id,
@@ -293,7 +293,7 @@ def _dutch_date(value: date | None) -> str:
     return f"{value:%d-%m-%Y}" if value else ""
 
 
-def _matcher(search: str) -> Callable[[Run], bool]:
+def run_matcher(search: str) -> Callable[[Run], bool]:
     """The overview's search box: every word must appear in the row as the portal shows it
     (type, client, "05-08-2022 13:58", the dates, the status), case-insensitive."""
     words = search.lower().split()

@@ -1,0 +1,41 @@
+"""The shape of the code, enforced: what the tests may reach into (issue 19).
+
+The package layers themselves are import-linter contracts (``make lint``, ``.importlinter``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OURS = ("shared", "functions", "devtools", "bench", "function_app")
+
+
+def _private_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(OURS):
+            found += [
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+    return found
+
+
+def test_no_test_imports_a_private_name() -> None:
+    # A test that needs a private function tests the wrong seam: make it public (a name the
+    # module owns up to) or test through the public one.
+    offenders = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if (names := _private_imports(path))
+    }
+    assert offenders == {}
+
+
+def test_the_private_import_check_sees_one(tmp_path: Path) -> None:
+    sample = tmp_path / "test_sample.py"
+    sample.write_text("from shared.sync.worker import _hidden, visible\n", encoding="utf-8")
+    assert _private_imports(sample) == ["shared.sync.worker._hidden"]
