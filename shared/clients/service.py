@@ -7,97 +7,93 @@ Every problem is a field error with a Dutch explanation; nothing is stored unles
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from shared.afas.environment import InputError, parse_profit_environment, parse_sb_environment
 from shared.afas.errors import Disposition
 from shared.afas.oauth import SbNotConfigured
-from shared.api.http import FieldError, Problem, validation_failed
-from shared.api.schemas import ClientIn, ProfitTargetIn
-from shared.clients.model import BookingMode, ClientConfig, ProfitTarget, Rounding, SbTarget, Target
+from shared.clients.errors import (
+    BookingUnsettled,
+    ChangedMeanwhile,
+    FieldIssue,
+    InvalidConfiguration,
+    UpstreamUnavailable,
+)
+from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.failures import Failure, classify
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
-from shared.journal.mapping import CostCenterRule, JournalMapping, template_problems
+from shared.journal.mapping import JournalMapping, template_problems
 from shared.journal.models import JournalRun
-from shared.journal.periods import PeriodRule
 from shared.loket.client import LoketClient
 from shared.loket.errors import LoketNotFound
 from shared.oauth.tokens import NotConnected
 from shared.store.bookings import BookingRepository
-from shared.store.clients import ClientRepository, MappingTooLarge
-from shared.store.connections import ConnectionRepository, ConnectionState
+from shared.store.clients import MappingTooLarge
+from shared.store.connections import Connection, ConnectionKey, ConnectionState
 from shared.store.tables import ConcurrencyConflict
-from shared.sync.ledger import State, may_be_in_afas
+from shared.sync.ledger import Booking, State, may_be_in_afas
 from shared.sync.targets import Target as LedgerTarget
 from shared.sync.targets import prepare, target_key
 
-
-def unavailable(system: str) -> Problem:
-    return Problem(
-        503,
-        "upstream-unavailable",
-        "Upstream unavailable",
-        f"{system} reageert nu niet, daardoor kon de configuratie niet worden gecontroleerd. "
-        "Er is niets opgeslagen.",
-        hint="Probeer het over een paar minuten opnieuw.",
-    )
+SAVE_REFUSED = "De klantconfiguratie is niet opgeslagen: controleer de gemarkeerde velden."
 
 
-def target_of(body: ClientIn) -> Target:
-    """The target with its environment as the connection stores it (Profit: the 5-digit number,
-    also when the user typed the name O12345AA; SB: lower case)."""
-    t = body.target
-    try:
-        if isinstance(t, ProfitTargetIn):
-            number = parse_profit_environment(t.environment).number
-            return ProfitTarget(number, t.administration, t.journal)
-        return SbTarget(parse_sb_environment(t.environment), t.administration_id.lower())
-    except InputError as exc:
-        raise validation_failed([FieldError("target.environment", str(exc))]) from None
+class ClientStore(Protocol):
+    """The client configurations (``shared.store.clients.ClientRepository``; a dict in tests)."""
+
+    def get(self, office_id: str, client_id: str) -> ClientConfig | None: ...
+
+    def save(
+        self, config: ClientConfig, *, by_user: str, now: datetime, if_match: str | None = None
+    ) -> tuple[ClientConfig, bool]: ...
+
+    def delete(self, office_id: str, client_id: str) -> bool: ...
 
 
-def mapping_of(body: ClientIn) -> JournalMapping:
-    m = body.mapping
-    return JournalMapping(
-        accounts=dict(m.accounts),
-        fallback_account=m.fallback_account,
-        cost_centers=CostCenterRule(m.cost_centers),
-        cost_center_axis=m.cost_center_axis,
-        cost_unit_axis=m.cost_unit_axis,
-        cost_center_map=dict(m.cost_center_map),
-        cost_unit_map=dict(m.cost_unit_map),
-        description=m.description,
-        period_rule=PeriodRule(m.period_rule) if m.period_rule else None,
-    )
+class ConnectionLookup(Protocol):
+    """Reading one connection (``shared.store.connections.ConnectionRepository``)."""
+
+    def get(self, key: ConnectionKey) -> Connection | None: ...
 
 
-def _mapping_errors(body: ClientIn) -> list[FieldError]:
-    errors = [
-        FieldError("mapping.description", p) for p in template_problems(body.mapping.description)
-    ]
-    m = body.mapping
+def mapping_issues(mapping: JournalMapping) -> list[FieldIssue]:
+    """What is wrong with a mapping on its own (the description's placeholders, the axes)."""
+    issues = [FieldIssue("mapping.description", p) for p in template_problems(mapping.description)]
     if (
-        m.cost_unit_axis is not None
-        and m.cost_unit_axis == m.cost_center_axis
-        and m.cost_centers != "drop"
+        mapping.cost_unit_axis is not None
+        and mapping.cost_unit_axis == mapping.cost_center_axis
+        and mapping.cost_centers != "drop"
     ):
-        errors.append(
-            FieldError("mapping.costUnitAxis", "mag niet dezelfde as zijn als de kostenplaats")
+        issues.append(
+            FieldIssue("mapping.costUnitAxis", "mag niet dezelfde as zijn als de kostenplaats")
         )
-    return errors
+    return issues
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The entry a Loket journal run would become, and what the booking ledger holds for it."""
+
+    run: JournalRun
+    draft: Draft[ProfitEntry] | Draft[SbEntry]
+    findings: list[Finding]
+    booking: Booking | None  # the ledger row of this run in the client's administration
+    reference: str  # the ledger's reference, else what a first post would carry
 
 
 @dataclass
 class ClientService:
-    clients: ClientRepository
-    connections: ConnectionRepository
+    """Client configurations: save (checked against Loket and AFAS), check, delete, preview.
+
+    Its own small bundle of collaborators, each behind a narrow type (fakes in tests/unit)."""
+
+    clients: ClientStore
+    connections: ConnectionLookup
     loket: Callable[[str], AbstractContextManager[LoketClient]]
     ledger_target: Callable[[ClientConfig], LedgerTarget]
     clock: Callable[[], datetime]
@@ -107,26 +103,22 @@ class ClientService:
     sb_scope: Callable[[str, str, str], object] | None = None
 
     def save(
-        self, office_id: str, client_id: str, body: ClientIn, *, user: str, if_match: str | None
+        self, config: ClientConfig, *, user: str, if_match: str | None
     ) -> tuple[ClientConfig, bool]:
-        existing = self.clients.get(office_id, client_id)
-        config = ClientConfig(
-            office_id=office_id,
-            client_id=client_id,
-            loket_administration_id=body.loket_payroll_administration_id.lower(),
-            target=target_of(body),
-            include_in_sync=body.include_in_sync,
-            mode=BookingMode(body.mode),
-            mapping=mapping_of(body),
-            rounding=Rounding(body.rounding.account, body.rounding.max_difference)
-            if body.rounding
-            else None,
-            name=body.name,
-        )
-        errors = _mapping_errors(body)
+        """Store ``config`` after every check (mapping, Loket, AFAS); switching a client out of
+        the nightly needs no live check.
+
+        :raises InvalidConfiguration: field issues; nothing stored.
+        :raises UpstreamUnavailable: Loket or AFAS did not answer; nothing stored.
+        :raises ChangedMeanwhile: ``if_match`` is not the stored ETag.
+        :raises BookingUnsettled: moving the client to another administration with an open booking.
+        """
+        office_id = config.office_id
+        existing = self.clients.get(office_id, config.client_id)
+        errors = mapping_issues(config.mapping)
         if existing is not None and _only_switched_off(existing, config):
             if errors:
-                raise validation_failed(errors)
+                raise InvalidConfiguration(errors)
             # Switching a client out of the nightly must work even when Loket/AFAS are unhappy.
             config = replace(
                 config,
@@ -143,22 +135,16 @@ class ClientService:
         try:
             return self.clients.save(config, by_user=user, now=self.clock(), if_match=if_match)
         except MappingTooLarge:
-            raise validation_failed(
+            raise InvalidConfiguration(
                 [
-                    FieldError(
+                    FieldIssue(
                         "mapping",
                         "de transponeringstabellen zijn te groot (maximaal ~30.000 tekens)",
                     )
                 ]
             ) from None
         except ConcurrencyConflict:
-            raise Problem(
-                412,
-                "precondition-failed",
-                "Precondition failed",
-                "De klantconfiguratie is intussen door iemand anders gewijzigd.",
-                hint="Laad de configuratie opnieuw en breng uw wijziging opnieuw aan.",
-            ) from None
+            raise ChangedMeanwhile(config.client_id) from None
 
     def _take_sb_scope(self, config: ClientConfig, user: str) -> None:
         if self.sb_scope is None or not isinstance(config.target, SbTarget):
@@ -171,67 +157,53 @@ class ClientService:
             _classified(exc, "AFAS SB")  # passing trouble: 503; anything else:
             # _target_errors says what is wrong with the connection
 
-    def check(self, office_id: str, client_id: str, body: ClientIn, *, user: str) -> None:
-        """Every check of :meth:`save` (mapping, Loket, AFAS) without storing anything: a 422
-        with all field errors at once, or nothing (the portal's one round of validation)."""
-        config = ClientConfig(
-            office_id=office_id,
-            client_id=client_id,
-            loket_administration_id=body.loket_payroll_administration_id.lower(),
-            target=target_of(body),
-            mapping=mapping_of(body),
-        )
+    def check(self, config: ClientConfig, *, user: str) -> None:
+        """Every check of :meth:`save` (mapping, Loket, AFAS) without storing anything: raises
+        :class:`InvalidConfiguration` with all field issues at once, or returns (the portal's
+        one round of validation)."""
         self._take_sb_scope(config, user)
-        self._validated(office_id, config, _mapping_errors(body))
+        self._validated(config.office_id, config, mapping_issues(config.mapping))
 
     def problems_beside(
-        self, office_id: str, data: Mapping[str, Any], found: list[FieldError], *, user: str
-    ) -> list[FieldError]:
-        """A body with schema errors (``found``): the live checks of the parts that are readable
-        anyway (the Loket administration, the AFAS connection, administration and journal, the
+        self,
+        office_id: str,
+        *,
+        loket_administration_id: str | None,
+        target: ProfitTarget | SbTarget | None,
+        description: str | None,
+        user: str,
+    ) -> list[FieldIssue]:
+        """A body with schema errors: the live checks of the parts that are readable anyway (the
+        Loket administration, the AFAS connection, administration and journal, the
         description's placeholders), so the form shows every problem in one round instead of one
-        round per kind. Errors for fields already wrong are left out; when Loket or AFAS is not
-        reachable the live checks are left out (the schema errors still come back)."""
-        wrong = {e.field for e in found}
-        errors: list[FieldError] = []
+        round per kind. When Loket or AFAS is not reachable the live checks are left out."""
+        errors: list[FieldIssue] = []
         try:
-            loket_id = data.get("loketPayrollAdministrationId")
-            if (
-                isinstance(loket_id, str)
-                and _UUID.match(loket_id.strip())
-                and "loketPayrollAdministrationId" not in wrong
-            ):
-                self._loket_administration(office_id, loket_id.strip().lower(), errors)
-            target = _readable_target(data.get("target"))
-            if target is not None and not wrong & {"target", "target.environment", "target.type"}:
+            if loket_administration_id is not None:
+                self._loket_administration(office_id, loket_administration_id, errors)
+            if target is not None:
                 config = ClientConfig(office_id, "", "", target)
                 self._take_sb_scope(config, user)
                 errors += self._target_errors(config)
-        except Problem as problem:
-            if problem.status == 503:
-                return []
-            raise
-        mapping = data.get("mapping")
-        description = mapping.get("description") if isinstance(mapping, Mapping) else None
-        if isinstance(description, str) and "mapping.description" not in wrong:
-            errors += [FieldError("mapping.description", p) for p in template_problems(description)]
-        return [e for e in errors if e.field not in wrong]
+        except UpstreamUnavailable:
+            return []
+        if description is not None:
+            errors += [FieldIssue("mapping.description", p) for p in template_problems(description)]
+        return errors
 
     def _validated(
-        self, office_id: str, config: ClientConfig, found: list[FieldError] | None = None
+        self, office_id: str, config: ClientConfig, found: list[FieldIssue] | None = None
     ) -> ClientConfig:
-        errors: list[FieldError] = list(found or [])
+        errors: list[FieldIssue] = list(found or [])
         loket_info = self._loket_administration(office_id, config.loket_administration_id, errors)
         errors += self._target_errors(config)
         if errors:
-            raise validation_failed(
-                errors, "De klantconfiguratie is niet opgeslagen: controleer de gemarkeerde velden."
-            )
+            raise InvalidConfiguration(errors, SAVE_REFUSED)
         assert loket_info is not None
         return replace(config, **loket_info)
 
     def _loket_administration(
-        self, office_id: str, administration_id: str, errors: list[FieldError]
+        self, office_id: str, administration_id: str, errors: list[FieldIssue]
     ) -> dict[str, Any] | None:
         field = "loketPayrollAdministrationId"
         try:
@@ -239,14 +211,14 @@ class ClientService:
                 administration = loket.get_payroll_administration(administration_id)
         except NotConnected:
             errors.append(
-                FieldError(
+                FieldIssue(
                     field, "er is nog geen Loket-koppeling; koppel eerst Loket via Koppelingen"
                 )
             )
             return None
         except LoketNotFound:
             errors.append(
-                FieldError(
+                FieldIssue(
                     field,
                     "deze loonadministratie is niet zichtbaar voor de Loket-gebruiker van "
                     "de koppeling (bestaat niet, of de gebruiker heeft geen toegang tot de werkgever)",
@@ -262,7 +234,7 @@ class ClientService:
                 )
             else:
                 text = failure.dutch
-            errors.append(FieldError(field, text))
+            errors.append(FieldIssue(field, text))
             return None
         return {
             "loket_administration_name": administration.name,
@@ -270,14 +242,14 @@ class ClientService:
             "period_type": administration.period_type.value,
         }
 
-    def _target_errors(self, config: ClientConfig) -> list[FieldError]:
+    def _target_errors(self, config: ClientConfig) -> list[FieldIssue]:
         target = config.target
         key = target.connection(config.office_id)
         connection = self.connections.get(key)
         name = "AFAS Profit" if isinstance(target, ProfitTarget) else "AFAS SB"
         if connection is None:
             return [
-                FieldError(
+                FieldIssue(
                     "target.environment",
                     f"er is geen {name}-koppeling voor omgeving {key.environment}; "
                     "voeg die eerst toe via Koppelingen",
@@ -285,28 +257,28 @@ class ClientService:
             ]
         if connection.state is ConnectionState.INACTIVE:
             return [
-                FieldError(
+                FieldIssue(
                     "target.environment", f"de {name}-koppeling {key.environment} staat op inactief"
                 )
             ]
         if connection.state is ConnectionState.REAUTHORIZE:
             return [
-                FieldError(
+                FieldIssue(
                     "target.environment",
                     f"de {name}-koppeling {key.environment} vraagt opnieuw toestemming",
                 )
             ]
         try:
-            return [FieldError(f, text) for f, text in self.ledger_target(config).check()]
+            return [FieldIssue(f, text) for f, text in self.ledger_target(config).check()]
         except Exception as exc:
             failure = _classified(exc, name)
             if failure.disposition is Disposition.RECONSENT:
                 return [
-                    FieldError(
+                    FieldIssue(
                         "target.environment", f"{name} weigert de koppeling: {failure.dutch}"
                     )
                 ]
-            return [FieldError("target.environment", f"{name}: {failure.dutch}")]
+            return [FieldIssue("target.environment", f"{name}: {failure.dutch}")]
 
     def delete(self, config: ClientConfig) -> None:
         """Remove a client, unless a booking of it is not finished (see :meth:`_guard_unsettled`):
@@ -334,21 +306,14 @@ class ClientService:
             if row.state is not State.MARKED and may_be_in_afas(row, self.clock())
         ]
         if open_:
-            raise Problem(
-                409,
-                "booking-unsettled",
-                "Booking unsettled",
-                f"Er loopt nog een boeking van deze klant in de huidige AFAS-administratie "
-                f"({len(open_)} journaalrun(s), boekstuk {open_[0].reference or '—'}) die nog "
-                f"niet is afgerond. De klant kan pas worden {what} als die boeking is afgerond.",
-                hint="Wacht op de volgende nachtelijke run of start een rerun voor deze klant; "
-                "daarna lukt het wel. Een ander dagboek kiezen kan altijd.",
-            )
+            raise BookingUnsettled(len(open_), open_[0].reference or "—", what)
 
     # -- preview --------------------------------------------------------------------------
-    def preview(
-        self, config: ClientConfig, loket_journal_run_id: str
-    ) -> tuple[JournalRun, Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
+    def preview(self, config: ClientConfig, loket_journal_run_id: str) -> Preview:
+        """The entry of one Loket journal run of this client, pre-checked; books nothing.
+
+        :raises LoketNotFound: the run is not in the client's payroll administration.
+        """
         with self.loket(config.office_id) as loket:
             # Only a run of this client's payroll administration (LoketNotFound otherwise): the
             # client reads the run from that administration's listing, never by id alone.
@@ -356,40 +321,15 @@ class ClientService:
                 loket_journal_run_id, administration_id=config.loket_administration_id
             )
             lines = list(loket.iter_journal_run_lines(run.id))
-        draft, findings = prepare(self.ledger_target(config), config, run, lines)
-        return run, draft, findings
-
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def _readable_target(raw: object) -> Target | None:
-    """The target of a body that failed its schema, as far as it is readable: the environment
-    must be; a wrong administration or journal becomes a value that no AFAS knows (its own
-    schema error is what the caller shows for it)."""
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("environment"), str):
-        return None
-    try:
-        if raw.get("type") == "afas-profit":
-            number = parse_profit_environment(raw["environment"]).number
-            administration = raw.get("administration")
-            if not isinstance(administration, int) or isinstance(administration, bool):
-                administration = 0
-            journal = raw.get("journal")
-            return ProfitTarget(
-                number,
-                administration if 1 <= administration <= 99999 else 0,
-                journal.strip()[:6] if isinstance(journal, str) else "",
-            )
-        if raw.get("type") == "afas-sb":
-            administration_id = raw.get("administrationId")
-            return SbTarget(
-                parse_sb_environment(raw["environment"]),
-                administration_id.strip().lower() if isinstance(administration_id, str) else "",
-            )
-    except InputError:
-        return None
-    return None
+        target = self.ledger_target(config)
+        draft, findings = prepare(target, config, run, lines)
+        booking = self.bookings.get(target.key, run.id) if self.bookings is not None else None
+        reference = (
+            booking.reference
+            if booking is not None and booking.reference
+            else target.reference(draft, run.id, 0)
+        )
+        return Preview(run, draft, findings, booking, reference)
 
 
 def _classified(error: Exception, system: str) -> Failure:
@@ -398,7 +338,7 @@ def _classified(error: Exception, system: str) -> Failure:
     if failure is None:
         raise error
     if failure.transient or failure.disposition is Disposition.RETRY_LATER:
-        raise unavailable(system) from None
+        raise UpstreamUnavailable(system) from None
     return failure
 
 

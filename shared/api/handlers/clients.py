@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pydantic import Field, ValidationError
 
+from shared.afas.environment import InputError, parse_profit_environment, parse_sb_environment
 from shared.api.failures import problem_for
 from shared.api.http import (
     ApiResponse,
     FieldError,
+    Problem,
     bad_request,
     field_errors,
     json_response,
@@ -26,17 +31,188 @@ from shared.api.schemas import (
     ClientList,
     ClientOut,
     MappingOut,
+    ProfitTargetIn,
     ProfitTargetOut,
     RequestModel,
     ResponseModel,
     RoundingOut,
     SbTargetOut,
 )
-from shared.clients.model import ClientConfig, ProfitTarget
+from shared.clients.errors import (
+    BookingUnsettled,
+    ChangedMeanwhile,
+    ClientError,
+    FieldIssue,
+    InvalidConfiguration,
+    UpstreamUnavailable,
+)
+from shared.clients.model import BookingMode, ClientConfig, ProfitTarget, Rounding, SbTarget, Target
 from shared.journal.entries import ProfitEntry
+from shared.journal.mapping import CostCenterRule, JournalMapping
+from shared.journal.periods import PeriodRule
 from shared.loket.errors import LoketNotFound
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+# -- the client service's refusals, said in HTTP ---------------------------------------------
+
+
+def _field_errors(issues: list[FieldIssue]) -> list[FieldError]:
+    return [FieldError(i.field, i.text) for i in issues]
+
+
+def problem_of(error: ClientError) -> Problem:
+    """The problem+json answer for what the client service refused."""
+    if isinstance(error, InvalidConfiguration):
+        return validation_failed(_field_errors(error.issues), error.detail)
+    if isinstance(error, UpstreamUnavailable):
+        return Problem(
+            503,
+            "upstream-unavailable",
+            "Upstream unavailable",
+            f"{error.system} reageert nu niet, daardoor kon de configuratie niet worden "
+            "gecontroleerd. Er is niets opgeslagen.",
+            hint="Probeer het over een paar minuten opnieuw.",
+        )
+    if isinstance(error, ChangedMeanwhile):
+        return Problem(
+            412,
+            "precondition-failed",
+            "Precondition failed",
+            "De klantconfiguratie is intussen door iemand anders gewijzigd.",
+            hint="Laad de configuratie opnieuw en breng uw wijziging opnieuw aan.",
+        )
+    if isinstance(error, BookingUnsettled):
+        return Problem(
+            409,
+            "booking-unsettled",
+            "Booking unsettled",
+            f"Er loopt nog een boeking van deze klant in de huidige AFAS-administratie "
+            f"({error.open_runs} journaalrun(s), boekstuk {error.reference}) die nog "
+            f"niet is afgerond. De klant kan pas worden {error.what} als die boeking is afgerond.",
+            hint="Wacht op de volgende nachtelijke run of start een rerun voor deze klant; "
+            "daarna lukt het wel. Een ander dagboek kiezen kan altijd.",
+        )
+    raise error  # a new refusal without an answer here is a bug: let it be a 500
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        raise problem_of(error) from None
+
+
+# -- request body -> the service's input ------------------------------------------------------
+
+
+def target_of(body: ClientIn) -> Target:
+    """The target with its environment as the connection stores it (Profit: the 5-digit number,
+    also when the user typed the name O12345AA; SB: lower case)."""
+    t = body.target
+    try:
+        if isinstance(t, ProfitTargetIn):
+            number = parse_profit_environment(t.environment).number
+            return ProfitTarget(number, t.administration, t.journal)
+        return SbTarget(parse_sb_environment(t.environment), t.administration_id.lower())
+    except InputError as exc:
+        raise validation_failed([FieldError("target.environment", str(exc))]) from None
+
+
+def mapping_of(body: ClientIn) -> JournalMapping:
+    m = body.mapping
+    return JournalMapping(
+        accounts=dict(m.accounts),
+        fallback_account=m.fallback_account,
+        cost_centers=CostCenterRule(m.cost_centers),
+        cost_center_axis=m.cost_center_axis,
+        cost_unit_axis=m.cost_unit_axis,
+        cost_center_map=dict(m.cost_center_map),
+        cost_unit_map=dict(m.cost_unit_map),
+        description=m.description,
+        period_rule=PeriodRule(m.period_rule) if m.period_rule else None,
+    )
+
+
+def config_of(office_id: str, client_id: str, body: ClientIn) -> ClientConfig:
+    return ClientConfig(
+        office_id=office_id,
+        client_id=client_id,
+        loket_administration_id=body.loket_payroll_administration_id.lower(),
+        target=target_of(body),
+        include_in_sync=body.include_in_sync,
+        mode=BookingMode(body.mode),
+        mapping=mapping_of(body),
+        rounding=Rounding(body.rounding.account, body.rounding.max_difference)
+        if body.rounding
+        else None,
+        name=body.name,
+    )
+
+
+def _readable_target(raw: object) -> Target | None:
+    """The target of a body that failed its schema, as far as it is readable: the environment
+    must be; a wrong administration or journal becomes a value that no AFAS knows (its own
+    schema error is what the caller shows for it)."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("environment"), str):
+        return None
+    try:
+        if raw.get("type") == "afas-profit":
+            number = parse_profit_environment(raw["environment"]).number
+            administration = raw.get("administration")
+            if not isinstance(administration, int) or isinstance(administration, bool):
+                administration = 0
+            journal = raw.get("journal")
+            return ProfitTarget(
+                number,
+                administration if 1 <= administration <= 99999 else 0,
+                journal.strip()[:6] if isinstance(journal, str) else "",
+            )
+        if raw.get("type") == "afas-sb":
+            administration_id = raw.get("administrationId")
+            return SbTarget(
+                parse_sb_environment(raw["environment"]),
+                administration_id.strip().lower() if isinstance(administration_id, str) else "",
+            )
+    except InputError:
+        return None
+    return None
+
+
+def _problems_beside(
+    ctx: RequestContext, data: Mapping[str, Any], found: list[FieldError]
+) -> list[FieldError]:
+    """The live checks of the readable parts of a body with schema errors (``found``); errors
+    for fields already wrong are left out."""
+    wrong = {e.field for e in found}
+    loket_id = data.get("loketPayrollAdministrationId")
+    readable_loket = (
+        loket_id.strip().lower()
+        if isinstance(loket_id, str)
+        and _UUID.match(loket_id.strip())
+        and "loketPayrollAdministrationId" not in wrong
+        else None
+    )
+    target = (
+        _readable_target(data.get("target"))
+        if not wrong & {"target", "target.environment", "target.type"}
+        else None
+    )
+    mapping = data.get("mapping")
+    description = mapping.get("description") if isinstance(mapping, Mapping) else None
+    issues = ctx.services.client_service.problems_beside(
+        ctx.office_id,
+        loket_administration_id=readable_loket,
+        target=target,
+        description=description
+        if isinstance(description, str) and "mapping.description" not in wrong
+        else None,
+        user=ctx.user.name,
+    )
+    return [e for e in _field_errors(issues) if e.field not in wrong]
 
 
 def client_out(config: ClientConfig) -> ClientOut:
@@ -116,16 +292,17 @@ def put_client(ctx: RequestContext) -> ApiResponse:
     except ValidationError as exc:
         # One round: the schema's errors and the live checks of the readable parts together.
         errors = field_errors(exc)
-        errors += service.problems_beside(ctx.office_id, data, errors, user=ctx.user.name)
+        errors += _problems_beside(ctx, data, errors)
         raise validation_failed(errors) from None
-    if ctx.request.query.get("validateOnly", "").lower() == "true":
-        service.check(ctx.office_id, client_id, body, user=ctx.user.name)
-        return ApiResponse(204)
-    if_match = ctx.request.headers.get("if-match")
-    config, created = ctx.services.client_service.save(
-        ctx.office_id, client_id, body, user=ctx.user.name, if_match=if_match
-    )
-    return json_response(201 if created else 200, client_out(config), {"ETag": config.etag})
+    config = config_of(ctx.office_id, client_id, body)
+    with _answered():
+        if ctx.request.query.get("validateOnly", "").lower() == "true":
+            service.check(config, user=ctx.user.name)
+            return ApiResponse(204)
+        stored, created = service.save(
+            config, user=ctx.user.name, if_match=ctx.request.headers.get("if-match")
+        )
+    return json_response(201 if created else 200, client_out(stored), {"ETag": stored.etag})
 
 
 def get_client(ctx: RequestContext) -> ApiResponse:
@@ -142,7 +319,8 @@ def list_clients(ctx: RequestContext) -> ApiResponse:
 
 def delete_client(ctx: RequestContext) -> ApiResponse:
     config = _existing(ctx)
-    ctx.services.client_service.delete(config)
+    with _answered():
+        ctx.services.client_service.delete(config)
     return ApiResponse(204)
 
 
@@ -195,11 +373,8 @@ class PreviewOut(ResponseModel):
 def preview(ctx: RequestContext) -> ApiResponse:
     config = _existing(ctx)
     body = read_model(ctx.request, PreviewIn)
-    services = ctx.services
     try:
-        run, draft, findings = services.client_service.preview(
-            config, body.loket_journal_run_id.lower()
-        )
+        shown = ctx.services.client_service.preview(config, body.loket_journal_run_id.lower())
     except LoketNotFound:
         raise not_found(
             "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant."
@@ -209,9 +384,8 @@ def preview(ctx: RequestContext) -> ApiResponse:
         if problem is None:
             raise
         raise problem from None
+    run, draft, findings, booking = shown.run, shown.draft, shown.findings, shown.booking
     entry = draft.entry
-    target = services.ledger_target(config)
-    booking = services.bookings.get(target.key, run.id)
     if isinstance(entry, ProfitEntry):
         lines = [
             PreviewLine(
@@ -248,9 +422,7 @@ def preview(ctx: RequestContext) -> ApiResponse:
             "period": draft.period.period,
             "journal": None,
             # the Tracking-Identifier a first post would carry (a later attempt may differ)
-            "reference": booking.reference
-            if booking is not None and booking.reference
-            else target.reference(draft, run.id, 0),
+            "reference": shown.reference,
             "description": entry.description,
         }
     out = PreviewOut(
