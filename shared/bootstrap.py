@@ -24,6 +24,7 @@ from shared.afas.sb_connections import SbConnections
 from shared.clients.model import ClientConfig, ProfitTarget
 from shared.clients.service import ClientService
 from shared.clock import Clock, utc_now
+from shared.connections.service import ProfitConnectionService
 from shared.loket.client import LoketClient
 from shared.loket.oauth import REVOKED_REASON, ConnectionTokens, LoketOAuth
 from shared.notify.mailer import Mailer, mailer_from_settings
@@ -246,6 +247,12 @@ class Services:
     @cached_property
     def charts(self) -> ChartCache:
         return ChartCache()
+
+    @cached_property
+    def profit_connection_service(self) -> ProfitConnectionService:
+        return ProfitConnectionService(
+            connections=self.connections, profit_client=self.new_profit_client, clock=self.clock
+        )
 
     @cached_property
     def client_service(self) -> ClientService:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal, TypeVar
 from urllib.parse import urlencode
@@ -34,14 +35,9 @@ from shared.afas.environment import (
     profit_token,
 )
 from shared.afas.errors import (
-    AfasAuthError,
-    AfasConnectorNotAuthorized,
     AfasError,
-    AfasNotFound,
     AfasRetriableError,
-    known_error,
 )
-from shared.afas.models import MetaInfo
 from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.profit import ProfitClient
 from shared.api.failures import problem_for
@@ -55,11 +51,19 @@ from shared.api.http import (
     validation_failed,
 )
 from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
+from shared.connections.errors import (
+    AfasFailed,
+    AfasUnreachable,
+    ChangedMeanwhile,
+    ConnectionRefusal,
+    Refusal,
+    TokenRefused,
+    TokenRequired,
+)
 from shared.oauth.consent import InvalidState, oauth_error_code
 from shared.oauth.tokens import ConsentRequired, InvalidGrant, NotConnected, TokenEndpointError
 from shared.secret import Secret
-from shared.store.connections import Connection, ConnectionKey, ConnectionKind, NewSecrets
-from shared.store.tables import ConcurrencyConflict
+from shared.store.connections import Connection, ConnectionKey, ConnectionKind
 
 log = logging.getLogger("loonbrug.api.afas")
 
@@ -110,70 +114,72 @@ class SbAuthorizeAnswer(_Camel):
 def put_profit_connection(ctx: RequestContext) -> ApiResponse:
     body = read_model(ctx.request, ProfitConnectionBody)
     environment = _profit_environment(ctx.request.route_params.get("environment", ""), body)
-    key = ConnectionKey(ctx.office_id, ConnectionKind.AFAS_PROFIT, environment.number)
-    services = ctx.services
-    if body.token is None:
-        return _toggle(ctx, key, environment, body.active)
-    try:
-        token = profit_token(body.token)
-    except InputError as exc:
-        raise validation_failed([FieldError("token", str(exc))], str(exc)) from None
-    existing = services.connections.get(key)
-    name = environment.name or (existing.details.get("environmentName") if existing else None)
-    if name and not environment.name:
-        environment = parse_profit_environment(environment.number, name)
-    meta = _check(ctx, environment, token)
-    connection = services.connections.save(
-        key,
-        NewSecrets(afas_token=token),
-        by_user=ctx.user.user_id,
-        now=services.clock(),
-        active=body.active,
-        details=_details(environment, meta),
-    )
-    log.info(
-        "afas-profit connection of office %s environment %s stored (active=%s)",
-        key.office_id, key.environment, body.active,
-    )  # fmt: skip
-    return json_response(201 if existing is None else 200, _answer(connection))
+    service = ctx.services.profit_connection_service
+    with _answered():
+        if body.token is None:
+            connection = service.switch(ctx.office_id, environment, active=body.active)
+            return json_response(200, _answer(connection))
+        try:
+            token = profit_token(body.token)
+        except InputError as exc:
+            raise validation_failed([FieldError("token", str(exc))], str(exc)) from None
+        stored = service.connect(
+            ctx.office_id, environment, token, active=body.active, user=ctx.user.user_id
+        )
+    return json_response(201 if stored.created else 200, _answer(stored.connection))
 
 
-def _toggle(
-    ctx: RequestContext, key: ConnectionKey, environment: ProfitEnvironment, active: bool
-) -> ApiResponse:
-    services = ctx.services
-    stored = services.connections.read_secrets(key)
-    if stored is None or stored.afas_token is None:
-        raise validation_failed(
+_REFUSAL_TITLES = {
+    Refusal.CONNECTOR_MISSING: "App Connector lacks connectors",
+    Refusal.TOKEN_REFUSED: "AFAS refused the token",
+    Refusal.ENVIRONMENT_NOT_FOUND: "AFAS environment not found",
+}
+
+
+def connection_problem(error: ConnectionRefusal) -> Problem:
+    """The problem+json answer for what the connection service refused."""
+    if isinstance(error, TokenRefused):
+        return Problem(
+            422,
+            error.why.value,
+            _REFUSAL_TITLES[error.why],
+            error.detail,
+            hint=error.hint,
+            errors=[FieldError(error.field, "is door AFAS geweigerd")],
+        )
+    if isinstance(error, TokenRequired):
+        return validation_failed(
             [FieldError("token", "is verplicht")],
-            f"Er is nog geen koppeling met AFAS Profit-omgeving {key.environment}; vul de token in.",
+            f"Er is nog geen koppeling met AFAS Profit-omgeving {error.environment}; vul de "
+            "token in.",
         )
-    connection = stored.connection
-    details = dict(connection.details)
-    if environment.name:
-        details["environmentName"] = environment.name
-    if active:  # re-activating: the stored token must still work
-        known = parse_profit_environment(key.environment, details.get("environmentName"))
-        details.update(_details(known, _check(ctx, known, stored.afas_token)))
-    try:
-        services.connections.update(
-            connection,
-            active=active,
-            needs_reauthorization=False,
-            reason="",
-            details=details,
-            updated_at=services.clock(),
+    if isinstance(error, AfasUnreachable):
+        return Problem(
+            503,
+            "afas-unavailable",
+            "AFAS unavailable",
+            "AFAS Profit is nu niet bereikbaar; de token is niet gecontroleerd en niet opgeslagen.",
+            hint="Probeer het over een paar minuten opnieuw. Zie ook afasstatus.nl.",
+            headers={"Retry-After": str(int(error.retry_after))} if error.retry_after else {},
         )
-    except ConcurrencyConflict:
-        raise Problem(
+    if isinstance(error, AfasFailed):
+        return Problem(502, "afas-error", "AFAS error", error.detail, hint=error.hint)
+    if isinstance(error, ChangedMeanwhile):
+        return Problem(
             409,
             "conflict",
             "Conflict",
             "De koppeling is tegelijk door iemand anders gewijzigd. Probeer het opnieuw.",
-        ) from None
-    updated = services.connections.get(key)
-    assert updated is not None
-    return json_response(200, _answer(updated))
+        )
+    raise error  # a new refusal without an answer here is a bug: let it be a 500
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    try:
+        yield
+    except ConnectionRefusal as error:
+        raise connection_problem(error) from None
 
 
 def _profit_environment(raw: str, body: ProfitConnectionBody) -> ProfitEnvironment:
@@ -181,76 +187,6 @@ def _profit_environment(raw: str, body: ProfitConnectionBody) -> ProfitEnvironme
         return parse_profit_environment(raw, body.environment_name)
     except InputError as exc:
         raise validation_failed([FieldError("environment", str(exc))], str(exc)) from None
-
-
-def _check(ctx: RequestContext, environment: ProfitEnvironment, token: Secret) -> MetaInfo:
-    """The cheap read: refused → 422 with a hint; AFAS unreachable → 503; nothing stored."""
-    where = environment.name or environment.number
-    try:
-        with ctx.services.new_profit_client(environment, token) as client:
-            return client.check_token()
-    except AfasConnectorNotAuthorized as error:
-        raise _refused(
-            "afas-connector-missing",
-            "App Connector lacks connectors",
-            f"De token werkt, maar de App connector in AFAS Profit ({where}) geeft geen toegang "
-            f"tot alles wat Loonbrug nodig heeft. {error.message}",
-            known_error("connector-not-authorized").hint,
-        ) from None
-    except AfasAuthError as error:
-        hint = (
-            known_error("access-denied").hint
-            if error.status == 403
-            else known_error("token-invalid").hint
-            + f" Controleer ook dat de token bij omgeving {where} hoort."
-        )
-        raise _refused(
-            "afas-token-refused",
-            "AFAS refused the token",
-            f"AFAS Profit-omgeving {where} weigert deze token.",
-            hint,
-        ) from None
-    except AfasNotFound:
-        raise _refused(
-            "afas-environment-not-found",
-            "AFAS environment not found",
-            f"AFAS Profit-omgeving {environment.number} is niet gevonden.",
-            "Controleer het omgevingsnummer: dat zijn de 5 cijfers uit de omgevingsnaam "
-            "(O12345AA → 12345), te vinden in Profit onder Algemeen › Omgeving › Beheer › "
-            "Informatie (deelnemersnummer).",
-            field="environment",
-        ) from None
-    except AfasRetriableError as error:
-        headers = {"Retry-After": str(int(error.retry_after))} if error.retry_after else {}
-        raise Problem(
-            503,
-            "afas-unavailable",
-            "AFAS unavailable",
-            "AFAS Profit is nu niet bereikbaar; de token is niet gecontroleerd en niet opgeslagen.",
-            hint="Probeer het over een paar minuten opnieuw. Zie ook afasstatus.nl.",
-            headers=headers,
-        ) from None
-    except AfasError as error:
-        log.warning("afas-profit token check failed: %s", error)
-        raise Problem(502, "afas-error", "AFAS error", error.detail, hint=error.hint) from None
-
-
-def _refused(slug: str, title: str, detail: str, hint: str, *, field: str = "token") -> Problem:
-    return Problem(
-        422, slug, title, detail, hint=hint, errors=[FieldError(field, "is door AFAS geweigerd")]
-    )
-
-
-def _details(environment: ProfitEnvironment, meta: MetaInfo) -> dict[str, str]:
-    details = {"environmentType": environment.kind.value}
-    name = environment.name or meta.environment_id
-    if name:
-        details["environmentName"] = name.upper()
-    if meta.token_expiry is not None:
-        details["tokenExpiry"] = meta.token_expiry.isoformat()
-    if meta.app_name:
-        details["appConnector"] = meta.app_name
-    return details
 
 
 def _answer(connection: Connection) -> ProfitConnectionAnswer:

@@ -1,0 +1,1 @@
+"""The office's connections to AFAS: storing and switching them (service.py)."""
