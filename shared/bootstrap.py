@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import cached_property, lru_cache
 
@@ -21,6 +22,7 @@ from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient
 from shared.afas.sb_connections import SbConnections
+from shared.approvals.service import ApprovalService
 from shared.clients.model import ClientConfig, ProfitTarget
 from shared.clients.service import ClientService
 from shared.clock import Clock, utc_now
@@ -268,6 +270,15 @@ class Services:
 
     def _sb_scope(self, office_id: str, environment: str, user: str) -> object:
         return self.sb_connections.ensure_scope(office_id, environment, by_user=user)
+
+    @cached_property
+    def review_deps(self) -> WorkerDeps:
+        """What approving or rejecting needs: the sync's parts without its queue (no defer)."""
+        return dataclasses.replace(self.worker_deps, defer=None)
+
+    @cached_property
+    def approval_service(self) -> ApprovalService:
+        return ApprovalService(approvals=self.approvals, review=self.review_deps)
 
     @cached_property
     def worker_deps(self) -> WorkerDeps:

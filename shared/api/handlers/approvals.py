@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from shared.api.http import ApiResponse, Problem, json_response, not_found, read_model
+from shared.api.http import ApiResponse, Problem, json_response, read_model
 from shared.api.operations import Access, Operation, Reply, RequestContext
 from shared.api.schemas import RequestModel, ResponseModel
 from shared.store.approvals import ApprovalItem
-from shared.sync.review import Decision, ReviewProblem, approve, reject
+from shared.sync.review import Decision, ReviewProblem
 
 
 class FindingOut(ResponseModel):
@@ -106,17 +106,14 @@ def _answer(decision: Decision) -> ApiResponse:
 
 
 def list_approvals(ctx: RequestContext) -> ApiResponse:
-    items = ctx.services.approvals.pending(ctx.office_id)
+    items = ctx.services.approval_service.pending(ctx.office_id)
     return json_response(200, ApprovalListOut(approvals=[approval_out(i) for i in items]))
 
 
 def approve_item(ctx: RequestContext) -> ApiResponse:
     approval = ctx.request.route_params.get("approvalId", "")
-    if ctx.services.approvals.get(ctx.office_id, approval) is None:
-        raise not_found("Dit goedkeuringsitem bestaat niet (of hoort niet bij uw kantoor).")
     try:
-        decision = approve(
-            ctx.services.worker_deps,
+        decision = ctx.services.approval_service.approve(
             ctx.office_id,
             approval,
             user=ctx.user.name,
@@ -129,12 +126,11 @@ def approve_item(ctx: RequestContext) -> ApiResponse:
 
 def reject_item(ctx: RequestContext) -> ApiResponse:
     approval = ctx.request.route_params.get("approvalId", "")
-    if ctx.services.approvals.get(ctx.office_id, approval) is None:
-        raise not_found("Dit goedkeuringsitem bestaat niet (of hoort niet bij uw kantoor).")
-    body = read_model(ctx.request, RejectIn)
+    service = ctx.services.approval_service
     try:
-        decision = reject(
-            ctx.services.worker_deps,
+        service.get(ctx.office_id, approval)  # an unknown item is a 404 before a body's 422
+        body = read_model(ctx.request, RejectIn)
+        decision = service.reject(
             ctx.office_id,
             approval,
             user=ctx.user.name,
