@@ -3,6 +3,7 @@
 import azure.functions as func
 
 from functions._http import route, serve
+from shared.api import catalog
 from shared.api.handlers import system
 
 bp = func.Blueprint()
@@ -13,6 +14,6 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     return serve(system.HEALTH, req)
 
 
-@route(bp, system.OPENAPI)
+@route(bp, catalog.OPENAPI)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    return serve(system.OPENAPI, req)
+    return serve(catalog.OPENAPI, req)

@@ -16,12 +16,31 @@ from shared.api.handlers import (
     runs,
     system,
 )
+from shared.api.http import ApiResponse, json_response
 from shared.api.openapi import build_document
-from shared.api.operations import Operation
+from shared.api.operations import Access, Operation, Reply, RequestContext
+
+
+def openapi_document(ctx: RequestContext) -> ApiResponse:
+    return json_response(200, openapi(ctx.services.settings.public_base_url))
+
+
+# The document is built from the catalog, so its operation lives here (the handlers never import
+# the catalog: no cycle).
+OPENAPI = Operation(
+    name="openapi",
+    method="GET",
+    route="openapi.json",
+    access=Access.PUBLIC,
+    summary="This OpenAPI 3.1 document",
+    tag="system",
+    handler=openapi_document,
+    replies={200: Reply("The OpenAPI document.", schema={"type": "object"})},
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     system.HEALTH,
-    system.OPENAPI,
+    OPENAPI,
     runs.LIST_RUNS,
     runs.GET_RUN,
     runs.START_RERUN,

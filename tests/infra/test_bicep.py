@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.api import catalog
 from shared.api.handlers import system
 from shared.settings import Settings
 from tests.infra.bicep import (
@@ -264,7 +265,7 @@ def test_easy_auth_requires_sign_in_except_health_and_oauth_callbacks() -> None:
         for provider in ("loket", "afas-sb")
     }
     assert set(excluded) == {system.HEALTH.path} | callbacks
-    assert system.OPENAPI.path not in excluded  # contract §2: only health and the callbacks
+    assert catalog.OPENAPI.path not in excluded  # contract §2: only health and the callbacks
     assert props["httpSettings"]["requireHttps"] is True
     aad = props["identityProviders"]["azureActiveDirectory"]
     assert aad["enabled"] is True

@@ -1,4 +1,4 @@
-"""Health and the OpenAPI document."""
+"""Health. (The OpenAPI document is served by the catalog, which lists every operation.)"""
 
 from __future__ import annotations
 
@@ -30,12 +30,6 @@ def health(ctx: RequestContext) -> ApiResponse:
     return json_response(200, HealthAnswer(status="ok"))
 
 
-def openapi_document(ctx: RequestContext) -> ApiResponse:
-    from shared.api.catalog import openapi  # the catalog imports this module
-
-    return json_response(200, openapi(ctx.services.settings.public_base_url))
-
-
 HEALTH = Operation(
     name="health",
     method="GET",
@@ -45,15 +39,4 @@ HEALTH = Operation(
     tag="system",
     handler=health,
     replies={200: Reply("Storage answers.", HealthAnswer)},
-)
-
-OPENAPI = Operation(
-    name="openapi",
-    method="GET",
-    route="openapi.json",
-    access=Access.PUBLIC,
-    summary="This OpenAPI 3.1 document",
-    tag="system",
-    handler=openapi_document,
-    replies={200: Reply("The OpenAPI document.", schema={"type": "object"})},
 )
