@@ -14,16 +14,16 @@ import requests
 
 from shared.afas.environment import (
     ProfitEnvironment,
-    parse_profit_environment,
     parse_sb_environment,
     profit_base_url,
 )
 from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.profit import ProfitClient
+from shared.afas.profit_connections import stored_profit_client
 from shared.afas.sb import SbClient
 from shared.afas.sb_connections import SbConnections
 from shared.approvals.service import ApprovalService
-from shared.clients.model import ClientConfig, ProfitTarget
+from shared.clients.model import ClientConfig
 from shared.clients.service import ClientService
 from shared.clock import Clock, utc_now
 from shared.connections.service import ProfitConnectionService
@@ -32,7 +32,7 @@ from shared.loket.oauth import REVOKED_REASON, ConnectionTokens, LoketOAuth
 from shared.notify.mailer import Mailer, mailer_from_settings
 from shared.notify.service import Notifier
 from shared.oauth.consent import ConsentStore
-from shared.oauth.tokens import NotConnected, TokenStore
+from shared.oauth.tokens import TokenStore
 from shared.secret import Secret
 from shared.settings import Settings, get_settings
 from shared.store.approvals import ApprovalRepository
@@ -45,9 +45,10 @@ from shared.store.notifications import NotificationRepository
 from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
 from shared.store.storage import Storage
+from shared.sync.administrations import ledger_target_of
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
-from shared.sync.targets import ChartCache, ProfitTargetLedger, SbTargetLedger, Target
+from shared.sync.targets import ChartCache, Target
 from shared.sync.worker import WorkerDeps
 
 
@@ -184,19 +185,9 @@ class Services:
         )
 
     def profit_client(self, office_id: str, environment: str) -> ProfitClient:
-        """The Profit client of an office's stored connection (``environment``: number or name).
-
-        Raises :class:`shared.oauth.tokens.NotConnected` when there is none. An inactive
-        connection still gives a client; the sync decides what "inactive" skips.
-        """
-        parsed = parse_profit_environment(environment)
-        key = ConnectionKey(office_id, ConnectionKind.AFAS_PROFIT, parsed.number)
-        stored = self.connections.read_secrets(key)
-        if stored is None or stored.afas_token is None:
-            raise NotConnected(key)
-        name = stored.connection.details.get("environmentName") or parsed.name
-        return self.new_profit_client(
-            parse_profit_environment(parsed.number, name), stored.afas_token
+        """The Profit client of an office's stored connection (NotConnected when none)."""
+        return stored_profit_client(
+            self.connections, self.new_profit_client, office_id, environment
         )
 
     @cached_property
@@ -237,14 +228,13 @@ class Services:
     # -- client configurations and the sync ---------------------------------------------------
     def ledger_target(self, config: ClientConfig) -> Target:
         """The AFAS side of a client: its administration behind one booking interface."""
-        target = config.target
-        if isinstance(target, ProfitTarget):
-            connection = self.connections.get(target.connection(config.office_id))
-            name = connection.details.get("environmentName", "") if connection else ""
-            return ProfitTargetLedger(
-                self.profit_client(config.office_id, target.environment), target, name, self.charts
-            )
-        return SbTargetLedger(self.sb_client(config.office_id, target.environment), target)
+        return ledger_target_of(
+            config,
+            connections=self.connections,
+            profit_client=self.profit_client,
+            sb_client=self.sb_client,
+            charts=self.charts,
+        )
 
     @cached_property
     def charts(self) -> ChartCache:

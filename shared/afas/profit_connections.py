@@ -1,0 +1,37 @@
+"""The Profit client of an office's stored connection (beside :mod:`shared.afas.sb_connections`,
+which does the same for AFAS SB). ``shared/bootstrap.py`` only wires it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from shared.afas.environment import ProfitEnvironment, parse_profit_environment
+from shared.afas.profit import ProfitClient
+from shared.oauth.tokens import NotConnected
+from shared.secret import Secret
+from shared.store.connections import ConnectionKey, ConnectionKind, StoredSecrets
+
+
+class SecretReader(Protocol):
+    def read_secrets(self, key: ConnectionKey) -> StoredSecrets | None: ...
+
+
+def stored_profit_client(
+    connections: SecretReader,
+    new_client: Callable[[ProfitEnvironment, Secret], ProfitClient],
+    office_id: str,
+    environment: str,
+) -> ProfitClient:
+    """The Profit client of an office's stored connection (``environment``: number or name).
+
+    Raises :class:`shared.oauth.tokens.NotConnected` when there is none. An inactive
+    connection still gives a client; the sync decides what "inactive" skips.
+    """
+    parsed = parse_profit_environment(environment)
+    key = ConnectionKey(office_id, ConnectionKind.AFAS_PROFIT, parsed.number)
+    stored = connections.read_secrets(key)
+    if stored is None or stored.afas_token is None:
+        raise NotConnected(key)
+    name = stored.connection.details.get("environmentName") or parsed.name
+    return new_client(parse_profit_environment(parsed.number, name), stored.afas_token)
