@@ -49,6 +49,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format .
@@ -64,4 +65,5 @@ soak: setup
 	SOAK_WRITE_DOCS=1 $(BIN)/python -m pytest -m soak -p no:cacheprovider -s
 
 clean:
-	rm -rf $(VENV) .venv-checkov node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+	  .import_linter_cache artifacts .schemathesis

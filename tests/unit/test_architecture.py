@@ -39,3 +39,22 @@ def test_the_private_import_check_sees_one(tmp_path: Path) -> None:
     sample = tmp_path / "test_sample.py"
     sample.write_text("from shared.sync.worker import _hidden, visible\n", encoding="utf-8")
     assert _private_imports(sample) == ["shared.sync.worker._hidden"]
+
+
+def test_the_import_contracts_hold() -> None:
+    # docs/architecture.md's layers, as import-linter contracts (pyproject.toml); make lint runs
+    # the same command.
+    import subprocess
+    import sys
+
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "0 broken" in result.stdout
