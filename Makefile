@@ -24,22 +24,28 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed .venv-checkov/.installed node_modules/.installed
 
 ## browser: Debian's chromium for the portal's browser tests (Playwright drives it; it never
-## downloads a browser). Idempotent: does nothing when chromium is there.
+## downloads a browser). Idempotent: does nothing when chromium (or LOONBRUG_CHROMIUM) is there.
+CHROMIUM ?= $(or $(LOONBRUG_CHROMIUM),chromium)
 browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v $(CHROMIUM) >/dev/null 2>&1; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    echo "installing chromium (Debian package) for the browser tests"; \
 	    $$SUDO apt-get update -qq && \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
-	    echo "chromium is missing and there is no apt-get: install Chromium at /usr/bin/chromium"; \
+	    echo "chromium is not installed and there is no apt-get (not Debian or Ubuntu)."; \
+	    echo "Install Chromium (or Chrome) yourself and point LOONBRUG_CHROMIUM at its executable,"; \
+	    echo "e.g. LOONBRUG_CHROMIUM=/usr/bin/chromium-browser make test. The browser tests fail"; \
+	    echo "with this same message until then (Playwright never downloads a browser)."; \
+	    exit 1; \
 	  fi; \
 	fi
 
 ## demo: start Azurite, the sandboxes and the local host; run the nightly sync and print what it did
-demo: setup
-	$(BIN)/python -m devtools.demo
+## (needs .venv and node_modules only: not the checkov virtualenv; --verbose: HTTP detail too)
+demo: $(VENV)/.installed node_modules/.installed
+	$(BIN)/python -m devtools.demo $(ARGS)
 
 ## test: lint, type-check and run the whole suite (unit, integration on Azurite, end-to-end)
 test: setup lint browser

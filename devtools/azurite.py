@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,6 +67,8 @@ class Azurite:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+        # Its working folder goes with it (in memory: only debug logs land there).
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def azurite_binary() -> Path:

@@ -10,10 +10,12 @@ then a rerun that books nothing twice.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,8 +44,24 @@ from shared.api.auth import ADMIN_ROLE, encode_principal
 DEMO_KEY = base64.b64encode(b"loonbrug-demo-key-not-for-prod!!").decode()
 
 
+VERBOSE = False  # --verbose: also the operator's detail (HTTP calls, ports, API call counts)
+ZONE = ZoneInfo("Europe/Amsterdam")
+
+
 def say(text: str = "") -> None:
+    """What a payroll administrator reads: Dutch."""
     print(text, flush=True)
+
+
+def detail(text: str) -> None:
+    """Operator detail (HTTP, ports, sandboxes): only with --verbose."""
+    if VERBOSE:
+        print(f"  · {text}", flush=True)
+
+
+PERIOD_TYPES = {"monthly": "maand", "four-weekly": "4 weken", "weekly": "week"}
+LEVELS = {"error": "Fout", "warning": "Waarschuwing", "info": "Info"}
+LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass
@@ -103,7 +121,7 @@ def running_host(env: dict[str, str], workdir: Path, port: int | None = None) ->
             if time.monotonic() > deadline:
                 raise TimeoutError("the local host did not become healthy within 60 s")
             time.sleep(0.1)
-        say(f"  local host ready on {host.url} in {time.perf_counter() - started:.2f} s")
+        detail(f"local host ready on {host.url} in {time.perf_counter() - started:.2f} s")
         yield host
     finally:
         process.terminate()
@@ -136,27 +154,34 @@ def connect_loket(host: Host, sandbox: LoketSandbox) -> None:
     start.raise_for_status()
     consent = requests.get(start.json()["authorizeUrl"], allow_redirects=False, timeout=10)
     callback = requests.get(consent.headers["Location"], allow_redirects=False, timeout=10)
-    say(
-        f"  POST /api/connections/loket -> {start.status_code}; Loket consent -> "
+    detail(
+        f"POST /api/connections/loket -> {start.status_code}; Loket consent -> "
         f"{consent.status_code}; callback -> {callback.status_code} {callback.headers.get('Location')}"
     )
     if callback.status_code != 302:
         raise RuntimeError(f"connecting Loket failed: {callback.text}")
     connections = requests.get(f"{host.url}/api/connections", headers=admin, timeout=10).json()
+    states = {"connected": "gekoppeld", "inactive": "inactief", "reauthorize": "opnieuw koppelen"}
     for connection in connections["connections"]:
-        say(f"  connection {connection['kind']}: {connection['state']}")
+        if connection["kind"] == "loket":
+            say(f"  Loket.nl: {states.get(connection['state'], connection['state'])}")
     seen = requests.get(f"{host.url}/api/loket/payroll-administrations", headers=admin, timeout=30)
     seen.raise_for_status()
-    say(f"  GET /api/loket/payroll-administrations -> {seen.status_code}")
-    for employer in seen.json()["employers"]:
+    detail(f"GET /api/loket/payroll-administrations -> {seen.status_code}")
+    say("  Loonadministraties die de koppeling ziet:")
+    for employer in sorted(seen.json()["employers"], key=lambda e: e["employerNumber"]):
         say(f"    {employer['name']} (werkgever {employer['employerNumber']})")
-        for administration in employer["payrollAdministrations"]:
+        for administration in sorted(
+            employer["payrollAdministrations"], key=lambda a: a["clientNumber"] or 0
+        ):
+            period = PERIOD_TYPES.get(administration["periodType"], administration["periodType"])
             say(
                 f"      - {administration['name']}: klantnummer {administration['clientNumber']}, "
-                f"{administration['periodType']}, id {administration['id']}"
+                f"periode {period}"
             )
+            detail(f"id {administration['id']}")
     calls = ", ".join(f"{route} {count}" for route, count in sorted(sandbox.calls.items()))
-    say(f"  Loket sandbox calls: {calls}")
+    detail(f"Loket sandbox calls: {calls}")
 
 
 # -- AFAS: the sandbox, and the Profit connection added through the real PUT route -----------------
@@ -167,7 +192,7 @@ DEMO_OFFICE = "demo-office"
 @contextmanager
 def afas_sandbox() -> Iterator[AfasSandbox]:
     sandbox = start_afas_sandbox()  # default_scenario(): Profit O12345AA, SB "enyoi"
-    say(f"  AFAS sandbox on {sandbox.url}")
+    detail(f"AFAS sandbox on {sandbox.url}")
     try:
         yield sandbox
     finally:
@@ -183,10 +208,14 @@ def connect_afas_profit(host: Host) -> None:
         timeout=30,
     )
     body = answer.json()
-    say(
-        f"  PUT /api/connections/afas-profit/{PROFIT_NAME} -> {answer.status_code} "
+    detail(
+        f"PUT /api/connections/afas-profit/{PROFIT_NAME} -> {answer.status_code} "
         f"{body.get('state') or body.get('detail')} (environment {body.get('environment')})"
     )
+    if answer.status_code in (200, 201):
+        say(f"  AFAS Profit {PROFIT_NAME}: gekoppeld (token gecontroleerd)")
+    else:
+        say(f"  AFAS Profit {PROFIT_NAME}: niet gekoppeld: {body.get('detail')}")
 
 
 # -- the nightly, shown as the manual shows it ---------------------------------------------------
@@ -235,12 +264,13 @@ def connect_afas_sb(host: Host) -> None:
     start.raise_for_status()
     consent = requests.get(start.json()["authorizeUrl"], allow_redirects=False, timeout=10)
     callback = requests.get(consent.headers["Location"], allow_redirects=False, timeout=30)
-    say(
-        f"  POST /api/connections/afas-sb/enyoi -> {start.status_code}; AFAS SB consent -> "
+    detail(
+        f"POST /api/connections/afas-sb/enyoi -> {start.status_code}; AFAS SB consent -> "
         f"{consent.status_code}; callback -> {callback.status_code}"
     )
     if callback.status_code != 302:
         raise RuntimeError(f"connecting AFAS SB failed: {callback.text}")
+    say("  AFAS SB enyoi: gekoppeld (toestemming gegeven)")
 
 
 def create_clients(host: Host) -> None:
@@ -264,17 +294,15 @@ def create_clients(host: Host) -> None:
         )
         if answer.status_code not in (200, 201):
             raise RuntimeError(f"client {client_id}: {answer.text}")
-        say(
-            f"  PUT /api/clients/{client_id} -> {answer.status_code} ({administration} -> {target['type']})"
-        )
+        detail(f"PUT /api/clients/{client_id} -> {answer.status_code}")
+        system = "AFAS Profit" if target["type"] == "afas-profit" else "AFAS SB"
+        say(f"  Klant {client_id}: {administration} -> {system} {target['environment']}")
 
 
 def local(moment: str | None, with_time: bool = True) -> str:
     if not moment:
         return ""
-    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(
-        ZoneInfo("Europe/Amsterdam")
-    )
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(ZONE)
     return parsed.strftime("%d-%m-%Y %H:%M" if with_time else "%d-%m-%Y")
 
 
@@ -308,7 +336,7 @@ def show_overview(host: Host) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = requests.get(
         f"{host.url}/api/runs", headers=ADMIN, timeout=10
     ).json()["runs"]
-    say("  Runs overzicht")
+    say("  Runs overzicht (tijden in Nederlandse tijd, Europe/Amsterdam)")
     table(
         [
             "Type",
@@ -332,13 +360,33 @@ def show_overview(host: Host) -> list[dict[str, Any]]:
             for r in runs
         ],
     )
+    for r in runs:
+        say(f"    {local(r['createdAt'])}: {counted(r)}")
     return runs
+
+
+def counted(run: dict[str, Any]) -> str:
+    """The run's loonruns in words: "(2/4)" in the status text means 2 of 4 imported, which
+    reads as "2 of 4 errors" to someone who does not know."""
+    parts = [f"{run['journalRunsImported']} van {run['journalRunsTotal']} loonruns geïmporteerd"]
+    for key, word in (
+        ("journalRunsFailed", "mislukt"),
+        ("journalRunsAwaitingApproval", "wacht(en) op goedkeuring"),
+        ("journalRunsRejected", "afgewezen"),
+        ("journalRunsSkipped", "overgeslagen (testjaar, al geboekt of leeg; telt niet mee)"),
+    ):
+        if run.get(key):
+            parts.append(f"{run[key]} {word}")
+    return ", ".join(parts)
 
 
 def show_detail(run: dict[str, Any]) -> None:
     say(
-        f"  {'Nachtelijke run' if run['type'] == 'nightly' else 'Rerun'} {run['runId']}: {run['statusText']}"
+        f"  {'Nachtelijke run' if run['type'] == 'nightly' else 'Rerun'} van "
+        f"{local(run['createdAt'])} (Nederlandse tijd): {run['statusText']}"
     )
+    say(f"    {counted(run)}")
+    detail(f"run id {run['runId']} (the id's time is UTC)")
     status = {"imported": "Geïmporteerd", "failed": "Mislukt", "skipped": "Overgeslagen"}
     say("  Loonruns")
     table(
@@ -346,7 +394,7 @@ def show_detail(run: dict[str, Any]) -> None:
             "Clientnr",
             "Periode",
             "Volgnr.",
-            "Datum verzonden",
+            "Verzonden (NL-tijd)",
             "AFAS omgeving",
             "Journaalpost",
             "Status",
@@ -361,21 +409,30 @@ def show_detail(run: dict[str, Any]) -> None:
                 r["entryNumber"] or "",
                 status.get(r["status"], r["status"]),
             ]
-            for r in run["journalRuns"]
+            for r in sorted(
+                run["journalRuns"],
+                key=lambda r: (r["clientId"], r["payrollPeriod"], r["sequenceNumber"]),
+            )
         ],
     )
     say(f"  Meldingen ({len(run['messages'])})")
-    for m in run["messages"]:
-        say(f"    [{m['level']}] {m['clientId'] or '-'}: {m['text']}")
+    # A stable order (the API answers in the order the jobs happened to finish): per client,
+    # errors first, then by text.
+    for m in sorted(
+        run["messages"],
+        key=lambda m: (m["clientId"] or "", LEVEL_ORDER.get(m["level"], 3), m["text"]),
+    ):
+        say(f"    {LEVELS.get(m['level'], m['level'])} (klant {m['clientId'] or '-'}): {m['text']}")
         if m["hint"]:
-            say(f"        hint: {m['hint']}")
+            say(f"        Tip: {m['hint']}")
 
 
 def run_the_nightly(host: Host, loket: LoketSandbox, afas: AfasSandbox) -> None:
     answer = requests.post(
         f"{host.url}/admin/functions/nightly_sync", json={"input": ""}, timeout=10
     )
-    say(f"  POST /admin/functions/nightly_sync -> {answer.status_code}")
+    detail(f"POST /admin/functions/nightly_sync -> {answer.status_code}")
+    say("  De nachtelijke run start (in de demo nu, niet om 02:00 Nederlandse tijd) ...")
     host.wait_for_log(r"nightly tick planned")
     runs = requests.get(f"{host.url}/api/runs", headers=ADMIN, timeout=10).json()["runs"]
     nightly = wait_for_run(host, runs[0]["runId"])
@@ -386,9 +443,9 @@ def run_the_nightly(host: Host, loket: LoketSandbox, afas: AfasSandbox) -> None:
     entries = afas.profit_entries()
     say()
     say(
-        f"  AFAS Profit sandbox: {len(entries)} journaalpost(en) "
+        f"  In AFAS Profit staan nu {len(entries)} journaalpost(en): "
         + ", ".join(f"{e.entry_number} ({len(e.lines)} regels)" for e in entries)
-        + f"; AFAS SB sandbox: {len(afas.sb_bookings())} boeking(en)"
+        + f"; in AFAS SB {len(afas.sb_bookings())}."
     )
     say()
     started = requests.post(
@@ -397,27 +454,29 @@ def run_the_nightly(host: Host, loket: LoketSandbox, afas: AfasSandbox) -> None:
         timeout=30,
         json={"approvedFrom": "2024-01-01", "approvedTo": "2024-12-31"},
     )
-    say(f"  POST /api/reruns 2024-01-01..2024-12-31 -> {started.status_code}")
+    detail(f"POST /api/reruns 2024-01-01..2024-12-31 -> {started.status_code}")
+    say("  Een rerun over heel 2024 (goedgekeurd van 01-01-2024 tot en met 31-12-2024):")
     rerun = wait_for_run(host, started.json()["runId"])
     show_detail(rerun)
     say()
     show_overview(host)
     say(
-        f"  AFAS after the rerun: {len(afas.profit_entries())} Profit entries, {len(afas.sb_bookings())} SB "
-        "bookings (nothing booked twice)"
+        f"  Na de rerun: {len(afas.profit_entries())} journaalpost(en) in AFAS Profit, "
+        f"{len(afas.sb_bookings())} in AFAS SB: niets twee keer geboekt."
     )
     calls = sum(loket.calls.values())
-    say(f"  API calls: Loket {calls}, AFAS {sum(afas.calls.values())}")
+    detail(f"API calls: Loket {calls}, AFAS {sum(afas.calls.values())}")
 
 
 def show_portal(host: Host) -> None:
     """Print the portal's address; keep everything running while someone looks at it."""
     say()
-    say(f"  Portal: {host.url}/api/portal/")
+    say(f"  Portaal: {host.url}/api/portal/")
     say(f"    Ontwikkel-aanmelding: kantoor {DEMO_OFFICE}, rol Beheerder (of Lezer)")
     if not (sys.stdin.isatty() or os.environ.get("LOONBRUG_DEMO_SERVE")):
         say(
-            "    (the demo stops now; run it in a terminal, or with LOONBRUG_DEMO_SERVE=1, to keep it up)"
+            "    (de demo stopt nu; start haar in een terminal, of met LOONBRUG_DEMO_SERVE=1, "
+            "om het portaal open te houden)"
         )
         return
     say("    Druk op Ctrl+C om de demo te stoppen.")
@@ -428,13 +487,19 @@ def show_portal(host: Host) -> None:
         say()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global VERBOSE
+    parser = argparse.ArgumentParser(prog="make demo", description="Loonbrug demo")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also the operator's detail (HTTP, ports, calls)"
+    )
+    VERBOSE = parser.parse_args(argv).verbose
     workdir = Path(tempfile.mkdtemp(prefix="loonbrug-demo-"))
-    say("Loonbrug demo")
-    say("  starting Azurite (in memory, free ports) ...")
+    say("Loonbrug demo: drie klanten, een nachtelijke run en een rerun (testomgeving)")
+    detail("starting Azurite (in memory, free ports) ...")
     azurite = start_azurite(log_path=str(workdir / "azurite.log"))
     sandbox = start_loket_sandbox(default_scenario())
-    say(f"  Loket sandbox on {sandbox.url}")
+    detail(f"Loket sandbox on {sandbox.url}")
     try:
         port = free_port()
         env = {**demo_env(azurite), **sandbox.env(), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
@@ -443,14 +508,22 @@ def main() -> int:
             running_host({**env, **afas.settings_env()}, workdir, port) as host,
         ):
             health = requests.get(f"{host.url}/api/health", timeout=10)
-            say(f"  GET /api/health -> {health.status_code} {json.dumps(health.json())}")
+            detail(f"GET /api/health -> {health.status_code} {json.dumps(health.json())}")
+            say()
+            say("Koppelingen")
             connect_loket(host, sandbox)
             connect_afas_profit(host)
             connect_afas_sb(host)
+            say()
+            say("Klanten")
             create_clients(host)
+            say()
             run_the_nightly(host, sandbox, afas)
             show_portal(host)
-        say(f"  logs: {workdir}")
+        if VERBOSE:
+            detail(f"logs (times in UTC): {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
         return 0
     finally:
         sandbox.stop()
