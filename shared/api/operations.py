@@ -41,6 +41,15 @@ class Reply:
     schema: Mapping[str, Any] | None = None  # used when there is no model
 
 
+def problem_reply(description: str) -> Reply:
+    """A documented problem+json answer (the one ``Problem`` schema of the document)."""
+    return Reply(
+        description,
+        schema={"$ref": "#/components/schemas/Problem"},
+        content_type="application/problem+json",
+    )
+
+
 @dataclass(frozen=True)
 class QueryParam:
     name: str

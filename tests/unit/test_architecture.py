@@ -58,3 +58,18 @@ def test_the_import_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "0 broken" in result.stdout
+
+
+def test_the_problem_reply_is_declared_once() -> None:
+    # Every documented problem+json answer is operations.problem_reply (issue 19: it was spelled
+    # out 13 times in the catalog's handlers).
+    spelled = {
+        str(path.relative_to(ROOT)): path.read_text(encoding="utf-8").count(
+            "#/components/schemas/Problem"
+        )
+        for path in sorted((ROOT / "shared" / "api").rglob("*.py"))
+    }
+    assert {p: n for p, n in spelled.items() if n} == {
+        "shared/api/openapi.py": spelled["shared/api/openapi.py"],
+        "shared/api/operations.py": 1,
+    }

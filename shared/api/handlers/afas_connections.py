@@ -50,7 +50,14 @@ from shared.api.http import (
     read_model,
     validation_failed,
 )
-from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
+from shared.api.operations import (
+    Access,
+    Operation,
+    QueryParam,
+    Reply,
+    RequestContext,
+    problem_reply,
+)
 from shared.connections.errors import (
     AfasFailed,
     AfasUnreachable,
@@ -673,8 +680,8 @@ PROFIT_CONNECT = Operation(
     replies={
         200: Reply("The connection was replaced or (de)activated.", ProfitConnectionAnswer),
         201: Reply("The connection was created.", ProfitConnectionAnswer),
-        409: Reply("Changed concurrently; try again.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        502: Reply("AFAS answered an unexpected error.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        409: problem_reply("Changed concurrently; try again."),
+        502: problem_reply("AFAS answered an unexpected error."),
     },
 )  # fmt: skip
 
@@ -694,7 +701,7 @@ SB_CONNECT = Operation(
     body_required=False,
     replies={
         200: Reply("Send the user to authorizeUrl.", SbAuthorizeAnswer),
-        422: Reply("Not an SB environment name, an API server that is not https or not in AFAS_SB_ALLOWED_HOSTS, or an environment the API server does not know (checked before the consent; Dutch detail beside the field).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        422: problem_reply("Not an SB environment name, an API server that is not https or not in AFAS_SB_ALLOWED_HOSTS, or an environment the API server does not know (checked before the consent; Dutch detail beside the field)."),
     },
 )  # fmt: skip
 
@@ -717,7 +724,7 @@ SB_LANDING = Operation(
     ),
     replies={
         302: Reply("To AFAS SB's consent page (or, for a browser and an unusable address, to the portal with the outcome)."),
-        422: Reply("afasBaseUrl is not an SB address in AFAS_SB_ALLOWED_HOSTS (Dutch detail).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        422: problem_reply("afasBaseUrl is not an SB address in AFAS_SB_ALLOWED_HOSTS (Dutch detail)."),
     },
 )  # fmt: skip
 
@@ -736,7 +743,7 @@ SB_CALLBACK = Operation(
     ),
     replies={
         302: Reply("To the portal's Koppelingen screen (PORTAL_URL#/connections, or PUBLIC_BASE_URL/#/connections when unset) with the outcome in the address: afas-sb=gekoppeld (stored), geweigerd (consent refused) or mislukt (no code, or the exchange failed; nothing stored), and omgeving=the environment."),
-        400: Reply("Unknown, used or expired state; nothing stored.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        400: problem_reply("Unknown, used or expired state; nothing stored."),
     },
 )  # fmt: skip
 
@@ -765,9 +772,9 @@ SB_ADMINISTRATIONS = Operation(
     handler=list_sb_administrations,
     replies={
         200: Reply("The administrations (id, name).", SbAdministrationsAnswer),
-        409: Reply("The connection needs a new consent.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        422: Reply("Not a customer environment name.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        502: Reply("AFAS SB refused or answered an error.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        409: problem_reply("The connection needs a new consent."),
+        422: problem_reply("Not a customer environment name."),
+        502: problem_reply("AFAS SB refused or answered an error."),
     },
 )  # fmt: skip
 
@@ -784,11 +791,11 @@ PROFIT_ADMINISTRATIONS = Operation(
     handler=list_profit_administrations,
     replies={
         200: Reply("The administrations (number, name).", ProfitAdministrationsAnswer),
-        404: Reply("The office has no connection with this environment.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        409: Reply("AFAS refuses the stored token (connect again).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        422: Reply("Not a Profit environment number or name.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        502: Reply("AFAS answered an error.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        503: Reply("AFAS is not reachable now; type the number instead.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        404: problem_reply("The office has no connection with this environment."),
+        409: problem_reply("AFAS refuses the stored token (connect again)."),
+        422: problem_reply("Not a Profit environment number or name."),
+        502: problem_reply("AFAS answered an error."),
+        503: problem_reply("AFAS is not reachable now; type the number instead."),
     },
 )  # fmt: skip
 
@@ -804,11 +811,11 @@ PROFIT_JOURNALS = Operation(
     handler=list_profit_journals,
     replies={
         200: Reply("The journals (code, description, memorial, blocked).", ProfitJournalsAnswer),
-        404: Reply("The office has no connection with this environment.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        409: Reply("AFAS refuses the stored token (connect again).", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        422: Reply("Not a Profit environment or administration number.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        502: Reply("AFAS answered an error.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
-        503: Reply("AFAS is not reachable now; type the code instead.", schema={"$ref": "#/components/schemas/Problem"}, content_type="application/problem+json"),
+        404: problem_reply("The office has no connection with this environment."),
+        409: problem_reply("AFAS refuses the stored token (connect again)."),
+        422: problem_reply("Not a Profit environment or administration number."),
+        502: problem_reply("AFAS answered an error."),
+        503: problem_reply("AFAS is not reachable now; type the code instead."),
     },
 )  # fmt: skip
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from shared.api.http import ApiResponse, Problem, json_response, read_model
-from shared.api.operations import Access, Operation, Reply, RequestContext
+from shared.api.operations import Access, Operation, Reply, RequestContext, problem_reply
 from shared.api.schemas import RequestModel, ResponseModel
 from shared.store.approvals import ApprovalItem
 from shared.sync.review import Decision, ReviewProblem
@@ -143,14 +143,6 @@ def reject_item(ctx: RequestContext) -> ApiResponse:
     return _answer(decision)
 
 
-def _problem_reply(description: str) -> Reply:
-    return Reply(
-        description,
-        schema={"$ref": "#/components/schemas/Problem"},
-        content_type="application/problem+json",
-    )
-
-
 LIST_APPROVALS = Operation(
     name="list_approvals",
     method="GET",
@@ -173,9 +165,9 @@ APPROVE = Operation(
     description="Optional If-Match with the item's etag. No body.",
     replies={
         200: Reply("Decided: state approved (booked) or failed (AFAS refused).", ApprovalOut),
-        409: _problem_reply("Already decided, being decided, or the entry changed."),
-        412: _problem_reply("If-Match does not match the item's etag."),
-        503: _problem_reply("Loket or AFAS is temporarily unavailable; nothing was booked twice."),
+        409: problem_reply("Already decided, being decided, or the entry changed."),
+        412: problem_reply("If-Match does not match the item's etag."),
+        503: problem_reply("Loket or AFAS is temporarily unavailable; nothing was booked twice."),
     },
 )
 
@@ -190,8 +182,8 @@ REJECT = Operation(
     body=RejectIn,
     replies={
         200: Reply("Rejected.", ApprovalOut),
-        409: _problem_reply("Already decided or being decided."),
-        412: _problem_reply("If-Match does not match the item's etag."),
+        409: problem_reply("Already decided or being decided."),
+        412: problem_reply("If-Match does not match the item's etag."),
     },
 )
 

@@ -25,7 +25,14 @@ from shared.api.http import (
     read_model,
     validation_failed,
 )
-from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
+from shared.api.operations import (
+    Access,
+    Operation,
+    QueryParam,
+    Reply,
+    RequestContext,
+    problem_reply,
+)
 from shared.api.schemas import (
     ClientIn,
     ClientList,
@@ -473,11 +480,7 @@ PUT_CLIENT = Operation(
         200: Reply("Replaced.", ClientOut),
         201: Reply("Created.", ClientOut),
         204: Reply("validateOnly: every check passed; nothing stored."),
-        412: Reply(
-            "If-Match did not match.",
-            schema={"$ref": "#/components/schemas/Problem"},
-            content_type="application/problem+json",
-        ),
+        412: problem_reply("If-Match did not match."),
     },
 )
 GET_CLIENT = Operation(
@@ -521,10 +524,6 @@ PREVIEW = Operation(
     body=PreviewIn,
     replies={
         200: Reply("The entry and findings.", PreviewOut),
-        409: Reply(
-            "Not connected.",
-            schema={"$ref": "#/components/schemas/Problem"},
-            content_type="application/problem+json",
-        ),
+        409: problem_reply("Not connected."),
     },
 )

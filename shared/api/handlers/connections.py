@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from shared.api.http import ApiResponse, Problem, json_response
-from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
+from shared.api.operations import (
+    Access,
+    Operation,
+    QueryParam,
+    Reply,
+    RequestContext,
+    problem_reply,
+)
 from shared.loket import connect
 from shared.loket.directory import visible_administrations
 from shared.loket.errors import (
@@ -294,11 +301,9 @@ LOKET_CALLBACK = Operation(
             "Connected; redirects to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset.",
             content_type="text/plain",
         ),
-        400: Reply(
+        400: problem_reply(
             "Unknown, used or expired state, an error from Loket, or a failed code exchange; "
-            "nothing is stored.",
-            content_type="application/problem+json",
-            schema={"$ref": "#/components/schemas/Problem"},
+            "nothing is stored."
         ),
     },
 )
@@ -326,16 +331,10 @@ LOKET_PAYROLL_ADMINISTRATIONS = Operation(
     handler=list_payroll_administrations,
     replies={
         200: Reply("Employers with their payroll administrations.", PayrollAdministrationsAnswer),
-        409: Reply(
-            "Loket is not connected, or its consent must be given again (Dutch hint).",
-            content_type="application/problem+json",
-            schema={"$ref": "#/components/schemas/Problem"},
+        409: problem_reply(
+            "Loket is not connected, or its consent must be given again (Dutch hint)."
         ),
-        502: Reply(
-            "Loket refused the request or answered something unreadable.",
-            content_type="application/problem+json",
-            schema={"$ref": "#/components/schemas/Problem"},
-        ),
+        502: problem_reply("Loket refused the request or answered something unreadable."),
     },
 )
 

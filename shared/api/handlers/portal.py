@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from shared.api.auth import principal_from_headers
 from shared.api.http import ApiResponse, Problem, not_found
-from shared.api.operations import Access, Operation, Reply, RequestContext
+from shared.api.operations import Access, Operation, Reply, RequestContext, problem_reply
 from shared.settings import Settings
 
 PORTAL_ROOT: Final = Path(__file__).resolve().parents[3] / "portal"
@@ -273,10 +273,6 @@ PORTAL = Operation(
         200: Reply("A portal file.", content_type="text/html", schema={"type": "string"}),
         301: Reply("/api/portal → /api/portal/."),
         304: Reply("Not modified (If-None-Match matched the ETag)."),
-        404: Reply(
-            "No such file.",
-            schema={"$ref": "#/components/schemas/Problem"},
-            content_type="application/problem+json",
-        ),
+        404: problem_reply("No such file."),
     },
 )

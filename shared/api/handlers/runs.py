@@ -20,7 +20,14 @@ from shared.api.http import (
     read_model,
     validation_failed,
 )
-from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
+from shared.api.operations import (
+    Access,
+    Operation,
+    QueryParam,
+    Reply,
+    RequestContext,
+    problem_reply,
+)
 from shared.api.schemas import RequestModel, ResponseModel
 from shared.clock import to_amsterdam
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, RunMessage
@@ -436,10 +443,6 @@ START_RERUN = Operation(
     body=RerunIn,
     replies={
         202: Reply("The rerun is planned; follow it at /api/runs/{runId}.", RerunStarted),
-        409: Reply(
-            "Loket or the client's AFAS connection is not usable.",
-            schema={"$ref": "#/components/schemas/Problem"},
-            content_type="application/problem+json",
-        ),
+        409: problem_reply("Loket or the client's AFAS connection is not usable."),
     },
 )
