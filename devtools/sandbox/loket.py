@@ -65,19 +65,11 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from devtools.sandbox import announce
+from shared.journal.models import JOURNAL_RUN_STATUS_TEXT
 
 RESOURCE_VERSION = "2018-01-01"
 CONSOLIDATE = ("BasedOnLedgerAccountConfiguration", "Always", "Never")  # /results, published
-STATUS_TEXT = {
-    0: "Staat klaar voor journaliseren",
-    1: "Geen journaal resultaten",
-    2: "Fout bij aanmaken",
-    3: "Verwijderd door gebruiker",
-    4: "Journaal gereed",
-    5: "Wordt geëxporteerd",
-    6: "Exporteren mislukt",
-    7: "Journaal geëxporteerd",
-}
+STATUS_TEXT = JOURNAL_RUN_STATUS_TEXT  # Loket's status texts: the one table in shared/journal
 PERIOD_TYPES = {1: "Maand", 3: "4 weken", 4: "Week"}
 DENIED_401 = {"message": "Authorization has been denied for this request."}
 DENIED_403 = {"message": "Insufficient rights for this request, reason: no access to the entity."}

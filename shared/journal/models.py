@@ -6,10 +6,28 @@ The Loket client parses its JSON into these; nothing here knows about HTTP. Amou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
+from types import MappingProxyType
+from typing import Final
+
+# ``journalRunStatus.value`` as Loket shows it, per key (loket-api.md §3.4): the one table (the
+# Loket sandbox answers with it too).
+JOURNAL_RUN_STATUS_TEXT: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        0: "Staat klaar voor journaliseren",
+        1: "Geen journaal resultaten",
+        2: "Fout bij aanmaken",
+        3: "Verwijderd door gebruiker",
+        4: "Journaal gereed",
+        5: "Wordt geëxporteerd",
+        6: "Exporteren mislukt",
+        7: "Journaal geëxporteerd",
+    }
+)
 
 
 class JournalRunStatus(IntEnum):
@@ -26,16 +44,7 @@ class JournalRunStatus(IntEnum):
 
     @property
     def dutch(self) -> str:
-        return {
-            0: "Staat klaar voor journaliseren",
-            1: "Geen journaal resultaten",
-            2: "Fout bij aanmaken",
-            3: "Verwijderd door gebruiker",
-            4: "Journaal gereed",
-            5: "Wordt geëxporteerd",
-            6: "Exporteren mislukt",
-            7: "Journaal geëxporteerd",
-        }[int(self)]
+        return JOURNAL_RUN_STATUS_TEXT[int(self)]
 
     @property
     def has_results(self) -> bool:

@@ -73,3 +73,12 @@ def test_the_problem_reply_is_declared_once() -> None:
         "shared/api/openapi.py": spelled["shared/api/openapi.py"],
         "shared/api/operations.py": 1,
     }
+
+
+def test_the_loket_status_texts_are_one_table() -> None:
+    from devtools.sandbox import loket as sandbox
+    from shared.journal.models import JOURNAL_RUN_STATUS_TEXT, JournalRunStatus
+
+    assert sandbox.STATUS_TEXT is JOURNAL_RUN_STATUS_TEXT
+    assert JournalRunStatus.EXPORT_FAILED.dutch == "Exporteren mislukt"
+    assert "Journaal gereed" not in (ROOT / "devtools" / "sandbox" / "loket.py").read_text()
