@@ -142,6 +142,14 @@ def bad_request(detail: str, *, errors: list[FieldError] | None = None) -> Probl
     return Problem(400, "bad-request", "Bad request", detail, errors=errors)
 
 
+def redirect(url: str) -> ApiResponse:
+    """A 302 that is never cached and leaks no address onward: how both OAuth callbacks (Loket
+    and AFAS SB) send the browser back to the portal (their codes are in the request URL)."""
+    return ApiResponse(
+        302, b"", {"Location": url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
+
+
 def validation_failed(errors: list[FieldError], detail: str | None = None) -> Problem:
     return Problem(
         422,

@@ -82,3 +82,17 @@ def test_the_loket_status_texts_are_one_table() -> None:
     assert sandbox.STATUS_TEXT is JOURNAL_RUN_STATUS_TEXT
     assert JournalRunStatus.EXPORT_FAILED.dutch == "Exporteren mislukt"
     assert "Journaal gereed" not in (ROOT / "devtools" / "sandbox" / "loket.py").read_text()
+
+
+def test_both_oauth_callbacks_redirect_the_same_way() -> None:
+    # Loket's and AFAS SB's callbacks send the browser back through shared.api.http.redirect:
+    # never cached, no Referer onward (the code was in the callback's URL).
+    from shared.api.http import redirect
+
+    answer = redirect("https://portal.example/#/connections")
+    assert answer.status == 302
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    for module in ("connections.py", "afas_connections.py"):
+        text = (ROOT / "shared" / "api" / "handlers" / module).read_text(encoding="utf-8")
+        assert "ApiResponse(302" not in text and "redirect(" in text, module

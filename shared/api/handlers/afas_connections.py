@@ -48,6 +48,7 @@ from shared.api.http import (
     bad_request,
     json_response,
     read_model,
+    redirect,
     validation_failed,
 )
 from shared.api.operations import (
@@ -343,10 +344,6 @@ def _portal_outcome(ctx: RequestContext, **outcome: str) -> str:
     return f"{base}?{query}" if "#" in base else f"{base}#/connections?{query}"
 
 
-def _redirect(url: str) -> ApiResponse:
-    return ApiResponse(302, b"", {"Location": url, "Cache-Control": "no-store"})
-
-
 def _wants_html(ctx: RequestContext) -> bool:
     return "text/html" in ctx.request.headers.get("accept", "").lower()
 
@@ -360,15 +357,15 @@ def sb_landing(ctx: RequestContext) -> ApiResponse:
     except InputError as exc:
         log.warning("afas-sb landing with an unusable afasBaseUrl for office %s", ctx.office_id)
         if _wants_html(ctx):
-            return _redirect(_portal_outcome(ctx, **{"afas-sb": "adres"}))
+            return redirect(_portal_outcome(ctx, **{"afas-sb": "adres"}))
         raise _address_refused("afasBaseUrl", exc) from None
     try:
         url = _begin_sb_consent(ctx, location, _ORIGIN_LANDING)
     except Problem:
         if _wants_html(ctx):
-            return _redirect(_portal_outcome(ctx, **{"afas-sb": "niet-ingesteld"}))
+            return redirect(_portal_outcome(ctx, **{"afas-sb": "niet-ingesteld"}))
         raise
-    return _redirect(url)
+    return redirect(url)
 
 
 def sb_callback(ctx: RequestContext) -> ApiResponse:
@@ -390,12 +387,12 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
             "afas-sb consent refused for office %s: %s",
             consent.office_id, oauth_error_code(query["error"], unknown="onbekend"),
         )  # fmt: skip
-        return _redirect(
+        return redirect(
             _portal_outcome(ctx, **{"afas-sb": "geweigerd", "omgeving": location.environment})
         )
     code = query.get("code", "")
     if not code:
-        return _redirect(
+        return redirect(
             _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
         )
     try:
@@ -406,7 +403,7 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         log.warning(
             "afas-sb code exchange for office %s failed: %s", consent.office_id, type(exc).__name__
         )
-        return _redirect(
+        return redirect(
             _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
         )
     services.sb_connections.store_consent(
@@ -416,7 +413,7 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         "afas-sb connection of office %s environment %s stored",
         consent.office_id, location.environment,
     )  # fmt: skip
-    return _redirect(
+    return redirect(
         _portal_outcome(ctx, **{"afas-sb": "gekoppeld", "omgeving": location.environment})
     )
 

@@ -9,7 +9,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from shared.api.http import ApiResponse, Problem, json_response
+from shared.api.http import ApiResponse, Problem, json_response, redirect
 from shared.api.operations import (
     Access,
     Operation,
@@ -155,14 +155,7 @@ def loket_callback(ctx: RequestContext) -> ApiResponse:
         raise Problem(
             400, failed.slug, "Loket consent not completed", failed.detail, hint=failed.hint
         ) from None
-    return ApiResponse(
-        302,
-        headers={
-            "Location": services.settings.consent_landing_url(),
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
+    return redirect(services.settings.consent_landing_url())
 
 
 def disconnect_loket(ctx: RequestContext) -> ApiResponse:
