@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -36,8 +37,15 @@ _CLIENT_OPTIONS: dict[str, Any] = {
 class Storage:
     """Table, queue and blob clients for one storage account, created lazily and cached."""
 
-    def __init__(self, config: StorageConfig) -> None:
+    def __init__(
+        self, config: StorageConfig, *, on_request: Callable[[Any], None] | None = None
+    ) -> None:
+        """``on_request``: called with every request the SDK sends (azure-core's
+        ``raw_request_hook``, retries included): the bench counts storage round trips with it."""
         self._config = config
+        self._options: dict[str, Any] = dict(_CLIENT_OPTIONS)
+        if on_request is not None:
+            self._options["raw_request_hook"] = on_request
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[str, QueueClient] = {}
@@ -62,14 +70,14 @@ class Storage:
                 cfg = self._config
                 if cfg.connection_string is not None:
                     self._table_service = TableServiceClient.from_connection_string(
-                        cfg.connection_string.reveal(), **_CLIENT_OPTIONS
+                        cfg.connection_string.reveal(), **self._options
                     )
                 else:
                     assert cfg.table_service_uri is not None
                     self._table_service = TableServiceClient(
                         cfg.table_service_uri,
                         credential=self._token_credential(),
-                        **_CLIENT_OPTIONS,
+                        **self._options,
                     )
             return self._table_service
 
@@ -82,14 +90,14 @@ class Storage:
                 cfg = self._config
                 if cfg.connection_string is not None:
                     self._queue_service = QueueServiceClient.from_connection_string(
-                        cfg.connection_string.reveal(), **_CLIENT_OPTIONS
+                        cfg.connection_string.reveal(), **self._options
                     )
                 else:
                     assert cfg.queue_service_uri is not None
                     self._queue_service = QueueServiceClient(
                         cfg.queue_service_uri,
                         credential=self._token_credential(),
-                        **_CLIENT_OPTIONS,
+                        **self._options,
                     )
             return self._queue_service
 
@@ -101,7 +109,7 @@ class Storage:
                 cfg = self._config
                 if cfg.connection_string is not None:
                     self._blob_service = BlobServiceClient.from_connection_string(
-                        cfg.connection_string.reveal(), **_CLIENT_OPTIONS
+                        cfg.connection_string.reveal(), **self._options
                     )
                 else:
                     if cfg.blob_service_uri is None:
@@ -109,7 +117,7 @@ class Storage:
                     self._blob_service = BlobServiceClient(
                         cfg.blob_service_uri,
                         credential=self._token_credential(),
-                        **_CLIENT_OPTIONS,
+                        **self._options,
                     )
             return self._blob_service
 
