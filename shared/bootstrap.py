@@ -186,15 +186,22 @@ class Services:
         Raises :class:`shared.oauth.tokens.NotConnected` when there is none. An inactive
         connection still gives a client; the sync decides what "inactive" skips.
         """
+        return self._profit_connection(office_id, environment)[0]
+
+    def _profit_connection(self, office_id: str, environment: str) -> tuple[ProfitClient, str]:
+        """The Profit client of a stored connection and its environment's name, from one read of
+        the connection row (a sync job reads it once)."""
         parsed = parse_profit_environment(environment)
         key = ConnectionKey(office_id, ConnectionKind.AFAS_PROFIT, parsed.number)
         stored = self.connections.read_secrets(key)
         if stored is None or stored.afas_token is None:
             raise NotConnected(key)
-        name = stored.connection.details.get("environmentName") or parsed.name
-        return self.new_profit_client(
+        stored_name = stored.connection.details.get("environmentName", "")
+        name = stored_name or parsed.name
+        client = self.new_profit_client(
             parse_profit_environment(parsed.number, name), stored.afas_token
         )
+        return client, stored_name
 
     @cached_property
     def sb_oauth(self) -> SbOAuth:
@@ -236,11 +243,8 @@ class Services:
         """The AFAS side of a client: its administration behind one booking interface."""
         target = config.target
         if isinstance(target, ProfitTarget):
-            connection = self.connections.get(target.connection(config.office_id))
-            name = connection.details.get("environmentName", "") if connection else ""
-            return ProfitTargetLedger(
-                self.profit_client(config.office_id, target.environment), target, name, self.charts
-            )
+            client, name = self._profit_connection(config.office_id, target.environment)
+            return ProfitTargetLedger(client, target, name, self.charts)
         return SbTargetLedger(self.sb_client(config.office_id, target.environment), target)
 
     @cached_property

@@ -90,7 +90,7 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
             return  # this message is done; the deferred one carries the job on
         log.warning("sync job %s/%s will be retried: %s", job.run_id, job.client_id, exc)
         raise
-    _finish(deps, job, outcome)
+    _finish(deps, job, outcome, stored)
 
 
 def _start(deps: WorkerDeps, job: SyncJob, stored: Job, holder: str) -> Job | None:
@@ -123,9 +123,11 @@ def _start(deps: WorkerDeps, job: SyncJob, stored: Job, holder: str) -> Job | No
     raise RetryLater(f"job row of {job.run_id}/{job.client_id} kept changing", BUSY)
 
 
-def _finish(deps: WorkerDeps, job: SyncJob, outcome: JobOutcome) -> None:
+def _finish(
+    deps: WorkerDeps, job: SyncJob, outcome: JobOutcome, started: Job | None = None
+) -> None:
     after = deps.runs.finish_job(
-        job.office_id, job.run_id, job.client_id, outcome, now=deps.clock()
+        job.office_id, job.run_id, job.client_id, outcome, now=deps.clock(), job=started
     )
     if after is None:
         return
