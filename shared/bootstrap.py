@@ -41,7 +41,7 @@ from shared.store.crypto import SecretBox
 from shared.store.notifications import NotificationRepository
 from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
-from shared.store.storage import Storage
+from shared.store.storage import Storage, http_session
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
 from shared.sync.targets import ChartCache, ProfitTargetLedger, SbTargetLedger, Target
@@ -159,7 +159,13 @@ class Services:
     @cached_property
     def loket_session(self) -> requests.Session:
         """One pooled session to the Loket API, shared by the per-office clients."""
-        return requests.Session()
+        return http_session()
+
+    @cached_property
+    def profit_session(self) -> requests.Session:
+        """One pooled session to AFAS Profit, shared by the clients of every job (a job no
+        longer opens a connection of its own)."""
+        return http_session()
 
     def loket_client(self, office_id: str) -> LoketClient:
         """A Loket API client acting through the office's consent."""
@@ -177,6 +183,7 @@ class Services:
         return ProfitClient(
             profit_base_url(self.settings.afas_profit_url, environment),
             token,
+            session=self.profit_session,
             integration_id=self.settings.afas_integration_id,
         )
 

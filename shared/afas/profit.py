@@ -181,6 +181,7 @@ class ProfitClient:
     ) -> None:
         self._base = base_url.rstrip("/")
         self._auth = authorization_header(token)
+        self._owns_session = session is None  # a shared (pooled) session is not ours to close
         self._session = session or requests.Session()
         self._timeout = timeout
         self._post_timeout = post_timeout
@@ -203,7 +204,8 @@ class ProfitClient:
         return self._server_timeout
 
     def close(self) -> None:
-        self._session.close()
+        if self._owns_session:
+            self._session.close()
 
     def __enter__(self) -> Self:
         return self

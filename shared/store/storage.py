@@ -20,6 +20,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from shared.settings import StorageConfig
 
 if TYPE_CHECKING:
+    import requests
     from azure.core.credentials import TokenCredential
     from azure.storage.blob import BlobServiceClient
     from azure.storage.queue import QueueClient, QueueServiceClient
@@ -34,6 +35,34 @@ _CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
+def environment_proxies() -> dict[str, str]:
+    """The proxies the environment names (``HTTPS_PROXY`` ...), read once per process."""
+    global _PROXIES
+    if _PROXIES is None:
+        import urllib.request
+
+        _PROXIES = urllib.request.getproxies()
+    return _PROXIES
+
+
+_PROXIES: dict[str, str] | None = None
+
+
+def http_session() -> requests.Session:
+    """A pooled ``requests.Session`` for our external APIs: with no proxy in the environment it
+    does not look for one on every request (``trust_env``: ~0.5 ms of CPU per call)."""
+    import requests
+    import requests.adapters
+
+    session = requests.Session()
+    pooled = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("https://", pooled)
+    session.mount("http://", pooled)
+    if not environment_proxies():
+        session.trust_env = False
+    return session
+
+
 class Storage:
     """Table, queue and blob clients for one storage account, created lazily and cached."""
 
@@ -44,6 +73,10 @@ class Storage:
         ``raw_request_hook``, retries included): the bench counts storage round trips with it."""
         self._config = config
         self._options: dict[str, Any] = dict(_CLIENT_OPTIONS)
+        if not environment_proxies():
+            # requests reads the proxy variables from os.environ on every request (~0.5 ms of
+            # CPU each, ~40 storage requests per job); with none set there is nothing to read.
+            self._options["use_env_settings"] = False
         if on_request is not None:
             self._options["raw_request_hook"] = on_request
         self._lock = threading.Lock()

@@ -78,7 +78,7 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
     try:
         # A later delivery of the job: a redelivered message, or a fresh (deferred) one after an
         # earlier attempt. The job lease makes it the only one working on the job.
-        outcome = _sync_client(deps, job, run)
+        outcome = _sync_client(deps, job, run, first=stored.attempts == 1)
     except RetryLater as exc:
         deps.runs.note_job_error(stored, exc.dutch, now=deps.clock())  # releases the job
         deferrable = exc.defer is not None and stored.attempts < MAX_DEFERRED_ATTEMPTS
@@ -206,7 +206,10 @@ def _fail_exhausted(deps: WorkerDeps, job: SyncJob) -> None:
 # -- one client -----------------------------------------------------------------------------
 
 
-def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run) -> JobOutcome:
+def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, *, first: bool = False) -> JobOutcome:
+    """``first``: this delivery is the job's first start, so no earlier delivery recorded or
+    booked anything for it (every delivery counts its start on the job row): the reads that
+    find an earlier delivery's work are left out."""
     config = deps.clients.get(job.office_id, job.client_id)
     if config is None:
         return _job_failure(
@@ -219,11 +222,15 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run) -> JobOutcome:
                 texts.CLIENT_MISSING_HINT,
             ),
         )
-    recorded = frozenset(
-        r.loket_journal_run_id
-        for r in deps.details.records_for_client(job.office_id, job.run_id, job.client_id)
+    recorded = (
+        frozenset()
+        if first
+        else frozenset(
+            r.loket_journal_run_id
+            for r in deps.details.records_for_client(job.office_id, job.run_id, job.client_id)
+        )
     )
-    state = JobState(job, run, config, recorded)
+    state = JobState(job, run, config, recorded, first_delivery=first)
     try:
         target = deps.target(config)
         with deps.loket(job.office_id) as loket:
