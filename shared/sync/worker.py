@@ -29,6 +29,7 @@ from shared.sync.messages import SyncJob
 from shared.sync.outcomes import message
 from shared.sync.selection import select
 from shared.sync.steps import book_journal_run
+from shared.sync.targets import for_run
 from shared.telemetry import Event
 
 log = logging.getLogger("loonbrug.sync")
@@ -232,7 +233,7 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, *, first: bool = Fals
     )
     state = JobState(job, run, config, recorded, first_delivery=first)
     try:
-        target = deps.target(config)
+        target = for_run(deps.target(config), job.office_id, job.run_id)
         with deps.loket(job.office_id) as loket:
             for journal_run in select(deps, loket, state):
                 book_journal_run(deps, loket, target, state, journal_run)

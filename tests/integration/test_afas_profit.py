@@ -5,6 +5,7 @@ dict-backed ledger) under every fault the sandbox can inject."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -213,9 +214,13 @@ def test_the_pre_check_reads_blocked_periods_and_axis_codes_as_published(
     found = precheck_profit(closed, target.facts((2023,)), journal="80")
     assert [(f.code, f.blocks) for f in found] == [("period-blocked", True)]
     # Allocation axes are codes (DimAx1..5, DimAx): the cost centres of 4000 are assigned.
+    # Read only when an entry carries allocation codes (target.precheck asks for them).
     facts = target.facts((2025,))
     assert facts.accounts["4000"].axis_codes == {1: "KPL"}
-    assert facts.allocations is not None and ("4000", "KPL", "100") in facts.allocations
+    assert facts.allocations is None
+    allocations = target.allocations()
+    assert ("4000", "KPL", "100") in allocations
+    facts = dataclasses.replace(facts, allocations=allocations)
     assert precheck_profit(profit_entry(unique("LB-")), facts, journal="80") == []
 
 
