@@ -519,3 +519,29 @@ def test_a_success_without_an_entry_number_is_settled_by_one_look_up(
     [entry] = afas_sandbox.profit_entries(voucher=voucher)
     assert str(entry.entry_number) == booking.entry_number
     assert client.calls == {"POST FiEntries": 1, "GET Profit_Transactions": 1}
+
+
+def test_one_instance_never_sends_more_than_8_parallel_calls_to_a_profit_environment(
+    client: ProfitClient, afas_sandbox: AfasSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: AFAS allows 8 parallel calls per Profit environment. With 8 calls in flight
+    (their slots held) a 9th waits; past the wait it is never sent (the job comes back later)."""
+    from shared.afas import profit
+    from shared.afas.errors import AfasTransportError
+
+    monkeypatch.setattr(profit, "SLOT_WAIT", 0.05)
+    slots = profit.environment_slots(client._base)
+    held = 0
+    try:
+        while slots.acquire(blocking=False):
+            held += 1
+        assert held == profit.MAX_PARALLEL
+        before = afas_sandbox.count("Profit_Journals")
+        with pytest.raises(AfasTransportError) as caught:
+            list(client.list_journals(1))
+        assert caught.value.never_sent
+        assert afas_sandbox.count("Profit_Journals") == before  # nothing reached AFAS
+    finally:
+        for _ in range(held):
+            slots.release()
+    assert [j.code for j in client.list_journals(1)]  # a free slot: the call goes out
