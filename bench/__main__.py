@@ -4,6 +4,9 @@ python -m bench                 # all, full size (about 10 minutes)
 python -m bench --quick         # all, small sizes (a smoke test of the harness)
 python -m bench api_runs nightly
 python -m bench --render        # only rewrite docs/performance.md from bench/results/
+
+Sizes come from the environment when set (iterate on small ones): BENCH_NIGHTLY_CLIENTS,
+BENCH_ROUND_TRIP_CLIENTS, BENCH_WORKER_LINES, BENCH_API_RUNS_LARGE.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from bench.common import load_results
 from devtools.azurite import ROOT
 
-ORDER = ("import_time", "api_runs", "worker_10k", "nightly")
+ORDER = ("import_time", "api_runs", "round_trips", "worker_10k", "nightly")
 DOC = ROOT / "docs" / "performance.md"
 NOTES = ROOT / "bench" / "notes.md"
 

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from bench.common import Result, base_env, fresh_azurite, percentile, timed
+from bench.common import size as bench_size
 from shared.api.auth import encode_principal
 from shared.bootstrap import Services
 from shared.settings import Settings
@@ -81,7 +82,7 @@ def seed(services: Services, office: str, count: int) -> tuple[list[str], float]
 
 
 def run(quick: bool = False) -> Result:
-    sizes = (1_000, 10_000) if quick else SIZES
+    sizes = (1_000, bench_size("api_runs_large", SIZES[1], 10_000, quick_run=quick))
     repeat = 50 if quick else 200
     rows: list[list[object]] = []
     figures: dict[str, object] = {}

@@ -133,3 +133,12 @@ def fresh_azurite() -> Iterator[tuple[Azurite, Path]]:
 
 def load_results() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+
+
+def size(name: str, full: int, quick: int, *, quick_run: bool) -> int:
+    """A benchmark size: ``BENCH_{NAME}`` from the environment if set (iterate on small sizes:
+    ``BENCH_NIGHTLY_CLIENTS=200 python -m bench nightly``), else ``quick`` or ``full``."""
+    raw = os.environ.get(f"BENCH_{name.upper()}", "").strip()
+    if raw:
+        return int(raw)
+    return quick if quick_run else full

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from bench.common import Result
+from bench.common import Result, size
 from bench.world import bench_world
 from devtools.azurite import ROOT
 
@@ -17,7 +17,7 @@ COMPONENTS = 25  # per employee: 20 cost lines, 5 credit lines
 
 
 def run(quick: bool = False) -> Result:
-    lines = 2_000 if quick else LINES
+    lines = size("worker_lines", LINES, 2_000, quick_run=quick)
     with bench_world(clients=1, lines_per_run=lines, employees=lines // 25) as world:
         planned = world.services.planner.nightly(local_hour=0)
         assert planned and world.services.sent, "the nightly planned no job"

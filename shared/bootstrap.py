@@ -19,7 +19,7 @@ from shared.afas.environment import (
 )
 from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.profit import ProfitClient
-from shared.afas.profit_connections import stored_profit_client
+from shared.afas.profit_connections import stored_profit_client, stored_profit_connection
 from shared.afas.sb import SbClient
 from shared.afas.sb_connections import SbConnections
 from shared.approvals.service import ApprovalService
@@ -44,7 +44,7 @@ from shared.store.crypto import SecretBox
 from shared.store.notifications import NotificationRepository
 from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
-from shared.store.storage import Storage
+from shared.store.storage import Storage, http_session
 from shared.sync.administrations import ledger_target_of
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
@@ -163,7 +163,13 @@ class Services:
     @cached_property
     def loket_session(self) -> requests.Session:
         """One pooled session to the Loket API, shared by the per-office clients."""
-        return requests.Session()
+        return http_session()
+
+    @cached_property
+    def profit_session(self) -> requests.Session:
+        """One pooled session to AFAS Profit, shared by the clients of every job (a job no
+        longer opens a connection of its own)."""
+        return http_session()
 
     def loket_client(self, office_id: str) -> LoketClient:
         """A Loket API client acting through the office's consent."""
@@ -181,12 +187,19 @@ class Services:
         return ProfitClient(
             profit_base_url(self.settings.afas_profit_url, environment),
             token,
+            session=self.profit_session,
             integration_id=self.settings.afas_integration_id,
         )
 
     def profit_client(self, office_id: str, environment: str) -> ProfitClient:
         """The Profit client of an office's stored connection (NotConnected when none)."""
         return stored_profit_client(
+            self.connections, self.new_profit_client, office_id, environment
+        )
+
+    def _profit_connection(self, office_id: str, environment: str) -> tuple[ProfitClient, str]:
+        """The Profit client and its environment's stored name, from one connection read."""
+        return stored_profit_connection(
             self.connections, self.new_profit_client, office_id, environment
         )
 
@@ -230,8 +243,7 @@ class Services:
         """The AFAS side of a client: its administration behind one booking interface."""
         return ledger_target_of(
             config,
-            connections=self.connections,
-            profit_client=self.profit_client,
+            profit_connection=self._profit_connection,
             sb_client=self.sb_client,
             charts=self.charts,
         )

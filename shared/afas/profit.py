@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -181,6 +182,7 @@ class ProfitClient:
     ) -> None:
         self._base = base_url.rstrip("/")
         self._auth = authorization_header(token)
+        self._owns_session = session is None  # a shared (pooled) session is not ours to close
         self._session = session or requests.Session()
         self._timeout = timeout
         self._post_timeout = post_timeout
@@ -203,7 +205,8 @@ class ProfitClient:
         return self._server_timeout
 
     def close(self) -> None:
-        self._session.close()
+        if self._owns_session:
+            self._session.close()
 
     def __enter__(self) -> Self:
         return self
@@ -446,6 +449,15 @@ class ProfitClient:
             raise ValueError(f"query string of {len(query)} characters exceeds AFAS's limit")
         self.calls[f"{method} {label}"] += 1
         started = time.perf_counter()
+        slot = environment_slots(self._base)
+        if not slot.acquire(timeout=SLOT_WAIT):
+            # Never sent: the worker comes back later (a post is recorded as not sent).
+            raise AfasTransportError(
+                f"no free slot of {MAX_PARALLEL} parallel calls to this Profit environment",
+                system=SYSTEM,
+                timed_out=False,
+                never_sent=True,
+            )
         try:
             with telemetry.external_call("afas-profit", f"{method} {label}") as call:
                 response = self._session.send(prepared, timeout=timeout)
@@ -458,6 +470,8 @@ class ProfitClient:
             # Anything else on the way (an answer cut off mid-body, a broken chunk): the request
             # went out and its answer is lost.
             raise _transport_error(exc, timed_out=False) from exc
+        finally:
+            slot.release()
         log.debug(
             "Profit %s %s -> %d in %.0f ms",
             method, label, response.status_code, (time.perf_counter() - started) * 1000,
@@ -504,6 +518,25 @@ def _classify_500(message: str, fields: dict[str, Any]) -> AfasError:
     if code in ("unknown", "server-timeout"):
         return AfasServerError(message, **fields)
     return AfasValidationError(message, **fields)
+
+
+# AFAS allows 8 parallel calls per Profit environment (issue 18; AFAS's fair-use policy blocks
+# the heaviest callers' GetConnectors: profit/get-connector-geblokkeerd.md). One instance never
+# sends more: every call takes a slot of its environment's semaphore (shared by every client
+# and job in the process). A call that finds no slot within SLOT_WAIT is never sent.
+MAX_PARALLEL: Final = 8
+SLOT_WAIT: Final = 10.0
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def environment_slots(base_url: str) -> threading.BoundedSemaphore:
+    """The process-wide semaphore of one Profit environment (its base URL)."""
+    with _SLOTS_LOCK:
+        slot = _SLOTS.get(base_url)
+        if slot is None:
+            slot = _SLOTS[base_url] = threading.BoundedSemaphore(MAX_PARALLEL)
+        return slot
 
 
 def _transport_error(exc: requests.RequestException, *, timed_out: bool) -> AfasTransportError:

@@ -17,13 +17,14 @@ class SecretReader(Protocol):
     def read_secrets(self, key: ConnectionKey) -> StoredSecrets | None: ...
 
 
-def stored_profit_client(
+def stored_profit_connection(
     connections: SecretReader,
     new_client: Callable[[ProfitEnvironment, Secret], ProfitClient],
     office_id: str,
     environment: str,
-) -> ProfitClient:
-    """The Profit client of an office's stored connection (``environment``: number or name).
+) -> tuple[ProfitClient, str]:
+    """The Profit client of an office's stored connection (``environment``: number or name) and
+    the environment's stored name, from one read of the connection row (a sync job reads it once).
 
     Raises :class:`shared.oauth.tokens.NotConnected` when there is none. An inactive
     connection still gives a client; the sync decides what "inactive" skips.
@@ -33,5 +34,17 @@ def stored_profit_client(
     stored = connections.read_secrets(key)
     if stored is None or stored.afas_token is None:
         raise NotConnected(key)
-    name = stored.connection.details.get("environmentName") or parsed.name
-    return new_client(parse_profit_environment(parsed.number, name), stored.afas_token)
+    stored_name = stored.connection.details.get("environmentName", "")
+    name = stored_name or parsed.name
+    client = new_client(parse_profit_environment(parsed.number, name), stored.afas_token)
+    return client, stored_name
+
+
+def stored_profit_client(
+    connections: SecretReader,
+    new_client: Callable[[ProfitEnvironment, Secret], ProfitClient],
+    office_id: str,
+    environment: str,
+) -> ProfitClient:
+    """The Profit client of an office's stored connection (see :func:`stored_profit_connection`)."""
+    return stored_profit_connection(connections, new_client, office_id, environment)[0]

@@ -10,7 +10,13 @@ Blob container ``audit``, one folder per (office, run, Loket journal run)::
     {officeId}/{runId}/{loketJournalRunId}/findings.json            the pre-check findings
     {officeId}/{runId}/{loketJournalRunId}/afas-response.json       AFAS's answer (number / error)
 
-Every document is uploaded with ``overwrite=False``: a second write of the same bytes is a no-op
+Several documents written together (the prepared journal run: Loket run, lines, entry, request,
+findings) go into ONE blob ``{folder}/bundle-{sha256[:24]}`` (one after another, a line break
+between two; its metadata lists name:offset:size of each member), indexed one row per document
+with its byte range: two round trips (one upload, one index transaction) and no read before.
+Readers see the same documents either way (:meth:`AuditStore.read` reads the member's range).
+
+Every blob is uploaded with ``overwrite=False``: a second write of the same bytes is a no-op
 (the SHA-256 in the index matches); a write of different bytes under a name that exists keeps the
 first and stores the new one as ``{stem}-{sha256[:12]}{ext}`` next to it, so nothing is ever
 replaced. In Azure the container also has a time-based immutability policy and a lifecycle rule
@@ -24,8 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -38,6 +43,8 @@ from shared.store.tables import check_key, get_or_none, when
 TABLE: Final = "AuditDocuments"
 CONTAINER: Final = "audit"
 JSON_TYPE: Final = "application/json"
+BUNDLE_TYPE: Final = "application/x-loonbrug-audit-bundle"
+BUNDLE_PREFIX: Final = "bundle-"
 
 # The document names, in the order a journal run produces them.
 LOKET_RUN: Final = "loket-journal-run.json"
@@ -61,6 +68,7 @@ class AuditDocument:
     content_type: str
     created_at: datetime | None
     retain_until: datetime | None
+    offset: int | None = None  # where it starts in a bundle blob; None: the blob is the document
 
 
 def canonical_json(value: Any) -> bytes:
@@ -119,59 +127,143 @@ class AuditStore:
         client_id: str,
         documents: list[tuple[str, bytes, str]],
         now: datetime,
+        first_stands: bool = False,
     ) -> list[AuditDocument]:
-        """Keep several documents of one journal run: one index read, the uploads in parallel,
-        one index transaction. Same rules as :meth:`write` for each (name, bytes, content type)."""
+        """Keep several documents of one journal run in two round trips, without reading first:
+        one blob upload (several documents go into one bundle blob, each indexed by its byte
+        range) and one index transaction. Same rules as :meth:`write` for each (name, bytes,
+        content type); with ``first_stands`` a name already kept with other bytes keeps only
+        the first (no variant)."""
         folder = f"{check_key(office_id)}/{check_key(run_id)}/{check_key(loket_journal_run_id)}"
-        existing = {d.name: d for d in self.list(office_id, run_id, loket_journal_run_id)}
-        results: list[AuditDocument | None] = []
-        pending: list[tuple[int, str, bytes, str, str]] = []  # index, name, data, type, digest
-        for index, (name, data, content_type) in enumerate(documents):
-            digest = hashlib.sha256(data).hexdigest()
-            known = existing.get(name)
-            if known is not None and known.sha256 != digest:
-                name = _variant(name, digest)
-                known = existing.get(name)
-            results.append(known)  # the same document again: nothing to do
-            if known is None:
-                pending.append((index, name, data, content_type, digest))
-        if not pending:
-            return [r for r in results if r is not None]
-
-        def upload(item: tuple[int, str, bytes, str, str]) -> AuditDocument:
-            _index, name, data, content_type, digest = item
-            name = self._upload(folder, name, data, content_type, digest)
-            return AuditDocument(
+        digests = [hashlib.sha256(data).hexdigest() for _, data, _ in documents]
+        members: list[tuple[str, int | None, int]]
+        if len(documents) == 1:
+            name, data, content_type = documents[0]
+            kept = self._upload(folder, name, data, content_type, digests[0], first_stands)
+            if kept is None:  # first stands: the document kept before under this name
+                known = self._index_existing(
+                    office_id, run_id, folder, name, loket_journal_run_id, client_id
+                )
+                return [known] if known is not None else []
+            members = [(kept, None, len(data))]
+            blob_of = [f"{folder}/{kept}"]
+        else:
+            bundle, offsets = _bundle(documents)
+            path = f"{folder}/{BUNDLE_PREFIX}{hashlib.sha256(bundle).hexdigest()[:24]}"
+            self._upload_bundle(path, bundle, documents, offsets)
+            members = [
+                (name, offset, len(data))
+                for (name, data, _), offset in zip(documents, offsets, strict=True)
+            ]
+            blob_of = [path] * len(documents)
+        written = [
+            AuditDocument(
                 office_id=office_id,
                 run_id=run_id,
                 loket_journal_run_id=loket_journal_run_id,
                 name=name,
                 client_id=client_id,
-                blob=f"{folder}/{name}",
-                size=len(data),
+                blob=blob,
+                size=size,
                 sha256=digest,
                 content_type=content_type,
                 created_at=now,
                 retain_until=now + self._retention,
+                offset=offset,
             )
-
-        with ThreadPoolExecutor(max_workers=min(len(pending), 6)) as pool:
-            written = list(pool.map(upload, pending))
-        for (index, *_), document in zip(pending, written, strict=True):
-            results[index] = document
-        rows = [_row(d) for d in written]
+            for (name, offset, size), blob, digest, (_, _, content_type) in zip(
+                members, blob_of, digests, documents, strict=True
+            )
+        ]
         try:
-            self._table.submit_transaction([("create", row) for row in rows])
-        except TableTransactionError:
-            for row in rows:  # a concurrent writer indexed some of them: add the rest
-                try:
-                    self._table.create_entity(row)
-                except ResourceExistsError:
-                    pass
-        return [r for r in results if r is not None]
+            self._table.submit_transaction([("create", _row(d)) for d in written])
+            return written
+        except (TableTransactionError, ResourceExistsError):
+            pass  # kept before (a redelivery): index what is new, variants for other bytes
+        return [self._index_one(d, first_stands) for d in written]
 
-    def _upload(self, folder: str, name: str, data: bytes, content_type: str, digest: str) -> str:
-        """Upload once (``overwrite=False``); answers the name the bytes are kept under."""
+    def _index_one(self, document: AuditDocument, first_stands: bool) -> AuditDocument:
+        """Index one document whose name may be indexed already: the same bytes are that row;
+        other bytes are kept under a variant name (or, ``first_stands``, not at all)."""
+        d = document
+        for _ in range(2):
+            try:
+                self._table.create_entity(_row(d))
+                return d
+            except ResourceExistsError:
+                known = self.get(d.office_id, d.run_id, d.loket_journal_run_id, d.name)
+                if known is None:
+                    continue
+                if known.sha256 == d.sha256 or first_stands:
+                    return known
+                d = replace(d, name=_variant(d.name, d.sha256))
+        return d
+
+    def _index_existing(
+        self,
+        office_id: str,
+        run_id: str,
+        folder: str,
+        name: str,
+        loket_journal_run_id: str,
+        client_id: str,
+    ) -> AuditDocument | None:
+        """A first-stands document whose blob exists: its index row (written now if a crash
+        left it out)."""
+        known = self.get(office_id, run_id, loket_journal_run_id, name)
+        if known is not None:
+            return known
+        props = self._container().get_blob_client(f"{folder}/{name}").get_blob_properties()
+        created = props.creation_time or props.last_modified
+        document = AuditDocument(
+            office_id=office_id,
+            run_id=run_id,
+            loket_journal_run_id=loket_journal_run_id,
+            name=name,
+            client_id=client_id,
+            blob=f"{folder}/{name}",
+            size=int(props.size),
+            sha256=(props.metadata or {}).get("sha256", ""),
+            content_type=props.content_settings.content_type or JSON_TYPE,
+            created_at=created,
+            retain_until=created + self._retention,
+        )
+        return self._index_one(document, True)
+
+    def _upload_bundle(
+        self,
+        path: str,
+        bundle: bytes,
+        documents: list[tuple[str, bytes, str]],
+        offsets: list[int],
+    ) -> None:
+        """One blob for several documents (named by its SHA-256: the same bundle again is the
+        same blob); its metadata lists the members (name, offset, size)."""
+        members = ";".join(
+            f"{name}:{offset}:{len(data)}"
+            for (name, data, _), offset in zip(documents, offsets, strict=True)
+        )
+        try:
+            self._container().get_blob_client(path).upload_blob(
+                bundle,
+                overwrite=False,
+                content_settings=_content_settings(BUNDLE_TYPE),
+                metadata={"members": members},
+            )
+        except ResourceExistsError:
+            pass  # named by its hash: the same bytes are there
+
+    def _upload(
+        self,
+        folder: str,
+        name: str,
+        data: bytes,
+        content_type: str,
+        digest: str,
+        first_stands: bool = False,
+    ) -> str | None:
+        """Upload once (``overwrite=False``); answers the name the bytes are kept under (None:
+        ``first_stands`` and other bytes are kept under ``name``)."""
         client = self._container().get_blob_client(f"{folder}/{name}")
         try:
             client.upload_blob(
@@ -186,6 +278,8 @@ class AuditStore:
             props = client.get_blob_properties()
             if (props.metadata or {}).get("sha256", "") == digest:
                 return name
+            if first_stands:
+                return None
         variant = _variant(name, digest)
         try:
             self._container().get_blob_client(f"{folder}/{variant}").upload_blob(
@@ -245,8 +339,14 @@ class AuditStore:
 
     def read(self, document: AuditDocument) -> bytes:
         """The document's bytes; raises LookupError when the blob is gone (retention)."""
+        client = self._container().get_blob_client(document.blob)
         try:
-            data: bytes = self._container().get_blob_client(document.blob).download_blob().readall()
+            if document.offset is not None:  # a member of a bundle: its byte range
+                data: bytes = client.download_blob(
+                    offset=document.offset, length=document.size
+                ).readall()
+            else:
+                data = client.download_blob().readall()
         except ResourceNotFoundError:
             raise LookupError(document.blob) from None
         return data
@@ -310,6 +410,16 @@ def _variant(name: str, digest: str) -> str:
     return f"{stem}-{digest[:12]}{dot}{ext}" if dot else f"{name}-{digest[:12]}"
 
 
+def _bundle(documents: list[tuple[str, bytes, str]]) -> tuple[bytes, list[int]]:
+    """The documents one after another (a line break between two), and where each starts."""
+    offsets: list[int] = []
+    position = 0
+    for _, data, _ in documents:
+        offsets.append(position)
+        position += len(data) + 1
+    return b"\n".join(data for _, data, _ in documents), offsets
+
+
 def _content_settings(content_type: str) -> Any:
     from azure.storage.blob import ContentSettings
 
@@ -329,6 +439,7 @@ def _row(d: AuditDocument) -> dict[str, Any]:
         "content_type": d.content_type,
         "created_at": d.created_at,
         "retain_until": d.retain_until,
+        **({"offset": d.offset} if d.offset is not None else {}),
     }
 
 
@@ -349,4 +460,5 @@ def _document(office_id: str, run_id: str, e: TableEntity) -> AuditDocument:
         content_type=e.get("content_type", JSON_TYPE),
         created_at=when(e.get("created_at")),
         retain_until=when(e.get("retain_until")),
+        offset=int(e["offset"]) if e.get("offset") is not None else None,
     )

@@ -10,6 +10,7 @@ Table ``RunDetails``, PartitionKey = ``{office}|{runId}``:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +19,7 @@ from typing import Any, Final
 from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 from shared.store.storage import Storage
-from shared.store.tables import check_key, when
+from shared.store.tables import MAX_TRANSACTION, check_key, when
 
 TABLE: Final = "RunDetails"
 
@@ -97,48 +98,38 @@ class RunDetailRepository:
     def _table(self) -> TableClient:
         return self._storage.table(TABLE)
 
-    def record(self, office_id: str, run_id: str, record: JournalRunRecord) -> None:
-        self._table.upsert_entity(
-            {
-                "PartitionKey": _partition(office_id, run_id),
-                "RowKey": f"jr|{check_key(record.client_id)}|{check_key(record.loket_journal_run_id)}",
-                "client_id": record.client_id,
-                "loket_journal_run_id": record.loket_journal_run_id,
-                "payroll_run_id": record.payroll_run_id,
-                "payroll_period": record.payroll_period,
-                "sequence_number": record.sequence_number,
-                "status": record.status.value,
-                "environment": record.environment,
-                "sent_at": record.sent_at or "",
-                "entry_number": record.entry_number or "",
-                "reference": record.reference,
-                "note": record.note[:1000],
-            },
-            mode=UpdateMode.REPLACE,
-        )
+    def record(
+        self,
+        office_id: str,
+        run_id: str,
+        record: JournalRunRecord,
+        messages: Sequence[tuple[RunMessage, str]] = (),
+    ) -> None:
+        """The journal-run row and its messages (message, key) in one entity-group transaction
+        (one round trip; a row with more than 99 messages takes one more per 100)."""
+        by_key: dict[str, dict[str, Any]] = {}  # one operation per row: the last one wins
+        for entity in [
+            _record_entity(office_id, run_id, record),
+            *(_message_entity(office_id, run_id, m, key=k) for m, k in messages),
+        ]:
+            by_key.pop(entity["RowKey"], None)
+            by_key[entity["RowKey"]] = entity
+        entities = list(by_key.values())
+        if len(entities) == 1:
+            self._table.upsert_entity(entities[0], mode=UpdateMode.REPLACE)
+            return
+        for start in range(0, len(entities), MAX_TRANSACTION):
+            self._table.submit_transaction(
+                [
+                    ("upsert", entity, {"mode": UpdateMode.REPLACE})
+                    for entity in entities[start : start + MAX_TRANSACTION]
+                ]
+            )
 
     def message(self, office_id: str, run_id: str, message: RunMessage, *, key: str) -> None:
         """Store a message under a deterministic ``key`` (idempotent under redelivery)."""
-        client = check_key(message.client_id) if message.client_id else "_"
         self._table.upsert_entity(
-            {
-                "PartitionKey": _partition(office_id, run_id),
-                "RowKey": f"msg|{client}|{check_key(key)[:200]}",
-                "at": message.at,
-                "level": message.level.value,
-                "text": message.text[:4000],
-                "hint": message.hint[:2000],
-                "client_id": message.client_id or "",
-                "loket_journal_run_id": message.loket_journal_run_id or "",
-                "code": message.code,
-                "checks": json.dumps(
-                    [[c.name, c.state, c.text, c.todo] for c in message.checks],
-                    ensure_ascii=False,
-                )
-                if message.checks
-                else "",
-            },
-            mode=UpdateMode.REPLACE,
+            _message_entity(office_id, run_id, message, key=key), mode=UpdateMode.REPLACE
         )
 
     def records(self, office_id: str, run_id: str) -> list[JournalRunRecord]:
@@ -164,6 +155,46 @@ class RunDetailRepository:
                 },
             )
         )
+
+
+def _record_entity(office_id: str, run_id: str, record: JournalRunRecord) -> dict[str, Any]:
+    return {
+        "PartitionKey": _partition(office_id, run_id),
+        "RowKey": f"jr|{check_key(record.client_id)}|{check_key(record.loket_journal_run_id)}",
+        "client_id": record.client_id,
+        "loket_journal_run_id": record.loket_journal_run_id,
+        "payroll_run_id": record.payroll_run_id,
+        "payroll_period": record.payroll_period,
+        "sequence_number": record.sequence_number,
+        "status": record.status.value,
+        "environment": record.environment,
+        "sent_at": record.sent_at or "",
+        "entry_number": record.entry_number or "",
+        "reference": record.reference,
+        "note": record.note[:1000],
+    }
+
+
+def _message_entity(
+    office_id: str, run_id: str, message: RunMessage, *, key: str
+) -> dict[str, Any]:
+    client = check_key(message.client_id) if message.client_id else "_"
+    return {
+        "PartitionKey": _partition(office_id, run_id),
+        "RowKey": f"msg|{client}|{check_key(key)[:200]}",
+        "at": message.at,
+        "level": message.level.value,
+        "text": message.text[:4000],
+        "hint": message.hint[:2000],
+        "client_id": message.client_id or "",
+        "loket_journal_run_id": message.loket_journal_run_id or "",
+        "code": message.code,
+        "checks": json.dumps(
+            [[c.name, c.state, c.text, c.todo] for c in message.checks], ensure_ascii=False
+        )
+        if message.checks
+        else "",
+    }
 
 
 def _record(e: TableEntity) -> JournalRunRecord:

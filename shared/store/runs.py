@@ -587,12 +587,22 @@ class RunRepository:
         )
 
     def finish_job(
-        self, office_id: str, run_id: str, client_id: str, outcome: JobOutcome, *, now: datetime
+        self,
+        office_id: str,
+        run_id: str,
+        client_id: str,
+        outcome: JobOutcome,
+        *,
+        now: datetime,
+        job: Job | None = None,
     ) -> Run | None:
         """Finish a job and count it in its run, atomically. Returns the run as this update left
-        it, or None when the job was already finished (a redelivery)."""
+        it, or None when the job was already finished (a redelivery). ``job``: the row as this
+        delivery last wrote it (its ETag), tried first instead of reading it again."""
+        known = job
         for attempt in range(40):
-            job = self.get_job(office_id, run_id, client_id)
+            job = known if known is not None else self.get_job(office_id, run_id, client_id)
+            known = None
             run = self.get(office_id, run_id)
             if job is None or run is None:
                 raise LookupError(f"job {run_id}/{client_id} does not exist")

@@ -197,8 +197,6 @@ def record_answer(
 ) -> None:
     """Keep AFAS's answer: ``booked`` with the entry number, or ``refused`` with the error.
     The first answer kept for a journal run in a run stands (a redelivery adds nothing)."""
-    if store.get(scope.office_id, scope.run_id, scope.loket_journal_run_id, docs.AFAS_RESPONSE):
-        return
     answer: dict[str, Any] = {"outcome": outcome, "reference": reference}
     if entry_number is not None:
         answer["entryNumber"] = entry_number
@@ -208,12 +206,14 @@ def record_answer(
         answer["recovered"] = True  # found in AFAS after an unknown outcome, not posted again
     if approved_by:
         answer["approvedBy"] = approved_by
-    store.write_json(
+    # Written without a read first: the blob and its index row are created only if absent, so
+    # the first answer kept stands (``first_stands``: other bytes are not kept as a variant).
+    store.write_many(
         office_id=scope.office_id,
         run_id=scope.run_id,
         loket_journal_run_id=scope.loket_journal_run_id,
         client_id=scope.client_id,
-        name=docs.AFAS_RESPONSE,
-        value=answer,
+        documents=[(docs.AFAS_RESPONSE, canonical_json(answer), JSON_TYPE)],
         now=clock(),
+        first_stands=True,
     )

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final
 
 from shared.afas.errors import (
     AfasError,
@@ -155,6 +156,13 @@ MAX_RECORD_DELAY = timedelta(
 )  # conflicting writes and busy answers together; each round re-reads the row
 
 
+class Unread:
+    """No row passed: :func:`book_once` reads it."""
+
+
+UNREAD: Final = Unread()
+
+
 def book_once(
     bookings: BookingRepository,
     clock: Callable[[], datetime],
@@ -166,8 +174,14 @@ def book_once(
     approved: str | None = None,
     look_up_only: bool = False,
     policy: BookingPolicy = BookingPolicy(),
+    known: Booking | Unread | None = UNREAD,
 ) -> tuple[Booked, Booking]:
     """Book ``draft`` at most once; answers what AFAS holds and the ledger row (``booked``).
+
+    ``known``: the ledger row as the caller read it moments ago (None: there was none), used
+    instead of reading it again. Safe when stale: every write is ETag-conditional (a claim on
+    a row that changed meanwhile conflicts, and the row is read again and decided anew), and a
+    row's states only move forward (a row that said booked is booked).
 
     ``approved``: review mode, the fingerprint the admin approved; nothing else is sent.
     ``look_up_only``: only settle a post that is outstanding (an entry that may not be posted,
@@ -179,7 +193,7 @@ def book_once(
     attempt = _Attempt(
         bookings, clock, target, draft, loket_journal_run_id, holder, policy, look_up_only
     )
-    return attempt.run(approved)
+    return attempt.run(approved, known)
 
 
 @dataclass
@@ -198,8 +212,10 @@ class _Attempt:
     def fingerprint(self) -> str:
         return wire_fingerprint(self.draft.entry)
 
-    def run(self, approved: str | None) -> tuple[Booked, Booking]:
-        row = self.bookings.get(self.target.key, self.run_id)
+    def run(self, approved: str | None, known: Booking | Unread | None) -> tuple[Booked, Booking]:
+        row = (
+            self.bookings.get(self.target.key, self.run_id) if isinstance(known, Unread) else known
+        )
         for _ in range(MAX_ROUNDS):
             step = ledger.plan(row, self.holder, self.clock())
             if step is Step.DONE:

@@ -59,6 +59,8 @@ class JobState:
     # Loket journal runs this run already recorded for this client (an earlier delivery).
     recorded: frozenset[str] = frozenset()
     counts: Counter[JournalRunOutcome] = field(default_factory=Counter)
+    # The job's first delivery: nothing of it was recorded or booked before (no earlier start).
+    first_delivery: bool = False
 
     @property
     def holder(self) -> Holder:

@@ -51,7 +51,9 @@ class Recorder:
         note: str = "",
         sent: bool = False,
         error_code: str = "",
+        notes: Sequence[tuple[Level, str, str, str]] = (),
     ) -> None:
+        """The row and its messages (level, code, text, hint): one transaction."""
         self.state.counts[status] += 1
         if status is not JournalRunOutcome.AWAITING_APPROVAL:
             self._telemetry(status, error_code)
@@ -71,6 +73,7 @@ class Recorder:
                 reference=reference,
                 note=note,
             ),
+            [self._note(*n) for n in notes],
         )
         if status is JournalRunOutcome.FAILED and self.deps.notifier is not None:
             self.deps.notifier.journal_run_failed(
@@ -98,12 +101,9 @@ class Recorder:
             level=logging.WARNING if status is JournalRunOutcome.FAILED else logging.INFO,
         )
 
-    def say(self, level: Level, code: str, text: str, hint: str = "") -> None:
+    def _note(self, level: Level, code: str, text: str, hint: str = "") -> tuple[RunMessage, str]:
         run = self.journal_run
-        message(
-            self.deps,
-            self.state.job.office_id,
-            self.state.job.run_id,
+        return (
             RunMessage(
                 at=self.deps.clock(),
                 level=level,
@@ -113,41 +113,41 @@ class Recorder:
                 loket_journal_run_id=run.id,
                 code=code,
             ),
-            key=f"{run.id}|{code}",
+            f"{run.id}|{code}",
         )
+
+    def say(self, level: Level, code: str, text: str, hint: str = "") -> None:
+        note, key = self._note(level, code, text, hint)
+        message(self.deps, self.state.job.office_id, self.state.job.run_id, note, key=key)
 
     def imported(self, booked: Booked, warnings: Sequence[Finding]) -> None:
         run = self.journal_run
+        said = texts.imported(
+            run.period.label,
+            run.sequence_number,
+            self.target.label,
+            booked.entry_number,
+            booked.reference,
+        )
         self._row(
             JournalRunOutcome.IMPORTED,
             entry_number=booked.entry_number,
             reference=booked.reference,
             note=f"Journaalpost {booked.entry_number}",
             sent=True,
+            notes=[(Level.INFO, "imported", said, ""), *_warnings(warnings)],
         )
-        self.say(
-            Level.INFO,
-            "imported",
-            texts.imported(
-                run.period.label,
-                run.sequence_number,
-                self.target.label,
-                booked.entry_number,
-                booked.reference,
-            ),
-        )
-        self._warnings(warnings)
 
     def awaiting(self, approval: str, warnings: Sequence[Finding]) -> None:
         run = self.journal_run
-        self._row(JournalRunOutcome.AWAITING_APPROVAL, reference=approval, note=texts.AWAITING_NOTE)
-        self.say(
-            Level.INFO,
-            "awaiting-approval",
-            texts.awaiting(run.period.label, run.sequence_number, self.target.label),
-            texts.AWAITING_HINT,
-        )
-        self._warnings(warnings)
+        said = texts.awaiting(run.period.label, run.sequence_number, self.target.label)
+        self._row(
+            JournalRunOutcome.AWAITING_APPROVAL,
+            reference=approval,
+            note=texts.AWAITING_NOTE,
+            notes=[(Level.INFO, "awaiting-approval", said, texts.AWAITING_HINT),
+                   *_warnings(warnings)],
+        )  # fmt: skip
 
     def failed(self, findings: Sequence[Finding]) -> None:
         first = next((f for f in findings if f.blocks), None)
@@ -155,20 +155,30 @@ class Recorder:
             JournalRunOutcome.FAILED,
             note=first.text if first else "",
             error_code=first.code if first else "unknown",
+            notes=[
+                (
+                    Level.ERROR if f.blocks else Level.WARNING,
+                    f"{f.code}|{f.account or ''}",
+                    f.text,
+                    f.hint,
+                )
+                for f in findings
+            ],
         )
-        for finding in findings:
-            level = Level.ERROR if finding.blocks else Level.WARNING
-            self.say(level, f"{finding.code}|{finding.account or ''}", finding.text, finding.hint)
 
     def skipped(
         self, text: str, *, code: str, hint: str = "", entry_number: str | None = None
     ) -> None:
-        self._row(JournalRunOutcome.SKIPPED, entry_number=entry_number, note=text)
-        self.say(Level.INFO, code, text, hint)
+        self._row(
+            JournalRunOutcome.SKIPPED,
+            entry_number=entry_number,
+            note=text,
+            notes=[(Level.INFO, code, text, hint)],
+        )
 
-    def _warnings(self, warnings: Sequence[Finding]) -> None:
-        for finding in warnings:
-            self.say(Level.WARNING, finding.code, finding.text, finding.hint)
+
+def _warnings(warnings: Sequence[Finding]) -> list[tuple[Level, str, str, str]]:
+    return [(Level.WARNING, f.code, f.text, f.hint) for f in warnings]
 
 
 def message(deps: WorkerDeps, office_id: str, run_id: str, note: RunMessage, *, key: str) -> None:

@@ -46,6 +46,8 @@ def select(deps: WorkerDeps, loket: LoketClient, state: JobState) -> Iterator[Jo
 
 def booked_by_this_job(deps: WorkerDeps, state: JobState) -> frozenset[str]:
     """Journal runs the booking ledger holds as booked by this very job (office, client, run)."""
+    if state.first_delivery:
+        return frozenset()  # only a delivery of this job books as its holder: none came before
     key = target_key(state.config.target)
     rows = deps.bookings.of_client(key, state.job.office_id, state.config.client_id)
     return frozenset(

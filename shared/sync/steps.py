@@ -32,6 +32,7 @@ from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger, texts
 from shared.sync.audit import fingerprint as wire_fingerprint
 from shared.sync.booking import (
+    UNREAD,
     BookedElsewhere,
     BookingBusy,
     BookingPartial,
@@ -39,6 +40,7 @@ from shared.sync.booking import (
     CannotSettle,
     NotApproved,
     NotBooked,
+    Unread,
     book_once,
     tell_loket_booked,
 )
@@ -87,7 +89,7 @@ def book_journal_run(
         approved = review_gate(deps, state, record, draft, warnings)
         if approved is None:
             return
-    book(deps, loket, state, record, draft, warnings, approved)
+    book(deps, loket, state, record, draft, warnings, approved, booking)
 
 
 def skip_test_year(record: Recorder) -> bool:
@@ -243,7 +245,9 @@ def book(
     draft: Draft[ProfitEntry] | Draft[SbEntry],
     warnings: list[Finding],
     approved: str | None,
+    known: Booking | Unread | None = UNREAD,
 ) -> None:
+    """``known``: the ledger row read at the start of this journal run (not read again)."""
     target, journal_run = record.target, record.journal_run
     scope = scope_of(state, journal_run)
     try:
@@ -256,6 +260,7 @@ def book(
             state.holder,
             approved=approved,
             policy=deps.booking,
+            known=known,
         )
     except BookingRefused as refused:
         report_refused(deps, loket, record, scope, journal_run, refused.error, warnings)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from shared.afas.models import SbBooking
 from shared.afas.profit import ProfitClient
@@ -36,6 +36,8 @@ from shared.journal.precheck import (
 )
 from shared.sync.audit import fingerprint as wire_fingerprint
 from shared.sync.ledger import Booking
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class ChartCache:
 
     def __init__(self, ttl: timedelta = timedelta(minutes=2)) -> None:
         self._ttl = ttl
+        self.facts = FactsCache()  # the administrations' facts, per run (same process lifetime)
         self._charts: dict[str, tuple[float, dict[str, AccountFact]]] = {}
         self._lock = threading.Lock()
 
@@ -138,6 +141,58 @@ class ChartCache:
         return chart
 
 
+class FactsCache:
+    """The AFAS facts of a Profit administration (journals, periods, allocation assignments; the
+    chart through :class:`ChartCache`), read once per administration per run and shared in this
+    process by every job of that run booking into it.
+
+    Keyed by the connection (office + environment), the administration, the run id (``nightly-
+    {date}``, or a rerun's id) and the years: a fact read before this run began is never used (a
+    new run reads again), and none is older than ``max_age`` (a long run reads again). What the
+    cache cannot see (an account blocked or a period closed after the read) AFAS still refuses
+    at the post, and that refusal keeps its Dutch hint (``shared/afas/errors.py``). A failed
+    read is not kept. One job of an administration reads; the others wait for it."""
+
+    def __init__(self, max_age: timedelta = timedelta(minutes=20), max_entries: int = 50_000):
+        self._max_age = max_age.total_seconds()
+        self._max_entries = max_entries
+        self._facts: dict[tuple[object, ...], tuple[float, object]] = {}
+        self._loading: dict[tuple[object, ...], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...], load: Callable[[], _T]) -> _T:
+        with self._lock:
+            found = self._fresh(key)
+            if found is not None:
+                return cast(_T, found)
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # one read per key at a time: the others take its answer
+            with self._lock:
+                found = self._fresh(key)
+            if found is not None:
+                return cast(_T, found)
+            facts = load()
+            with self._lock:
+                if len(self._facts) >= self._max_entries:
+                    self._evict()
+                self._facts[key] = (time.monotonic(), facts)
+                self._loading.pop(key, None)
+            return facts
+
+    def _fresh(self, key: tuple[object, ...]) -> object | None:
+        cached = self._facts.get(key)
+        if cached is None or time.monotonic() - cached[0] >= self._max_age:
+            return None
+        return cached[1]
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (at, _) in self._facts.items() if now - at >= self._max_age]:
+            del self._facts[key]
+        while len(self._facts) >= self._max_entries:
+            del self._facts[next(iter(self._facts))]  # the oldest inserted
+
+
 @dataclass
 class ProfitTargetLedger:
     client: ProfitClient
@@ -145,6 +200,10 @@ class ProfitTargetLedger:
     environment_name: str = ""
     charts: ChartCache | None = None
     _facts: dict[tuple[int, ...], ProfitFacts] = field(default_factory=dict)
+    # Shared facts for the jobs of one run (set by :func:`for_run`); None: read per target.
+    shared: FactsCache | None = None
+    shared_scope: tuple[str, str] = ("", "")  # (office, run id)
+    _allocations: frozenset[tuple[str, str, str]] | None = None
 
     @property
     def key(self) -> str:
@@ -173,6 +232,16 @@ class ProfitTargetLedger:
         cached = self._facts.get(years)
         if cached is not None:
             return cached
+        if self.shared is not None:
+            office, run = self.shared_scope
+            key = (office, self.target.environment, self.target.administration, run, years)
+            facts = self.shared.get(key, lambda: self._read_facts(years))
+        else:
+            facts = self._read_facts(years)
+        self._facts[years] = facts
+        return facts
+
+    def _read_facts(self, years: tuple[int, ...]) -> ProfitFacts:
         adm = self.target.administration
         journals = {j.code: j for j in self.client.list_journals(adm)}
         journal = journals.get(self.target.journal)
@@ -197,25 +266,41 @@ class ProfitTargetLedger:
         for year in years:
             for p in self.client.list_periods(adm, year=year):
                 periods[(p.year, p.period)] = PeriodFact(p.start, p.end, p.blocked)
-        allocations = frozenset(
-            (a.account, a.axis, a.code) for a in self.client.list_allocation_assignments(adm)
-        )
-        facts = ProfitFacts(
+        return ProfitFacts(
             administration=adm,
             journal_exists=journal is not None,
             journal_blocked=bool(journal and journal.blocked),
             accounts=accounts,
             periods=periods,
-            allocations=allocations,
+            allocations=None,  # read only for an entry with allocation codes (precheck)
             environment_label=self.environment,
         )
-        self._facts[years] = facts
-        return facts
 
     def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]:
         assert isinstance(draft.entry, ProfitEntry)
         facts = self.facts((draft.entry.year,))
+        if any(line.dimensions for line in draft.entry.lines):
+            facts = replace(facts, allocations=self.allocations())
         return precheck_profit(draft.entry, facts, journal=self.target.journal)
+
+    def allocations(self) -> frozenset[tuple[str, str, str]]:
+        """The administration's allocation assignments (account, axis, code): read only when an
+        entry carries allocation codes (an entry without any has nothing to check against them),
+        once per run like the other facts."""
+        if self._allocations is None:
+            if self.shared is not None:
+                office, run = self.shared_scope
+                key = (office, self.target.environment, self.target.administration, run, "alloc")
+                self._allocations = self.shared.get(key, self._read_allocations)
+            else:
+                self._allocations = self._read_allocations()
+        return self._allocations
+
+    def _read_allocations(self) -> frozenset[tuple[str, str, str]]:
+        return frozenset(
+            (a.account, a.axis, a.code)
+            for a in self.client.list_allocation_assignments(self.target.administration)
+        )
 
     @property
     def administration(self) -> str:
@@ -444,3 +529,11 @@ def sb_entry_number(booking: SbBooking) -> str:
         if code and code != "None":
             return code
     return booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
+
+
+def for_run(target: Target, office_id: str, run_id: str) -> Target:
+    """The target as the jobs of run ``run_id`` use it: a Profit target shares the facts of its
+    administration with the other jobs of that run in this process (its own cache, if set)."""
+    if isinstance(target, ProfitTargetLedger) and target.charts is not None:
+        return replace(target, shared=target.charts.facts, shared_scope=(office_id, run_id))
+    return target

@@ -29,6 +29,7 @@ from shared.sync.messages import SyncJob
 from shared.sync.outcomes import message
 from shared.sync.selection import select
 from shared.sync.steps import book_journal_run
+from shared.sync.targets import for_run
 from shared.telemetry import Event
 
 log = logging.getLogger("loonbrug.sync")
@@ -78,7 +79,7 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
     try:
         # A later delivery of the job: a redelivered message, or a fresh (deferred) one after an
         # earlier attempt. The job lease makes it the only one working on the job.
-        outcome = _sync_client(deps, job, run)
+        outcome = _sync_client(deps, job, run, first=stored.attempts == 1)
     except RetryLater as exc:
         deps.runs.note_job_error(stored, exc.dutch, now=deps.clock())  # releases the job
         deferrable = exc.defer is not None and stored.attempts < MAX_DEFERRED_ATTEMPTS
@@ -90,7 +91,7 @@ def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) ->
             return  # this message is done; the deferred one carries the job on
         log.warning("sync job %s/%s will be retried: %s", job.run_id, job.client_id, exc)
         raise
-    _finish(deps, job, outcome)
+    _finish(deps, job, outcome, stored)
 
 
 def start_job(deps: WorkerDeps, job: SyncJob, stored: Job, holder: str) -> Job | None:
@@ -123,9 +124,11 @@ def start_job(deps: WorkerDeps, job: SyncJob, stored: Job, holder: str) -> Job |
     raise RetryLater(f"job row of {job.run_id}/{job.client_id} kept changing", BUSY)
 
 
-def _finish(deps: WorkerDeps, job: SyncJob, outcome: JobOutcome) -> None:
+def _finish(
+    deps: WorkerDeps, job: SyncJob, outcome: JobOutcome, started: Job | None = None
+) -> None:
     after = deps.runs.finish_job(
-        job.office_id, job.run_id, job.client_id, outcome, now=deps.clock()
+        job.office_id, job.run_id, job.client_id, outcome, now=deps.clock(), job=started
     )
     if after is None:
         return
@@ -204,7 +207,10 @@ def _fail_exhausted(deps: WorkerDeps, job: SyncJob) -> None:
 # -- one client -----------------------------------------------------------------------------
 
 
-def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run) -> JobOutcome:
+def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, *, first: bool = False) -> JobOutcome:
+    """``first``: this delivery is the job's first start, so no earlier delivery recorded or
+    booked anything for it (every delivery counts its start on the job row): the reads that
+    find an earlier delivery's work are left out."""
     config = deps.clients.get(job.office_id, job.client_id)
     if config is None:
         return _job_failure(
@@ -217,13 +223,17 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run) -> JobOutcome:
                 texts.CLIENT_MISSING_HINT,
             ),
         )
-    recorded = frozenset(
-        r.loket_journal_run_id
-        for r in deps.details.records_for_client(job.office_id, job.run_id, job.client_id)
+    recorded = (
+        frozenset()
+        if first
+        else frozenset(
+            r.loket_journal_run_id
+            for r in deps.details.records_for_client(job.office_id, job.run_id, job.client_id)
+        )
     )
-    state = JobState(job, run, config, recorded)
+    state = JobState(job, run, config, recorded, first_delivery=first)
     try:
-        target = deps.target(config)
+        target = for_run(deps.target(config), job.office_id, job.run_id)
         with deps.loket(job.office_id) as loket:
             for journal_run in select(deps, loket, state):
                 book_journal_run(deps, loket, target, state, journal_run)

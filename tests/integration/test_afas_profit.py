@@ -5,6 +5,7 @@ dict-backed ledger) under every fault the sandbox can inject."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -213,9 +214,13 @@ def test_the_pre_check_reads_blocked_periods_and_axis_codes_as_published(
     found = precheck_profit(closed, target.facts((2023,)), journal="80")
     assert [(f.code, f.blocks) for f in found] == [("period-blocked", True)]
     # Allocation axes are codes (DimAx1..5, DimAx): the cost centres of 4000 are assigned.
+    # Read only when an entry carries allocation codes (target.precheck asks for them).
     facts = target.facts((2025,))
     assert facts.accounts["4000"].axis_codes == {1: "KPL"}
-    assert facts.allocations is not None and ("4000", "KPL", "100") in facts.allocations
+    assert facts.allocations is None
+    allocations = target.allocations()
+    assert ("4000", "KPL", "100") in allocations
+    facts = dataclasses.replace(facts, allocations=allocations)
     assert precheck_profit(profit_entry(unique("LB-")), facts, journal="80") == []
 
 
@@ -514,3 +519,29 @@ def test_a_success_without_an_entry_number_is_settled_by_one_look_up(
     [entry] = afas_sandbox.profit_entries(voucher=voucher)
     assert str(entry.entry_number) == booking.entry_number
     assert client.calls == {"POST FiEntries": 1, "GET Profit_Transactions": 1}
+
+
+def test_one_instance_never_sends_more_than_8_parallel_calls_to_a_profit_environment(
+    client: ProfitClient, afas_sandbox: AfasSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: AFAS allows 8 parallel calls per Profit environment. With 8 calls in flight
+    (their slots held) a 9th waits; past the wait it is never sent (the job comes back later)."""
+    from shared.afas import profit
+    from shared.afas.errors import AfasTransportError
+
+    monkeypatch.setattr(profit, "SLOT_WAIT", 0.05)
+    slots = profit.environment_slots(client._base)
+    held = 0
+    try:
+        while slots.acquire(blocking=False):
+            held += 1
+        assert held == profit.MAX_PARALLEL
+        before = afas_sandbox.count("Profit_Journals")
+        with pytest.raises(AfasTransportError) as caught:
+            list(client.list_journals(1))
+        assert caught.value.never_sent
+        assert afas_sandbox.count("Profit_Journals") == before  # nothing reached AFAS
+    finally:
+        for _ in range(held):
+            slots.release()
+    assert [j.code for j in client.list_journals(1)]  # a free slot: the call goes out

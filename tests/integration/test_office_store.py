@@ -159,3 +159,53 @@ def test_exports_read_the_newest_version_of_a_document(
         == "100"
     )  # the first stays as it was
     assert store.read_latest(office, run, journal, docs.AFAS_REQUEST) is None
+
+
+def test_a_prepared_journal_run_is_one_bundle_blob_and_one_index_transaction(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    """The prepared documents of a journal run cost two round trips (one upload, one index
+    transaction), no read first; each reads back as its own document; a redelivery with the
+    same bytes adds nothing, with other bytes keeps the first and a variant next to it."""
+    from shared.store.storage import Storage
+
+    office, run, journal = unique("office"), unique("run"), unique("jr")
+    requests: list[str] = []
+    storage = Storage(
+        services.settings.storage,
+        on_request=lambda r: requests.append(r.http_request.method),
+    )
+    store = docs.AuditStore(storage, retention_years=7)
+    store.list(office, unique("warm"), journal)  # table created, outside the count
+    store._container()
+    documents = [
+        (docs.LOKET_LINES, b'{"count": 1}', docs.JSON_TYPE),
+        (docs.ENTRY, b'{"lines": []}', docs.JSON_TYPE),
+        (docs.AFAS_REQUEST, b'{"FiEntries": 1}', docs.JSON_TYPE),
+    ]
+
+    def write(items: list[tuple[str, bytes, str]], now: datetime = NOW) -> list[docs.AuditDocument]:
+        return store.write_many(
+            office_id=office,
+            run_id=run,
+            loket_journal_run_id=journal,
+            client_id="4711",
+            documents=items,
+            now=now,
+        )
+
+    requests.clear()
+    first = write(documents)
+    assert requests == ["PUT", "POST"]  # one bundle upload, one index transaction
+    assert len({d.blob for d in first}) == 1
+    assert [store.read_named(office, run, journal, n) for n, _, _ in documents] == [
+        data for _, data, _ in documents
+    ]
+    again = write(documents)
+    assert [(d.name, d.sha256) for d in again] == [(d.name, d.sha256) for d in first]
+    changed = write([(docs.ENTRY, b'{"lines": [1]}', docs.JSON_TYPE)], NOW + timedelta(minutes=1))
+    assert changed[0].name.startswith("entry-")
+    assert store.read_named(office, run, journal, docs.ENTRY) == b'{"lines": []}'
+    assert store.read_latest(office, run, journal, docs.ENTRY) == b'{"lines": [1]}'
+    names = [d.name for d in store.list(office, run, journal)]
+    assert names[:3] == [docs.LOKET_LINES, docs.ENTRY, docs.AFAS_REQUEST] and len(names) == 4

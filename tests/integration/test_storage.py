@@ -68,3 +68,31 @@ def test_ping_answers_and_fails_when_storage_is_gone(services: Services) -> None
     }
     with pytest.raises(Exception):  # noqa: B017 - any transport error
         Services(Settings.from_env(env)).storage.ping()
+
+
+def test_every_storage_request_reaches_the_counting_hook_by_table_and_operation(
+    services: Services, azurite: Azurite, unique: Callable[[str], str]
+) -> None:
+    """The bench counts storage round trips through ``Storage(on_request=...)``: every table,
+    blob and queue request passes the hook, and bench.round_trips names each one."""
+    from bench.round_trips import storage_operation
+    from shared.store.storage import Storage
+
+    ports = {azurite.table_port: "table", azurite.blob_port: "blob", azurite.queue_port: "queue"}
+    seen: list[str] = []
+    storage = Storage(
+        services.settings.storage,
+        on_request=lambda r: seen.append(
+            storage_operation(r.http_request.method, r.http_request.url, ports)
+        ),
+    )
+    name = unique("T")
+    table = storage.table(name)
+    table.upsert_entity({"PartitionKey": "p", "RowKey": "r"})
+    table.get_entity("p", "r")
+    list(table.query_entities("PartitionKey eq 'p'"))
+    table.submit_transaction([("upsert", {"PartitionKey": "p", "RowKey": "s"})])
+    storage.queue(unique("q")).send_message("x")
+    assert seen[0] == "Tables create"
+    assert seen[1:5] == [f"{name} patch", f"{name} get", f"{name} query", "table $batch"]
+    assert seen[-1].startswith("queue ") and seen[-1].endswith(" post")

@@ -1,0 +1,154 @@
+"""What one booked journal run costs in round trips: storage requests (every request the Azure
+SDKs send to Azurite, by table / container / queue and operation) and external calls (Loket and
+AFAS sandboxes, by route), per booked run, plus the in-process time per job.
+
+A nightly of ``BENCH_ROUND_TRIP_CLIENTS`` clients (default 9, one ready 40-line run each, as
+the nightly benchmark) is planned, then every job is worked in this process, one after another,
+by one worker (``Services.worker_deps``, as the queue trigger runs it) whose storage clients
+count their requests (``Storage(on_request=...)``). No latency is injected: the time per job is
+our own (Python, the SDKs, Azurite and the sandboxes on this machine).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from bench.common import Result, size
+from bench.nightly import LINES, _route
+from bench.world import bench_world
+from shared.bootstrap import Services
+from shared.settings import Settings
+from shared.store.storage import Storage
+from shared.sync import worker
+from shared.sync.messages import SyncJob
+
+GOAL_STORAGE = 8  # storage round trips per booked journal run (issue 18)
+GOAL_EXTERNAL = 5  # external calls per booked run in a nightly: Loket 3 + AFAS <= 2
+GOAL_JOB_MS = 80  # in-process time per job
+
+
+def storage_operation(method: str, url: str, ports: dict[int, str]) -> str:
+    """'GET http://127.0.0.1:p/devstoreaccount1/Bookings(PartitionKey=..)' -> 'Bookings get'."""
+    parts = urlsplit(url)
+    service = ports.get(parts.port or 0, "?")
+    path = unquote(parts.path).split("/", 2)[-1]  # after /devstoreaccount1/
+    if service == "table":
+        if path == "$batch":
+            return "table $batch"
+        name, _, rest = path.partition("(")
+        if name == "Tables":
+            return "Tables create"
+        keyed = "PartitionKey=" in rest
+        if method == "GET":
+            return f"{name} {'get' if keyed else 'query'}"
+        return f"{name} {method.lower()}"
+    if service == "blob":
+        container = path.split("/", 1)[0]
+        return f"blob {container} {method.lower()}"
+    if service == "queue":
+        return f"queue {path.split('/', 1)[0]} {method.lower()}"
+    return f"{service} {method.lower()}"
+
+
+def run(quick: bool = False) -> Result:
+    clients = size("round_trip_clients", 9, 3, quick_run=quick)
+    with bench_world(clients=clients, lines_per_run=LINES, employees=2, allocation=False) as world:
+        planned = world.services.planner.nightly(local_hour=0)
+        assert planned and len(world.services.sent) == clients, "the nightly planned no jobs"
+        azurite = world.azurite
+        ports = {azurite.table_port: "table", azurite.blob_port: "blob",
+                 azurite.queue_port: "queue"}  # fmt: skip
+        seen: Counter[str] = Counter()
+        counting = True
+
+        def count(request: Any) -> None:
+            if counting:
+                http = request.http_request
+                seen[storage_operation(http.method, http.url, ports)] += 1
+
+        services = Services(Settings.from_env(world.env))
+        services.__dict__["storage"] = Storage(services.settings.storage, on_request=count)
+        deps = services.worker_deps
+        # Every job counts, the first one included, as in a fresh worker instance; creating the
+        # tables (once per process) is reported apart and left out of the per-run sum.
+        world.loket.reset_counters()
+        with world.afas.lock:
+            world.afas.calls.clear()
+        wall_ms: list[float] = []
+        cpu_ms: list[float] = []
+        for body in world.services.sent:
+            job = SyncJob.from_json(body)
+            wall, cpu = time.perf_counter(), time.process_time()
+            worker.process(deps, job, dequeue_count=1, message_id=f"bench-{job.client_id}")
+            wall_ms.append((time.perf_counter() - wall) * 1000)
+            cpu_ms.append((time.process_time() - cpu) * 1000)
+        counting = False
+        run_row = services.runs.get(world.office, planned[0].run_id)
+        assert run_row is not None
+        loket_calls = Counter(dict(world.loket.calls))
+        afas_calls: Counter[str] = Counter()
+        for key, n in world.afas.calls.items():
+            afas_calls[_route(key)] += n
+        booked = len(
+            [a for a in world.afas.scenario.profit["12345"].administrations.values() if a.entries]
+        )
+    imported = max(run_row.imported, 1)
+    creates = seen.pop("Tables create", 0)
+    storage_total = sum(seen.values())
+    loket_total = sum(loket_calls.values())
+    afas_total = sum(afas_calls.values())
+    storage_per_run = storage_total / imported
+    external_per_run = (loket_total + afas_total) / imported
+    job_ms = statistics.median(wall_ms[1:] or wall_ms)
+    rows: list[list[Any]] = [
+        ["clients (one ready 40-line run each), jobs worked in sequence", clients, ""],
+        ["journal runs imported / failed / skipped",
+         f"{run_row.imported} / {run_row.failed} / {run_row.skipped}", ""],
+        ["entries in AFAS", booked, ""],
+        ["storage round trips per booked run", round(storage_per_run, 2), f"<= {GOAL_STORAGE}"],
+        ["external calls per booked run (Loket + AFAS)", round(external_per_run, 2),
+         f"<= {GOAL_EXTERNAL}"],
+        ["  Loket calls per booked run", round(loket_total / imported, 2), "3"],
+        ["  AFAS calls per booked run", round(afas_total / imported, 2), "<= 2"],
+        ["in-process wall time per job, ms (median, first job apart)", round(job_ms, 1),
+         f"<= {GOAL_JOB_MS}"],
+        ["first job (cold process), ms", round(wall_ms[0], 1), ""],
+        ["CPU time per job, ms (median)", round(statistics.median(cpu_ms), 1), ""],
+    ]  # fmt: skip
+    by_op = ", ".join(f"{k} {v / imported:.2f}" for k, v in seen.most_common())
+    return Result(
+        name="round_trips",
+        title=f"Round trips of a booked journal run ({clients} clients, worked in process)",
+        headers=["measure", "value", "goal"],
+        rows=rows,
+        notes=[
+            f"Storage requests per booked run by table and operation: {by_op}"
+            f" (plus {creates} table creations once per process, not counted).",
+            "Loket calls by route: " + ", ".join(f"{k} {v}" for k, v in loket_calls.most_common()),
+            "AFAS calls by route: " + ", ".join(f"{k} {v}" for k, v in afas_calls.most_common()),
+            "Every request an Azure SDK sends counts (retries included), through azure-core's "
+            "raw_request_hook; the sandboxes count the external calls. No latency is injected.",
+        ],
+        figures={
+            "storage_per_run": round(storage_per_run, 2),
+            "external_per_run": round(external_per_run, 2),
+            "storage_by_operation": dict(seen),
+            "loket_calls": dict(loket_calls),
+            "afas_calls": dict(afas_calls),
+            "job_ms_median": round(job_ms, 1),
+            "job_wall_ms": [round(v, 1) for v in wall_ms],
+            "job_cpu_ms": [round(v, 1) for v in cpu_ms],
+        },
+    )
+
+
+if __name__ == "__main__":
+    result = run(quick="--quick" in sys.argv)
+    result.show()
+    if "--quick" not in sys.argv:
+        result.save()
