@@ -1,0 +1,27 @@
+"""Aansluiting: the API route and the weekly timer (shared/reconciliation)."""
+
+import azure.functions as func
+
+from functions._http import serve
+from shared.api.handlers import reconciliation
+from shared.bootstrap import get_services
+from shared.reconciliation.weekly import weekly_tick
+
+bp = func.Blueprint()
+ANONYMOUS = func.AuthLevel.ANONYMOUS  # Easy Auth signs users in; see docs/architecture.md
+
+# Daily at 05:20 UTC; the job runs only on RECONCILIATION_WEEKDAY (Europe/Amsterdam), as the
+# nightly gates on NIGHTLY_LOCAL_HOUR.
+RECONCILIATION_SCHEDULE = "0 20 5 * * *"
+
+
+@bp.route(route=reconciliation.GET_RECONCILIATION.route, methods=["GET"], auth_level=ANONYMOUS)
+def get_client_reconciliation(req: func.HttpRequest) -> func.HttpResponse:
+    return serve(reconciliation.GET_RECONCILIATION, req)
+
+
+@bp.timer_trigger(
+    schedule=RECONCILIATION_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=True
+)
+def weekly_reconciliation(timer: func.TimerRequest) -> None:
+    weekly_tick(get_services())
