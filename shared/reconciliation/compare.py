@@ -218,6 +218,8 @@ class PeriodResult:
     journal_runs: tuple[LoketRun, ...]
     entries: tuple[AfasEntry, ...]
     differences: tuple[Difference, ...]
+    # Periods whose differences explain this one's totals (an entry that belongs there is here).
+    explained_by: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
@@ -226,7 +228,13 @@ class PeriodResult:
         if self.status is PeriodStatus.EMPTY:
             return "Geen loonruns en geen boekingen in deze periode."
         n = len(self.differences)
-        return f"{n} {'verschil' if n == 1 else 'verschillen'}."
+        if n:
+            return f"{n} {'verschil' if n == 1 else 'verschillen'}."
+        where = ", ".join(str(p) for p in self.explained_by) or "een andere periode"
+        return (
+            f"Loket {euro(self.loket.debit)} en AFAS {euro(self.afas.debit)} debet: zie het "
+            f"verschil bij periode {where}."
+        )
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,10 @@ class YearResult:
 
 def _run_label(run: LoketRun) -> str:
     return f"loonrun {run.sequence_number} (periode {run.payroll_period} in Loket)"
+
+
+def _upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _period_label(year: int, period: int) -> str:
@@ -322,14 +334,30 @@ def reconcile(
         afas = Totals()
         for e in period_entries:
             afas = afas.plus(e.totals)
-        if found_here:
+        numbers_here = {e.entry_number for e in period_entries}
+        explained_by = tuple(
+            sorted(
+                {d.period for d in differences if numbers_here & set(d.entry_numbers)} - {number}
+            )
+        )
+        if found_here or not loket.same(afas):
             status = PeriodStatus.RED
         elif period_runs or period_entries:
             status = PeriodStatus.GREEN
         else:
             status = PeriodStatus.EMPTY
         results.append(
-            PeriodResult(year, number, status, loket, afas, period_runs, period_entries, found_here)
+            PeriodResult(
+                year,
+                number,
+                status,
+                loket,
+                afas,
+                period_runs,
+                period_entries,
+                found_here,
+                explained_by,
+            )
         )
     return YearResult(year, tuple(results))
 
@@ -442,7 +470,7 @@ def _duplicate(run: LoketRun, entry: AfasEntry) -> Difference:
         Kind.DUPLICATE,
         entry.year,
         entry.period,
-        f"{_run_label(run).capitalize()} staat twee keer in AFAS: Loonbrug boekte hem als "
+        f"{_upper(_run_label(run))} staat twee keer in AFAS: Loonbrug boekte hem als "
         f"{booked}, en boeking {entry.entry_number}{voucher} in hetzelfde dagboek en dezelfde "
         "periode heeft precies dezelfde bedragen maar komt niet van Loonbrug (waarschijnlijk met "
         "de hand ingelezen).",
@@ -472,7 +500,7 @@ def _extra(entry: AfasEntry) -> Difference:
 
 def _never_booked(run: LoketRun, by_hand: AfasEntry | None) -> Difference:
     why = run.why_not or "Loonbrug heeft deze loonrun nooit verwerkt."
-    text = f"{_run_label(run).capitalize()} is in Loket gejournaliseerd maar nooit door Loonbrug "
+    text = f"{_upper(_run_label(run))} is in Loket gejournaliseerd maar nooit door Loonbrug "
     text += f"in AFAS geboekt. {why}"
     todo = run.todo or (
         "Los de oorzaak op en start een nieuwe run voor deze periode (Runs › Opnieuw importeren)."

@@ -195,6 +195,9 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert (moved["kind"], moved["title"]) == ("other-period", "Andere periode")
     assert f"staat in AFAS in periode {YEAR}-07" in moved["text"]
     assert f"hoort hij in periode {YEAR}-06" in moved["text"]
+    # Where the entry went, the totals do not agree either: red, pointing at period 6.
+    assert periods[7]["status"] == "red" and periods[7]["differences"] == []
+    assert periods[7]["text"].endswith("zie het verschil bij periode 6.")
 
     # Cheap on purpose: Loket's listing, one Profit read, one look-up for the deleted voucher.
     assert body["calls"] == {"loket": 1, "afas": 2, "total": 3}

@@ -128,6 +128,11 @@ def test_entry_in_another_period_and_moved_out_of_the_year() -> None:
     assert kinds["run-1"].kind is Kind.OTHER_PERIOD and "periode 2024-04" in kinds["run-1"].text
     assert kinds["run-2"].kind is Kind.OTHER_PERIOD and "periode 2025-01" in kinds["run-2"].text
     assert kinds["run-2"].title == "Andere periode"
+    # The period the entry went to does not agree either, and says where the explanation is.
+    april = result.periods[3]
+    assert (april.status, april.explained_by) == (PeriodStatus.RED, (1,))
+    assert april.differences == ()
+    assert april.text == ("Loket € 0,00 en AFAS € 1.234,56 debet: zie het verschil bij periode 1.")
 
 
 def test_same_voucher_twice_is_a_duplicate() -> None:
