@@ -1,11 +1,11 @@
-"""Aansluiting: the API route and the weekly timer (shared/reconciliation)."""
+"""Aansluiting: the API route, the weekly timer and its per-office queue worker."""
 
 import azure.functions as func
 
 from functions._http import serve
 from shared.api.handlers import reconciliation
 from shared.bootstrap import get_services
-from shared.reconciliation.weekly import weekly_tick
+from shared.reconciliation.weekly import RECONCILIATION_QUEUE, process_office_message, weekly_tick
 
 bp = func.Blueprint()
 ANONYMOUS = func.AuthLevel.ANONYMOUS  # Easy Auth signs users in; see docs/architecture.md
@@ -25,3 +25,8 @@ def get_client_reconciliation(req: func.HttpRequest) -> func.HttpResponse:
 )
 def weekly_reconciliation(timer: func.TimerRequest) -> None:
     weekly_tick(get_services())
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=RECONCILIATION_QUEUE, connection="AzureWebJobsStorage")
+def reconciliation_worker(msg: func.QueueMessage) -> None:
+    process_office_message(get_services(), msg.get_body())

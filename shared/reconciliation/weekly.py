@@ -5,12 +5,13 @@ about before. What was reported is kept per client-year (shared/store/reconcilia
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from shared.clients.model import ClientConfig, ProfitTarget
 from shared.clock import to_amsterdam
@@ -86,30 +87,69 @@ def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
     return Mail(subject, "\n".join(lines) + "\n", html)
 
 
-def weekly_reconciliation(
-    deps: ReconciliationDeps,
+RECONCILIATION_QUEUE: Final = "reconciliation-jobs"
+
+
+@dataclass(frozen=True)
+class OfficeJob:
+    """One office's weekly Aansluiting (a queue message: versioned JSON)."""
+
+    office_id: str
+    years: tuple[int, ...]
+    version: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps({"v": self.version, "officeId": self.office_id, "years": self.years})
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> OfficeJob:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("v") != 1:
+            raise ValueError("not a version 1 reconciliation job")
+        office, years = data.get("officeId"), data.get("years")
+        if not isinstance(office, str) or not office or not isinstance(years, list):
+            raise ValueError("officeId and years are required")
+        if not all(isinstance(y, int) and 2000 <= y <= 2100 for y in years) or len(years) > 5:
+            raise ValueError("years must be a short list of years")
+        return cls(office, tuple(years))
+
+
+def plan_weekly(
     connections: ConnectionRepository,
-    reported: ReconciliationRepository,
-    notifier: Notifier,
+    enqueue: Callable[[str], None],
     *,
     weekday: int,
     clock: Callable[[], datetime],
-    portal: str,
-) -> WeeklyOutcome | None:
-    """Run when it is ``weekday`` (ISO, Europe/Amsterdam); None on any other day."""
-    now = clock()
-    local = to_amsterdam(now)
+) -> int | None:
+    """The timer: on ``weekday`` (ISO, Europe/Amsterdam) one job per office, this year and last
+    year (each office is reconciled by its own queue message, well inside the function timeout:
+    docs and bench/reconciliation.py give the figures). None on any other day."""
+    local = to_amsterdam(clock())
     if local.isoweekday() != weekday:
         return None
-    outcome = WeeklyOutcome()
-    for office_id in connections.offices():
-        outcome.offices += 1
-        _office(deps, reported, notifier, office_id, (local.year, local.year - 1), now, portal,
-                outcome)  # fmt: skip
+    offices = connections.offices()
+    for office_id in offices:
+        enqueue(OfficeJob(office_id, (local.year, local.year - 1)).to_json())
+    log.info("weekly reconciliation planned for %d offices", len(offices))
+    return len(offices)
+
+
+def reconcile_office(
+    deps: ReconciliationDeps,
+    reported: ReconciliationRepository,
+    notifier: Notifier,
+    job: OfficeJob,
+    *,
+    clock: Callable[[], datetime],
+    portal: str,
+) -> WeeklyOutcome:
+    """One office: every client, each year of ``job``; one e-mail when something is new."""
+    outcome = WeeklyOutcome(offices=1)
+    _office(deps, reported, notifier, job.office_id, job.years, clock(), portal, outcome)
     log.info(
-        "weekly reconciliation: %d offices, %d client-years, %d calls, %d new differences, "
+        "weekly reconciliation of office %s: %d client-years, %d calls, %d new differences, "
         "%d e-mails, %d failed",
-        outcome.offices, outcome.client_years, outcome.calls, outcome.new_differences,
+        job.office_id, outcome.client_years, outcome.calls, outcome.new_differences,
         outcome.mails, len(outcome.failed),
     )  # fmt: skip
     return outcome
@@ -164,14 +204,33 @@ def _office(
         reported.save(office_id, client_id, year, keys, now=now)
 
 
-def weekly_tick(services: Services) -> WeeklyOutcome | None:
+def weekly_tick(services: Services) -> int | None:
     """The timer's entry point (functions/reconciliation.py)."""
-    return weekly_reconciliation(
-        ReconciliationDeps.from_services(services),
+    queue = services.storage.queue(RECONCILIATION_QUEUE)
+
+    def enqueue(body: str) -> None:
+        queue.send_message(body)
+
+    return plan_weekly(
         services.connections,
+        enqueue,
+        weekday=services.settings.reconciliation_weekday,
+        clock=services.clock,
+    )
+
+
+def process_office_message(services: Services, body: str | bytes) -> WeeklyOutcome | None:
+    """The queue function's entry point. A malformed message is logged and dropped."""
+    try:
+        job = OfficeJob.from_json(body)
+    except ValueError as exc:
+        log.error("rejected malformed reconciliation message: %s", exc)
+        return None
+    return reconcile_office(
+        ReconciliationDeps.from_services(services),
         ReconciliationRepository(services.storage),
         services.notifier,
-        weekday=services.settings.reconciliation_weekday,
+        job,
         clock=services.clock,
         portal=services.settings.portal_page_url,
     )

@@ -120,6 +120,10 @@ def weekly(world: World, count: int) -> None:
     world.host.wait_for_log(
         r"Executed 'Functions.weekly_reconciliation' \(Succeeded", count=count, timeout=60
     )
+    # One message per office, reconciled by the queue worker.
+    world.host.wait_for_log(
+        r"Executed 'Functions.reconciliation_worker' \(Succeeded", count=count, timeout=60
+    )
 
 
 def mails_about_differences(smtp: SmtpSandbox) -> list[Any]:

@@ -157,3 +157,42 @@ def test_euro_and_csv_are_dutch() -> None:
     header, first = data.splitlines()[:2]
     assert header.startswith("Klant;Jaar;Periode;Status")
     assert first.startswith("4711;2024;1;Verschil;1234,56;1234,56;0,00;0,00;Verdwenen uit AFAS")
+
+
+class Offices:
+    def offices(self) -> list[str]:
+        return ["kantoor-a", "kantoor-b"]
+
+
+def test_weekly_plans_one_job_per_office_on_its_weekday_only() -> None:
+    from datetime import UTC, datetime
+
+    from shared.reconciliation.weekly import OfficeJob, plan_weekly
+
+    sent: list[str] = []
+    monday = datetime(2026, 12, 7, 5, 20, tzinfo=UTC)  # 06:20 in Amsterdam, a Monday
+    planned = plan_weekly(Offices(), sent.append, weekday=1, clock=lambda: monday)  # type: ignore[arg-type]
+    assert planned == 2
+    assert [OfficeJob.from_json(m) for m in sent] == [
+        OfficeJob("kantoor-a", (2026, 2025)),
+        OfficeJob("kantoor-b", (2026, 2025)),
+    ]
+    sent.clear()
+    tuesday = datetime(2026, 12, 8, 5, 20, tzinfo=UTC)
+    assert plan_weekly(Offices(), sent.append, weekday=1, clock=lambda: tuesday) is None  # type: ignore[arg-type]
+    assert sent == []
+
+
+def test_a_malformed_office_job_is_refused() -> None:
+    import pytest
+
+    from shared.reconciliation.weekly import OfficeJob
+
+    for raw in (
+        "{}",
+        '{"v": 1, "officeId": "", "years": []}',
+        '{"v": 1, "officeId": "x", "years": [1]}',
+        "[]",
+    ):
+        with pytest.raises(ValueError):
+            OfficeJob.from_json(raw)
