@@ -29,11 +29,13 @@ import requests
 
 from shared.afas import reconcile_profit
 from shared.afas.profit import ProfitClient
+from shared.afas.reconcile_sb import SbYearReader
+from shared.afas.sb import SbClient, SbEndpointNotGranted
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.journal.models import JournalRun, JournalRunStatus, PeriodType
 from shared.journal.periods import ledger_period
 from shared.loket.client import LoketClient
-from shared.reconciliation.compare import LoketRun, Totals, YearResult, reconcile
+from shared.reconciliation.compare import AfasEntry, LoketRun, Totals, YearResult, reconcile
 from shared.store import audit as docs
 from shared.store.audit import AuditStore
 from shared.store.bookings import BookingLedger
@@ -89,6 +91,7 @@ class ReconciliationDeps:
     audit: AuditStore
     loket: Callable[[str, requests.Session], LoketClient]  # office, counting session
     profit: Callable[[str, str], ProfitClient]  # office, environment
+    sb: Callable[[str, str], SbClient]  # office, environment
 
     @classmethod
     def from_services(cls, services: Services) -> ReconciliationDeps:
@@ -108,6 +111,7 @@ class ReconciliationDeps:
             audit=services.audit,
             loket=loket,
             profit=services.profit_client,
+            sb=services.sb_client,
         )
 
 
@@ -121,12 +125,6 @@ def reconcile_client(
     if config is None:
         raise LookupError(client_id)
     target = config.target
-    if isinstance(target, SbTarget):
-        raise NotReconcilable(
-            "De aansluiting is er nog alleen voor AFAS Profit; voor AFAS SB volgt hij.",
-            "Gebruik voorlopig de export (CSV) van de auditkopieën per loonrun.",
-        )
-    assert isinstance(target, ProfitTarget)
     calls = Calls()
     session = requests.Session()
 
@@ -149,6 +147,11 @@ def reconcile_client(
             side = _loket_side(deps, config, journal_run, bookings.get(journal_run.id), loket)
             if side is not None and side.year == year:
                 runs.append(side)
+        if isinstance(target, SbTarget):
+            entries, located = _sb_side(deps, office_id, target, runs, year, calls, stack)
+            result = reconcile(year, runs, entries, located=located)
+            return Reconciliation(config, result, calls, journal_runs)
+        assert isinstance(target, ProfitTarget)
         profit = stack.enter_context(deps.profit(office_id, target.environment))
         journals = [target.journal]
         journals += sorted(
@@ -170,6 +173,35 @@ def reconcile_client(
         sum(calls.afas.values()),
     )  # fmt: skip
     return Reconciliation(config, result, calls, journal_runs)
+
+
+def _sb_side(
+    deps: ReconciliationDeps,
+    office_id: str,
+    target: SbTarget,
+    runs: list[LoketRun],
+    year: int,
+    calls: Calls,
+    stack: ExitStack,
+) -> tuple[list[AfasEntry], dict[str, list[AfasEntry]]]:
+    client = stack.enter_context(deps.sb(office_id, target.environment))
+    try:
+        reader = SbYearReader(client, target.administration_id)
+        payroll = {a for r in runs if r.totals is not None for a in r.totals.accounts}
+        ours = {r.reference for r in runs if r.booked and r.reference}
+        entries = reader.read_year(year, payroll, ours)
+        held = {e.reference for e in entries}
+        located = {ref: reader.locate(ref) for ref in sorted(ours - held)}
+    except SbEndpointNotGranted:
+        raise NotReconcilable(
+            "AFAS SB laat Loonbrug de boekingen niet lezen: de app heeft alleen de endpointgroep "
+            "'Loonjournaalpost'.",
+            "Geef de Loonbrug-app in AFAS SB (App Center) ook de endpointgroep 'Financiële "
+            "rapportage'; daarin staan de geboekte journaalposten.",
+        ) from None
+    finally:
+        calls.afas.update(client.calls)
+    return entries, located
 
 
 def _journalled(runs: Iterator[JournalRun]) -> Iterator[JournalRun]:
@@ -205,7 +237,10 @@ def _loket_side(
             expected.period,
             totals,
             booked=True,
-            reference=booking.reference,
+            # Profit: the voucher number; SB: the entry's code (its Number in journalentries).
+            reference=(
+                booking.entry_number if isinstance(config.target, SbTarget) else booking.reference
+            ),
             entry_number=booking.entry_number,
             run_id=run_id,
         )

@@ -13,7 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Final
 
-from shared.clients.model import ClientConfig, ProfitTarget
+from shared.clients.model import ClientConfig
 from shared.clock import to_amsterdam
 from shared.notify.service import Notifier
 from shared.notify.texts import FOOTER, Mail, _html, portal_url
@@ -168,8 +168,6 @@ def _office(
     found: list[NewDifferences] = []
     current: list[tuple[str, int, set[str]]] = []
     for config in deps.clients.for_office(office_id):
-        if not isinstance(config.target, ProfitTarget):
-            continue  # ASSUMPTION [I]-free: SB is not reconciled yet (see the API's 422)
         for year in years:
             try:
                 result = reconcile_client(deps, office_id, config.client_id, year)

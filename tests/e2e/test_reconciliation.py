@@ -272,3 +272,45 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert second.subject == "Loonbrug: 1 nieuw verschil tussen Loket en AFAS bij 1 klant"
     assert "periode 5, Verdwenen uit AFAS" in second.text
     assert "Gewijzigd in AFAS" not in second.text
+
+
+def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(world: World) -> None:
+    from devtools.sandbox.afas_sb import REPORTING_GROUP
+
+    world.sb_client(CLIENT, NAME)
+    world.nightly()
+    world.wait_for_run(world.latest_run()["runId"], timeout=120)
+
+    # A payroll app may not read booked entries: said in Dutch, with what to do.
+    refused = reconciliation(world, YEAR)
+    assert refused.status_code == 422, refused.text
+    assert "Financiële rapportage" in refused.json()["hint"]
+
+    world.afas.grant_sb(REPORTING_GROUP, "enyoi")
+    fresh = reconciliation(world, YEAR)
+    assert fresh.status_code == 200, fresh.text
+    body = fresh.json()
+    assert [d["kind"] for d in body["differences"]] == ["never-booked"]
+    assert body["target"].startswith("AFAS SB enyoi")
+
+    def code(period: int) -> str:
+        (run,) = by_period(body)[period]["journalRuns"]
+        assert run["reference"].startswith("Memoriaalboeking")
+        return str(run["reference"])
+
+    world.afas.delete_sb_booking(code(1))
+    world.afas.edit_sb_line(code(2), "4000", debit=D("2002.03"))
+    world.afas.import_sb_manual_copy(code(3))
+    world.afas.move_sb_booking(code(6), YEAR, 7)
+
+    body = reconciliation(world, YEAR).json()
+    kinds = {p["period"]: [d["kind"] for d in p["differences"]] for p in body["periods"]}
+    assert kinds[1] == ["gone"] and kinds[2] == ["changed"] and kinds[3] == ["duplicate"]
+    assert kinds[4] == ["never-booked"] and kinds[5] == [] and kinds[6] == ["other-period"]
+    changed = by_period(body)[2]["differences"][0]
+    assert "rekening 4000: debet € 2.002,02 in Loket, € 2.002,03 in AFAS" in changed["text"]
+    assert by_period(body)[5]["status"] == "green"
+    # Periods, accounts, one page of entries, one look-up for the deleted entry; Loket 1.
+    assert body["calls"]["loket"] == 1 and body["calls"]["afas"] == 4, body["calls"]
+    clean = reconciliation(world, CLEAN).json()
+    assert clean["status"] == "green", clean["differences"]

@@ -10,6 +10,7 @@ from shared.api.failures import problem_for
 from shared.api.http import ApiResponse, Problem, bad_request, json_response, not_found
 from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
 from shared.api.schemas import ResponseModel
+from shared.clients.model import SbTarget
 from shared.clock import to_amsterdam, utc_now
 from shared.oauth.tokens import NotConnected
 from shared.reconciliation.compare import (
@@ -245,7 +246,11 @@ def body(found: Reconciliation, years: list[int]) -> ReconciliationOut:
         years=years,
         status="green" if result.green else "red",
         text=summary_text(found),
-        target=f"AFAS Profit {config.target.environment}, {config.target.label}",
+        target=(
+            f"AFAS SB {config.target.environment}, {config.target.label}"
+            if isinstance(config.target, SbTarget)
+            else f"AFAS Profit {config.target.environment}, {config.target.label}"
+        ),
         periods=[_period(p) for p in result.periods],
         differences=[_difference(d) for d in result.differences],
         calls=CallsOut(
