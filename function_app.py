@@ -2,7 +2,18 @@
 
 import azure.functions as func
 
-from functions import afas, clients, connections, nightly, office, portal, runs, system, worker
+from functions import (
+    afas,
+    clients,
+    connections,
+    nightly,
+    office,
+    portal,
+    reconciliation,
+    runs,
+    system,
+    worker,
+)
 from shared import telemetry
 from shared.settings import get_settings
 
@@ -24,5 +35,6 @@ for blueprint in (
     nightly.bp,
     worker.bp,
     portal.bp,
+    reconciliation.bp,
 ):
     app.register_functions(blueprint)

@@ -18,7 +18,7 @@ import time
 from bench.common import load_results
 from devtools.azurite import ROOT
 
-ORDER = ("import_time", "api_runs", "round_trips", "worker_10k", "nightly")
+ORDER = ("import_time", "api_runs", "round_trips", "worker_10k", "nightly", "reconciliation")
 DOC = ROOT / "docs" / "performance.md"
 NOTES = ROOT / "bench" / "notes.md"
 

@@ -72,6 +72,11 @@ param tokenEncryptionKeysPrevious string = ''
 @description('Europe/Amsterdam hour from which the nightly sync of a business day may start.')
 param nightlyLocalHour int = 2
 
+@description('ISO weekday (1 = Monday, Europe/Amsterdam) of the weekly Aansluiting (reconciliation).')
+@minValue(1)
+@maxValue(7)
+param reconciliationWeekday int = 1
+
 // ----- office workflow: audit copies and e-mail notifications -----
 @minValue(1)
 @maxValue(100)
@@ -214,6 +219,7 @@ module api 'app/api.bicep' = {
     afasIntegrationId: afasIntegrationId
     afasSbAllowedHosts: empty(afasSbAllowedHosts) ? '*.afasfocus.nl' : afasSbAllowedHosts
     nightlyLocalHour: nightlyLocalHour
+    reconciliationWeekday: reconciliationWeekday
     auditRetentionYears: auditRetentionYears
     acsEmailEndpoint: acsEmailEndpoint
     notifySender: notifySender

@@ -29,6 +29,8 @@ DEFAULT_AFAS_SB_URL: Final = "https://afas-sb.afasfocus.nl/{environment}"
 # Hosts an SB API server may have (concepts.md of the SB docs: https://<subdomain>.afasfocus.nl).
 DEFAULT_AFAS_SB_ALLOWED_HOSTS: Final = ("*.afasfocus.nl",)
 DEFAULT_NIGHTLY_LOCAL_HOUR: Final = 2
+# ISO weekday (1 = Monday) on which the weekly Aansluiting runs (Europe/Amsterdam).
+DEFAULT_RECONCILIATION_WEEKDAY: Final = 1
 DEFAULT_AUDIT_RETENTION_YEARS: Final = 7
 DEFAULT_SMTP_PORT: Final = 25
 DEFAULT_NOTIFY_SENDER: Final = "loonbrug@localhost"
@@ -90,6 +92,7 @@ class Settings:
     # Encryption keys for stored secrets: the first encrypts, all of them decrypt (rotation).
     encryption_keys: tuple[Secret, ...] = field(repr=False)
     nightly_local_hour: int = DEFAULT_NIGHTLY_LOCAL_HOUR
+    reconciliation_weekday: int = DEFAULT_RECONCILIATION_WEEKDAY
     # Set by App Service when Authentication (Easy Auth) is on; None when not running in Azure.
     easy_auth_enabled: bool | None = None
     appinsights_connection_string: Secret | None = None
@@ -167,6 +170,9 @@ class Settings:
             afas_sb_client_secret=_secret(env, "AFAS_SB_CLIENT_SECRET", required=not dev),
             encryption_keys=_encryption_keys(env, dev),
             nightly_local_hour=_int(env, "NIGHTLY_LOCAL_HOUR", DEFAULT_NIGHTLY_LOCAL_HOUR, 0, 23),
+            reconciliation_weekday=_int(
+                env, "RECONCILIATION_WEEKDAY", DEFAULT_RECONCILIATION_WEEKDAY, 1, 7
+            ),
             easy_auth_enabled=easy_auth,
             appinsights_connection_string=_secret(
                 env, "APPLICATIONINSIGHTS_CONNECTION_STRING", required=False

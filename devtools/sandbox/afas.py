@@ -47,7 +47,7 @@ import threading
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -609,6 +609,90 @@ class AfasSandbox(SbSandboxMixin):
         with self.lock:
             entries = list(self.scenario.profit[number].administrations[administration].entries)
         return [e for e in entries if voucher is None or voucher in e.voucher_numbers]
+
+    # -- test hooks: what people do in Profit after Loonbrug booked (the Aansluiting) ----------
+
+    def _entry_with(self, number: str, administration: int, voucher: str) -> BookedEntry:
+        entries = self.scenario.profit[number].administrations[administration].entries
+        found = [e for e in entries if voucher in e.voucher_numbers]
+        if not found:
+            raise KeyError(f"no entry with voucher {voucher}")
+        return found[0]
+
+    def delete_profit_entry(
+        self, voucher: str, number: str = PROFIT_NUMBER, administration: int = 1
+    ) -> BookedEntry:
+        """Delete the entry with this voucher, as a user can in Profit."""
+        with self.lock:
+            entry = self._entry_with(number, administration, voucher)
+            self.scenario.profit[number].administrations[administration].entries.remove(entry)
+            return entry
+
+    def edit_profit_line(
+        self,
+        voucher: str,
+        account: str,
+        *,
+        debit: Decimal | None = None,
+        credit: Decimal | None = None,
+        number: str = PROFIT_NUMBER,
+        administration: int = 1,
+    ) -> BookedLine:
+        """Change the amount of the first line on ``account`` of the entry with this voucher."""
+        with self.lock:
+            entry = self._entry_with(number, administration, voucher)
+            line = next(ln for ln in entry.lines if ln.account == account)
+            if debit is not None:
+                line.debit = debit
+            if credit is not None:
+                line.credit = credit
+            return line
+
+    def move_profit_entry(
+        self,
+        voucher: str,
+        year: int,
+        period: int,
+        *,
+        number: str = PROFIT_NUMBER,
+        administration: int = 1,
+    ) -> BookedEntry:
+        """Move the entry with this voucher to another year/period."""
+        with self.lock:
+            entry = self._entry_with(number, administration, voucher)
+            entry.year, entry.period = year, period
+            return entry
+
+    def import_manual_copy(
+        self,
+        voucher: str,
+        *,
+        new_voucher: str = "",
+        number: str = PROFIT_NUMBER,
+        administration: int = 1,
+    ) -> BookedEntry:
+        """Book a copy of the entry with this voucher as a user importing the same payroll
+        journal by hand would: same journal, period and amounts, a new entry number, and the
+        voucher number of the hand import (empty: none)."""
+        with self.lock:
+            target = self.scenario.profit[number].administrations[administration]
+            entry = self._entry_with(number, administration, voucher)
+            copy = BookedEntry(
+                environment=entry.environment,
+                administration=entry.administration,
+                entry_number=target.next_entry_number,
+                journal=entry.journal,
+                year=entry.year,
+                period=entry.period,
+                lines=[
+                    replace(ln, voucher_number=new_voucher, dimensions=dict(ln.dimensions))
+                    for ln in entry.lines
+                ],
+                booked_at=entry.booked_at,
+            )
+            target.next_entry_number += 1
+            target.entries.append(copy)
+            return copy
 
     def leak_scan_values(self) -> set[str]:
         """What must never appear in a log: every Profit token (data part, XML and the Base64

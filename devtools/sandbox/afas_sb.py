@@ -48,7 +48,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from email.parser import BytesParser
@@ -89,13 +89,15 @@ ENDPOINT_GROUPS: Final[dict[str, frozenset[str]]] = {
         "Publiek: POS Transacties", "Verkoopjournaalpost"}),
     "accountingperiod": frozenset(_REPORTING),
     "payrolljournalentry": frozenset({PAYROLL_GROUP}),
+    "journalentries": frozenset({REPORTING_GROUP}),  # tags: ["Financiele rapportage"] only
 }  # fmt: skip
 # The Accept-Version each endpoint is at in spec 6.0.0 (its operationId: get_accountingperiod_2.0).
-ENDPOINT_VERSIONS: Final = {
+ENDPOINT_VERSIONS: Final[dict[str, int | str]] = {
     "administrations": 1,
     "ledgeraccounts": 1,
     "accountingperiod": 2,
     "payrolljournalentry": 1,
+    "journalentries": "1.1",  # operationId get_journalentries_1.1
 }
 
 MSG_NOT_AUTHENTICATED: Final = "Er is geen ingelogde gebruiker."  # troubleshooting.md 401
@@ -148,6 +150,7 @@ class SbBooking:
     instance_id: str
     code: str
     server: str = DEFAULT_SERVER
+    period_id: str = ""  # set when a test moves the entry; else the period of ``date``
 
 
 @dataclass
@@ -388,6 +391,74 @@ class SbSandboxMixin:
         with self.lock:
             env = self.sb_environment(environment, server)
             return [b for admin in env.administrations.values() for b in admin.bookings]
+
+    # -- test hooks: what people do in SB after Loonbrug booked (the Aansluiting) -------------
+
+    def _sb_booking(
+        self, code: str, environment: str, server: str
+    ) -> tuple[SbAdministration, SbBooking]:
+        for administration in self.sb_environment(environment, server).administrations.values():
+            for booking in administration.bookings:
+                if booking.code == code:
+                    return administration, booking
+        raise KeyError(f"no SB entry {code}")
+
+    def delete_sb_booking(
+        self, code: str, environment: str = SB_ENVIRONMENT, server: str = DEFAULT_SERVER
+    ) -> SbBooking:
+        with self.lock:
+            administration, booking = self._sb_booking(code, environment, server)
+            administration.bookings.remove(booking)
+            return booking
+
+    def edit_sb_line(
+        self,
+        code: str,
+        account: str,
+        *,
+        debit: Decimal,
+        environment: str = SB_ENVIRONMENT,
+        server: str = DEFAULT_SERVER,
+    ) -> None:
+        """Change the debit of the first line on ``account`` of SB entry ``code``."""
+        with self.lock:
+            _administration, booking = self._sb_booking(code, environment, server)
+            index = next(i for i, line in enumerate(booking.lines) if line[0] == account)
+            booking.lines[index] = (account, debit, booking.lines[index][2])
+
+    def move_sb_booking(
+        self,
+        code: str,
+        year: int,
+        period: int,
+        *,
+        environment: str = SB_ENVIRONMENT,
+        server: str = DEFAULT_SERVER,
+    ) -> None:
+        with self.lock:
+            administration, booking = self._sb_booking(code, environment, server)
+            booking.period_id = next(
+                p.id for p in administration.periods if (p.year, p.period) == (year, period)
+            )
+
+    def import_sb_manual_copy(
+        self, code: str, environment: str = SB_ENVIRONMENT, server: str = DEFAULT_SERVER
+    ) -> SbBooking:
+        """A copy of SB entry ``code`` as a user importing the same payroll journal by hand
+        would book it: same date and amounts, a new entry, no Tracking-Identifier."""
+        with self.lock:
+            administration, booking = self._sb_booking(code, environment, server)
+            env = self.sb_environment(environment, server)
+            count = sum(len(a.bookings) for a in env.administrations.values()) + 1
+            copy = replace(
+                booking,
+                lines=list(booking.lines),
+                tracking_identifier=None,
+                instance_id=str(uuid.uuid4()),
+                code=f"Memoriaalboeking{count}",
+            )
+            administration.bookings.append(copy)
+            return copy
 
     def sb_captured(self, route: str | None = None) -> list[CapturedRequest]:
         with self.lock:
@@ -662,6 +733,10 @@ class SbSandboxMixin:
     def _sb_rows(
         self, endpoint: str, environment: SbEnvironment, request: _Request
     ) -> list[dict[str, Any]]:
+        if endpoint == "journalentries":
+            return self._page(
+                _journal_entries(environment, request.query.get("filter", "")), request
+            )
         administrations = _filtered(environment, request.query.get("filter", ""))
         rows: list[dict[str, Any]]
         if endpoint == "administrations":
@@ -841,3 +916,74 @@ def _filtered(environment: SbEnvironment, wanted: str) -> list[SbAdministration]
     if not match:
         raise ValueError("Ongeldig gebruikersfilter.")  # the spec's 400 example text
     return [a for a in admins if a.id == match.group(1).lower()]
+
+
+def _period_of(administration: SbAdministration, booking: SbBooking) -> SbPeriod | None:
+    if booking.period_id:
+        return next((p for p in administration.periods if p.id == booking.period_id), None)
+    day = date.fromisoformat(booking.date[:10])
+    return next((p for p in administration.periods if p.start <= day <= p.end), None)
+
+
+_JOURNAL_FILTER: Final = re.compile(
+    r"\s*(AdministrationId|AccountingPeriodId|HeaderId)\s+eq\s+'?([0-9a-fA-F-]{36})'?\s*"
+    r"|\s*(Number)\s+eq\s+'([^']*)'\s*"
+)
+
+
+def _journal_entries(environment: SbEnvironment, wanted: str) -> list[dict[str, Any]]:
+    """``GET /api/journalentries`` (1.1): one row per line of every booked entry, shaped as the
+    spec's example (amounts as numbers). Filter: ``eq`` terms on AdministrationId,
+    AccountingPeriodId, HeaderId (uuids) or Number (a quoted string), joined by ``or``
+    (filtering.md); no filter: everything."""
+    terms: list[tuple[str, str]] = []
+    if wanted.strip():
+        for part in re.split(r"\s+or\s+", wanted.strip()):
+            match = _JOURNAL_FILTER.fullmatch(part)
+            if not match:
+                raise ValueError("Ongeldig gebruikersfilter.")  # the spec's 400 example text
+            name = match.group(1) or match.group(3)
+            value = match.group(2) if match.group(1) else match.group(4)
+            terms.append((name, value.lower() if match.group(1) else value))
+    rows: list[dict[str, Any]] = []
+    for administration in environment.administrations.values():
+        accounts = administration.accounts
+        for booking in administration.bookings:
+            period = _period_of(administration, booking)
+            fields = {
+                "AdministrationId": administration.id,
+                "AccountingPeriodId": period.id if period else "",
+                "HeaderId": booking.instance_id,
+                "Number": booking.code,
+            }
+            if terms and not any(fields[name] == value for name, value in terms):
+                continue
+            for index, (number, debit, credit) in enumerate(booking.lines):
+                rows.append(
+                    {
+                        "LineId": str(
+                            uuid.uuid5(uuid.NAMESPACE_URL, f"{booking.instance_id}/{index}")
+                        ),
+                        "AmountDebit": debit,
+                        "AmountCredit": credit,
+                        "AmountTotal": debit - credit,
+                        "VatPercentage": None,
+                        "VatSection": None,
+                        "VatAmount": None,
+                        "AdministrationId": administration.id,
+                        "HeaderId": booking.instance_id,
+                        "Number": booking.code,
+                        "PostingDate": f"{booking.date[:10]}T00:00:00Z",
+                        "DocumentDate": f"{booking.date[:10]}T00:00:00Z",
+                        "AccountingPeriodId": fields["AccountingPeriodId"],
+                        "AccountingYearId": str(
+                            uuid.uuid5(uuid.NAMESPACE_URL, f"{administration.id}/{period.year}")
+                        )
+                        if period
+                        else "",
+                        "LedgerAccountId": accounts[number].id if number in accounts else "",
+                        "Description": booking.description,
+                        "DocumentIdentification": None,
+                    }
+                )
+    return rows

@@ -40,6 +40,9 @@ param afasIntegrationId string = ''
 param afasSbAllowedHosts string = '*.afasfocus.nl'
 param nightlyLocalHour int = 2
 @minValue(1)
+@maxValue(7)
+param reconciliationWeekday int = 1
+@minValue(1)
 @maxValue(100)
 param auditRetentionYears int = 7
 @description('Empty: the app sends no e-mail notifications.')
@@ -173,6 +176,7 @@ var appSettings = {
   AFAS_INTEGRATION_ID: afasIntegrationId
   TOKEN_ENCRYPTION_KEY: '${keyVaultReference}${tokenEncryptionKeySecretUri})'
   NIGHTLY_LOCAL_HOUR: string(nightlyLocalHour)
+  RECONCILIATION_WEEKDAY: string(reconciliationWeekday)
   AUDIT_RETENTION_YEARS: string(auditRetentionYears)
   ACS_EMAIL_ENDPOINT: acsEmailEndpoint
   NOTIFY_SENDER: notifySender

@@ -17,6 +17,8 @@ const ROUTES = [
   [/^koppelingen\/afas-sb\/nieuw$/, "koppelingen", lazy("./connections.js", "sb")],
   [/^klanten$/, "klanten", lazy("./clients.js", "list")],
   [/^klanten\/([^/]+)$/, "klanten", lazy("./clients.js", "form")],
+  [/^aansluiting$/, "aansluiting", lazy("./reconciliation.js", "overview")],
+  [/^klanten\/([^/]+)\/aansluiting$/, "aansluiting", lazy("./reconciliation.js", "client")],
   [/^voorbeeld$/, "voorbeeld", lazy("./clients.js", "preview")],
   [/^runs\/([^/]+)\/loonruns\/([^/]+)$/, "runs", lazy("./journalrun.js", "detail")],
   [/^approvals$/, "approvals", lazy("./approvals.js", "list")],

@@ -138,6 +138,22 @@ class SbPeriod:
     number: int
     start: date
     end: date
+    id: str = ""  # the period's uuid (journalentries' AccountingPeriodId)
+
+
+@dataclass(frozen=True)
+class SbJournalLine:
+    """A line of a booked entry, from ``GET /api/journalentries`` (the Aansluiting)."""
+
+    administration_id: str
+    header_id: str
+    number: str  # the entry's number (``Number``)
+    period_id: str  # AccountingPeriodId
+    account_id: str  # LedgerAccountId
+    debit: Decimal
+    credit: Decimal
+    posting_date: date | None
+    description: str
 
 
 @dataclass(frozen=True)

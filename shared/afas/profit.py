@@ -362,6 +362,18 @@ class ProfitClient:
         )
         return [_booked_line(row) for row in rows]
 
+    def booked_lines(
+        self, filters: Sequence[Filter], *, page_size: int | None = None
+    ) -> list[BookedLine]:
+        """``Profit_Transactions`` lines matching ``filters`` (AND), paged, by entry and line."""
+        rows = self.rows(
+            "Profit_Transactions",
+            order_by=["EntryNo", "SeqNo"],
+            filters=filters,
+            page_size=page_size,
+        )
+        return [_booked_line(row) for row in rows]
+
     # -- booking ------------------------------------------------------------------------------
 
     def find_entry(self, administration: int, voucher_number: str) -> int | None:

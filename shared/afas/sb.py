@@ -38,9 +38,16 @@ from shared.afas.errors import (
     SbPartiallySucceeded,
     check_lines,
 )
-from shared.afas.models import SbAdministration, SbBooking, SbLedgerAccount, SbPeriod, SbScope
+from shared.afas.models import (
+    SbAdministration,
+    SbBooking,
+    SbJournalLine,
+    SbLedgerAccount,
+    SbPeriod,
+    SbScope,
+)
 from shared.afas.retry import RetryPolicy, seconds, with_retries
-from shared.afas.wire import dumps, loads
+from shared.afas.wire import amount, dumps, loads
 from shared.journal.entries import SbEntry
 from shared.oauth.tokens import TokenStore
 from shared.secret import Secret
@@ -61,6 +68,9 @@ ACCEPT_VERSION: Final = {
     "api/ledgeraccounts": "1",
     "api/accountingperiod": "2.0",
     "api/payrolljournalentry": "1",
+    # ``get /api/journalentries`` declares its own Accept-Version, example "1.1" (operationId
+    # get_journalentries_1.1): the Aansluiting's read of booked entries.
+    "api/journalentries": "1.1",
 }
 
 # Endpoint groups ("tags" in openapi-6-0-0.json) an SB app may be granted. A payroll app gets
@@ -84,6 +94,8 @@ ENDPOINT_GROUPS: Final = {  # paths["/api/…"][method].tags of openapi-6-0-0.js
         "Publiek: POS Transacties", "Verkoopjournaalpost"}),
     "api/accountingperiod": frozenset(_PUBLIC_REPORTING),
     "api/payrolljournalentry": frozenset({PAYROLL_GROUP}),
+    # tags ["Financiele rapportage"] only: a payroll app must be granted this reporting group too.
+    "api/journalentries": frozenset({"Financiele rapportage"}),
 }  # fmt: skip
 
 
@@ -214,11 +226,35 @@ class SbClient:
                     number=whole_number(row.get("PeriodNumber")),
                     start=date.fromisoformat(str(row.get("StartDate"))[:10]),
                     end=date.fromisoformat(str(row.get("EndDate"))[:10]),
+                    id=_text(row, "Id"),
                 )
             except ValueError:
                 raise AfasContractError(
                     f"malformed accounting period {row}", system=SYSTEM
                 ) from None
+
+    def list_journal_lines(self, filter_text: str) -> Iterator[SbJournalLine]:
+        """``GET /api/journalentries`` (1.1) lines matching ``filter_text`` (OData, filtering.md),
+        sorted on ``LineId`` (the list has no ``Id``; every row has a unique LineId)."""
+        for row in self._rows("api/journalentries", {"filter": filter_text}, sort_field="LineId"):
+            try:
+                debit, credit = amount(row.get("AmountDebit")), amount(row.get("AmountCredit"))
+            except ValueError:
+                raise AfasContractError(
+                    f"malformed journal entry amounts {row}", system=SYSTEM
+                ) from None
+            posted = str(row.get("PostingDate") or "")[:10]
+            yield SbJournalLine(
+                administration_id=_text(row, "AdministrationId"),
+                header_id=_text(row, "HeaderId"),
+                number=_text(row, "Number"),
+                period_id=_text(row, "AccountingPeriodId"),
+                account_id=_text(row, "LedgerAccountId"),
+                debit=debit,
+                credit=credit,
+                posting_date=date.fromisoformat(posted) if posted else None,
+                description=_text(row, "Description"),
+            )
 
     def list_scopes(self) -> list[SbScope]:
         """The customer environments of an Admin Center (this client must be at ``…/admin``):
@@ -294,7 +330,7 @@ class SbClient:
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _rows(
-        self, path: str, params: Mapping[str, str] | None = None
+        self, path: str, params: Mapping[str, str] | None = None, *, sort_field: str = SORT_FIELD
     ) -> Iterator[Mapping[str, Any]]:
         skip = 0
         previous: list[Mapping[str, Any]] | None = None
@@ -304,7 +340,7 @@ class SbClient:
                 path,
                 params={
                     **(params or {}),
-                    **sort_params(),
+                    **sort_params(sort_field),
                     "skip": str(skip),
                     "take": str(self._page_size),
                 },

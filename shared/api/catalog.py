@@ -13,6 +13,7 @@ from shared.api.handlers import (
     documents,
     notifications,
     portal,
+    reconciliation,
     runs,
     system,
 )
@@ -54,6 +55,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *approvals.OPERATIONS,
     *notifications.OPERATIONS,
     *documents.OPERATIONS,
+    *reconciliation.OPERATIONS,
     portal.PORTAL,
 )
 

@@ -88,6 +88,15 @@ class Notifier:
 
         self._safely("failed", send)
 
+    def reconciliation_differences(self, office_id: str, key: str, mail: Mail) -> bool:
+        """The weekly Aansluiting found new differences (``key``: one per set of them). True
+        when the e-mail went out now; False when it was not wanted, sent before, or failed."""
+        try:
+            return self._send(office_id, f"recon|{key}", "reconciliation", mail)
+        except Exception as exc:  # never fail the caller
+            log.warning("notification reconciliation failed: %s", type(exc).__name__)
+            return False
+
     def check_connections(self, office_id: str) -> None:
         self._safely("reauth", lambda: self._reauthorizations(office_id))
 

@@ -53,6 +53,9 @@ class NotificationSettings:
             "summary": self.morning_summary,
             "reauth": self.reauthorization,
             "failed": self.journal_run_failed,
+            # The weekly Aansluiting: new differences between Loket and AFAS are bookings that
+            # went wrong too, so they follow the "journal run failed" choice.
+            "reconciliation": self.journal_run_failed,
         }.get(kind, False)
 
 

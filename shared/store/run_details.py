@@ -140,6 +140,22 @@ class RunDetailRepository:
     ) -> list[JournalRunRecord]:
         return [_record(e) for e in self._range(office_id, run_id, f"jr|{check_key(client_id)}|")]
 
+    def history(
+        self, office_id: str, client_id: str, loket_journal_run_id: str
+    ) -> list[tuple[str, JournalRunRecord]]:
+        """Every run of the office that recorded this journal run for this client, as (run id,
+        row): one query over the office's partitions (the Aansluiting's "why never booked")."""
+        office = check_key(office_id)
+        entities = self._table.query_entities(
+            "PartitionKey gt @start and PartitionKey lt @end and RowKey eq @rk",
+            parameters={
+                "start": f"{office}|",
+                "end": f"{office}}}",
+                "rk": f"jr|{check_key(client_id)}|{check_key(loket_journal_run_id)}",
+            },
+        )
+        return [(str(e["PartitionKey"]).partition("|")[2], _record(e)) for e in entities]
+
     def messages(self, office_id: str, run_id: str) -> list[RunMessage]:
         found = [_message(e) for e in self._range(office_id, run_id, "msg|")]
         return sorted(found, key=lambda m: m.at)

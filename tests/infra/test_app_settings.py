@@ -81,6 +81,7 @@ def _plausible(name: str, expression: Any, identifiers: set[str]) -> str:
         "PUBLIC_BASE_URL": "https://func-loonbrug.azurewebsites.net",
         "PORTAL_URL": "https://func-loonbrug.azurewebsites.net/api/portal/",
         "NIGHTLY_LOCAL_HOUR": "2",
+        "RECONCILIATION_WEEKDAY": "1",
         "AUDIT_RETENTION_YEARS": "7",
         "ACS_EMAIL_ENDPOINT": "https://acs-loonbrug.europe.communication.azure.com",
         "NOTIFY_SENDER": "loonbrug@mail.example.nl",

@@ -1,0 +1,1 @@
+"""Aansluiting (issue 20): per client and year, does AFAS still hold what Loket journalled?"""

@@ -1,0 +1,234 @@
+"""The weekly Aansluiting: every client of every office, this year and last year; an e-mail to
+the office (existing notification settings) only when a difference appears that it was not told
+about before. What was reported is kept per client-year (shared/store/reconciliations.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import TYPE_CHECKING, Final
+
+from shared.clients.model import ClientConfig
+from shared.clock import to_amsterdam
+from shared.notify.service import Notifier
+from shared.notify.texts import FOOTER, Mail, _html, portal_url
+from shared.reconciliation.compare import Difference
+from shared.reconciliation.service import ReconciliationDeps, reconcile_client
+from shared.store.connections import ConnectionRepository
+from shared.store.reconciliations import ReconciliationRepository
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Services
+
+log = logging.getLogger("loonbrug.reconciliation")
+
+
+@dataclass
+class WeeklyOutcome:
+    offices: int = 0
+    client_years: int = 0
+    calls: int = 0
+    new_differences: int = 0
+    mails: int = 0
+    failed: list[str] = field(default_factory=list)  # "office/client/year: error type"
+
+
+@dataclass(frozen=True)
+class NewDifferences:
+    client: ClientConfig
+    year: int
+    differences: tuple[Difference, ...]
+
+
+def reconciliation_link(portal: str, client_id: str, year: int) -> str:
+    return portal_url(portal, f"klanten/{client_id}/aansluiting?jaar={year}")
+
+
+def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
+    count = sum(len(f.differences) for f in found)
+    clients = len({f.client.client_id for f in found})
+    subject = (
+        f"Loonbrug: {count} {'nieuw verschil' if count == 1 else 'nieuwe verschillen'} tussen "
+        f"Loket en AFAS bij {clients} {'klant' if clients == 1 else 'klanten'}"
+    )
+    lines = [
+        "Goedendag,",
+        "",
+        "De wekelijkse aansluiting van Loket en AFAS vond nieuwe verschillen:",
+    ]
+    paragraphs = [escape(lines[0]), escape(lines[2])]
+    for item in found:
+        who = f"{item.client.client_id} {item.client.name or item.client.loket_administration_name}"
+        link = reconciliation_link(portal, item.client.client_id, item.year)
+        lines += ["", f"Klant {who.strip()}, {item.year}:"]
+        block = [f"<strong>Klant {escape(who.strip())}, {item.year}</strong><ul>"]
+        for d in item.differences:
+            lines.append(f"- periode {d.period}, {d.title}: {d.text} Wat te doen: {d.todo}")
+            block.append(
+                f"<li>periode {d.period}, <strong>{escape(d.title)}</strong>: {escape(d.text)} "
+                f"<em>Wat te doen:</em> {escape(d.todo)}</li>"
+            )
+        lines.append(f"Bekijk de aansluiting: {link}")
+        block.append(f'</ul><a href="{escape(link, quote=True)}">Bekijk de aansluiting</a>')
+        paragraphs.append("".join(block))
+    lines += ["", "Met vriendelijke groet,", "Loonbrug", "", FOOTER]
+    first = found[0]
+    html = _html(
+        subject,
+        paragraphs,
+        reconciliation_link(portal, first.client.client_id, first.year),
+        "Naar de aansluiting",
+    )
+    return Mail(subject, "\n".join(lines) + "\n", html)
+
+
+RECONCILIATION_QUEUE: Final = "reconciliation-jobs"
+
+
+@dataclass(frozen=True)
+class OfficeJob:
+    """One office's weekly Aansluiting (a queue message: versioned JSON)."""
+
+    office_id: str
+    years: tuple[int, ...]
+    version: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps({"v": self.version, "officeId": self.office_id, "years": self.years})
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> OfficeJob:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("v") != 1:
+            raise ValueError("not a version 1 reconciliation job")
+        office, years = data.get("officeId"), data.get("years")
+        if not isinstance(office, str) or not office or not isinstance(years, list):
+            raise ValueError("officeId and years are required")
+        if not all(isinstance(y, int) and 2000 <= y <= 2100 for y in years) or len(years) > 5:
+            raise ValueError("years must be a short list of years")
+        return cls(office, tuple(years))
+
+
+def plan_weekly(
+    connections: ConnectionRepository,
+    enqueue: Callable[[str], None],
+    *,
+    weekday: int,
+    clock: Callable[[], datetime],
+) -> int | None:
+    """The timer: on ``weekday`` (ISO, Europe/Amsterdam) one job per office, this year and last
+    year (each office is reconciled by its own queue message, well inside the function timeout:
+    docs and bench/reconciliation.py give the figures). None on any other day."""
+    local = to_amsterdam(clock())
+    if local.isoweekday() != weekday:
+        return None
+    offices = connections.offices()
+    for office_id in offices:
+        enqueue(OfficeJob(office_id, (local.year, local.year - 1)).to_json())
+    log.info("weekly reconciliation planned for %d offices", len(offices))
+    return len(offices)
+
+
+def reconcile_office(
+    deps: ReconciliationDeps,
+    reported: ReconciliationRepository,
+    notifier: Notifier,
+    job: OfficeJob,
+    *,
+    clock: Callable[[], datetime],
+    portal: str,
+) -> WeeklyOutcome:
+    """One office: every client, each year of ``job``; one e-mail when something is new."""
+    outcome = WeeklyOutcome(offices=1)
+    _office(deps, reported, notifier, job.office_id, job.years, clock(), portal, outcome)
+    log.info(
+        "weekly reconciliation of office %s: %d client-years, %d calls, %d new differences, "
+        "%d e-mails, %d failed",
+        job.office_id, outcome.client_years, outcome.calls, outcome.new_differences,
+        outcome.mails, len(outcome.failed),
+    )  # fmt: skip
+    return outcome
+
+
+def _office(
+    deps: ReconciliationDeps,
+    reported: ReconciliationRepository,
+    notifier: Notifier,
+    office_id: str,
+    years: tuple[int, ...],
+    now: datetime,
+    portal: str,
+    outcome: WeeklyOutcome,
+) -> None:
+    found: list[NewDifferences] = []
+    current: list[tuple[str, int, set[str]]] = []
+    for config in deps.clients.for_office(office_id):
+        for year in years:
+            try:
+                result = reconcile_client(deps, office_id, config.client_id, year)
+            except Exception as exc:  # one client never stops the others
+                log.warning(
+                    "reconciliation of client %s %d failed: %s",
+                    config.client_id, year, type(exc).__name__,
+                )  # fmt: skip
+                outcome.failed.append(
+                    f"{office_id}/{config.client_id}/{year}: {type(exc).__name__}"
+                )
+                continue
+            outcome.client_years += 1
+            outcome.calls += result.calls.total
+            keys = {d.key for d in result.year.differences}
+            told = reported.reported(office_id, config.client_id, year).keys
+            new = tuple(d for d in result.year.differences if d.key not in told)
+            current.append((config.client_id, year, keys))
+            if new:
+                found.append(NewDifferences(config, year, new))
+    if found:
+        outcome.new_differences += sum(len(f.differences) for f in found)
+        event = hashlib.sha256(
+            "|".join(sorted(d.key for f in found for d in f.differences)).encode()
+        ).hexdigest()[:32]
+        if not notifier.reconciliation_differences(
+            office_id, event, differences_mail(found, portal)
+        ):
+            return  # not sent (not wanted, or failed): tell them next week
+        outcome.mails += 1
+    for client_id, year, keys in current:
+        reported.save(office_id, client_id, year, keys, now=now)
+
+
+def weekly_tick(services: Services) -> int | None:
+    """The timer's entry point (functions/reconciliation.py)."""
+    queue = services.storage.queue(RECONCILIATION_QUEUE)
+
+    def enqueue(body: str) -> None:
+        queue.send_message(body)
+
+    return plan_weekly(
+        services.connections,
+        enqueue,
+        weekday=services.settings.reconciliation_weekday,
+        clock=services.clock,
+    )
+
+
+def process_office_message(services: Services, body: str | bytes) -> WeeklyOutcome | None:
+    """The queue function's entry point. A malformed message is logged and dropped."""
+    try:
+        job = OfficeJob.from_json(body)
+    except ValueError as exc:
+        log.error("rejected malformed reconciliation message: %s", exc)
+        return None
+    return reconcile_office(
+        ReconciliationDeps.from_services(services),
+        ReconciliationRepository(services.storage),
+        services.notifier,
+        job,
+        clock=services.clock,
+        portal=services.settings.portal_page_url,
+    )

@@ -1,0 +1,60 @@
+"""What the weekly Aansluiting last reported per client-year, so it e-mails only new differences.
+
+Table ``Reconciliations``, PartitionKey = office id, RowKey = ``{clientId}|{year}``: the keys of
+the differences the office was told about (``Difference.key``), when it last checked and when it
+last e-mailed. A difference that disappears is dropped, so it counts as new if it comes back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.store.storage import Storage
+from shared.store.tables import check_key, get_or_none, when
+
+TABLE: Final = "Reconciliations"
+
+
+@dataclass(frozen=True)
+class Reported:
+    keys: frozenset[str]
+    checked_at: datetime | None = None
+
+
+class ReconciliationRepository:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    @property
+    def _table(self) -> TableClient:
+        return self._storage.table(TABLE)
+
+    def reported(self, office_id: str, client_id: str, year: int) -> Reported:
+        entity = get_or_none(self._table, check_key(office_id), _row(client_id, year))
+        if entity is None:
+            return Reported(frozenset())
+        return Reported(
+            frozenset(json.loads(entity.get("keys", "[]"))), when(entity.get("checked_at"))
+        )
+
+    def save(
+        self, office_id: str, client_id: str, year: int, keys: set[str], *, now: datetime
+    ) -> None:
+        self._table.upsert_entity(
+            {
+                "PartitionKey": check_key(office_id),
+                "RowKey": _row(client_id, year),
+                "keys": json.dumps(sorted(keys)),
+                "checked_at": now,
+            },
+            mode=UpdateMode.REPLACE,
+        )
+
+
+def _row(client_id: str, year: int) -> str:
+    return f"{check_key(client_id)}|{year}"

@@ -1,0 +1,198 @@
+"""Aansluiting, the pure part: every class of difference, to the cent, and a green year."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shared.reconciliation.compare import (
+    AfasEntry,
+    Kind,
+    LoketRun,
+    PeriodStatus,
+    Totals,
+    euro,
+    reconcile,
+)
+from shared.reconciliation.export import year_csv
+
+D = Decimal
+
+
+def totals(*lines: tuple[str, str, str]) -> Totals:
+    return Totals.of((a, D(d), D(c)) for a, d, c in lines)
+
+
+JAN = totals(("4000", "1000.00", "0"), ("4100", "234.56", "0"), ("1600", "0", "1234.56"))
+FEB = totals(("4000", "1100.00", "0"), ("1600", "0", "1100.00"))
+
+
+def run(seq: int, period: int, t: Totals | None, *, booked: bool = True, **kw: str) -> LoketRun:
+    return LoketRun(
+        loket_journal_run_id=f"run-{seq}",
+        sequence_number=seq,
+        payroll_period=f"2024-{period}",
+        year=2024,
+        period=period,
+        totals=t,
+        booked=booked,
+        reference=f"LB2024{period:02d}S{seq}-ABCDEF01" if booked else "",
+        entry_number=str(1000 + seq) if booked else "",
+        run_id="nightly-2024-02-01" if booked else "",
+        **kw,
+    )
+
+
+def entry(number: str, reference: str, period: int, t: Totals, **kw: object) -> AfasEntry:
+    return AfasEntry(number, reference, "80", 2024, period, t, **kw)  # type: ignore[arg-type]
+
+
+def ours(r: LoketRun, t: Totals | None = None, period: int | None = None) -> AfasEntry:
+    return entry(r.entry_number, r.reference, period or r.period, t or r.totals or Totals(),
+                 by_loonbrug=True)  # fmt: skip
+
+
+def test_clean_year_is_green_to_the_cent() -> None:
+    jan, feb = run(1, 1, JAN), run(2, 2, FEB)
+    result = reconcile(2024, [jan, feb], [ours(jan), ours(feb)])
+    assert result.green and result.differences == ()
+    statuses = [p.status for p in result.periods]
+    assert statuses[:2] == [PeriodStatus.GREEN, PeriodStatus.GREEN]
+    assert set(statuses[2:]) == {PeriodStatus.EMPTY} and len(statuses) == 12
+    assert result.periods[0].text == "Loket en AFAS sluiten aan, tot op de cent."
+    assert result.periods[0].afas.debit == D("1234.56") == result.periods[0].loket.credit
+
+
+def test_deleted_entry_is_gone() -> None:
+    jan = run(1, 1, JAN)
+    result = reconcile(2024, [jan], [])
+    (diff,) = result.differences
+    assert diff.kind is Kind.GONE and diff.title == "Verdwenen uit AFAS"
+    assert "staat niet meer in AFAS" in diff.text and "LB202401S1-ABCDEF01" in diff.text
+    assert "export (CSV) uit de auditkopie" in diff.todo
+    assert result.periods[0].status is PeriodStatus.RED
+
+
+def test_one_cent_edit_is_changed() -> None:
+    jan = run(1, 1, JAN)
+    edited = totals(("4000", "1000.01", "0"), ("4100", "234.56", "0"), ("1600", "0", "1234.56"))
+    (diff,) = reconcile(2024, [jan], [ours(jan, edited)]).differences
+    assert diff.kind is Kind.CHANGED and diff.title == "Gewijzigd in AFAS"
+    assert [d.account for d in diff.accounts] == ["4000"]
+    assert "rekening 4000: debet € 1.000,00 in Loket, € 1.000,01 in AFAS" in diff.text
+
+
+def test_manual_import_with_same_totals_is_a_duplicate() -> None:
+    jan, feb = run(1, 1, JAN), run(2, 2, FEB)
+    manual = entry("2001", "LOON-JAN", 1, JAN)
+    result = reconcile(2024, [jan, feb], [ours(jan), ours(feb), manual])
+    (diff,) = result.differences
+    assert diff.kind is Kind.DUPLICATE and diff.title == "Dubbel in AFAS"
+    assert diff.entry_numbers == ("1001", "2001")
+    assert "met de hand ingelezen" in diff.text and "Verwijder boeking 2001" in diff.todo
+    assert result.periods[0].afas.debit == 2 * result.periods[0].loket.debit
+
+
+def test_other_clients_loonbrug_entries_are_not_counted() -> None:
+    jan = run(1, 1, JAN)
+    other = entry("3001", "LB202401S1-FFFFFFFF", 1, JAN, by_loonbrug=True)
+    assert reconcile(2024, [jan], [ours(jan), other]).green
+
+
+def test_unknown_entry_is_extra() -> None:
+    (diff,) = reconcile(2024, [], [entry("2002", "CORR", 3, FEB)]).differences
+    assert (diff.kind, diff.period) == (Kind.EXTRA, 3)
+
+
+def test_never_booked_says_why() -> None:
+    failed = run(
+        3, 3, FEB, booked=False, why_not="Mislukt in run nightly-x: rekening 4999 is geblokkeerd."
+    )
+    (diff,) = reconcile(2024, [failed], []).differences
+    assert diff.kind is Kind.NEVER_BOOKED and diff.title == "Nooit geboekt"
+    assert "nooit door Loonbrug in AFAS geboekt" in diff.text
+    assert "rekening 4999 is geblokkeerd" in diff.text
+
+
+def test_never_booked_but_imported_by_hand_names_the_entry() -> None:
+    failed = run(3, 3, FEB, booked=False)
+    (diff,) = reconcile(2024, [failed], [entry("2003", "", 3, FEB)]).differences
+    assert diff.kind is Kind.NEVER_BOOKED and diff.entry_numbers == ("2003",)
+    assert "boeking 2003 met precies dezelfde bedragen" in diff.text
+
+
+def test_entry_in_another_period_and_moved_out_of_the_year() -> None:
+    jan, feb = run(1, 1, JAN), run(2, 2, FEB)
+    moved = AfasEntry("1002", feb.reference, "80", 2025, 1, FEB, by_loonbrug=True)
+    result = reconcile(2024, [jan, feb], [ours(jan, period=4)], located={feb.reference: [moved]})
+    kinds = {d.loket_journal_run_id: d for d in result.differences}
+    assert kinds["run-1"].kind is Kind.OTHER_PERIOD and "periode 2024-04" in kinds["run-1"].text
+    assert kinds["run-2"].kind is Kind.OTHER_PERIOD and "periode 2025-01" in kinds["run-2"].text
+    assert kinds["run-2"].title == "Andere periode"
+    # The period the entry went to does not agree either, and says where the explanation is.
+    april = result.periods[3]
+    assert (april.status, april.explained_by) == (PeriodStatus.RED, (1,))
+    assert april.differences == ()
+    assert april.text == ("Loket € 0,00 en AFAS € 1.234,56 debet: zie het verschil bij periode 1.")
+
+
+def test_same_voucher_twice_is_a_duplicate() -> None:
+    jan = run(1, 1, JAN)
+    again = entry("1005", jan.reference, 1, JAN, by_loonbrug=True)
+    (diff,) = reconcile(2024, [jan], [ours(jan), again]).differences
+    assert diff.kind is Kind.DUPLICATE and diff.entry_numbers == ("1001", "1005")
+
+
+def test_keys_are_stable_and_distinct() -> None:
+    jan = run(1, 1, JAN)
+    first = reconcile(2024, [jan], []).differences[0]
+    again = reconcile(2024, [jan], []).differences[0]
+    changed = reconcile(2024, [jan], [ours(jan, FEB)]).differences[0]
+    assert first.key == again.key != changed.key
+
+
+def test_euro_and_csv_are_dutch() -> None:
+    assert euro(D("1234.5")) == "€ 1.234,50" and euro(D("-5")) == "-€ 5,00"
+    jan = run(1, 1, JAN)
+    data = year_csv("4711", reconcile(2024, [jan], [])).decode("utf-8-sig")
+    header, first = data.splitlines()[:2]
+    assert header.startswith("Klant;Jaar;Periode;Status")
+    assert first.startswith("4711;2024;1;Verschil;1234,56;1234,56;0,00;0,00;Verdwenen uit AFAS")
+
+
+class Offices:
+    def offices(self) -> list[str]:
+        return ["kantoor-a", "kantoor-b"]
+
+
+def test_weekly_plans_one_job_per_office_on_its_weekday_only() -> None:
+    from datetime import UTC, datetime
+
+    from shared.reconciliation.weekly import OfficeJob, plan_weekly
+
+    sent: list[str] = []
+    monday = datetime(2026, 12, 7, 5, 20, tzinfo=UTC)  # 06:20 in Amsterdam, a Monday
+    planned = plan_weekly(Offices(), sent.append, weekday=1, clock=lambda: monday)  # type: ignore[arg-type]
+    assert planned == 2
+    assert [OfficeJob.from_json(m) for m in sent] == [
+        OfficeJob("kantoor-a", (2026, 2025)),
+        OfficeJob("kantoor-b", (2026, 2025)),
+    ]
+    sent.clear()
+    tuesday = datetime(2026, 12, 8, 5, 20, tzinfo=UTC)
+    assert plan_weekly(Offices(), sent.append, weekday=1, clock=lambda: tuesday) is None  # type: ignore[arg-type]
+    assert sent == []
+
+
+def test_a_malformed_office_job_is_refused() -> None:
+    import pytest
+
+    from shared.reconciliation.weekly import OfficeJob
+
+    for raw in (
+        "{}",
+        '{"v": 1, "officeId": "", "years": []}',
+        '{"v": 1, "officeId": "x", "years": [1]}',
+        "[]",
+    ):
+        with pytest.raises(ValueError):
+            OfficeJob.from_json(raw)
