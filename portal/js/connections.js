@@ -16,7 +16,7 @@ registerLabels({ token: "Token app connector Profit", environment: "Omgeving", e
 // The outcome of an AFAS SB+ consent (?afas-sb=…&omgeving=…), started here or at the App
 // Center's landing page: the callback always says what happened.
 const SB_OUTCOMES = {
-  gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB+ is gekoppeld. Kies de klantomgevingen bij de klantconfiguraties." : `De koppeling met AFAS SB+ omgeving ${env} is gemaakt.`],
+  gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB+ is gekoppeld. Kies de klantomgevingen bij de client configuraties." : `De koppeling met AFAS SB+ omgeving ${env} is gemaakt.`],
   geweigerd: ["warning", (env) => `AFAS SB+ heeft geen toestemming gegeven voor ${env === "admin" ? "het Admin Center" : `omgeving ${env}`}; er is niets gekoppeld. Koppel opnieuw en kies Ja bij de vraag om toestemming.`],
   mislukt: ["error", (env) => `Het koppelen met AFAS SB+ ${env === "admin" ? "(Admin Center)" : `omgeving ${env}`} kon niet worden afgerond; er is niets gekoppeld. Koppel opnieuw.`],
   adres: ["error", () => "Het adres dat AFAS SB+ meegaf is geen bekend adres van AFAS SB+. Er is niets gekoppeld; koppel hieronder met het adres uit AFAS SB+, of vraag de beheerder van Loonbrug om de toegestane adressen (AFAS_SB_ALLOWED_HOSTS)."],
@@ -300,7 +300,7 @@ export async function sb(ctx) {
     field("Omgevingsnaam AFAS SB+", environment, { field: "environment", help: "De naam uit het adres van uw SB+ omgeving, bijvoorbeeld mijnbedrijf. Leeg laten mag als u hieronder het adres invult." }),
     field("Adres van AFAS SB+ (bij een accountant)", address, { field: "apiServer", help: "Het adres zoals AFAS SB+ het toont, bijvoorbeeld https://kantoor.afasfocus.nl/mijnbedrijf/. Voor het Admin Center van uw kantoor: https://kantoor.afasfocus.nl/admin/. Leeg: een zelfstandige SB+ omgeving (afas-sb.afasfocus.nl)." }),
     h("details", null, h("summary", null, "Accountant met een Admin Center?"),
-      h("p", null, "Koppel het Admin Center één keer met het adres dat eindigt op /admin/. Daarna kiest u bij elke klantconfiguratie de klantomgeving en administratie uit een lijst; u hoeft de klantomgevingen niet apart te koppelen.")),
+      h("p", null, "Koppel het Admin Center één keer met het adres dat eindigt op /admin/. Daarna kiest u bij elke client configuratie de klantomgeving en administratie uit een lijst; u hoeft de klantomgevingen niet apart te koppelen.")),
     h("div", { class: "actions" }, start, h("a", { class: "button secondary", href: "#/koppelingen" }, "Annuleren")));
   form.addEventListener("submit", (e) => {
     e.preventDefault();

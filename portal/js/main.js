@@ -15,8 +15,8 @@ const ROUTES = [
   [/^koppelingen\/afas$/, "koppelingen", lazy("./connections.js", "chooseAfas")],
   [/^koppelingen\/afas-profit\/([^/]+)$/, "koppelingen", lazy("./connections.js", "profit")],
   [/^koppelingen\/afas-sb\/nieuw$/, "koppelingen", lazy("./connections.js", "sb")],
-  [/^klanten$/, "klanten", lazy("./clients.js", "list")],
-  [/^klanten\/([^/]+)$/, "klanten", lazy("./clients.js", "form")],
+  [/^clients$/, "clients", lazy("./clients.js", "list")],
+  [/^clients\/([^/]+)$/, "clients", lazy("./clients.js", "form")],
   [/^voorbeeld$/, "voorbeeld", lazy("./clients.js", "preview")],
   [/^runs\/([^/]+)\/loonruns\/([^/]+)$/, "runs", lazy("./journalrun.js", "detail")],
   [/^approvals$/, "approvals", lazy("./approvals.js", "list")],
@@ -25,7 +25,7 @@ const ROUTES = [
 ];
 
 // Addresses in e-mails and OAuth landings (English, as the API names things) → the screens.
-const ALIASES = { connections: "koppelingen", clients: "klanten", goedkeuren: "approvals", meldingen: "notifications" };
+const ALIASES = { connections: "koppelingen", klanten: "clients", // legacy address (bookmarks) goedkeuren: "approvals", meldingen: "notifications" };
 
 const main = document.getElementById("main");
 const cfg = config();

@@ -114,7 +114,7 @@ export const yesNo = (value) => (value ? "Ja" : "Nee");
 // -- page parts -----------------------------------------------------------------------------------
 
 export function pageHeader(title, crumbs = []) {
-  const trail = [["Dashboard", "#/runs"], ...crumbs];
+  const trail = crumbs; // no "Dashboard" crumb: Loonbrug has no dashboard (the manual's has)
   return [
     h("nav", { class: "crumbs", "aria-label": "Kruimelpad" },
       h("ol", null, trail.map(([text, href], i) =>

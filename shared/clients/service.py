@@ -156,7 +156,7 @@ class ClientService:
                 412,
                 "precondition-failed",
                 "Precondition failed",
-                "De klantconfiguratie is intussen door iemand anders gewijzigd.",
+                "De client configuratie is intussen door iemand anders gewijzigd.",
                 hint="Laad de configuratie opnieuw en breng uw wijziging opnieuw aan.",
             ) from None
 
@@ -225,7 +225,8 @@ class ClientService:
         errors += self._target_errors(config)
         if errors:
             raise validation_failed(
-                errors, "De klantconfiguratie is niet opgeslagen: controleer de gemarkeerde velden."
+                errors,
+                "De client configuratie is niet opgeslagen: controleer de gemarkeerde velden.",
             )
         assert loket_info is not None
         return replace(config, **loket_info)
@@ -338,10 +339,10 @@ class ClientService:
                 409,
                 "booking-unsettled",
                 "Booking unsettled",
-                f"Er loopt nog een boeking van deze klant in de huidige AFAS-administratie "
+                f"Er loopt nog een boeking van deze client in de huidige AFAS-administratie "
                 f"({len(open_)} journaalrun(s), boekstuk {open_[0].reference or '—'}) die nog "
-                f"niet is afgerond. De klant kan pas worden {what} als die boeking is afgerond.",
-                hint="Wacht op de volgende nachtelijke run of start een rerun voor deze klant; "
+                f"niet is afgerond. De client kan pas worden {what} als die boeking is afgerond.",
+                hint="Wacht op de volgende nachtelijke run of start een rerun voor deze client; "
                 "daarna lukt het wel. Een ander dagboek kiezen kan altijd.",
             )
 

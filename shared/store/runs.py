@@ -168,7 +168,7 @@ class JournalRunCounts:
         fraction = f"({self.imported}/{self.total})"
         rejected = f", {self.rejected} afgewezen" if self.rejected else ""
         return {
-            "running": f"Wordt uitgevoerd ({self.clients_done} van {self.clients_total} klanten)",
+            "running": f"Wordt uitgevoerd ({self.clients_done} van {self.clients_total} clients)",
             "failed": f"Uitgevoerd met fouten {fraction}" if self.total else "Mislukt",
             "awaiting_approval": f"Wacht op goedkeuring {fraction}",
             "imported": f"Uitgevoerd {fraction[:-1]}{rejected})",

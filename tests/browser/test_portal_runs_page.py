@@ -142,7 +142,7 @@ def test_runs_page_with_1000_runs(
         page.get_by_text("1 tot 10 van 334 resultaten (gefilterd uit 1000 resultaten)")
     ).to_be_visible()
     for i in range(10):
-        expect(rows.nth(i).get_by_role("link")).to_have_text("Re-run")
+        expect(rows.nth(i).get_by_role("link")).to_have_text("Rerun")
     shoot(page, "24-runs-overzicht-1000-runs-reruns")
     # Zoeken, as in the manual ("Zoeken: 05-08-2022 13:58"): the created moment as shown.
     created = rows.first.locator("td").nth(3).inner_text()

@@ -89,7 +89,7 @@ def _client_id(ctx: RequestContext) -> str:
     client_id = ctx.request.route_params.get("clientId", "")
     if not CLIENT_ID.match(client_id):
         raise not_found(
-            "Deze klant bestaat niet. Een klantnummer bestaat uit letters, cijfers, - en _."
+            "Deze client bestaat niet. Een clientnummer bestaat uit letters, cijfers, - en _."
         )
     return client_id
 
@@ -97,7 +97,7 @@ def _client_id(ctx: RequestContext) -> str:
 def _existing(ctx: RequestContext) -> ClientConfig:
     config = ctx.services.clients.get(ctx.office_id, _client_id(ctx))
     if config is None:
-        raise not_found("Deze klantconfiguratie bestaat niet (of hoort niet bij uw kantoor).")
+        raise not_found("Deze client configuratie bestaat niet (of hoort niet bij uw kantoor).")
     return config
 
 
@@ -202,7 +202,7 @@ def preview(ctx: RequestContext) -> ApiResponse:
         )
     except LoketNotFound:
         raise not_found(
-            "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant."
+            "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze client."
         ) from None
     except Exception as exc:
         problem = problem_for(exc)

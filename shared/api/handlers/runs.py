@@ -53,7 +53,7 @@ class RunOut(ResponseModel):
     status_text: str = Field(
         description="Dutch, as the manual shows it, counting loonruns: 'Uitgevoerd (3/3)' = 3 "
         "of the 3 loonruns imported; 'Wacht op goedkeuring (1/3)', 'Uitgevoerd met fouten "
-        "(2/3)', 'Niets te boeken', 'Wordt uitgevoerd (2 van 5 klanten)'"
+        "(2/3)', 'Niets te boeken', 'Wordt uitgevoerd (2 van 5 clients)'"
     )
     jobs_total: int = Field(description="clients in the run (one job each)")
     jobs_done: int
@@ -240,7 +240,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
             check_key(client_id)
         except ValueError:
             raise validation_failed(
-                [FieldError("clientId", "is geen geldig klantnummer")]
+                [FieldError("clientId", "is geen geldig clientnummer")]
             ) from None
     search = (query.get("q") or "").strip()
     if len(search) > 100:
@@ -286,7 +286,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
     return json_response(200, body)
 
 
-TYPE_LABELS = {RunType.NIGHTLY: "Nachtelijk", RunType.RERUN: "Re-run"}
+TYPE_LABELS = {RunType.NIGHTLY: "Nachtelijk", RunType.RERUN: "Rerun"}
 
 
 def _dutch_date(value: date | None) -> str:
@@ -302,7 +302,7 @@ def _matcher(search: str) -> Callable[[Run], bool]:
         shown = " ".join(
             (
                 TYPE_LABELS[run.type],
-                run.client_id or "Alle klanten",
+                run.client_id or "Alle clients",
                 f"{to_amsterdam(run.created_at):%d-%m-%Y %H:%M}",
                 _dutch_date(run.business_date),
                 _dutch_date(run.approved_from),
@@ -350,7 +350,7 @@ def start_rerun(ctx: RequestContext) -> ApiResponse:
     if body.client_id:
         client = services.clients.get(ctx.office_id, body.client_id)
         if client is None:
-            raise validation_failed([FieldError("clientId", "deze klant bestaat niet")])
+            raise validation_failed([FieldError("clientId", "deze client bestaat niet")])
     planner = services.planner
     loket_problem = planner.loket_problem(ctx.office_id)
     if loket_problem is not None:
