@@ -97,7 +97,7 @@ function loketCard(ctx, loket, session) {
       h("dt", null, "Status"), h("dd", null, stateBadge(loket)),
       h("dt", null, "Omgeving"), h("dd", null, loketLabel([loket])),
       h("dt", null, "Gekoppeld op"), h("dd", null, dateTime(loket.connectedAt)),
-      h("dt", null, "Gekoppeld door"), h("dd", null, loket.connectedBy || "—")),
+      h("dt", null, "Gekoppeld door"), h("dd", null, connectedBy(loket))),
     loket.state === "reauthorize"
       ? notice("warning", h("p", null, loket.reason || "Loket.nl vraagt opnieuw om toestemming."), loket.hint ? h("p", null, "Wat kunt u doen: ", loket.hint) : null)
       : null);
@@ -117,6 +117,12 @@ function loketCard(ctx, loket, session) {
   return card;
 }
 
+/** "Gekoppeld door": the name of who gave consent (or entered the token); connections made before
+ * Loonbrug kept the name show no id but say so. */
+export function connectedBy(connection) {
+  return connection.connectedByName || "Een beheerder (naam niet bewaard)";
+}
+
 function afasCard(afas, session) {
   const card = h("section", { class: "card", "aria-labelledby": "afas-title" }, h("h2", { id: "afas-title" }, "AFAS"));
   // The AFAS table has six columns (and SB rows their API server): the card takes a whole row of
@@ -131,6 +137,7 @@ function afasCard(afas, session) {
       { label: "Status", render: (c) => h("div", null, stateBadge(c), c.state === "reauthorize" && c.hint ? h("div", { class: "muted" }, c.hint) : null) },
       { label: "Actief", render: (c) => yesNo(c.active) },
       { label: "Gekoppeld op", render: (c) => dateTime(c.connectedAt) },
+      { label: "Gekoppeld door", render: connectedBy },
       ...(session.isAdmin ? [{ label: "Acties", render: (c) => c.kind === "afas-profit"
         ? h("a", { href: `#/koppelingen/afas-profit/${encodeURIComponent(c.environment)}`, "aria-label": `AFAS Profit ${c.environment} bewerken` }, "Bewerken")
         : sbAgain(c) }] : []),

@@ -25,7 +25,8 @@ const ROUTES = [
 ];
 
 // Addresses in e-mails and OAuth landings (English, as the API names things) → the screens.
-const ALIASES = { connections: "koppelingen", klanten: "clients", // legacy address (bookmarks) goedkeuren: "approvals", meldingen: "notifications" };
+// "klanten": the legacy address of Client configuraties (bookmarks, older e-mails).
+const ALIASES = { connections: "koppelingen", klanten: "clients", goedkeuren: "approvals", meldingen: "notifications" }; // legacy address
 
 const main = document.getElementById("main");
 const cfg = config();

@@ -105,12 +105,14 @@ export async function list(ctx) {
   return () => { clearTimeout(timer); clearTimeout(typing); };
 }
 
-/** "1 tot 10 van 57 resultaten (gefilterd uit 60 resultaten)", as the manual's overview says. */
-export function rangeText(page, limit, shown, total, unfiltered) {
-  if (!total) return unfiltered ? `0 resultaten (gefilterd uit ${unfiltered} resultaten)` : "0 resultaten";
+/** "1 tot 10 van 57 resultaten (gefilterd uit 60 resultaten)", as the manual's overview says.
+ * A search that read only the newest runs says so: "(gezocht in de nieuwste 500 van 1000 runs)". */
+export function rangeText(page, limit, shown, total, unfiltered, searched) {
+  const from = searched ? `gezocht in de nieuwste ${searched} van ${unfiltered} runs` : `gefilterd uit ${unfiltered} resultaten`;
+  if (!total) return unfiltered ? `0 resultaten (${from})` : "0 resultaten";
   const first = (page - 1) * limit + 1;
   const text = `${first} tot ${first + shown - 1} van ${total} resultaten`;
-  return unfiltered && unfiltered !== total ? `${text} (gefilterd uit ${unfiltered} resultaten)` : text;
+  return unfiltered && (searched || unfiltered !== total) ? `${text} (${from})` : text;
 }
 
 /** Page numbers around the current one: [1, "…", 4, 5, 6, "…", 12]. */
@@ -130,7 +132,7 @@ function runsTable(page, connections, filters, go) {
   const current = page.page || 1;
   const limit = Number(filters.limit);
   if (!runs.length) {
-    if (filters.q) return empty(h("p", null, `Geen runs gevonden met '${filters.q}'. `, h("a", { href: "#/runs" }, "Alle runs tonen")));
+    if (filters.q) return empty(h("p", null, `Geen runs gevonden met '${filters.q}'${page.searched ? ` in de nieuwste ${page.searched} runs` : ""}. `, h("a", { href: "#/runs" }, "Alle runs tonen")));
     if (filters.type || filters.clientId) return empty(h("p", null, "Geen runs gevonden met deze filters. Kies 'Alle' om alle runs te zien."));
     return empty(
       h("p", null, h("strong", null, "Er zijn nog geen runs.")),
@@ -159,7 +161,7 @@ function runsTable(page, connections, filters, go) {
       }),
     }),
     h("div", { class: "pager" },
-      h("p", { class: "range", "aria-live": "polite" }, rangeText(current, limit, runs.length, page.total, page.unfilteredTotal)),
+      h("p", { class: "range", "aria-live": "polite" }, rangeText(current, limit, runs.length, page.total, page.unfilteredTotal, page.searched)),
       h("nav", { "aria-label": "Pagina's", class: "pages" },
         h("button", { type: "button", class: "secondary", disabled: current <= 1, onclick: () => go({ pagina: String(current - 1) }) }, "Vorige"),
         pageNumbers(current, pages).map((n) => (n === "…"

@@ -148,13 +148,16 @@ def test_runs_page_with_1000_runs(
     created = rows.first.locator("td").nth(3).inner_text()
     page.get_by_label("Zoeken").fill(created)
     page.get_by_label("Zoeken").press("Enter")
+    # A search reads the newest 500 runs (one bounded range query) and says so.
     expect(
-        page.get_by_text("1 tot 1 van 1 resultaten (gefilterd uit 1000 resultaten)")
+        page.get_by_text("1 tot 1 van 1 resultaten (gezocht in de nieuwste 500 van 1000 runs)")
     ).to_be_visible()
     expect(rows).to_have_count(1)
     page.get_by_label("Zoeken").fill("geen-run-zo")
     page.get_by_label("Zoeken").press("Enter")
-    expect(page.get_by_text("Geen runs gevonden met 'geen-run-zo'.")).to_be_visible()
+    expect(
+        page.get_by_text("Geen runs gevonden met 'geen-run-zo' in de nieuwste 500 runs.")
+    ).to_be_visible()
     shoot(page, "24b-runs-overzicht-zoeken-leeg")
 
     phone = open_page(width=390, height=844)

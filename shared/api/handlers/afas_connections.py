@@ -127,6 +127,7 @@ def put_profit_connection(ctx: RequestContext) -> ApiResponse:
         key,
         NewSecrets(afas_token=token),
         by_user=ctx.user.user_id,
+        by_name=ctx.user.name,
         now=services.clock(),
         active=body.active,
         details=_details(environment, meta),
@@ -340,6 +341,7 @@ def _begin_sb_consent(ctx: RequestContext, location: SbLocation, origin: str) ->
         provider=SB_PROVIDER,
         office_id=ctx.office_id,
         user_id=ctx.user.user_id,
+        user_name=ctx.user.name,
         now=ctx.services.clock(),
         environment=_consent_subject(location, origin),
     )
@@ -467,7 +469,7 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
             _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
         )
     services.sb_connections.store_consent(
-        consent.office_id, location, tokens, by_user=consent.user_id
+        consent.office_id, location, tokens, by_user=consent.user_id, by_name=consent.user_name
     )
     log.info(
         "afas-sb connection of office %s environment %s stored",
@@ -575,7 +577,9 @@ def list_sb_administrations(ctx: RequestContext) -> ApiResponse:
     try:
         connection = ctx.services.connections.get(sb.key(ctx.office_id, environment))
         if connection is None and ctx.user.is_admin:
-            connection = sb.ensure_scope(ctx.office_id, environment, by_user=ctx.user.user_id)
+            connection = sb.ensure_scope(
+                ctx.office_id, environment, by_user=ctx.user.user_id, by_name=ctx.user.name
+            )
         if connection is None:
             raise Problem(
                 404,

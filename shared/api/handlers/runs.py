@@ -82,6 +82,10 @@ class RunPageOut(ResponseModel):
     )
     page: int | None = Field(default=None, description="with page or q: the page shown (1-based)")
     pages: int | None = Field(default=None, description="with page or q: the number of pages")
+    searched: int | None = Field(
+        default=None,
+        description="with q: the search read only this many of the newest runs (absent: all)",
+    )
 
 
 class JournalRunOut(ResponseModel):
@@ -266,6 +270,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
                 unfiltered_total=counted.unfiltered_total,
                 page=counted.page,
                 pages=counted.pages,
+                searched=counted.searched,
             ),
         )
     try:
