@@ -43,6 +43,13 @@ WEIGHT_JS = """
     apiEncoded: sum(api, 'encodedBodySize'),
     firstContentfulPaint: paint ? paint.startTime : null,
     runsRendered: performance.getEntriesByName('loonbrug:runs-rendered')[0].startTime,
+    // where the time goes: the runs API call (request to last byte) and when it started
+    apiRuns: api.filter((e) => e.name.includes('/api/runs?')).map((e) => ({
+      start: Math.round(e.startTime), ms: Math.round(e.responseEnd - e.startTime),
+      server: Math.round(e.responseStart - e.requestStart) })),
+    apiOther: api.filter((e) => !e.name.includes('/api/runs?')).map((e) => ({
+      name: e.name.split('/api/')[1].slice(0, 30), start: Math.round(e.startTime),
+      ms: Math.round(e.responseEnd - e.startTime) })),
   };
 }
 """
