@@ -340,7 +340,7 @@ function journalRunsTable(run, byId) {
       : "Deze run heeft geen loonruns verwerkt. Kijk bij Meldingen waarom (bijvoorbeeld: nog niet goedgekeurd in Loket.nl)."));
   }
   return table([
-    { label: "Clientnr", key: "clientId" },
+    { label: "Clientnr.", key: "clientId" },
     { label: "Loket.nl", render: (j) => byId[j.clientId]?.loketAdministrationName || "—" },
     { label: "Loonrun", render: (j) => loonrun(j.payrollPeriod) },
     { label: "Periode", render: (j) => period(j.payrollPeriod) },

@@ -69,10 +69,11 @@ def client_body(administration: str, mode: str) -> dict[str, Any]:
     }
 
 
-def office_with_a_night(world: PortalWorld, office: str) -> tuple[str, str]:
+def office_with_a_night(world: PortalWorld, office: str, *, night: bool = True) -> tuple[str, str]:
     """Loket connected as before names were kept, AFAS Profit through the API (the principal's
-    name "Test Gebruiker"), two clients (4711 books, 5120 waits for approval) and one nightly.
-    Answers the run id and the Loket run of 4711."""
+    name "Test Gebruiker"), two clients (4711 books, 5120 waits for approval) and one nightly
+    (the module's first: the sandbox's ready Loket runs are processed after it). Answers the
+    run id and the Loket run of 4711."""
     services = Services(Settings.from_env(world.env))
     connect_loket(services, office)  # no display name: as stored before this change
     api = requests.Session()
@@ -93,6 +94,8 @@ def office_with_a_night(world: PortalWorld, office: str) -> tuple[str, str]:
             timeout=30,
         )
         assert saved.status_code == 201, saved.text
+    if not night:
+        return "", ""
     started = requests.post(
         world.host.url("/admin/functions/nightly_sync"), json={"input": ""}, timeout=30
     )
@@ -165,7 +168,7 @@ def test_every_screen_as_admin_and_reader_fits_and_speaks_the_manual(
                 title = "Client configuratie toevoegen"  # a reader is told only admins can
             visit(page, world, address, title)
             # The manual's terms: no Dashboard crumb; the menu's Configuratie group.
-            expect(page.locator("nav.crumbs")).not_to_contain_text("Dashboard")
+            expect(page.locator("body")).not_to_contain_text("Dashboard")
             assert page.evaluate(OVERFLOW_JS) == [], (role, screen)
             shoot(page, f"{number + index:02d}-{screen}-{role}-1280")
             if screen in main_screens:
@@ -226,7 +229,7 @@ def test_read_only_fields_look_read_only(
     an editable field keeps its white, solid look."""
     world = portal_world
     office = unique("kantoor")
-    office_with_a_night(world, office)
+    office_with_a_night(world, office, night=False)
 
     admin = open_page()
     sign_in_as(admin, office)
@@ -234,7 +237,7 @@ def test_read_only_fields_look_read_only(
     number = admin.get_by_label("Clientnummer")
     fixed = number.evaluate(LOOK_JS)
     assert fixed["readOnly"] and fixed["border"] == "dashed" and fixed["cursor"] == "not-allowed"
-    editable = admin.get_by_label("Naam", exact=True).evaluate(LOOK_JS)
+    editable = admin.get_by_label("Naam (optioneel)").evaluate(LOOK_JS)
     assert not editable["readOnly"] and not editable["disabled"]
     assert editable["border"] == "solid" and editable["cursor"] != "not-allowed"
     assert fixed["background"] != editable["background"]

@@ -29,6 +29,7 @@ FORBIDDEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bclientconfiguratie", re.I), "Client configuratie (two words)"),
     (re.compile(r"cliënt", re.I), "client"),
     (re.compile(r"\bre-run\b", re.I), "Rerun"),
+    (re.compile(r"\bClientnr\b(?!\.)"), "Clientnr. (with its dot)"),
     (re.compile(r"\bDashboard\b"), "no Dashboard crumb"),
 ]
 # Not our concept, or kept for old links: AFAS SB's own "klantomgeving" never matches (no word
