@@ -82,7 +82,8 @@ HEADER_JS = """
 () => {
   const top = document.querySelector('header.top');
   const parts = [...top.children].filter((el) => el.getClientRects().length);
-  const rows = new Set(parts.map((el) => Math.round(el.getBoundingClientRect().top / 8)));
+  // one line: the parts share a vertical centre (their heights differ: the menu has a caption)
+  const rows = new Set(parts.map((el) => { const r = el.getBoundingClientRect(); return Math.round((r.top + r.bottom) / 16); }));
   const items = [...document.querySelectorAll('#nav li')].map((li) => Math.round(li.getBoundingClientRect().top));
   return { height: top.getBoundingClientRect().height, rows: rows.size, navRows: new Set(items).size };
 }

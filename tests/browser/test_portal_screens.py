@@ -138,6 +138,8 @@ def settle(page: Any) -> None:
     page.wait_for_function(
         "() => !document.querySelector('main .loading, main [aria-busy=\"true\"]')"
         " && document.querySelector('main h1')"
+        # more than the crumbs and the title: the screen's own content is there
+        " && document.querySelector('main > div').children.length > 2"
     )
 
 
