@@ -21,7 +21,7 @@ export async function list(ctx) {
   const outcome = h("div", { class: "outcome" });
   const body = h("div", null, h("p", { class: "loading" }, "De journaalposten worden geladen…"));
   add(view,
-    h("p", null, "Voor klanten met de verwerking 'Eerst goedkeuren' zet Loonbrug de journaalpost klaar en boekt hem pas in AFAS als u hem goedkeurt. Controleer de bedragen en de waarschuwingen; keur daarna goed of wijs af."),
+    h("p", null, "Voor clients met de verwerking 'Eerst goedkeuren' zet Loonbrug de journaalpost klaar en boekt hem pas in AFAS als u hem goedkeurt. Controleer de bedragen en de waarschuwingen; keur daarna goed of wijs af."),
     outcome, body);
 
   const clients = request("GET", "/clients")
@@ -48,9 +48,9 @@ function items(ctx, approvals, byId, deps) {
   if (!approvals.length) {
     return empty(
       h("p", null, h("strong", null, "Er wacht niets op goedkeuring.")),
-      h("p", null, "Journaalposten van klanten met de verwerking 'Eerst goedkeuren' verschijnen hier na de nachtelijke run of een rerun. Klanten met 'Automatisch boeken' worden meteen geboekt."),
-      h("p", null, "Wilt u de journaalposten van een klant eerst zelf bekijken? Kies dan bij die klant in ",
-        h("a", { href: "#/klanten" }, "Klantconfiguraties"), " onder Verwerking voor 'Eerst goedkeuren'."));
+      h("p", null, "Journaalposten van clients met de verwerking 'Eerst goedkeuren' verschijnen hier na de nachtelijke run of een rerun. Clients met 'Automatisch boeken' worden meteen geboekt."),
+      h("p", null, "Wilt u de journaalposten van een client eerst zelf bekijken? Kies dan bij die client in ",
+        h("a", { href: "#/clients" }, "Client configuraties"), " onder Verwerking voor 'Eerst goedkeuren'."));
   }
   // Per client, then per period (the API sorts by client and sequence number).
   const groups = new Map();
@@ -64,16 +64,16 @@ function items(ctx, approvals, byId, deps) {
     [...groups].map(([clientId, list]) => {
       const client = byId[clientId];
       const name = client?.name || client?.loketAdministrationName || "";
-      const id = nextId("klant");
+      const id = nextId("client");
       return h("section", { class: "approval-group", "aria-labelledby": id },
-        h("h2", { id }, `Klant ${clientId}${name ? ` – ${name}` : ""}`),
+        h("h2", { id }, `Client ${clientId}${name ? ` – ${name}` : ""}`),
         list.map((item) => card(ctx, item, deps)));
     }));
 }
 
 function card(ctx, item, { session, outcome, reload }) {
   const id = nextId("item");
-  const what = `klant ${item.clientId}, periode ${period(item.payrollPeriod)}`;
+  const what = `client ${item.clientId}, periode ${period(item.payrollPeriod)}`;
   const balanced = item.totalDebit === item.totalCredit;
   const node = h("article", { class: "card approval", "aria-labelledby": id, dataset: { approvalId: item.approvalId } },
     h("h3", { id }, `Periode ${period(item.payrollPeriod)} · volgnr. ${item.sequenceNumber}`),
@@ -94,7 +94,7 @@ function card(ctx, item, { session, outcome, reload }) {
           f.hint ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), f.hint) : null))))
       : h("p", { class: "muted" }, "Geen waarschuwingen uit de controle vooraf."),
     h("p", { class: "links" },
-      h("a", { href: `#/voorbeeld?klant=${encodeURIComponent(item.clientId)}&run=${encodeURIComponent(item.loketJournalRunId)}`, "aria-label": `Bekijk de boeking: ${what}` }, "Bekijk de boeking"),
+      h("a", { href: `#/voorbeeld?client=${encodeURIComponent(item.clientId)}&run=${encodeURIComponent(item.loketJournalRunId)}`, "aria-label": `Bekijk de boeking: ${what}` }, "Bekijk de boeking"),
       h("a", { href: `#/runs/${encodeURIComponent(item.runId)}/loonruns/${encodeURIComponent(item.loketJournalRunId)}`, "aria-label": `Auditkopie en export: ${what}` }, "Auditkopie en export"),
       h("a", { href: `#/runs/${encodeURIComponent(item.runId)}`, "aria-label": `Bekijk de run: ${what}` }, "Bekijk de run")));
   if (!session.isAdmin) {

@@ -1,4 +1,4 @@
-// Configuratie › Klantconfiguraties: list, add/edit (with the mapping editor), and the preview of
+// Configuratie › Client configuraties: list, add/edit (with the mapping editor), and the preview of
 // the AFAS entry a Loket journal run would become.
 import { ApiError, api, request } from "./api.js";
 import {
@@ -8,7 +8,7 @@ import {
 } from "./ui.js";
 import { loketLabel } from "./runs.js";
 
-const CRUMBS = [["Configuratie"], ["Klantconfiguraties", "#/klanten"]];
+const CRUMBS = [["Configuratie"], ["Client configuraties", "#/clients"]];
 const PERIOD_TYPES = { monthly: "maand", "four-weekly": "4 weken", weekly: "week", unknown: "onbekend" };
 const COST_CENTERS = { pass: "Overnemen uit Loket", map: "Vertalen met een tabel", drop: "Weglaten" };
 const PERIOD_RULES = {
@@ -19,7 +19,7 @@ const PERIOD_RULES = {
 };
 
 registerLabels({
-  clientId: "Klantnummer", name: "Naam", loketPayrollAdministrationId: "Loket.nl administratie",
+  clientId: "Clientnummer", name: "Naam", loketPayrollAdministrationId: "Loket.nl administratie",
   "target.environment": "AFAS omgeving", "target.administration": "Administratie Profit",
   "target.administrationTyped": "Administratienummer Profit", "target.journal": "Dagboek Profit",
   "target.journalTyped": "Dagboekcode Profit", "target.administrationId": "AFAS SB+ administratie",
@@ -55,42 +55,42 @@ const TYPED = "__typed__";
 
 export async function list(ctx) {
   const { view, session } = ctx;
-  add(view, ...pageHeader("Klantconfiguraties", [CRUMBS[0], ["Klantconfiguraties"]]));
+  add(view, ...pageHeader("Client configuraties", [CRUMBS[0], ["Client configuraties"]]));
   const [answer, connections] = await Promise.all([api.get("/clients"), api.get("/connections")]);
   if (!ctx.alive()) return;
-  if (session.isAdmin) add(view, h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/klanten/nieuw" }, "Client configuratie toevoegen")));
+  if (session.isAdmin) add(view, h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/clients/nieuw" }, "Client configuratie toevoegen")));
   if (!answer.clients.length) {
     const loket = connections.connections.some((c) => c.kind === "loket");
     const afas = connections.connections.some((c) => c.kind !== "loket");
     add(view, empty(
-      h("p", null, h("strong", null, "Nog geen klantconfiguraties.")),
-      h("p", null, "Een klantconfiguratie koppelt een Loket.nl loonadministratie aan een AFAS administratie. Daarna worden de journaalposten elke nacht automatisch overgezet."),
+      h("p", null, h("strong", null, "Nog geen client configuraties.")),
+      h("p", null, "Een client configuratie koppelt een Loket.nl loonadministratie aan een AFAS administratie. Daarna worden de journaalposten elke nacht automatisch overgezet."),
       !loket || !afas ? h("p", null, "Eerst nodig: ", !loket ? "een Loket.nl koppeling" : "", !loket && !afas ? " en " : "", !afas ? "een AFAS koppeling" : "", " — zie ", h("a", { href: "#/koppelingen" }, "Koppelingen"), ".") : null,
       session.isAdmin && loket && afas ? h("p", null, "Klik op 'Client configuratie toevoegen' om te beginnen.") : null));
     return;
   }
   add(view, table([
-    { label: "Klantnr.", render: (c) => h("a", { href: `#/klanten/${encodeURIComponent(c.clientId)}` }, c.clientId) },
+    { label: "Clientnr.", render: (c) => h("a", { href: `#/clients/${encodeURIComponent(c.clientId)}` }, c.clientId) },
     { label: "Naam", render: (c) => c.name || "—" },
-    { label: "Loket.nl administratie", render: (c) => `${c.loketAdministrationName || c.loketPayrollAdministrationId}${c.loketClientNumber ? ` (klantnr. ${c.loketClientNumber})` : ""}` },
+    { label: "Loket.nl administratie", render: (c) => `${c.loketAdministrationName || c.loketPayrollAdministrationId}${c.loketClientNumber ? ` (clientnr. ${c.loketClientNumber})` : ""}` },
     { label: "AFAS omgeving", render: (c) => targetText(c.target, connections.connections) },
     { label: "In synchronisatie", render: (c) => yesNo(c.includeInSync) },
     { label: "Verwerking", render: (c) => (c.mode === "review" ? h("a", { href: "#/approvals" }, "Eerst goedkeuren") : "Automatisch") },
     { label: "Gewijzigd", render: (c) => (c.updatedAt ? `${dateTime(c.updatedAt)}${c.updatedBy ? ` door ${c.updatedBy}` : ""}` : "—") },
     { label: "Acties", render: (c) => h("div", { class: "actions" },
-      h("a", { href: `#/klanten/${encodeURIComponent(c.clientId)}`, "aria-label": `${session.isAdmin ? "Bewerken" : "Bekijken"}: klant ${c.clientId}` }, session.isAdmin ? "Bewerken" : "Bekijken"),
-      h("a", { href: `#/voorbeeld?klant=${encodeURIComponent(c.clientId)}`, "aria-label": `Voorbeeld journaalpost voor klant ${c.clientId}` }, "Voorbeeld"),
+      h("a", { href: `#/clients/${encodeURIComponent(c.clientId)}`, "aria-label": `${session.isAdmin ? "Bewerken" : "Bekijken"}: client ${c.clientId}` }, session.isAdmin ? "Bewerken" : "Bekijken"),
+      h("a", { href: `#/voorbeeld?client=${encodeURIComponent(c.clientId)}`, "aria-label": `Voorbeeld journaalpost voor client ${c.clientId}` }, "Voorbeeld"),
       session.isAdmin ? deleteButton(ctx, c) : null) },
-  ], answer.clients, { caption: "Klantconfiguraties" }));
+  ], answer.clients, { caption: "Client configuraties" }));
 }
 
 function deleteButton(ctx, client) {
-  const button = h("button", { type: "button", class: "link", "aria-label": `Verwijderen: klant ${client.clientId}`, onclick: () => {
-    if (!confirm(`Klantconfiguratie ${client.clientId} verwijderen? De geschiedenis van de runs blijft bewaard.`)) return;
+  const button = h("button", { type: "button", class: "link", "aria-label": `Verwijderen: client ${client.clientId}`, onclick: () => {
+    if (!confirm(`Client configuratie ${client.clientId} verwijderen? De geschiedenis van de runs blijft bewaard.`)) return;
     busy(button, async () => {
       try {
         await api.del(`/clients/${encodeURIComponent(client.clientId)}`);
-        flash("ok", `Klantconfiguratie ${client.clientId} is verwijderd.`);
+        flash("ok", `Client configuratie ${client.clientId} is verwijderd.`);
         ctx.refresh();
       } catch (error) { ctx.view.prepend(problemNotice(error)); }
     });
@@ -111,7 +111,7 @@ export async function form(ctx) {
   const title = isNew ? "Client configuratie toevoegen" : `Client configuratie ${params[0]}`;
   add(view, ...pageHeader(title, [...CRUMBS, [isNew ? "Client configuratie toevoegen" : params[0]]]));
   if (isNew && readOnly) {
-    add(view, notice("warning", h("p", null, "Alleen een beheerder kan klantconfiguraties toevoegen.")));
+    add(view, notice("warning", h("p", null, "Alleen een beheerder kan client configuraties toevoegen.")));
     return;
   }
   const data = await loadFormData(isNew, params[0]);
@@ -137,7 +137,7 @@ export async function form(ctx) {
     parts.loket.node,
     h("fieldset", null, h("legend", null, "Import configuratie (AFAS)"), parts.target.node, parts.sync.node),
     parts.mapping.node,
-    readOnly ? null : h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/klanten" }, "Annuleren")));
+    readOnly ? null : h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/clients" }, "Annuleren")));
   parts.target.show();
   if (readOnly) formNode.querySelectorAll("input,select,textarea").forEach((n) => { n.disabled = true; });
   formNode.addEventListener("submit", (e) => {
@@ -185,9 +185,9 @@ function clientPart(c, isNew) {
   const name = h("input", { type: "text", value: c.name || "", maxlength: "100" });
   return {
     clientId, name,
-    node: h("fieldset", null, h("legend", null, "Klant"),
+    node: h("fieldset", null, h("legend", null, "Client"),
       h("div", { class: "grid-2" },
-        field("Klantnummer", clientId, { field: "clientId", help: isNew ? "Letters, cijfers, - en _; bijvoorbeeld het klantnummer uit Loket.nl." : "Het klantnummer wijzigt niet." }),
+        field("Clientnummer", clientId, { field: "clientId", help: isNew ? "Letters, cijfers, - en _; bijvoorbeeld het clientnummer uit Loket.nl." : "Het clientnummer wijzigt niet." }),
         field("Naam (optioneel)", name, { field: "name" }))),
     problems: () => {
       const id = clientId.value.trim();
@@ -205,7 +205,7 @@ function loketPart(c, { connections, administrations }) {
       employer.payrollAdministrations.map((a) => {
         known.add(a.id);
         return h("option", { value: a.id, selected: a.id === c.loketPayrollAdministrationId, dataset: { clientNumber: a.clientNumber ?? "" } },
-          `${a.name}${a.clientNumber ? ` – klantnr. ${a.clientNumber}` : ""} (${PERIOD_TYPES[a.periodType] || a.periodType})`);
+          `${a.name}${a.clientNumber ? ` – clientnr. ${a.clientNumber}` : ""} (${PERIOD_TYPES[a.periodType] || a.periodType})`);
       })));
   }
   if (c.loketPayrollAdministrationId && !known.has(c.loketPayrollAdministrationId)) {
@@ -481,7 +481,7 @@ function mappingPart(m, readOnly) {
       field("Terugvalrekening (optioneel)", fallback, { field: "mapping.fallbackAccount" }),
       field("Kostenplaatsen", costCenters, { field: "mapping.costCenters" }),
       centreMap.node,
-      field("Omschrijving", description, { field: "mapping.description", help: "Invulplekken: {periode}, {jaar}, {periodenummer}, {volgnummer}, {administratie}, {klant}." }),
+      field("Omschrijving", description, { field: "mapping.description", help: "Invulplekken: {periode}, {jaar}, {periodenummer}, {volgnummer}, {administratie}, {client}." }),
       h("details", null, h("summary", null, "Geavanceerd"),
         field("Boekperiode", periodRule, { field: "mapping.periodRule" }),
         h("div", { class: "grid-2" },
@@ -530,8 +530,8 @@ async function submitClient(formNode, summary, parts, existing) {
     }
     const headers = existing?.etag ? { "If-Match": existing.etag } : {};
     const saved = await request("PUT", `/clients/${encodeURIComponent(id)}`, { body, headers });
-    flash("ok", `Klantconfiguratie ${id} is ${saved.status === 201 ? "toegevoegd" : "opgeslagen"}. De journaalposten van ${saved.data.loketAdministrationName || "deze administratie"} worden nu elke nacht overgezet${saved.data.includeInSync ? "" : " zodra u 'meenemen in de synchronisatie' aanzet"}.`);
-    location.hash = "#/klanten";
+    flash("ok", `Client configuratie ${id} is ${saved.status === 201 ? "toegevoegd" : "opgeslagen"}. De journaalposten van ${saved.data.loketAdministrationName || "deze administratie"} worden nu elke nacht overgezet${saved.data.includeInSync ? "" : " zodra u 'meenemen in de synchronisatie' aanzet"}.`);
+    location.hash = "#/clients";
   } catch (error) {
     const unplaced = showErrors(formNode, error.errors, locate);
     summary.replaceChildren(problemNotice(error, unplaced));
@@ -610,16 +610,16 @@ export async function preview(ctx) {
   if (!ctx.alive()) return;
   add(view, h("p", null, "Bekijk welke journaalpost een Loket-journaalrun in AFAS wordt, met de controles vooraf. Er wordt niets geboekt."));
   if (!answer.clients.length) {
-    add(view, empty(h("p", null, "Er zijn nog geen klantconfiguraties. "), h("a", { href: "#/klanten" }, "Voeg eerst een klant toe")));
+    add(view, empty(h("p", null, "Er zijn nog geen client configuraties. "), h("a", { href: "#/clients" }, "Voeg eerst een client toe")));
     return;
   }
-  const client = h("select", null, answer.clients.map((c) => h("option", { value: c.clientId, selected: query.get("klant") === c.clientId }, `${c.clientId} – ${c.name || c.loketAdministrationName}`)));
+  const client = h("select", null, answer.clients.map((c) => h("option", { value: c.clientId, selected: query.get("client") === c.clientId }, `${c.clientId} – ${c.name || c.loketAdministrationName}`)));
   const run = h("input", { type: "text", spellcheck: "false", autocomplete: "off", value: query.get("run") || "" });
   const show = h("button", { type: "submit" }, "Voorbeeld tonen");
   const result = h("div", { "aria-live": "polite" });
   const formNode = h("form", { class: "panel", novalidate: true },
     h("div", { class: "grid-2" },
-      field("Klant", client, { field: "clientId" }),
+      field("Client", client, { field: "clientId" }),
       field("Loket journaalrun-id", run, { field: "loketJournalRunId", help: "Te vinden bij een run, tabblad Loonruns ('Bekijk boeking')." })),
     h("div", { class: "actions" }, show));
   const go = () => busy(show, async () => {
@@ -637,7 +637,7 @@ export async function preview(ctx) {
   });
   formNode.addEventListener("submit", (e) => { e.preventDefault(); go(); });
   add(view, formNode, result);
-  if (query.get("klant") && query.get("run")) go();
+  if (query.get("client") && query.get("run")) go();
 }
 
 function previewResult(p) {
@@ -646,7 +646,7 @@ function previewResult(p) {
     : p.postable ? badge("done", "Kan geboekt worden") : badge("failed", "Kan niet geboekt worden");
   const dims = (line) => Object.entries(line.dimensions).map(([axis, code]) => `as ${axis}: ${code}`).join(", ") || "—";
   return h("section", { "aria-labelledby": "preview-title" },
-    h("h2", { id: "preview-title" }, `Journaalpost voor klant ${p.clientId}, periode ${period(p.payrollPeriod)} (volgnr. ${p.sequenceNumber})`),
+    h("h2", { id: "preview-title" }, `Journaalpost voor client ${p.clientId}, periode ${period(p.payrollPeriod)} (volgnr. ${p.sequenceNumber})`),
     h("dl", { class: "facts" },
       h("dt", null, "Status"), h("dd", null, state),
       h("dt", null, "Doel"), h("dd", null, p.targetType === "afas-sb" ? "AFAS SB+" : `AFAS Profit, dagboek ${p.journal}`),

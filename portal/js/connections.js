@@ -16,7 +16,7 @@ registerLabels({ token: "Token app connector Profit", environment: "Omgeving", e
 // The outcome of an AFAS SB+ consent (?afas-sb=…&omgeving=…), started here or at the App
 // Center's landing page: the callback always says what happened.
 const SB_OUTCOMES = {
-  gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB+ is gekoppeld. Kies de klantomgevingen bij de klantconfiguraties." : `De koppeling met AFAS SB+ omgeving ${env} is gemaakt.`],
+  gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB+ is gekoppeld. Kies de klantomgevingen bij de client configuraties." : `De koppeling met AFAS SB+ omgeving ${env} is gemaakt.`],
   geweigerd: ["warning", (env) => `AFAS SB+ heeft geen toestemming gegeven voor ${env === "admin" ? "het Admin Center" : `omgeving ${env}`}; er is niets gekoppeld. Koppel opnieuw en kies Ja bij de vraag om toestemming.`],
   mislukt: ["error", (env) => `Het koppelen met AFAS SB+ ${env === "admin" ? "(Admin Center)" : `omgeving ${env}`} kon niet worden afgerond; er is niets gekoppeld. Koppel opnieuw.`],
   adres: ["error", () => "Het adres dat AFAS SB+ meegaf is geen bekend adres van AFAS SB+. Er is niets gekoppeld; koppel hieronder met het adres uit AFAS SB+, of vraag de beheerder van Loonbrug om de toegestane adressen (AFAS_SB_ALLOWED_HOSTS)."],
@@ -97,7 +97,7 @@ function loketCard(ctx, loket, session) {
       h("dt", null, "Status"), h("dd", null, stateBadge(loket)),
       h("dt", null, "Omgeving"), h("dd", null, loketLabel([loket])),
       h("dt", null, "Gekoppeld op"), h("dd", null, dateTime(loket.connectedAt)),
-      h("dt", null, "Gekoppeld door"), h("dd", null, loket.connectedBy || "—")),
+      h("dt", null, "Gekoppeld door"), h("dd", null, connectedBy(loket))),
     loket.state === "reauthorize"
       ? notice("warning", h("p", null, loket.reason || "Loket.nl vraagt opnieuw om toestemming."), loket.hint ? h("p", null, "Wat kunt u doen: ", loket.hint) : null)
       : null);
@@ -117,6 +117,12 @@ function loketCard(ctx, loket, session) {
   return card;
 }
 
+/** "Gekoppeld door": the name of who gave consent (or entered the token); connections made before
+ * Loonbrug kept the name show no id but say so. */
+export function connectedBy(connection) {
+  return connection.connectedByName || "Een beheerder (naam niet bewaard)";
+}
+
 function afasCard(afas, session) {
   const card = h("section", { class: "card", "aria-labelledby": "afas-title" }, h("h2", { id: "afas-title" }, "AFAS"));
   // The AFAS table has six columns (and SB rows their API server): the card takes a whole row of
@@ -131,6 +137,7 @@ function afasCard(afas, session) {
       { label: "Status", render: (c) => h("div", null, stateBadge(c), c.state === "reauthorize" && c.hint ? h("div", { class: "muted" }, c.hint) : null) },
       { label: "Actief", render: (c) => yesNo(c.active) },
       { label: "Gekoppeld op", render: (c) => dateTime(c.connectedAt) },
+      { label: "Gekoppeld door", render: connectedBy },
       ...(session.isAdmin ? [{ label: "Acties", render: (c) => c.kind === "afas-profit"
         ? h("a", { href: `#/koppelingen/afas-profit/${encodeURIComponent(c.environment)}`, "aria-label": `AFAS Profit ${c.environment} bewerken` }, "Bewerken")
         : sbAgain(c) }] : []),
@@ -300,7 +307,7 @@ export async function sb(ctx) {
     field("Omgevingsnaam AFAS SB+", environment, { field: "environment", help: "De naam uit het adres van uw SB+ omgeving, bijvoorbeeld mijnbedrijf. Leeg laten mag als u hieronder het adres invult." }),
     field("Adres van AFAS SB+ (bij een accountant)", address, { field: "apiServer", help: "Het adres zoals AFAS SB+ het toont, bijvoorbeeld https://kantoor.afasfocus.nl/mijnbedrijf/. Voor het Admin Center van uw kantoor: https://kantoor.afasfocus.nl/admin/. Leeg: een zelfstandige SB+ omgeving (afas-sb.afasfocus.nl)." }),
     h("details", null, h("summary", null, "Accountant met een Admin Center?"),
-      h("p", null, "Koppel het Admin Center één keer met het adres dat eindigt op /admin/. Daarna kiest u bij elke klantconfiguratie de klantomgeving en administratie uit een lijst; u hoeft de klantomgevingen niet apart te koppelen.")),
+      h("p", null, "Koppel het Admin Center één keer met het adres dat eindigt op /admin/. Daarna kiest u bij elke client configuratie de klantomgeving en administratie uit een lijst; u hoeft de klantomgevingen niet apart te koppelen.")),
     h("div", { class: "actions" }, start, h("a", { class: "button secondary", href: "#/koppelingen" }, "Annuleren")));
   form.addEventListener("submit", (e) => {
     e.preventDefault();

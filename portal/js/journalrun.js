@@ -74,13 +74,13 @@ export async function detail(ctx) {
     return;
   }
   const client = clients[row.clientId];
-  header[1].textContent = `Loonrun ${period(row.payrollPeriod)} van klant ${row.clientId}`;
+  header[1].textContent = `Loonrun ${period(row.payrollPeriod)} van client ${row.clientId}`;
   const problems = h("div", { "aria-live": "polite" });
   const report = (error) => problems.replaceChildren(...(error ? [problemNotice(error)] : []));
 
   add(view,
     h("dl", { class: "facts" },
-      h("dt", null, "Klant"), h("dd", null, `${row.clientId}${client ? ` – ${client.name || client.loketAdministrationName}` : ""}`),
+      h("dt", null, "Client"), h("dd", null, `${row.clientId}${client ? ` – ${client.name || client.loketAdministrationName}` : ""}`),
       h("dt", null, "Periode"), h("dd", null, `${period(row.payrollPeriod)} (volgnr. ${row.sequenceNumber})`),
       h("dt", null, "Status"), h("dd", null, badge(row.status, row.statusText),
         row.status === "awaiting_approval" ? [" ", h("a", { href: "#/approvals" }, "Naar Goedkeuren")] : null),
@@ -106,7 +106,7 @@ export async function detail(ctx) {
     return;
   }
   if (!ctx.alive()) return;
-  const what = `loonrun ${period(row.payrollPeriod)} van klant ${row.clientId}`;
+  const what = `loonrun ${period(row.payrollPeriod)} van client ${row.clientId}`;
   // Sent: booked, or a post that AFAS answered (refused). Prepared and rejected ones never were.
   const sent = Boolean(row.sentAt) || row.status === "imported";
   body.replaceChildren(

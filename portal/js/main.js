@@ -15,10 +15,10 @@ const ROUTES = [
   [/^koppelingen\/afas$/, "koppelingen", lazy("./connections.js", "chooseAfas")],
   [/^koppelingen\/afas-profit\/([^/]+)$/, "koppelingen", lazy("./connections.js", "profit")],
   [/^koppelingen\/afas-sb\/nieuw$/, "koppelingen", lazy("./connections.js", "sb")],
-  [/^klanten$/, "klanten", lazy("./clients.js", "list")],
-  [/^klanten\/([^/]+)$/, "klanten", lazy("./clients.js", "form")],
+  [/^clients$/, "clients", lazy("./clients.js", "list")],
+  [/^clients\/([^/]+)$/, "clients", lazy("./clients.js", "form")],
   [/^aansluiting$/, "aansluiting", lazy("./reconciliation.js", "overview")],
-  [/^klanten\/([^/]+)\/aansluiting$/, "aansluiting", lazy("./reconciliation.js", "client")],
+  [/^clients\/([^/]+)\/aansluiting$/, "aansluiting", lazy("./reconciliation.js", "client")],
   [/^voorbeeld$/, "voorbeeld", lazy("./clients.js", "preview")],
   [/^runs\/([^/]+)\/loonruns\/([^/]+)$/, "runs", lazy("./journalrun.js", "detail")],
   [/^approvals$/, "approvals", lazy("./approvals.js", "list")],
@@ -27,7 +27,8 @@ const ROUTES = [
 ];
 
 // Addresses in e-mails and OAuth landings (English, as the API names things) → the screens.
-const ALIASES = { connections: "koppelingen", clients: "klanten", goedkeuren: "approvals", meldingen: "notifications" };
+// "klanten": the legacy address of Client configuraties (bookmarks, older e-mails).
+const ALIASES = { connections: "koppelingen", klanten: "clients", goedkeuren: "approvals", meldingen: "notifications" }; // legacy address
 
 const main = document.getElementById("main");
 const cfg = config();

@@ -9,11 +9,11 @@ import {
 const MAX_RECIPIENTS = 20;
 const KINDS = [
   ["morningSummary", "Ochtendoverzicht van de nachtelijke run",
-    "Elke ochtend per klant: hoeveel journaalposten zijn geïmporteerd, mislukt of wachten op goedkeuring, met een link naar de run."],
+    "Elke ochtend per client: hoeveel journaalposten zijn geïmporteerd, mislukt of wachten op goedkeuring, met een link naar de run."],
   ["journalRunFailed", "Direct bericht als een journaalpost niet geboekt kon worden",
     "Met de reden, wat u kunt doen en een link naar de run."],
   ["reauthorization", "Direct bericht als een koppeling opnieuw toestemming nodig heeft",
-    "Loket.nl of AFAS vraagt opnieuw om toestemming; tot die er is, boekt Loonbrug niets voor de klanten van die koppeling."],
+    "Loket.nl of AFAS vraagt opnieuw om toestemming; tot die er is, boekt Loonbrug niets voor de clients van die koppeling."],
 ];
 
 registerLabels({

@@ -16,7 +16,7 @@ const MONTHS = ["januari", "februari", "maart", "april", "mei", "juni", "juli", 
 const euro = (text) => `€ ${money(text)}`;
 const periodName = (year, n) => `${n}${MONTHS[n - 1] ? ` (${MONTHS[n - 1]})` : ""} ${year}`;
 const clientHref = (id, year) =>
-  `#/klanten/${encodeURIComponent(id)}/aansluiting${year ? `?jaar=${year}` : ""}`;
+  `#/clients/${encodeURIComponent(id)}/aansluiting${year ? `?jaar=${year}` : ""}`;
 
 /** The clients to choose from (the check itself runs per client: it reads Loket and AFAS). */
 export async function overview(ctx) {
@@ -25,27 +25,27 @@ export async function overview(ctx) {
   const answer = await api.get("/clients");
   if (!ctx.alive()) return;
   add(view, h("p", null,
-    "Per klant en per jaar: staat in AFAS nog precies wat Loket.nl journaliseerde? Loonbrug vergelijkt de ",
+    "Per client en per jaar: staat in AFAS nog precies wat Loket.nl journaliseerde? Loonbrug vergelijkt de ",
     "totalen per grootboekrekening en periode tot op de cent, en legt elk verschil uit. Elke week controleert ",
     "Loonbrug dit jaar en vorig jaar en mailt bij een nieuw verschil (Meldingen)."));
   if (!answer.clients.length) {
-    add(view, empty(h("p", null, h("strong", null, "Nog geen klantconfiguraties.")),
-      h("p", null, "Voeg eerst een klant toe onder ", h("a", { href: "#/klanten" }, "Klantconfiguraties"), ".")));
+    add(view, empty(h("p", null, h("strong", null, "Nog geen client configuraties.")),
+      h("p", null, "Voeg eerst een client toe onder ", h("a", { href: "#/clients" }, "Client configuraties"), ".")));
     return;
   }
   add(view, table([
-    { label: "Klantnr.", key: "clientId" },
+    { label: "Clientnr.", key: "clientId" },
     { label: "Naam", render: (c) => c.name || c.loketAdministrationName || "—" },
     { label: "AFAS", render: (c) => (c.target?.type === "afas-sb" ? "AFAS SB" : "AFAS Profit") },
-    { label: "Aansluiting", render: (c) => h("a", { href: clientHref(c.clientId), "aria-label": `Aansluiting van klant ${c.clientId}` }, "Bekijken") },
-  ], answer.clients, { caption: "Klanten" }));
+    { label: "Aansluiting", render: (c) => h("a", { href: clientHref(c.clientId), "aria-label": `Aansluiting van client ${c.clientId}` }, "Bekijken") },
+  ], answer.clients, { caption: "Client configuraties" }));
 }
 
 export async function client(ctx) {
   const { view, params, query } = ctx;
   const [clientId] = params;
   const year = query.get("jaar") || "";
-  const header = pageHeader("Aansluiting", [CRUMB, [`Klant ${clientId}`]]);
+  const header = pageHeader("Aansluiting", [CRUMB, [`Client ${clientId}`]]);
   add(view, ...header);
   const loading = h("p", { class: "loading" }, "Loket en AFAS worden vergeleken…");
   add(view, loading);
@@ -58,9 +58,9 @@ export async function client(ctx) {
     return;
   }
   if (!ctx.alive()) return;
-  header[1].textContent = `Aansluiting ${body.year}: klant ${body.clientId}${body.clientName ? ` – ${body.clientName}` : ""}`;
+  header[1].textContent = `Aansluiting ${body.year}: client ${body.clientId}${body.clientName ? ` – ${body.clientName}` : ""}`;
   const problems = h("div", { "aria-live": "polite" });
-  const csv = h("a", { href: body.exports.csv, download: "", class: "button secondary", "aria-label": `Aansluiting ${body.year} van klant ${body.clientId} als CSV` }, "Exporteren (CSV)");
+  const csv = h("a", { href: body.exports.csv, download: "", class: "button secondary", "aria-label": `Aansluiting ${body.year} van client ${body.clientId} als CSV` }, "Exporteren (CSV)");
   csv.addEventListener("click", (e) => {
     e.preventDefault();
     busy(csv, async () => {

@@ -7,13 +7,13 @@ import {
 } from "./ui.js";
 
 export const REFRESH_MS = 2500;
-const TYPES = { nightly: "Nachtelijk", rerun: "Re-run" };
+const TYPES = { nightly: "Nachtelijk", rerun: "Rerun" };
 const LEVELS = { error: "Fout", warning: "Waarschuwing", info: "Informatie" };
 const LOKET_ENVIRONMENTS = { test: "Testomgeving Loket", acceptatie: "Acceptatieomgeving Loket", productie: "Loket.nl" };
 
 registerLabels({
   approvedFrom: "Datum goedgekeurd vanaf", approvedTo: "Datum goedgekeurd tot",
-  clientId: "Klant", limit: "Aantal", continuationToken: "Pagina",
+  clientId: "Client", limit: "Aantal", continuationToken: "Pagina",
 });
 
 export function loketLabel(connections) {
@@ -32,7 +32,7 @@ export async function list(ctx) {
   const { view, query, session } = ctx;
   const filters = {
     type: query.get("type") || "",
-    clientId: query.get("klant") || "",
+    clientId: query.get("client") || "",
     limit: query.get("aantal") || "10",
     q: query.get("zoek") || "",
   };
@@ -53,12 +53,12 @@ export async function list(ctx) {
   const typeSelect = h("select", { onchange: () => go({ type: typeSelect.value, pagina: "" }) },
     h("option", { value: "" }, "Alle"),
     Object.entries(TYPES).map(([v, text]) => h("option", { value: v, selected: filters.type === v }, text)));
-  const clientSelect = h("select", { onchange: () => go({ klant: clientSelect.value, pagina: "" }) },
-    h("option", { value: "" }, "Alle klanten"),
+  const clientSelect = h("select", { onchange: () => go({ client: clientSelect.value, pagina: "" }) },
+    h("option", { value: "" }, "Alle clients"),
     filters.clientId ? h("option", { value: filters.clientId, selected: true }, filters.clientId) : null);
   const limitSelect = h("select", { onchange: () => go({ aantal: limitSelect.value, pagina: "" }) },
     ["10", "20", "50", "100"].map((n) => h("option", { value: n, selected: filters.limit === n }, n)));
-  // Zoeken: every word must appear in the row as shown ("05-08-2022 13:58", "Re-run", "4711").
+  // Zoeken: every word must appear in the row as shown ("05-08-2022 13:58", "Rerun", "4711").
   let typing = null;
   const search = h("input", { type: "search", value: filters.q, maxlength: "100", autocomplete: "off",
     placeholder: "bijv. 4711 of 05-08-2022",
@@ -66,7 +66,7 @@ export async function list(ctx) {
     onkeydown: (e) => { if (e.key === "Enter") { clearTimeout(typing); go({ zoek: search.value.trim(), pagina: "" }); } },
   });
   add(toolbar,
-    field("Type", typeSelect), field("Klantnr.", clientSelect), field("Aantal per pagina", limitSelect),
+    field("Type", typeSelect), field("Clientnr.", clientSelect), field("Aantal per pagina", limitSelect),
     field("Zoeken", search),
     h("span", { class: "spacer" }),
     session.isAdmin ? h("a", { class: "button", href: "#/rerun" }, "Rerun uitvoeren") : null,
@@ -105,12 +105,14 @@ export async function list(ctx) {
   return () => { clearTimeout(timer); clearTimeout(typing); };
 }
 
-/** "1 tot 10 van 57 resultaten (gefilterd uit 60 resultaten)", as the manual's overview says. */
-export function rangeText(page, limit, shown, total, unfiltered) {
-  if (!total) return unfiltered ? `0 resultaten (gefilterd uit ${unfiltered} resultaten)` : "0 resultaten";
+/** "1 tot 10 van 57 resultaten (gefilterd uit 60 resultaten)", as the manual's overview says.
+ * A search that read only the newest runs says so: "(gezocht in de nieuwste 500 van 1000 runs)". */
+export function rangeText(page, limit, shown, total, unfiltered, searched) {
+  const from = searched ? `gezocht in de nieuwste ${searched} van ${unfiltered} runs` : `gefilterd uit ${unfiltered} resultaten`;
+  if (!total) return unfiltered ? `0 resultaten (${from})` : "0 resultaten";
   const first = (page - 1) * limit + 1;
   const text = `${first} tot ${first + shown - 1} van ${total} resultaten`;
-  return unfiltered && unfiltered !== total ? `${text} (gefilterd uit ${unfiltered} resultaten)` : text;
+  return unfiltered && (searched || unfiltered !== total) ? `${text} (${from})` : text;
 }
 
 /** Page numbers around the current one: [1, "…", 4, 5, 6, "…", 12]. */
@@ -130,13 +132,13 @@ function runsTable(page, connections, filters, go) {
   const current = page.page || 1;
   const limit = Number(filters.limit);
   if (!runs.length) {
-    if (filters.q) return empty(h("p", null, `Geen runs gevonden met '${filters.q}'. `, h("a", { href: "#/runs" }, "Alle runs tonen")));
+    if (filters.q) return empty(h("p", null, `Geen runs gevonden met '${filters.q}'${page.searched ? ` in de nieuwste ${page.searched} runs` : ""}. `, h("a", { href: "#/runs" }, "Alle runs tonen")));
     if (filters.type || filters.clientId) return empty(h("p", null, "Geen runs gevonden met deze filters. Kies 'Alle' om alle runs te zien."));
     return empty(
       h("p", null, h("strong", null, "Er zijn nog geen runs.")),
-      h("p", null, "Elke nacht worden de journaalposten van Loket.nl automatisch overgezet naar AFAS voor de klanten die u hebt ingesteld. "
+      h("p", null, "Elke nacht worden de journaalposten van Loket.nl automatisch overgezet naar AFAS voor de clients die u hebt ingesteld. "
         + "Nog niets ingesteld? Koppel eerst Loket.nl en AFAS via ", h("a", { href: "#/koppelingen" }, "Koppelingen"),
-        " en voeg daarna klanten toe via ", h("a", { href: "#/klanten" }, "Klantconfiguraties"), "."),
+        " en voeg daarna clients toe via ", h("a", { href: "#/clients" }, "Client configuraties"), "."),
       h("p", null, "Wilt u niet wachten op de nacht? Start een rerun via 'Rerun uitvoeren'."));
   }
   const loket = loketLabel(connections);
@@ -145,7 +147,7 @@ function runsTable(page, connections, filters, go) {
   return h("div", null,
     table([
       { label: "Type", render: (r) => h("a", { href: `#/runs/${encodeURIComponent(r.runId)}` }, TYPES[r.type] || r.type) },
-      { label: "Klantnr.", render: (r) => r.clientId || "Alle klanten" },
+      { label: "Clientnr.", render: (r) => r.clientId || "Alle clients" },
       { label: "Loket.nl omgeving", render: () => loket },
       { label: "Aangemaakt", render: (r) => dateTime(r.createdAt) },
       { label: "Datum vanaf", render: (r) => (r.approvedFrom ? date(r.approvedFrom) : "—") },
@@ -159,7 +161,7 @@ function runsTable(page, connections, filters, go) {
       }),
     }),
     h("div", { class: "pager" },
-      h("p", { class: "range", "aria-live": "polite" }, rangeText(current, limit, runs.length, page.total, page.unfilteredTotal)),
+      h("p", { class: "range", "aria-live": "polite" }, rangeText(current, limit, runs.length, page.total, page.unfilteredTotal, page.searched)),
       h("nav", { "aria-label": "Pagina's", class: "pages" },
         h("button", { type: "button", class: "secondary", disabled: current <= 1, onclick: () => go({ pagina: String(current - 1) }) }, "Vorige"),
         pageNumbers(current, pages).map((n) => (n === "…"
@@ -221,7 +223,7 @@ export async function detail(ctx) {
 
 function runTitle(run) {
   if (run.type === "rerun") {
-    const who = run.clientId ? `client ${run.clientId}` : "alle klanten";
+    const who = run.clientId ? `client ${run.clientId}` : "alle clients";
     const window = run.approvedTo && run.approvedTo !== run.approvedFrom
       ? `${date(run.approvedFrom)} t/m ${date(run.approvedTo)}` : date(run.approvedFrom);
     return `Rerun voor ${who} (${window})`;
@@ -252,11 +254,11 @@ function runSummary(run, byId) {
     summary = notice("info", h("p", null, "Synchronisatie wordt uitgevoerd. Dit kan enkele minuten duren; deze pagina ververst vanzelf."));
   } else if (outcome === "nothing_to_do") {
     summary = notice("info", h("p", null, h("strong", null, "Er was niets te boeken. "),
-      "Loket had voor de klanten in deze run geen nieuwe journaalruns. Onder Meldingen staat per klant waarom."));
+      "Loket had voor de clients in deze run geen nieuwe journaalruns. Onder Meldingen staat per client waarom."));
   } else if (outcome === "failed") {
     summary = notice("warning",
       total ? h("p", null, counted) : null,
-      run.clientsFailed ? h("p", null, `${plural(run.clientsFailed, "klant is", "klanten zijn")} niet verwerkt.`) : null,
+      run.clientsFailed ? h("p", null, `${plural(run.clientsFailed, "client is", "clients zijn")} niet verwerkt.`) : null,
       !total && !run.clientsFailed ? h("p", null, "De run kon niet worden uitgevoerd.") : null,
       h("p", null, "Bekijk het tabblad Meldingen voor wat er misging en wat u kunt doen."));
   } else if (outcome === "awaiting_approval") {
@@ -271,7 +273,7 @@ function runSummary(run, byId) {
     h("dl", { class: "facts" },
       h("dt", null, "Status"), h("dd", null, badge(statusKind(run), run.statusText)),
       h("dt", null, "Aangemaakt"), h("dd", null, `${dateTime(run.createdAt)} door ${run.createdBy === "system" ? "Loonbrug (automatisch)" : run.createdBy}`),
-      h("dt", null, "Klanten"), h("dd", null, `${run.jobsDone} van ${run.jobsTotal} verwerkt${run.jobsFailed ? `, ${run.jobsFailed} met fouten` : ""}`)),
+      h("dt", null, "Clients"), h("dd", null, `${run.jobsDone} van ${run.jobsTotal} verwerkt${run.jobsFailed ? `, ${run.jobsFailed} met fouten` : ""}`)),
     summary,
     checklists(run));
 }
@@ -288,7 +290,7 @@ function checklists(run) {
     h("h2", { id: "checks-title" }, "Niets te boeken: controleer in Loket"),
     h("p", null, "Komen er geen journaalposten binnen? Dan moet in Loket bij alle drie een groen vinkje staan."),
     withChecks.map((m) => h("div", { class: "card checklist" },
-      h("h3", null, `Klant ${m.clientId}`),
+      h("h3", null, `Client ${m.clientId}`),
       h("ul", null, m.checks.map((c) => h("li", { class: `check ${c.state}` },
         h("span", { class: "mark", "aria-hidden": "true" }, CHECK_MARKS[c.state] || "?"),
         h("div", null,
@@ -338,7 +340,7 @@ function journalRunsTable(run, byId) {
       : "Deze run heeft geen loonruns verwerkt. Kijk bij Meldingen waarom (bijvoorbeeld: nog niet goedgekeurd in Loket.nl)."));
   }
   return table([
-    { label: "Clientnr", key: "clientId" },
+    { label: "Clientnr.", key: "clientId" },
     { label: "Loket.nl", render: (j) => byId[j.clientId]?.loketAdministrationName || "—" },
     { label: "Loonrun", render: (j) => loonrun(j.payrollPeriod) },
     { label: "Periode", render: (j) => period(j.payrollPeriod) },
@@ -349,7 +351,7 @@ function journalRunsTable(run, byId) {
       j.entryNumber ? h("div", { class: "muted" }, `Journaalpost ${j.entryNumber}`) : null,
       j.status === "awaiting_approval" ? h("div", null, h("a", { href: "#/approvals", "aria-label": `Naar Goedkeuren: client ${j.clientId}, periode ${period(j.payrollPeriod)}` }, "Naar Goedkeuren")) : null,
       j.status !== "imported" && j.note ? h("div", { class: "muted" }, j.note) : null) },
-    { label: "Voorbeeld", render: (j) => h("a", { href: `#/voorbeeld?klant=${encodeURIComponent(j.clientId)}&run=${encodeURIComponent(j.loketJournalRunId)}` }, "Bekijk boeking") },
+    { label: "Voorbeeld", render: (j) => h("a", { href: `#/voorbeeld?client=${encodeURIComponent(j.clientId)}&run=${encodeURIComponent(j.loketJournalRunId)}` }, "Bekijk boeking") },
     { label: "Auditkopie", render: (j) => (hasAudit(j)
       ? h("a", { href: `#/runs/${encodeURIComponent(run.runId)}/loonruns/${encodeURIComponent(j.loketJournalRunId)}`, "aria-label": `Documenten en export: client ${j.clientId}, periode ${period(j.payrollPeriod)}` }, "Documenten en export")
       : "—") },
@@ -390,12 +392,12 @@ export async function rerun(ctx) {
   const loket = connections.connections.find((c) => c.kind === "loket");
   add(view, 
     h("p", null, "Synchroniseer journaalposten met terugwerkende kracht, of test zo uw koppeling. De koppeling haalt op basis van de 'Datum goedgekeurd' in Loket.nl de journaalposten op: alle journaalposten waarvan de 'Datum goedgekeurd' binnen de ingevoerde periode valt worden meegenomen."),
-    h("p", null, "Wanneer u de klant leeg laat, worden alle klantconfiguraties die u hebt aangemaakt meegenomen. Journaalposten die al geboekt zijn, worden niet nog eens geboekt."));
+    h("p", null, "Wanneer u de client leeg laat, worden alle client configuraties die u hebt aangemaakt meegenomen. Journaalposten die al geboekt zijn, worden niet nog eens geboekt."));
   if (!loket) {
     add(view, notice("warning", h("p", null, "Loket.nl is nog niet gekoppeld. "), h("a", { href: "#/koppelingen/loket" }, "Koppel eerst Loket.nl")));
   }
-  const client = h("select", null, h("option", { value: "" }, "Alle klantconfiguraties"),
-    clients.clients.map((c) => h("option", { value: c.clientId, selected: query.get("klant") === c.clientId },
+  const client = h("select", null, h("option", { value: "" }, "Alle client configuraties"),
+    clients.clients.map((c) => h("option", { value: c.clientId, selected: query.get("client") === c.clientId },
       `${c.clientId} – ${c.name || c.loketAdministrationName || ""}`)));
   const from = dateInput({ required: true });
   const to = dateInput({ required: true });
@@ -404,7 +406,7 @@ export async function rerun(ctx) {
   const form = h("form", { class: "panel", novalidate: true },
     summary,
     h("div", { class: "field" }, h("span", { class: "label", id: "loket-env" }, "Loket.nl omgeving"), h("p", { "aria-labelledby": "loket-env" }, loketLabel(connections.connections))),
-    field("Klant (optioneel)", client, { field: "clientId" }),
+    field("Client (optioneel)", client, { field: "clientId" }),
     h("div", { class: "grid-2" },
       field("Datum goedgekeurd vanaf", from, { field: "approvedFrom" }),
       field("Datum goedgekeurd tot", to, { field: "approvedTo" })),
@@ -433,7 +435,7 @@ export async function rerun(ctx) {
         if (client.value) body.clientId = client.value;
         const started = await request("POST", "/reruns", { body });
         const n = started.data.jobsTotal;
-        flash("ok", `De rerun is gestart (${n} klant${n === 1 ? "" : "en"}). Hij verschijnt hieronder met de status 'Wordt uitgevoerd'.`);
+        flash("ok", `De rerun is gestart (${n} client${n === 1 ? "" : "s"}). Hij verschijnt hieronder met de status 'Wordt uitgevoerd'.`);
         location.hash = "#/runs";
       } catch (error) {
         const unplaced = showErrors(form, error.errors);

@@ -114,9 +114,10 @@ export const yesNo = (value) => (value ? "Ja" : "Nee");
 // -- page parts -----------------------------------------------------------------------------------
 
 export function pageHeader(title, crumbs = []) {
-  const trail = [["Dashboard", "#/runs"], ...crumbs];
+  const trail = crumbs; // no "Dashboard" crumb: Loonbrug has no dashboard (the manual's has)
   return [
-    h("nav", { class: "crumbs", "aria-label": "Kruimelpad" },
+    // A trail of one (the page itself, e.g. "Runs overzicht") only repeats the title: hidden.
+    h("nav", { class: "crumbs", "aria-label": "Kruimelpad", hidden: trail.length < 2 },
       h("ol", null, trail.map(([text, href], i) =>
         h("li", null, href && i < trail.length - 1 ? h("a", { href }, text) : text)))),
     h("h1", { tabindex: "-1" }, title),

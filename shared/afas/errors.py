@@ -80,7 +80,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
         "allocation-required",
         "De grootboekrekening vraagt een verbijzondering (bijv. kostenplaats) die ontbreekt.",
         "Rekening {account} vraagt in AFAS een code op de as '{axis}'. Zorg dat de Loket-regels "
-        "voor deze rekening een kostenplaats hebben, of stel in de klantconfiguratie een "
+        "voor deze rekening een kostenplaats hebben, of stel in de client configuratie een "
         "standaardkostenplaats in, of zet de verplichting in AFAS uit.",
         # [C] "Code verbijzondering voor as 'Kostenplaats' moet gevuld worden voor rekening 8074"
         _re(
@@ -93,7 +93,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
         "De kostenplaats (verbijzonderingscode) bestaat niet of is niet aan de rekening toegewezen.",
         "Wijs in AFAS de verbijzonderingscode {code} toe aan grootboekrekening {account} "
         "(Financieel › Inrichting › Verbijzondering › Toewijzing), of pas de kostenplaats-mapping "
-        "in de klantconfiguratie aan, en boek de run opnieuw.",
+        "in de client configuratie aan, en boek de run opnieuw.",
         # [C] "Voor code verbijzondering 'ABC' is geen toewijzing bij rekening 'YXZ' of de
         # toewijzing is geblokkeerd." (seeds/003); foreign key on C5_KnByz4 (srxp) [C3]
         _re(
@@ -115,7 +115,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
         "period-blocked",
         "De periode is geblokkeerd (afgesloten) in AFAS.",
         "Vraag de boekhouder de periode in AFAS te deblokkeren (Financieel › Inrichting › "
-        "Periodetabel › Blokkeren) of kies in de klantconfiguratie een open periode, en boek de "
+        "Periodetabel › Blokkeren) of kies in de client configuratie een open periode, en boek de "
         "run opnieuw.",
         # [C] "Datum '1-11-2023' valt in een geblokkeerde periode" /
         # "Voor deze administratie is periode 8 van jaar 2023 geblokkeerd."
@@ -127,7 +127,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
         "period-missing",
         "De periode bestaat niet in de periodetabel van de administratie.",
         "Maak het boekjaar en de periode aan in AFAS (Financieel › Inrichting › Periodetabel) of "
-        "controleer de periode-indeling in de klantconfiguratie, en boek de run opnieuw.",
+        "controleer de periode-indeling in de client configuratie, en boek de run opnieuw.",
         # [I] text not documented
         _re(
             r"periode .{0,40}bestaat niet|boekjaar .{0,40}bestaat niet|period .{0,40}does not exist"
@@ -136,7 +136,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
     KnownError(
         "journal-unknown",
         "Het dagboek bestaat niet of is geblokkeerd in deze administratie.",
-        "Controleer de dagboekcode in de klantconfiguratie; gebruik een memoriaaldagboek dat in "
+        "Controleer de dagboekcode in de client configuratie; gebruik een memoriaaldagboek dat in "
         "AFAS bestaat en niet geblokkeerd is (Financieel › Inrichting › Dagboeken).",
         # [I] by analogy with the documented "De ingevulde waarde bij '…' bestaat niet"
         _re(
@@ -146,7 +146,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
     KnownError(
         "account-unknown",
         "De grootboekrekening bestaat niet in AFAS.",
-        "Maak de grootboekrekening aan in AFAS of voeg in de klantconfiguratie een transponering "
+        "Maak de grootboekrekening aan in AFAS of voeg in de client configuratie een transponering "
         "toe van de Loket-rekening naar een bestaande AFAS-rekening, en boek de run opnieuw.",
         # [C] "De ingevulde waarde bij 'Rekeningnummer' bestaat niet" /
         # "Vul een waarde in bij 'Rekeningnummer'." / EN "'Account Number' does not exist"
@@ -161,7 +161,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
         "De journaalpost is niet in balans (debet en credit zijn niet gelijk).",
         "Controleer de journaalpost in Loket: debet en credit moeten gelijk zijn. Zijn er regels "
         "weggevallen door een transponering of een ontbrekende kostenplaats, pas dan de "
-        "klantconfiguratie aan en boek de run opnieuw.",
+        "client configuratie aan en boek de run opnieuw.",
         # [I] exact AFAS text unknown (afas-api.md §2.7)
         _re(r"niet in balans|not in balance|does not balance|unbalanced"),
     ),
@@ -176,7 +176,7 @@ KNOWN_ERRORS: Final[tuple[KnownError, ...]] = (
     KnownError(
         "administration-unknown",
         "De administratie bestaat niet in deze AFAS-omgeving.",
-        "Controleer het administratienummer in de klantconfiguratie (Algemeen › Administratie in "
+        "Controleer het administratienummer in de client configuratie (Algemeen › Administratie in "
         "AFAS, kolom 'Adm.').",
         # [I] S35 "No unit available"
         _re(r"no unit available|administratie .{0,30}bestaat niet"),

@@ -163,7 +163,13 @@ class SbConnections:
     # -- consent --------------------------------------------------------------------------------
 
     def store_consent(
-        self, office_id: str, location: SbLocation, tokens: TokenSet, *, by_user: str
+        self,
+        office_id: str,
+        location: SbLocation,
+        tokens: TokenSet,
+        *,
+        by_user: str,
+        by_name: str = "",
     ) -> Connection:
         """Keep the tokens of a finished consent (customer environment or Admin Center). A new
         Admin Center consent also renews the refresh token of its scope rows."""
@@ -177,6 +183,7 @@ class SbConnections:
                 access_expires_at=tokens.expires_at,
             ),
             by_user=by_user,
+            by_name=by_name,
             now=self._clock(),
             details={
                 "environmentName": location.environment,
@@ -232,7 +239,9 @@ class SbConnections:
         with self.client(office_id, ADMIN_CENTER) as admin:
             return admin.list_scopes()
 
-    def ensure_scope(self, office_id: str, environment: str, *, by_user: str) -> Connection | None:
+    def ensure_scope(
+        self, office_id: str, environment: str, *, by_user: str, by_name: str = ""
+    ) -> Connection | None:
         """The connection of ``environment``: the existing row, or a new scope row when the
         office's Admin Center lists it; None when neither. Raises like :meth:`scopes`."""
         key = self.key(office_id, parse_sb_environment(environment))
@@ -253,6 +262,7 @@ class SbConnections:
             key,
             NewSecrets(refresh_token=admin.refresh_token),
             by_user=by_user,
+            by_name=by_name,
             now=self._clock(),
             details={"environmentName": scope.name, "apiServer": server, "role": ROLE_SCOPE},
         )

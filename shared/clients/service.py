@@ -40,7 +40,7 @@ from shared.sync.ledger import Booking, State, may_be_in_afas
 from shared.sync.targets import Target as LedgerTarget
 from shared.sync.targets import prepare, target_key
 
-SAVE_REFUSED = "De klantconfiguratie is niet opgeslagen: controleer de gemarkeerde velden."
+SAVE_REFUSED = "De client configuratie is niet opgeslagen: controleer de gemarkeerde velden."
 
 
 class ClientStore(Protocol):

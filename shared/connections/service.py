@@ -59,6 +59,7 @@ class ConnectionStore(Protocol):
         secrets: NewSecrets,
         *,
         by_user: str,
+        by_name: str = "",
         now: datetime,
         active: bool = True,
         details: dict[str, str] | None = None,
@@ -96,6 +97,7 @@ class ProfitConnectionService:
         *,
         active: bool,
         user: str,
+        user_name: str = "",
     ) -> Stored:
         """Check ``token`` against the environment and store it (encrypted).
 
@@ -111,6 +113,7 @@ class ProfitConnectionService:
             key,
             NewSecrets(afas_token=token),
             by_user=user,
+            by_name=user_name,
             now=self.clock(),
             active=active,
             details=details_of(environment, meta),

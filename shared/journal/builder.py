@@ -78,7 +78,8 @@ def description(source: Source, limit: int = MAX_DESCRIPTION) -> str:
             "periodenummer": str(period.number),
             "volgnummer": str(source.run.sequence_number),
             "administratie": source.administration_name,
-            "klant": source.client_id,
+            "client": source.client_id,
+            "klant": source.client_id,  # the placeholder before "client": saved descriptions
         },
         limit,
     )
@@ -157,7 +158,7 @@ def _account_for(line: JournalLine, mapping: JournalMapping, found: list[Finding
             F.error(
                 "account-missing",
                 f"Een regel van looncomponent '{line.component or '?'}' heeft geen grootboekrekening.",
-                "Stel een uitwijkrekening in bij de klantconfiguratie, of koppel de looncomponent "
+                "Stel een uitwijkrekening in bij de client configuratie, of koppel de looncomponent "
                 "aan een grootboekrekening in het journaalprofiel in Loket.",
             )
         )
@@ -206,7 +207,7 @@ def build_profit_entry(
                         "allocation-code-too-long",
                         f"Verbijzonderingscode '{code}' (as {axis}) is langer dan "
                         f"{MAX_CODE_LENGTH} tekens.",
-                        "Vertaal de code via de kostenplaatsentabel van de klantconfiguratie.",
+                        "Vertaal de code via de kostenplaatsentabel van de client configuratie.",
                         account,
                     )
                 )
@@ -266,7 +267,7 @@ def build_profit_entry(
                 "too-many-lines",
                 f"De journaalpost heeft {len(lines)} regels; AFAS adviseert er hoogstens "
                 f"{MAX_PROFIT_LINES}.",
-                "Kies bij de klantconfiguratie voor 'kostenplaatsen weglaten' of laat minder "
+                "Kies bij de client configuratie voor 'kostenplaatsen weglaten' of laat minder "
                 "kostenplaatsen doorboeken.",
             )
         )

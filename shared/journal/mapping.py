@@ -13,7 +13,7 @@ from shared.journal.periods import PeriodRule
 
 DEFAULT_DESCRIPTION: Final = "Loonjournaal {periode} {administratie} run {volgnummer}"
 PLACEHOLDERS: Final = frozenset(
-    {"jaar", "periode", "periodenummer", "volgnummer", "administratie", "klant"}
+    {"jaar", "periode", "periodenummer", "volgnummer", "administratie", "client", "klant"}
 )
 
 

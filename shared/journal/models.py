@@ -120,3 +120,12 @@ class JournalLine:
     cost_unit: str | None = None
     cost_unit_description: str | None = None
     component: str | None = None
+
+
+def shown_period(label: str) -> str:
+    """A payroll period as every screen, message and e-mail writes it: ``2020 - 3`` (the
+    manual's run detail); the API and stored rows keep ``2020-3``. Idempotent."""
+    year, sep, number = label.partition("-")
+    if sep and year.strip().isdigit() and number.strip().isdigit():
+        return f"{year.strip()} - {number.strip()}"
+    return label

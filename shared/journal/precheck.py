@@ -78,7 +78,7 @@ def precheck_profit(entry: ProfitEntry, facts: ProfitFacts, *, journal: str) -> 
             F.error(
                 "journal-unknown",
                 f"Dagboek {journal} bestaat niet in {where}.",
-                "Kies bij de klantconfiguratie een bestaand memoriaaldagboek.",
+                "Kies bij de client configuratie een bestaand memoriaaldagboek.",
             )
         )
     elif facts.journal_blocked:
@@ -137,7 +137,7 @@ def precheck_profit(entry: ProfitEntry, facts: ProfitFacts, *, journal: str) -> 
                             f"Voor code verbijzondering '{code}' ({_axis(axis)}) is geen toewijzing "
                             f"bij rekening {line.account} in {where}.",
                             "Wijs de kostenplaats toe aan de rekening in AFAS, vertaal de code via de "
-                            "klantconfiguratie, of laat kostenplaatsen weg.",
+                            "client configuratie, of laat kostenplaatsen weg.",
                             line.account,
                         )
                     )
@@ -192,7 +192,7 @@ def _period_findings(
                 f"De boekdatum {entry.entry_date:%d-%m-%Y} valt in periode {number} van boekjaar "
                 f"{year}, die geblokkeerd is in {where}.",
                 "Deblokkeer die periode in AFAS of controleer de periodekoppeling bij de "
-                "klantconfiguratie, en start daarna een rerun.",
+                "client configuratie, en start daarna een rerun.",
             )
         ]
     if period is None:
@@ -211,7 +211,7 @@ def _period_findings(
                 "date-outside-period",
                 f"De boekdatum {entry.entry_date:%d-%m-%Y} valt buiten periode {entry.period} "
                 f"({period.start:%d-%m-%Y} t/m {period.end:%d-%m-%Y}).",
-                "Controleer de periodekoppeling bij de klantconfiguratie.",
+                "Controleer de periodekoppeling bij de client configuratie.",
             )
         ]
     return []

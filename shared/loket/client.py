@@ -237,7 +237,7 @@ class LoketClient:
         raise LoketNotFound(
             f"journal run {run_id} is not a run of payroll administration {administration_id}",
             status=404,
-            dutch="Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant.",
+            dutch="Deze journaalrun bestaat niet in de Loket-loonadministratie van deze client.",
         )
 
     def iter_journal_run_lines(self, run_id: str) -> Iterator[JournalLine]:

@@ -66,9 +66,12 @@ def begin_consent(
     user_id: str,
     redirect_uri: str,
     now: datetime,
+    user_name: str = "",
 ) -> str:
     """A fresh state + PKCE pair for this office and user; the Loket authorize URL to open."""
-    start = consents.begin(provider=PROVIDER, office_id=office_id, user_id=user_id, now=now)
+    start = consents.begin(
+        provider=PROVIDER, office_id=office_id, user_id=user_id, now=now, user_name=user_name
+    )
     log.info("loket consent started for office %s", office_id)
     return oauth.authorize_url(
         redirect_uri=redirect_uri, state=start.state, code_challenge=start.code_challenge
@@ -142,6 +145,7 @@ def complete_consent(
             access_expires_at=tokens.expires_at,
         ),
         by_user=request.user_id,
+        by_name=request.user_name,
         now=now,
         details={"loketEnvironment": environment_label(api_url), "apiUrl": api_url},
     )

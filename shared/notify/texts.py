@@ -12,6 +12,8 @@ from datetime import date
 from html import escape
 from urllib.parse import quote
 
+from shared.journal.models import shown_period
+
 FOOTER = "U ontvangt dit bericht omdat uw kantoor dit heeft ingesteld onder Meldingen in Loonbrug."
 
 
@@ -103,8 +105,8 @@ def nightly_summary(
         "",
         f"De nachtelijke synchronisatie van {day} is klaar: {status_text}.",
         "",
-        "Per klant:",
-        *(rows or ["- Er zijn geen klanten gesynchroniseerd."]),
+        "Per client:",
+        *(rows or ["- Er zijn geen clients gesynchroniseerd."]),
         "",
         totals,
     ]
@@ -124,7 +126,7 @@ def nightly_summary(
 
     table = (
         '<table style="border-collapse:collapse" cellpadding="4">'
-        "<tr><th align=left>Klant</th><th align=right>Geïmporteerd</th>"
+        "<tr><th align=left>Client</th><th align=right>Geïmporteerd</th>"
         "<th align=right>Mislukt</th><th align=right>Wacht op goedkeuring</th></tr>"
         + "".join(
             f"<tr><td>{escape(c.client_id)} {escape(c.name)}</td><td align=right>{c.imported}</td>"
@@ -153,7 +155,7 @@ def reauthorization(*, system: str, environment: str, reason: str, portal: str) 
     link = connections_link(portal)
     first = (
         f"De koppeling met {where} werkt niet meer: {reason} Zolang de koppeling niet opnieuw "
-        "is verbonden, boekt Loonbrug geen journaalposten voor de klanten die deze koppeling "
+        "is verbonden, boekt Loonbrug geen journaalposten voor de clients die deze koppeling "
         "gebruiken."
     )
     todo = (
@@ -191,10 +193,12 @@ def journal_run_failed(
     portal: str,
 ) -> Mail:
     who = f"{client_id} {client_name}".strip()
-    subject = f"Loonbrug: journaalpost van klant {who} (periode {period}) is niet geboekt"
+    subject = (
+        f"Loonbrug: journaalpost van client {who} (periode {shown_period(period)}) is niet geboekt"
+    )
     link = run_link(portal, run_id)
     first = (
-        f"De journaalrun van periode {period} (volgnr. {sequence_number}) van klant {who} is "
+        f"De journaalrun van periode {shown_period(period)} (volgnr. {sequence_number}) van client {who} is "
         f"niet in AFAS geboekt. Reden: {reason}"
     )
     todo = (

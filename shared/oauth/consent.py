@@ -82,6 +82,7 @@ class ConsentRequest:
     environment: str
     code_verifier: Secret = field(repr=False)
     created_at: datetime | None
+    user_name: str = ""  # the display name, shown as "Gekoppeld door"
 
 
 def _hash(state: str) -> str:
@@ -94,7 +95,14 @@ class ConsentStore:
         self._box = box
 
     def begin(
-        self, *, provider: str, office_id: str, user_id: str, now: datetime, environment: str = ""
+        self,
+        *,
+        provider: str,
+        office_id: str,
+        user_id: str,
+        now: datetime,
+        environment: str = "",
+        user_name: str = "",
     ) -> ConsentStart:
         """A fresh random state (256 bits) and PKCE verifier (86 chars), stored for 10 minutes."""
         state = Secret(secrets.token_urlsafe(32))
@@ -107,6 +115,7 @@ class ConsentStore:
                 "provider": provider,
                 "office_id": office_id,
                 "user_id": user_id,
+                "user_name": user_name,
                 "environment": environment,
                 "enc_code_verifier": self._box.encrypt(verifier, context=f"{TABLE}|{digest}"),
                 "created_at": now,
@@ -146,4 +155,5 @@ class ConsentStore:
                 entity["enc_code_verifier"], context=f"{TABLE}|{digest}"
             ),
             created_at=when(entity.get("created_at")),
+            user_name=str(entity.get("user_name", "")),
         )

@@ -430,7 +430,7 @@ def _moved(run: LoketRun, found: Sequence[AfasEntry]) -> Difference:
         f"staat in AFAS in periode {where}{journal}, maar volgens de koppeling hoort hij in "
         f"periode {_period_label(run.year, run.period)}.",
         f"Verplaats de boeking in AFAS naar periode {_period_label(run.year, run.period)}. Is "
-        "de periode-instelling van de klant niet juist, pas die dan aan (Klanten › "
+        "de periode-instelling van de client niet juist, pas die dan aan (Client configuraties › "
         "Periode in AFAS).",
         run.loket_journal_run_id,
         run.run_id,

@@ -11,7 +11,7 @@ from typing import Final
 from shared.reconciliation.compare import YearResult
 
 HEADER: Final = (
-    "Klant",
+    "Client",
     "Jaar",
     "Periode",
     "Status",

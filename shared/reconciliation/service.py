@@ -349,7 +349,7 @@ def _why_not(
         )
     if not config.include_in_sync:
         return (
-            "Reden: de klant doet niet mee aan de nachtelijke import.",
+            "Reden: de client doet niet mee aan de nachtelijke import.",
             "Zet 'Meenemen in de nachtelijke import' aan of start een run voor deze periode.",
         )
     if journal_run.status is JournalRunStatus.EXPORTED:

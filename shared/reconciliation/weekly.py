@@ -46,7 +46,7 @@ class NewDifferences:
 
 
 def reconciliation_link(portal: str, client_id: str, year: int) -> str:
-    return portal_url(portal, f"klanten/{client_id}/aansluiting?jaar={year}")
+    return portal_url(portal, f"clients/{client_id}/aansluiting?jaar={year}")
 
 
 def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
@@ -54,7 +54,7 @@ def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
     clients = len({f.client.client_id for f in found})
     subject = (
         f"Loonbrug: {count} {'nieuw verschil' if count == 1 else 'nieuwe verschillen'} tussen "
-        f"Loket en AFAS bij {clients} {'klant' if clients == 1 else 'klanten'}"
+        f"Loket en AFAS bij {clients} {'client' if clients == 1 else 'clients'}"
     )
     lines = [
         "Goedendag,",
@@ -65,8 +65,8 @@ def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
     for item in found:
         who = f"{item.client.client_id} {item.client.name or item.client.loket_administration_name}"
         link = reconciliation_link(portal, item.client.client_id, item.year)
-        lines += ["", f"Klant {who.strip()}, {item.year}:"]
-        block = [f"<strong>Klant {escape(who.strip())}, {item.year}</strong><ul>"]
+        lines += ["", f"Client {who.strip()}, {item.year}:"]
+        block = [f"<strong>Client {escape(who.strip())}, {item.year}</strong><ul>"]
         for d in item.differences:
             lines.append(f"- periode {d.period}, {d.title}: {d.text} Wat te doen: {d.todo}")
             block.append(

@@ -75,6 +75,8 @@ class Connection:
     # A new id for every consent (every ``save``): tokens obtained under one consent never
     # overwrite the row of another (shared/oauth/tokens.py). Rows from before it read "".
     consent_id: str = ""
+    # The display name of who consented ("Gekoppeld door"); rows from before it read "".
+    connected_by_name: str = ""
 
     @property
     def state(self) -> ConnectionState:
@@ -143,6 +145,7 @@ class ConnectionRepository:
         *,
         by_user: str,
         now: datetime,
+        by_name: str = "",
         active: bool = True,
         details: dict[str, str] | None = None,
     ) -> Connection:
@@ -160,6 +163,7 @@ class ConnectionRepository:
             "needs_reauthorization": False,
             "reason": "",
             "connected_by": by_user,
+            "connected_by_name": by_name,
             "connected_at": now,
             "updated_at": now,
             "consent_id": uuid.uuid4().hex,
@@ -232,6 +236,7 @@ def _connection(entity: TableEntity) -> Connection:
         needs_reauthorization=bool(entity.get("needs_reauthorization", False)),
         reason=entity.get("reason") or None,
         connected_by=str(entity.get("connected_by", "")),
+        connected_by_name=str(entity.get("connected_by_name", "")),
         connected_at=when(entity.get("connected_at")),
         updated_at=when(entity.get("updated_at")),
         access_expires_at=when(entity.get("access_expires_at")),

@@ -7,6 +7,9 @@ Table ``Runs``, PartitionKey = office id:
 * ``job|{runId}|{clientId}``       one job per client: status, attempt, outcome counts, and the
                                    delivery working on it (``holder`` + ``lease_until``)
 * ``cx|{clientId}|{inverted time}|{runId}``  index: the runs a client took part in
+* ``n|all``, ``n|tx|{type}``       counters: how many runs (of a type) the office has, written in
+                                   the entity-group transaction that creates the run, so the
+                                   overview's "1 tot 10 van 57 resultaten" is one point read
 
 Because run, pointer and jobs share a partition, a job's completion and the run's counters change
 in ONE entity-group transaction with ETag conditions: no lost update under concurrent workers,
@@ -168,7 +171,7 @@ class JournalRunCounts:
         fraction = f"({self.imported}/{self.total})"
         rejected = f", {self.rejected} afgewezen" if self.rejected else ""
         return {
-            "running": f"Wordt uitgevoerd ({self.clients_done} van {self.clients_total} klanten)",
+            "running": f"Wordt uitgevoerd ({self.clients_done} van {self.clients_total} clients)",
             "failed": f"Uitgevoerd met fouten {fraction}" if self.total else "Mislukt",
             "awaiting_approval": f"Wacht op goedkeuring {fraction}",
             "imported": f"Uitgevoerd {fraction[:-1]}{rejected})",
@@ -243,6 +246,21 @@ class CountedPage:
     unfiltered_total: int  # all runs of the office
     page: int  # the page shown (1-based; a page past the end shows the last)
     pages: int
+    searched: int | None = None  # with a search: the newest runs searched (None: all of them)
+
+
+# A search reads at most this many of the newest runs (one range query), and says so.
+SEARCH_WINDOW: Final = 500
+COUNT_ALL: Final = "n|all"
+
+
+def _count_key(run_type: RunType | None) -> str:
+    return COUNT_ALL if run_type is None else f"n|tx|{run_type.value}"
+
+
+def _counted_prefix(key: str) -> str:
+    """The index rows a counter counts (for its one-time backfill)."""
+    return "ix|" if key == COUNT_ALL else f"tx|{key.removeprefix('n|tx|')}|"
 
 
 def _job_key(run_id: str, client_id: str) -> str:
@@ -260,28 +278,99 @@ class RunRepository:
 
     # -- runs -----------------------------------------------------------------------------
     def create(self, new: NewRun, *, jobs_total: int) -> Run | None:
-        """Create the run (pointer + summary) atomically; None when it already exists."""
+        """Create the run (pointer + summary + type index) and count it, atomically; None when
+        it already exists."""
+        office = check_key(new.office_id)
+        rows = _run_rows(new, jobs_total)
+        for attempt in range(40):
+            counters = self._count_ops(office, {COUNT_ALL: 1, _count_key(new.type): 1})
+            try:
+                self._table.submit_transaction([("create", row) for row in rows] + counters)
+                return self.get(new.office_id, new.run_id)
+            except TableTransactionError as exc:
+                code = _code(exc)
+                if code == "EntityAlreadyExists":
+                    if get_or_none(self._table, office, f"id|{new.run_id}") is not None:
+                        return None
+                elif code not in ("UpdateConditionNotSatisfied", "ConditionNotMet"):
+                    raise
+                # a counter changed (or was first written) meanwhile: count again
+            time.sleep(random.uniform(0.01, 0.05) * min(attempt + 1, 8))  # noqa: S311
+        raise ConcurrencyConflict(f"could not count run {new.run_id} after 40 attempts")
+
+    def _count_ops(self, office: str, deltas: dict[str, int]) -> list[Any]:
+        """The transaction operations that add ``deltas`` to the office's counter rows. A
+        counter row that does not exist yet (runs stored before the counters) is created with
+        the number of index rows it counts: the rows of this transaction are not stored yet,
+        and a concurrent creator's commit makes this "create" fail, so nothing is counted
+        twice or lost."""
+        ops: list[Any] = []
+        for key, delta in deltas.items():
+            row = get_or_none(self._table, office, key)
+            if row is None:
+                base = len(self._range(office, _counted_prefix(key), select=["RowKey"]))
+                ops.append(
+                    ("create", {"PartitionKey": office, "RowKey": key, "count": base + delta})
+                )
+                continue
+            ops.append(
+                (
+                    "update",
+                    {"PartitionKey": office, "RowKey": key, "count": int(row["count"]) + delta},
+                    {
+                        "mode": UpdateMode.MERGE,
+                        "etag": etag_of(row),
+                        "match_condition": MatchConditions.IfNotModified,
+                    },
+                )
+            )
+        return ops
+
+    def count(self, office_id: str, run_type: RunType | None = None) -> int:
+        """How many runs (of ``run_type``) the office has: one point read. Before the office's
+        first run since the counters exist, counted once from the index and remembered (a
+        "create" that loses to a concurrent run's count changes nothing)."""
+        office = check_key(office_id)
+        key = _count_key(run_type)
+        row = get_or_none(self._table, office, key)
+        if row is not None:
+            return int(row["count"])
+        base = len(self._range(office, _counted_prefix(key), select=["RowKey"]))
         try:
-            self._table.submit_transaction([("create", row) for row in _run_rows(new, jobs_total)])
-        except TableTransactionError as exc:
-            if _code(exc) == "EntityAlreadyExists":
-                return None
-            raise
-        return self.get(new.office_id, new.run_id)
+            self._table.create_entity({"PartitionKey": office, "RowKey": key, "count": base})
+        except ResourceExistsError:
+            row = get_or_none(self._table, office, key)
+            return int(row["count"]) if row is not None else base
+        return base
 
     def create_many(self, office_id: str, runs: Iterable[tuple[NewRun, int]]) -> int:
         """Create many runs of one office (``(run, jobs_total)`` pairs) in entity-group
         transactions of 50 runs each: imports and benchmarks. Answers how many were created;
         a batch with a run that already exists fails whole (``TableTransactionError``)."""
         office = check_key(office_id)
-        rows: list[dict[str, Any]] = []
+        batch: list[tuple[NewRun, int]] = []
         for new, jobs_total in runs:
             if new.office_id != office:
                 raise ValueError(f"run {new.run_id} belongs to office {new.office_id}")
-            rows += _run_rows(new, jobs_total)
-        for chunk in _chunks(rows, MAX_TRANSACTION):
-            self._table.submit_transaction([("create", row) for row in chunk])
-        return len(rows) // 3
+            batch.append((new, jobs_total))
+        per_transaction = (MAX_TRANSACTION - 3) // 3  # 3 rows per run + up to 3 counters
+        for chunk in _chunks(batch, per_transaction):
+            rows = [row for new, jobs_total in chunk for row in _run_rows(new, jobs_total)]
+            deltas: dict[str, int] = {COUNT_ALL: len(chunk)}
+            for new, _ in chunk:
+                deltas[_count_key(new.type)] = deltas.get(_count_key(new.type), 0) + 1
+            for attempt in range(40):
+                ops = [("create", row) for row in rows] + self._count_ops(office, deltas)
+                try:
+                    self._table.submit_transaction(ops)
+                    break
+                except TableTransactionError as exc:
+                    if _code(exc) not in ("UpdateConditionNotSatisfied", "ConditionNotMet"):
+                        raise
+                time.sleep(random.uniform(0.01, 0.05) * min(attempt + 1, 8))  # noqa: S311
+            else:
+                raise ConcurrencyConflict("could not count the runs after 40 attempts")
+        return len(batch)
 
     def get(self, office_id: str, run_id: str) -> Run | None:
         key = (check_key(office_id), check_key(run_id))
@@ -385,18 +474,61 @@ class RunRepository:
     ) -> CountedPage:
         """Page ``page`` (1-based) of the runs that pass the filters, newest first, with the
         number of runs that pass and of all runs: the overview's "1 tot 10 van 57 resultaten
-        (gefilterd uit 60 resultaten)" and its page numbers. Reads the office's run rows once
-        (one range query; a thousand runs are one page of Table Storage), so every page number
-        is exact, unlike continuation tokens, which only know the next page."""
+        (gefilterd uit 60 resultaten)" and its page numbers.
+
+        The counts are counter rows (one point read each, kept in the run's own transaction),
+        and a page reads only the index rows up to its end: the first page of a thousand runs
+        reads ``limit`` rows. A client's filter counts that client's index rows (keys only).
+        A search reads the newest ``SEARCH_WINDOW`` runs and says so (``searched``)."""
         office = check_key(office_id)
-        if matches is None:
-            return self._counted_keys(office, limit, page, run_type, client_id)
-        every = [_run(e) for e in self._range(office, "ix|")]
-        chosen = every
+        everything = self.count(office)
+        if matches is not None:
+            return self._searched_page(
+                office, limit, page, run_type, client_id, matches, everything
+            )
+        if client_id:
+            keys = self._range(office, f"cx|{check_key(client_id)}|", select=["run_id", "type"])
+            wanted = [
+                str(e["run_id"])
+                for e in keys
+                if run_type is None or e.get("type") == run_type.value
+            ]
+            total = len(wanted)
+        else:
+            total = self.count(office, run_type) if run_type is not None else everything
+        pages = max(1, -(-total // limit))
+        number = min(max(page, 1), pages)
+        start = (number - 1) * limit
+        if client_id:
+            found = (self.get(office, run_id) for run_id in wanted[start : start + limit])
+            runs = [r for r in found if r is not None]
+        elif run_type is not None:
+            rows = self._first(office, f"tx|{run_type.value}|", start + limit, ["run_id"])
+            found = (self.get(office, str(e["run_id"])) for e in rows[start:])
+            runs = [r for r in found if r is not None]
+        else:
+            keys = self._first(office, "ix|", start + limit, ["RowKey"])[start:]
+            runs = self._runs_between(office, [str(e["RowKey"]) for e in keys])
+        return CountedPage(runs, total, everything, number, pages)
+
+    def _searched_page(
+        self,
+        office: str,
+        limit: int,
+        page: int,
+        run_type: RunType | None,
+        client_id: str | None,
+        matches: Callable[[Run], bool],
+        everything: int,
+    ) -> CountedPage:
+        newest = [_run(e) for e in self._first(office, "ix|", SEARCH_WINDOW)]
+        chosen = newest
         if client_id:
             took_part = {
                 str(e["run_id"])
-                for e in self._range(office, f"cx|{check_key(client_id)}|", select=["run_id"])
+                for e in self._first(
+                    office, f"cx|{check_key(client_id)}|", SEARCH_WINDOW, ["run_id"]
+                )
             }
             chosen = [r for r in chosen if r.run_id in took_part]
         if run_type is not None:
@@ -405,51 +537,40 @@ class RunRepository:
         pages = max(1, -(-len(chosen) // limit))
         number = min(max(page, 1), pages)
         start = (number - 1) * limit
-        return CountedPage(chosen[start : start + limit], len(chosen), len(every), number, pages)
+        searched = len(newest) if len(newest) < everything else None
+        return CountedPage(
+            chosen[start : start + limit], len(chosen), everything, number, pages, searched
+        )
 
-    def _counted_keys(
-        self,
-        office: str,
-        limit: int,
-        page: int,
-        run_type: RunType | None,
-        client_id: str | None,
-    ) -> CountedPage:
-        """Without a search: count the index keys only (small rows), then read the page's runs."""
-        everything = [str(e["RowKey"]) for e in self._range(office, "ix|", select=["RowKey"])]
-        if client_id:
-            keys = self._range(office, f"cx|{check_key(client_id)}|", select=["run_id", "type"])
-            wanted = [
-                str(e["run_id"])
-                for e in keys
-                if run_type is None or e.get("type") == run_type.value
-            ]
-        elif run_type is not None:
-            keys = self._range(office, f"tx|{run_type.value}|", select=["run_id"])
-            wanted = [str(e["run_id"]) for e in keys]
-        else:
-            wanted = []
-        total = len(wanted) if (client_id or run_type) else len(everything)
-        pages = max(1, -(-total // limit))
-        number = min(max(page, 1), pages)
-        start = (number - 1) * limit
-        if client_id or run_type:
-            found = (self.get(office, run_id) for run_id in wanted[start : start + limit])
-            runs = [r for r in found if r is not None]
-        else:
-            chosen = everything[start : start + limit]
-            runs = (
-                [
-                    _run(e)
-                    for e in self._table.query_entities(
-                        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
-                        parameters={"pk": office, "first": chosen[0], "last": chosen[-1]},
-                    )
-                ]
-                if chosen
-                else []
+    def _runs_between(self, office: str, keys: list[str]) -> list[Run]:
+        """The run rows from the first to the last of ``keys`` (consecutive ``ix|`` keys)."""
+        if not keys:
+            return []
+        return [
+            _run(e)
+            for e in self._table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
+                parameters={"pk": office, "first": keys[0], "last": keys[-1]},
             )
-        return CountedPage(runs, total, len(everything), number, pages)
+        ]
+
+    def _first(
+        self, office: str, prefix: str, count: int, select: list[str] | None = None
+    ) -> list[TableEntity]:
+        """The first ``count`` rows of a key range (newest first): stops reading there."""
+        rows: list[TableEntity] = []
+        if count <= 0:
+            return rows
+        for entity in self._table.query_entities(
+            "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+            parameters={"pk": office, "start": prefix, "end": prefix[:-1] + "}"},
+            select=select,
+            results_per_page=min(count, 1000),
+        ):
+            rows.append(entity)
+            if len(rows) >= count:
+                break
+        return rows
 
     def _range(
         self, office: str, prefix: str, select: list[str] | None = None

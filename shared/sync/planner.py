@@ -203,19 +203,19 @@ class Planner:
         name = "AFAS Profit" if key.kind is ConnectionKind.AFAS_PROFIT else "AFAS SB"
         if connection is None:
             return (
-                f"Klant {client.client_id} is overgeslagen: er is geen {name}-koppeling voor "
+                f"Client {client.client_id} is overgeslagen: er is geen {name}-koppeling voor "
                 f"omgeving {key.environment}.",
                 f"Voeg de {name}-koppeling toe via Koppelingen.",
             )
         if connection.state is ConnectionState.INACTIVE:
             return (
-                f"Klant {client.client_id} is overgeslagen: de {name}-koppeling {key.environment} "
+                f"Client {client.client_id} is overgeslagen: de {name}-koppeling {key.environment} "
                 "staat op inactief.",
                 "Zet de koppeling op actief als de journaalposten weer geboekt mogen worden.",
             )
         if connection.state is ConnectionState.REAUTHORIZE:
             return (
-                f"Klant {client.client_id} is overgeslagen: de {name}-koppeling {key.environment} "
+                f"Client {client.client_id} is overgeslagen: de {name}-koppeling {key.environment} "
                 "vraagt opnieuw toestemming.",
                 "Koppel opnieuw via Koppelingen.",
             )

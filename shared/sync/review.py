@@ -24,7 +24,7 @@ from shared.failures import Failure, classify
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
-from shared.journal.models import JournalRunStatus
+from shared.journal.models import JournalRunStatus, shown_period
 from shared.loket.errors import LoketError
 from shared.oauth.tokens import ConsentRequired, NotConnected
 from shared.store.approvals import ApprovalItem, ApprovalState, WarningNote
@@ -193,7 +193,7 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
     p = item.prepared
     config = deps.clients.get(p.office_id, p.client_id)
     if config is None:
-        raise ReviewProblem("conflict", f"Klant {p.client_id} bestaat niet meer.")
+        raise ReviewProblem("conflict", f"Client {p.client_id} bestaat niet meer.")
     run = deps.runs.get(p.office_id, p.run_id)
     if run is None:
         raise ReviewProblem("conflict", f"De run {p.run_id} van dit item bestaat niet meer.")
@@ -202,7 +202,7 @@ def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
         if target.key != p.target_key:
             raise ReviewProblem(
                 "conflict",
-                "De AFAS-administratie van deze klant is gewijzigd sinds de voorbereiding.",
+                "De AFAS-administratie van deze client is gewijzigd sinds de voorbereiding.",
                 "De volgende nachtelijke run bereidt de journaalpost voor de nieuwe administratie voor.",
             )
         with deps.loket(p.office_id) as loket:
@@ -462,7 +462,7 @@ def _record_rejection(
         RunMessage(
             at=deps.clock(),
             level=Level.WARNING,
-            text=f"Journaalpost van periode {p.payroll_period} (volgnr. {p.sequence_number}) "
+            text=f"Journaalpost van periode {shown_period(p.payroll_period)} (volgnr. {p.sequence_number}) "
             f"afgewezen door {user}: {reason}.{in_loket}",
             hint="Deze journaalrun wordt niet geboekt. Een nieuwe journaalrun in Loket wordt "
             "opnieuw ter goedkeuring voorbereid.",

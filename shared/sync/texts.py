@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from shared.journal.models import JournalRunStatus
+from shared.journal.models import JournalRunStatus, shown_period
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def booked_elsewhere(where: str | None, reference: str) -> Text:
         f"Deze journaalrun is al geboekt, of wordt geboekt, {place}"
         + (f" (boekstuk {reference})" if reference else "")
         + "; Loonbrug boekt hem niet ook hier.",
-        "Is de klant naar een andere administratie verplaatst of opnieuw aangemaakt terwijl een "
+        "Is de client naar een andere administratie verplaatst of opnieuw aangemaakt terwijl een "
         "boeking liep? Controleer in AFAS waar de journaalpost staat. Hoort hij hier, verwijder "
         "hem daar en neem contact op met support om de boeking vrij te geven.",
     )
@@ -94,14 +94,14 @@ def already_booked(entry_number: str, reference: str) -> str:
 
 def imported(period: str, sequence: int, label: str, entry_number: str, reference: str) -> str:
     return (
-        f"Journaalpost van periode {period} (volgnr. {sequence}) geïmporteerd in {label}: "
+        f"Journaalpost van periode {shown_period(period)} (volgnr. {sequence}) geïmporteerd in {label}: "
         f"journaalpost {entry_number}, boekstuk {reference}."
     )
 
 
 def awaiting(period: str, sequence: int, label: str) -> str:
     return (
-        f"Journaalpost van periode {period} (volgnr. {sequence}) is voorbereid voor {label} en "
+        f"Journaalpost van periode {shown_period(period)} (volgnr. {sequence}) is voorbereid voor {label} en "
         "wacht op goedkeuring."
     )
 
@@ -122,28 +122,28 @@ def about_run(period: str, sequence: int, text: str) -> str:
     """A message about one journal run starts by saying which one."""
     if text.startswith("Journaalpost van periode"):
         return text
-    return f"Periode {period} (volgnr. {sequence}): {text}"
+    return f"Periode {shown_period(period)} (volgnr. {sequence}): {text}"
 
 
 # -- one job ----------------------------------------------------------------------------------
 
-CLIENT_MISSING_HINT = "Is de klant verwijderd? Dan valt er niets te doen."
+CLIENT_MISSING_HINT = "Is de client verwijderd? Dan valt er niets te doen."
 
 
 def client_missing(client_id: str) -> str:
-    return f"Klantconfiguratie {client_id} bestaat niet meer."
+    return f"Client configuratie {client_id} bestaat niet meer."
 
 
 def job_exhausted(client_id: str, attempts: int, reason: str) -> Text:
     return Text(
-        f"De synchronisatie van klant {client_id} is na {attempts} pogingen gestopt: {reason}.",
+        f"De synchronisatie van client {client_id} is na {attempts} pogingen gestopt: {reason}.",
         "Dit is meestal een tijdelijke storing bij Loket of AFAS. Start later een rerun voor "
-        "deze klant; wat al geboekt is, wordt niet nog eens geboekt.",
+        "deze client; wat al geboekt is, wordt niet nog eens geboekt.",
     )
 
 
 def not_synchronised(client_id: str, what: str) -> str:
-    return f"Klant {client_id} is niet gesynchroniseerd: {what}"
+    return f"Client {client_id} is niet gesynchroniseerd: {what}"
 
 
 # -- nothing to book (the manual's troubleshooting checklist) ---------------------------------
@@ -151,7 +151,7 @@ def not_synchronised(client_id: str, what: str) -> str:
 
 def no_journal_runs(client_id: str, administration: str) -> Text:
     return Text(
-        f"Loket heeft geen enkele journaalrun voor klant {client_id} ({administration}).",
+        f"Loket heeft geen enkele journaalrun voor client {client_id} ({administration}).",
         "Gebruikelijke oorzaken: de verloning van de periode is nog niet goedgekeurd; de "
         "loonadministratie gebruikt nog de oude Journaalmodule of Journaal Basis (938) in plaats "
         "van het journaalprofiel (Journaliseren, 940); of de Loket-gebruiker van de koppeling "
@@ -163,19 +163,19 @@ def no_journal_runs(client_id: str, administration: str) -> Text:
 def none_approved_in_window(client_id: str, start: date | None, end: date | None) -> Text:
     window = f"{start:%d-%m-%Y} t/m {end:%d-%m-%Y}" if start and end else "het gekozen venster"
     return Text(
-        f"Voor klant {client_id} is geen journaalrun met een verloning goedgekeurd tussen {window}.",
+        f"Voor client {client_id} is geen journaalrun met een verloning goedgekeurd tussen {window}.",
         "Kies een ander venster bij 'Datum goedgekeurd vanaf/tot'.",
     )
 
 
 def all_processed(client_id: str) -> Text:
-    return Text(f"Geen nieuwe journaalruns voor klant {client_id}: alles is al verwerkt.")
+    return Text(f"Geen nieuwe journaalruns voor client {client_id}: alles is al verwerkt.")
 
 
 def none_ready(client_id: str, waiting: Counter[JournalRunStatus]) -> Text:
     listed = ", ".join(f"{n}× '{status.dutch}'" for status, n in sorted(waiting.items()))
     return Text(
-        f"Klant {client_id} heeft journaalruns, maar geen enkele staat op 'Journaal gereed': "
+        f"Client {client_id} heeft journaalruns, maar geen enkele staat op 'Journaal gereed': "
         f"{listed}.",
         "Een journaalrun die nog 'klaar staat voor journaliseren' wordt vanzelf gereed; bij "
         "'Fout bij aanmaken' moet de run in Loket opnieuw worden aangemaakt.",
@@ -206,7 +206,7 @@ TAX_RETURN_TODO = (
 
 def payroll_approved(period: str, day: date | None) -> str:
     when = f" op {day:%d-%m-%Y}" if day else ""
-    return f"De verloning van periode {period} is goedgekeurd{when}."
+    return f"De verloning van periode {shown_period(period)} is goedgekeurd{when}."
 
 
 def payroll_not_approved(period: str | None) -> str:
@@ -214,11 +214,11 @@ def payroll_not_approved(period: str | None) -> str:
         return (
             "Loket heeft voor deze loonadministratie geen goedgekeurde verloning met een journaal."
         )
-    return f"De verloning van periode {period} is (nog) niet goedgekeurd."
+    return f"De verloning van periode {shown_period(period)} is (nog) niet goedgekeurd."
 
 
 def journal_state(period: str, sequence: int, status: JournalRunStatus) -> str:
-    return f"Het laatste journaal (periode {period}, volgnr. {sequence}) staat op '{status.dutch}'."
+    return f"Het laatste journaal (periode {shown_period(period)}, volgnr. {sequence}) staat op '{status.dutch}'."
 
 
 JOURNAL_MISSING = "Loket heeft voor deze loonadministratie geen journaal aangemaakt."

@@ -10,7 +10,7 @@
 * 13: the date fields show and take dd-mm-jjjj in an English browser too.
 
 As admin and as reader, at 1280 px (no element wider than its container) and phone width;
-screenshots in artifacts/screenshots/ (klant-…, sb-consent-…)."""
+screenshots in artifacts/screenshots/ (client-…, sb-consent-…)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def connected_office(world: PortalWorld, office: str) -> Services:
 
 
 def open_new_client(page: Any, world: PortalWorld, administration: str) -> None:
-    page.goto(world.portal + "#/klanten/nieuw")
+    page.goto(world.portal + "#/clients/nieuw")
     expect(page.get_by_role("heading", level=1)).to_have_text("Client configuratie toevoegen")
     page.get_by_label("Loket.nl administratie").select_option(administration)
 
@@ -102,12 +102,12 @@ def test_profit_administration_and_dagboek_are_picked_from_afas(
     expect(page.get_by_label("Dagboekcode Profit")).to_be_hidden()
     assert_accessible(page)
     assert_fits(page)
-    shoot(page, "klant-01-profit-lijsten-admin-1280")
+    shoot(page, "client-01-profit-lijsten-admin-1280")
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-    shoot(page, "klant-02-profit-lijsten-admin-telefoon")
+    shoot(page, "client-02-profit-lijsten-admin-telefoon")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Opslaan").click()
-    expect(page.get_by_text("Klantconfiguratie 4711 is toegevoegd")).to_be_visible()
+    expect(page.get_by_text("Client configuratie 4711 is toegevoegd")).to_be_visible()
     expect(page.locator("tr", has_text="4711")).to_contain_text("administratie 1 · dagboek 80")
 
     # AFAS down while the form opens: the stored values stay, typed, and can be saved.
@@ -115,7 +115,7 @@ def test_profit_administration_and_dagboek_are_picked_from_afas(
         Fault(FaultKind.STATUS, "Profit_Administrations", method="GET", status=503, times=4)
     )
     allow_console_errors(page, "status of 503")  # the list's answer while AFAS is down
-    page.goto(world.portal + "#/klanten/4711")
+    page.goto(world.portal + "#/clients/4711")
     page.reload()  # the lists are kept per page for a few minutes (fair use): a fresh page
     expect(page.get_by_text("De administraties konden niet worden opgehaald")).to_be_visible(
         timeout=15_000  # after the client's retries
@@ -126,19 +126,19 @@ def test_profit_administration_and_dagboek_are_picked_from_afas(
     expect(journal).to_have_value("80")  # the journals of the typed administration were read
     assert_accessible(page)
     assert_fits(page)
-    shoot(page, "klant-03-afas-niet-bereikbaar-admin-1280")
+    shoot(page, "client-03-afas-niet-bereikbaar-admin-1280")
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-    shoot(page, "klant-04-afas-niet-bereikbaar-admin-telefoon")
+    shoot(page, "client-04-afas-niet-bereikbaar-admin-telefoon")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_label("Naam (optioneel)").fill("Korenschoof")
     page.get_by_role("button", name="Opslaan").click()
-    expect(page.get_by_text("Klantconfiguratie 4711 is opgeslagen")).to_be_visible()
+    expect(page.get_by_text("Client configuratie 4711 is opgeslagen")).to_be_visible()
     world.afas.faults.clear()
 
     # A reader sees the same choices by name, read-only.
     reader = open_page()
     sign_in_as(reader, office, name="Rob Lezer", admin=False)
-    reader.goto(world.portal + "#/klanten/4711")
+    reader.goto(world.portal + "#/clients/4711")
     administration = reader.get_by_label("Administratie Profit")
     expect(administration.locator("option:checked")).to_have_text("Demo Holding B.V. (1)")
     expect(administration).to_be_disabled()
@@ -146,9 +146,9 @@ def test_profit_administration_and_dagboek_are_picked_from_afas(
     expect(reader.get_by_label("Dagboek Profit")).to_have_value("80")
     assert_accessible(reader)
     assert_fits(reader)
-    shoot(reader, "klant-05-profit-lijsten-lezer-1280")
+    shoot(reader, "client-05-profit-lijsten-lezer-1280")
     reader.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-    shoot(reader, "klant-06-profit-lijsten-lezer-telefoon")
+    shoot(reader, "client-06-profit-lijsten-lezer-telefoon")
     # Each list was read once per page: switching nothing reads nothing again (fair use).
     assert world.afas.count("Profit_Journals") <= 6
 
@@ -190,13 +190,13 @@ def test_one_save_shows_every_problem_beside_its_field(
     expect(page.get_by_role("alert")).to_contain_text("Niet alle velden zijn goed ingevuld")
     assert_accessible(page)
     assert_fits(page)
-    shoot(page, "klant-07-een-ronde-validatie-admin-1280")
+    shoot(page, "client-07-een-ronde-validatie-admin-1280")
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-    shoot(page, "klant-08-een-ronde-validatie-admin-telefoon")
+    shoot(page, "client-08-een-ronde-validatie-admin-telefoon")
     page.set_viewport_size({"width": 1280, "height": 900})
     # Nothing was stored by the check.
-    page.goto(world.portal + "#/klanten")
-    expect(page.get_by_text("Nog geen klantconfiguraties.")).to_be_visible()
+    page.goto(world.portal + "#/clients")
+    expect(page.get_by_text("Nog geen client configuraties.")).to_be_visible()
 
 
 def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_reported(

@@ -108,19 +108,19 @@ def test_review_approve_reject_documents_and_notifications(
     page.get_by_role("link", name=re.compile("^Goedkeuren")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Goedkeuren")
     expect(page.get_by_text("Er wacht niets op goedkeuring.")).to_be_visible()
-    expect(page.get_by_role("link", name="Klantconfiguraties").last).to_be_visible()
+    expect(page.get_by_role("link", name="Client configuraties").last).to_be_visible()
     expect(page.locator("#approvals-count")).to_be_hidden()
     assert_accessible(page)
     shoot(page, "30-goedkeuren-leeg")
 
     # Client 4711 in the form with "Eerst goedkeuren"; 5120 through the API, also in review mode.
-    page.get_by_role("link", name="Klantconfiguraties").first.click()
+    page.get_by_role("link", name="Client configuraties").first.click()
     new_client(page, KORENSCHOOF_MONTHLY, journal="80")
     page.get_by_label("Eerst goedkeuren").check()
     expect(page.get_by_label("Automatisch boeken")).not_to_be_checked()
-    shoot(page, "31-klantconfiguratie-eerst-goedkeuren")
+    shoot(page, "31-client-configuratie-eerst-goedkeuren")
     page.get_by_role("button", name="Opslaan").click()
-    expect(page.get_by_text("Klantconfiguratie 4711 is toegevoegd.", exact=False)).to_be_visible()
+    expect(page.get_by_text("Client configuratie 4711 is toegevoegd.", exact=False)).to_be_visible()
     assert api.get(world.host.url("/api/clients/4711"), timeout=30).json()["mode"] == "review"
     second = api.put(
         world.host.url("/api/clients/5120"),
@@ -185,7 +185,7 @@ def test_review_approve_reject_documents_and_notifications(
     expect(page.get_by_role("heading", level=1)).to_have_text("Goedkeuren")
     cards = page.locator("article.approval")
     expect(cards).to_have_count(2)
-    expect(page.get_by_role("heading", level=2, name=re.compile("^Klant 4711"))).to_contain_text(
+    expect(page.get_by_role("heading", level=2, name=re.compile("^Client 4711"))).to_contain_text(
         "Korenschoof maandloners"
     )
     first = cards.nth(0)
@@ -282,7 +282,7 @@ def test_review_approve_reject_documents_and_notifications(
     rows.filter(has_text="5120").get_by_role(
         "link", name=re.compile("^Documenten en export")
     ).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Loonrun 2024 - 5 van klant 5120")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Loonrun 2024 - 5 van client 5120")
     facts = page.locator("dl.facts")
     expect(facts.locator(".status")).to_have_text("Afgewezen")
     expect(facts).to_contain_text("Niet naar AFAS verstuurd: afgewezen")
@@ -294,7 +294,7 @@ def test_review_approve_reject_documents_and_notifications(
 
     # The audit copy and the exports of 4711, downloaded in the browser (with the dev sign-in).
     imported.get_by_role("link", name=re.compile("^Documenten en export")).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Loonrun 2024 - 4 van klant 4711")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Loonrun 2024 - 4 van client 4711")
     listed = api.get(
         world.host.url(f"/api/{run_route}/journal-runs/{korenschoof.id}/documents"), timeout=30
     ).json()["documents"]

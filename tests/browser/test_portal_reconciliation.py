@@ -50,11 +50,11 @@ def test_aansluiting_screen_as_admin_and_reader(
     expect(page.locator("nav#nav a[data-nav='aansluiting']")).to_have_attribute(
         "aria-current", "page"
     )
-    page.get_by_role("link", name=f"Aansluiting van klant {CLIENT}").click()
+    page.get_by_role("link", name=f"Aansluiting van client {CLIENT}").click()
 
     page.get_by_role("link", name=str(YEAR), exact=True).click()
     heading = page.get_by_role("heading", level=1)
-    expect(heading).to_have_text(re.compile(rf"^Aansluiting {YEAR}: klant {CLIENT}"))
+    expect(heading).to_have_text(re.compile(rf"^Aansluiting {YEAR}: client {CLIENT}"))
     expect(page.get_by_text(f"5 verschillen in 5 perioden van {YEAR}.")).to_be_visible()
     rows = page.locator("tr[data-period]")
     expect(rows).to_have_count(12)
@@ -115,7 +115,7 @@ def test_aansluiting_screen_as_admin_and_reader(
     expect(page.get_by_role("heading", name=re.compile("Auditkopie"))).to_be_visible()
 
     # A clean year is green.
-    page.goto(portal + f"#/klanten/{CLIENT}/aansluiting?jaar={CLEAN}")
+    page.goto(portal + f"#/clients/{CLIENT}/aansluiting?jaar={CLEAN}")
     expect(
         page.get_by_text(f"Loket en AFAS sluiten in {CLEAN} aan, tot op de cent.")
     ).to_be_visible()
@@ -126,7 +126,7 @@ def test_aansluiting_screen_as_admin_and_reader(
     # A reader sees the same (read-only: there is nothing to change here).
     reader = open_page()
     sign_in_as(reader, world.office, name="Rob Lezer", admin=False)
-    reader.goto(portal + f"#/klanten/{CLIENT}/aansluiting?jaar={YEAR}")
+    reader.goto(portal + f"#/clients/{CLIENT}/aansluiting?jaar={YEAR}")
     expect(reader.get_by_text(f"5 verschillen in 5 perioden van {YEAR}.")).to_be_visible()
     expect(reader.locator("article.difference")).to_have_count(5)
     expect(reader.locator("header")).to_contain_text("Lezer")
@@ -136,7 +136,7 @@ def test_aansluiting_screen_as_admin_and_reader(
     # Phone width: the periods stack, nothing runs off the screen.
     phone = open_page(width=390, height=844)
     sign_in_as(phone, world.office)
-    phone.goto(portal + f"#/klanten/{CLIENT}/aansluiting?jaar={YEAR}")
+    phone.goto(portal + f"#/clients/{CLIENT}/aansluiting?jaar={YEAR}")
     expect(phone.locator("article.difference")).to_have_count(5)
     overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the phone"

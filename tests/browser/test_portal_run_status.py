@@ -82,7 +82,8 @@ HEADER_JS = """
 () => {
   const top = document.querySelector('header.top');
   const parts = [...top.children].filter((el) => el.getClientRects().length);
-  const rows = new Set(parts.map((el) => Math.round(el.getBoundingClientRect().top / 8)));
+  // one line: the parts share a vertical centre (their heights differ: the menu has a caption)
+  const rows = new Set(parts.map((el) => { const r = el.getBoundingClientRect(); return Math.round((r.top + r.bottom) / 16); }));
   const items = [...document.querySelectorAll('#nav li')].map((li) => Math.round(li.getBoundingClientRect().top));
   return { height: top.getBoundingClientRect().height, rows: rows.size, navRows: new Set(items).size };
 }
@@ -129,7 +130,7 @@ def seed(services: Services, office: str) -> None:
                     RunMessage(
                         at=created,
                         level=Level.WARNING,
-                        text=f"Loket heeft geen enkele journaalrun voor klant {client}.",
+                        text=f"Loket heeft geen enkele journaalrun voor client {client}.",
                         client_id=client,
                         code="nothing-to-book",
                         checks=(
@@ -221,7 +222,7 @@ def test_run_status_counts_loonruns_for_admin_and_reader(
         check_layout(page)
     # The run with nothing to book: the manual's three checks in Loket, with what to do.
     checks = page.locator("section.checks")
-    expect(checks.get_by_role("heading", level=3)).to_have_text("Klant 4711")
+    expect(checks.get_by_role("heading", level=3)).to_have_text("Client 4711")
     items = checks.locator("li.check")
     expect(items).to_have_count(3)
     expect(items.nth(0)).to_contain_text("Verloning")

@@ -87,7 +87,7 @@ def test_accountant_connections_and_client_selects(
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # The client form: bierling comes from the Admin Center; its administrations by name.
-    page.goto(world.portal + "#/klanten/nieuw")
+    page.goto(world.portal + "#/clients/nieuw")
     expect(page.get_by_role("heading", level=1)).to_have_text("Client configuratie toevoegen")
     page.get_by_label("Loket.nl administratie").select_option(KORENSCHOOF_MONTHLY)
     page.get_by_label("AFAS omgeving").select_option("afas-sb|bierling")
@@ -97,28 +97,28 @@ def test_accountant_connections_and_client_selects(
     expect(page.get_by_label("Id van de administratie (AFAS SB+)")).to_be_hidden()
     expect(page.get_by_label("Dagboek code Profit")).to_be_hidden()
     assert_accessible(page)
-    shoot(page, "sb-05-klant-sb-admin-center-1280")
+    shoot(page, "sb-05-client-sb-admin-center-1280")
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-    shoot(page, "sb-06-klant-sb-admin-center-telefoon")
+    shoot(page, "sb-06-client-sb-admin-center-telefoon")
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.get_by_label("Klantnummer").fill("4711")
+    page.get_by_label("Clientnummer").fill("4711")
     page.get_by_role("button", name="Opslaan").click()
-    expect(page.get_by_text("Klantconfiguratie 4711 is toegevoegd")).to_be_visible()
+    expect(page.get_by_text("Client configuratie 4711 is toegevoegd")).to_be_visible()
     expect(page.locator("tr", has_text="4711")).to_contain_text(
         "Bierling Organ Builders (bierling)"
     )
 
     # Typed fallback: the other customer (atlas, its own consent) with a typed id.
-    page.goto(world.portal + "#/klanten/nieuw")
+    page.goto(world.portal + "#/clients/nieuw")
     page.get_by_label("Loket.nl administratie").select_option(VAN_DIJK_MONTHLY)
     page.get_by_label("AFAS omgeving").select_option("afas-sb|atlas")
     choice = page.get_by_label("AFAS SB+ administratie", exact=True)
     expect(choice.locator("option", has_text="Atlas administration")).to_have_count(1)
     choice.select_option("__typed__")
     page.get_by_label("Id van de administratie (AFAS SB+)").fill(ATLAS_ADMINISTRATION_ID)
-    page.get_by_label("Klantnummer").fill("5120")
+    page.get_by_label("Clientnummer").fill("5120")
     page.get_by_role("button", name="Opslaan").click()
-    expect(page.get_by_text("Klantconfiguratie 5120 is toegevoegd")).to_be_visible()
+    expect(page.get_by_text("Client configuratie 5120 is toegevoegd")).to_be_visible()
 
     # A reader of the office: the same screens, read-only.
     reader = open_page()
@@ -133,16 +133,16 @@ def test_accountant_connections_and_client_selects(
     reader.goto(world.portal + "#/koppelingen/afas-sb/nieuw")
     expect(reader.get_by_text("Alleen een beheerder")).to_be_visible()
     shoot(reader, "sb-08-koppeling-formulier-lezer-1280")
-    reader.goto(world.portal + "#/klanten/4711")
+    reader.goto(world.portal + "#/clients/4711")
     choice = reader.get_by_label("AFAS SB+ administratie", exact=True)
     expect(choice).to_be_disabled()
     expect(choice.locator("option:checked")).to_have_text(
         f"Bierling Orgelbouw ({BIERLING_ADMINISTRATION_ID})"
     )
     assert_accessible(reader)
-    shoot(reader, "sb-09-klant-sb-lezer-1280")
+    shoot(reader, "sb-09-client-sb-lezer-1280")
     reader.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-    shoot(reader, "sb-10-klant-sb-lezer-telefoon")
+    shoot(reader, "sb-10-client-sb-lezer-telefoon")
     reader.goto(world.portal + "#/koppelingen")
     expect(reader.locator("tr", has_text="via het Admin Center")).to_contain_text(
         "Bierling Organ Builders"

@@ -147,11 +147,11 @@ def test_the_manual_workflow_end_to_end(
     shoot(page, "06-koppelingen")
 
     # Stap 4: two client configurations; validation errors appear beside their fields -----------
-    page.get_by_role("link", name="Klantconfiguraties").click()
-    expect(page.get_by_text("Nog geen klantconfiguraties.")).to_be_visible()
-    shoot(page, "07-klantconfiguraties-leeg")
+    page.get_by_role("link", name="Client configuraties").click()
+    expect(page.get_by_text("Nog geen client configuraties.")).to_be_visible()
+    shoot(page, "07-client-configuraties-leeg")
     new_client(page, KORENSCHOOF_MONTHLY, journal="81")
-    expect(page.get_by_label("Klantnummer")).to_have_value("4711")  # from the Loket administration
+    expect(page.get_by_label("Clientnummer")).to_have_value("4711")  # from the Loket administration
     add_rows(page, "mapping.accounts", {"x y": "4000"})  # not an account code
     page.get_by_role("button", name="Opslaan").click()
     # One round (issue 17 item 9): the schema's error on the row and AFAS's on the journal.
@@ -166,36 +166,36 @@ def test_the_manual_workflow_end_to_end(
         "dagboek 81 is geblokkeerd in administratie 1"
     )
     assert_accessible(page)
-    shoot(page, "08-klantconfiguratie-validatie")
+    shoot(page, "08-client-configuratie-validatie")
     bad_row.get_by_role("button", name=re.compile("verwijderen")).click()
     page.get_by_label("Dagboek Profit").select_option("80")
     page.get_by_role("button", name="Opslaan").click()
-    expect(page.get_by_text("Klantconfiguratie 4711 is toegevoegd.", exact=False)).to_be_visible()
+    expect(page.get_by_text("Client configuratie 4711 is toegevoegd.", exact=False)).to_be_visible()
     new_client(page, VAN_DIJK_MONTHLY, journal="80")
     page.get_by_label("Naam (optioneel)").fill("Van Dijk Installatie")
     page.get_by_role("button", name="Opslaan").click()
-    expect(page.get_by_text("Klantconfiguratie 5120 is toegevoegd.", exact=False)).to_be_visible()
+    expect(page.get_by_text("Client configuratie 5120 is toegevoegd.", exact=False)).to_be_visible()
     rows = page.locator("tbody tr")
     expect(rows).to_have_count(2)
-    expect(rows.nth(0)).to_contain_text("Korenschoof maandloners (klantnr. 4711)")
+    expect(rows.nth(0)).to_contain_text("Korenschoof maandloners (clientnr. 4711)")
     expect(rows.nth(1)).to_contain_text(
         "AFAS Profit O12345AA (12345) · administratie 1 · dagboek 80"
     )
     assert_accessible(page)
-    shoot(page, "09-klantconfiguraties")
+    shoot(page, "09-client-configuraties")
     rows.nth(1).get_by_role("link", name=re.compile("Bewerken")).click()
     expect(page.get_by_label("Loket.nl administratie")).to_have_value(VAN_DIJK_MONTHLY)
     expect(page.locator('[data-field="mapping.accounts"] tbody tr')).to_have_count(
         len(PORTAL_MAPPING)
     )
-    shoot(page, "10-klantconfiguratie-bewerken")
+    shoot(page, "10-client-configuratie-bewerken")
 
     # The nightly (the dev-only button runs the timer on the local host) -------------------------
     page.get_by_role("link", name="Runs overzicht").click()
     page.get_by_role("button", name="Nachtelijke run nu starten (ontwikkeling)").click()
     nightly = page.locator("tbody tr", has_text="Nachtelijk")
     expect(nightly.get_by_text("Uitgevoerd (2/2)")).to_be_visible(timeout=60_000)  # auto-refresh
-    expect(nightly).to_contain_text("Alle klanten")
+    expect(nightly).to_contain_text("Alle clients")
     expect(nightly).to_contain_text("Testomgeving Loket")
     assert_accessible(page)
     shoot(page, "11-runs-overzicht-nachtelijk")
@@ -250,7 +250,7 @@ def test_the_manual_workflow_end_to_end(
                 ".field-error"
             )
         ).to_have_text("is verplicht")
-        page.get_by_label("Klant (optioneel)").select_option("5120")
+        page.get_by_label("Client (optioneel)").select_option("5120")
         page.get_by_label("Datum goedgekeurd vanaf").fill("31-02-2024")  # no such day
         page.get_by_label("Datum goedgekeurd tot").fill("01-02-2024")
         page.get_by_role("button", name="Opslaan").click()
@@ -271,8 +271,8 @@ def test_the_manual_workflow_end_to_end(
         assert_accessible(page)
         shoot(page, "15-rerun-uitvoeren")
         page.get_by_role("button", name="Opslaan").click()
-        expect(page.get_by_text("De rerun is gestart (1 klant).", exact=False)).to_be_visible()
-        rerun = page.locator("tbody tr", has_text="Re-run")
+        expect(page.get_by_text("De rerun is gestart (1 client).", exact=False)).to_be_visible()
+        rerun = page.locator("tbody tr", has_text="Rerun")
         expect(rerun).to_contain_text("5120")
         expect(rerun).to_contain_text("01-02-2024")
         expect(rerun).to_contain_text("29-02-2024")
@@ -319,7 +319,7 @@ def test_the_manual_workflow_end_to_end(
     expect(phone.get_by_role("link", name="Koppelingen")).to_be_visible()
     shoot(phone, "20-menu-telefoon")
     phone.get_by_role("link", name="Runs overzicht").click()
-    phone.locator("tbody tr", has_text="Re-run").get_by_role("link").click()
+    phone.locator("tbody tr", has_text="Rerun").get_by_role("link").click()
     expect(phone.get_by_role("tab", name="Meldingen (1)")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shoot(phone, "21-run-detail-telefoon")
@@ -338,16 +338,16 @@ def test_the_manual_workflow_end_to_end(
     expect(reader.get_by_role("link", name="AFAS koppeling toevoegen")).to_have_count(0)
     expect(reader.get_by_role("link", name="Opnieuw koppelen")).to_have_count(0)
     expect(reader.get_by_role("button", name="Koppeling verwijderen")).to_have_count(0)
-    reader.get_by_role("link", name="Klantconfiguraties").click()
+    reader.get_by_role("link", name="Client configuraties").click()
     expect(reader.locator("tbody tr")).to_have_count(2)
     expect(reader.get_by_role("link", name="Client configuratie toevoegen")).to_have_count(0)
     expect(reader.get_by_role("button", name=re.compile("Verwijderen"))).to_have_count(0)
-    reader.get_by_role("link", name="Bekijken: klant 4711").click()
+    reader.get_by_role("link", name="Bekijken: client 4711").click()
     expect(reader.get_by_text("alleen een beheerder kan hem wijzigen")).to_be_visible()
     expect(reader.get_by_label("Dagboek Profit")).to_be_disabled()
     expect(reader.get_by_label("Dagboek Profit")).to_have_value("80")
     expect(reader.get_by_role("button", name="Opslaan")).to_have_count(0)
-    shoot(reader, "23-klantconfiguratie-lezer")
+    shoot(reader, "23-client-configuratie-lezer")
     reader.goto(world.portal + "#/rerun")
     expect(
         reader.get_by_text("Alleen een beheerder (rol Loonbrug-beheerder) kan een rerun starten.")

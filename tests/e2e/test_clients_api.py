@@ -218,7 +218,7 @@ def test_scenario_9_preview_refuses_a_journal_run_of_another_clients_administrat
         assert answer.headers["Content-Type"] == "application/problem+json"
         problem = answer.json()
         assert problem["detail"] == unknown.json()["detail"]
-        assert "Loket-loonadministratie van deze klant" in problem["detail"]
+        assert "Loket-loonadministratie van deze client" in problem["detail"]
         assert "lines" not in problem and run.id not in answer.text
 
 

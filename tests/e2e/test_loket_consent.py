@@ -163,6 +163,7 @@ def test_the_full_consent_round_trip_stores_encrypted_tokens(
     (loket,) = listed.json()["connections"]
     assert loket["kind"] == "loket" and loket["state"] == "connected" and loket["active"]
     assert loket["connectedBy"] == "admin-user" and loket["connectedAt"]
+    assert loket["connectedByName"] == "Test Gebruiker"  # the principal's name, not its id
     assert loket["hint"] is None
     assert loket["details"]["apiUrl"] == sandbox.api_url
 

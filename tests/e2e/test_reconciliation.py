@@ -243,7 +243,7 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     # The weekly e-mail: every difference once, in Dutch with what to do.
     weekly(world, 1)
     mail = wait_until(lambda: mails_about_differences(smtp), timeout=30, what="the weekly mail")[0]
-    assert mail.subject == ("Loonbrug: 5 nieuwe verschillen tussen Loket en AFAS bij 1 klant"), (
+    assert mail.subject == ("Loonbrug: 5 nieuwe verschillen tussen Loket en AFAS bij 1 client"), (
         mail.subject
     )
     for title in (
@@ -255,7 +255,7 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     ):
         assert title in mail.text and title in mail.html
     assert "Wat te doen:" in mail.text
-    assert f"#/klanten/{CLIENT}/aansluiting?jaar={YEAR}" in mail.text
+    assert f"#/clients/{CLIENT}/aansluiting?jaar={YEAR}" in mail.text
     assert len(smtp.received()) == first_mail_count + 1
 
     # Nothing new: no e-mail. A new difference: an e-mail about that one only.
@@ -269,7 +269,7 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
         what="the second weekly mail",
     )
     second = mails[1]
-    assert second.subject == "Loonbrug: 1 nieuw verschil tussen Loket en AFAS bij 1 klant"
+    assert second.subject == "Loonbrug: 1 nieuw verschil tussen Loket en AFAS bij 1 client"
     assert "periode 5, Verdwenen uit AFAS" in second.text
     assert "Gewijzigd in AFAS" not in second.text
 

@@ -125,7 +125,7 @@ def test_reading_one_journal_run(
     # the consent can see is not found (issue 15, scenario 9: the preview showed it).
     with pytest.raises(LoketNotFound) as elsewhere:
         client.get_journal_run(known["ready"], administration_id=known["four_weekly"])
-    assert "loonadministratie van deze klant" in elsewhere.value.dutch
+    assert "loonadministratie van deze client" in elsewhere.value.dutch
 
 
 def test_paging_returns_every_item_once(

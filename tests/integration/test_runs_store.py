@@ -155,7 +155,7 @@ def test_runs_overzicht_shows_page_numbers_totals_and_searches(
     assert created.total == 1 and created.unfiltered_total == 8
     words = runs.counted_page(office, limit=10, page=1, matches=run_matcher("nachtelijk 04-11"))
     assert [r.run_id for r in words.runs] == ["nightly-2026-11-04"]
-    assert runs.counted_page(office, limit=10, page=1, matches=run_matcher("re-run")).total == 1
+    assert runs.counted_page(office, limit=10, page=1, matches=run_matcher("rerun")).total == 1
     empty = runs.counted_page(unique("other-office"), limit=10, page=1)
     assert (empty.runs, empty.total, empty.pages) == ([], 0, 1)
 
@@ -218,3 +218,111 @@ def test_a_type_filter_pages_through_its_own_index(
             run_type=RunType.NIGHTLY,
             continuation_token=runs.page(office, limit=1).continuation_token,
         )
+
+
+def test_runs_overzicht_counts_come_from_counter_rows_not_from_reading_every_run(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    """Issue 17, Runs page with 1,000 runs: the exact counts are counter rows written in the
+    run's own transaction, so a page reads O(page) rows. Pinned by changing a counter behind
+    the store's back: a listing that still counted every index key would not show it."""
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    for n in range(3):
+        runs.create(
+            NewRun(office, f"rerun-{n}", RunType.RERUN, T0 + timedelta(minutes=n)), jobs_total=0
+        )
+    runs.create(nightly(office), jobs_total=0)
+    assert (runs.count(office), runs.count(office, RunType.RERUN)) == (4, 3)
+    table = services.storage.table("Runs")
+    table.upsert_entity({"PartitionKey": office, "RowKey": "n|all", "count": 57})
+    table.upsert_entity({"PartitionKey": office, "RowKey": "n|tx|rerun", "count": 31})
+    first = runs.counted_page(office, limit=2, page=1)
+    assert (first.total, first.unfiltered_total, first.pages) == (57, 57, 29)
+    assert [r.run_id for r in first.runs] == ["rerun-2", "rerun-1"]
+    reruns = runs.counted_page(office, limit=2, page=2, run_type=RunType.RERUN)
+    assert (reruns.total, reruns.unfiltered_total) == (31, 57)
+    assert [r.run_id for r in reruns.runs] == ["rerun-0"]
+
+
+def test_run_counters_are_exact_under_concurrent_creates_and_batches(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    runs = RunRepository(services.storage)
+    office = unique("office")
+
+    def create(n: int) -> None:
+        kind = RunType.RERUN if n % 3 == 0 else RunType.NIGHTLY
+        assert runs.create(
+            NewRun(office, f"run-{n:03d}", kind, T0 + timedelta(minutes=n)), jobs_total=0
+        )
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (
+        runs.create(NewRun(office, "run-000", RunType.RERUN, T0), jobs_total=0) is None
+    )  # not counted
+    runs.create_many(
+        office,
+        (
+            (NewRun(office, f"many-{n:03d}", RunType.RERUN, T0 + timedelta(hours=n + 1)), 0)
+            for n in range(70)
+        ),
+    )
+    assert runs.count(office) == 94
+    assert runs.count(office, RunType.RERUN) == 8 + 70
+    assert runs.count(office, RunType.NIGHTLY) == 16
+    page = runs.counted_page(office, limit=10, page=10)
+    assert (page.total, page.pages, [r.run_id for r in page.runs]) == (
+        94,
+        10,
+        ["run-003", "run-002", "run-001", "run-000"],
+    )
+
+
+def test_runs_stored_before_the_counters_are_counted_once_then_kept(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    """An office whose runs were stored before the counter rows existed: the first count reads
+    the index once and writes the counter; the next run counts on from there."""
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    for n in range(5):
+        runs.create(
+            NewRun(office, f"rerun-{n}", RunType.RERUN, T0 + timedelta(minutes=n)), jobs_total=0
+        )
+    table = services.storage.table("Runs")
+    for key in ("n|all", "n|tx|rerun"):
+        table.delete_entity(office, key)  # as stored before this change
+    assert runs.counted_page(office, limit=2, page=1).total == 5
+    assert table.get_entity(office, "n|all")["count"] == 5
+    table.delete_entity(office, "n|all")
+    runs.create(nightly(office), jobs_total=0)  # the counter is missing: counted from the index
+    assert (runs.count(office), runs.count(office, RunType.RERUN)) == (6, 5)
+    assert runs.count(office, RunType.NIGHTLY) == 1
+
+
+def test_a_search_reads_the_newest_runs_only_and_says_so(
+    services: Services, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.api.handlers.runs import _matcher
+    from shared.store import runs as store
+
+    monkeypatch.setattr(store, "SEARCH_WINDOW", 4)
+    runs = RunRepository(services.storage)
+    office = unique("office")
+    for n in range(6):
+        runs.create(
+            NewRun(office, f"rerun-{n}", RunType.RERUN, T0 + timedelta(days=n)), jobs_total=0
+        )
+    newest = runs.counted_page(office, limit=10, page=1, matches=_matcher("28-11-2026"))
+    assert [r.run_id for r in newest.runs] == ["rerun-5"]
+    assert (newest.total, newest.unfiltered_total, newest.searched) == (1, 6, 4)
+    oldest = runs.counted_page(office, limit=10, page=1, matches=_matcher("23-11-2026"))
+    assert (oldest.runs, oldest.searched) == ([], 4)  # beyond the newest 4: not searched
+    few = RunRepository(services.storage)
+    monkeypatch.setattr(store, "SEARCH_WINDOW", 500)
+    assert few.counted_page(office, limit=10, page=1, matches=_matcher("rerun")).searched is None

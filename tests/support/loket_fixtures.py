@@ -78,7 +78,9 @@ def authorize(url: str) -> dict[str, str]:
     return {name: values[0] for name, values in query.items()}
 
 
-def connect_loket(services: Services, office_id: str, user_id: str = "admin-user") -> ConnectionKey:
+def connect_loket(
+    services: Services, office_id: str, user_id: str = "admin-user", user_name: str = ""
+) -> ConnectionKey:
     """The real consent flow for ``office_id`` through the services (no host)."""
     redirect_uri = services.settings.redirect_uri("loket")
     url = begin_consent(
@@ -86,6 +88,7 @@ def connect_loket(services: Services, office_id: str, user_id: str = "admin-user
         services.loket_oauth,
         office_id=office_id,
         user_id=user_id,
+        user_name=user_name,
         redirect_uri=redirect_uri,
         now=services.clock(),
     )

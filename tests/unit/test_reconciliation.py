@@ -155,7 +155,7 @@ def test_euro_and_csv_are_dutch() -> None:
     jan = run(1, 1, JAN)
     data = year_csv("4711", reconcile(2024, [jan], [])).decode("utf-8-sig")
     header, first = data.splitlines()[:2]
-    assert header.startswith("Klant;Jaar;Periode;Status")
+    assert header.startswith("Client;Jaar;Periode;Status")
     assert first.startswith("4711;2024;1;Verschil;1234,56;1234,56;0,00;0,00;Verdwenen uit AFAS")
 
 

@@ -32,7 +32,7 @@ from shared.store.runs import JournalRunCounts
         (
             JournalRunCounts(imported=1, running=True, clients_done=1, clients_total=3),
             "running",
-            "Wordt uitgevoerd (1 van 3 klanten)",
+            "Wordt uitgevoerd (1 van 3 clients)",
         ),
     ],
 )

@@ -132,7 +132,12 @@ def put_profit_connection(ctx: RequestContext) -> ApiResponse:
         except InputError as exc:
             raise validation_failed([FieldError("token", str(exc))], str(exc)) from None
         stored = service.connect(
-            ctx.office_id, environment, token, active=body.active, user=ctx.user.user_id
+            ctx.office_id,
+            environment,
+            token,
+            active=body.active,
+            user=ctx.user.user_id,
+            user_name=ctx.user.name,
         )
     return json_response(201 if stored.created else 200, _answer(stored.connection))
 
@@ -284,6 +289,7 @@ def _begin_sb_consent(ctx: RequestContext, location: SbLocation, origin: str) ->
         provider=SB_PROVIDER,
         office_id=ctx.office_id,
         user_id=ctx.user.user_id,
+        user_name=ctx.user.name,
         now=ctx.services.clock(),
         environment=_consent_subject(location, origin),
     )
@@ -407,7 +413,7 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
             _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
         )
     services.sb_connections.store_consent(
-        consent.office_id, location, tokens, by_user=consent.user_id
+        consent.office_id, location, tokens, by_user=consent.user_id, by_name=consent.user_name
     )
     log.info(
         "afas-sb connection of office %s environment %s stored",
@@ -515,7 +521,9 @@ def list_sb_administrations(ctx: RequestContext) -> ApiResponse:
     try:
         connection = ctx.services.connections.get(sb.key(ctx.office_id, environment))
         if connection is None and ctx.user.is_admin:
-            connection = sb.ensure_scope(ctx.office_id, environment, by_user=ctx.user.user_id)
+            connection = sb.ensure_scope(
+                ctx.office_id, environment, by_user=ctx.user.user_id, by_name=ctx.user.name
+            )
         if connection is None:
             raise Problem(
                 404,

@@ -88,7 +88,7 @@ def problem_of(error: ClientError) -> Problem:
             412,
             "precondition-failed",
             "Precondition failed",
-            "De klantconfiguratie is intussen door iemand anders gewijzigd.",
+            "De client configuratie is intussen door iemand anders gewijzigd.",
             hint="Laad de configuratie opnieuw en breng uw wijziging opnieuw aan.",
         )
     if isinstance(error, BookingUnsettled):
@@ -96,10 +96,10 @@ def problem_of(error: ClientError) -> Problem:
             409,
             "booking-unsettled",
             "Booking unsettled",
-            f"Er loopt nog een boeking van deze klant in de huidige AFAS-administratie "
+            f"Er loopt nog een boeking van deze client in de huidige AFAS-administratie "
             f"({error.open_runs} journaalrun(s), boekstuk {error.reference}) die nog "
-            f"niet is afgerond. De klant kan pas worden {error.what} als die boeking is afgerond.",
-            hint="Wacht op de volgende nachtelijke run of start een rerun voor deze klant; "
+            f"niet is afgerond. De client kan pas worden {error.what} als die boeking is afgerond.",
+            hint="Wacht op de volgende nachtelijke run of start een rerun voor deze client; "
             "daarna lukt het wel. Een ander dagboek kiezen kan altijd.",
         )
     raise error  # a new refusal without an answer here is a bug: let it be a 500
@@ -272,7 +272,7 @@ def _client_id(ctx: RequestContext) -> str:
     client_id = ctx.request.route_params.get("clientId", "")
     if not CLIENT_ID.match(client_id):
         raise not_found(
-            "Deze klant bestaat niet. Een klantnummer bestaat uit letters, cijfers, - en _."
+            "Deze client bestaat niet. Een clientnummer bestaat uit letters, cijfers, - en _."
         )
     return client_id
 
@@ -280,7 +280,7 @@ def _client_id(ctx: RequestContext) -> str:
 def _existing(ctx: RequestContext) -> ClientConfig:
     config = ctx.services.clients.get(ctx.office_id, _client_id(ctx))
     if config is None:
-        raise not_found("Deze klantconfiguratie bestaat niet (of hoort niet bij uw kantoor).")
+        raise not_found("Deze client configuratie bestaat niet (of hoort niet bij uw kantoor).")
     return config
 
 
@@ -384,7 +384,7 @@ def preview(ctx: RequestContext) -> ApiResponse:
         shown = ctx.services.client_service.preview(config, body.loket_journal_run_id.lower())
     except LoketNotFound:
         raise not_found(
-            "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze klant."
+            "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze client."
         ) from None
     except Exception as exc:
         problem = problem_for(exc)

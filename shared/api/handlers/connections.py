@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from shared.api.http import ApiResponse, Problem, json_response, redirect
@@ -62,6 +62,10 @@ class ConnectionView(_Camel):
     active: bool
     connected_at: datetime | None
     connected_by: str
+    connected_by_name: str | None = Field(
+        default=None,
+        description="display name of who consented (absent on connections made before it was kept)",
+    )
     hint: str | None = None
     reason: str | None = None
     details: dict[str, str]
@@ -80,6 +84,7 @@ def _view(connection: Connection) -> ConnectionView:
         active=connection.active,
         connected_at=connection.connected_at,
         connected_by=connection.connected_by,
+        connected_by_name=connection.connected_by_name or None,
         hint=REAUTHORIZE_HINTS[connection.key.kind]
         if state is ConnectionState.REAUTHORIZE
         else None,
@@ -121,6 +126,7 @@ def connect_loket(ctx: RequestContext) -> ApiResponse:
         services.loket_oauth,
         office_id=ctx.office_id,
         user_id=ctx.user.user_id,
+        user_name=ctx.user.name,
         redirect_uri=services.settings.redirect_uri(connect.PROVIDER),
         now=services.clock(),
     )

@@ -279,7 +279,7 @@ def get_reconciliation(ctx: RequestContext) -> ApiResponse:
     try:
         check_key(client_id)
     except ValueError:
-        raise not_found("Deze klant bestaat niet (of hoort niet bij uw kantoor).") from None
+        raise not_found("Deze client bestaat niet (of hoort niet bij uw kantoor).") from None
     fmt = (ctx.request.query.get("format") or "json").strip().lower()
     if fmt not in ("json", "csv"):
         raise bad_request("Formaat kan alleen json of csv zijn.")
@@ -290,7 +290,7 @@ def get_reconciliation(ctx: RequestContext) -> ApiResponse:
             ReconciliationDeps.from_services(ctx.services), ctx.office_id, client_id, year
         )
     except LookupError:
-        raise not_found("Deze klant bestaat niet (of hoort niet bij uw kantoor).") from None
+        raise not_found("Deze client bestaat niet (of hoort niet bij uw kantoor).") from None
     except NotReconcilable as exc:
         raise Problem(
             422, "not-reconcilable", "Not reconcilable", exc.detail, hint=exc.hint or None

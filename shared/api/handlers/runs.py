@@ -60,7 +60,7 @@ class RunOut(ResponseModel):
     status_text: str = Field(
         description="Dutch, as the manual shows it, counting loonruns: 'Uitgevoerd (3/3)' = 3 "
         "of the 3 loonruns imported; 'Wacht op goedkeuring (1/3)', 'Uitgevoerd met fouten "
-        "(2/3)', 'Niets te boeken', 'Wordt uitgevoerd (2 van 5 klanten)'"
+        "(2/3)', 'Niets te boeken', 'Wordt uitgevoerd (2 van 5 clients)'"
     )
     jobs_total: int = Field(description="clients in the run (one job each)")
     jobs_done: int
@@ -89,6 +89,10 @@ class RunPageOut(ResponseModel):
     )
     page: int | None = Field(default=None, description="with page or q: the page shown (1-based)")
     pages: int | None = Field(default=None, description="with page or q: the number of pages")
+    searched: int | None = Field(
+        default=None,
+        description="with q: the search read only this many of the newest runs (absent: all)",
+    )
 
 
 class JournalRunOut(ResponseModel):
@@ -247,7 +251,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
             check_key(client_id)
         except ValueError:
             raise validation_failed(
-                [FieldError("clientId", "is geen geldig klantnummer")]
+                [FieldError("clientId", "is geen geldig clientnummer")]
             ) from None
     search = (query.get("q") or "").strip()
     if len(search) > 100:
@@ -273,6 +277,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
                 unfiltered_total=counted.unfiltered_total,
                 page=counted.page,
                 pages=counted.pages,
+                searched=counted.searched,
             ),
         )
     try:
@@ -293,7 +298,7 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
     return json_response(200, body)
 
 
-TYPE_LABELS = {RunType.NIGHTLY: "Nachtelijk", RunType.RERUN: "Re-run"}
+TYPE_LABELS = {RunType.NIGHTLY: "Nachtelijk", RunType.RERUN: "Rerun"}
 
 
 def _dutch_date(value: date | None) -> str:
@@ -309,7 +314,7 @@ def run_matcher(search: str) -> Callable[[Run], bool]:
         shown = " ".join(
             (
                 TYPE_LABELS[run.type],
-                run.client_id or "Alle klanten",
+                run.client_id or "Alle clients",
                 f"{to_amsterdam(run.created_at):%d-%m-%Y %H:%M}",
                 _dutch_date(run.business_date),
                 _dutch_date(run.approved_from),
@@ -357,7 +362,7 @@ def start_rerun(ctx: RequestContext) -> ApiResponse:
     if body.client_id:
         client = services.clients.get(ctx.office_id, body.client_id)
         if client is None:
-            raise validation_failed([FieldError("clientId", "deze klant bestaat niet")])
+            raise validation_failed([FieldError("clientId", "deze client bestaat niet")])
     planner = services.planner
     loket_problem = planner.loket_problem(ctx.office_id)
     if loket_problem is not None:
