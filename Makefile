@@ -45,10 +45,12 @@ demo: setup
 test: setup lint browser
 	$(BIN)/python -m pytest
 
+## lint: ruff and mypy (Python); tsc type-checks portal/js from its JSDoc (tsconfig.json)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	node_modules/.bin/tsc -p tsconfig.json
 
 format: setup
 	$(BIN)/ruff format .

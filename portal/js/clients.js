@@ -1,3 +1,4 @@
+// @ts-check
 // Configuratie › Klantconfiguraties: list, add/edit (with the mapping editor), and the preview of
 // the AFAS entry a Loket journal run would become.
 import { ApiError, api, request } from "./api.js";
@@ -139,7 +140,7 @@ export async function form(ctx) {
     parts.mapping.node,
     readOnly ? null : h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/klanten" }, "Annuleren")));
   parts.target.show();
-  if (readOnly) formNode.querySelectorAll("input,select,textarea").forEach((n) => { n.disabled = true; });
+  if (readOnly) /** @type {NodeListOf<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>} */ (formNode.querySelectorAll("input,select,textarea")).forEach((n) => { n.disabled = true; });
   formNode.addEventListener("submit", (e) => {
     e.preventDefault();
     busy(save, () => submitClient(formNode, summary, parts, existing));
@@ -269,7 +270,12 @@ function pickOrType({ label, name, other, typedLabel, typedHelp, typed, readOnly
       typedField.hidden = true;
       lock();
     },
-    /** options: [{value, text, disabled?}]; current: the stored or chosen value ("" = none). */
+    /**
+     * options: [{value, text, disabled?}]; current: the stored or chosen value ("" = none).
+     * @param {Array<{value: string, text: string, disabled?: boolean}>} options
+     * @param {string} current
+     * @param {{empty?: string, missing?: (value: string) => string}} [texts]
+     */
     fill(options, current, { empty, missing } = {}) {
       const known = options.some((o) => o.value === current);
       select.replaceChildren();
@@ -455,7 +461,7 @@ function syncPart(c, readOnly) {
     node,
     value: (formNode) => ({
       includeInSync: radioValue(formNode, "includeInSync") !== false,
-      mode: mode.querySelector("input[name=mode]:checked")?.value || "automatic",
+      mode: /** @type {HTMLInputElement | null} */ (mode.querySelector("input[name=mode]:checked"))?.value || "automatic",
     }),
   };
 }
@@ -528,6 +534,7 @@ async function submitClient(formNode, summary, parts, existing) {
       const taken = new Set(local.filter((e) => !e.duplicate).map((e) => e.field));
       throw new ApiError(422, { detail: "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.", errors: [...local, ...server.filter((e) => !taken.has(e.field))] });
     }
+    /** @type {Record<string, string>} */
     const headers = existing?.etag ? { "If-Match": existing.etag } : {};
     const saved = await request("PUT", `/clients/${encodeURIComponent(id)}`, { body, headers });
     flash("ok", `Klantconfiguratie ${id} is ${saved.status === 201 ? "toegevoegd" : "opgeslagen"}. De journaalposten van ${saved.data.loketAdministrationName || "deze administratie"} worden nu elke nacht overgezet${saved.data.includeInSync ? "" : " zodra u 'meenemen in de synchronisatie' aanzet"}.`);
@@ -571,7 +578,8 @@ function pairTable(caption, left, right, values, prefix, readOnly) {
       h("thead", null, h("tr", null, h("th", { scope: "col" }, left), h("th", { scope: "col" }, right), readOnly ? null : h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Acties")))),
       body),
     readOnly ? null : h("button", { type: "button", class: "secondary", onclick: () => addRow().focus() }, "Regel toevoegen"));
-  const rows = () => [...body.rows].map((tr) => [tr.querySelector("[data-role=from]"), tr.querySelector("[data-role=to]")]);
+  /** @type {() => Array<[HTMLInputElement, HTMLInputElement]>} */
+  const rows = () => [...body.rows].map((tr) => [/** @type {HTMLInputElement} */ (tr.querySelector("[data-role=from]")), /** @type {HTMLInputElement} */ (tr.querySelector("[data-role=to]"))]);
   return {
     node,
     value: () => Object.fromEntries(rows().filter(([a, b]) => a.value.trim() || b.value.trim()).map(([a, b]) => [a.value.trim(), b.value.trim()])),

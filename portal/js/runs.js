@@ -1,3 +1,4 @@
+// @ts-check
 // Runs overzicht, run detail (Loonruns / Meldingen) and Rerun uitvoeren.
 import { api, request } from "./api.js";
 import {
@@ -205,7 +206,7 @@ export async function detail(ctx) {
     if (!ctx.alive()) return;
     header[1].textContent = runTitle(run);
     summary.replaceChildren(runSummary(run, byId));
-    const focused = tabs.contains(document.activeElement) ? document.activeElement.id : null;
+    const focused = document.activeElement && tabs.contains(document.activeElement) ? document.activeElement.id : null;
     tabs.replaceChildren(...tabPanels(run, byId, tab, (t) => { tab = t; }));
     if (focused) document.getElementById(focused)?.focus();
     clearTimeout(timer);
@@ -297,6 +298,7 @@ function checklists(run) {
 }
 
 function tabPanels(run, byId, selected, remember) {
+  /** @type {Array<[string, string, () => HTMLElement]>} */
   const defs = [
     ["loonruns", "Loonruns", () => journalRunsTable(run, byId)],
     ["meldingen", `Meldingen (${run.messages.length})`, () => messagesList(run)],
@@ -425,7 +427,7 @@ export async function rerun(ctx) {
       if (missing.length) {
         showErrors(form, missing);
         summary.replaceChildren(notice("error", h("p", null, "Vul beide datums in als dd-mm-jjjj.")));
-        form.querySelector("[aria-invalid]")?.focus();
+        /** @type {HTMLElement | null} */ (form.querySelector("[aria-invalid]"))?.focus();
         return;
       }
       try {
@@ -439,7 +441,7 @@ export async function rerun(ctx) {
         const unplaced = showErrors(form, error.errors);
         summary.replaceChildren(problemNotice(error, unplaced));
         summary.querySelector(".notice")?.setAttribute("tabindex", "-1");
-        summary.querySelector(".notice")?.focus();
+        /** @type {HTMLElement | null} */ (summary.querySelector(".notice"))?.focus();
       }
     });
   });
