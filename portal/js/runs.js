@@ -25,7 +25,7 @@ export function loketLabel(connections) {
 }
 
 /** The run's badge class: what happened to its loonruns (outcome), else its job status. */
-const statusKind = (run) => run.outcome || run.status;
+export const statusKind = (run) => run.outcome || run.status;
 
 // -- Runs overzicht ---------------------------------------------------------------------------------
 
