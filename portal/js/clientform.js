@@ -15,6 +15,9 @@ import { targetPart } from "./afastarget.js";
 import { mappingPart } from "./mappingform.js";
 
 export const CRUMBS = [["Configuratie"], ["Klantconfiguraties", "#/klanten"]];
+/** @typedef {import("./ui.js").FieldError} FieldError */
+
+/** @type {Record<string, string>} */
 const PERIOD_TYPES = { monthly: "maand", "four-weekly": "4 weken", weekly: "week", unknown: "onbekend" };
 
 registerLabels({
@@ -29,17 +32,25 @@ registerLabels({
   "mapping.periodRule": "Boekperiode", mode: "Verwerking", mapping: "Transponering",
 });
 
-/** AFAS connections a client can book into (an SB Admin Center is not one: its customer
- * environments are). */
-function bookable(c) {
+/**
+ * AFAS connections a client can book into (an SB Admin Center is not one: its customer
+ * environments are).
+ * @param {import("./afastarget.js").Connection} c
+ * @returns {boolean}
+ */
+export function bookable(c) {
   if (c.kind === "loket") return false;
   return !(c.kind === "afas-sb" && (c.details?.role === "admin-center" || c.environment === "admin"));
 }
 
+/**
+ * Klantconfiguratie toevoegen (#/klanten/nieuw) or bekijken / bewerken (#/klanten/{id}).
+ * @param {import("./main.js").ViewContext} ctx
+ */
 export async function form(ctx) {
-  const { view, params, session } = ctx;
+  const { view, params } = ctx;
   const isNew = params[0] === "nieuw";
-  const readOnly = !session.isAdmin;
+  const readOnly = !ctx.session?.isAdmin;
   const title = isNew ? "Client configuratie toevoegen" : `Client configuratie ${params[0]}`;
   add(view, ...pageHeader(title, [...CRUMBS, [isNew ? "Client configuratie toevoegen" : params[0]]]));
   if (isNew && readOnly) {
@@ -51,27 +62,12 @@ export async function form(ctx) {
   const { existing, afas } = data;
   const c = existing || newConfig(afas);
   add(view, ...formNotices(data, readOnly));
-
-  const parts = {
-    client: clientPart(c, isNew),
-    loket: loketPart(c, data),
-    target: targetPart(ctx, c, afas, { readOnly, isNew }),
-    sync: syncPart(c, readOnly),
-    mapping: mappingPart(c.mapping, readOnly),
-  };
-  parts.loket.onClientNumber((number) => { if (isNew && !parts.client.clientId.value) parts.client.clientId.value = number; });
-
+  const parts = formParts(ctx, c, data, { isNew, readOnly });
   const summary = h("div");
   const save = h("button", { type: "submit" }, "Opslaan");
-  const formNode = h("form", { novalidate: true },
-    summary,
-    parts.client.node,
-    parts.loket.node,
-    h("fieldset", null, h("legend", null, "Import configuratie (AFAS)"), parts.target.node, parts.sync.node),
-    parts.mapping.node,
-    readOnly ? null : h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/klanten" }, "Annuleren")));
+  const formNode = formLayout(parts, summary, readOnly ? null : save);
   parts.target.show();
-  if (readOnly) /** @type {NodeListOf<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>} */ (formNode.querySelectorAll("input,select,textarea")).forEach((n) => { n.disabled = true; });
+  if (readOnly) disableAll(formNode);
   formNode.addEventListener("submit", (e) => {
     e.preventDefault();
     busy(save, () => submitClient(formNode, summary, parts, existing));
@@ -79,7 +75,51 @@ export async function form(ctx) {
   add(view, formNode);
 }
 
-/** What the form needs: connections, Loket's payroll administrations, the client, SB's list. */
+/**
+ * The form's parts; a Loket administration's client number fills an empty new klantnummer.
+ * @param {import("./afastarget.js").Alive} ctx @param {any} c the configuration (stored or new)
+ * @param {ClientFormData} data @param {{isNew: boolean, readOnly: boolean}} options
+ */
+function formParts(ctx, c, data, { isNew, readOnly }) {
+  const parts = {
+    client: clientPart(c, isNew),
+    loket: loketPart(c, data),
+    target: targetPart(ctx, c, data.afas, { readOnly, isNew }),
+    sync: syncPart(c, readOnly),
+    mapping: mappingPart(c.mapping, readOnly),
+  };
+  parts.loket.onClientNumber((number) => { if (isNew && !parts.client.clientId.value) parts.client.clientId.value = number; });
+  return parts;
+}
+/** @typedef {ReturnType<typeof formParts>} Parts */
+
+/**
+ * The form: Klant, Export (Loket.nl), Import (AFAS, with the sync choices), Transponering, and
+ * Opslaan / Annuleren unless the user may only read (save: null).
+ * @param {Parts} parts @param {HTMLElement} summary @param {HTMLButtonElement | null} save
+ * @returns {HTMLFormElement}
+ */
+function formLayout(parts, summary, save) {
+  return h("form", { novalidate: true },
+    summary,
+    parts.client.node,
+    parts.loket.node,
+    h("fieldset", null, h("legend", null, "Import configuratie (AFAS)"), parts.target.node, parts.sync.node),
+    parts.mapping.node,
+    save ? h("div", { class: "actions" }, save, h("a", { class: "button secondary", href: "#/klanten" }, "Annuleren")) : null);
+}
+
+/** A reader's form: every control disabled. @param {HTMLFormElement} formNode */
+function disableAll(formNode) {
+  /** @type {NodeListOf<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>} */ (formNode.querySelectorAll("input,select,textarea")).forEach((n) => { n.disabled = true; });
+}
+
+/** @typedef {Awaited<ReturnType<typeof loadFormData>>} ClientFormData */
+
+/**
+ * What the form needs: connections, Loket's payroll administrations, the client, SB's list.
+ * @param {boolean} isNew @param {string} clientId
+ */
 async function loadFormData(isNew, clientId) {
   const [connections, administrations, existing, sbListed] = await Promise.all([
     api.get("/connections").then((a) => a.connections),
@@ -87,13 +127,28 @@ async function loadFormData(isNew, clientId) {
     isNew ? null : request("GET", `/clients/${encodeURIComponent(clientId)}`).then((r) => ({ ...r.data, etag: r.headers.get("etag") })),
     api.get("/afas-sb/environments").catch(() => ({ environments: [], notice: null })),
   ]);
-  // Customer environments of an SB Admin Center that no client uses yet: offered too.
-  const sbNew = (sbListed.environments || []).filter((e) => !e.connected)
-    .map((e) => ({ kind: "afas-sb", environment: e.environment, active: true, viaAdminCenter: true, details: { environmentName: e.name } }));
-  return { connections, administrations, existing, sbListed, afas: [...connections.filter(bookable), ...sbNew] };
+  return { connections, administrations, existing, sbListed, afas: bookableTargets(connections, sbListed.environments) };
 }
 
-function newConfig(afas) {
+/**
+ * Where a client can book: the bookable connections, then the customer environments of an SB
+ * Admin Center that no client uses yet.
+ * @param {import("./afastarget.js").Connection[]} connections
+ * @param {Array<{environment: string, name: string, connected?: boolean}> | undefined} sbEnvironments
+ * @returns {import("./afastarget.js").Connection[]}
+ */
+export function bookableTargets(connections, sbEnvironments) {
+  const sbNew = (sbEnvironments || []).filter((e) => !e.connected)
+    .map((e) => ({ kind: "afas-sb", environment: e.environment, active: true, viaAdminCenter: true, details: { environmentName: e.name } }));
+  return [...connections.filter(bookable), ...sbNew];
+}
+
+/**
+ * A new configuration: in the sync, booked automatically, the default mapping, the first AFAS
+ * environment.
+ * @param {import("./afastarget.js").Connection[]} afas
+ */
+export function newConfig(afas) {
   return {
     includeInSync: true, mode: "automatic",
     mapping: { accounts: {}, costCenters: "pass", costCenterAxis: 1, costUnitAxis: 2, costCenterMap: {}, costUnitMap: {}, description: "Loonjournaal {periode} {administratie} run {volgnummer}", periodRule: null },
@@ -101,17 +156,31 @@ function newConfig(afas) {
   };
 }
 
+/** @param {ClientFormData} data @param {boolean} readOnly */
 function formNotices({ administrations, afas, sbListed }, readOnly) {
   return [
     readOnly ? notice("info", h("p", null, "U kunt deze configuratie bekijken; alleen een beheerder kan hem wijzigen.")) : null,
-    administrations.error ? problemNotice(administrations.error) : null,
+    "error" in administrations ? problemNotice(administrations.error) : null,
     afas.length ? null : notice("warning", h("p", null, "Er is nog geen AFAS-koppeling. "), h("a", { href: "#/koppelingen/afas" }, "Voeg eerst een AFAS koppeling toe")),
     sbListed.notice ? notice("warning", h("p", null, sbListed.notice)) : null,
   ];
 }
 
+// -- Klant -----------------------------------------------------------------------------------------
+
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
+/**
+ * The klantnummer's problems: required; letters, digits, - and _ (64 at most).
+ * @param {string} id
+ * @returns {FieldError[]}
+ */
+export function clientIdProblems(id) {
+  if (!id) return [{ field: "clientId", detail: "is verplicht" }];
+  return CLIENT_ID.test(id) ? [] : [{ field: "clientId", detail: "mag alleen letters, cijfers, - en _ bevatten (max. 64)" }];
+}
+
+/** @param {any} c @param {boolean} isNew */
 function clientPart(c, isNew) {
   const clientId = h("input", { type: "text", autocomplete: "off", value: c.clientId || "", readonly: !isNew, maxlength: "64" });
   const name = h("input", { type: "text", value: c.name || "", maxlength: "100" });
@@ -121,41 +190,65 @@ function clientPart(c, isNew) {
       h("div", { class: "grid-2" },
         field("Klantnummer", clientId, { field: "clientId", help: isNew ? "Letters, cijfers, - en _; bijvoorbeeld het klantnummer uit Loket.nl." : "Het klantnummer wijzigt niet." }),
         field("Naam (optioneel)", name, { field: "name" }))),
-    problems: () => {
-      const id = clientId.value.trim();
-      if (!id) return [{ field: "clientId", detail: "is verplicht" }];
-      return CLIENT_ID.test(id) ? [] : [{ field: "clientId", detail: "mag alleen letters, cijfers, - en _ bevatten (max. 64)" }];
-    },
+    problems: () => clientIdProblems(clientId.value.trim()),
   };
 }
 
-function loketPart(c, { connections, administrations }) {
+// -- Export configuratie (Loket.nl) ---------------------------------------------------------------
+
+/**
+ * A Loket payroll administration as the select shows it: name, client number, period type.
+ * @param {{name: string, clientNumber?: string | null, periodType: string}} a
+ * @returns {string}
+ */
+export function payrollAdministrationText(a) {
+  return `${a.name}${a.clientNumber ? ` – klantnr. ${a.clientNumber}` : ""} (${PERIOD_TYPES[a.periodType] || a.periodType})`;
+}
+
+/**
+ * Loket's payroll administrations grouped by employer, and the stored one when Loket no longer
+ * lists it.
+ * @param {any[]} employers @param {{loketPayrollAdministrationId?: string, loketAdministrationName?: string}} c
+ * @returns {HTMLSelectElement}
+ */
+function payrollAdministrationSelect(employers, c) {
   const admin = h("select", null, h("option", { value: "" }, "Kies een loonadministratie…"));
   const known = new Set();
-  for (const employer of administrations.employers || []) {
+  for (const employer of employers) {
     add(admin, h("optgroup", { label: `${employer.name}${employer.employerNumber ? ` (werkgever ${employer.employerNumber})` : ""}` },
-      employer.payrollAdministrations.map((a) => {
+      employer.payrollAdministrations.map((/** @type {any} */ a) => {
         known.add(a.id);
         return h("option", { value: a.id, selected: a.id === c.loketPayrollAdministrationId, dataset: { clientNumber: a.clientNumber ?? "" } },
-          `${a.name}${a.clientNumber ? ` – klantnr. ${a.clientNumber}` : ""} (${PERIOD_TYPES[a.periodType] || a.periodType})`);
+          payrollAdministrationText(a));
       })));
   }
   if (c.loketPayrollAdministrationId && !known.has(c.loketPayrollAdministrationId)) {
     add(admin, h("option", { value: c.loketPayrollAdministrationId, selected: true }, c.loketAdministrationName || c.loketPayrollAdministrationId));
   }
+  return admin;
+}
+
+/** @param {any} c @param {ClientFormData} data */
+function loketPart(c, { connections, administrations }) {
+  const admin = payrollAdministrationSelect(("employers" in administrations && administrations.employers) || [], c);
   return {
     admin,
     node: h("fieldset", null, h("legend", null, "Export configuratie (Loket.nl)"),
       h("div", { class: "field" }, h("span", { class: "label", id: "f-loket-env" }, "Loket.nl omgeving"), h("p", { "aria-labelledby": "f-loket-env" }, loketLabel(connections))),
       field("Loket.nl administratie", admin, { field: "loketPayrollAdministrationId" })),
+    /** @param {(clientNumber: string) => void} take */
     onClientNumber: (take) => admin.addEventListener("change", () => {
       const number = admin.selectedOptions[0]?.dataset.clientNumber;
       if (number) take(number);
     }),
+    /** @returns {FieldError[]} */
     problems: () => (admin.value ? [] : [{ field: "loketPayrollAdministrationId", detail: "kies een loonadministratie" }]),
   };
 }
 
+// -- Synchronisatie en verwerking ----------------------------------------------------------------
+
+/** @param {any} c @param {boolean} readOnly */
 function syncPart(c, readOnly) {
   const mode = h("fieldset", { class: "field", dataset: { field: "mode" } },
     h("legend", null, "Verwerking"),
@@ -166,6 +259,7 @@ function syncPart(c, readOnly) {
   const node = [yesNoField("Wilt u deze client meenemen in de synchronisatie?", "includeInSync", c.includeInSync, { field: "includeInSync", disabled: readOnly }), mode];
   return {
     node,
+    /** @param {HTMLFormElement} formNode */
     value: (formNode) => ({
       includeInSync: radioValue(formNode, "includeInSync") !== false,
       mode: /** @type {HTMLInputElement | null} */ (mode.querySelector("input[name=mode]:checked"))?.value || "automatic",
@@ -173,15 +267,15 @@ function syncPart(c, readOnly) {
   };
 }
 
+// -- Opslaan -----------------------------------------------------------------------------------------
+
 /**
- * Save in one round: the problems the form sees itself and, when there are any, everything the
- * server knows too (schema, Loket, AFAS: PUT ?validateOnly=true stores nothing), each beside
- * its field; without local problems the save itself checks everything at once.
+ * The body of PUT /clients/{id}: every part's value; a stored rounding rule is kept.
+ * @param {Parts} parts @param {HTMLFormElement} formNode @param {any} existing
+ * @returns {Record<string, unknown>}
  */
-async function submitClient(formNode, summary, parts, existing) {
-  clearErrors(formNode);
-  summary.replaceChildren();
-  const id = parts.client.clientId.value.trim();
+function clientBody(parts, formNode, existing) {
+  /** @type {Record<string, unknown>} */
   const body = {
     loketPayrollAdministrationId: parts.loket.admin.value,
     target: parts.target.value(),
@@ -190,13 +284,38 @@ async function submitClient(formNode, summary, parts, existing) {
     mapping: parts.mapping.value(),
   };
   if (existing?.rounding) body.rounding = { account: existing.rounding.account, maxDifference: existing.rounding.maxDifference };
+  return body;
+}
+
+/**
+ * The form's own problems first, then the server's about the other fields (a duplicate row
+ * does not take its field: the server's error about that row still shows).
+ * @param {FieldError[]} local @param {FieldError[]} server
+ * @returns {FieldError[]}
+ */
+export function mergeProblems(local, server) {
+  const taken = new Set(local.filter((e) => !e.duplicate).map((e) => e.field));
+  return [...local, ...server.filter((e) => !taken.has(e.field))];
+}
+
+/**
+ * Save in one round: the problems the form sees itself and, when there are any, everything the
+ * server knows too (schema, Loket, AFAS: PUT ?validateOnly=true stores nothing), each beside
+ * its field; without local problems the save itself checks everything at once.
+ * @param {HTMLFormElement} formNode @param {HTMLElement} summary @param {Parts} parts @param {any} existing
+ */
+async function submitClient(formNode, summary, parts, existing) {
+  clearErrors(formNode);
+  summary.replaceChildren();
+  const id = parts.client.clientId.value.trim();
+  const body = clientBody(parts, formNode, existing);
   const local = [...parts.client.problems(), ...parts.loket.problems(), ...parts.target.problems(), ...parts.mapping.problems()];
+  /** @param {string} f */
   const locate = (f) => parts.mapping.locate(f) || parts.target.locate(f);
   try {
     if (local.length) {
       const server = await serverProblems(CLIENT_ID.test(id) ? id : "nieuw", body);
-      const taken = new Set(local.filter((e) => !e.duplicate).map((e) => e.field));
-      throw new ApiError(422, { detail: "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.", errors: [...local, ...server.filter((e) => !taken.has(e.field))] });
+      throw new ApiError(422, { detail: "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.", errors: mergeProblems(local, server) });
     }
     /** @type {Record<string, string>} */
     const headers = existing?.etag ? { "If-Match": existing.etag } : {};
@@ -204,14 +323,27 @@ async function submitClient(formNode, summary, parts, existing) {
     flash("ok", `Klantconfiguratie ${id} is ${saved.status === 201 ? "toegevoegd" : "opgeslagen"}. De journaalposten van ${saved.data.loketAdministrationName || "deze administratie"} worden nu elke nacht overgezet${saved.data.includeInSync ? "" : " zodra u 'meenemen in de synchronisatie' aanzet"}.`);
     location.hash = "#/klanten";
   } catch (error) {
-    const unplaced = showErrors(formNode, error.errors, locate);
-    summary.replaceChildren(problemNotice(error, unplaced));
-    const first = formNode.querySelector("[aria-invalid]") || summary.querySelector(".notice");
-    if (first) { if (!first.matches("input,select,textarea")) first.tabIndex = -1; first.focus(); }
+    showProblems(formNode, summary, error, locate);
   }
 }
 
-/** The server's field errors for a body, nothing stored; [] when it has none or cannot check now. */
+/**
+ * Each error beside its field, the rest in the summary; the focus on the first one.
+ * @param {HTMLFormElement} formNode @param {HTMLElement} summary @param {import("./api.js").ApiError} error
+ * @param {(field: string) => Element | null | undefined} locate
+ */
+function showProblems(formNode, summary, error, locate) {
+  const unplaced = showErrors(formNode, error.errors, locate);
+  summary.replaceChildren(problemNotice(error, unplaced));
+  const first = /** @type {HTMLElement | null} */ (formNode.querySelector("[aria-invalid]") || summary.querySelector(".notice"));
+  if (first) { if (!first.matches("input,select,textarea")) first.tabIndex = -1; first.focus(); }
+}
+
+/**
+ * The server's field errors for a body, nothing stored; [] when it has none or cannot check now.
+ * @param {string} id @param {unknown} body
+ * @returns {Promise<FieldError[]>}
+ */
 async function serverProblems(id, body) {
   try {
     await request("PUT", `/clients/${encodeURIComponent(id)}`, { body, query: { validateOnly: "true" } });

@@ -3,7 +3,13 @@
 // their own table), the description and, under Geavanceerd, the period rule and the axes.
 import { field, h } from "./ui.js";
 
+/** @typedef {import("./ui.js").FieldError} FieldError */
+/** A table row's two inputs (Loket code, AFAS code); anything with a value, for the tests. */
+/** @typedef {[{value: string}, {value: string}]} Pair */
+
+/** @type {Record<string, string>} */
 const COST_CENTERS = { pass: "Overnemen uit Loket", map: "Vertalen met een tabel", drop: "Weglaten" };
+/** @type {Record<string, string>} */
 const PERIOD_RULES = {
   "": "Standaard (loonperiode; 4-weken en week: maand van de einddatum)",
   "payroll-period": "Loonperiode = boekperiode",
@@ -11,21 +17,42 @@ const PERIOD_RULES = {
   "start-date-month": "Maand van de begindatum van de loonperiode",
 };
 
+/**
+ * A select of fixed choices ({value: text}), the current one selected.
+ * @param {Record<string, string>} choices @param {string} current
+ * @returns {HTMLSelectElement}
+ */
+function choiceSelect(choices, current) {
+  return h("select", null, Object.entries(choices).map(([v, text]) => h("option", { value: v, selected: current === v }, text)));
+}
 
+/**
+ * As 1 to 5, or (allowEmpty) none.
+ * @param {number | null | undefined} value @param {boolean} allowEmpty
+ * @returns {HTMLSelectElement}
+ */
+function axisSelect(value, allowEmpty) {
+  return h("select", null, allowEmpty ? h("option", { value: "", selected: value == null }, "Geen (weglaten)") : null,
+    [1, 2, 3, 4, 5].map((n) => h("option", { value: String(n), selected: value === n }, `As ${n}`)));
+}
+
+/**
+ * The Transponering part of the client form.
+ * @param {any} m the stored (or new) mapping
+ * @param {boolean} readOnly
+ */
 export function mappingPart(m, readOnly) {
   const accounts = pairTable("Rekeningen (transponeringstabel)", "Loket rekening", "AFAS rekening", m.accounts, "mapping.accounts", readOnly);
   const fallback = h("input", { type: "text", value: m.fallbackAccount || "", maxlength: "16" });
-  const costCenters = h("select", null, Object.entries(COST_CENTERS).map(([v, text]) => h("option", { value: v, selected: m.costCenters === v }, text)));
+  const costCenters = choiceSelect(COST_CENTERS, m.costCenters);
   const centreMap = pairTable("Kostenplaatsen (vertaaltabel)", "Kostenplaats Loket", "Kostenplaats AFAS", m.costCenterMap, "mapping.costCenterMap", readOnly);
   const showCentres = () => { centreMap.hidden = costCenters.value !== "map"; };
   costCenters.addEventListener("change", showCentres);
   showCentres();
   const description = h("input", { type: "text", value: m.description, maxlength: "200" });
-  const periodRule = h("select", null, Object.entries(PERIOD_RULES).map(([v, t]) => h("option", { value: v, selected: (m.periodRule || "") === v }, t)));
-  const axis = (value, allowEmpty) => h("select", null, allowEmpty ? h("option", { value: "", selected: value == null }, "Geen (weglaten)") : null,
-    [1, 2, 3, 4, 5].map((n) => h("option", { value: String(n), selected: value === n }, `As ${n}`)));
-  const centreAxis = axis(m.costCenterAxis, false);
-  const unitAxis = axis(m.costUnitAxis, true);
+  const periodRule = choiceSelect(PERIOD_RULES, m.periodRule || "");
+  const centreAxis = axisSelect(m.costCenterAxis, false);
+  const unitAxis = axisSelect(m.costUnitAxis, true);
   return {
     node: h("fieldset", null, h("legend", null, "Transponering"),
       h("p", { class: "help" }, "Vertaal Loket-grootboekrekeningen naar AFAS-rekeningen. Rekeningen die niet in de tabel staan gaan naar de terugvalrekening, of ongewijzigd naar AFAS als die leeg is."),
@@ -50,25 +77,90 @@ export function mappingPart(m, readOnly) {
       description: description.value,
       periodRule: periodRule.value || null,
     }),
+    /** @returns {FieldError[]} */
     problems: () => [...accounts.problems(), ...centreMap.problems()],
+    /** @param {string} f */
     locate: (f) => accounts.locate(f) || centreMap.locate(f),
   };
 }
 
-/** An editable two-column table (Loket code → AFAS code) with its own add/remove buttons. */
+// -- pair tables (Loket code → AFAS code) -------------------------------------------------------------
+
+/**
+ * The filled rows as {Loket code: AFAS code}, trimmed; empty rows are left out.
+ * @param {Pair[]} rows
+ * @returns {Record<string, string>}
+ */
+export function pairValue(rows) {
+  return Object.fromEntries(rows.filter(([a, b]) => a.value.trim() || b.value.trim()).map(([a, b]) => [a.value.trim(), b.value.trim()]));
+}
+
+/**
+ * The rows' problems: a missing Loket code, a code twice, a missing AFAS code. Each error names
+ * its own row (node): a duplicate lands on the duplicate, not the first.
+ * @template {Pair} P
+ * @param {P[]} rows @param {string} prefix e.g. "mapping.accounts"
+ * @returns {Array<{field: string, detail: string, node: P[number], duplicate?: boolean}>}
+ */
+export function pairProblems(rows, prefix) {
+  const seen = new Set();
+  const found = [];
+  for (const [a, b] of rows) {
+    const key = a.value.trim();
+    if (!key && !b.value.trim()) continue;
+    if (!key) found.push({ field: `${prefix}.?`, detail: "de Loket-code ontbreekt", node: a });
+    else if (seen.has(key)) found.push({ field: `${prefix}.${key}`, detail: "staat al in de tabel", node: a, duplicate: true });
+    else if (!b.value.trim()) found.push({ field: `${prefix}.${key}`, detail: "vul de AFAS-code in", node: b });
+    seen.add(key);
+  }
+  return found;
+}
+
+/**
+ * Where a server error about a row goes: "mapping.accounts.4000" → that row's AFAS input,
+ * "mapping.accounts.x y.[key]" → its Loket input, "mapping.accounts.?" → the Loket input of the
+ * row without a code; null when the error is not about this table or names no row.
+ * @template {Pair} P
+ * @param {P[]} rows @param {string} prefix @param {string} f
+ * @returns {P[number] | null}
+ */
+export function locatePair(rows, prefix, f) {
+  if (!f.startsWith(prefix + ".")) return null;
+  const key = f.slice(prefix.length + 1).replace(/\.\[key\]$/, "");
+  const match = rows.find(([a]) => a.value.trim() === key) || (key === "?" ? rows.find(([a, b]) => !a.value.trim() && b.value.trim()) : null);
+  if (!match) return null;
+  return f.endsWith(".[key]") || key === "?" ? match[0] : match[1];
+}
+
+/**
+ * One row: the two inputs (the AFAS one and the remove button are named after the Loket code)
+ * and, unless read-only, Verwijderen.
+ * @param {{left: string, right: string, readOnly: boolean}} labels @param {string} from @param {string} to
+ * @returns {HTMLTableRowElement}
+ */
+function pairRow({ left, right, readOnly }, from, to) {
+  const a = h("input", { type: "text", value: from, "aria-label": `${left}`, maxlength: "16", disabled: readOnly, dataset: { role: "from" } });
+  const b = h("input", { type: "text", value: to, "aria-label": `${right} voor ${from || "nieuwe regel"}`, maxlength: "16", disabled: readOnly, dataset: { role: "to" } });
+  const remove = readOnly ? null : h("button", { type: "button", class: "link", "aria-label": `Regel ${from || "(nieuw)"} verwijderen`, onclick: () => { row.remove(); } }, "Verwijderen");
+  a.addEventListener("input", () => {
+    b.setAttribute("aria-label", `${right} voor ${a.value || "nieuwe regel"}`);
+    remove?.setAttribute("aria-label", `Regel ${a.value || "(nieuw)"} verwijderen`);
+  });
+  const row = h("tr", null, h("td", null, a), h("td", null, b), remove ? h("td", null, remove) : null);
+  return row;
+}
+
+/**
+ * An editable two-column table (Loket code → AFAS code) with its own add/remove buttons.
+ * @param {string} caption @param {string} left @param {string} right
+ * @param {Record<string, string> | undefined} values @param {string} prefix @param {boolean} readOnly
+ */
 function pairTable(caption, left, right, values, prefix, readOnly) {
   const body = h("tbody");
   const addRow = (from = "", to = "") => {
-    const a = h("input", { type: "text", value: from, "aria-label": `${left}`, maxlength: "16", disabled: readOnly, dataset: { role: "from" } });
-    const b = h("input", { type: "text", value: to, "aria-label": `${right} voor ${from || "nieuwe regel"}`, maxlength: "16", disabled: readOnly, dataset: { role: "to" } });
-    const remove = readOnly ? null : h("button", { type: "button", class: "link", "aria-label": `Regel ${from || "(nieuw)"} verwijderen`, onclick: () => { row.remove(); } }, "Verwijderen");
-    a.addEventListener("input", () => {
-      b.setAttribute("aria-label", `${right} voor ${a.value || "nieuwe regel"}`);
-      remove?.setAttribute("aria-label", `Regel ${a.value || "(nieuw)"} verwijderen`);
-    });
-    const row = h("tr", null, h("td", null, a), h("td", null, b), remove ? h("td", null, remove) : null);
+    const row = pairRow({ left, right, readOnly }, from, to);
     body.append(row);
-    return a;
+    return /** @type {HTMLInputElement} */ (row.querySelector("[data-role=from]"));
   };
   for (const [from, to] of Object.entries(values || {})) addRow(from, to);
   const node = h("div", { class: "field", dataset: { field: prefix } },
@@ -80,29 +172,11 @@ function pairTable(caption, left, right, values, prefix, readOnly) {
   const rows = () => [...body.rows].map((tr) => [/** @type {HTMLInputElement} */ (tr.querySelector("[data-role=from]")), /** @type {HTMLInputElement} */ (tr.querySelector("[data-role=to]"))]);
   return {
     node,
-    value: () => Object.fromEntries(rows().filter(([a, b]) => a.value.trim() || b.value.trim()).map(([a, b]) => [a.value.trim(), b.value.trim()])),
-    problems: () => {
-      const seen = new Set();
-      const found = [];
-      for (const [a, b] of rows()) {
-        const key = a.value.trim();
-        if (!key && !b.value.trim()) continue;
-        // Each error names its own row (node): a duplicate lands on the duplicate, not the first.
-        if (!key) found.push({ field: `${prefix}.?`, detail: "de Loket-code ontbreekt", node: a });
-        else if (seen.has(key)) found.push({ field: `${prefix}.${key}`, detail: "staat al in de tabel", node: a, duplicate: true });
-        else if (!b.value.trim()) found.push({ field: `${prefix}.${key}`, detail: "vul de AFAS-code in", node: b });
-        seen.add(key);
-      }
-      return found;
-    },
-    /** "mapping.accounts.4000" or "mapping.accounts.x y.[key]" → the row's AFAS input. */
-    locate: (f) => {
-      if (!f.startsWith(prefix + ".")) return null;
-      const key = f.slice(prefix.length + 1).replace(/\.\[key\]$/, "");
-      const match = rows().find(([a]) => a.value.trim() === key) || (key === "?" ? rows().find(([a, b]) => !a.value.trim() && b.value.trim()) : null);
-      if (!match) return null;
-      return f.endsWith(".[key]") || key === "?" ? match[0] : match[1];
-    },
+    value: () => pairValue(rows()),
+    problems: () => pairProblems(rows(), prefix),
+    /** @param {string} f */
+    locate: (f) => locatePair(rows(), prefix, f),
+    /** @param {boolean} v */
     set hidden(v) { node.hidden = v; },
   };
 }
