@@ -51,11 +51,15 @@ demo: $(VENV)/.installed node_modules/.installed
 test: setup lint browser
 	$(BIN)/python -m pytest
 
+## lint: ruff and mypy (Python); tsc type-checks portal/js from its JSDoc (tsconfig.json) and
+## Node's test runner runs the portal's unit tests (tests/portal/, the pure helpers; < 1 s)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	node_modules/.bin/tsc -p tsconfig.json
+	node --test tests/portal/
 
 format: setup
 	$(BIN)/ruff format .

@@ -1,17 +1,29 @@
+// @ts-check
 // The management API, as the signed-in user. In Azure the Easy Auth cookie signs every call;
 // with the development sign-in the chosen principal travels as X-MS-CLIENT-PRINCIPAL.
 
 const DEV_KEY = "loonbrug.devPrincipal";
 
+/**
+ * The page's configuration (index.html's #portal-config, filled in by the API).
+ * @typedef {{devSignIn: boolean, apiBase: string, user?: {name: string, officeId: string, isAdmin: boolean} | null,
+ *   signInUrl?: string, signOutUrl?: string}} PortalConfig
+ */
+/** A development principal: who the dev sign-in plays, and the header that says so. */
+/** @typedef {{header: string, name: string, officeId: string, role: string}} DevPrincipal */
+
+/** @type {PortalConfig | null} */
 let configCache = null;
+/** @returns {PortalConfig} */
 export function config() {
   if (!configCache) {
     const node = document.getElementById("portal-config");
-    configCache = node ? JSON.parse(node.textContent) : { devSignIn: false, apiBase: "/api" };
+    configCache = node ? JSON.parse(node.textContent || "null") : { devSignIn: false, apiBase: "/api" };
   }
-  return configCache;
+  return /** @type {PortalConfig} */ (configCache);
 }
 
+/** @returns {DevPrincipal | null} */
 export function devPrincipal() {
   if (!config().devSignIn) return null; // never outside development, whatever the storage holds
   try {
@@ -22,6 +34,7 @@ export function devPrincipal() {
   }
 }
 
+/** @param {DevPrincipal} principal */
 export function saveDevPrincipal(principal) {
   localStorage.setItem(DEV_KEY, JSON.stringify(principal));
 }
@@ -30,6 +43,7 @@ export function forgetDevPrincipal() {
   localStorage.removeItem(DEV_KEY);
 }
 
+/** @type {Record<number, string>} */
 const FALLBACK = {
   0: "Loonbrug is niet bereikbaar. Controleer uw verbinding en probeer het opnieuw.",
   401: "U bent niet (meer) aangemeld. Meld u opnieuw aan.",
@@ -40,7 +54,12 @@ const FALLBACK = {
   429: "Te veel verzoeken tegelijk. Probeer het over een minuut opnieuw.",
 };
 
+/** A refused or failed call: the problem details' Dutch detail, hint and field errors. */
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status; 0 when Loonbrug was not reachable
+   * @param {any} body the problem+json body, if any
+   */
   constructor(status, body) {
     const problem = body && typeof body === "object" ? body : {};
     const detail =
@@ -51,14 +70,22 @@ export class ApiError extends Error {
     this.status = status;
     this.detail = detail;
     this.hint = problem.hint || "";
+    /** @type {import("./ui.js").FieldError[]} */
     this.errors = Array.isArray(problem.errors) ? problem.errors : [];
     this.type = problem.type || "";
     this.incident = problem.incident || "";
   }
 }
 
-/** One HTTP call with the sign-in: answers the Response; throws ApiError(0) when unreachable. */
+/**
+ * One HTTP call with the sign-in: answers the Response; throws ApiError(0) when unreachable.
+ * @param {string} method
+ * @param {URL} url
+ * @param {{body?: unknown, headers?: Record<string, string>, accept?: string}} options
+ * @returns {Promise<Response>}
+ */
 async function send(method, url, { body, headers = {}, accept }) {
+  /** @type {Record<string, string>} */
   const sent = { Accept: accept || "application/json, application/problem+json", ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
   const principal = devPrincipal();
@@ -76,6 +103,7 @@ async function send(method, url, { body, headers = {}, accept }) {
   }
 }
 
+/** @param {Response} response @returns {Promise<ApiError>} */
 async function failure(response) {
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json().catch(() => null) : null;
@@ -83,11 +111,17 @@ async function failure(response) {
   return new ApiError(response.status, data);
 }
 
-/** Call the API: answers {data, headers}; throws ApiError with the Dutch problem details. */
+/**
+ * Call the API: answers {data, headers, status}; throws ApiError with the Dutch problem details.
+ * @param {string} method
+ * @param {string} path below the API base, e.g. "/clients"
+ * @param {{body?: unknown, query?: Record<string, string | number | null | undefined>, headers?: Record<string, string>}} [options]
+ * @returns {Promise<{data: any, headers: Headers, status: number}>}
+ */
 export async function request(method, path, { body, query, headers = {} } = {}) {
   const url = new URL(config().apiBase + path, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
-    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
   }
   const response = await send(method, url, { body, headers });
   if (!response.ok) throw await failure(response);
@@ -100,6 +134,9 @@ export async function request(method, path, { body, query, headers = {} } = {}) 
  * Download a file the API serves (href: a path below the API, as the API lists it) and save it.
  * The file is fetched with the sign-in (the Easy Auth cookie, or the dev principal header that a
  * plain link would not send) and handed to the browser through a Blob URL. Answers the file name.
+ * @param {string} href
+ * @param {string} [fallbackName]
+ * @returns {Promise<string>}
  */
 export async function download(href, fallbackName = "download") {
   const url = new URL(href.startsWith("/") ? href : config().apiBase + "/" + href, location.origin);
@@ -120,9 +157,14 @@ export async function download(href, fallbackName = "download") {
   return name;
 }
 
+/** Shorthands that answer the body only. */
 export const api = {
+  /** @type {(path: string, query?: Record<string, string | number | null | undefined>) => Promise<any>} */
   get: async (path, query) => (await request("GET", path, { query })).data,
+  /** @type {(path: string, body?: unknown) => Promise<any>} */
   post: async (path, body) => (await request("POST", path, { body })).data,
+  /** @type {(path: string, body?: unknown, headers?: Record<string, string>) => Promise<any>} */
   put: async (path, body, headers) => (await request("PUT", path, { body, headers })).data,
+  /** @type {(path: string) => Promise<any>} */
   del: async (path) => (await request("DELETE", path)).data,
 };

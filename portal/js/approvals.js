@@ -1,3 +1,4 @@
+// @ts-check
 // Goedkeuren: journal runs of clients in review mode ("Eerst goedkeuren") wait here until an admin
 // approves (Loonbrug books them, once) or rejects them (with a reason; optionally marked failed
 // in Loket). Readers see the list only.
@@ -184,7 +185,7 @@ function card(ctx, item, { session, outcome, reload }) {
         if (error.status === 422) {
           const unplaced = showErrors(form, error.errors);
           summary.replaceChildren(problemNotice(error, unplaced));
-          form.querySelector("[aria-invalid]")?.focus();
+          /** @type {HTMLElement | null} */ (form.querySelector("[aria-invalid]"))?.focus();
         } else {
           await failed(error, "Afwijzen");
         }

@@ -1,3 +1,4 @@
+// @ts-check
 // Configuratie › Koppelingen: Loket.nl (consent), AFAS Profit (token) and AFAS SB+ (consent).
 import { api } from "./api.js";
 import {
@@ -277,7 +278,7 @@ export async function profit(ctx) {
       } catch (error) {
         const unplaced = showErrors(form, error.errors);
         summary.replaceChildren(problemNotice(error, unplaced));
-        (form.querySelector("[aria-invalid]") || summary.querySelector(".notice"))?.focus?.();
+        /** @type {HTMLElement | null} */ (form.querySelector("[aria-invalid]") || summary.querySelector(".notice"))?.focus?.();
       }
     });
   });

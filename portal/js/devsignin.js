@@ -1,3 +1,4 @@
+// @ts-check
 // Ontwikkel-aanmelding: development and demo only. The server serves this file only when
 // LOONBRUG_ENVIRONMENT=development outside Azure; in Azure, Easy Auth signs users in.
 import { config, saveDevPrincipal } from "./api.js";
@@ -45,10 +46,10 @@ export async function signIn(ctx) {
     const officeId = office.value.trim();
     if (!/^[A-Za-z0-9-]{1,64}$/.test(officeId)) errors.push({ field: "officeId", detail: "Gebruik alleen letters, cijfers en - (maximaal 64 tekens)." });
     if (!name.value.trim()) errors.push({ field: "name", detail: "Vul een naam in." });
-    if (errors.length) { showErrors(form, errors); form.querySelector("[aria-invalid]").focus(); return; }
-    const role = form.querySelector("input[name=role]:checked").value;
+    if (errors.length) { showErrors(form, errors); /** @type {HTMLElement} */ (form.querySelector("[aria-invalid]")).focus(); return; }
+    const role = /** @type {HTMLInputElement} */ (form.querySelector("input[name=role]:checked")).value;
     const userId = `dev-${name.value.trim().toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
-    const principal = { officeId, name: name.value.trim(), role, userId };
+    const principal = { officeId, name: name.value.trim(), role, userId, header: "" };
     principal.header = encodePrincipal({ ...principal, roles: role === "beheerder" ? [ADMIN_ROLE] : [] });
     saveDevPrincipal(principal);
     const next = sessionStorage.getItem("loonbrug.after-sign-in") || "#/runs";

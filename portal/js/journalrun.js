@@ -1,3 +1,4 @@
+// @ts-check
 // One journal run (loonrun) of a run: its status, the exports (CSV, AFAS JSON) and the audit copy
 // (what Loket gave, what Loonbrug built and sent, what AFAS answered), each downloadable.
 import { api, download } from "./api.js";

@@ -1,11 +1,25 @@
+// @ts-check
 // The portal's shell: who is signed in, the menu, the dev banner, and the hash router.
 import { api, config, devPrincipal, forgetDevPrincipal } from "./api.js";
 import { add, h, notice, retryButton, takeFlash } from "./ui.js";
 import * as runs from "./runs.js";
 
+/**
+ * What a screen gets: its container, the route's parameters and query, who is signed in, and
+ * alive() (false once the user went elsewhere: a late answer must not draw). session is null
+ * only on the sign-in page.
+ * @typedef {{view: HTMLElement, params: string[], query: URLSearchParams,
+ *   session: {name: string, officeId: string, isAdmin: boolean} | null, config: import("./api.js").PortalConfig,
+ *   alive: () => boolean, refresh: () => Promise<void>}} ViewContext
+ */
+/** A screen: draws into ctx.view; may answer a cleanup (timers) for when the user leaves. */
+/** @typedef {(ctx: ViewContext) => Promise<(() => void) | void | undefined | null>} View */
+
+/** @type {(file: string, name: string) => View} */
 const lazy = (file, name) => async (ctx) => (await import(file))[name](ctx);
 
 // [pattern, section (menu), view]
+/** @type {Array<[RegExp, string | null, View]>} */
 const ROUTES = [
   [/^runs$/, "runs", runs.list],
   [/^runs\/([^/]+)$/, "runs", runs.detail],
@@ -28,24 +42,27 @@ const ROUTES = [
 
 // Addresses in e-mails and OAuth landings (English, as the API names things) → the screens.
 // "klanten": the legacy address of Client configuraties (bookmarks, older e-mails).
+/** @type {Record<string, string>} */
 const ALIASES = { connections: "koppelingen", klanten: "clients", goedkeuren: "approvals", meldingen: "notifications" }; // legacy address
 
-const main = document.getElementById("main");
+const main = /** @type {HTMLElement} */ (document.getElementById("main"));
 const cfg = config();
+/** @type {{cleanup: (() => void) | null, seq: number}} */
 let current = { cleanup: null, seq: 0 };
 let firstRender = true;
 
 /** Who is signed in: the dev principal (development) or the Easy Auth user. */
+/** @returns {{name: string, officeId: string, isAdmin: boolean} | null} */
 export function session() {
   if (cfg.devSignIn) {
     const p = devPrincipal();
     return p ? { name: p.name, officeId: p.officeId, isAdmin: p.role === "beheerder" } : null;
   }
-  return cfg.user;
+  return cfg.user ?? null;
 }
 
 function renderUser() {
-  const box = document.getElementById("user");
+  const box = /** @type {HTMLElement} */ (document.getElementById("user"));
   box.replaceChildren();
   const user = session();
   if (!user) return;
@@ -60,7 +77,7 @@ function renderUser() {
 }
 
 function renderBanner() {
-  const banner = document.getElementById("dev-banner");
+  const banner = /** @type {HTMLElement} */ (document.getElementById("dev-banner"));
   if (!cfg.devSignIn) return;
   banner.hidden = false;
   banner.replaceChildren(
@@ -70,8 +87,8 @@ function renderBanner() {
 }
 
 function setupMenu() {
-  const toggle = document.querySelector(".menu-toggle");
-  const nav = document.getElementById("nav");
+  const toggle = /** @type {HTMLButtonElement} */ (document.querySelector(".menu-toggle"));
+  const nav = /** @type {HTMLElement} */ (document.getElementById("nav"));
   const narrow = matchMedia("(max-width: 760px)");
   const apply = () => {
     toggle.hidden = !narrow.matches;
@@ -84,7 +101,7 @@ function setupMenu() {
   narrow.addEventListener("change", apply);
   apply();
   nav.addEventListener("click", (e) => {
-    if (e.target.closest("a") && narrow.matches) { toggle.setAttribute("aria-expanded", "false"); apply(); }
+    if (/** @type {Element} */ (e.target).closest("a") && narrow.matches) { toggle.setAttribute("aria-expanded", "false"); apply(); }
   });
 }
 
@@ -117,7 +134,7 @@ async function render() {
     return;
   }
   const route = ROUTES.find(([pattern]) => pattern.test(path));
-  document.querySelectorAll("[data-nav]").forEach((a) => {
+  /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-nav]")).forEach((a) => {
     if (route && a.dataset.nav === route[1]) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   });
@@ -125,7 +142,7 @@ async function render() {
   const flashed = takeFlash();
   const ctx = {
     view,
-    params: route ? path.match(route[0]).slice(1) : [],
+    params: route ? (path.match(route[0]) || []).slice(1) : [],
     query,
     session: user,
     config: cfg,
@@ -161,7 +178,7 @@ let recount = false;
 function countApprovals() {
   if (!session()) return;
   if (counting) { recount = true; return; }
-  const badge = document.getElementById("approvals-count");
+  const badge = /** @type {HTMLElement} */ (document.getElementById("approvals-count"));
   counting = api.get("/approvals").then((answer) => {
     const n = answer.approvals.length;
     badge.hidden = n === 0;

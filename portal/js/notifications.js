@@ -1,3 +1,4 @@
+// @ts-check
 // Configuratie › E-mailmeldingen: who gets e-mail from Loonbrug and which e-mails (GET/PUT
 // /api/notifications). Readers see the settings; only admins change them.
 import { request } from "./api.js";
@@ -43,11 +44,12 @@ export async function form(ctx) {
     addRow("").focus();
     renumber();
   } }, "Adres toevoegen");
-  const inputs = () => [...rows.querySelectorAll("input[type=email]")];
+  const inputs = () => [.../** @type {NodeListOf<HTMLInputElement>} */ (rows.querySelectorAll("input[type=email]"))];
   const renumber = () => {
     inputs().forEach((input, i) => {
-      input.closest("li").querySelector("label").textContent = `E-mailadres ${i + 1}`;
-      input.closest("li").querySelector("button")?.setAttribute("aria-label", `E-mailadres ${i + 1} verwijderen`);
+      const row = /** @type {HTMLLIElement} */ (input.closest("li"));
+      /** @type {HTMLLabelElement} */ (row.querySelector("label")).textContent = `E-mailadres ${i + 1}`;
+      row.querySelector("button")?.setAttribute("aria-label", `E-mailadres ${i + 1} verwijderen`);
     });
     if (addButton) addButton.disabled = inputs().length >= MAX_RECIPIENTS;
     emptyNote.hidden = inputs().length > 0;
@@ -119,7 +121,7 @@ export async function form(ctx) {
           return match ? sent[Number(match[1])] || null : null;
         });
         summary.replaceChildren(problemNotice(error, unplaced));
-        const first = formNode.querySelector("[aria-invalid]") || summary.querySelector(".notice");
+        const first = /** @type {HTMLElement | null} */ (formNode.querySelector("[aria-invalid]") || summary.querySelector(".notice"));
         if (first) { if (!first.matches("input")) first.tabIndex = -1; first.focus(); }
       }
     });

@@ -1,3 +1,4 @@
+// @ts-check
 // Aansluiting (issue 20): per client and year, does AFAS still hold what Loket journalled?
 // Years, periods green/red, every difference in Dutch with what to do, the drill-down to the
 // journal run (with its audit copy) and the AFAS entry, and the CSV export. Read-only.

@@ -1,3 +1,4 @@
+// @ts-check
 // Runs overzicht, run detail (Loonruns / Meldingen) and Rerun uitvoeren.
 import { api, request } from "./api.js";
 import {
@@ -24,7 +25,7 @@ export function loketLabel(connections) {
 }
 
 /** The run's badge class: what happened to its loonruns (outcome), else its job status. */
-const statusKind = (run) => run.outcome || run.status;
+export const statusKind = (run) => run.outcome || run.status;
 
 // -- Runs overzicht ---------------------------------------------------------------------------------
 
@@ -207,7 +208,7 @@ export async function detail(ctx) {
     if (!ctx.alive()) return;
     header[1].textContent = runTitle(run);
     summary.replaceChildren(runSummary(run, byId));
-    const focused = tabs.contains(document.activeElement) ? document.activeElement.id : null;
+    const focused = document.activeElement && tabs.contains(document.activeElement) ? document.activeElement.id : null;
     tabs.replaceChildren(...tabPanels(run, byId, tab, (t) => { tab = t; }));
     if (focused) document.getElementById(focused)?.focus();
     clearTimeout(timer);
@@ -299,6 +300,7 @@ function checklists(run) {
 }
 
 function tabPanels(run, byId, selected, remember) {
+  /** @type {Array<[string, string, () => HTMLElement]>} */
   const defs = [
     ["loonruns", "Loonruns", () => journalRunsTable(run, byId)],
     ["meldingen", `Meldingen (${run.messages.length})`, () => messagesList(run)],
@@ -427,7 +429,7 @@ export async function rerun(ctx) {
       if (missing.length) {
         showErrors(form, missing);
         summary.replaceChildren(notice("error", h("p", null, "Vul beide datums in als dd-mm-jjjj.")));
-        form.querySelector("[aria-invalid]")?.focus();
+        /** @type {HTMLElement | null} */ (form.querySelector("[aria-invalid]"))?.focus();
         return;
       }
       try {
@@ -441,7 +443,7 @@ export async function rerun(ctx) {
         const unplaced = showErrors(form, error.errors);
         summary.replaceChildren(problemNotice(error, unplaced));
         summary.querySelector(".notice")?.setAttribute("tabindex", "-1");
-        summary.querySelector(".notice")?.focus();
+        /** @type {HTMLElement | null} */ (summary.querySelector(".notice"))?.focus();
       }
     });
   });

@@ -1,6 +1,25 @@
+// @ts-check
 // Small DOM and formatting helpers shared by every screen.
+import { date, parseDate } from "./format.js";
 
-/** h("p", {class: "x", onclick: fn}, "text", child, [more]) */
+/** A child of h()/add(): a node, text, or a list of them; null/undefined/false are skipped. */
+/** @typedef {Node | string | number | boolean | null | undefined | ChildList} Child */
+/** @typedef {Child[]} ChildList */
+/** Attributes for h(): `class`, `dataset`, `value`, `on<event>` handlers, any other attribute. */
+/** @typedef {Record<string, any> | null | undefined} Attrs */
+/** A field error as the API's problem details list it; `node` is a form's own locator. */
+/** @typedef {{field: string, detail: string, node?: Element, duplicate?: boolean}} FieldError */
+/** What problemNotice shows: an ApiError or any Error. */
+/** @typedef {{detail?: string, hint?: string, errors?: FieldError[], incident?: string, status?: number}} Problem */
+
+/**
+ * h("p", {class: "x", onclick: fn}, "text", child, [more])
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
@@ -23,12 +42,19 @@ export function h(tag, attrs, ...children) {
   return node;
 }
 
-/** node.append(...) that skips null/false (conditional children). */
+/**
+ * node.append(...) that skips null/false (conditional children).
+ * @template {Element} N
+ * @param {N} node
+ * @param {...Child} children
+ * @returns {N}
+ */
 export function add(node, ...children) {
   append(node, children);
   return node;
 }
 
+/** @param {Element} node @param {Child[]} children */
 function append(node, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
@@ -38,53 +64,20 @@ function append(node, children) {
 }
 
 let uid = 0;
+/** @type {(prefix?: string) => string} */
 export const nextId = (prefix = "f") => `${prefix}-${++uid}`;
 
-// -- formatting (Dutch, Europe/Amsterdam) --------------------------------------------------------
+// -- formatting (format.js: pure, tested under Node) ------------------------------------------------
 
-const stamp = new Intl.DateTimeFormat("nl-NL", {
-  timeZone: "Europe/Amsterdam", day: "2-digit", month: "2-digit", year: "numeric",
-  hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-});
-
-/** "2022-08-05T11:58:00Z" → "05-08-2022 13:58" */
-export function dateTime(iso) {
-  if (!iso) return "—";
-  const parts = Object.fromEntries(stamp.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
-  return `${parts.day}-${parts.month}-${parts.year} ${parts.hour}:${parts.minute}`;
-}
-
-/** "2022-08-05" → "05-08-2022" */
-export function date(iso) {
-  if (!iso) return "—";
-  const [y, m, d] = iso.slice(0, 10).split("-");
-  return `${d}-${m}-${y}`;
-}
-
-/**
- * A date as a person types it → "2024-02-29" (ISO, for the API), or null when it is no date.
- * Takes dd-mm-jjjj (also d-m-jjjj, with / or . between) and, for pasted values, jjjj-mm-dd.
- */
-export function parseDate(text) {
-  const value = String(text ?? "").trim();
-  let match = value.match(/^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$/);
-  let [d, m, y] = match ? [match[1], match[2], match[3]] : [];
-  if (!match) {
-    match = value.match(/^(\d{4})-(\d{2})-(\d{2})$/);
-    if (!match) return null;
-    [y, m, d] = [match[1], match[2], match[3]];
-  }
-  const day = Number(d), month = Number(m), year = Number(y);
-  const probe = new Date(Date.UTC(year, month - 1, day));
-  if (year < 1900 || probe.getUTCFullYear() !== year || probe.getUTCMonth() !== month - 1 || probe.getUTCDate() !== day) return null;
-  return `${y}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
-}
+export { date, dateTime, money, parseDate, period, yesNo } from "./format.js";
 
 /**
  * A date field that shows and takes dd-mm-jjjj whatever the browser's locale (an
  * <input type="date"> shows the browser's own format, e.g. mm/dd/yyyy in English). value: ISO
  * ("2024-02-01") or "". Read it with parseDate(input.value); a typed date is tidied to
  * dd-mm-jjjj when the field is left.
+ * @param {{value?: string} & Record<string, any>} [attrs]
+ * @returns {HTMLInputElement}
  */
 export function dateInput({ value = "", ...attrs } = {}) {
   const input = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", placeholder: "dd-mm-jjjj", maxlength: "10", ...attrs, value: value ? date(value) : "" });
@@ -95,24 +88,14 @@ export function dateInput({ value = "", ...attrs } = {}) {
   return input;
 }
 
-/** "2020-3" → "2020 - 3" */
-export const period = (text) => (text || "").replace("-", " - ");
-
-/** A decimal string ("12345.6") as Dutch money ("12.345,60"), exact (no floating point). */
-export function money(text) {
-  let value = String(text ?? "0").trim();
-  const negative = value.startsWith("-");
-  if (negative) value = value.slice(1);
-  let [whole, fraction = ""] = value.split(".");
-  fraction = (fraction + "00").slice(0, Math.max(2, fraction.length));
-  whole = whole.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ".");
-  return `${negative ? "-" : ""}${whole},${fraction}`;
-}
-
-export const yesNo = (value) => (value ? "Ja" : "Nee");
-
 // -- page parts -----------------------------------------------------------------------------------
 
+/**
+ * The breadcrumb trail and the page's h1.
+ * @param {string} title
+ * @param {string[][]} [crumbs] [text, href?] each; the last one is the current page
+ * @returns {HTMLElement[]}
+ */
 export function pageHeader(title, crumbs = []) {
   const trail = crumbs; // no "Dashboard" crumb: Loonbrug has no dashboard (the manual's has)
   return [
@@ -124,19 +107,27 @@ export function pageHeader(title, crumbs = []) {
   ];
 }
 
+/** @param {string} kind @param {string} text @returns {HTMLSpanElement} */
 export function badge(kind, text) {
   return h("span", { class: `status ${kind}` }, text);
 }
 
+/** @param {string} kind @param {...Child} content @returns {HTMLDivElement} */
 export function notice(kind, ...content) {
   return h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, content);
 }
 
+/** @param {...Child} content @returns {HTMLDivElement} */
 export function empty(...content) {
   return h("div", { class: "empty" }, content);
 }
 
-/** A problem from the API: Dutch detail, hint, and the field errors nobody else showed. */
+/**
+ * A problem from the API: Dutch detail, hint, and the field errors nobody else showed.
+ * @param {Problem} error
+ * @param {FieldError[]} [unplaced]
+ * @returns {HTMLDivElement}
+ */
 export function problemNotice(error, unplaced) {
   const errors = unplaced ?? error.errors ?? [];
   return notice(
@@ -150,21 +141,32 @@ export function problemNotice(error, unplaced) {
 }
 
 /** "Server niet bereikbaar" (status 0), a timeout or a 5xx: a button that loads the screen
- * again (main.js re-renders the route on loonbrug:retry). */
+ * again (main.js re-renders the route on loonbrug:retry).
+ * @param {Problem | null | undefined} error
+ * @returns {HTMLParagraphElement | null}
+ */
 export function retryButton(error) {
   const status = error?.status;
-  if (!(status === 0 || status === 429 || status >= 500)) return null;
+  if (!(status === 0 || status === 429 || (status ?? 0) >= 500)) return null;
   return h("p", null, h("button", { type: "button", class: "secondary retry",
     onclick: () => window.dispatchEvent(new CustomEvent("loonbrug:retry")) }, "Opnieuw proberen"));
 }
 
+/** @type {Record<string, string>} */
 const LABELS = {};
+/** @param {Record<string, string>} map */
 export function registerLabels(map) { Object.assign(LABELS, map); }
+/** @param {string} field */
 function fieldLabel(field) { return LABELS[field] ? `${LABELS[field]}:` : `${field}:`; }
 
 /**
  * A table. columns: [{label, key?, render?(row) → node/text, num?}]. Stacks into cards on a phone
  * (each cell shows its column name).
+ * @template T
+ * @param {Array<{label: string, key?: string, render?: (row: T) => Child, num?: boolean}>} columns
+ * @param {T[]} rows
+ * @param {{caption?: string, rowAttrs?: (row: T) => Attrs}} [options]
+ * @returns {HTMLDivElement}
  */
 export function table(columns, rows, { caption, rowAttrs } = {}) {
   return h("div", { class: "table-wrap" },
@@ -174,11 +176,17 @@ export function table(columns, rows, { caption, rowAttrs } = {}) {
       h("tbody", null, rows.map((row) =>
         h("tr", rowAttrs ? rowAttrs(row) : null, columns.map((c) =>
           h("td", { "data-label": c.label, class: c.num ? "num" : null },
-            c.render ? c.render(row) : row[c.key] ?? "—"))))),
+            c.render ? c.render(row) : (c.key ? /** @type {any} */ (row)[c.key] : null) ?? "—"))))),
     ));
 }
 
-/** A labelled form field. control: an input/select/textarea element (gets an id). */
+/**
+ * A labelled form field. control: an input/select/textarea element (gets an id).
+ * @param {string} label
+ * @param {HTMLElement} control
+ * @param {{help?: string, field?: string}} [options]
+ * @returns {HTMLDivElement}
+ */
 export function field(label, control, { help, field: name } = {}) {
   const id = control.id || nextId();
   control.id = id;
@@ -191,7 +199,14 @@ export function field(label, control, { help, field: name } = {}) {
     help ? h("p", { class: "help", id: helpId }, help) : null);
 }
 
-/** Ja/Nee radio buttons in a fieldset. */
+/**
+ * Ja/Nee radio buttons in a fieldset.
+ * @param {string} legend
+ * @param {string} name
+ * @param {unknown} value
+ * @param {{field?: string, disabled?: boolean}} [options]
+ * @returns {HTMLFieldSetElement}
+ */
 export function yesNoField(legend, name, value, { field: fieldName, disabled } = {}) {
   const group = h("fieldset", { class: "field", dataset: fieldName ? { field: fieldName } : undefined },
     h("legend", null, legend),
@@ -201,13 +216,15 @@ export function yesNoField(legend, name, value, { field: fieldName, disabled } =
   return group;
 }
 
+/** The chosen Ja/Nee: true, false, or null when none is chosen. @param {ParentNode} form @param {string} name @returns {boolean | null} */
 export function radioValue(form, name) {
   const chosen = form.querySelector(`input[name="${name}"]:checked`);
-  return chosen ? chosen.value === "true" : null;
+  return chosen instanceof HTMLInputElement ? chosen.value === "true" : null;
 }
 
 // -- field errors ---------------------------------------------------------------------------------
 
+/** @param {ParentNode} scope */
 export function clearErrors(scope) {
   scope.querySelectorAll(".field-error").forEach((n) => n.remove());
   scope.querySelectorAll("[aria-invalid]").forEach((n) => {
@@ -222,6 +239,10 @@ export function clearErrors(scope) {
  * Show each error beside its field: the error's own node (a form's local check of one table
  * row), a custom locator(field) for table rows, or [data-field="target.journal"]. Answers the
  * errors that found no field (shown in the summary).
+ * @param {ParentNode} scope
+ * @param {FieldError[]} errors
+ * @param {(field: string) => Element | null | undefined} [locate]
+ * @returns {FieldError[]}
  */
 export function showErrors(scope, errors, locate) {
   const unplaced = [];
@@ -241,6 +262,7 @@ export function showErrors(scope, errors, locate) {
   return unplaced;
 }
 
+/** @param {string} text */
 export function announce(text) {
   const live = document.getElementById("live");
   if (live) { live.textContent = ""; setTimeout(() => { live.textContent = text; }, 30); }
@@ -249,7 +271,9 @@ export function announce(text) {
 // -- messages that survive one navigation -------------------------------------------------------------
 
 const FLASH = "loonbrug.flash";
+/** @param {string} kind @param {string} text */
 export function flash(kind, text) { sessionStorage.setItem(FLASH, JSON.stringify({ kind, text })); }
+/** @returns {HTMLDivElement | null} */
 export function takeFlash() {
   const raw = sessionStorage.getItem(FLASH);
   sessionStorage.removeItem(FLASH);
@@ -258,7 +282,13 @@ export function takeFlash() {
   return notice(kind, h("p", null, text));
 }
 
-/** Run an async action with the button disabled and "bezig" announced. */
+/**
+ * Run an async action with the button disabled and "bezig" announced.
+ * @template R
+ * @param {HTMLElement & {disabled?: boolean}} button a button; a link only gets aria-busy (an <a> cannot be disabled)
+ * @param {() => Promise<R> | R} action
+ * @returns {Promise<R>}
+ */
 export async function busy(button, action) {
   const label = button.textContent;
   button.disabled = true;

@@ -214,7 +214,7 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     )
     assert as_reader.status_code == 200 and as_reader.json()["status"] == "red"
     bad = reconciliation(world, 1900)
-    assert bad.status_code == 400 and bad.headers["Content-Type"].startswith(
+    assert bad.status_code == 422 and bad.headers["Content-Type"].startswith(
         "application/problem+json"
     )
     assert "kan niet" in bad.json()["detail"]

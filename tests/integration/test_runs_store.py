@@ -308,7 +308,7 @@ def test_runs_stored_before_the_counters_are_counted_once_then_kept(
 def test_a_search_reads_the_newest_runs_only_and_says_so(
     services: Services, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.api.handlers.runs import _matcher
+    from shared.api.handlers.runs import run_matcher
     from shared.store import runs as store
 
     monkeypatch.setattr(store, "SEARCH_WINDOW", 4)
@@ -318,11 +318,11 @@ def test_a_search_reads_the_newest_runs_only_and_says_so(
         runs.create(
             NewRun(office, f"rerun-{n}", RunType.RERUN, T0 + timedelta(days=n)), jobs_total=0
         )
-    newest = runs.counted_page(office, limit=10, page=1, matches=_matcher("28-11-2026"))
+    newest = runs.counted_page(office, limit=10, page=1, matches=run_matcher("28-11-2026"))
     assert [r.run_id for r in newest.runs] == ["rerun-5"]
     assert (newest.total, newest.unfiltered_total, newest.searched) == (1, 6, 4)
-    oldest = runs.counted_page(office, limit=10, page=1, matches=_matcher("23-11-2026"))
+    oldest = runs.counted_page(office, limit=10, page=1, matches=run_matcher("23-11-2026"))
     assert (oldest.runs, oldest.searched) == ([], 4)  # beyond the newest 4: not searched
     few = RunRepository(services.storage)
     monkeypatch.setattr(store, "SEARCH_WINDOW", 500)
-    assert few.counted_page(office, limit=10, page=1, matches=_matcher("rerun")).searched is None
+    assert few.counted_page(office, limit=10, page=1, matches=run_matcher("rerun")).searched is None

@@ -82,8 +82,8 @@ def test_dutch_texts_in_shared_use_one_term_per_concept() -> None:
 
 def test_portal_writes_a_period_as_the_manual_does() -> None:
     """The portal's one period formatter gives "2020 - 3"; no screen prints payrollPeriod raw."""
-    ui = (ROOT / "portal" / "js" / "ui.js").read_text(encoding="utf-8")
-    assert 'export const period = (text) => (text || "").replace("-", " - ");' in ui
+    fmt = (ROOT / "portal" / "js" / "format.js").read_text(encoding="utf-8")
+    assert 'export const period = (text) => (text || "").replace("-", " - ");' in fmt
     raw = re.compile(r"\$\{[\w.?]*payrollPeriod\}")
     for path in sorted((ROOT / "portal" / "js").glob("*.js")):
         assert not raw.search(path.read_text(encoding="utf-8")), path.name

@@ -7,7 +7,14 @@ from decimal import Decimal
 from pydantic import Field
 
 from shared.api.failures import problem_for
-from shared.api.http import ApiResponse, Problem, bad_request, json_response, not_found
+from shared.api.http import (
+    ApiResponse,
+    FieldError,
+    Problem,
+    json_response,
+    not_found,
+    validation_failed,
+)
 from shared.api.operations import Access, Operation, QueryParam, Reply, RequestContext
 from shared.api.schemas import ResponseModel
 from shared.clients.model import SbTarget
@@ -267,10 +274,11 @@ def _year(ctx: RequestContext, this_year: int) -> int:
     if not raw:
         return this_year
     if not raw.isdigit() or not this_year - YEARS_BACK * 2 <= int(raw) <= this_year + 1:
-        raise bad_request(
+        detail = (
             f"Jaar '{raw[:10]}' kan niet: kies een jaar van {this_year - YEARS_BACK * 2} tot en "
             f"met {this_year + 1}."
         )
+        raise validation_failed([FieldError("year", detail)], detail)
     return int(raw)
 
 
@@ -282,7 +290,10 @@ def get_reconciliation(ctx: RequestContext) -> ApiResponse:
         raise not_found("Deze client bestaat niet (of hoort niet bij uw kantoor).") from None
     fmt = (ctx.request.query.get("format") or "json").strip().lower()
     if fmt not in ("json", "csv"):
-        raise bad_request("Formaat kan alleen json of csv zijn.")
+        raise validation_failed(
+            [FieldError("format", "kan alleen json of csv zijn")],
+            "Formaat kan alleen json of csv zijn.",
+        )
     this_year = to_amsterdam(utc_now()).year
     year = _year(ctx, this_year)
     try:
