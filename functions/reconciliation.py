@@ -2,20 +2,19 @@
 
 import azure.functions as func
 
-from functions._http import serve
+from functions._http import route, serve
 from shared.api.handlers import reconciliation
 from shared.bootstrap import get_services
 from shared.reconciliation.weekly import RECONCILIATION_QUEUE, process_office_message, weekly_tick
 
 bp = func.Blueprint()
-ANONYMOUS = func.AuthLevel.ANONYMOUS  # Easy Auth signs users in; see docs/architecture.md
 
 # Daily at 05:20 UTC; the job runs only on RECONCILIATION_WEEKDAY (Europe/Amsterdam), as the
 # nightly gates on NIGHTLY_LOCAL_HOUR.
 RECONCILIATION_SCHEDULE = "0 20 5 * * *"
 
 
-@bp.route(route=reconciliation.GET_RECONCILIATION.route, methods=["GET"], auth_level=ANONYMOUS)
+@route(bp, reconciliation.GET_RECONCILIATION)
 def get_client_reconciliation(req: func.HttpRequest) -> func.HttpResponse:
     return serve(reconciliation.GET_RECONCILIATION, req)
 

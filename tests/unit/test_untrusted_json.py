@@ -163,6 +163,9 @@ ALLOWED_ELSEWHERE = {
     "shared/store/approvals.py": "our own table rows",
     "shared/store/connections.py": "our own table rows",
     "shared/store/run_details.py": "our own table rows (the Loket checks of a message)",
+    "shared/reconciliation/service.py": "our own audit copies (what was prepared and sent)",
+    "shared/reconciliation/weekly.py": "queue messages Loonbrug enqueued (reconciliation-jobs)",
+    "shared/store/reconciliations.py": "our own table rows (the differences already reported)",
 }
 PARSERS = {"loads", "load", "JSONDecoder", "raw_decode", "model_validate_json"}
 
