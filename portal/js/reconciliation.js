@@ -6,6 +6,7 @@ import { api, download } from "./api.js";
 import { add, badge, busy, empty, h, money, notice, pageHeader, problemNotice, table } from "./ui.js";
 
 const CRUMB = ["Aansluiting", "#/aansluiting"];
+/** @type {Record<string, [string, string]>} */
 const STATUS = {
   green: ["done", "Sluit aan"],
   red: ["failed", "Verschil"],
