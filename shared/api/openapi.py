@@ -114,6 +114,8 @@ def build_document(operations: Iterable[Operation], *, server_url: str) -> dict[
                 }
             elif reply.schema is not None:
                 response["content"] = {reply.content_type: {"schema": dict(reply.schema)}}
+            for media_type, schema in reply.other_content.items():
+                response.setdefault("content", {})[media_type] = {"schema": dict(schema)}
             item["responses"][str(status)] = response
         for status in _problem_statuses(op):
             item["responses"].setdefault(

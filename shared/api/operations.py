@@ -39,6 +39,9 @@ class Reply:
     model: type[BaseModel] | None = None
     content_type: str = "application/json"
     schema: Mapping[str, Any] | None = None  # used when there is no model
+    # Further media types the same answer may come in (e.g. ``text/csv`` on ``format=csv``),
+    # each with its schema; the OpenAPI document lists them beside ``content_type``.
+    other_content: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def problem_reply(description: str) -> Reply:

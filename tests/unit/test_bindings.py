@@ -143,3 +143,12 @@ def test_http_triggers_take_method_and_auth_level_from_one_place() -> None:
         assert "auth_level" not in text, path.name
         assert 'methods=["' not in text, path.name
     assert (ROOT / "function_app.py").read_text(encoding="utf-8").count("auth_level") == 1
+
+
+def test_every_media_type_an_operation_answers_is_in_the_document() -> None:
+    """``format=csv`` answers text/csv: the document must say so, or clients reject the answer."""
+    document = openapi("http://127.0.0.1:7071")
+    reconciliation = document["paths"]["/api/clients/{clientId}/reconciliation"]["get"]
+    content = reconciliation["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
+    assert content["text/csv"]["schema"] == {"type": "string"}

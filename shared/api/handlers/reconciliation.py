@@ -352,7 +352,11 @@ GET_RECONCILIATION = Operation(
         QueryParam("format", "json (default) or csv", {"type": "string", "enum": ["json", "csv"]}),
     ),
     replies={
-        200: Reply("The periods, their status and every difference.", ReconciliationOut),
+        200: Reply(
+            "The periods, their status and every difference (as CSV with `format=csv`).",
+            ReconciliationOut,
+            other_content={"text/csv": {"type": "string"}},
+        ),
     },
     description=(
         "Read-only. Loket totals come from the audit copies (Loket is asked only for the list "
