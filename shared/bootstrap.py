@@ -46,7 +46,7 @@ from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
 from shared.store.storage import Storage, http_session
 from shared.sync.administrations import booker_of
-from shared.sync.bookers import AfasBooker, ChartCache
+from shared.sync.bookers import AnyBooker, ChartCache
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
 from shared.sync.worker import WorkerDeps
@@ -239,7 +239,7 @@ class Services:
         return self.sb_connections.client(office_id, parse_sb_environment(environment))
 
     # -- client configurations and the sync ---------------------------------------------------
-    def booker(self, config: ClientConfig) -> AfasBooker:
+    def booker(self, config: ClientConfig) -> AnyBooker:
         """The AFAS side of a client: its administration behind one booking interface."""
         return booker_of(
             config,

@@ -25,7 +25,6 @@ from shared.clients.errors import (
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.failures import Failure, classify
 from shared.journal.builder import Draft
-from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.mapping import JournalMapping, template_problems
 from shared.journal.models import JournalRun
@@ -36,7 +35,7 @@ from shared.store.bookings import BookingRepository
 from shared.store.clients import MappingTooLarge
 from shared.store.connections import Connection, ConnectionKey, ConnectionState
 from shared.store.tables import ConcurrencyConflict
-from shared.sync.bookers import AfasBooker, prepare, target_key
+from shared.sync.bookers import AnyBooker, prepare, target_key
 from shared.sync.ledger import Booking, State, may_be_in_afas
 
 SAVE_REFUSED = "De client configuratie is niet opgeslagen: controleer de gemarkeerde velden."
@@ -79,7 +78,7 @@ class Preview:
     """The entry a Loket journal run would become, and what the booking ledger holds for it."""
 
     run: JournalRun
-    draft: Draft[ProfitEntry] | Draft[SbEntry]
+    draft: Draft[Any]  # Draft[ProfitEntry] or Draft[SbEntry]: the client's booker says which
     findings: list[Finding]
     booking: Booking | None  # the ledger row of this run in the client's administration
     reference: str  # the ledger's reference, else what a first post would carry
@@ -94,7 +93,7 @@ class ClientService:
     clients: ClientStore
     connections: ConnectionLookup
     loket: Callable[[str], AbstractContextManager[LoketClient]]
-    booker: Callable[[ClientConfig], AfasBooker]
+    booker: Callable[[ClientConfig], AnyBooker]
     clock: Callable[[], datetime]
     bookings: BookingRepository | None = None
     # AFAS SB: takes an Admin Center's customer environment into use (office, environment, user)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient
 from shared.clients.model import ClientConfig, ProfitTarget
-from shared.sync.bookers import AfasBooker, ChartCache, ProfitBooker, SbBooker
+from shared.sync.bookers import AnyBooker, ChartCache, ProfitBooker, SbBooker
 
 
 def booker_of(
@@ -20,7 +20,7 @@ def booker_of(
     profit_connection: Callable[[str, str], tuple[ProfitClient, str]],
     sb_client: Callable[[str, str], SbClient],
     charts: ChartCache,
-) -> AfasBooker:
+) -> AnyBooker:
     """The AFAS side of a client: its administration behind one booking interface."""
     target = config.target
     if isinstance(target, ProfitTarget):

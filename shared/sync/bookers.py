@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from shared.afas.models import SbBooking
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient, SbEndpointNotGranted
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
-from shared.journal.builder import Draft, Source, build_profit_entry, build_sb_entry
+from shared.journal.builder import Draft, EntryT, Source, build_profit_entry, build_sb_entry
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.identifiers import sb_tracking_identifier
@@ -54,8 +54,9 @@ def target_key(target: ProfitTarget | SbTarget) -> str:
     return f"sb|{target.environment}|{target.administration_id}"
 
 
-class AfasBooker(Protocol):
-    """One AFAS administration of a client, as the booking step sees it."""
+class AfasBooker(Protocol[EntryT]):
+    """One AFAS administration of a client, as the booking step sees it: books entries of one
+    type (``ProfitEntry`` or ``SbEntry``), so a draft never meets the wrong adapter."""
 
     @property
     def key(self) -> str: ...  # the booking-ledger partition: one per AFAS administration
@@ -72,12 +73,12 @@ class AfasBooker(Protocol):
     @property
     def journal(self) -> str: ...  # Profit journal code; "" for SB
 
-    def draft(self, source: Source) -> Draft[ProfitEntry] | Draft[SbEntry]: ...
+    def draft(self, source: Source) -> Draft[EntryT]: ...
 
-    def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]: ...
+    def precheck(self, draft: Draft[EntryT]) -> list[Finding]: ...
 
     def reference(
-        self, draft: Draft[ProfitEntry] | Draft[SbEntry], loket_journal_run_id: str, generation: int
+        self, draft: Draft[EntryT], loket_journal_run_id: str, generation: int
     ) -> str: ...  # voucher number (Profit) / Tracking-Identifier (SB) of a new post
 
     # How long after a post whose outcome stayed unknown AFAS may still book it; None when a post
@@ -88,7 +89,7 @@ class AfasBooker(Protocol):
     @property
     def replays(self) -> bool: ...  # SB: a repeated reference answers the first answer again
 
-    def post(self, draft: Draft[ProfitEntry] | Draft[SbEntry], reference: str) -> str:
+    def post(self, draft: Draft[EntryT], reference: str) -> str:
         """Send the entry once with ``reference``; the entry number AFAS gave it."""
         ...
 
@@ -98,6 +99,12 @@ class AfasBooker(Protocol):
         ...
 
     def check(self) -> list[tuple[str, str]]: ...  # configuration problems: (field, Dutch text)
+
+
+# What the factory (``administrations.booker_of``) answers: a Profit or an SB booker. The entry
+# type is bound where it is used: every function that takes a booker and a draft is generic over
+# it (``AfasBooker[EntryT]``, ``Draft[EntryT]``), so mypy refuses an SB draft for a Profit booker.
+AnyBooker = AfasBooker[Any]
 
 
 def ledger_administration(row: Booking) -> int:
@@ -278,8 +285,7 @@ class ProfitBooker:
             environment_label=self.environment,
         )
 
-    def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]:
-        assert isinstance(draft.entry, ProfitEntry)
+    def precheck(self, draft: Draft[ProfitEntry]) -> list[Finding]:
         facts = self.facts((draft.entry.year,))
         if any(line.dimensions for line in draft.entry.lines):
             facts = replace(facts, allocations=self.allocations())
@@ -313,9 +319,8 @@ class ProfitBooker:
         return self.target.journal
 
     def reference(
-        self, draft: Draft[ProfitEntry] | Draft[SbEntry], loket_journal_run_id: str, generation: int
+        self, draft: Draft[ProfitEntry], loket_journal_run_id: str, generation: int
     ) -> str:
-        assert isinstance(draft.entry, ProfitEntry)
         return draft.entry.voucher_number  # the same on every attempt: the look-up finds it
 
     @property
@@ -326,8 +331,8 @@ class ProfitBooker:
     def replays(self) -> bool:
         return False
 
-    def post(self, draft: Draft[ProfitEntry] | Draft[SbEntry], reference: str) -> str:
-        assert isinstance(draft.entry, ProfitEntry) and reference == draft.entry.voucher_number
+    def post(self, draft: Draft[ProfitEntry], reference: str) -> str:
+        assert reference == draft.entry.voucher_number
         return str(self.client.post_entry(draft.entry))
 
     def look_up(self, row: Booking) -> str | None:
@@ -417,8 +422,7 @@ class SbBooker:
             self._facts = SbFacts(accounts=accounts, periods=periods)
         return self._facts
 
-    def precheck(self, draft: Draft[ProfitEntry] | Draft[SbEntry]) -> list[Finding]:
-        assert isinstance(draft.entry, SbEntry)
+    def precheck(self, draft: Draft[SbEntry]) -> list[Finding]:
         found = precheck_sb(draft.entry, self.facts())
         if self._said_skipped:  # once per job, not once per journal run
             found = [f for f in found if f.code != PERIOD_CHECK_SKIPPED]
@@ -435,10 +439,7 @@ class SbBooker:
     def journal(self) -> str:
         return ""
 
-    def reference(
-        self, draft: Draft[ProfitEntry] | Draft[SbEntry], loket_journal_run_id: str, generation: int
-    ) -> str:
-        assert isinstance(draft.entry, SbEntry)
+    def reference(self, draft: Draft[SbEntry], loket_journal_run_id: str, generation: int) -> str:
         return sb_tracking_identifier(
             loket_journal_run_id,
             environment=self.target.environment,
@@ -455,8 +456,7 @@ class SbBooker:
     def replays(self) -> bool:
         return True
 
-    def post(self, draft: Draft[ProfitEntry] | Draft[SbEntry], reference: str) -> str:
-        assert isinstance(draft.entry, SbEntry)
+    def post(self, draft: Draft[SbEntry], reference: str) -> str:
         booking: SbBooking = self.client.post_entry(draft.entry, reference)
         return sb_entry_number(booking)
 
@@ -491,8 +491,8 @@ class SbBooker:
 
 
 def prepare(
-    target: AfasBooker, config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]
-) -> tuple[Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
+    target: AfasBooker[EntryT], config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]
+) -> tuple[Draft[EntryT], list[Finding]]:
     """Build the entry for one journal run and pre-check it (when the build itself passed):
     what the worker, an approval and the preview all do before deciding."""
     draft = target.draft(source_for(config, run, lines))
@@ -533,7 +533,7 @@ def sb_entry_number(booking: SbBooking) -> str:
     return booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
 
 
-def for_run(target: AfasBooker, office_id: str, run_id: str) -> AfasBooker:
+def for_run(target: AnyBooker, office_id: str, run_id: str) -> AnyBooker:
     """The target as the jobs of run ``run_id`` use it: a Profit target shares the facts of its
     administration with the other jobs of that run in this process (its own cache, if set)."""
     if isinstance(target, ProfitBooker) and target.charts is not None:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Generic
 
 from shared.afas.errors import (
     AfasError,
@@ -38,14 +38,13 @@ from shared.afas.errors import (
     post_outcome,
     read_disposition,
 )
-from shared.journal.builder import Draft
-from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.builder import Draft, EntryT
 from shared.loket.client import LoketClient
 from shared.store.bookings import BookingRepository
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger
 from shared.sync.audit import fingerprint as wire_fingerprint
-from shared.sync.bookers import AfasBooker, Booked
+from shared.sync.bookers import AfasBooker, AnyBooker, Booked
 from shared.sync.ledger import Booking, Holder, State, Step
 
 log = logging.getLogger("loonbrug.sync")
@@ -166,8 +165,8 @@ UNREAD: Final = Unread()
 def book_once(
     bookings: BookingRepository,
     clock: Callable[[], datetime],
-    target: AfasBooker,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    target: AfasBooker[EntryT],
+    draft: Draft[EntryT],
     loket_journal_run_id: str,
     holder: Holder,
     *,
@@ -197,11 +196,11 @@ def book_once(
 
 
 @dataclass
-class _Attempt:
+class _Attempt(Generic[EntryT]):
     bookings: BookingRepository
     clock: Callable[[], datetime]
-    target: AfasBooker
-    draft: Draft[ProfitEntry] | Draft[SbEntry]
+    target: AfasBooker[EntryT]
+    draft: Draft[EntryT]
     run_id: str
     holder: Holder
     policy: BookingPolicy
@@ -408,7 +407,7 @@ def tell_loket_booked(
     loket: LoketClient,
     booking: Booking,
     loket_journal_run_id: str,
-    target: AfasBooker,
+    target: AnyBooker,
     booked: Booked,
 ) -> None:
     """MarkAsProcessed in Loket, then ledger -> marked."""

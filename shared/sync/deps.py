@@ -19,7 +19,7 @@ from shared.store.bookings import BookingRepository
 from shared.store.clients import ClientRepository
 from shared.store.run_details import JournalRunOutcome, RunDetailRepository
 from shared.store.runs import Run, RunRepository
-from shared.sync.bookers import AfasBooker
+from shared.sync.bookers import AnyBooker
 from shared.sync.booking import BookingPolicy
 from shared.sync.ledger import Holder
 from shared.sync.messages import SyncJob
@@ -35,7 +35,7 @@ class WorkerDeps:
     clients: ClientRepository
     bookings: BookingRepository
     loket: Callable[[str], AbstractContextManager[LoketClient]]  # office -> client
-    target: Callable[[ClientConfig], AfasBooker]
+    target: Callable[[ClientConfig], AnyBooker]
     clock: Callable[[], datetime]
     audit: AuditStore | None = None  # the audit copy of every journal run (Blob Storage)
     approvals: ApprovalRepository | None = None  # review mode; None books as automatic

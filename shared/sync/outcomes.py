@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from shared import telemetry
 from shared.afas.errors import AfasError
 from shared.clients.model import ClientConfig
-from shared.journal.builder import Draft
-from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.builder import Draft, EntryT
 from shared.journal.findings import Finding, Severity
 from shared.journal.models import JournalLine, JournalRun
 from shared.loket.client import LoketClient
@@ -24,7 +23,7 @@ from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level,
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import texts
 from shared.sync.audit import AuditScope, record_answer, record_prepared
-from shared.sync.bookers import AfasBooker, Booked
+from shared.sync.bookers import AnyBooker, Booked
 from shared.sync.booking import tell_loket_booked
 from shared.sync.deps import JobState, WorkerDeps
 from shared.sync.ledger import Booking
@@ -39,7 +38,7 @@ class Recorder:
 
     deps: WorkerDeps
     state: JobState
-    target: AfasBooker
+    target: AnyBooker
     journal_run: JournalRun
 
     def _row(
@@ -195,7 +194,7 @@ def keep_prepared(
     config: ClientConfig,
     journal_run: JournalRun,
     lines: Sequence[JournalLine],
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    draft: Draft[EntryT],
     findings: Sequence[Finding],
 ) -> None:
     """The audit copy of what Loket returned and what was built from it (if audit is on)."""
@@ -271,7 +270,7 @@ def report_needs_attention(
 def report_booked(
     deps: WorkerDeps,
     loket: LoketClient,
-    target: AfasBooker,
+    target: AnyBooker,
     record: Recorder,
     scope: AuditScope,
     journal_run: JournalRun,

@@ -21,8 +21,7 @@ from datetime import timedelta
 
 from shared.afas.errors import Disposition
 from shared.failures import Failure, classify
-from shared.journal.builder import Draft
-from shared.journal.entries import ProfitEntry, SbEntry
+from shared.journal.builder import Draft, EntryT
 from shared.journal.findings import Finding
 from shared.journal.models import JournalRunStatus, shown_period
 from shared.loket.errors import LoketError
@@ -326,8 +325,8 @@ def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProb
 
 def _settled_before(
     deps: WorkerDeps,
-    target: AfasBooker,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    target: AfasBooker[EntryT],
+    draft: Draft[EntryT],
     loket_journal_run_id: str,
     holder: Holder,
 ) -> bool:
@@ -352,7 +351,7 @@ def _settled_before(
 def _refresh(
     deps: WorkerDeps,
     item: ApprovalItem,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    draft: Draft[EntryT],
     findings: list[Finding],
 ) -> None:
     """Put the newly built entry on the item and make it pending again (the admin re-reviews)."""

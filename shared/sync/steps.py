@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.clients.model import BookingMode
-from shared.journal.builder import Draft
+from shared.journal.builder import Draft, EntryT
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding, Severity
 from shared.journal.models import JournalLine, JournalRun, JournalRunStatus
@@ -31,7 +31,7 @@ from shared.store.runs import RunType
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger, texts
 from shared.sync.audit import fingerprint as wire_fingerprint
-from shared.sync.bookers import AfasBooker, Booked, prepare
+from shared.sync.bookers import AfasBooker, AnyBooker, Booked, prepare
 from shared.sync.booking import (
     UNREAD,
     BookedElsewhere,
@@ -65,7 +65,7 @@ __all__ = ["book_journal_run", "entry_description"]
 def book_journal_run(
     deps: WorkerDeps,
     loket: LoketClient,
-    target: AfasBooker,
+    target: AnyBooker,
     state: JobState,
     journal_run: JournalRun,
 ) -> None:
@@ -156,11 +156,11 @@ def read_lines(
 
 def prepare_entry(
     deps: WorkerDeps,
-    target: AfasBooker,
+    target: AfasBooker[EntryT],
     state: JobState,
     journal_run: JournalRun,
     lines: Sequence[JournalLine],
-) -> tuple[Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
+) -> tuple[Draft[EntryT], list[Finding]]:
     draft, findings = prepare(target, state.config, journal_run, lines)
     deps.checkpoint("prechecked")
     scope = scope_of(state, journal_run)
@@ -173,7 +173,7 @@ def settle_outstanding(
     loket: LoketClient,
     state: JobState,
     record: Recorder,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    draft: Draft[EntryT],
     findings: list[Finding],
 ) -> bool:
     """Before a pre-check that now blocks fails the run: a post of it may be outstanding (the
@@ -220,7 +220,7 @@ def review_gate(
     deps: WorkerDeps,
     state: JobState,
     record: Recorder,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    draft: Draft[EntryT],
     warnings: list[Finding],
 ) -> str | None:
     """Review mode: prepare (or refresh) the approval item and stop, unless an admin approved
@@ -246,7 +246,7 @@ def book(
     loket: LoketClient,
     state: JobState,
     record: Recorder,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    draft: Draft[EntryT],
     warnings: list[Finding],
     approved: str | None,
     known: Booking | Unread | None = UNREAD,
@@ -319,7 +319,7 @@ def reopen_approval(
     deps: WorkerDeps,
     state: JobState,
     record: Recorder,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    draft: Draft[EntryT],
     warnings: list[Finding],
 ) -> None:
     """The entry changed after an admin approved it, before it was booked: nothing was sent; the
@@ -343,9 +343,9 @@ def reopen_approval(
 
 def prepared_item(
     state: JobState,
-    target: AfasBooker,
+    target: AfasBooker[EntryT],
     journal_run: JournalRun,
-    draft: Draft[ProfitEntry] | Draft[SbEntry],
+    draft: Draft[EntryT],
     warnings: Sequence[Finding],
 ) -> Prepared:
     entry = draft.entry

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,7 +25,7 @@ from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, ProfitLine, SbEntry, SbLine
 from shared.journal.periods import BookingPeriod, PeriodRule
 from shared.settings import Settings
-from shared.sync.bookers import AfasBooker, Booked, ProfitBooker, SbBooker
+from shared.sync.bookers import AnyBooker, Booked, ProfitBooker, SbBooker
 from shared.sync.booking import BookingPolicy, book_once
 from shared.sync.ledger import Holder
 from tests.support.api import admin_headers
@@ -78,7 +79,7 @@ class Booker:
         self.policy = BookingPolicy(settle_pause=0.05)
         self.environment = environment
 
-    def target(self, entry: ProfitEntry | SbEntry) -> AfasBooker:
+    def target(self, entry: ProfitEntry | SbEntry) -> AnyBooker:
         if isinstance(entry, ProfitEntry):
             assert isinstance(self.client, ProfitClient)
             return ProfitBooker(
@@ -96,11 +97,7 @@ class Booker:
     ) -> Booked:
         """Book ``entry`` as Loket journal run ``run_id`` (default: the voucher / description)."""
         period = BookingPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD)
-        draft: Draft[ProfitEntry] | Draft[SbEntry]
-        if isinstance(entry, ProfitEntry):
-            draft = Draft(entry, period, ())
-        else:
-            draft = Draft(entry, period, ())
+        draft: Draft[Any] = Draft(entry, period, ())
         key = run_id or (
             entry.voucher_number if isinstance(entry, ProfitEntry) else entry.description
         )

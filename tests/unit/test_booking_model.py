@@ -96,7 +96,7 @@ from shared.loket.client import LoketClient
 from shared.store.tables import ConcurrencyConflict
 from shared.sync.audit import fingerprint as wire_fingerprint
 from shared.sync.bookers import (
-    AfasBooker,
+    AnyBooker,
     Booked,
     ProfitBooker,
     SbBooker,
@@ -628,9 +628,9 @@ class BookingModel(RuleBasedStateMachine):
         self.bookings = GatedBookings(self.store, self)
         self.loket = GatedLoket(self)
         self.afas = self.make_afas()
-        self.target: AfasBooker = self.make_target()
+        self.target: AnyBooker = self.make_target()
         self.runs: list[str] = []
-        self.drafts: dict[str, Draft[ProfitEntry] | Draft[SbEntry]] = {}
+        self.drafts: dict[str, Draft[Any]] = {}
         self.callers: list[Caller] = []
         self.running: dict[int, Delivery] = {}  # slot -> its delivery under way
         self.by_glet: dict[greenlet, Delivery] = {}
@@ -649,10 +649,10 @@ class BookingModel(RuleBasedStateMachine):
     def make_afas(self) -> AfasModel:
         raise NotImplementedError
 
-    def make_target(self) -> AfasBooker:
+    def make_target(self) -> AnyBooker:
         raise NotImplementedError
 
-    def make_draft(self, n: int) -> Draft[ProfitEntry] | Draft[SbEntry]:
+    def make_draft(self, n: int) -> Draft[Any]:
         raise NotImplementedError
 
     @property
@@ -964,11 +964,11 @@ class ProfitBooking(BookingModel):
     def make_afas(self) -> AfasModel:
         return ProfitModel(self)
 
-    def make_target(self) -> AfasBooker:
+    def make_target(self) -> AnyBooker:
         client = cast(ProfitClient, self.afas)
         return ProfitBooker(client, ProfitTarget("12345", 1, "80"))
 
-    def make_draft(self, n: int) -> Draft[ProfitEntry] | Draft[SbEntry]:
+    def make_draft(self, n: int) -> Draft[Any]:
         return profit_draft(n)
 
     def clock_may_move(self) -> bool:
@@ -1000,11 +1000,11 @@ class SbBookingModel(BookingModel):
     def make_afas(self) -> AfasModel:
         return SbModel(self)
 
-    def make_target(self) -> AfasBooker:
+    def make_target(self) -> AnyBooker:
         client = cast(SbClient, self.afas)
         return SbBooker(client, SbTarget("enyoi", SB_ADMINISTRATION))
 
-    def make_draft(self, n: int) -> Draft[ProfitEntry] | Draft[SbEntry]:
+    def make_draft(self, n: int) -> Draft[Any]:
         return sb_draft(n)
 
     @precondition(lambda self: bool(self.parked()))
