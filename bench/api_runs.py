@@ -22,9 +22,10 @@ from bench.common import Result, base_env, fresh_azurite, percentile, timed
 from bench.common import size as bench_size
 from shared.api.auth import encode_principal
 from shared.bootstrap import Services
+from shared.runs.model import RunType
 from shared.settings import Settings
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
-from shared.store.runs import NewRun, RunType
+from shared.store.runs import NewRun
 from tests.support.localhost import start_local_host
 
 SIZES = (1_000, 100_000)

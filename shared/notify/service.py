@@ -30,11 +30,13 @@ from shared.notify.texts import (
     nightly_summary,
     reauthorization,
 )
+from shared.runs.model import JobStatus, RunStatus, RunType
+from shared.runs.texts import run_status_text
 from shared.store.clients import ClientRepository
 from shared.store.connections import ConnectionKind, ConnectionRepository
 from shared.store.notifications import NotificationRepository
 from shared.store.run_details import JournalRunOutcome, RunDetailRepository
-from shared.store.runs import JobStatus, Run, RunRepository, RunStatus, RunType
+from shared.store.runs import Run, RunRepository
 
 log = logging.getLogger("loonbrug.notify")
 
@@ -142,7 +144,7 @@ class Notifier:
                     )
         mail = nightly_summary(
             business_date=run.business_date,
-            status_text=run.status_text,
+            status_text=run_status_text(run),
             run_id=run.run_id,
             clients=[counts[k] for k in sorted(counts)],
             portal=self.portal,

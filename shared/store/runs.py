@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any, Final
 
 from azure.core import MatchConditions
@@ -33,6 +32,15 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from shared import untrusted_json
+from shared.runs.model import (
+    JobOutcome,
+    JobStatus,
+    JournalRunCounts,
+    RunProgress,
+    RunStatus,
+    RunType,
+    count_finished_job,
+)
 from shared.store.storage import Storage
 from shared.store.tables import (
     MAX_TRANSACTION,
@@ -48,28 +56,6 @@ from shared.store.tables import (
 TABLE: Final = "Runs"
 # Table Storage drops None on merge, so a released lease is a moment long past.
 NO_LEASE: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class RunType(StrEnum):
-    NIGHTLY = "nightly"
-    RERUN = "rerun"
-
-
-class RunStatus(StrEnum):
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobStatus.DONE, JobStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -120,64 +106,24 @@ class Run:
         )
 
     @property
-    def status_text(self) -> str:
-        """The manual's wording, counting loonruns: "Wordt uitgevoerd", "Uitgevoerd (3/3)"."""
-        return self.journal_runs.text
-
-    @property
     def outcome(self) -> str:
         return self.journal_runs.outcome
 
-
-@dataclass(frozen=True)
-class JournalRunCounts:
-    """The loonruns of a run by what became of them, and the run's outcome in those terms. The
-    manual's "Uitgevoerd (3/3)" means "3 of the 3 loonruns imported": the fraction counts the
-    loonruns that were to be booked (imported, failed, awaiting approval, rejected); skipped ones
-    (a test year, already booked) are not in it."""
-
-    imported: int = 0
-    failed: int = 0
-    awaiting: int = 0
-    rejected: int = 0
-    skipped: int = 0
-    clients_failed: int = 0  # jobs that failed as a whole (no loonrun behind the failure)
-    running: bool = False
-    run_failed: bool = False  # e.g. a run that could not start (Loket not connected)
-    clients_done: int = 0
-    clients_total: int = 0
-
     @property
-    def total(self) -> int:
-        return self.imported + self.failed + self.awaiting + self.rejected
-
-    @property
-    def outcome(self) -> str:
-        """running | failed | awaiting_approval | imported | rejected | nothing_to_do"""
-        if self.running:
-            return "running"
-        if self.failed or self.clients_failed or self.run_failed:
-            return "failed"
-        if self.awaiting:
-            return "awaiting_approval"
-        if self.imported:
-            return "imported"
-        if self.rejected:
-            return "rejected"
-        return "nothing_to_do"
-
-    @property
-    def text(self) -> str:
-        fraction = f"({self.imported}/{self.total})"
-        rejected = f", {self.rejected} afgewezen" if self.rejected else ""
-        return {
-            "running": f"Wordt uitgevoerd ({self.clients_done} van {self.clients_total} clients)",
-            "failed": f"Uitgevoerd met fouten {fraction}" if self.total else "Mislukt",
-            "awaiting_approval": f"Wacht op goedkeuring {fraction}",
-            "imported": f"Uitgevoerd {fraction[:-1]}{rejected})",
-            "rejected": f"Afgewezen {fraction}",
-            "nothing_to_do": "Niets te boeken",
-        }[self.outcome]
+    def progress(self) -> RunProgress:
+        """What finishing a job changes (:func:`shared.runs.model.count_finished_job`)."""
+        return RunProgress(
+            planned=self.planned,
+            jobs_total=self.jobs_total,
+            jobs_done=self.jobs_done,
+            jobs_failed=self.jobs_failed,
+            imported=self.imported,
+            failed=self.failed,
+            skipped=self.skipped,
+            awaiting=self.awaiting,
+            job_errors=self.job_errors,
+            status=self.status,
+        )
 
 
 @dataclass(frozen=True)
@@ -205,19 +151,6 @@ class Job:
             and self.lease_until is not None
             and self.lease_until > now
         )
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    imported: int = 0
-    failed: int = 0
-    skipped: int = 0
-    error: str = ""  # set when the job itself failed (not only some journal runs)
-    awaiting: int = 0  # loonruns prepared for approval (review mode)
-
-    @property
-    def job_failed(self) -> bool:
-        return bool(self.error) or self.failed > 0
 
 
 @dataclass(frozen=True)
@@ -729,19 +662,14 @@ class RunRepository:
                 raise LookupError(f"job {run_id}/{client_id} does not exist")
             if job.status.finished:
                 return None
-            done = run.jobs_done + 1
-            failed_jobs = run.jobs_failed + (1 if outcome.job_failed else 0)
-            status = RunStatus.RUNNING
-            if run.planned and done >= run.jobs_total:
-                status = RunStatus.FAILED if failed_jobs else RunStatus.DONE
-            job_status = JobStatus.FAILED if outcome.job_failed else JobStatus.DONE
+            counted = count_finished_job(run.progress, outcome)
             ops: list[Any] = [
                 (
                     "update",
                     {
                         "PartitionKey": office_id,
                         "RowKey": _job_key(run_id, client_id),
-                        "status": job_status.value,
+                        "status": outcome.status.value,
                         "imported": outcome.imported,
                         "failed": outcome.failed,
                         "skipped": outcome.skipped,
@@ -759,14 +687,8 @@ class RunRepository:
                     {
                         "PartitionKey": office_id,
                         "RowKey": run.index_key,
-                        "jobs_done": done,
-                        "jobs_failed": failed_jobs,
-                        "status": status.value,
-                        "imported": run.imported + outcome.imported,
-                        "failed": run.failed + outcome.failed,
-                        "skipped": run.skipped + outcome.skipped,
-                        "awaiting": run.awaiting + outcome.awaiting,
-                        "job_errors": run.job_errors + (1 if outcome.error else 0),
+                        "status": counted.status.value,
+                        **counted.counters(),
                     },
                     {
                         "mode": UpdateMode.MERGE,
@@ -779,14 +701,14 @@ class RunRepository:
                 self._table.submit_transaction(ops)
                 return replace(
                     run,
-                    jobs_done=done,
-                    jobs_failed=failed_jobs,
-                    status=status,
-                    imported=run.imported + outcome.imported,
-                    failed=run.failed + outcome.failed,
-                    skipped=run.skipped + outcome.skipped,
-                    awaiting=run.awaiting + outcome.awaiting,
-                    job_errors=run.job_errors + (1 if outcome.error else 0),
+                    status=counted.status,
+                    jobs_done=counted.jobs_done,
+                    jobs_failed=counted.jobs_failed,
+                    imported=counted.imported,
+                    failed=counted.failed,
+                    skipped=counted.skipped,
+                    awaiting=counted.awaiting,
+                    job_errors=counted.job_errors,
                 )
             except TableTransactionError as exc:
                 if _code(exc) not in ("UpdateConditionNotSatisfied", "ConditionNotMet"):

@@ -6,7 +6,7 @@ import logging
 
 from shared import telemetry
 from shared.bootstrap import Services
-from shared.store.runs import RunStatus
+from shared.runs.model import RunStatus
 from shared.sync import worker
 from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE, MalformedMessage, SyncJob
 

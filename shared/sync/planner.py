@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 
 from shared.clients.model import ClientConfig
 from shared.clock import to_amsterdam
+from shared.runs.model import RunType
 from shared.store.clients import ClientRepository
 from shared.store.connections import (
     ConnectionKey,
@@ -30,7 +31,7 @@ from shared.store.connections import (
     ConnectionState,
 )
 from shared.store.run_details import Level, RunDetailRepository, RunMessage
-from shared.store.runs import Job, NewRun, Run, RunRepository, RunType
+from shared.store.runs import Job, NewRun, Run, RunRepository
 from shared.sync.messages import SyncJob
 
 log = logging.getLogger("loonbrug.sync")

@@ -12,8 +12,8 @@ from shared.clock import to_amsterdam
 from shared.journal.models import JournalRun, JournalRunStatus
 from shared.loket.client import LoketClient
 from shared.loket.errors import LoketError
+from shared.runs.model import RunType
 from shared.store.run_details import Level, LoketCheck, RunMessage
-from shared.store.runs import RunType
 from shared.sync import texts
 from shared.sync.bookers import target_key
 from shared.sync.deps import JobState, WorkerDeps

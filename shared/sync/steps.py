@@ -25,9 +25,9 @@ from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding, Severity
 from shared.journal.models import JournalLine, JournalRun, JournalRunStatus
 from shared.loket.client import LoketClient
+from shared.runs.model import RunType
 from shared.store.approvals import ApprovalItem, ApprovalState, Prepared, WarningNote
 from shared.store.run_details import Level
-from shared.store.runs import RunType
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger, texts
 from shared.sync.audit import fingerprint as wire_fingerprint

@@ -20,8 +20,9 @@ from datetime import timedelta
 from shared import telemetry
 from shared.afas.errors import Disposition
 from shared.failures import BUSY, Failure, classify
+from shared.runs.model import JobOutcome, RunStatus, RunType
 from shared.store.run_details import JournalRunOutcome, Level, RunMessage
-from shared.store.runs import Job, JobOutcome, Run, RunStatus, RunType
+from shared.store.runs import Job, Run
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import texts
 from shared.sync.bookers import for_run

@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import expect
 
 from shared.bootstrap import Services
+from shared.runs.model import JobOutcome, RunType
 from shared.settings import Settings
 from shared.store.run_details import (
     JournalRunOutcome,
@@ -30,7 +31,7 @@ from shared.store.run_details import (
     LoketCheck,
     RunMessage,
 )
-from shared.store.runs import JobOutcome, NewRun, RunType
+from shared.store.runs import NewRun
 from tests.browser.a11y import assert_accessible
 from tests.support.browser_fixtures import shoot, sign_in_as
 from tests.support.portal_fixtures import PortalWorld

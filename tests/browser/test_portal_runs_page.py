@@ -18,8 +18,9 @@ from playwright.sync_api import expect
 
 from devtools.azurite import ROOT
 from shared.bootstrap import Services
+from shared.runs.model import JobOutcome, RunType
 from shared.settings import Settings
-from shared.store.runs import JobOutcome, NewRun, RunType
+from shared.store.runs import NewRun
 from tests.support.api import admin_headers
 from tests.support.browser_fixtures import shoot, sign_in_as
 from tests.support.portal_fixtures import PortalWorld

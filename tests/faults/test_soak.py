@@ -34,7 +34,7 @@ from devtools.sandbox.loket import (
     make_run,
     sandbox_id,
 )
-from shared.store.runs import JobStatus
+from shared.runs.model import JobStatus
 from tests.support.fault_catalogue import SECOND_JOURNAL, Chaos
 from tests.support.fault_world import FaultWorld, fault_world
 

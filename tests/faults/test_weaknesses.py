@@ -7,8 +7,8 @@ import json
 import threading
 
 from devtools.azurite import Azurite
+from shared.runs.model import JobStatus
 from shared.store.run_details import JournalRunOutcome
-from shared.store.runs import JobStatus
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.worker import RetryLater, start_job
 from tests.support.fault_catalogue import Rendezvous

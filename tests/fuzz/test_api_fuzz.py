@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from shared.store.runs import NewRun, RunType
+from shared.runs.model import RunType
+from shared.store.runs import NewRun
 from tests.support.sync_world import World, sync_world
 
 SEED = 20260101

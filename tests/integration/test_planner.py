@@ -10,9 +10,9 @@ import pytest
 
 from shared.bootstrap import Services
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
+from shared.runs.model import RunStatus
 from shared.secret import Secret
 from shared.store.connections import ConnectionKey, ConnectionKind, NewSecrets
-from shared.store.runs import RunStatus
 from shared.sync.planner import Planner, nightly_business_date
 
 # 23 Nov 2026 03:05 in Amsterdam (CET, UTC+1)

@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from shared.bootstrap import Services
-from shared.store.runs import JobOutcome, JobStatus, NewRun, RunRepository, RunStatus, RunType
+from shared.runs.model import JobOutcome, JobStatus, RunStatus, RunType
+from shared.runs.texts import run_status_text
+from shared.store.runs import NewRun, RunRepository
 from shared.store.tables import ConcurrencyConflict
 
 T0 = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
@@ -68,7 +70,7 @@ def test_concurrent_workers_never_lose_or_double_count_progress(
     assert (final.jobs_done, final.jobs_total, final.jobs_failed) == (40, 40, 4)
     assert (final.imported, final.failed) == (36, 4)
     assert final.status is RunStatus.FAILED
-    assert final.status_text == "Uitgevoerd met fouten (36/40)"  # loonruns, not clients
+    assert run_status_text(final) == "Uitgevoerd met fouten (36/40)"  # loonruns, not clients
     assert all(j.status.finished for j in runs.jobs(office, new.run_id))
 
 

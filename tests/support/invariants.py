@@ -46,9 +46,10 @@ from devtools.sandbox.afas import AfasSandbox
 from devtools.sandbox.loket import LoketSandbox
 from shared.bootstrap import Services
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
+from shared.runs.model import JobStatus, RunStatus
 from shared.store.approvals import ApprovalState, approval_id
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
-from shared.store.runs import Job, JobStatus, Run, RunStatus
+from shared.store.runs import Job, Run
 from shared.sync.bookers import target_key
 from shared.sync.ledger import Booking
 from shared.sync.ledger import State as BookingState

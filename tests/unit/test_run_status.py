@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.store.runs import JournalRunCounts
+from shared.runs.model import JournalRunCounts
+from shared.runs.texts import status_text
 
 
 @pytest.mark.parametrize(
@@ -38,4 +39,4 @@ from shared.store.runs import JournalRunCounts
 )
 def test_run_status_counts_loonruns(counts: JournalRunCounts, outcome: str, text: str) -> None:
     assert counts.outcome == outcome
-    assert counts.text == text
+    assert status_text(counts) == text

@@ -30,8 +30,10 @@ from shared.api.operations import (
 )
 from shared.api.schemas import RequestModel, ResponseModel
 from shared.clock import to_amsterdam
+from shared.runs.model import JournalRunCounts, RunType
+from shared.runs.texts import run_status_text, status_text
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, RunMessage
-from shared.store.runs import InvalidContinuationToken, JournalRunCounts, Run, RunType
+from shared.store.runs import InvalidContinuationToken, Run
 from shared.store.tables import check_key
 
 MAX_WINDOW_DAYS = 400
@@ -163,7 +165,7 @@ def run_out(run: Run, counts: JournalRunCounts | None = None) -> RunOut:
         approved_to=run.approved_to,
         status=run.status.value,
         outcome=c.outcome,
-        status_text=c.text,
+        status_text=status_text(c),
         jobs_total=run.jobs_total,
         jobs_done=run.jobs_done,
         jobs_failed=run.jobs_failed,
@@ -319,7 +321,7 @@ def run_matcher(search: str) -> Callable[[Run], bool]:
                 _dutch_date(run.business_date),
                 _dutch_date(run.approved_from),
                 _dutch_date(run.approved_to),
-                run.status_text,
+                run_status_text(run),
                 run.created_by,
             )
         ).lower()
