@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from functools import cached_property, lru_cache
 
@@ -47,9 +46,9 @@ from shared.store.runs import RunRepository
 from shared.store.storage import Storage, http_session
 from shared.sync.administrations import booker_of
 from shared.sync.bookers import AnyBooker, ChartCache
+from shared.sync.deps import ReviewDeps, WorkerDeps
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
-from shared.sync.worker import WorkerDeps
 
 
 class Services:
@@ -274,9 +273,20 @@ class Services:
         return self.sb_connections.ensure_scope(office_id, environment, by_user=user)
 
     @cached_property
-    def review_deps(self) -> WorkerDeps:
-        """What approving or rejecting needs: the sync's parts without its queue (no defer)."""
-        return dataclasses.replace(self.worker_deps, defer=None)
+    def review_deps(self) -> ReviewDeps:
+        """What approving or rejecting needs: the sync's parts without its queue."""
+        return ReviewDeps(
+            runs=self.runs,
+            details=self.run_details,
+            clients=self.clients,
+            bookings=self.bookings,
+            loket=self.loket_client,
+            target=self.booker,
+            clock=self.clock,
+            audit=self.audit,
+            approvals=self.approvals,
+            notifier=self.notifier,
+        )
 
     @cached_property
     def approval_service(self) -> ApprovalService:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from shared.store.approvals import ApprovalItem
 from shared.sync import review
-from shared.sync.deps import WorkerDeps
+from shared.sync.deps import ReviewDeps
 from shared.sync.review import Decision, ReviewProblem
 
 NOT_FOUND = "Dit goedkeuringsitem bestaat niet (of hoort niet bij uw kantoor)."
@@ -30,9 +30,9 @@ class ApprovalReader(Protocol):
 @dataclass
 class ApprovalService:
     approvals: ApprovalReader
-    # What approve/reject need to book, record and tell Loket: the sync's parts without its
-    # queue (bootstrap.review_deps). The sync rename round narrows it to a ReviewDeps.
-    review: WorkerDeps
+    # What approve/reject need to book, record and tell Loket (bootstrap.review_deps): never
+    # the worker's bundle (no queue) nor the composition root.
+    review: ReviewDeps
 
     def pending(self, office_id: str) -> list[ApprovalItem]:
         return self.approvals.pending(office_id)

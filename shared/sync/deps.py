@@ -1,6 +1,8 @@
-"""What the sync needs from the outside world, as one small bundle the worker, the steps of a
-journal run and the approvals take as an argument (production: ``Services.worker_deps``; tests
-build their own), plus what one delivery of a job knows about itself."""
+"""What the sync needs from the outside world, as small bundles taken as an argument: ``ReviewDeps``
+(what recording a journal run, approving and rejecting need; production:
+``Services.review_deps``) and ``WorkerDeps`` (that plus the queue, for the worker; production:
+``Services.worker_deps``); tests build their own. Plus what one delivery of a job knows about
+itself (``JobState``)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,10 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class WorkerDeps:
+class ReviewDeps:
+    """Booking a prepared entry, recording what became of it, telling Loket: what an admin's
+    approve/reject and the worker's steps share. No queue: a review never sends a job again."""
+
     runs: RunRepository
     details: RunDetailRepository
     clients: ClientRepository
@@ -40,13 +45,19 @@ class WorkerDeps:
     audit: AuditStore | None = None  # the audit copy of every journal run (Blob Storage)
     approvals: ApprovalRepository | None = None  # review mode; None books as automatic
     notifier: Notifier | None = None  # e-mail notifications; None sends none
-    # Send the job again, visible after the given delay (seconds); None: plain queue retries.
-    defer: Callable[[SyncJob, float], None] | None = None
     booking: BookingPolicy = field(default_factory=BookingPolicy)
     # Fault-injection seam: called after each step of a journal run ("listed", "read",
     # "prechecked", "booked", "recorded", "marked"). Production passes nothing; the fault matrix
     # (tests/faults) raises here to kill the worker between two steps.
     checkpoint: Callable[[str], None] = field(default=lambda step: None)
+
+
+@dataclass
+class WorkerDeps(ReviewDeps):
+    """The job's bundle: the review's parts plus the queue."""
+
+    # Send the job again, visible after the given delay (seconds); None: plain queue retries.
+    defer: Callable[[SyncJob, float], None] | None = None
 
 
 @dataclass

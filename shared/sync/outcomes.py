@@ -25,7 +25,7 @@ from shared.sync import texts
 from shared.sync.audit import AuditScope, record_answer, record_prepared
 from shared.sync.bookers import AnyBooker, Booked
 from shared.sync.booking import tell_loket_booked
-from shared.sync.deps import JobState, WorkerDeps
+from shared.sync.deps import JobState, ReviewDeps
 from shared.sync.ledger import Booking
 from shared.telemetry import Event
 
@@ -36,7 +36,7 @@ log = logging.getLogger("loonbrug.sync")
 class Recorder:
     """The journal-run row and messages of one journal run in the run overview."""
 
-    deps: WorkerDeps
+    deps: ReviewDeps
     state: JobState
     target: AnyBooker
     journal_run: JournalRun
@@ -180,7 +180,7 @@ def _warnings(warnings: Sequence[Finding]) -> list[tuple[Level, str, str, str]]:
     return [(Level.WARNING, f.code, f.text, f.hint) for f in warnings]
 
 
-def message(deps: WorkerDeps, office_id: str, run_id: str, note: RunMessage, *, key: str) -> None:
+def message(deps: ReviewDeps, office_id: str, run_id: str, note: RunMessage, *, key: str) -> None:
     deps.details.message(office_id, run_id, note, key=key)
 
 
@@ -189,7 +189,7 @@ def scope_of(state: JobState, journal_run: JournalRun) -> AuditScope:
 
 
 def keep_prepared(
-    deps: WorkerDeps,
+    deps: ReviewDeps,
     scope: AuditScope,
     config: ClientConfig,
     journal_run: JournalRun,
@@ -235,7 +235,7 @@ def mark_failed_in_loket(loket: LoketClient, run_id: str, text: str) -> None:
 
 
 def report_refused(
-    deps: WorkerDeps,
+    deps: ReviewDeps,
     loket: LoketClient,
     record: Recorder,
     scope: AuditScope,
@@ -253,7 +253,7 @@ def report_refused(
 
 
 def report_needs_attention(
-    deps: WorkerDeps,
+    deps: ReviewDeps,
     record: Recorder,
     scope: AuditScope,
     code: str,
@@ -268,7 +268,7 @@ def report_needs_attention(
 
 
 def report_booked(
-    deps: WorkerDeps,
+    deps: ReviewDeps,
     loket: LoketClient,
     target: AnyBooker,
     record: Recorder,
@@ -301,7 +301,7 @@ def report_booked(
 
 
 def report_already_booked(
-    deps: WorkerDeps, state: JobState, record: Recorder, booking: Booking, journal_run: JournalRun
+    deps: ReviewDeps, state: JobState, record: Recorder, booking: Booking, journal_run: JournalRun
 ) -> None:
     """The row for a journal run the ledger already has as booked (recorded before Loket is
     told, as in the first delivery)."""
@@ -327,7 +327,7 @@ def report_already_booked(
 
 
 def settle_approval(
-    deps: WorkerDeps, office_id: str, booking: Booking, loket_journal_run_id: str
+    deps: ReviewDeps, office_id: str, booking: Booking, loket_journal_run_id: str
 ) -> None:
     """An approval the worker finished (the admin's request died half way): mark it approved,
     but only when what was booked is what the admin approved."""

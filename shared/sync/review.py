@@ -41,7 +41,7 @@ from shared.sync.booking import (
     NotBooked,
     book_once,
 )
-from shared.sync.deps import JobState, WorkerDeps
+from shared.sync.deps import JobState, ReviewDeps
 from shared.sync.ledger import Holder
 from shared.sync.messages import SyncJob
 from shared.sync.outcomes import (
@@ -76,7 +76,7 @@ class Decision:
     marked_in_loket: bool = False
 
 
-def _take(deps: WorkerDeps, office_id: str, approval: str, if_match: str | None) -> ApprovalItem:
+def _take(deps: ReviewDeps, office_id: str, approval: str, if_match: str | None) -> ApprovalItem:
     assert deps.approvals is not None
     item = deps.approvals.get(office_id, approval)
     if item is None:
@@ -113,7 +113,7 @@ def _state_text(item: ApprovalItem) -> str:
 
 
 def approve(
-    deps: WorkerDeps, office_id: str, approval: str, *, user: str, if_match: str | None = None
+    deps: ReviewDeps, office_id: str, approval: str, *, user: str, if_match: str | None = None
 ) -> Decision:
     assert deps.approvals is not None
     item = _take(deps, office_id, approval, if_match)
@@ -140,7 +140,7 @@ def approve(
         _count_decision(deps, item, before)
 
 
-def _row_status(deps: WorkerDeps, item: ApprovalItem) -> JournalRunOutcome | None:
+def _row_status(deps: ReviewDeps, item: ApprovalItem) -> JournalRunOutcome | None:
     """The status of the item's journal-run row in the run that prepared it."""
     p = item.prepared
     for record in deps.details.records_for_client(p.office_id, p.run_id, p.client_id):
@@ -154,7 +154,7 @@ DECIDED = frozenset(
 )
 
 
-def _count_decision(deps: WorkerDeps, item: ApprovalItem, before: JournalRunOutcome | None) -> None:
+def _count_decision(deps: ReviewDeps, item: ApprovalItem, before: JournalRunOutcome | None) -> None:
     """The run's loonrun counts follow a decision: the row went from awaiting to decided. (A
     crash between the row and this count leaves the run's list count one loonrun behind; the
     run detail counts the rows themselves.)"""
@@ -166,7 +166,7 @@ def _count_decision(deps: WorkerDeps, item: ApprovalItem, before: JournalRunOutc
         deps.runs.count_decision(item.prepared.office_id, item.prepared.run_id, after.value)
 
 
-def _post_out(deps: WorkerDeps, item: ApprovalItem) -> bool:
+def _post_out(deps: ReviewDeps, item: ApprovalItem) -> bool:
     """A post of the item's journal run is outstanding or booked: the item may no longer go
     back to pending or be rejected (the next nightly settles it with the approved entry)."""
     p = item.prepared
@@ -174,7 +174,7 @@ def _post_out(deps: WorkerDeps, item: ApprovalItem) -> bool:
     return row is not None and (row.state.outstanding or row.state.booked)
 
 
-def _back_to_pending(deps: WorkerDeps, item: ApprovalItem) -> None:
+def _back_to_pending(deps: ReviewDeps, item: ApprovalItem) -> None:
     assert deps.approvals is not None
     current = deps.approvals.get(item.prepared.office_id, item.approval_id)
     if current is None or current.state is not ApprovalState.APPROVING:
@@ -187,7 +187,7 @@ def _back_to_pending(deps: WorkerDeps, item: ApprovalItem) -> None:
         pass
 
 
-def _book(deps: WorkerDeps, item: ApprovalItem, user: str) -> Decision:
+def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
     assert deps.approvals is not None
     p = item.prepared
     config = deps.clients.get(p.office_id, p.client_id)
@@ -324,7 +324,7 @@ def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProb
 
 
 def _settled_before(
-    deps: WorkerDeps,
+    deps: ReviewDeps,
     target: AfasBooker[EntryT],
     draft: Draft[EntryT],
     loket_journal_run_id: str,
@@ -349,7 +349,7 @@ def _settled_before(
 
 
 def _refresh(
-    deps: WorkerDeps,
+    deps: ReviewDeps,
     item: ApprovalItem,
     draft: Draft[EntryT],
     findings: list[Finding],
@@ -373,7 +373,7 @@ def _refresh(
 
 
 def _finish(
-    deps: WorkerDeps, item: ApprovalItem, state: ApprovalState, **fields: object
+    deps: ReviewDeps, item: ApprovalItem, state: ApprovalState, **fields: object
 ) -> ApprovalItem:
     assert deps.approvals is not None
     current = deps.approvals.get(item.prepared.office_id, item.approval_id) or item
@@ -384,7 +384,7 @@ def _finish(
 
 
 def reject(
-    deps: WorkerDeps,
+    deps: ReviewDeps,
     office_id: str,
     approval: str,
     *,
@@ -431,7 +431,7 @@ def reject(
 
 
 def _record_rejection(
-    deps: WorkerDeps, item: ApprovalItem, user: str, reason: str, marked: bool
+    deps: ReviewDeps, item: ApprovalItem, user: str, reason: str, marked: bool
 ) -> None:
     p = item.prepared
     note = f"Afgewezen door {user}: {reason}"

@@ -37,7 +37,7 @@ from shared.secret import Secret
 from shared.store.approvals import ApprovalState, Prepared
 from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level
-from shared.sync.deps import WorkerDeps
+from shared.sync.deps import ReviewDeps
 from shared.sync.ledger import Booking, Holder, State
 from shared.sync.review import ReviewProblem
 from tests.support.fakes import (
@@ -334,7 +334,7 @@ def approval_world() -> ApprovalWorld:
     def no_loket(office_id: str) -> Any:
         raise AssertionError("this test needs no Loket")
 
-    review = WorkerDeps(
+    review = ReviewDeps(
         runs=cast(Any, runs),
         details=cast(Any, details),
         clients=cast(Any, FakeClients()),
