@@ -24,6 +24,13 @@ const SB_OUTCOMES = {
   "niet-ingesteld": ["error", () => "Koppelen met AFAS SB+ is in deze omgeving van Loonbrug niet ingesteld. Vraag de beheerder van Loonbrug om AFAS_SB_CLIENT_ID en AFAS_SB_CLIENT_SECRET."],
 };
 
+// The outcome of a Loket.nl consent that did not connect (?loket=…); a stored one comes back
+// without it (the flash set before leaving says so).
+const LOKET_OUTCOMES = {
+  geweigerd: ["warning", () => "In Loket.nl is geen toestemming gegeven; er is niets gekoppeld. Koppel opnieuw en klik in Loket.nl op Toestaan."],
+  mislukt: ["error", () => "Het koppelen met Loket.nl kon niet worden afgerond; er is niets gekoppeld. Probeer het over een paar minuten opnieuw."],
+};
+
 /** "https://beers.afasfocus.nl" → "beers.afasfocus.nl" (for the overview). */
 function hostOf(url) {
   try { return new URL(url).host; } catch { return url || ""; }
@@ -45,6 +52,11 @@ function leaveFor(url, text) {
 export async function overview(ctx) {
   const { view, session, query } = ctx;
   add(view, ...pageHeader("Koppelingen", [CRUMBS[0], ["Koppelingen"]]));
+  const loketOutcome = LOKET_OUTCOMES[query.get("loket")];
+  if (loketOutcome) {
+    sessionStorage.removeItem("loonbrug.return");
+    add(view, notice(loketOutcome[0], h("p", null, loketOutcome[1]())));
+  }
   const outcome = SB_OUTCOMES[query.get("afas-sb")];
   if (outcome) {
     sessionStorage.removeItem("loonbrug.return");

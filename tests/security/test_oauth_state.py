@@ -1,9 +1,11 @@
 """OAuth state: forged, tampered, replayed, expired and cross-provider states are refused by both
-callbacks (Loket and AFAS SB) with a Dutch 400 problem, store nothing, and never echo the code or
-the state. In-process on the session Azurite with both sandboxes."""
+callbacks (Loket and AFAS SB, one handler: shared/api/consent_callback.py) with a Dutch 400 page
+(a browser lands there: never JSON, never a 500), store nothing, and never echo the code or the
+state. In-process on the session Azurite with both sandboxes."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -68,6 +70,7 @@ def callback(
     query: dict[str, str],
     services: CapturingServices | None = None,
 ) -> tuple[int, dict[str, object] | None, str]:
+    """(status, {"detail": the page's Dutch text} for a refusal else None, the body)."""
     answer = call(services or world.services, provider.callback, query=query)
     text = answer.body.decode()
     # Neither the code nor the state is ever echoed, whatever the outcome.
@@ -75,10 +78,13 @@ def callback(
         if query.get(name):
             assert query[name] not in text
             assert query[name] not in json.dumps(dict(answer.headers))
-    body = answer.json() if answer.status >= 400 else None
-    if body is not None:
-        assert answer.headers["Content-Type"] == "application/problem+json"
-        assert body["status"] == 400 and body["detail"]
+    body: dict[str, object] | None = None
+    if answer.status >= 400:
+        assert answer.status == 400
+        assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert '<html lang="nl">' in text and "Koppelen met " in text and "opnieuw" in text
+        body = {"detail": html.unescape(text)}
     return answer.status, body, text
 
 
@@ -101,7 +107,7 @@ def test_forged_and_tampered_states_are_refused_and_leave_the_real_one_usable(
     for attempt in (forged, tampered, {**query, "state": ""}, {"code": query["code"]}):
         status, body, _ = callback(world, provider, attempt)
         assert status == 400
-        assert body is not None and "opnieuw" in f"{body['detail']} {body.get('hint', '')}"
+        assert body is not None and "opnieuw" in str(body["detail"])
     assert stored(world, provider, office) is None
     # The genuine callback still works: a forged state does not spend the real one.
     status, _, _ = callback(world, provider, query)
@@ -162,12 +168,46 @@ def test_a_refused_consent_spends_the_state(
     office = unique("oauth-")
     query = consent(world, provider, office)
     refused = {"state": query["state"], "error": "access_denied"}
-    if provider is SB:  # back to the portal, saying so (issue 17 item 7)
-        answer = call(world.services, provider.callback, query=refused)
-        assert answer.status == 302 and "afas-sb=geweigerd" in answer.headers["Location"]
-    else:
-        status, body, _ = callback(world, provider, refused)
-        assert status == 400 and body is not None
+    # Back to the portal, saying so (issue 17 item 7; issue 19: Loket alike)
+    answer = call(world.services, provider.callback, query=refused)
+    assert answer.status == 302 and f"{provider.name}=geweigerd" in answer.headers["Location"]
     status, _, _ = callback(world, provider, query)  # the code arrives after all: too late
     assert status == 400
+    assert stored(world, provider, office) is None
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_callback_without_state_shows_a_dutch_page(
+    world: SecurityWorld, provider: Provider
+) -> None:
+    status, body, text = callback(world, provider, {"code": "some-code"})
+    assert status == 400 and body is not None
+    assert "mist de controlewaarde (state)" in str(body["detail"])
+    assert "Naar Koppelingen" in text and "problem" not in text
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_callback_with_an_unknown_state_shows_a_dutch_page(
+    world: SecurityWorld, provider: Provider
+) -> None:
+    status, body, _ = callback(
+        world, provider, {"state": "made-up-" + "x" * 40, "code": "code-made-up"}
+    )
+    assert status == 400 and body is not None
+    assert "niet door Loonbrug gestart" in str(body["detail"])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_access_denied_at_the_provider_goes_back_to_the_portal_saying_so(
+    world: SecurityWorld, provider: Provider, unique: Callable[[str], str]
+) -> None:
+    office = unique("oauth-")
+    query = consent(world, provider, office)
+    answer = call(
+        world.services, provider.callback, query={"state": query["state"], "error": "access_denied"}
+    )
+    assert answer.status == 302
+    location = answer.headers["Location"]
+    assert location.startswith(world.services.settings.consent_landing_url().split("#")[0])
+    assert f"{provider.name}=geweigerd" in location and query["state"] not in location
     assert stored(world, provider, office) is None

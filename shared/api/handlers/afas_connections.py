@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal, TypeVar
-from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -40,12 +39,20 @@ from shared.afas.errors import (
 )
 from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.profit import ProfitClient
+from shared.api.consent_callback import (
+    CONNECTED,
+    ERROR_PAGE,
+    FAILED,
+    REFUSED,
+    Outcome,
+    consent_callback,
+    portal_outcome,
+)
 from shared.api.failures import problem_for
 from shared.api.http import (
     ApiResponse,
     FieldError,
     Problem,
-    bad_request,
     json_response,
     read_model,
     redirect,
@@ -68,7 +75,7 @@ from shared.connections.errors import (
     TokenRefused,
     TokenRequired,
 )
-from shared.oauth.consent import InvalidState, oauth_error_code
+from shared.oauth.consent import oauth_error_code
 from shared.oauth.tokens import ConsentRequired, InvalidGrant, NotConnected, TokenEndpointError
 from shared.secret import Secret
 from shared.store.connections import Connection, ConnectionKey, ConnectionKind
@@ -345,9 +352,7 @@ def _portal_outcome(ctx: RequestContext, **outcome: str) -> str:
     """The portal's Koppelingen screen with the outcome of an SB consent in its address (the
     portal shows it in Dutch): ``afas-sb`` = gekoppeld | geweigerd | mislukt | adres |
     niet-ingesteld, ``omgeving`` = the environment."""
-    base = ctx.services.settings.consent_landing_url()
-    query = urlencode(outcome)
-    return f"{base}?{query}" if "#" in base else f"{base}#/connections?{query}"
+    return portal_outcome(ctx.services.settings.consent_landing_url(), **outcome)
 
 
 def _wants_html(ctx: RequestContext) -> bool:
@@ -375,53 +380,45 @@ def sb_landing(ctx: RequestContext) -> ApiResponse:
 
 
 def sb_callback(ctx: RequestContext) -> ApiResponse:
+    """AFAS SB's redirect after the consent (shared with Loket: :mod:`shared.api.consent_callback`):
+    back to the portal with the outcome, wherever the consent started (the portal's form or the
+    App Center's landing page)."""
     query = ctx.request.query
     services = ctx.services
-    state = query.get("state", "")
-    if not state:
-        raise bad_request("De terugkoppeling van AFAS SB mist de parameter 'state'. Start het "
-                          "koppelen opnieuw vanuit Loonbrug.")  # fmt: skip
-    try:
+
+    def complete(state: str) -> Outcome:
         consent = services.consents.consume(provider=SB_PROVIDER, state=state, now=services.clock())
-    except InvalidState as exc:
-        raise bad_request(exc.dutch) from None
-    # Back to the portal with the outcome in its address, wherever the consent started (the
-    # portal's form or the App Center's landing page): refused, failed or connected.
-    location, _origin = _consent_location(ctx, consent.environment)
-    if query.get("error"):
+        location, _origin = _consent_location(ctx, consent.environment)
+        environment = location.environment
+        if query.get("error"):
+            log.info(
+                "afas-sb consent refused for office %s: %s",
+                consent.office_id, oauth_error_code(query["error"], unknown="onbekend"),
+            )  # fmt: skip
+            return Outcome(REFUSED, environment)
+        code = query.get("code", "")
+        if not code:
+            return Outcome(FAILED, environment)
+        try:
+            tokens = _sb_oauth(ctx).exchange_code(
+                location, code=Secret(code), code_verifier=consent.code_verifier
+            )
+        except (InvalidGrant, AfasError, TokenEndpointError) as exc:
+            log.warning(
+                "afas-sb code exchange for office %s failed: %s",
+                consent.office_id, type(exc).__name__,
+            )  # fmt: skip
+            return Outcome(FAILED, environment)
+        services.sb_connections.store_consent(
+            consent.office_id, location, tokens, by_user=consent.user_id, by_name=consent.user_name
+        )
         log.info(
-            "afas-sb consent refused for office %s: %s",
-            consent.office_id, oauth_error_code(query["error"], unknown="onbekend"),
+            "afas-sb connection of office %s environment %s stored",
+            consent.office_id, environment,
         )  # fmt: skip
-        return redirect(
-            _portal_outcome(ctx, **{"afas-sb": "geweigerd", "omgeving": location.environment})
-        )
-    code = query.get("code", "")
-    if not code:
-        return redirect(
-            _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
-        )
-    try:
-        tokens = _sb_oauth(ctx).exchange_code(
-            location, code=Secret(code), code_verifier=consent.code_verifier
-        )
-    except (InvalidGrant, AfasError, TokenEndpointError) as exc:
-        log.warning(
-            "afas-sb code exchange for office %s failed: %s", consent.office_id, type(exc).__name__
-        )
-        return redirect(
-            _portal_outcome(ctx, **{"afas-sb": "mislukt", "omgeving": location.environment})
-        )
-    services.sb_connections.store_consent(
-        consent.office_id, location, tokens, by_user=consent.user_id, by_name=consent.user_name
-    )
-    log.info(
-        "afas-sb connection of office %s environment %s stored",
-        consent.office_id, location.environment,
-    )  # fmt: skip
-    return redirect(
-        _portal_outcome(ctx, **{"afas-sb": "gekoppeld", "omgeving": location.environment})
-    )
+        return Outcome(CONNECTED, environment)
+
+    return consent_callback(ctx, system="AFAS SB+", param="afas-sb", complete=complete)
 
 
 # -- SB: what the portal lists (customer environments, administrations) -----------------------
@@ -748,7 +745,7 @@ SB_CALLBACK = Operation(
     ),
     replies={
         302: Reply("To the portal's Koppelingen screen (PORTAL_URL#/connections, or PUBLIC_BASE_URL/#/connections when unset) with the outcome in the address: afas-sb=gekoppeld (stored), geweigerd (consent refused) or mislukt (no code, or the exchange failed; nothing stored), and omgeving=the environment."),
-        400: problem_reply("Unknown, used or expired state; nothing stored."),
+        400: ERROR_PAGE,
     },
 )  # fmt: skip
 

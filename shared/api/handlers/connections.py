@@ -9,7 +9,16 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from shared.api.http import ApiResponse, Problem, json_response, redirect
+from shared.api.consent_callback import (
+    CONNECTED,
+    ERROR_PAGE,
+    FAILED,
+    REFUSED,
+    Outcome,
+    StateRefused,
+    consent_callback,
+)
+from shared.api.http import ApiResponse, Problem, json_response
 from shared.api.operations import (
     Access,
     Operation,
@@ -134,34 +143,33 @@ def connect_loket(ctx: RequestContext) -> ApiResponse:
 
 
 def loket_callback(ctx: RequestContext) -> ApiResponse:
-    query = ctx.request.query
+    """Loket's redirect after the consent (shared with AFAS SB: :mod:`shared.api.consent_callback`)."""
     services = ctx.services
-    if not query.get("state"):
-        raise Problem(
-            400,
-            "oauth-state-missing",
-            "OAuth state missing",
-            "Dit adres hoort bij het koppelen met Loket.nl, maar de aanvraag mist de "
-            "controlewaarde (state). Er is niets opgeslagen.",
-            hint=connect.RESTART,
-        )
-    try:
-        connect.complete_consent(
-            services.consents,
-            services.loket_oauth,
-            services.connections,
-            state=query["state"],
-            code=query.get("code"),
-            error=query.get("error"),
-            redirect_uri=services.settings.redirect_uri(connect.PROVIDER),
-            api_url=services.settings.loket_api_url,
-            now=services.clock(),
-        )
-    except connect.ConsentFailed as failed:
-        raise Problem(
-            400, failed.slug, "Loket consent not completed", failed.detail, hint=failed.hint
-        ) from None
-    return redirect(services.settings.consent_landing_url())
+    query = ctx.request.query
+
+    def complete(state: str) -> Outcome:
+        try:
+            connect.complete_consent(
+                services.consents,
+                services.loket_oauth,
+                services.connections,
+                state=state,
+                code=query.get("code"),
+                error=query.get("error"),
+                redirect_uri=services.settings.redirect_uri(connect.PROVIDER),
+                api_url=services.settings.loket_api_url,
+                now=services.clock(),
+            )
+        except connect.ConsentFailed as failed:
+            if failed.slug.startswith("oauth-state-"):
+                raise StateRefused(failed.detail) from None
+            log.info("loket consent not completed: %s", failed.slug)
+            return Outcome(REFUSED if failed.slug == "loket-consent-denied" else FAILED)
+        return Outcome(CONNECTED)
+
+    return consent_callback(
+        ctx, system="Loket.nl", param="loket", complete=complete, plain_success=True
+    )
 
 
 def disconnect_loket(ctx: RequestContext) -> ApiResponse:
@@ -297,13 +305,12 @@ LOKET_CALLBACK = Operation(
     ),
     replies={
         302: Reply(
-            "Connected; redirects to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset.",
+            "Connected: to PORTAL_URL#/connections, or PUBLIC_BASE_URL/ when unset. Not "
+            "connected: the same screen with loket=geweigerd (consent refused) or mislukt (no "
+            "code, or the exchange failed) in its address; nothing stored.",
             content_type="text/plain",
         ),
-        400: problem_reply(
-            "Unknown, used or expired state, an error from Loket, or a failed code exchange; "
-            "nothing is stored."
-        ),
+        400: ERROR_PAGE,
     },
 )
 
