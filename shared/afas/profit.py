@@ -19,7 +19,6 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,9 +26,7 @@ from decimal import Decimal
 from typing import Any, Final, Self
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
-from shared import telemetry
 from shared.afas.errors import (
     AfasAuthError,
     AfasConnectorNotAuthorized,
@@ -53,7 +50,8 @@ from shared.afas.models import (
     Period,
     ProfitAccount,
 )
-from shared.afas.retry import RetryPolicy, seconds, with_retries
+from shared.afas.retry import RetryPolicy, seconds
+from shared.afas.session import AfasSession
 from shared.afas.wire import amount, dumps, loads
 from shared.clock import AMSTERDAM
 from shared.journal.entries import ProfitEntry
@@ -180,19 +178,17 @@ class ProfitClient:
         integration_id: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._base = base_url.rstrip("/")
+        self._http = AfasSession(
+            SYSTEM, base_url, session=session, timeout=timeout, retry=retry, sleep=sleep
+        )
+        self._base = self._http.base
         self._auth = authorization_header(token)
-        self._owns_session = session is None  # a shared (pooled) session is not ours to close
-        self._session = session or requests.Session()
-        self._timeout = timeout
         self._post_timeout = post_timeout
         self._server_timeout = server_timeout
-        self._retry = retry or RetryPolicy()
         self._page_size = page_size
         self._language = language
         self._integration_id = integration_id
-        self._sleep = sleep
-        self.calls: Counter[str] = Counter()  # "GET Profit_Transactions" → count (tests, bench)
+        self.calls = self._http.calls  # "GET Profit_Transactions" → count (tests, bench)
 
     @property
     def post_read_timeout(self) -> float:
@@ -205,8 +201,7 @@ class ProfitClient:
         return self._server_timeout
 
     def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
+        self._http.close()
 
     def __enter__(self) -> Self:
         return self
@@ -427,11 +422,13 @@ class ProfitClient:
 
     def _get(self, path: str, *, params: Mapping[str, str] | None = None, label: str) -> Any:
         def once() -> Any:
-            response = self._send("GET", path, params=params, timeout=self._timeout, label=label)
+            response = self._send(
+                "GET", path, params=params, timeout=self._http.timeout, label=label
+            )
             self._raise_for_response(response)
             return _json(response)
 
-        return with_retries(once, self._retry, what=f"Profit GET {label}", sleep=self._sleep)
+        return self._http.retrying(once, what=f"Profit GET {label}")
 
     def _send(
         self,
@@ -452,14 +449,10 @@ class ProfitClient:
             headers["Content-Type"] = "application/json;charset=utf-8"
         if self._integration_id:
             headers["IntegrationId"] = self._integration_id
-        request = requests.Request(
-            method, f"{self._base}/{path}", params=dict(params or {}), data=body, headers=headers
-        )
-        prepared = self._session.prepare_request(request)
+        prepared = self._http.prepare(method, path, headers=headers, params=params, body=body)
         query = (prepared.url or "").partition("?")[2]
         if len(query) > MAX_QUERY:
             raise ValueError(f"query string of {len(query)} characters exceeds AFAS's limit")
-        self.calls[f"{method} {label}"] += 1
         started = time.perf_counter()
         slot = environment_slots(self._base)
         if not slot.acquire(timeout=SLOT_WAIT):
@@ -471,17 +464,7 @@ class ProfitClient:
                 never_sent=True,
             )
         try:
-            with telemetry.external_call("afas-profit", f"{method} {label}") as call:
-                response = self._session.send(prepared, timeout=timeout)
-                call.set_status_code(response.status_code)
-        except requests.Timeout as exc:
-            raise _transport_error(exc, timed_out=True) from exc
-        except requests.ConnectionError as exc:
-            raise _transport_error(exc, timed_out=False) from exc
-        except requests.RequestException as exc:
-            # Anything else on the way (an answer cut off mid-body, a broken chunk): the request
-            # went out and its answer is lost.
-            raise _transport_error(exc, timed_out=False) from exc
+            response = self._http.send(prepared, label=f"{method} {label}", timeout=timeout)
         finally:
             slot.release()
         log.debug(
@@ -549,23 +532,6 @@ def environment_slots(base_url: str) -> threading.BoundedSemaphore:
         if slot is None:
             slot = _SLOTS[base_url] = threading.BoundedSemaphore(MAX_PARALLEL)
         return slot
-
-
-def _transport_error(exc: requests.RequestException, *, timed_out: bool) -> AfasTransportError:
-    return AfasTransportError(
-        f"{type(exc).__name__} talking to Profit",
-        system=SYSTEM,
-        timed_out=timed_out,
-        never_sent=_never_sent(exc),
-    )
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request cannot have reached Profit (no connection was made)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
 
 
 def _filter_params(filters: Sequence[Filter]) -> dict[str, str]:

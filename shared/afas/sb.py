@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
@@ -25,7 +24,6 @@ from typing import Any, Final, Self
 
 import requests
 
-from shared import telemetry
 from shared.afas.environment import ADMIN_CENTER, InputError, parse_sb_environment
 from shared.afas.errors import (
     AfasAuthError,
@@ -33,7 +31,6 @@ from shared.afas.errors import (
     AfasNotFound,
     AfasRetriableError,
     AfasSystem,
-    AfasTransportError,
     AfasValidationError,
     SbPartiallySucceeded,
     check_lines,
@@ -46,7 +43,8 @@ from shared.afas.models import (
     SbPeriod,
     SbScope,
 )
-from shared.afas.retry import RetryPolicy, seconds, with_retries
+from shared.afas.retry import RetryPolicy, seconds
+from shared.afas.session import AfasSession
 from shared.afas.wire import amount, dumps, loads
 from shared.journal.entries import SbEntry
 from shared.oauth.tokens import TokenStore
@@ -179,18 +177,17 @@ class SbClient:
         page_size: int = 100,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._base = base_url.rstrip("/")
+        # A passed (pooled) session is not this client's to close (as for ProfitClient).
+        self._http = AfasSession(
+            SYSTEM, base_url, session=session, timeout=timeout, retry=retry, sleep=sleep
+        )
         self._tokens = tokens
         self._key = key
-        self._session = session or requests.Session()
-        self._timeout = timeout
-        self._retry = retry or RetryPolicy()
         self._page_size = page_size
-        self._sleep = sleep
-        self.calls: Counter[str] = Counter()
+        self.calls = self._http.calls
 
     def close(self) -> None:
-        self._session.close()
+        self._http.close()
 
     def __enter__(self) -> Self:
         return self
@@ -380,7 +377,7 @@ class SbClient:
                     f"{path} answered non-JSON", system=SYSTEM, status=response.status_code
                 ) from None
 
-        return with_retries(once, self._retry, what=f"SB {method} {path}", sleep=self._sleep)
+        return self._http.retrying(once, what=f"SB {method} {path}")
 
     def _send(
         self,
@@ -400,27 +397,8 @@ class SbClient:
             headers["Accept-Version"] = ACCEPT_VERSION.get(path, "1")
         if body is not None:
             headers["Content-Type"] = "application/json"
-        self.calls[f"{method} {path}"] += 1
-        try:
-            with telemetry.external_call("afas-sb", f"{method} {path}") as call:
-                response = self._session.request(
-                    method,
-                    f"{self._base}/{path}",
-                    params=dict(params or {}),
-                    data=body,
-                    headers=headers,
-                    timeout=self._timeout,
-                )
-                call.set_status_code(response.status_code)
-            return response
-        except requests.Timeout as exc:
-            raise AfasTransportError(
-                "SB did not answer in time", system=SYSTEM, timed_out=True
-            ) from exc
-        except requests.RequestException as exc:  # refused, reset, or an answer cut off
-            raise AfasTransportError(
-                f"{type(exc).__name__} talking to SB", system=SYSTEM, timed_out=False
-            ) from exc
+        prepared = self._http.prepare(method, path, headers=headers, params=params, body=body)
+        return self._http.send(prepared, label=f"{method} {path}")
 
     def _raise_for_response(self, response: requests.Response) -> None:
         status = response.status_code
