@@ -93,6 +93,9 @@ def test_both_oauth_callbacks_redirect_the_same_way() -> None:
     assert answer.status == 302
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.headers["Referrer-Policy"] == "no-referrer"
+    # Both go through the one callback handler (shared/api/consent_callback.py).
     for module in ("connections.py", "afas_connections.py"):
         text = (ROOT / "shared" / "api" / "handlers" / module).read_text(encoding="utf-8")
-        assert "ApiResponse(302" not in text and "redirect(" in text, module
+        assert "ApiResponse(302" not in text and "consent_callback(" in text, module
+    shared_handler = (ROOT / "shared" / "api" / "consent_callback.py").read_text(encoding="utf-8")
+    assert "ApiResponse(302" not in shared_handler and "redirect(" in shared_handler
