@@ -62,7 +62,7 @@ def _dutch_date(day: date | None) -> str:
     return f"{day:%d-%m-%Y}" if day else "onbekende datum"
 
 
-def _html(title: str, paragraphs: list[str], link: str, link_text: str, extra: str = "") -> str:
+def mail_html(title: str, paragraphs: list[str], link: str, link_text: str, extra: str = "") -> str:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     return (
         '<!DOCTYPE html><html lang="nl"><head><meta charset="utf-8">'
@@ -145,7 +145,7 @@ def nightly_summary(
             f'<p><a href="{escape(approvals_link(portal), quote=True)}">'
             "Journaalposten die op goedkeuring wachten</a></p>"
         )
-    html = _html(subject, paragraphs, link, "Bekijk de run", table + after)
+    html = mail_html(subject, paragraphs, link, "Bekijk de run", table + after)
     return Mail(subject, "\n".join(text_lines) + "\n", html)
 
 
@@ -178,7 +178,7 @@ def reauthorization(*, system: str, environment: str, reason: str, portal: str) 
             FOOTER,
         ]
     )
-    html = _html(subject, ["Goedendag,", escape(first), escape(todo)], link, "Naar Koppelingen")
+    html = mail_html(subject, ["Goedendag,", escape(first), escape(todo)], link, "Naar Koppelingen")
     return Mail(subject, text + "\n", html)
 
 
@@ -221,5 +221,5 @@ def journal_run_failed(
             FOOTER,
         ]
     )
-    html = _html(subject, ["Goedendag,", escape(first), escape(todo)], link, "Bekijk de run")
+    html = mail_html(subject, ["Goedendag,", escape(first), escape(todo)], link, "Bekijk de run")
     return Mail(subject, text + "\n", html)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 from shared.clients.model import ClientConfig
 from shared.clock import to_amsterdam
 from shared.notify.service import Notifier
-from shared.notify.texts import FOOTER, Mail, _html, portal_url
+from shared.notify.texts import FOOTER, Mail, mail_html, portal_url
 from shared.reconciliation.compare import Difference
 from shared.reconciliation.service import ReconciliationDeps, reconcile_client
 from shared.store.connections import ConnectionRepository
@@ -78,7 +78,7 @@ def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
         paragraphs.append("".join(block))
     lines += ["", "Met vriendelijke groet,", "Loonbrug", "", FOOTER]
     first = found[0]
-    html = _html(
+    html = mail_html(
         subject,
         paragraphs,
         reconciliation_link(portal, first.client.client_id, first.year),
