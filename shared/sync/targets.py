@@ -146,9 +146,10 @@ class FactsCache:
     chart through :class:`ChartCache`), read once per administration per run and shared in this
     process by every job of that run booking into it.
 
-    Keyed by the connection (office + environment), the administration, the run id (``nightly-
-    {date}``, or a rerun's id) and the years: a fact read before this run began is never used (a
-    new run reads again), and none is older than ``max_age`` (a long run reads again). What the
+    Keyed by the connection (office + environment), the administration, the journal (its facts
+    say whether that journal exists and is open), the run id (``nightly-{date}``, or a rerun's
+    id) and the years (:meth:`ProfitTargetLedger._shared_key`): a fact read before this run
+    began is never used (a new run reads again), and none is older than ``max_age`` (a long run reads again). What the
     cache cannot see (an account blocked or a period closed after the read) AFAS still refuses
     at the post, and that refusal keeps its Dutch hint (``shared/afas/errors.py``). A failed
     read is not kept. One job of an administration reads; the others wait for it."""
@@ -233,13 +234,20 @@ class ProfitTargetLedger:
         if cached is not None:
             return cached
         if self.shared is not None:
-            office, run = self.shared_scope
-            key = (office, self.target.environment, self.target.administration, run, years)
-            facts = self.shared.get(key, lambda: self._read_facts(years))
+            facts = self.shared.get(self._shared_key(years), lambda: self._read_facts(years))
         else:
             facts = self._read_facts(years)
         self._facts[years] = facts
         return facts
+
+    def _shared_key(self, what: object) -> tuple[object, ...]:
+        """The one key of this target's facts in the run's :class:`FactsCache`: office,
+        environment, administration, journal (the facts say whether *this* journal exists and
+        is open: two clients on one administration with different journals never share them),
+        run id and what is read (the years, or the allocation assignments)."""
+        office, run = self.shared_scope
+        target = self.target
+        return (office, target.environment, target.administration, target.journal, run, what)
 
     def _read_facts(self, years: tuple[int, ...]) -> ProfitFacts:
         adm = self.target.administration
@@ -289,8 +297,7 @@ class ProfitTargetLedger:
         once per run like the other facts."""
         if self._allocations is None:
             if self.shared is not None:
-                office, run = self.shared_scope
-                key = (office, self.target.environment, self.target.administration, run, "alloc")
+                key = self._shared_key("alloc")
                 self._allocations = self.shared.get(key, self._read_allocations)
             else:
                 self._allocations = self._read_allocations()

@@ -1,0 +1,37 @@
+"""Attacks on the booking promise, third round (a helper's brief: "break it, then fix"). Each
+test reproduces one defect and failed before its fix; named after its scenario."""
+
+from __future__ import annotations
+
+from devtools.sandbox.afas import PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
+from shared.clients.model import ProfitTarget
+from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
+from tests.support.afas_fixtures import fast_profit_client
+
+# -- 1. the facts of one administration are shared per journal, not across journals ----------
+
+
+def test_two_clients_on_one_administration_with_different_journals_get_their_own_journal_facts(
+    afas_sandbox: AfasSandbox,
+) -> None:
+    """Two clients book into administration 1 of one Profit environment in one nightly: one
+    into journal 80 (open), the other into journal 81 (blocked). Was: the facts cache was keyed
+    by administration only, so the second client got journal 80's facts and its pre-check
+    passed a blocked journal."""
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+    charts = ChartCache()
+    open_journal = for_run(
+        ProfitTargetLedger(client, ProfitTarget(PROFIT_NUMBER, 1, "80"), charts=charts),
+        "office-a",
+        "nightly-2025-04-02",
+    )
+    blocked_journal = for_run(
+        ProfitTargetLedger(client, ProfitTarget(PROFIT_NUMBER, 1, "81"), charts=charts),
+        "office-a",
+        "nightly-2025-04-02",
+    )
+    assert isinstance(open_journal, ProfitTargetLedger)
+    assert isinstance(blocked_journal, ProfitTargetLedger)
+    assert not open_journal.facts((2025,)).journal_blocked
+    facts = blocked_journal.facts((2025,))
+    assert facts.journal_exists and facts.journal_blocked, facts
