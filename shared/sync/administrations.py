@@ -25,5 +25,5 @@ def ledger_target_of(
     target = config.target
     if isinstance(target, ProfitTarget):
         client, name = profit_connection(config.office_id, target.environment)
-        return ProfitTargetLedger(client, target, name, charts)
+        return ProfitTargetLedger(client, target, name, charts, office=config.office_id)
     return SbTargetLedger(sb_client(config.office_id, target.environment), target)

@@ -117,27 +117,31 @@ def repost_quiet_period(server_timeout: float, post_read_timeout: float) -> time
 
 class ChartCache:
     """The chart of accounts of a Profit environment (``Profit_Accounts``: one chart for the
-    whole environment, afas-api.md §3.1), kept in this process for ``ttl``. Every client booking
-    into the same environment shares it, which saves one AFAS call per job in a nightly; an
+    whole environment, afas-api.md §3.1), kept in this process for ``ttl`` per office and
+    environment. Every client of one office booking into the same environment shares it, which saves one AFAS call per job in a nightly; an
     account blocked in the last ``ttl`` still gets AFAS's own refusal and its Dutch hint."""
 
     def __init__(self, ttl: timedelta = timedelta(minutes=2)) -> None:
         self._ttl = ttl
         self.facts = FactsCache()  # the administrations' facts, per run (same process lifetime)
-        self._charts: dict[str, tuple[float, dict[str, AccountFact]]] = {}
+        self._charts: dict[tuple[str, str], tuple[float, dict[str, AccountFact]]] = {}
         self._lock = threading.Lock()
 
     def get(
-        self, environment: str, load: Callable[[], dict[str, AccountFact]]
+        self, office: str, environment: str, load: Callable[[], dict[str, AccountFact]]
     ) -> dict[str, AccountFact]:
+        """The chart of ``environment`` as office ``office``'s connection reads it: keyed by
+        office and environment, so two offices with the same environment name (each its own
+        token, possibly its own AFAS) never see each other's accounts."""
+        key = (office, environment)
         now = time.monotonic()
         with self._lock:
-            cached = self._charts.get(environment)
+            cached = self._charts.get(key)
         if cached is not None and now - cached[0] < self._ttl.total_seconds():
             return cached[1]
         chart = load()
         with self._lock:
-            self._charts[environment] = (now, chart)
+            self._charts[key] = (now, chart)
         return chart
 
 
@@ -200,6 +204,7 @@ class ProfitTargetLedger:
     target: ProfitTarget
     environment_name: str = ""
     charts: ChartCache | None = None
+    office: str = ""  # the office whose connection this is (keys the shared chart and facts)
     _facts: dict[tuple[int, ...], ProfitFacts] = field(default_factory=dict)
     # Shared facts for the jobs of one run (set by :func:`for_run`); None: read per target.
     shared: FactsCache | None = None
@@ -266,7 +271,7 @@ class ProfitTargetLedger:
             }
 
         if self.charts is not None:
-            accounts = self.charts.get(self.target.environment, load_chart)
+            accounts = self.charts.get(self.office, self.target.environment, load_chart)
         else:
             accounts = load_chart()
         # "Blocked periods per administration": a row closes a period only when it says Blocked.
@@ -542,5 +547,10 @@ def for_run(target: Target, office_id: str, run_id: str) -> Target:
     """The target as the jobs of run ``run_id`` use it: a Profit target shares the facts of its
     administration with the other jobs of that run in this process (its own cache, if set)."""
     if isinstance(target, ProfitTargetLedger) and target.charts is not None:
-        return replace(target, shared=target.charts.facts, shared_scope=(office_id, run_id))
+        return replace(
+            target,
+            shared=target.charts.facts,
+            shared_scope=(office_id, run_id),
+            office=target.office or office_id,
+        )
     return target

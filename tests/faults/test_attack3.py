@@ -35,3 +35,29 @@ def test_two_clients_on_one_administration_with_different_journals_get_their_own
     assert not open_journal.facts((2025,)).journal_blocked
     facts = blocked_journal.facts((2025,))
     assert facts.journal_exists and facts.journal_blocked, facts
+
+
+# -- 6. the chart of accounts is kept per office and environment ------------------------------
+
+
+def test_two_offices_with_one_profit_environment_name_never_share_a_chart(
+    afas_sandbox: AfasSandbox,
+) -> None:
+    """Two offices each have a Profit connection to an environment with the same number (their
+    own AFAS, or one environment whose token sees a different chart). Was: the chart cache was
+    keyed by environment only, so the second office's pre-check used the first office's chart
+    (here: an account blocked for the second office passed)."""
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+    charts = ChartCache()
+    run = "nightly-2025-04-02"
+    target = ProfitTarget(PROFIT_NUMBER, 1, "80")
+    first = for_run(ProfitTargetLedger(client, target, charts=charts), "office-a", run)
+    assert isinstance(first, ProfitTargetLedger)
+    assert not first.facts((2025,)).accounts["4110"].blocked
+    # What the second office's AFAS says about the same account number.
+    afas_sandbox.scenario.profit[PROFIT_NUMBER].accounts["4110"].blocked = True
+    second = for_run(ProfitTargetLedger(client, target, charts=charts), "office-b", run)
+    assert isinstance(second, ProfitTargetLedger)
+    assert second.facts((2025,)).accounts["4110"].blocked
+    third = ProfitTargetLedger(client, target, charts=charts, office="office-c")  # no run
+    assert third.facts((2025,)).accounts["4110"].blocked
