@@ -513,6 +513,9 @@ class AfasSandbox(SbSandboxMixin):
         self.sb_repeats = 0
         self.profit_errors: list[dict[str, Any]] = []
         self.last_headers: dict[str, dict[str, str]] = {}
+        # When set, every answer carries this Set-Cookie (a load balancer's affinity cookie):
+        # a client must never send it back on another office's or connection's call.
+        self.set_cookie: str | None = None
         self._sb_setup()
         self._stopping = threading.Event()
         sandbox = self
@@ -794,12 +797,13 @@ class AfasSandbox(SbSandboxMixin):
         parts = [p for p in path.split("/") if p]
         return len(parts) >= 2 and parts[1].lower() == "profitrestservices"
 
-    @staticmethod
-    def _write(handler: BaseHTTPRequestHandler, response: _Response) -> None:
+    def _write(self, handler: BaseHTTPRequestHandler, response: _Response) -> None:
         try:
             handler.send_response(response.status)
             for name, value in response.headers.items():
                 handler.send_header(name, value)
+            if self.set_cookie is not None:
+                handler.send_header("Set-Cookie", self.set_cookie)
             handler.send_header("Content-Length", str(len(response.body)))
             handler.end_headers()
             handler.wfile.write(response.body)

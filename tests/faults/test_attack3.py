@@ -3,7 +3,9 @@ test reproduces one defect and failed before its fix; named after its scenario."
 
 from __future__ import annotations
 
-from devtools.sandbox.afas import PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
+from devtools.sandbox.afas import PROFIT_NAME, PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
+from shared.afas.environment import parse_profit_environment, profit_token
+from shared.bootstrap import Services
 from shared.clients.model import ProfitTarget
 from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
 from tests.support.afas_fixtures import fast_profit_client
@@ -61,3 +63,37 @@ def test_two_offices_with_one_profit_environment_name_never_share_a_chart(
     assert second.facts((2025,)).accounts["4110"].blocked
     third = ProfitTargetLedger(client, target, charts=charts, office="office-c")  # no run
     assert third.facts((2025,)).accounts["4110"].blocked
+
+
+# -- 7. pooled HTTP sessions keep no cookies ------------------------------------------------
+
+
+def test_a_cookie_one_office_s_afas_sets_is_never_sent_on_another_office_s_call(
+    afas_sandbox: AfasSandbox, afas_services: Services
+) -> None:
+    """Every Profit client (every office, every connection) shares one pooled session, and so do
+    the Loket clients. Was: that session kept a cookie jar, so a Set-Cookie from one office's
+    AFAS (a load balancer's affinity cookie, a session id) went along on the next office's call.
+    Now the pooled sessions accept no cookies at all."""
+    afas_sandbox.set_cookie = "ARRAffinity=office-a-affinity; Path=/"
+    environment = parse_profit_environment(PROFIT_NAME)
+    office_a = afas_services.new_profit_client(environment, profit_token(PROFIT_TOKEN))
+    list(office_a.list_journals(1))
+    afas_sandbox.set_cookie = None
+    office_b = afas_services.new_profit_client(environment, profit_token(PROFIT_TOKEN))
+    list(office_b.list_journals(1))
+    headers = afas_sandbox.last_headers[
+        f"GET /{PROFIT_NUMBER}/ProfitRestServices/connectors/Profit_Journals"
+    ]
+    assert "cookie" not in headers, headers
+    # The Loket clients' pooled session is built the same way.
+    loket = afas_services.loket_session
+    url = afas_sandbox.profit_url_template.format(environment=PROFIT_NUMBER)
+    afas_sandbox.set_cookie = "session=office-a"
+    loket.get(f"{url}/metainfo", timeout=5)
+    afas_sandbox.set_cookie = None
+    loket.get(f"{url}/metainfo", timeout=5)
+    assert (
+        "cookie"
+        not in afas_sandbox.last_headers[f"GET /{PROFIT_NUMBER}/ProfitRestServices/metainfo"]
+    )
