@@ -413,7 +413,7 @@ class Fault:
     path: str  # case-insensitive substring of the request path, e.g. "connectors/FiEntries"
     method: str | None = None
     status: int = 503
-    retry_after: int | None = None
+    retry_after: int | str | None = None  # a str goes out as it stands ("inf", "1e12", a date)
     delay: float = 0.0
     message: str | None = None
     times: int = 1  # how many matching requests it hits; then it is spent
@@ -571,7 +571,7 @@ class AfasSandbox(SbSandboxMixin):
         return fault
 
     def throttle(
-        self, path: str, *, status: int = 429, retry_after: int = 1, times: int = 1
+        self, path: str, *, status: int = 429, retry_after: int | str = 1, times: int = 1
     ) -> Fault:
         return self.inject(
             Fault(FaultKind.STATUS, path, status=status, retry_after=retry_after, times=times)
@@ -775,7 +775,7 @@ class AfasSandbox(SbSandboxMixin):
         return _r(sb_error(fault.status, fault.message or "Er is een onverwachte fout opgetreden."))
 
     def _unavailable(
-        self, request: _Request, status: int, retry_after: int | None, message: str | None
+        self, request: _Request, status: int, retry_after: int | str | None, message: str | None
     ) -> _Response:
         payload: dict[str, Any] = {}
         headers: dict[str, str] = {}

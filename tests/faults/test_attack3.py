@@ -3,12 +3,22 @@ test reproduces one defect and failed before its fix; named after its scenario."
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 from devtools.sandbox.afas import PROFIT_NAME, PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
+from devtools.sandbox.loket import LoketSandbox
 from shared.afas.environment import parse_profit_environment, profit_token
+from shared.afas.errors import AfasError
 from shared.bootstrap import Services
 from shared.clients.model import ProfitTarget
+from shared.clock import MAX_DEFER
+from shared.failures import classify
+from shared.loket.errors import LoketError
+from shared.sync.messages import SyncJob
 from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
 from tests.support.afas_fixtures import fast_profit_client
+from tests.support.loket_fixtures import connect_loket, fast_client
 
 # -- 1. the facts of one administration are shared per journal, not across journals ----------
 
@@ -97,3 +107,57 @@ def test_a_cookie_one_office_s_afas_sets_is_never_sent_on_another_office_s_call(
         "cookie"
         not in afas_sandbox.last_headers[f"GET /{PROFIT_NUMBER}/ProfitRestServices/metainfo"]
     )
+
+
+# -- 3. a Retry-After of inf/nan/negative/huge neither crashes a job nor parks it for ever ----
+
+HOSTILE_RETRY_AFTER = ("inf", "nan", "-5", "1e12", "1e400")
+
+
+def _defer_as_the_worker_does(services: Services, error: BaseException) -> None:
+    """What the worker does with a failed call: classify it; a deferred job goes back on the
+    queue for ``retry_after`` seconds (Azurite refuses more than 7 days)."""
+    failure = classify(error)
+    assert failure is not None, error
+    wait = failure.retry_after
+    assert wait is None or 0 <= wait <= MAX_DEFER.total_seconds(), wait
+    if failure.defer and wait is not None:
+        services.defer_sync_job(SyncJob("office-r", "nightly-2025-04-02", "4711"), wait)
+
+
+def test_an_afas_retry_after_of_inf_nan_negative_or_huge_is_no_wait_or_at_most_a_day(
+    afas_sandbox: AfasSandbox, afas_services: Services
+) -> None:
+    """Was: ``Retry-After: inf`` (or ``1e400``) deferred the job by inf seconds (the queue call
+    crashed: OverflowError), ``1e12`` asked the queue for a 31,000-year invisibility (refused)."""
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+    for value in HOSTILE_RETRY_AFTER:
+        afas_sandbox.throttle("Profit_Journals", status=503, retry_after=value)
+        try:
+            journals = list(client.list_journals(1))
+        except AfasError as error:
+            assert value == "1e12", (value, error)  # only a finite wait above a call's is deferred
+            assert error.retry_after == MAX_DEFER.total_seconds()
+            _defer_as_the_worker_does(afas_services, error)
+        else:
+            assert value != "1e12" and journals, value  # no wait: tried again at once
+
+
+def test_a_loket_retry_after_of_inf_nan_negative_or_huge_is_no_wait_or_at_most_a_day(
+    loket_services: Services, loket_sandbox: LoketSandbox, unique: Callable[[str], str]
+) -> None:
+    """Was: ``Retry-After: nan`` slept nan seconds (time.sleep raises ValueError: a 500 in a
+    handler, a crashed job), inf/1e12 deferred the job for ever or crashed the queue call."""
+    office = unique("office")
+    connect_loket(loket_services, office)
+    for value in HOSTILE_RETRY_AFTER:
+        loket_sandbox.rate_limit("employers", retry_after=value)
+        sleeps: list[float] = []
+        try:
+            employers = list(fast_client(loket_services, office, sleeps).list_employers())
+        except LoketError as error:
+            assert value == "1e12", (value, error)
+            _defer_as_the_worker_does(loket_services, error)
+        else:
+            assert value != "1e12" and employers, value
+        assert all(math.isfinite(s) and 0 <= s <= 1 for s in sleeps), (value, sleeps)
