@@ -33,12 +33,15 @@ class ProfitEnvironment:
     kind: EnvironmentKind = EnvironmentKind.PRODUCTION
 
 
-_NUMBER: Final = re.compile(r"^\d{5}$")
+# re.ASCII: \d alone also matches "١٢٣٤٥" (Arabic-Indic) and "１２３４５" (full width).
+_NUMBER: Final = re.compile(r"^\d{5}$", re.ASCII)
 _FREE_NAME: Final = re.compile(r"^[A-Za-z0-9]{2,16}$")
 # ASSUMPTION [I] (afas-api.md §1.2): an environment name is a type letter (O production, T test,
 # A accept) + the 5-digit participant number + two letters, e.g. O12345AA. The manual's example
 # "OB5480AW" does not fit; such names are accepted only next to an explicit number.
-_NAME: Final = re.compile(r"^(?P<kind>[OTA])(?P<number>\d{5})(?P<suffix>[A-Z]{2})$", re.IGNORECASE)
+_NAME: Final = re.compile(
+    r"^(?P<kind>[OTA])(?P<number>\d{5})(?P<suffix>[A-Z]{2})$", re.IGNORECASE | re.ASCII
+)
 _KINDS: Final = {
     "O": EnvironmentKind.PRODUCTION,
     "T": EnvironmentKind.TEST,

@@ -3,6 +3,7 @@ test reproduces one defect and failed before its fix; named after its scenario."
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 
@@ -10,6 +11,8 @@ from devtools.sandbox.afas import PROFIT_NAME, PROFIT_NUMBER, PROFIT_TOKEN, Afas
 from devtools.sandbox.loket import LoketSandbox
 from shared.afas.environment import parse_profit_environment, profit_token
 from shared.afas.errors import AfasError
+from shared.api.handlers import afas_connections
+from shared.api.http import ascii_int
 from shared.bootstrap import Services
 from shared.clients.model import ProfitTarget
 from shared.clock import MAX_DEFER
@@ -17,7 +20,8 @@ from shared.failures import classify
 from shared.loket.errors import LoketError
 from shared.sync.messages import SyncJob
 from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
-from tests.support.afas_fixtures import fast_profit_client
+from tests.support.afas_fixtures import call, fast_profit_client
+from tests.support.api import reader_headers
 from tests.support.loket_fixtures import connect_loket, fast_client
 
 # -- 1. the facts of one administration are shared per journal, not across journals ----------
@@ -161,3 +165,44 @@ def test_a_loket_retry_after_of_inf_nan_negative_or_huge_is_no_wait_or_at_most_a
         else:
             assert value != "1e12" and employers, value
         assert all(math.isfinite(s) and 0 <= s <= 1 for s in sleeps), (value, sleeps)
+
+
+# -- 4. Unicode digits are no numbers -------------------------------------------------------
+
+UNICODE_DIGITS = ("٣", "３", "²", "1٣", "１2", "1_0", " 3")
+
+
+def test_unicode_digits_in_a_profit_administration_or_environment_are_a_422_with_the_field(
+    afas_services: Services,
+) -> None:
+    """Python's int() and str.isdigit take "٣" (Arabic-Indic 3) and "３" (full-width 3), and
+    isdigit takes "²" which int() refuses. Was: administration "٣" was read from AFAS as 3,
+    "²" was a 500 (ValueError), environment "١٢٣٤٥" passed ``\\d{5}`` as an environment
+    number. Now only ASCII digits make a number: anything else is a 422 naming the field."""
+    headers = reader_headers("office-u")
+    for raw in UNICODE_DIGITS:
+        answer = call(
+            afas_services,
+            afas_connections.PROFIT_JOURNALS,
+            headers=headers,
+            route={"environment": PROFIT_NUMBER, "administration": raw},
+        )
+        assert answer.status == 422, (raw, answer.status, answer.body)
+        assert [e["field"] for e in json.loads(answer.body)["errors"]] == ["administration"]
+    for environment in ("١٢٣٤٥", "１２３４５", "O١٢٣٤٥AA"):
+        answer = call(
+            afas_services,
+            afas_connections.PROFIT_ADMINISTRATIONS,
+            headers=headers,
+            route={"environment": environment},
+        )
+        assert answer.status == 422, (environment, answer.status, answer.body)
+        assert [e["field"] for e in json.loads(answer.body)["errors"]] == ["environment"]
+
+
+def test_the_one_number_parser_takes_ascii_digits_only() -> None:
+    """The parser every handler uses for a number in a path or query (and the documents'
+    period labels from Loket data, where "2024-²" was a 500 on every download)."""
+    for raw in (*UNICODE_DIGITS, "", "-1", "+1", "1e3", "0x10", "1.0"):
+        assert ascii_int(raw) is None, raw
+    assert ascii_int("0042") == 42 and ascii_int("7") == 7
