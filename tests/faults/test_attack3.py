@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
 
+from devtools.azurite import Azurite
 from devtools.sandbox.afas import PROFIT_NAME, PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
-from devtools.sandbox.loket import LoketSandbox
+from devtools.sandbox.loket import LoketSandbox, ScenarioLine
 from shared.afas.environment import parse_profit_environment, profit_token
 from shared.afas.errors import AfasError
 from shared.api.handlers import afas_connections
@@ -18,10 +21,13 @@ from shared.clients.model import ProfitTarget
 from shared.clock import MAX_DEFER
 from shared.failures import classify
 from shared.loket.errors import LoketError
+from shared.store.run_details import JournalRunOutcome
+from shared.store.tables import check_key, key_part, key_value
 from shared.sync.messages import SyncJob
 from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
 from tests.support.afas_fixtures import call, fast_profit_client
 from tests.support.api import reader_headers
+from tests.support.fault_world import fault_world
 from tests.support.loket_fixtures import connect_loket, fast_client
 
 # -- 1. the facts of one administration are shared per journal, not across journals ----------
@@ -206,3 +212,69 @@ def test_the_one_number_parser_takes_ascii_digits_only() -> None:
     for raw in (*UNICODE_DIGITS, "", "-1", "+1", "1e3", "0x10", "1.0"):
         assert ascii_int(raw) is None, raw
     assert ascii_int("0042") == 42 and ascii_int("7") == 7
+
+
+PROFIT_ONLY = (("4711", "Korenschoof maandloners", "profit"),)
+
+
+# -- 2. table keys from Loket data ----------------------------------------------------------
+
+
+def test_loket_ids_and_account_codes_with_characters_table_keys_forbid_do_not_crash_the_job(
+    fault_azurite: Azurite,
+) -> None:
+    """Loket journal run ids with ``# ? \\`` and a ledger account code with ``/ # ? \\`` and a
+    control character (all forbidden in a Table Storage key). Was: the
+    job crashed on the first key built from them (ValueError "not a valid table key": a bug to
+    the worker, so the queue retried it into the poison queue); the run overview showed
+    nothing. Now every key part from outside is escaped (%XX) by one function."""
+    with fault_world(fault_azurite, seed=311, clients=PROFIT_ONLY) as world:
+        administration = next(
+            a for a in world.loket.scenario.administrations() if a.name == "Korenschoof maandloners"
+        )
+        first = next(r for r in administration.runs if r.status == 4 and not r.test_year)
+        second = next(r for r in administration.runs if r.status == 4 and r.test_year)
+        ready = replace(first, id=f"{first.id}#?\\", payroll_run_id=f"{first.id}-p")
+        odd = replace(
+            second,
+            id=f"{second.id}?#\\",
+            payroll_run_id=f"{second.id}-p",
+            test_year=False,
+            lines=[
+                *second.lines,
+                ScenarioLine("12/3#4?\\\x07", "Rare rekening", Decimal("10.00"), Decimal("0")),
+                ScenarioLine("1600", "Te betalen netto lonen", Decimal("0"), Decimal("10.00")),
+            ],
+        )
+        for original, renamed in ((first, ready), (second, odd)):
+            world.loket.set_run_status(original.id, 7)  # exported: only the renamed one is ready
+            world.loket.add_run(administration.id, renamed)
+        run_id = world.nightly()
+        world.drain()
+        records = {
+            r.loket_journal_run_id: r
+            for r in world.admin.run_details.records_for_client(world.office, run_id, "4711")
+        }
+        assert ready.id in records and records[ready.id].status is JournalRunOutcome.IMPORTED, (
+            records,
+            [m.text for m in world.admin.run_details.messages(world.office, run_id)],
+        )
+        assert odd.id in records and records[odd.id].status is JournalRunOutcome.FAILED, (
+            records,
+            [m.text for m in world.admin.run_details.messages(world.office, run_id)],
+        )
+        messages = world.admin.run_details.messages(world.office, run_id)
+        assert any("12/3#4?" in m.text for m in messages), [m.text for m in messages]
+        (booked,) = world.afas.profit_entries()
+        assert booked.journal == "80"
+        assert world.admin.bookings.get("profit|12345|1", ready.id) is not None
+        world.assert_invariant()
+
+
+def test_a_key_part_is_escaped_reversibly_and_is_always_a_valid_key() -> None:
+    for value in ("4711", "a/b#c?d\\e", "\x01\x7f\x85", "100%2F", "é|x"):
+        part = key_part(value)
+        assert check_key(part) == part and key_value(part) == value, value
+    assert (
+        key_part("0b5e8a2c-1d1f-4c8e-9d51-3a7c2e6f9b10") == "0b5e8a2c-1d1f-4c8e-9d51-3a7c2e6f9b10"
+    )
