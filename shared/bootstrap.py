@@ -190,6 +190,7 @@ class Services:
             token,
             session=self.profit_session,
             integration_id=self.settings.afas_integration_id,
+            environment=environment.number,
         )
 
     def profit_client(self, office_id: str, environment: str) -> ProfitClient:

@@ -397,6 +397,23 @@ class AfasTransportError(AfasRetriableError):
         self.never_sent = never_sent  # no connection was made: the request cannot have arrived
 
 
+class AfasEnvironmentBusy(AfasTransportError):
+    """No free slot of the parallel calls AFAS allows per Profit environment within the wait
+    (``shared/afas/profit.py`` MAX_PARALLEL): the call was never sent. Our own limit, not
+    AFAS's answer: the job comes back after ``retry_after`` (deferred, spending no retry)."""
+
+    def __init__(self, environment: str, *, parallel: int, retry_after: float) -> None:
+        super().__init__(
+            f"no free slot of {parallel} parallel calls to Profit environment {environment}",
+            system=AfasSystem.PROFIT,
+            timed_out=False,
+            never_sent=True,
+        )
+        self.environment = environment
+        self.parallel = parallel
+        self.retry_after = retry_after
+
+
 class Disposition(StrEnum):
     """What a caller does about a failure: the one classification every caller uses (the worker,
     the approvals, the client service and the HTTP handlers; :mod:`shared.failures` adds the
@@ -434,6 +451,8 @@ def read_disposition(error: AfasError) -> Disposition:
     trouble, a plain 500 included, may be tried again at once; a token AFAS refuses needs a
     human; everything else (unknown environment, missing connector, an answer we cannot read)
     is refused as it stands."""
+    if isinstance(error, AfasEnvironmentBusy):
+        return Disposition.RETRY_LATER  # our own slot limit: never wait it out inside a call
     if isinstance(error, AfasRetriableError | AfasServerError):
         if error.retry_after is not None and error.retry_after > LONGEST_WAIT_IN_A_CALL:
             return Disposition.RETRY_LATER  # maintenance announced for longer than a call waits

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
 from devtools.azurite import Azurite
 from devtools.sandbox.afas import PROFIT_NAME, PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
 from devtools.sandbox.loket import LoketSandbox, ScenarioLine
-from shared.afas.environment import parse_profit_environment, profit_token
+from shared.afas import profit
+from shared.afas.environment import parse_profit_environment, profit_base_url, profit_token
 from shared.afas.errors import AfasError
 from shared.api.handlers import afas_connections
 from shared.api.http import ascii_int
@@ -27,7 +30,7 @@ from shared.sync.messages import SyncJob
 from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
 from tests.support.afas_fixtures import call, fast_profit_client
 from tests.support.api import reader_headers
-from tests.support.fault_world import fault_world
+from tests.support.fault_world import Delivery, fault_world
 from tests.support.loket_fixtures import connect_loket, fast_client
 
 # -- 1. the facts of one administration are shared per journal, not across journals ----------
@@ -278,3 +281,62 @@ def test_a_key_part_is_escaped_reversibly_and_is_always_a_valid_key() -> None:
     assert (
         key_part("0b5e8a2c-1d1f-4c8e-9d51-3a7c2e6f9b10") == "0b5e8a2c-1d1f-4c8e-9d51-3a7c2e6f9b10"
     )
+
+
+# -- 5. no free slot of the Profit environment: deferred, no retry spent ---------------------
+
+
+def test_a_profit_environment_without_a_free_slot_defers_the_job_with_a_dutch_message(
+    fault_azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AFAS allows 8 parallel calls per Profit environment; a call that finds no free slot in
+    SLOT_WAIT is never sent. Was: that was a plain transport error, so the job spent a queue
+    retry ("AFAS was niet bereikbaar"), and at the post a BookingUnsettled ("AFAS gaf geen
+    (leesbaar) antwoord op het boeken"): a busy nightly burnt a job's retries on our own
+    limit. Now the job is deferred (no retry spent) with a Dutch message saying AFAS is busy
+    for this environment, at a read and at the post alike, and books once afterwards."""
+    monkeypatch.setattr(profit, "SLOT_WAIT", 0.05)
+    with fault_world(fault_azurite, seed=312, clients=PROFIT_ONLY) as world:
+        run_id = world.nightly(send=False)
+        (body,) = world.admin.outbox
+        base = profit_base_url(world.settings.afas_profit_url, parse_profit_environment("12345"))
+        slots = profit.environment_slots(base)
+        held: list[int] = []
+
+        def take_every_slot() -> None:
+            while slots.acquire(blocking=False):
+                held.append(1)
+
+        def free_them() -> None:
+            while held:
+                held.pop()
+                slots.release()
+
+        def last_error() -> str:
+            job = world.admin.runs.get_job(world.office, run_id, "4711")
+            assert job is not None
+            return job.last_error
+
+        try:
+            take_every_slot()  # at the first read (the facts)
+            assert world.deliver_now(body, dequeue_count=1, message_id="m1") is None  # deferred
+            free_them()
+            assert "AFAS Profit-omgeving 12345 is bezet" in last_error(), last_error()
+
+            def at_the_post(at: str, delivery: Delivery | None) -> None:
+                if at == "posting" and not held:
+                    take_every_slot()
+
+            usual, world.hook = world.hook, at_the_post
+            assert world.deliver_now(body, dequeue_count=1, message_id="m2") is None  # deferred
+            world.hook = usual
+            free_them()
+            assert "AFAS Profit-omgeving 12345 is bezet" in last_error(), last_error()
+            assert world.afas.profit_entries() == []  # never sent
+        finally:
+            free_them()
+        assert world.deliver_now(body, dequeue_count=1, message_id="m3") is None
+        assert len(world.afas.profit_entries()) == 1
+        records = world.admin.run_details.records_for_client(world.office, run_id, "4711")
+        assert [r.status for r in records].count(JournalRunOutcome.IMPORTED) == 1, records
+        # (The two deferred messages come back in a minute and find the job done.)
