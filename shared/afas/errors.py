@@ -374,6 +374,14 @@ class AfasContractError(AfasError):
     shape (400/413)."""
 
 
+class AfasRequestUnreadable(AfasContractError):
+    """AFAS SB could not read the request it received (``DS3100`` "Invalid JSON request"): it
+    processed nothing. For a post this spends its Tracking-Identifier: SB answers every repeat
+    of it with this same first answer (spec 6.0.0, Tracking-Identifier), so a replay can never
+    settle it. What we send is always whole JSON, so this is a request cut off on its way (the
+    sender died mid-body) or a bug of ours."""
+
+
 class AfasServerError(AfasError):
     """An unrecognised 5xx: not retried blindly."""
 
@@ -436,6 +444,9 @@ class PostOutcome:
 
     disposition: Disposition
     afas_finished: bool
+    # The post's reference (SB Tracking-Identifier) is spent and nothing was booked under it:
+    # repeating it gets the same answer for ever (SB could not read the request).
+    reference_spent: bool = False
 
 
 # Seconds of Retry-After a call still waits out itself (RetryPolicy.max_retry_after); a longer
@@ -471,6 +482,9 @@ def post_outcome(error: AfasError) -> PostOutcome:
         return PostOutcome(Disposition.PARTIAL, afas_finished=True)
     if isinstance(error, AfasValidationError):
         return PostOutcome(Disposition.REFUSED, afas_finished=True)
+    if isinstance(error, AfasRequestUnreadable):
+        # SB could not read what arrived: nothing was booked under this Tracking-Identifier.
+        return PostOutcome(Disposition.REFUSED, afas_finished=True, reference_spent=True)
     if isinstance(error, AfasTransportError) and error.never_sent:
         # No connection was made: the post never left. Not a refusal (nothing was said about
         # the entry): try again, as if it had not been sent.

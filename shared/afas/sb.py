@@ -31,6 +31,7 @@ from shared.afas.errors import (
     AfasAuthError,
     AfasContractError,
     AfasNotFound,
+    AfasRequestUnreadable,
     AfasRetriableError,
     AfasSystem,
     AfasTransportError,
@@ -449,7 +450,7 @@ class SbClient:
             # Retrying is safe: reads are reads, and posts carry a Tracking-Identifier.
             raise AfasRetriableError(message or f"HTTP {status}", **fields)
         if str(data.get("ExceptionCode") or "").upper() == "DS3100":
-            raise AfasContractError(message or "Invalid JSON request", **fields)
+            raise AfasRequestUnreadable(message or "Invalid JSON request", **fields)
         raise AfasValidationError(message or f"HTTP {status}", **fields)
 
 

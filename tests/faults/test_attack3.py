@@ -5,30 +5,54 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.sandbox.afas import PROFIT_NAME, PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
+from devtools.sandbox.afas import (
+    PROFIT_NAME,
+    PROFIT_NUMBER,
+    PROFIT_TOKEN,
+    SB_ADMINISTRATION_ID,
+    AfasSandbox,
+)
 from devtools.sandbox.loket import LoketSandbox, ScenarioLine
 from shared.afas import profit
 from shared.afas.environment import parse_profit_environment, profit_base_url, profit_token
 from shared.afas.errors import AfasError
+from shared.afas.sb import SbClient, payroll_entry_payload
+from shared.afas.wire import dumps
 from shared.api.handlers import afas_connections
 from shared.api.http import ascii_int
 from shared.bootstrap import Services
 from shared.clients.model import ProfitTarget
 from shared.clock import MAX_DEFER
 from shared.failures import classify
+from shared.journal.builder import Draft
+from shared.journal.entries import SbEntry
+from shared.journal.periods import LedgerPeriod, PeriodRule
 from shared.loket.errors import LoketError
+from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.store.run_details import JournalRunOutcome
 from shared.store.tables import check_key, key_part, key_value
+from shared.sync import ledger
+from shared.sync.audit import fingerprint as wire_fingerprint
+from shared.sync.ledger import Holder
 from shared.sync.messages import SyncJob
 from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
-from tests.support.afas_fixtures import call, fast_profit_client
+from tests.support.afas_fixtures import (
+    FAST_RETRY,
+    Booker,
+    call,
+    connect_sb,
+    fast_profit_client,
+    sb_entry,
+)
 from tests.support.api import reader_headers
 from tests.support.fault_world import Delivery, fault_world
 from tests.support.loket_fixtures import connect_loket, fast_client
@@ -340,3 +364,78 @@ def test_a_profit_environment_without_a_free_slot_defers_the_job_with_a_dutch_me
         records = world.admin.run_details.records_for_client(world.office, run_id, "4711")
         assert [r.status for r in records].count(JournalRunOutcome.IMPORTED) == 1, records
         # (The two deferred messages come back in a minute and find the job done.)
+
+
+# -- 8. an SB post cut off mid-body is not replayed for ever -----------------------------------
+
+
+def _cut_post(url: str, headers: dict[str, str], body: bytes) -> None:
+    """What SB received from a process killed while sending a post: the headers (its
+    Tracking-Identifier included) and half the body, then the connection closed."""
+    parts = urlsplit(url)
+    head = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    head.append(f"Content-Length: {len(body)}")
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=5) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body[: len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(4096):  # SB answers the broken half (400 "Invalid JSON request")
+            pass
+
+
+def test_an_sb_post_cut_off_mid_body_is_posted_again_under_a_new_tracking_identifier(
+    afas_services: Services, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """tests/faults/test_matrix.py::test_matrix[post-host_killed] failed once in CI: the host
+    was killed while an SB job was sending its post (urllib3 sends the headers, then the
+    body). SB got the Tracking-Identifier and half the body, answered "Invalid JSON request"
+    (DS3100) and, as the spec says, answers every repeat of that Tracking-Identifier with that
+    same first answer. The replay after the restart got it each time: an answer that proves
+    nothing (classified outcome unknown, "AFAS gaf geen (leesbaar) antwoord op het boeken"),
+    five retries in ~5 s, the job exhausted. Now SB saying it could not read the request
+    proves nothing was booked under that identifier: a replay that gets it moves on to the next
+    generation (a new Tracking-Identifier) and posts the entry once."""
+    office = unique("office")
+    connect_sb(afas_services, office)
+    sb_key = ConnectionKey(office, ConnectionKind.AFAS_SB, "enyoi")
+    connection = afas_services.connections.get(sb_key)
+    assert connection is not None
+    location = afas_services.sb_connections.location_of(connection, "enyoi")
+    tokens = afas_services.sb_connections.tokens(connection, location)
+    client = SbClient(location.url, tokens, sb_key, retry=FAST_RETRY)
+    booker = Booker(client, environment="enyoi")
+    entry = sb_entry(SB_ADMINISTRATION_ID, description=f"Loonjournaalpost {unique('cut')}")
+    run_id = unique("run")
+    target = booker.target(entry)
+    draft: Draft[SbEntry] = Draft(entry, LedgerPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD), ())  # fmt: skip
+    first = target.reference(draft, run_id, 0)
+    # The killed process had recorded its post (the ledger says posted, then unknown) ...
+    now = booker.clock()
+    holder = Holder("office", "client", "run")
+    row = ledger.first_claim(target.key, run_id, ledger.Claim(holder, now, now))
+    row = ledger.transition(
+        row, ledger.Post(now, target.administration, "", first, wire_fingerprint(entry), None)
+    )
+    booker.bookings.insert(row)
+    # ... and SB received half of it.
+    _cut_post(
+        f"{location.url}/api/payrolljournalentry",
+        {
+            "Authorization": f"Bearer {tokens.access_token(sb_key).reveal()}",
+            "Accept": "application/json",
+            "Accept-Version": "1",
+            "Content-Type": "application/json",
+            "Tracking-Identifier": first,
+        },
+        dumps(payroll_entry_payload(entry)),
+    )
+    administration = afas_sandbox.sb_environment("enyoi").administrations[SB_ADMINISTRATION_ID]
+    assert not [b for b in administration.bookings if b.description == entry.description]
+    booker.clock.advance(minutes=20)  # the killed holder's lease has run out
+    booked = booker.book(entry, run_id=run_id)
+    kept = [b for b in administration.bookings if b.description == entry.description]
+    assert len(kept) == 1 and kept[0].tracking_identifier != first, kept
+    assert booked.reference == kept[0].tracking_identifier
+    again = booker.book(entry, run_id=run_id)  # a redelivery finds it booked
+    assert again.entry_number == booked.entry_number
+    assert len([b for b in administration.bookings if b.description == entry.description]) == 1
