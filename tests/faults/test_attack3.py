@@ -27,7 +27,7 @@ from shared.afas.environment import parse_profit_environment, profit_base_url, p
 from shared.afas.errors import AfasError
 from shared.afas.sb import SbClient, payroll_entry_payload
 from shared.afas.wire import dumps
-from shared.api.handlers import afas_connections
+from shared.api.handlers import afas_connections, clients
 from shared.api.http import ascii_int
 from shared.bootstrap import Services
 from shared.clients.model import ProfitTarget
@@ -43,7 +43,7 @@ from shared.store.tables import check_key, key_part, key_value
 from shared.sync import ledger
 from shared.sync.audit import fingerprint as wire_fingerprint
 from shared.sync.ledger import Holder
-from shared.sync.messages import SyncJob
+from shared.sync.messages import MalformedMessage, SyncJob
 from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
 from tests.support.afas_fixtures import (
     FAST_RETRY,
@@ -53,7 +53,7 @@ from tests.support.afas_fixtures import (
     fast_profit_client,
     sb_entry,
 )
-from tests.support.api import reader_headers
+from tests.support.api import admin_headers, reader_headers
 from tests.support.fault_world import Delivery, fault_world
 from tests.support.loket_fixtures import connect_loket, fast_client
 
@@ -439,3 +439,26 @@ def test_an_sb_post_cut_off_mid_body_is_posted_again_under_a_new_tracking_identi
     again = booker.book(entry, run_id=run_id)  # a redelivery finds it booked
     assert again.entry_number == booked.entry_number
     assert len([b for b in administration.bookings if b.description == entry.description]) == 1
+
+
+# -- free attack: a trailing line break passed every ``^…$`` check ----------------------------
+
+
+def test_an_id_with_a_trailing_line_break_is_refused_never_a_500(afas_services: Services) -> None:
+    """Python's ``$`` also matches before a final line break: client id ``"4711\\n"`` passed
+    ``^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`` and then failed as a table key (control character):
+    DELETE /api/clients/4711%0A answered 500. Every such pattern now ends in ``\\Z``."""
+    for operation in (clients.GET_CLIENT, clients.PUT_CLIENT, clients.DELETE_CLIENT):
+        answer = call(
+            afas_services,
+            operation,
+            headers=admin_headers("office-n"),
+            route={"clientId": "4711\n"},
+            body=b"{}",
+        )
+        assert answer.status in (404, 422), (operation.name, answer.status, answer.body)
+    job = json.dumps(
+        {"v": 1, "officeId": "office\n", "runId": "nightly-2026-12-06", "clientId": "1"}
+    )
+    with pytest.raises(MalformedMessage):
+        SyncJob.from_json(job.encode())

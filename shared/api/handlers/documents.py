@@ -16,7 +16,7 @@ from shared.store.audit import AuditDocument
 from shared.store.tables import check_key
 from shared.sync.exports import entry_csv
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,80}\.json$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,80}\.json\Z")
 
 
 class DocumentOut(ResponseModel):
