@@ -35,16 +35,16 @@ from shared.clock import MAX_DEFER
 from shared.failures import classify
 from shared.journal.builder import Draft
 from shared.journal.entries import SbEntry
-from shared.journal.periods import LedgerPeriod, PeriodRule
+from shared.journal.periods import BookingPeriod, PeriodRule
 from shared.loket.errors import LoketError
 from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.store.run_details import JournalRunOutcome
 from shared.store.tables import check_key, key_part, key_value
 from shared.sync import ledger
 from shared.sync.audit import fingerprint as wire_fingerprint
+from shared.sync.bookers import ChartCache, ProfitBooker, for_run
 from shared.sync.ledger import Holder
 from shared.sync.messages import MalformedMessage, SyncJob
-from shared.sync.targets import ChartCache, ProfitTargetLedger, for_run
 from tests.support.afas_fixtures import (
     FAST_RETRY,
     Booker,
@@ -70,17 +70,17 @@ def test_two_clients_on_one_administration_with_different_journals_get_their_own
     client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
     charts = ChartCache()
     open_journal = for_run(
-        ProfitTargetLedger(client, ProfitTarget(PROFIT_NUMBER, 1, "80"), charts=charts),
+        ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, 1, "80"), charts=charts),
         "office-a",
         "nightly-2025-04-02",
     )
     blocked_journal = for_run(
-        ProfitTargetLedger(client, ProfitTarget(PROFIT_NUMBER, 1, "81"), charts=charts),
+        ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, 1, "81"), charts=charts),
         "office-a",
         "nightly-2025-04-02",
     )
-    assert isinstance(open_journal, ProfitTargetLedger)
-    assert isinstance(blocked_journal, ProfitTargetLedger)
+    assert isinstance(open_journal, ProfitBooker)
+    assert isinstance(blocked_journal, ProfitBooker)
     assert not open_journal.facts((2025,)).journal_blocked
     facts = blocked_journal.facts((2025,))
     assert facts.journal_exists and facts.journal_blocked, facts
@@ -100,15 +100,15 @@ def test_two_offices_with_one_profit_environment_name_never_share_a_chart(
     charts = ChartCache()
     run = "nightly-2025-04-02"
     target = ProfitTarget(PROFIT_NUMBER, 1, "80")
-    first = for_run(ProfitTargetLedger(client, target, charts=charts), "office-a", run)
-    assert isinstance(first, ProfitTargetLedger)
+    first = for_run(ProfitBooker(client, target, charts=charts), "office-a", run)
+    assert isinstance(first, ProfitBooker)
     assert not first.facts((2025,)).accounts["4110"].blocked
     # What the second office's AFAS says about the same account number.
     afas_sandbox.scenario.profit[PROFIT_NUMBER].accounts["4110"].blocked = True
-    second = for_run(ProfitTargetLedger(client, target, charts=charts), "office-b", run)
-    assert isinstance(second, ProfitTargetLedger)
+    second = for_run(ProfitBooker(client, target, charts=charts), "office-b", run)
+    assert isinstance(second, ProfitBooker)
     assert second.facts((2025,)).accounts["4110"].blocked
-    third = ProfitTargetLedger(client, target, charts=charts, office="office-c")  # no run
+    third = ProfitBooker(client, target, charts=charts, office="office-c")  # no run
     assert third.facts((2025,)).accounts["4110"].blocked
 
 
@@ -407,7 +407,7 @@ def test_an_sb_post_cut_off_mid_body_is_posted_again_under_a_new_tracking_identi
     entry = sb_entry(SB_ADMINISTRATION_ID, description=f"Loonjournaalpost {unique('cut')}")
     run_id = unique("run")
     target = booker.target(entry)
-    draft: Draft[SbEntry] = Draft(entry, LedgerPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD), ())  # fmt: skip
+    draft: Draft[SbEntry] = Draft(entry, BookingPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD), ())  # fmt: skip
     first = target.reference(draft, run_id, 0)
     # The killed process had recorded its post (the ledger says posted, then unknown) ...
     now = booker.clock()

@@ -24,7 +24,7 @@ from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.identifiers import sb_tracking_identifier
 from shared.journal.models import JournalLine, JournalRun, PeriodType
-from shared.journal.periods import ledger_period
+from shared.journal.periods import booking_period
 from shared.journal.precheck import (
     PERIOD_CHECK_SKIPPED,
     AccountFact,
@@ -54,7 +54,7 @@ def target_key(target: ProfitTarget | SbTarget) -> str:
     return f"sb|{target.environment}|{target.administration_id}"
 
 
-class Target(Protocol):
+class AfasBooker(Protocol):
     """One AFAS administration of a client, as the booking step sees it."""
 
     @property
@@ -152,7 +152,7 @@ class FactsCache:
 
     Keyed by the connection (office + environment), the administration, the journal (its facts
     say whether that journal exists and is open), the run id (``nightly-{date}``, or a rerun's
-    id) and the years (:meth:`ProfitTargetLedger._shared_key`): a fact read before this run
+    id) and the years (:meth:`ProfitBooker._shared_key`): a fact read before this run
     began is never used (a new run reads again), and none is older than ``max_age`` (a long run reads again). What the
     cache cannot see (an account blocked or a period closed after the read) AFAS still refuses
     at the post, and that refusal keeps its Dutch hint (``shared/afas/errors.py``). A failed
@@ -199,7 +199,7 @@ class FactsCache:
 
 
 @dataclass
-class ProfitTargetLedger:
+class ProfitBooker:
     client: ProfitClient
     target: ProfitTarget
     environment_name: str = ""
@@ -224,7 +224,9 @@ class ProfitTargetLedger:
         return f"administratie {self.target.administration} ({self.environment})"
 
     def draft(self, source: Source) -> Draft[ProfitEntry]:
-        year = ledger_period(source.run.period, source.period_type, source.mapping.period_rule).year
+        year = booking_period(
+            source.run.period, source.period_type, source.mapping.period_rule
+        ).year
         facts = self.facts((year,))
         axes = {number: fact.required_axes for number, fact in facts.accounts.items()}
         return build_profit_entry(
@@ -267,7 +269,7 @@ class ProfitTargetLedger:
                     description=a.description,
                     axis_codes=dict(a.axes),
                 )
-                for a in self.client.list_ledger_accounts()
+                for a in self.client.list_accounts()
             }
 
         if self.charts is not None:
@@ -382,7 +384,7 @@ class ProfitTargetLedger:
 
 
 @dataclass
-class SbTargetLedger:
+class SbBooker:
     client: SbClient
     target: SbTarget
     _facts: SbFacts | None = None
@@ -413,7 +415,7 @@ class SbTargetLedger:
         once per job."""
         if self._facts is None:
             adm = self.target.administration_id
-            accounts = frozenset(a.number for a in self.client.list_ledger_accounts(adm))
+            accounts = frozenset(a.number for a in self.client.list_accounts(adm))
             periods: dict[tuple[int, int], PeriodFact] | None
             try:
                 periods = {
@@ -501,7 +503,7 @@ class SbTargetLedger:
 
 
 def prepare(
-    target: Target, config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]
+    target: AfasBooker, config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]
 ) -> tuple[Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
     """Build the entry for one journal run and pre-check it (when the build itself passed):
     what the worker, an approval and the preview all do before deciding."""
@@ -543,10 +545,10 @@ def sb_entry_number(booking: SbBooking) -> str:
     return booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
 
 
-def for_run(target: Target, office_id: str, run_id: str) -> Target:
+def for_run(target: AfasBooker, office_id: str, run_id: str) -> AfasBooker:
     """The target as the jobs of run ``run_id`` use it: a Profit target shares the facts of its
     administration with the other jobs of that run in this process (its own cache, if set)."""
-    if isinstance(target, ProfitTargetLedger) and target.charts is not None:
+    if isinstance(target, ProfitBooker) and target.charts is not None:
         return replace(
             target,
             shared=target.charts.facts,
