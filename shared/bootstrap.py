@@ -24,7 +24,7 @@ from shared.afas.sb_connections import SbConnections
 from shared.approvals.service import ApprovalService
 from shared.clients.model import ClientConfig
 from shared.clients.service import ClientService
-from shared.clock import Clock, utc_now
+from shared.clock import Clock, bounded_wait, utc_now
 from shared.connections.service import ProfitConnectionService
 from shared.loket.client import LoketClient
 from shared.loket.oauth import REVOKED_REASON, ConnectionTokens, LoketOAuth
@@ -122,8 +122,9 @@ class Services:
         self.storage.queue(SYNC_QUEUE).send_message(body)
 
     def defer_sync_job(self, job: SyncJob, seconds: float) -> None:
-        """The job again, invisible for ``seconds`` (whole seconds, at least one)."""
-        delay = max(1, math.ceil(seconds))
+        """The job again, invisible for ``seconds`` (whole seconds, at least one; never more
+        than MAX_DEFER, and an inf/nan wait is none: every job comes back)."""
+        delay = max(1, math.ceil(bounded_wait(seconds)))
         self.storage.queue(SYNC_QUEUE).send_message(job.to_json(), visibility_timeout=delay)
 
     @cached_property
@@ -188,6 +189,7 @@ class Services:
             token,
             session=self.profit_session,
             integration_id=self.settings.afas_integration_id,
+            environment=environment.number,
         )
 
     def profit_client(self, office_id: str, environment: str) -> ProfitClient:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from shared.afas.errors import (
     LONGEST_WAIT_IN_A_CALL,
     AfasAuthError,
+    AfasEnvironmentBusy,
     AfasError,
     Disposition,
     read_disposition,
@@ -90,6 +91,10 @@ def classify(error: BaseException) -> Failure | None:
                 retry_after=error.retry_after,
                 defer=True,
             )
+        case AfasEnvironmentBusy():
+            return _environment_busy(error)
+        case BookingUnsettled(error=AfasEnvironmentBusy() as busy):
+            return _environment_busy(busy)  # the post was never sent (the ledger says so)
         case BookingUnsettled():
             return Failure(
                 Disposition.OUTCOME_UNKNOWN,
@@ -163,6 +168,21 @@ def classify(error: BaseException) -> Failure | None:
                 "Controleer de rechten van de Loket-gebruiker van de koppeling.",
             )
     return None
+
+
+def _environment_busy(error: AfasEnvironmentBusy) -> Failure:
+    """Our own limit of parallel calls per Profit environment was reached: nothing was sent,
+    the job comes back after ``retry_after`` without spending a retry."""
+    return Failure(
+        Disposition.RETRY_LATER,
+        "afas-environment-busy",
+        f"AFAS Profit-omgeving {error.environment} is bezet: Loonbrug had al {error.parallel} "
+        "verzoeken tegelijk naar deze omgeving lopen (het maximum van AFAS). Er is niets "
+        "verstuurd; de synchronisatie komt over een minuut vanzelf terug",
+        "Niets te doen: er wordt nooit twee keer geboekt.",
+        retry_after=error.retry_after,
+        defer=True,
+    )
 
 
 def _afas(error: AfasError) -> Failure:

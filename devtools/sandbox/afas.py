@@ -413,7 +413,7 @@ class Fault:
     path: str  # case-insensitive substring of the request path, e.g. "connectors/FiEntries"
     method: str | None = None
     status: int = 503
-    retry_after: int | None = None
+    retry_after: int | str | None = None  # a str goes out as it stands ("inf", "1e12", a date)
     delay: float = 0.0
     message: str | None = None
     times: int = 1  # how many matching requests it hits; then it is spent
@@ -513,6 +513,9 @@ class AfasSandbox(SbSandboxMixin):
         self.sb_repeats = 0
         self.profit_errors: list[dict[str, Any]] = []
         self.last_headers: dict[str, dict[str, str]] = {}
+        # When set, every answer carries this Set-Cookie (a load balancer's affinity cookie):
+        # a client must never send it back on another office's or connection's call.
+        self.set_cookie: str | None = None
         self._sb_setup()
         self._stopping = threading.Event()
         sandbox = self
@@ -568,7 +571,7 @@ class AfasSandbox(SbSandboxMixin):
         return fault
 
     def throttle(
-        self, path: str, *, status: int = 429, retry_after: int = 1, times: int = 1
+        self, path: str, *, status: int = 429, retry_after: int | str = 1, times: int = 1
     ) -> Fault:
         return self.inject(
             Fault(FaultKind.STATUS, path, status=status, retry_after=retry_after, times=times)
@@ -772,7 +775,7 @@ class AfasSandbox(SbSandboxMixin):
         return _r(sb_error(fault.status, fault.message or "Er is een onverwachte fout opgetreden."))
 
     def _unavailable(
-        self, request: _Request, status: int, retry_after: int | None, message: str | None
+        self, request: _Request, status: int, retry_after: int | str | None, message: str | None
     ) -> _Response:
         payload: dict[str, Any] = {}
         headers: dict[str, str] = {}
@@ -794,12 +797,13 @@ class AfasSandbox(SbSandboxMixin):
         parts = [p for p in path.split("/") if p]
         return len(parts) >= 2 and parts[1].lower() == "profitrestservices"
 
-    @staticmethod
-    def _write(handler: BaseHTTPRequestHandler, response: _Response) -> None:
+    def _write(self, handler: BaseHTTPRequestHandler, response: _Response) -> None:
         try:
             handler.send_response(response.status)
             for name, value in response.headers.items():
                 handler.send_header(name, value)
+            if self.set_cookie is not None:
+                handler.send_header("Set-Cookie", self.set_cookie)
             handler.send_header("Content-Length", str(len(response.body)))
             handler.end_headers()
             handler.wfile.write(response.body)

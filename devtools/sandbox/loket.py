@@ -1261,7 +1261,10 @@ def _line_json(index: int, line: ScenarioLine) -> dict[str, Any]:
 
     return {
         "generalLedgerAccount": {
-            "key": 10_000 + int(line.account),
+            # A code is free text in Loket: a non-numeric one gets a key of its own.
+            "key": 10_000 + int(line.account)
+            if line.account.isascii() and line.account.isdigit()
+            else 90_000 + int(hashlib.sha256(line.account.encode()).hexdigest()[:4], 16),
             "code": line.account,
             "description": line.account_description,
         },

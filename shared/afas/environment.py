@@ -33,12 +33,15 @@ class ProfitEnvironment:
     kind: EnvironmentKind = EnvironmentKind.PRODUCTION
 
 
-_NUMBER: Final = re.compile(r"^\d{5}$")
-_FREE_NAME: Final = re.compile(r"^[A-Za-z0-9]{2,16}$")
+# re.ASCII: \d alone also matches "١٢٣٤٥" (Arabic-Indic) and "１２３４５" (full width).
+_NUMBER: Final = re.compile(r"^\d{5}\Z", re.ASCII)
+_FREE_NAME: Final = re.compile(r"^[A-Za-z0-9]{2,16}\Z")
 # ASSUMPTION [I] (afas-api.md §1.2): an environment name is a type letter (O production, T test,
 # A accept) + the 5-digit participant number + two letters, e.g. O12345AA. The manual's example
 # "OB5480AW" does not fit; such names are accepted only next to an explicit number.
-_NAME: Final = re.compile(r"^(?P<kind>[OTA])(?P<number>\d{5})(?P<suffix>[A-Z]{2})$", re.IGNORECASE)
+_NAME: Final = re.compile(
+    r"^(?P<kind>[OTA])(?P<number>\d{5})(?P<suffix>[A-Z]{2})\Z", re.IGNORECASE | re.ASCII
+)
 _KINDS: Final = {
     "O": EnvironmentKind.PRODUCTION,
     "T": EnvironmentKind.TEST,
@@ -86,7 +89,7 @@ def parse_profit_environment(value: str, name: str | None = None) -> ProfitEnvir
     )
 
 
-_AFAS_HOST: Final = re.compile(r"^\{environment\}\.rest(test|accept|cursus)?\.afas\.online$", re.I)
+_AFAS_HOST: Final = re.compile(r"^\{environment\}\.rest(test|accept|cursus)?\.afas\.online\Z", re.I)
 _REST_BY_KIND: Final = {
     EnvironmentKind.PRODUCTION: "rest",
     EnvironmentKind.TEST: "resttest",
@@ -111,12 +114,12 @@ def profit_base_url(template: str, environment: ProfitEnvironment) -> str:
 
 
 _TOKEN_XML: Final = re.compile(
-    r"^<token>\s*<version>\s*(?P<version>\d+)\s*</version>\s*<data>(?P<data>[^<]*)</data>\s*</token>$",
+    r"^<token>\s*<version>\s*(?P<version>[0-9]+)\s*</version>\s*<data>(?P<data>[^<]*)</data>\s*</token>\Z",
     re.IGNORECASE | re.DOTALL,
 )
 # ASSUMPTION [I]: the data part is hexadecimal; AFAS documents 64 characters, we allow 32-256 so a
 # longer token format does not lock users out (the check call against AFAS is the real test).
-_TOKEN_DATA: Final = re.compile(r"^[0-9A-Fa-f]{32,256}$")
+_TOKEN_DATA: Final = re.compile(r"^[0-9A-Fa-f]{32,256}\Z")
 PASTE_HINT: Final = (
     "Plak de token zoals AFAS die toont: <token><version>1</version><data>…</data></token>, "
     "of alleen de lange code tussen <data> en </data>."
@@ -139,7 +142,7 @@ def profit_token(raw: str) -> Secret:
     return Secret(f"<token><version>{version}</version><data>{data}</data></token>")
 
 
-_SB_ENVIRONMENT: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_SB_ENVIRONMENT: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
 # concepts.md (AFAS SB docs), "Complete URL": the path part ``admin`` is the Admin Center of a
 # subdomain, every other first path part is a customer environment ("scope").
 ADMIN_CENTER: Final = "admin"

@@ -374,6 +374,14 @@ class AfasContractError(AfasError):
     shape (400/413)."""
 
 
+class AfasRequestUnreadable(AfasContractError):
+    """AFAS SB could not read the request it received (``DS3100`` "Invalid JSON request"): it
+    processed nothing. For a post this spends its Tracking-Identifier: SB answers every repeat
+    of it with this same first answer (spec 6.0.0, Tracking-Identifier), so a replay can never
+    settle it. What we send is always whole JSON, so this is a request cut off on its way (the
+    sender died mid-body) or a bug of ours."""
+
+
 class AfasServerError(AfasError):
     """An unrecognised 5xx: not retried blindly."""
 
@@ -395,6 +403,23 @@ class AfasTransportError(AfasRetriableError):
         super().__init__(message, system=system)
         self.timed_out = timed_out
         self.never_sent = never_sent  # no connection was made: the request cannot have arrived
+
+
+class AfasEnvironmentBusy(AfasTransportError):
+    """No free slot of the parallel calls AFAS allows per Profit environment within the wait
+    (``shared/afas/profit.py`` MAX_PARALLEL): the call was never sent. Our own limit, not
+    AFAS's answer: the job comes back after ``retry_after`` (deferred, spending no retry)."""
+
+    def __init__(self, environment: str, *, parallel: int, retry_after: float) -> None:
+        super().__init__(
+            f"no free slot of {parallel} parallel calls to Profit environment {environment}",
+            system=AfasSystem.PROFIT,
+            timed_out=False,
+            never_sent=True,
+        )
+        self.environment = environment
+        self.parallel = parallel
+        self.retry_after = retry_after
 
 
 class Disposition(StrEnum):
@@ -419,6 +444,9 @@ class PostOutcome:
 
     disposition: Disposition
     afas_finished: bool
+    # The post's reference (SB Tracking-Identifier) is spent and nothing was booked under it:
+    # repeating it gets the same answer for ever (SB could not read the request).
+    reference_spent: bool = False
 
 
 # Seconds of Retry-After a call still waits out itself (RetryPolicy.max_retry_after); a longer
@@ -434,6 +462,8 @@ def read_disposition(error: AfasError) -> Disposition:
     trouble, a plain 500 included, may be tried again at once; a token AFAS refuses needs a
     human; everything else (unknown environment, missing connector, an answer we cannot read)
     is refused as it stands."""
+    if isinstance(error, AfasEnvironmentBusy):
+        return Disposition.RETRY_LATER  # our own slot limit: never wait it out inside a call
     if isinstance(error, AfasRetriableError | AfasServerError):
         if error.retry_after is not None and error.retry_after > LONGEST_WAIT_IN_A_CALL:
             return Disposition.RETRY_LATER  # maintenance announced for longer than a call waits
@@ -452,6 +482,9 @@ def post_outcome(error: AfasError) -> PostOutcome:
         return PostOutcome(Disposition.PARTIAL, afas_finished=True)
     if isinstance(error, AfasValidationError):
         return PostOutcome(Disposition.REFUSED, afas_finished=True)
+    if isinstance(error, AfasRequestUnreadable):
+        # SB could not read what arrived: nothing was booked under this Tracking-Identifier.
+        return PostOutcome(Disposition.REFUSED, afas_finished=True, reference_spent=True)
     if isinstance(error, AfasTransportError) and error.never_sent:
         # No connection was made: the post never left. Not a refusal (nothing was said about
         # the entry): try again, as if it had not been sent.

@@ -31,13 +31,13 @@ from shared.afas.errors import (
     AfasAuthError,
     AfasConnectorNotAuthorized,
     AfasContractError,
+    AfasEnvironmentBusy,
     AfasError,
     AfasLockedError,
     AfasNotFound,
     AfasRetriableError,
     AfasServerError,
     AfasSystem,
-    AfasTransportError,
     AfasValidationError,
     check_lines,
 )
@@ -177,11 +177,14 @@ class ProfitClient:
         language: str = "nl-nl",
         integration_id: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        environment: str = "",
     ) -> None:
         self._http = AfasSession(
             SYSTEM, base_url, session=session, timeout=timeout, retry=retry, sleep=sleep
         )
         self._base = self._http.base
+        # The environment as a person knows it (its number), for the Dutch "busy" message.
+        self._environment = environment or self._base
         self._auth = authorization_header(token)
         self._post_timeout = post_timeout
         self._server_timeout = server_timeout
@@ -456,12 +459,9 @@ class ProfitClient:
         started = time.perf_counter()
         slot = environment_slots(self._base)
         if not slot.acquire(timeout=SLOT_WAIT):
-            # Never sent: the worker comes back later (a post is recorded as not sent).
-            raise AfasTransportError(
-                f"no free slot of {MAX_PARALLEL} parallel calls to this Profit environment",
-                system=SYSTEM,
-                timed_out=False,
-                never_sent=True,
+            # Never sent: the job is deferred (no retry spent; a post is recorded as not sent).
+            raise AfasEnvironmentBusy(
+                self._environment, parallel=MAX_PARALLEL, retry_after=SLOT_DEFER
             )
         try:
             response = self._http.send(prepared, label=f"{method} {label}", timeout=timeout)
@@ -521,6 +521,8 @@ def _classify_500(message: str, fields: dict[str, Any]) -> AfasError:
 # and job in the process). A call that finds no slot within SLOT_WAIT is never sent.
 MAX_PARALLEL: Final = 8
 SLOT_WAIT: Final = 10.0
+# How long a job that found no free slot waits before it comes back (a deferred message).
+SLOT_DEFER: Final = 60.0
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}
 _SLOTS_LOCK = threading.Lock()
 

@@ -26,7 +26,7 @@ PAGE_SIZE: Final = 1000
 CONNECTOR: Final = "Profit_Transactions"
 # profit_voucher_number (shared/journal/identifiers.py): LB{year}{period:02}S{seq}-{8 hex}, or
 # LB-{24 hex} for absurd sequence numbers.
-_LOONBRUG_VOUCHER: Final = re.compile(r"^LB(\d{6}S\d+-[0-9A-F]{8}|-[0-9A-F]{24})$", re.IGNORECASE)
+_LOONBRUG_VOUCHER: Final = re.compile(r"^LB(\d{6}S\d+-[0-9A-F]{8}|-[0-9A-F]{24})\Z", re.IGNORECASE)
 
 
 def is_loonbrug_voucher(voucher: str) -> bool:

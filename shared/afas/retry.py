@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from shared.afas.errors import AfasError, Disposition, read_disposition
+from shared.clock import retry_after_seconds
 
 log = logging.getLogger("loonbrug.afas")
 T = TypeVar("T")
@@ -51,14 +52,10 @@ NO_RETRIES = RetryPolicy(attempts=1)
 
 
 def seconds(value: Any) -> float | None:
-    """A ``Retry-After`` header or ``retry_after`` body value in seconds (None if absent or an
-    HTTP date, then the policy's own backoff applies)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return max(0.0, float(str(value).strip()))
-    except ValueError:
-        return None
+    """A ``Retry-After`` header or ``retry_after`` body value in seconds (None if absent or
+    unreadable, then the policy's own backoff applies): :func:`shared.clock.retry_after_seconds`,
+    so inf/nan is no wait, a negative value none and a huge one at most a day."""
+    return retry_after_seconds(value)
 
 
 def with_retries(

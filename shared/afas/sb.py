@@ -29,6 +29,7 @@ from shared.afas.errors import (
     AfasAuthError,
     AfasContractError,
     AfasNotFound,
+    AfasRequestUnreadable,
     AfasRetriableError,
     AfasSystem,
     AfasValidationError,
@@ -427,7 +428,7 @@ class SbClient:
             # Retrying is safe: reads are reads, and posts carry a Tracking-Identifier.
             raise AfasRetriableError(message or f"HTTP {status}", **fields)
         if str(data.get("ExceptionCode") or "").upper() == "DS3100":
-            raise AfasContractError(message or "Invalid JSON request", **fields)
+            raise AfasRequestUnreadable(message or "Invalid JSON request", **fields)
         raise AfasValidationError(message or f"HTTP {status}", **fields)
 
 

@@ -22,7 +22,7 @@ NAME_CLAIMS: Final = (
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
 )
 ADMIN_ROLE: Final = "Loonbrug.Admin"
-_OFFICE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_OFFICE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ RFC 9457 problem documents: English ``type``/``title`` for programs and logs, a 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -158,6 +159,32 @@ def validation_failed(errors: list[FieldError], detail: str | None = None) -> Pr
         detail or "Niet alle velden zijn goed ingevuld. Zie de meldingen per veld.",
         errors=errors,
     )
+
+
+# -- numbers in a path or query ----------------------------------------------------------------
+
+# ASCII digits only: int() and str.isdigit() also take "٣" (Arabic-Indic), "３" (full width),
+# " 3", "1_0", and isdigit "²" (which int() then refuses: a 500).
+_ASCII_NUMBER: Final = re.compile(r"[0-9]{1,9}")
+
+
+def ascii_int(raw: str | None) -> int | None:
+    """The one reading of a whole number from outside (a path or query parameter, a label from
+    Loket data): one to nine ASCII digits, nothing else; None otherwise."""
+    if raw is None or not _ASCII_NUMBER.fullmatch(raw):
+        return None
+    return int(raw)
+
+
+def int_param(
+    raw: str | None, field: str, low: int, high: int, text: str, detail: str | None = None
+) -> int:
+    """A whole number from a path or query parameter between ``low`` and ``high``, else a 422
+    naming ``field`` with the Dutch ``text``."""
+    value = ascii_int(raw)
+    if value is None or not low <= value <= high:
+        raise validation_failed([FieldError(field, text)], detail)
+    return value
 
 
 # -- request bodies -----------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Final, Protocol
 from urllib.parse import quote
@@ -37,6 +36,7 @@ from urllib.parse import quote
 import requests
 
 from shared import telemetry
+from shared.clock import retry_after_seconds
 from shared.journal.models import (
     Employer,
     JournalLine,
@@ -530,22 +530,12 @@ def _messages(response: requests.Response) -> tuple[LoketMessage, ...]:
 
 
 def retry_after(response: requests.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None.
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or None; bounded as
+    :func:`shared.clock.retry_after_seconds` (inf/nan: no wait, at most a day).
 
     ASSUMPTION [I]: Loket documents no rate limit, 429 or Retry-After at all; we honour the
     header when it appears on a 429 or 5xx answer."""
-    raw = response.headers.get("Retry-After", "").strip()
-    if not raw:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max((moment - datetime.now(moment.tzinfo)).total_seconds(), 0.0)
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 __all__ = ["API_VERSION", "AccessTokens", "LoketClient", "LoketError", "Page"]

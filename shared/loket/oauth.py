@@ -30,7 +30,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from shared import telemetry
-from shared.clock import Clock
+from shared.clock import Clock, retry_after_seconds
 from shared.loket.errors import (
     LoketAuthError,
     LoketConsentRequired,
@@ -188,7 +188,11 @@ class LoketOAuth:
                     f"Loket token endpoint ({grant}) failed: {type(exc).__name__}"
                 ) from None
             if _unprocessed(response.status_code) and attempt < self._max_tries:
-                self._pause(attempt, _retry_after(response), f"HTTP {response.status_code}")
+                self._pause(
+                    attempt,
+                    retry_after_seconds(response.headers.get("Retry-After")),
+                    f"HTTP {response.status_code}",
+                )
                 continue
             return self._tokens_from(response, grant)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -258,14 +262,6 @@ def _json_or_none(response: requests.Response) -> Any:
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    raw = response.headers.get("Retry-After", "").strip()
-    try:
-        return max(float(raw), 0.0) if raw else None
-    except ValueError:
         return None
 
 

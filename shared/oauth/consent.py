@@ -22,7 +22,7 @@ from shared.store.storage import Storage
 from shared.store.tables import ConcurrencyConflict, etag_of, get_or_none, update_if_unchanged, when
 
 # An OAuth ``error`` code as RFC 6749 §4.1.2.1 defines them (access_denied, invalid_grant, ...).
-_ERROR_CODE: Final = re.compile(r"^[a-z_]{1,64}$")
+_ERROR_CODE: Final = re.compile(r"^[a-z_]{1,64}\Z")
 
 
 def oauth_error_code(value: object, *, unknown: str = "unknown") -> str:

@@ -38,7 +38,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError
 
 from shared.store.storage import Storage
-from shared.store.tables import check_key, get_or_none, when
+from shared.store.tables import check_key, get_or_none, key_part, when
 
 TABLE: Final = "AuditDocuments"
 CONTAINER: Final = "audit"
@@ -134,7 +134,7 @@ class AuditStore:
         range) and one index transaction. Same rules as :meth:`write` for each (name, bytes,
         content type); with ``first_stands`` a name already kept with other bytes keeps only
         the first (no variant)."""
-        folder = f"{check_key(office_id)}/{check_key(run_id)}/{check_key(loket_journal_run_id)}"
+        folder = f"{check_key(office_id)}/{check_key(run_id)}/{_key(loket_journal_run_id)}"
         digests = [hashlib.sha256(data).hexdigest() for _, data, _ in documents]
         members: list[tuple[str, int | None, int]]
         if len(documents) == 1:
@@ -319,12 +319,12 @@ class AuditStore:
         entity = get_or_none(
             self._table,
             _partition(office_id, run_id),
-            f"{check_key(loket_journal_run_id)}|{check_key(name)}",
+            f"{_key(loket_journal_run_id)}|{check_key(name)}",
         )
         return _document(office_id, run_id, entity) if entity is not None else None
 
     def list(self, office_id: str, run_id: str, loket_journal_run_id: str) -> list[AuditDocument]:
-        prefix = f"{check_key(loket_journal_run_id)}|"
+        prefix = f"{_key(loket_journal_run_id)}|"
         entities = self._table.query_entities(
             "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
             parameters={
@@ -429,7 +429,7 @@ def _content_settings(content_type: str) -> Any:
 def _row(d: AuditDocument) -> dict[str, Any]:
     return {
         "PartitionKey": _partition(d.office_id, d.run_id),
-        "RowKey": f"{check_key(d.loket_journal_run_id)}|{check_key(d.name)}",
+        "RowKey": f"{_key(d.loket_journal_run_id)}|{check_key(d.name)}",
         "name": d.name,
         "loket_journal_run_id": d.loket_journal_run_id,
         "client_id": d.client_id,
@@ -441,6 +441,11 @@ def _row(d: AuditDocument) -> dict[str, Any]:
         "retain_until": d.retain_until,
         **({"offset": d.offset} if d.offset is not None else {}),
     }
+
+
+def _key(loket_journal_run_id: str) -> str:
+    """A Loket journal run id in a key or blob folder (escaped: it comes from outside)."""
+    return check_key(key_part(loket_journal_run_id))
 
 
 def _partition(office_id: str, run_id: str) -> str:

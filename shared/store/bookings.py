@@ -28,6 +28,8 @@ from shared.store.tables import (
     check_key,
     etag_of,
     get_or_none,
+    key_part,
+    key_value,
     update_if_unchanged,
     when,
 )
@@ -72,7 +74,7 @@ class BookingLedger:
         return self._storage.table(TABLE)
 
     def get(self, target: str, loket_journal_run_id: str) -> Booking | None:
-        entity = get_or_none(self._table, check_key(target), check_key(loket_journal_run_id))
+        entity = get_or_none(self._table, _key(target), _key(loket_journal_run_id))
         return to_booking(entity) if entity is not None else None
 
     def insert(self, row: Booking) -> Booking:
@@ -93,7 +95,7 @@ class BookingLedger:
             self._table.create_entity(
                 {
                     "PartitionKey": _run_partition(loket_journal_run_id),
-                    "RowKey": check_key(target),
+                    "RowKey": _key(target),
                     "noted_at": now,
                 }
             )
@@ -105,14 +107,14 @@ class BookingLedger:
             "PartitionKey eq @pk", parameters={"pk": _run_partition(loket_journal_run_id)}
         )
         return {
-            e["RowKey"]: when(e.get("noted_at")) or datetime.min.replace(tzinfo=UTC)
+            key_value(e["RowKey"]): when(e.get("noted_at")) or datetime.min.replace(tzinfo=UTC)
             for e in entities
         }
 
     def of_client(self, target: str, office_id: str, client_id: str) -> list[Booking]:
         entities = self._table.query_entities(
             "PartitionKey eq @pk and office_id eq @office and client_id eq @client",
-            parameters={"pk": check_key(target), "office": office_id, "client": client_id},
+            parameters={"pk": _key(target), "office": office_id, "client": client_id},
         )
         return [to_booking(e) for e in entities]
 
@@ -120,7 +122,12 @@ class BookingLedger:
 def _run_partition(loket_journal_run_id: str) -> str:
     """The index of which administrations set out to book a Loket journal run (a GUID, so the
     partition never meets an administration's ``profit|…``/``sb|…`` partition)."""
-    return check_key(f"run|{loket_journal_run_id}")
+    return check_key(f"run|{key_part(loket_journal_run_id)}")
+
+
+def _key(value: str) -> str:
+    """A ledger key from outside data (administration partition, Loket journal run id)."""
+    return check_key(key_part(value))
 
 
 def _with_etag(row: Booking, result: Any) -> Booking:
@@ -134,8 +141,8 @@ def _replace_etag(row: Booking, etag: str) -> Booking:
 
 def to_entity(row: Booking) -> dict[str, Any]:
     entity: dict[str, Any] = {
-        "PartitionKey": check_key(row.target),
-        "RowKey": check_key(row.loket_journal_run_id),
+        "PartitionKey": _key(row.target),
+        "RowKey": _key(row.loket_journal_run_id),
         "state": row.state.value,
         "office_id": row.holder.office_id,
         "client_id": row.holder.client_id,
@@ -161,8 +168,8 @@ def to_entity(row: Booking) -> dict[str, Any]:
 def to_booking(e: TableEntity) -> Booking:
     state, afas_finished = _state(e)
     return Booking(
-        target=e["PartitionKey"],
-        loket_journal_run_id=e["RowKey"],
+        target=key_value(e["PartitionKey"]),
+        loket_journal_run_id=key_value(e["RowKey"]),
         state=state,
         holder=Holder(e.get("office_id", ""), e.get("client_id", ""), e.get("run_id", "")),
         lease_until=when(e.get("lease_until")),

@@ -30,6 +30,7 @@ from shared.store.tables import (
     check_key,
     etag_of,
     get_or_none,
+    key_part,
     update_if_unchanged,
     when,
 )
@@ -123,7 +124,7 @@ class NotificationRepository:
     # -- events -----------------------------------------------------------------------------
     def claim(self, office_id: str, key: str, *, now: datetime) -> Claim | None:
         """Claim the event for sending; None when it was sent or someone holds a live claim."""
-        row = f"ev|{check_key(key)[:480]}"
+        row = _event_row(key)
         try:
             result = self._table.create_entity(
                 {
@@ -171,7 +172,7 @@ class NotificationRepository:
         self._table.update_entity(
             {
                 "PartitionKey": claim.office_id,
-                "RowKey": f"ev|{claim.key[:480]}",
+                "RowKey": _event_row(claim.key),
                 "state": "sent",
                 "sent_at": now,
                 "recipients": ",".join(recipients),
@@ -186,7 +187,7 @@ class NotificationRepository:
         self._table.update_entity(
             {
                 "PartitionKey": claim.office_id,
-                "RowKey": f"ev|{claim.key[:480]}",
+                "RowKey": _event_row(claim.key),
                 "state": "failed",
                 "lease_until": now,
                 "error": error[:1000],
@@ -195,7 +196,7 @@ class NotificationRepository:
         )
 
     def event(self, office_id: str, key: str) -> SentEvent | None:
-        entity = get_or_none(self._table, check_key(office_id), f"ev|{check_key(key)[:480]}")
+        entity = get_or_none(self._table, check_key(office_id), _event_row(key))
         return _event(entity) if entity is not None else None
 
 
@@ -210,3 +211,8 @@ def _event(e: TableEntity) -> SentEvent:
         sent_at=when(e.get("sent_at")),
         attempts=int(e.get("attempts", 0)),
     )
+
+
+def _event_row(key: str) -> str:
+    """The row of one event: its key names outside data (a Loket journal run id), escaped."""
+    return check_key(f"ev|{key_part(key)[:480]}")

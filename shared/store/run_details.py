@@ -19,7 +19,7 @@ from typing import Any, Final
 from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 from shared.store.storage import Storage
-from shared.store.tables import MAX_TRANSACTION, check_key, when
+from shared.store.tables import MAX_TRANSACTION, check_key, key_part, when
 
 TABLE: Final = "RunDetails"
 
@@ -138,7 +138,7 @@ class RunDetailRepository:
     def records_for_client(
         self, office_id: str, run_id: str, client_id: str
     ) -> list[JournalRunRecord]:
-        return [_record(e) for e in self._range(office_id, run_id, f"jr|{check_key(client_id)}|")]
+        return [_record(e) for e in self._range(office_id, run_id, f"jr|{key_part(client_id)}|")]
 
     def history(
         self, office_id: str, client_id: str, loket_journal_run_id: str
@@ -151,7 +151,7 @@ class RunDetailRepository:
             parameters={
                 "start": f"{office}|",
                 "end": f"{office}}}",
-                "rk": f"jr|{check_key(client_id)}|{check_key(loket_journal_run_id)}",
+                "rk": check_key(f"jr|{key_part(client_id)}|{key_part(loket_journal_run_id)}"),
             },
         )
         return [(str(e["PartitionKey"]).partition("|")[2], _record(e)) for e in entities]
@@ -176,7 +176,9 @@ class RunDetailRepository:
 def _record_entity(office_id: str, run_id: str, record: JournalRunRecord) -> dict[str, Any]:
     return {
         "PartitionKey": _partition(office_id, run_id),
-        "RowKey": f"jr|{check_key(record.client_id)}|{check_key(record.loket_journal_run_id)}",
+        "RowKey": check_key(
+            f"jr|{key_part(record.client_id)}|{key_part(record.loket_journal_run_id)}"
+        ),
         "client_id": record.client_id,
         "loket_journal_run_id": record.loket_journal_run_id,
         "payroll_run_id": record.payroll_run_id,
@@ -194,10 +196,10 @@ def _record_entity(office_id: str, run_id: str, record: JournalRunRecord) -> dic
 def _message_entity(
     office_id: str, run_id: str, message: RunMessage, *, key: str
 ) -> dict[str, Any]:
-    client = check_key(message.client_id) if message.client_id else "_"
+    client = key_part(message.client_id) if message.client_id else "_"
     return {
         "PartitionKey": _partition(office_id, run_id),
-        "RowKey": f"msg|{client}|{check_key(key)[:200]}",
+        "RowKey": check_key(f"msg|{client}|{key_part(key)[:200]}"),
         "at": message.at,
         "level": message.level.value,
         "text": message.text[:4000],

@@ -50,11 +50,20 @@ _PROXIES: dict[str, str] | None = None
 
 def http_session() -> requests.Session:
     """A pooled ``requests.Session`` for our external APIs: with no proxy in the environment it
-    does not look for one on every request (``trust_env``: ~0.5 ms of CPU per call)."""
+    does not look for one on every request (``trust_env``: ~0.5 ms of CPU per call).
+
+    It keeps no cookies: one pooled session serves the clients of every office and connection,
+    so a Set-Cookie from one office's AFAS or Loket answer (an affinity cookie, a session id)
+    must never go along on another's call. None of our APIs needs a cookie (bearer / AfasToken
+    headers); a redirect within one request still carries its own cookies (requests copies
+    them per request)."""
+    import http.cookiejar
+
     import requests
     import requests.adapters
 
     session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     pooled = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
     session.mount("https://", pooled)
     session.mount("http://", pooled)

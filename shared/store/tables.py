@@ -9,18 +9,39 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import unquote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, UpdateMode
 
 # Characters Table Storage forbids in keys, plus control characters.
-_BAD_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f]")
+_BAD_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_TRANSACTION: Final = 100
 
 
 class ConcurrencyConflict(Exception):
     """An ETag-conditional write lost the race; re-read and decide again."""
+
+
+# What key_part escapes: the forbidden characters, all control characters (C0, DEL, C1) and the
+# escape character itself, so that escaping is reversible (:func:`key_value`).
+_ESCAPED = re.compile(r"[%/\\#?\x00-\x1f\x7f-\x9f]")
+
+
+def key_part(value: str) -> str:
+    """The one way a value from outside (a Loket journal run id, a ledger account code, an AFAS
+    administration id, a message key naming them) becomes part of a PartitionKey or RowKey:
+    ``% / \\ # ?`` and control characters as ``%XX`` (UTF-8 bytes), everything else as it is.
+    A GUID or a plain code is unchanged (keys written before this stay the same)."""
+    return _ESCAPED.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), value)
+
+
+def key_value(part: str) -> str:
+    """The value a :func:`key_part` came from (reading a key back)."""
+    if "%" not in part:
+        return part
+    return unquote(part, errors="strict")
 
 
 def check_key(value: str) -> str:

@@ -25,5 +25,5 @@ def booker_of(
     target = config.target
     if isinstance(target, ProfitTarget):
         client, name = profit_connection(config.office_id, target.environment)
-        return ProfitBooker(client, target, name, charts)
+        return ProfitBooker(client, target, name, charts, office=config.office_id)
     return SbBooker(sb_client(config.office_id, target.environment), target)

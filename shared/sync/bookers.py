@@ -124,27 +124,31 @@ def repost_quiet_period(server_timeout: float, post_read_timeout: float) -> time
 
 class ChartCache:
     """The chart of accounts of a Profit environment (``Profit_Accounts``: one chart for the
-    whole environment, afas-api.md §3.1), kept in this process for ``ttl``. Every client booking
-    into the same environment shares it, which saves one AFAS call per job in a nightly; an
+    whole environment, afas-api.md §3.1), kept in this process for ``ttl`` per office and
+    environment. Every client of one office booking into the same environment shares it, which saves one AFAS call per job in a nightly; an
     account blocked in the last ``ttl`` still gets AFAS's own refusal and its Dutch hint."""
 
     def __init__(self, ttl: timedelta = timedelta(minutes=2)) -> None:
         self._ttl = ttl
         self.facts = FactsCache()  # the administrations' facts, per run (same process lifetime)
-        self._charts: dict[str, tuple[float, dict[str, AccountFact]]] = {}
+        self._charts: dict[tuple[str, str], tuple[float, dict[str, AccountFact]]] = {}
         self._lock = threading.Lock()
 
     def get(
-        self, environment: str, load: Callable[[], dict[str, AccountFact]]
+        self, office: str, environment: str, load: Callable[[], dict[str, AccountFact]]
     ) -> dict[str, AccountFact]:
+        """The chart of ``environment`` as office ``office``'s connection reads it: keyed by
+        office and environment, so two offices with the same environment name (each its own
+        token, possibly its own AFAS) never see each other's accounts."""
+        key = (office, environment)
         now = time.monotonic()
         with self._lock:
-            cached = self._charts.get(environment)
+            cached = self._charts.get(key)
         if cached is not None and now - cached[0] < self._ttl.total_seconds():
             return cached[1]
         chart = load()
         with self._lock:
-            self._charts[environment] = (now, chart)
+            self._charts[key] = (now, chart)
         return chart
 
 
@@ -153,9 +157,10 @@ class FactsCache:
     chart through :class:`ChartCache`), read once per administration per run and shared in this
     process by every job of that run booking into it.
 
-    Keyed by the connection (office + environment), the administration, the run id (``nightly-
-    {date}``, or a rerun's id) and the years: a fact read before this run began is never used (a
-    new run reads again), and none is older than ``max_age`` (a long run reads again). What the
+    Keyed by the connection (office + environment), the administration, the journal (its facts
+    say whether that journal exists and is open), the run id (``nightly-{date}``, or a rerun's
+    id) and the years (:meth:`ProfitBooker._shared_key`): a fact read before this run
+    began is never used (a new run reads again), and none is older than ``max_age`` (a long run reads again). What the
     cache cannot see (an account blocked or a period closed after the read) AFAS still refuses
     at the post, and that refusal keeps its Dutch hint (``shared/afas/errors.py``). A failed
     read is not kept. One job of an administration reads; the others wait for it."""
@@ -206,6 +211,7 @@ class ProfitBooker:
     target: ProfitTarget
     environment_name: str = ""
     charts: ChartCache | None = None
+    office: str = ""  # the office whose connection this is (keys the shared chart and facts)
     _facts: dict[tuple[int, ...], ProfitFacts] = field(default_factory=dict)
     # Shared facts for the jobs of one run (set by :func:`for_run`); None: read per target.
     shared: FactsCache | None = None
@@ -242,13 +248,20 @@ class ProfitBooker:
         if cached is not None:
             return cached
         if self.shared is not None:
-            office, run = self.shared_scope
-            key = (office, self.target.environment, self.target.administration, run, years)
-            facts = self.shared.get(key, lambda: self._read_facts(years))
+            facts = self.shared.get(self._shared_key(years), lambda: self._read_facts(years))
         else:
             facts = self._read_facts(years)
         self._facts[years] = facts
         return facts
+
+    def _shared_key(self, what: object) -> tuple[object, ...]:
+        """The one key of this target's facts in the run's :class:`FactsCache`: office,
+        environment, administration, journal (the facts say whether *this* journal exists and
+        is open: two clients on one administration with different journals never share them),
+        run id and what is read (the years, or the allocation assignments)."""
+        office, run = self.shared_scope
+        target = self.target
+        return (office, target.environment, target.administration, target.journal, run, what)
 
     def _read_facts(self, years: tuple[int, ...]) -> ProfitFacts:
         adm = self.target.administration
@@ -267,7 +280,7 @@ class ProfitBooker:
             }
 
         if self.charts is not None:
-            accounts = self.charts.get(self.target.environment, load_chart)
+            accounts = self.charts.get(self.office, self.target.environment, load_chart)
         else:
             accounts = load_chart()
         # "Blocked periods per administration": a row closes a period only when it says Blocked.
@@ -297,8 +310,7 @@ class ProfitBooker:
         once per run like the other facts."""
         if self._allocations is None:
             if self.shared is not None:
-                office, run = self.shared_scope
-                key = (office, self.target.environment, self.target.administration, run, "alloc")
+                key = self._shared_key("alloc")
                 self._allocations = self.shared.get(key, self._read_allocations)
             else:
                 self._allocations = self._read_allocations()
@@ -537,5 +549,10 @@ def for_run(target: AnyBooker, office_id: str, run_id: str) -> AnyBooker:
     """The target as the jobs of run ``run_id`` use it: a Profit target shares the facts of its
     administration with the other jobs of that run in this process (its own cache, if set)."""
     if isinstance(target, ProfitBooker) and target.charts is not None:
-        return replace(target, shared=target.charts.facts, shared_scope=(office_id, run_id))
+        return replace(
+            target,
+            shared=target.charts.facts,
+            shared_scope=(office_id, run_id),
+            office=target.office or office_id,
+        )
     return target

@@ -354,6 +354,11 @@ class _Attempt(Generic[EntryT]):
             self._release(row)  # a replay of an outstanding post: that post stays outstanding
             raise CannotSettle(row.reference) from error
         outcome = post_outcome(error)
+        if outcome.reference_spent and row.state is State.UNKNOWN:
+            # A replay (SB) answered that AFAS could not read the request: the first post was
+            # cut off on its way, nothing was booked under its Tracking-Identifier, and every
+            # repeat gets this answer. Post once more under the next generation (next round).
+            return self.bookings.save(ledger.transition(row, ledger.Spent(error.detail, now)))
         if outcome.disposition in (Disposition.RETRY_NOW, Disposition.RETRY_LATER):
             if row.state is State.POSTED:  # it never left the process
                 row = self.bookings.save(ledger.transition(row, ledger.NotSent()))

@@ -144,6 +144,16 @@ class NotSent:
 
 
 @dataclass(frozen=True)
+class Spent:
+    """A replay of an outstanding post (SB) was answered "could not read the request": the
+    first request arrived cut off, nothing was booked under its reference, and SB answers that
+    reference so for ever. The next post uses the next generation (a new reference)."""
+
+    error: str
+    now: datetime
+
+
+@dataclass(frozen=True)
 class Booked:
     """AFAS has the entry: the answer to the post, or a look-up that found it."""
 
@@ -190,7 +200,19 @@ class Release:
     now: datetime
 
 
-Event = Claim | Post | Absent | NotSent | Booked | Refused | Unknown | Partial | Marked | Release
+Event = (
+    Claim
+    | Post
+    | Absent
+    | NotSent
+    | Spent
+    | Booked
+    | Refused
+    | Unknown
+    | Partial
+    | Marked
+    | Release
+)
 
 # Which events each state allows (the rest raise IllegalTransition). Claim also needs the lease
 # rule, Post from an outstanding post also needs the look-up and quiet rule (see transition).
@@ -216,6 +238,7 @@ TRANSITIONS: Final[dict[State | None, dict[type, State | None]]] = {
         # answer may be a refusal or a partial booking.
         Refused: State.REFUSED,
         Partial: State.PARTIAL,
+        Spent: State.CLAIMED,  # the replayed answer proves nothing was booked under it
     },
     State.REFUSED: {Claim: State.CLAIMED},
     State.BOOKED: {Marked: State.MARKED},
@@ -284,6 +307,11 @@ def transition(row: Booking, event: Event) -> Booking:
             # Only a CLAIMED row or a proven-absent UNKNOWN row can have been posting, and in
             # both no earlier post is outstanding, so CLAIMED is exact.
             return replace(row, state=State.CLAIMED, posts=row.posts - 1)
+        case Spent(error, now):
+            # Nothing is outstanding: the only post of this generation was never read by AFAS.
+            return replace(
+                row, state=State.CLAIMED, generation=row.generation + 1, error=error[:2000]
+            )
         case Booked(entry_number, now):
             return replace(
                 row, state=State.BOOKED, entry_number=entry_number, booked_at=now, error=""

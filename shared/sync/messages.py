@@ -11,7 +11,7 @@ SYNC_QUEUE: Final = "sync-jobs"
 SYNC_POISON_QUEUE: Final = f"{SYNC_QUEUE}-poison"
 # A Base64-encoded queue message may be 64 KiB as stored, so the raw JSON at most 48 KiB.
 MAX_MESSAGE_BYTES: Final = 48 * 1024
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
 class MalformedMessage(ValueError):

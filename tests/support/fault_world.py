@@ -280,6 +280,7 @@ class WorkerProcess(Services):
             post_timeout=(t.connect, t.read),
             server_timeout=t.read if t.afas_server is None else t.afas_server,
             retry=t.afas_retry,
+            environment=environment.number,
         )
 
     def sb_client(self, office_id: str, environment: str) -> SbClient:

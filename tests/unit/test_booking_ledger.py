@@ -50,6 +50,7 @@ def events() -> dict[str, ledger.Event]:
         "marked": ledger.Marked(T0),
         "release": ledger.Release(T0),
         "absent": ledger.Absent(T0, QUIET),
+        "spent": ledger.Spent("Invalid JSON request", T0),
     }
 
 
@@ -59,34 +60,36 @@ EXPECTED: dict[State, dict[str, State | None]] = {
     State.CLAIMED: {
         "claim": State.CLAIMED, "post": State.POSTED, "not-sent": None, "booked": None,
         "refused": None, "unknown": None, "partial": None, "marked": None,
-        "release": State.CLAIMED, "absent": None,
+        "release": State.CLAIMED, "absent": None, "spent": None,
     },
     State.POSTED: {
         "claim": State.UNKNOWN, "post": None, "not-sent": State.CLAIMED, "booked": State.BOOKED,
         "refused": State.REFUSED, "unknown": State.UNKNOWN, "partial": State.PARTIAL,
-        "marked": None, "release": None, "absent": None,
+        "marked": None, "release": None, "absent": None, "spent": None,
     },
     State.UNKNOWN: {
         "claim": State.UNKNOWN, "post": State.POSTED, "not-sent": None, "booked": State.BOOKED,
         "refused": State.REFUSED, "unknown": State.UNKNOWN, "partial": State.PARTIAL,
         "marked": None, "release": State.UNKNOWN, "absent": State.CLAIMED,
+        "spent": State.CLAIMED,
     },
     State.BOOKED: {
         "claim": None, "post": None, "not-sent": None, "booked": None, "refused": None,
         "unknown": None, "partial": None, "marked": State.MARKED, "release": None,
-        "absent": None,
+        "absent": None, "spent": None,
     },
     State.MARKED: dict.fromkeys(
         ["claim", "post", "not-sent", "booked", "refused", "unknown", "partial", "marked",
-         "release", "absent"]
+         "release", "absent", "spent"]
     ),
     State.REFUSED: {
         "claim": State.CLAIMED, "post": None, "not-sent": None, "booked": None, "refused": None,
         "unknown": None, "partial": None, "marked": None, "release": None, "absent": None,
+        "spent": None,
     },
     State.PARTIAL: dict.fromkeys(
         ["claim", "post", "not-sent", "booked", "refused", "unknown", "partial", "marked",
-         "release", "absent"]
+         "release", "absent", "spent"]
     ),
 }  # fmt: skip
 
@@ -236,3 +239,10 @@ def test_a_look_up_proves_absence_only_from_the_moment_it_started() -> None:
     late_answer = replace(_post(T0 + timedelta(seconds=30)), proven_absent_at=T0)
     with pytest.raises(IllegalTransition, match="may still book"):
         ledger.transition(lost, late_answer)
+
+
+def test_a_spent_reference_moves_on_to_the_next_generation_with_nothing_outstanding() -> None:
+    """SB answered a replay "could not read the request": nothing is outstanding, and the next
+    post carries the next generation (a new Tracking-Identifier)."""
+    spent = ledger.transition(row(State.UNKNOWN, generation=2), events()["spent"])
+    assert (spent.state, spent.generation, spent.state.outstanding) == (State.CLAIMED, 3, False)

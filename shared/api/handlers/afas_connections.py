@@ -53,6 +53,7 @@ from shared.api.http import (
     ApiResponse,
     FieldError,
     Problem,
+    int_param,
     json_response,
     read_model,
     redirect,
@@ -640,11 +641,13 @@ def list_profit_administrations(ctx: RequestContext) -> ApiResponse:
 
 def list_profit_journals(ctx: RequestContext) -> ApiResponse:
     environment = _profit_path(ctx)
-    raw = ctx.request.route_params.get("administration", "")
-    if not raw.isdigit() or not 1 <= int(raw) <= 99999:
-        text = "moet een administratienummer zijn (1 t/m 99999)"
-        raise validation_failed([FieldError("administration", text)])
-    administration = int(raw)
+    administration = int_param(
+        ctx.request.route_params.get("administration"),
+        "administration",
+        1,
+        99999,
+        "moet een administratienummer zijn (1 t/m 99999)",
+    )
     found = _profit_read(ctx, environment, lambda c: list(c.list_journals(administration)))
     return json_response(
         200,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from shared.api.http import ApiResponse, Problem, json_response, not_found
+from shared.api.http import ApiResponse, Problem, ascii_int, json_response, not_found
 from shared.api.operations import Access, Operation, Reply, RequestContext
 from shared.api.schemas import ResponseModel
 from shared.store import audit_copies
@@ -16,7 +16,7 @@ from shared.store.audit_copies import AuditDocument
 from shared.store.tables import check_key
 from shared.sync.exports import entry_csv
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,80}\.json$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,80}\.json\Z")
 
 
 class DocumentOut(ResponseModel):
@@ -122,8 +122,9 @@ def _stem(ctx: RequestContext, run_id: str, journal: str) -> str:
 
 def _period(label: str) -> str:
     """ "2024-6" -> "2024-06" (sorts as it reads); anything else as it is."""
-    year, _, number = label.partition("-")
-    return f"{year}-{int(number):02d}" if number.isdigit() else label
+    year, _, raw = label.partition("-")
+    number = ascii_int(raw)
+    return f"{year}-{number:02d}" if number is not None else label
 
 
 def get_document(ctx: RequestContext) -> ApiResponse:

@@ -11,6 +11,7 @@ from shared.api.http import (
     ApiResponse,
     FieldError,
     Problem,
+    int_param,
     json_response,
     not_found,
     validation_failed,
@@ -273,13 +274,11 @@ def _year(ctx: RequestContext, this_year: int) -> int:
     raw = (ctx.request.query.get("year") or "").strip()
     if not raw:
         return this_year
-    if not raw.isdigit() or not this_year - YEARS_BACK * 2 <= int(raw) <= this_year + 1:
-        detail = (
-            f"Jaar '{raw[:10]}' kan niet: kies een jaar van {this_year - YEARS_BACK * 2} tot en "
-            f"met {this_year + 1}."
-        )
-        raise validation_failed([FieldError("year", detail)], detail)
-    return int(raw)
+    detail = (
+        f"Jaar '{raw[:10]}' kan niet: kies een jaar van {this_year - YEARS_BACK * 2} tot en "
+        f"met {this_year + 1}."
+    )
+    return int_param(raw, "year", this_year - YEARS_BACK * 2, this_year + 1, detail, detail)
 
 
 def get_reconciliation(ctx: RequestContext) -> ApiResponse:

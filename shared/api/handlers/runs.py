@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,6 +14,7 @@ from shared.api.http import (
     ApiResponse,
     FieldError,
     Problem,
+    int_param,
     json_response,
     not_found,
     read_model,
@@ -233,13 +233,7 @@ def message_out(message: RunMessage) -> MessageOut:
 def page_limit(raw: str | None) -> int:
     if raw is None:
         return 20
-    # Plain ASCII digits only: int() would also take " 5", "1_0" and non-Latin digits.
-    value = int(raw) if re.fullmatch(r"[0-9]{1,3}", raw) else 0
-    if not 1 <= value <= 100:
-        raise validation_failed(
-            [FieldError("limit", "moet een geheel getal van 1 tot en met 100 zijn")]
-        )
-    return value
+    return int_param(raw, "limit", 1, 100, "moet een geheel getal van 1 tot en met 100 zijn")
 
 
 def list_runs(ctx: RequestContext) -> ApiResponse:
@@ -260,12 +254,14 @@ def list_runs(ctx: RequestContext) -> ApiResponse:
         raise validation_failed([FieldError("q", "mag hoogstens 100 tekens zijn")])
     page_number = query.get("page")
     if page_number is not None or search:
-        if page_number is not None and not re.fullmatch(r"[1-9][0-9]{0,4}", page_number):
-            raise validation_failed([FieldError("page", "moet een paginanummer (1, 2, …) zijn")])
+        wanted = 1
+        if page_number is not None:
+            text = "moet een paginanummer (1, 2, …) zijn"
+            wanted = int_param(page_number, "page", 1, 99999, text)
         counted = ctx.services.runs.counted_page(
             ctx.office_id,
             limit=page_limit(query.get("limit")),
-            page=int(page_number or "1"),
+            page=wanted,
             run_type=RunType(run_type) if run_type else None,
             client_id=client_id,
             matches=run_matcher(search) if search else None,
