@@ -316,3 +316,38 @@ def test_outputs_tell_the_operator_the_redirect_uris() -> None:
     assert outputs["AFAS_SB_REDIRECT_URI"]["value"].endswith("/api/oauth/afas-sb/callback")
     keys = object_keys({name: None for name in outputs})
     assert {"SERVICE_API_NAME", "AZURE_FUNCTION_NAME", "PUBLIC_BASE_URL"} <= keys
+
+
+def test_storage_creates_every_queue_the_functions_read_and_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every queue trigger's queue (and its poison queue) and every queue the app sends to is
+    declared in storage.bicep, by the names the code uses."""
+    import json
+
+    from shared.reconciliation.weekly import RECONCILIATION_QUEUE
+    from shared.settings import get_settings
+    from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE
+
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("LOONBRUG_ENVIRONMENT", "development")
+    get_settings.cache_clear()
+    try:
+        from function_app import app
+
+        triggered = set()
+        for function in app.get_functions():
+            for binding in json.loads(function.get_function_json())["bindings"]:
+                if binding["type"] == "queueTrigger":
+                    triggered.add(binding["queueName"])
+    finally:
+        get_settings.cache_clear()
+    assert {SYNC_QUEUE, SYNC_POISON_QUEUE, RECONCILIATION_QUEUE} <= triggered
+    storage = module("app/storage.bicep")
+    queues = resources(storage, "Microsoft.Storage/storageAccounts/queueServices/queues")
+    declared = {q["name"].strip("'") for q in queues.values()}
+    poison = {f"{q}-poison" for q in triggered if not q.endswith("-poison")}
+    assert declared == triggered | poison | {SYNC_QUEUE, RECONCILIATION_QUEUE}
+    service = only(storage, "Microsoft.Storage/storageAccounts/queueServices")
+    assert service["parent"] == "storage"
+    assert all(q["parent"] == "queueServices" for q in queues.values())
