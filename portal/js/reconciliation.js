@@ -134,7 +134,8 @@ function difference(body, p, d, problems) {
 function afasEntry(e, d) {
   const totals = e ? e.totals : d.afas;
   const title = e
-    ? `Boeking ${e.entryNumber} in AFAS${e.reference ? ` (boekstuknummer ${e.reference})` : ""}, dagboek ${e.journal}, periode ${e.period} ${e.year}${e.byLoonbrug ? ", door Loonbrug" : ", niet door Loonbrug"}`
+    // SB has no journals and its entry number is the reference: name neither there.
+    ? `Boeking ${e.entryNumber} in AFAS${e.reference && e.reference !== e.entryNumber ? ` (boekstuknummer ${e.reference})` : ""}${e.journal ? `, dagboek ${e.journal}` : ""}, periode ${e.period} ${e.year}${e.byLoonbrug ? ", door Loonbrug" : ", niet door Loonbrug"}`
     : "De boeking in AFAS";
   return h("details", null, h("summary", null, title), totalsTable(totals, "AFAS"));
 }

@@ -35,7 +35,14 @@ from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.journal.models import JournalRun, JournalRunStatus, PeriodType
 from shared.journal.periods import ledger_period
 from shared.loket.client import LoketClient
-from shared.reconciliation.compare import AfasEntry, LoketRun, Totals, YearResult, reconcile
+from shared.reconciliation.compare import (
+    SB_WORDS,
+    AfasEntry,
+    LoketRun,
+    Totals,
+    YearResult,
+    reconcile,
+)
 from shared.store import audit as docs
 from shared.store.audit import AuditStore
 from shared.store.bookings import BookingLedger
@@ -149,7 +156,7 @@ def reconcile_client(
                 runs.append(side)
         if isinstance(target, SbTarget):
             entries, located = _sb_side(deps, office_id, target, runs, year, calls, stack)
-            result = reconcile(year, runs, entries, located=located)
+            result = reconcile(year, runs, entries, located=located, words=SB_WORDS)
             return Reconciliation(config, result, calls, journal_runs)
         assert isinstance(target, ProfitTarget)
         profit = stack.enter_context(deps.profit(office_id, target.environment))
@@ -243,6 +250,11 @@ def _loket_side(
             ),
             entry_number=booking.entry_number,
             run_id=run_id,
+            journal=(
+                (booking.journal or config.target.journal)
+                if isinstance(config.target, ProfitTarget)
+                else ""
+            ),
         )
     latest, record = _latest_run(deps, config, journal_run.id)
     run_id = latest or ""

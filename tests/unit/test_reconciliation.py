@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from shared.reconciliation.compare import (
+    SB_WORDS,
     AfasEntry,
     Kind,
     LoketRun,
@@ -196,3 +198,64 @@ def test_a_malformed_office_job_is_refused() -> None:
     ):
         with pytest.raises(ValueError):
             OfficeJob.from_json(raw)
+
+
+def test_entry_restored_from_the_csv_export_is_not_a_duplicate() -> None:
+    """The office deleted Loonbrug's entry, then put it back by importing the audit copy's CSV
+    export (as the "gone" advice says): another voucher, exactly the run's amounts."""
+    jan, feb = run(1, 1, JAN), run(2, 2, FEB)
+    restored = entry("2001", "HERSTEL-01", 1, JAN)
+    result = reconcile(2024, [jan, feb], [restored, ours(feb)])
+    assert result.green, [d.text for d in result.differences]
+    assert result.periods[0].status is PeriodStatus.GREEN
+    # Restored once is fine; the same amounts a second time is still a duplicate.
+    again = entry("2002", "HERSTEL-02", 1, JAN)
+    (diff,) = reconcile(2024, [jan, feb], [restored, again, ours(feb)]).differences
+    assert diff.kind is Kind.DUPLICATE and "2002" in diff.entry_numbers
+
+
+def test_booked_in_another_journal_names_that_journal() -> None:
+    jan = replace(run(1, 1, JAN), journal="80")
+    elsewhere = AfasEntry("1001", jan.reference, "90", 2024, 1, JAN, by_loonbrug=True)
+    (diff,) = reconcile(2024, [jan], [], located={jan.reference: [elsewhere]}).differences
+    assert diff.kind is Kind.OTHER_PERIOD
+    assert "staat in AFAS in dagboek 90" in diff.text
+    assert "Loonbrug boekte hem in dagboek 80" in diff.text
+    assert "dagboek 80" in diff.todo
+    # Read in the same journal read (the ledger's journal differs from where it is now).
+    (same_read,) = reconcile(2024, [jan], [elsewhere]).differences
+    assert "staat in AFAS in dagboek 90" in same_read.text
+
+
+def test_sb_texts_name_no_dagboek() -> None:
+    def sb_run(seq: int, period: int, t: Totals, *, booked: bool = True) -> LoketRun:
+        code = f"Memoriaalboeking {seq}" if booked else ""
+        return replace(run(seq, period, t, booked=booked), reference=code, entry_number=code)
+
+    def sb_entry(number: str, period: int, t: Totals, *, ours: bool = False) -> AfasEntry:
+        return AfasEntry(number, number, "", 2024, period, t, by_loonbrug=ours)
+
+    gone, changed, twice, moved = (
+        sb_run(1, 1, JAN),
+        sb_run(2, 2, FEB),
+        sb_run(3, 3, FEB),
+        sb_run(4, 4, FEB),
+    )
+    entries = [
+        sb_entry(changed.reference, 2, JAN, ours=True),
+        sb_entry(twice.reference, 3, FEB, ours=True),
+        sb_entry("Memoriaalboeking 99", 3, FEB),
+        sb_entry("Memoriaalboeking 98", 5, JAN),
+    ]
+    located = {moved.reference: [sb_entry(moved.reference, 6, FEB, ours=True)]}
+    result = reconcile(
+        2024, [gone, changed, twice, moved], entries, located=located, words=SB_WORDS
+    )
+    kinds = sorted(d.kind.value for d in result.differences)
+    assert kinds == ["changed", "duplicate", "extra", "gone", "other-period"], kinds
+    for d in result.differences:
+        assert "dagboek" not in (d.text + d.todo).lower(), d.text
+        assert "boekstuknummer" not in d.text, d.text
+    by_kind = {d.kind: d for d in result.differences}
+    assert "in geen enkel boekjaar van de administratie" in by_kind[Kind.GONE].text
+    assert "in dezelfde administratie en periode" in by_kind[Kind.DUPLICATE].text
