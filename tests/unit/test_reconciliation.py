@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
+from shared.api.handlers.reconciliation import GET_RECONCILIATION
+from shared.bootstrap import Services
 from shared.reconciliation.compare import (
     SB_WORDS,
     AfasEntry,
@@ -16,6 +21,8 @@ from shared.reconciliation.compare import (
     reconcile,
 )
 from shared.reconciliation.export import year_csv
+from tests.support.afas_fixtures import call
+from tests.support.api import reader_headers
 
 D = Decimal
 
@@ -259,3 +266,22 @@ def test_sb_texts_name_no_dagboek() -> None:
     by_kind = {d.kind: d for d in result.differences}
     assert "in geen enkel boekjaar van de administratie" in by_kind[Kind.GONE].text
     assert "in dezelfde administratie en periode" in by_kind[Kind.DUPLICATE].text
+
+
+@pytest.mark.parametrize("year", ["٢٠٢٤", "２０２４", "2O24", "²⁰²⁴"])
+def test_a_year_in_other_digits_is_a_422_naming_the_field(
+    services: Services, unique: Callable[[str], str], year: str
+) -> None:
+    """Arabic-Indic or full-width digits pass ``str.isdigit`` and ``int()``: refused, with the
+    field named, never a 500 and never read as 2024."""
+    answer = call(
+        services,
+        GET_RECONCILIATION,
+        headers=reader_headers(unique("office")),
+        route={"clientId": "4711"},
+        query={"year": year},
+    )
+    assert answer.status == 422, answer.body
+    problem = answer.json()
+    assert [e["field"] for e in problem["errors"]] == ["year"], problem
+    assert "kan niet" in problem["detail"]

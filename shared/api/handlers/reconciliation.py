@@ -273,7 +273,12 @@ def _year(ctx: RequestContext, this_year: int) -> int:
     raw = (ctx.request.query.get("year") or "").strip()
     if not raw:
         return this_year
-    if not raw.isdigit() or not this_year - YEARS_BACK * 2 <= int(raw) <= this_year + 1:
+    # ASCII digits only: "٢٠٢٤" and "２０２４" pass isdigit() and int(), "²⁰²⁴" passes isdigit()
+    # and then breaks int().
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or not this_year - YEARS_BACK * 2 <= int(raw) <= this_year + 1
+    ):
         detail = (
             f"Jaar '{raw[:10]}' kan niet: kies een jaar van {this_year - YEARS_BACK * 2} tot en "
             f"met {this_year + 1}."
