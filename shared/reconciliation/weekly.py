@@ -20,7 +20,7 @@ from shared.notify.texts import FOOTER, Mail, _html, portal_url
 from shared.reconciliation.compare import Difference
 from shared.reconciliation.service import ReconciliationDeps, reconcile_client
 from shared.store.connections import ConnectionRepository
-from shared.store.reconciliations import ReconciliationRepository
+from shared.store.reconciliations import ReconciliationRepository, Reported
 
 if TYPE_CHECKING:
     from shared.bootstrap import Services
@@ -155,6 +155,15 @@ def reconcile_office(
     return outcome
 
 
+@dataclass(frozen=True)
+class ClientYear:
+    """One client-year as reconciled this week."""
+
+    client: ClientConfig
+    year: int
+    differences: tuple[Difference, ...]
+
+
 def _office(
     deps: ReconciliationDeps,
     reported: ReconciliationRepository,
@@ -165,8 +174,7 @@ def _office(
     portal: str,
     outcome: WeeklyOutcome,
 ) -> None:
-    found: list[NewDifferences] = []
-    current: list[tuple[str, int, set[str]]] = []
+    checked: list[ClientYear] = []
     for config in deps.clients.for_office(office_id):
         for year in years:
             try:
@@ -182,24 +190,58 @@ def _office(
                 continue
             outcome.client_years += 1
             outcome.calls += result.calls.total
-            keys = {d.key for d in result.year.differences}
-            told = reported.reported(office_id, config.client_id, year).keys
-            new = tuple(d for d in result.year.differences if d.key not in told)
-            current.append((config.client_id, year, keys))
-            if new:
-                found.append(NewDifferences(config, year, new))
+            checked.append(ClientYear(config, year, result.year.differences))
+    report_office(reported, notifier, office_id, checked, now=now, portal=portal, outcome=outcome)
+
+
+def mail_event(found: list[NewDifferences], told: dict[tuple[str, int], Reported]) -> str:
+    """The notification event of one weekly e-mail: its new differences, and per client-year
+    when the office's state was last saved. A redelivered job (nothing saved since) finds the
+    same event, so it never mails twice; a difference that went away (saved without it) and
+    came back is a new event, so it is mailed again."""
+    parts = []
+    for item in found:
+        before = told[(item.client.client_id, item.year)]
+        since = before.checked_at.isoformat() if before.checked_at else "-"
+        keys = ",".join(sorted(d.key for d in item.differences))
+        parts.append(f"{item.client.client_id}|{item.year}|{since}|{keys}")
+    return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:32]
+
+
+def report_office(
+    reported: ReconciliationRepository,
+    notifier: Notifier,
+    office_id: str,
+    checked: list[ClientYear],
+    *,
+    now: datetime,
+    portal: str,
+    outcome: WeeklyOutcome,
+) -> None:
+    """Mail what is new (once), then remember what the office was told per client-year."""
+    found: list[NewDifferences] = []
+    told: dict[tuple[str, int], Reported] = {}
+    for item in checked:
+        before = reported.reported(office_id, item.client.client_id, item.year)
+        told[(item.client.client_id, item.year)] = before
+        new = tuple(d for d in item.differences if d.key not in before.keys)
+        if new:
+            found.append(NewDifferences(item.client, item.year, new))
+    sent = ""
     if found:
         outcome.new_differences += sum(len(f.differences) for f in found)
-        event = hashlib.sha256(
-            "|".join(sorted(d.key for f in found for d in f.differences)).encode()
-        ).hexdigest()[:32]
-        if not notifier.reconciliation_differences(
-            office_id, event, differences_mail(found, portal)
-        ):
+        event = mail_event(found, told)
+        if notifier.reconciliation_differences(office_id, event, differences_mail(found, portal)):
+            outcome.mails += 1
+        elif not notifier.reconciliation_sent(office_id, event):
             return  # not sent (not wanted, or failed): tell them next week
-        outcome.mails += 1
-    for client_id, year, keys in current:
-        reported.save(office_id, client_id, year, keys, now=now)
+        # else: sent by an attempt that stopped before it saved (redelivered): save now.
+        sent = event
+    for item in checked:
+        keys = {d.key for d in item.differences}
+        mailed = sent if any(f.client.client_id == item.client.client_id and f.year == item.year
+                             for f in found) else ""  # fmt: skip
+        reported.save(office_id, item.client.client_id, item.year, keys, now=now, sent=mailed)
 
 
 def weekly_tick(services: Services) -> int | None:

@@ -24,6 +24,7 @@ TABLE: Final = "Reconciliations"
 class Reported:
     keys: frozenset[str]
     checked_at: datetime | None = None
+    reconciliation_sent: str = ""  # the notification event of the last e-mail about it
 
 
 class ReconciliationRepository:
@@ -39,18 +40,31 @@ class ReconciliationRepository:
         if entity is None:
             return Reported(frozenset())
         return Reported(
-            frozenset(json.loads(entity.get("keys", "[]"))), when(entity.get("checked_at"))
+            frozenset(json.loads(entity.get("keys", "[]"))),
+            when(entity.get("checked_at")),
+            str(entity.get("reconciliation_sent", "")),
         )
 
     def save(
-        self, office_id: str, client_id: str, year: int, keys: set[str], *, now: datetime
+        self,
+        office_id: str,
+        client_id: str,
+        year: int,
+        keys: set[str],
+        *,
+        now: datetime,
+        sent: str = "",
     ) -> None:
+        """What the office now knows. ``sent``: the e-mail event that told it (kept until the
+        next e-mail; idempotent, a redelivered job writes the same)."""
+        before = self.reported(office_id, client_id, year)
         self._table.upsert_entity(
             {
                 "PartitionKey": check_key(office_id),
                 "RowKey": _row(client_id, year),
                 "keys": json.dumps(sorted(keys)),
                 "checked_at": now,
+                "reconciliation_sent": sent or before.reconciliation_sent,
             },
             mode=UpdateMode.REPLACE,
         )
