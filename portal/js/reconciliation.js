@@ -81,6 +81,7 @@ export async function client(ctx) {
     notice(body.status === "green" ? "ok" : "error",
       h("p", null, h("strong", null, body.text)),
       h("p", { class: "muted" }, `${body.target}. Gelezen: ${body.calls.loket} ${body.calls.loket === 1 ? "vraag" : "vragen"} aan Loket.nl en ${body.calls.afas} aan AFAS; er is niets gewijzigd.`)),
+    ...(body.weekly ? [weekly(body.weekly)] : []),
     h("section", { "aria-labelledby": "periods-title" },
       h("h2", { id: "periods-title" }, "Perioden"),
       table([
@@ -129,6 +130,12 @@ function difference(body, p, d, problems) {
       ], d.accounts, { caption: "Verschil per grootboekrekening" })) : null,
     (entries.length ? entries : d.afas && d.kind !== "gone" ? [null] : []).map((e) => afasEntry(e, d)),
     d.loket ? h("details", null, h("summary", null, "Wat Loket journaliseerde"), totalsTable(d.loket, "Loket")) : null);
+}
+
+/** How the office's last weekly check ended; a failed one stands out (the e-mail did not go). */
+function weekly(w) {
+  const text = h("p", { "data-weekly": w.status }, h("strong", null, "Wekelijkse controle: "), w.text);
+  return w.status === "done" ? h("div", { class: "muted" }, text) : notice(w.status === "failed" ? "error" : "warning", text);
 }
 
 function afasEntry(e, d) {

@@ -20,7 +20,8 @@ from shared.notify.texts import FOOTER, Mail, _html, portal_url
 from shared.reconciliation.compare import Difference
 from shared.reconciliation.service import ReconciliationDeps, reconcile_client
 from shared.store.connections import ConnectionRepository
-from shared.store.reconciliations import ReconciliationRepository, Reported
+from shared.store.reconciliations import ReconciliationRepository, Reported, save_weekly
+from shared.store.tables import check_key
 
 if TYPE_CHECKING:
     from shared.bootstrap import Services
@@ -88,6 +89,7 @@ def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
 
 
 RECONCILIATION_QUEUE: Final = "reconciliation-jobs"
+RECONCILIATION_POISON_QUEUE: Final = f"{RECONCILIATION_QUEUE}-poison"
 
 
 @dataclass(frozen=True)
@@ -259,18 +261,85 @@ def weekly_tick(services: Services) -> int | None:
     )
 
 
+def _office_of(body: str | bytes) -> str | None:
+    """The office a (possibly malformed) job message is about, when it says one validly."""
+    try:
+        data = json.loads(body)
+        office = data.get("officeId") if isinstance(data, dict) else None
+        return check_key(office) if isinstance(office, str) and office else None
+    except ValueError:
+        return None
+
+
+def _when(now: datetime) -> str:
+    local = to_amsterdam(now)
+    return f"{local.day}-{local.month}-{local.year} {local.hour:02d}:{local.minute:02d}"
+
+
 def process_office_message(services: Services, body: str | bytes) -> WeeklyOutcome | None:
-    """The queue function's entry point. A malformed message is logged and dropped."""
+    """The queue function's entry point. A malformed message is logged and dropped; when it
+    names an office, that office sees the weekly check failed (Aansluiting screen)."""
+    now = services.clock()
     try:
         job = OfficeJob.from_json(body)
     except ValueError as exc:
         log.error("rejected malformed reconciliation message: %s", exc)
+        office = _office_of(body)
+        if office is not None:
+            save_weekly(
+                services.storage,
+                office,
+                "failed",
+                f"De wekelijkse controle van {_when(now)} kon niet starten: de opdracht was "
+                "onleesbaar. Loonbrug probeert het volgende week opnieuw; bekijk tot dan de "
+                "aansluiting per client hier.",
+                now=now,
+            )
         return None
-    return reconcile_office(
+    outcome = reconcile_office(
         ReconciliationDeps.from_services(services),
         ReconciliationRepository(services.storage),
         services.notifier,
         job,
         clock=services.clock,
         portal=services.settings.portal_page_url,
+    )
+    years = " en ".join(str(y) for y in job.years)
+    if outcome.failed:
+        state, text = (
+            "partial",
+            (
+                f"De wekelijkse controle van {_when(now)} ({years}) is voor "
+                f"{len(outcome.failed)} van {outcome.client_years + len(outcome.failed)} "
+                "client-jaren mislukt (Loket of AFAS was niet te lezen); de andere zijn gecontroleerd."
+            ),
+        )
+    else:
+        state, text = (
+            "done",
+            (
+                f"De wekelijkse controle van {_when(now)} ({years}) is gedaan: "
+                f"{outcome.client_years} client-jaren, {outcome.new_differences} nieuwe verschillen."
+            ),
+        )
+    save_weekly(services.storage, job.office_id, state, text, now=now)
+    return outcome
+
+
+def process_poison_message(services: Services, body: str | bytes) -> None:
+    """A job that failed on every attempt (the runtime moved it to the poison queue): the
+    office sees the weekly check failed, instead of nothing."""
+    office = _office_of(body)
+    log.error("weekly reconciliation job exhausted its retries (office %s)", office or "?")
+    if office is None:
+        return
+    now = services.clock()
+    save_weekly(
+        services.storage,
+        office,
+        "failed",
+        f"De wekelijkse controle van {_when(now)} is na herhaalde pogingen mislukt; er is geen "
+        "e-mail over nieuwe verschillen verstuurd. Loonbrug probeert het volgende week opnieuw; "
+        "bekijk tot dan de aansluiting per client hier.",
+        now=now,
     )

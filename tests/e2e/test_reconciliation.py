@@ -26,6 +26,7 @@ from devtools.sandbox.loket import (
 )
 from devtools.sandbox.smtp import SmtpSandbox
 from shared.clock import to_amsterdam, utc_now
+from shared.reconciliation.weekly import RECONCILIATION_POISON_QUEUE, OfficeJob
 from tests.support.api import reader_headers
 from tests.support.localhost import wait_until
 from tests.support.sync_world import World, sync_world
@@ -272,6 +273,19 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert second.subject == "Loonbrug: 1 nieuw verschil tussen Loket en AFAS bij 1 client"
     assert "periode 5, Verdwenen uit AFAS" in second.text
     assert "Gewijzigd in AFAS" not in second.text
+    weekly_done = reconciliation(world, YEAR).json()["weekly"]
+    assert weekly_done["status"] == "done" and "is gedaan" in weekly_done["text"]
+
+    # A weekly job that failed on every attempt (poison queue): the office sees it failed.
+    world.services.storage.queue(RECONCILIATION_POISON_QUEUE).send_message(
+        OfficeJob(world.office, (CLEAN, YEAR)).to_json()
+    )
+    world.host.wait_for_log(
+        r"Executed 'Functions.reconciliation_worker_poison' \(Succeeded", count=1, timeout=60
+    )
+    weekly_failed = reconciliation(world, YEAR).json()["weekly"]
+    assert weekly_failed["status"] == "failed", weekly_failed
+    assert "na herhaalde pogingen mislukt" in weekly_failed["text"]
 
 
 def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(world: World) -> None:

@@ -1,9 +1,11 @@
 """The weekly Aansluiting e-mail against real Azurite and the SMTP sandbox (issue 20): what is
-new is mailed once, a difference that went away and came back is mailed again, and a job that
-is redelivered after it sent the e-mail but before it recorded that sends no second one."""
+new is mailed once, a difference that went away and came back is mailed again, a job that is
+redelivered after it sent the e-mail but before it recorded that sends no second one, and a job
+that failed for good leaves a status the office sees."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,14 +19,17 @@ from shared.reconciliation.compare import AfasEntry, LoketRun, Totals, reconcile
 from shared.reconciliation.weekly import (
     ClientYear,
     NewDifferences,
+    OfficeJob,
     WeeklyOutcome,
     differences_mail,
     mail_event,
+    process_office_message,
+    process_poison_message,
     report_office,
 )
 from shared.settings import Settings
 from shared.store.notifications import NotificationSettings
-from shared.store.reconciliations import ReconciliationRepository
+from shared.store.reconciliations import ReconciliationRepository, weekly_status
 
 pytestmark = pytest.mark.azurite
 
@@ -118,3 +123,25 @@ def test_no_second_weekly_mail_after_a_crash_between_sending_and_recording(
     # And the week after: still nothing new, still one e-mail.
     assert week(mailing, office, client, gone=True, at=MONDAY + timedelta(days=7)).mails == 0
     assert len(mails(smtp)) == 1
+
+
+def test_a_poisoned_weekly_job_leaves_a_failed_status_the_office_sees(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    office = unique("office")
+    assert weekly_status(services.storage, office) is None
+    # A job that failed on every attempt ends in the poison queue: the office sees it failed.
+    process_poison_message(services, OfficeJob(office, (2025, 2024)).to_json())
+    status = weekly_status(services.storage, office)
+    assert status is not None and status.state == "failed"
+    assert "na herhaalde pogingen mislukt" in status.text and status.at is not None
+    # A malformed job that still names its office: also failed, said in Dutch.
+    other = unique("office")
+    malformed = json.dumps({"v": 1, "officeId": other, "years": ["٢٠٢٥"]})
+    assert process_office_message(services, malformed) is None
+    status = weekly_status(services.storage, other)
+    assert status is not None and status.state == "failed"
+    assert "kon niet starten" in status.text
+    # One that names no office is only logged (there is no one to show it to).
+    process_poison_message(services, b"not json")
+    process_office_message(services, b'{"v": 1}')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import Field
@@ -34,6 +35,7 @@ from shared.reconciliation.service import (
     ReconciliationDeps,
     reconcile_client,
 )
+from shared.store.reconciliations import WeeklyStatus, weekly_status
 from shared.store.tables import check_key
 
 YEARS_BACK = 5
@@ -123,6 +125,12 @@ class CallsOut(ResponseModel):
     total: int
 
 
+class WeeklyOut(ResponseModel):
+    status: str = Field(description="done, partial (some clients failed) or failed")
+    text: str = Field(description="Dutch, for the office")
+    at: datetime | None
+
+
 class ReconciliationOut(ResponseModel):
     client_id: str
     client_name: str
@@ -135,6 +143,9 @@ class ReconciliationOut(ResponseModel):
     differences: list[DifferenceOut]
     calls: CallsOut
     exports: dict[str, str]
+    weekly: WeeklyOut | None = Field(
+        None, description="How the office's last weekly Aansluiting ended (none yet: null)"
+    )
 
 
 def _totals(t: Totals | None) -> TotalsOut | None:
@@ -243,7 +254,9 @@ def summary_text(found: Reconciliation) -> str:
     )
 
 
-def body(found: Reconciliation, years: list[int]) -> ReconciliationOut:
+def body(
+    found: Reconciliation, years: list[int], weekly: WeeklyStatus | None = None
+) -> ReconciliationOut:
     config, result = found.client, found.year
     base = f"/api/clients/{config.client_id}/reconciliation?year={result.year}"
     return ReconciliationOut(
@@ -266,6 +279,7 @@ def body(found: Reconciliation, years: list[int]) -> ReconciliationOut:
             total=found.calls.total,
         ),
         exports={"csv": f"{base}&format=csv"},
+        weekly=(WeeklyOut(status=weekly.state, text=weekly.text, at=weekly.at) if weekly else None),
     )
 
 
@@ -340,7 +354,13 @@ def get_reconciliation(ctx: RequestContext) -> ApiResponse:
     if year not in years:
         years.append(year)
     return json_response(
-        200, body(found, sorted(years, reverse=True)), {"Cache-Control": "no-store"}
+        200,
+        body(
+            found,
+            sorted(years, reverse=True),
+            weekly_status(ctx.services.storage, ctx.office_id),
+        ),
+        {"Cache-Control": "no-store"},
     )
 
 
