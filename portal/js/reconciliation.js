@@ -80,7 +80,9 @@ export async function client(ctx) {
     problems,
     notice(body.status === "green" ? "ok" : "error",
       h("p", null, h("strong", null, body.text)),
-      h("p", { class: "muted" }, `${body.target}. Gelezen: ${body.calls.loket} ${body.calls.loket === 1 ? "vraag" : "vragen"} aan Loket.nl en ${body.calls.afas} aan AFAS; er is niets gewijzigd.`)),
+      h("p", { class: "muted" }, `${body.target}. Gelezen: ${body.calls.loket} ${body.calls.loket === 1 ? "vraag" : "vragen"} aan Loket.nl en ${body.calls.afas} aan AFAS; er is niets gewijzigd.`),
+      h("p", { class: "muted", "data-basis": body.basis.perAllocation ? "allocation" : "account" }, body.basis.text,
+        body.basis.hint ? h("span", { class: "hint" }, ` ${body.basis.hint}`) : null)),
     ...(body.weekly ? [weekly(body.weekly)] : []),
     h("section", { "aria-labelledby": "periods-title" },
       h("h2", { id: "periods-title" }, "Perioden"),
@@ -123,6 +125,7 @@ function difference(body, p, d, problems) {
     d.accounts.length ? h("details", { open: "" }, h("summary", null, "Per grootboekrekening"),
       table([
         { label: "Rekening", key: "account" },
+        { label: "Kostenplaats", render: (a) => a.costCentre || "—" },
         { label: "Loket debet", render: (a) => euro(a.loketDebit), num: true },
         { label: "AFAS debet", render: (a) => euro(a.afasDebit), num: true },
         { label: "Loket credit", render: (a) => euro(a.loketCredit), num: true },
@@ -150,6 +153,7 @@ function afasEntry(e, d) {
 function totalsTable(totals, side) {
   return table([
     { label: "Rekening", key: "account" },
+    { label: "Kostenplaats", render: (a) => a.costCentre || "" },
     { label: "Debet", render: (a) => euro(a.debit), num: true },
     { label: "Credit", render: (a) => euro(a.credit), num: true },
   ], [...totals.accounts, { account: "Totaal", debit: totals.debit, credit: totals.credit }], { caption: `${side}: bedragen per grootboekrekening` });

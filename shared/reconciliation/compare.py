@@ -41,6 +41,37 @@ def euro(value: Decimal) -> str:
     return f"{'-' if amount < 0 else ''}€ {text}"
 
 
+# Profit compared per allocation: a totals key is ``{account}|{cost centre}`` for a line with a
+# cost centre, the bare account for one without (and always on the per-account basis and in SB).
+KEY_SEPARATOR: Final = "|"
+
+
+def ledger_key(account: str, cost_centre: str = "") -> str:
+    return f"{account}{KEY_SEPARATOR}{cost_centre}" if cost_centre else account
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``(account, cost centre)`` of a totals key (cost centre "" when there is none)."""
+    account, _sep, cost_centre = key.partition(KEY_SEPARATOR)
+    return account, cost_centre
+
+
+def key_label(key: str) -> str:
+    """Dutch: ``rekening 4000`` or ``rekening 4000, kostenplaats KP100``."""
+    account, cost_centre = split_key(key)
+    return f"rekening {account}" + (f", kostenplaats {cost_centre}" if cost_centre else "")
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What the comparison went by (shown in the API and the portal): per ledger account and
+    cost centre, or per ledger account only (and why, with what to do in ``hint``)."""
+
+    per_allocation: bool
+    text: str
+    hint: str = ""
+
+
 @dataclass(frozen=True)
 class Side:
     """Debit and credit of one ledger account."""
@@ -115,7 +146,7 @@ class AccountDelta:
         ):
             if cents(mine) != cents(theirs):
                 parts.append(f"{label} {euro(mine)} in Loket, {euro(theirs)} in AFAS")
-        return f"rekening {self.account}: " + " en ".join(parts)
+        return f"{key_label(self.account)}: " + " en ".join(parts)
 
 
 class Kind(StrEnum):
@@ -607,10 +638,12 @@ def _never_booked(run: LoketRun, by_hand: AfasEntry | None) -> Difference:
 
 
 __all__ = [
+    "KEY_SEPARATOR",
     "PROFIT_WORDS",
     "SB_WORDS",
     "AccountDelta",
     "AfasEntry",
+    "Basis",
     "Difference",
     "Kind",
     "LoketRun",
@@ -622,5 +655,8 @@ __all__ = [
     "YearResult",
     "cents",
     "euro",
+    "key_label",
+    "ledger_key",
     "reconcile",
+    "split_key",
 ]

@@ -170,10 +170,17 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
 
     (changed,) = periods[2]["differences"]
     assert (changed["kind"], changed["title"]) == ("changed", "Gewijzigd in AFAS")
-    assert "rekening 4000: debet € 2.002,02 in Loket, € 2.002,03 in AFAS" in changed["text"]
+    # Compared per ledger account and cost centre (Profit_Transactions_Allocated).
+    assert body["basis"]["perAllocation"] is True and body["basis"]["hint"] == ""
+    assert "kostenplaats" in body["basis"]["text"]
+    assert (
+        "rekening 4000, kostenplaats 100: debet € 2.002,02 in Loket, € 2.002,03 in AFAS"
+        in changed["text"]
+    )
     assert changed["accounts"] == [
         {
             "account": "4000",
+            "costCentre": "100",
             "loketDebit": "2002.02",
             "loketCredit": "0.00",
             "afasDebit": "2002.03",
@@ -206,6 +213,7 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
 
     # Cheap on purpose: Loket's listing, one Profit read, one look-up for the deleted voucher.
     assert body["calls"] == {"loket": 1, "afas": 2, "total": 3}
+    per_allocation = {d["key"]: d["kind"] for d in body["differences"]}
 
     # Readers may read, other offices see nothing.
     as_reader = requests.get(
@@ -240,6 +248,21 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert clean["text"] == f"Loket en AFAS sluiten in {CLEAN} aan, tot op de cent."
     assert by_period(clean)[1]["status"] == "green"
     assert clean["calls"]["total"] <= 2
+    assert {a["costCentre"] for a in by_period(clean)[1]["loket"]["accounts"]} == {"100", ""}
+
+    # Without Profit_Transactions_Allocated: per ledger account, said with what to do; the same
+    # differences (one refused call more).
+    world.afas.refuse_profit_connector("Profit_Transactions_Allocated")
+    fallback = reconciliation(world, YEAR).json()
+    assert fallback["basis"]["perAllocation"] is False
+    assert "Profit_Transactions_Allocated" in fallback["basis"]["hint"]
+    assert {d["key"]: d["kind"] for d in fallback["differences"]} == per_allocation
+    (changed_per_account,) = by_period(fallback)[2]["differences"]
+    assert (
+        "rekening 4000: debet € 2.002,02 in Loket, € 2.002,03 in AFAS"
+        in changed_per_account["text"]
+    )
+    assert fallback["calls"] == {"loket": 1, "afas": 3, "total": 4}
 
     # The weekly e-mail: every difference once, in Dutch with what to do.
     weekly(world, 1)

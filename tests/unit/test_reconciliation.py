@@ -285,3 +285,40 @@ def test_a_year_in_other_digits_is_a_422_naming_the_field(
     problem = answer.json()
     assert [e["field"] for e in problem["errors"]] == ["year"], problem
     assert "kan niet" in problem["detail"]
+
+
+def test_profit_compared_per_cost_centre_names_it() -> None:
+    """Per allocation (Profit_Transactions_Allocated): the same account total on another cost
+    centre is a change, and the text names the cost centre."""
+    from shared.afas.models import BookedLine
+    from shared.afas.profit import allocation_of
+    from shared.afas.reconcile_profit import entries_of
+    from shared.reconciliation.compare import ledger_key
+
+    loket = Totals.of(
+        [(ledger_key("4000", "KP100"), D("1000.00"), D(0)), ("1600", D(0), D("1000.00"))]
+    )
+    jan = run(1, 1, loket)
+    # ASSUMPTION [I], read in one place: DimAx{n} is the line's code on axis n.
+    assert allocation_of({"DimAx1": "KP200", "DimAx2": None, "DimAx3": " "}) == ((1, "KP200"),)
+    line = BookedLine(1, 1001, 1, "80", 2024, 1, "4000", D("1000.00"), D(0), jan.reference, "")
+    lines = [
+        replace(line, allocation=allocation_of({"DimAx1": "KP200"})),
+        replace(line, sequence=2, account="1600", debit=D(0), credit=D("1000.00")),
+    ]
+    (moved_cost_centre,) = entries_of(lines, axis=1)
+    assert moved_cost_centre.totals.accounts.keys() == {"4000|KP200", "1600"}
+    (diff,) = reconcile(2024, [jan], [replace(moved_cost_centre, by_loonbrug=True)]).differences
+    assert diff.kind is Kind.CHANGED
+    assert (
+        "rekening 4000, kostenplaats KP100: debet € 1.000,00 in Loket, € 0,00 in AFAS" in diff.text
+    )
+    assert (
+        "rekening 4000, kostenplaats KP200: debet € 0,00 in Loket, € 1.000,00 in AFAS" in diff.text
+    )
+    # Per account (the fallback) the same entry agrees.
+    (per_account,) = entries_of(lines)
+    assert reconcile(2024, [replace(jan, totals=JAN_4000)], [per_account]).green
+
+
+JAN_4000 = totals(("4000", "1000.00", "0"), ("1600", "0", "1000.00"))

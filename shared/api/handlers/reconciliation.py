@@ -27,6 +27,7 @@ from shared.reconciliation.compare import (
     LoketRun,
     PeriodResult,
     Totals,
+    split_key,
 )
 from shared.reconciliation.export import year_csv
 from shared.reconciliation.service import (
@@ -41,14 +42,21 @@ from shared.store.tables import check_key
 YEARS_BACK = 5
 
 
+COST_CENTRE = Field(
+    "", description="The cost centre (Profit, compared per allocation), empty when there is none"
+)
+
+
 class AccountOut(ResponseModel):
     account: str
+    cost_centre: str = COST_CENTRE
     debit: Decimal
     credit: Decimal
 
 
 class AccountDeltaOut(ResponseModel):
     account: str
+    cost_centre: str = COST_CENTRE
     loket_debit: Decimal
     loket_credit: Decimal
     afas_debit: Decimal
@@ -131,6 +139,14 @@ class WeeklyOut(ResponseModel):
     at: datetime | None
 
 
+class BasisOut(ResponseModel):
+    per_allocation: bool = Field(
+        description="Compared per ledger account and cost centre (else per account only)"
+    )
+    text: str = Field(description="Dutch: what the comparison went by")
+    hint: str = Field(description="Dutch: what to do to compare per cost centre, or empty")
+
+
 class ReconciliationOut(ResponseModel):
     client_id: str
     client_name: str
@@ -142,6 +158,7 @@ class ReconciliationOut(ResponseModel):
     periods: list[PeriodOut]
     differences: list[DifferenceOut]
     calls: CallsOut
+    basis: BasisOut
     exports: dict[str, str]
     weekly: WeeklyOut | None = Field(
         None, description="How the office's last weekly Aansluiting ended (none yet: null)"
@@ -155,7 +172,10 @@ def _totals(t: Totals | None) -> TotalsOut | None:
         debit=t.debit,
         credit=t.credit,
         accounts=[
-            AccountOut(account=a, debit=s.debit, credit=s.credit) for a, s in t.accounts.items()
+            AccountOut(
+                account=split_key(a)[0], cost_centre=split_key(a)[1], debit=s.debit, credit=s.credit
+            )
+            for a, s in t.accounts.items()
         ],
     )
 
@@ -186,7 +206,8 @@ def _difference(d: Difference) -> DifferenceOut:
         afas=_totals(d.afas),
         accounts=[
             AccountDeltaOut(
-                account=a.account,
+                account=split_key(a.account)[0],
+                cost_centre=split_key(a.account)[1],
                 loket_debit=a.loket.debit,
                 loket_credit=a.loket.credit,
                 afas_debit=a.afas.debit,
@@ -277,6 +298,11 @@ def body(
             loket=found.calls.loket,
             afas=sum(found.calls.afas.values()),
             total=found.calls.total,
+        ),
+        basis=BasisOut(
+            per_allocation=found.basis.per_allocation,
+            text=found.basis.text,
+            hint=found.basis.hint,
         ),
         exports={"csv": f"{base}&format=csv"},
         weekly=(WeeklyOut(status=weekly.state, text=weekly.text, at=weekly.at) if weekly else None),
