@@ -34,6 +34,7 @@ from tests.support.sync_world import World, sync_world
 D = Decimal
 NAME = "Aansluiting Bakkerij"
 CLIENT = "7001"
+RENUMBERED = "7101"  # the same client after Loket renumbered it
 RECIPIENTS = ["salaris@kantoor.example.nl"]
 # The weekly job reconciles this year and last year: the differences are in last year, and this
 # year is the clean one (the Profit sandbox has periods for 2024-2027).
@@ -296,6 +297,22 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert second.subject == "Loonbrug: 1 nieuw verschil tussen Loket en AFAS bij 1 client"
     assert "periode 5, Verdwenen uit AFAS" in second.text
     assert "Gewijzigd in AFAS" not in second.text
+    # A client renumbered in Loket, configured again under its new client number: the runs
+    # booked under the old number are still Loonbrug's bookings, not "never booked".
+    kinds = {p["period"]: [d["kind"] for d in p["differences"]] for p in body["periods"]}
+    kinds[5] = ["gone"]
+    assert world.api("DELETE", f"/api/clients/{CLIENT}").status_code == 204
+    world.profit_client(RENUMBERED, NAME)
+    renumbered = world.api(
+        "GET", f"/api/clients/{RENUMBERED}/reconciliation", params={"year": str(YEAR)}
+    ).json()
+    assert {
+        p["period"]: [d["kind"] for d in p["differences"]] for p in renumbered["periods"]
+    } == kinds
+    assert f"mislukt in run {run['runId']}" in by_period(renumbered)[4]["differences"][0]["text"]
+    assert world.api("DELETE", f"/api/clients/{RENUMBERED}").status_code == 204
+    world.profit_client(CLIENT, NAME)
+
     weekly_done = reconciliation(world, YEAR).json()["weekly"]
     assert weekly_done["status"] == "done" and "is gedaan" in weekly_done["text"]
 
