@@ -368,3 +368,41 @@ def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(world: W
     assert body["calls"]["loket"] == 1 and body["calls"]["afas"] == 4, body["calls"]
     clean = reconciliation(world, CLEAN).json()
     assert clean["status"] == "green", clean["differences"]
+
+
+def test_totals_come_from_the_run_that_recorded_the_booking(world: World) -> None:
+    """Review mode: the nightly prepares, an admin approves (the booking's holder is then the
+    approval, not a run), and a later rerun finds them already booked. The Aansluiting takes each
+    booked run's totals and drill-down from the run that recorded the booking, not the rerun."""
+    world.profit_client(CLIENT, NAME, mode="review")
+    world.nightly()
+    first = world.wait_for_run(world.latest_run()["runId"], timeout=120)
+    for item in world.api("GET", "/api/approvals").json()["approvals"]:
+        approved = requests.post(
+            world.host.url(f"/api/approvals/{item['approvalId']}/approve"),
+            headers={**world.admin, "If-Match": item["etag"]},
+            timeout=60,
+        )
+        assert approved.status_code < 500, approved.text
+    booked = {
+        row["loketJournalRunId"]
+        for row in world.wait_for_run(first["runId"])["journalRuns"]
+        if row["status"] == "imported"
+    }
+    assert len(booked) == 6, booked  # both years, all but the one AFAS refuses (account 4999)
+    started = world.api(
+        "POST",
+        "/api/reruns",
+        json={"approvedFrom": f"{YEAR}-01-01", "approvedTo": f"{YEAR}-12-31"},
+    )
+    assert started.status_code == 202, started.text
+    rerun = world.wait_for_run(started.json()["runId"], timeout=120)
+    assert any(r["status"] == "skipped" for r in rerun["journalRuns"]), rerun["journalRuns"]
+
+    body = reconciliation(world, YEAR).json()
+    assert [d["kind"] for d in body["differences"]] == ["never-booked"], body["differences"]
+    runs = [r for p in body["periods"] for r in p["journalRuns"] if r["booked"]]
+    assert len(runs) == 5 and {r["loketJournalRunId"] for r in runs} <= booked
+    assert {r["runId"] for r in runs} == {first["runId"]}, runs
+    # Every booked run's totals from that run's audit copy: Loket is asked only for the listing.
+    assert body["calls"]["loket"] == 1, body["calls"]
