@@ -299,8 +299,8 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert "Gewijzigd in AFAS" not in second.text
     # A client renumbered in Loket, configured again under its new client number: the runs
     # booked under the old number are still Loonbrug's bookings, not "never booked".
-    kinds = {p["period"]: [d["kind"] for d in p["differences"]] for p in body["periods"]}
-    kinds[5] = ["gone"]
+    period_kinds = {p["period"]: [d["kind"] for d in p["differences"]] for p in body["periods"]}
+    period_kinds[5] = ["gone"]
     assert world.api("DELETE", f"/api/clients/{CLIENT}").status_code == 204
     world.profit_client(RENUMBERED, NAME)
     renumbered = world.api(
@@ -308,7 +308,7 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     ).json()
     assert {
         p["period"]: [d["kind"] for d in p["differences"]] for p in renumbered["periods"]
-    } == kinds
+    } == period_kinds
     assert f"mislukt in run {run['runId']}" in by_period(renumbered)[4]["differences"][0]["text"]
     assert world.api("DELETE", f"/api/clients/{RENUMBERED}").status_code == 204
     world.profit_client(CLIENT, NAME)
