@@ -328,7 +328,9 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert "na herhaalde pogingen mislukt" in weekly_failed["text"]
 
 
-def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(world: World) -> None:
+def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(
+    world: World, smtp: SmtpSandbox
+) -> None:
     from devtools.sandbox.afas_sb import REPORTING_GROUP
 
     world.sb_client(CLIENT, NAME)
@@ -368,6 +370,22 @@ def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(world: W
     assert body["calls"]["loket"] == 1 and body["calls"]["afas"] == 4, body["calls"]
     clean = reconciliation(world, CLEAN).json()
     assert clean["status"] == "green", clean["differences"]
+    # A clean SB client-year: periods, accounts, one page of entries; Loket 1.
+    assert clean["calls"] == {"loket": 1, "afas": 3, "total": 4}, clean["calls"]
+    assert body["basis"] == {
+        "perAllocation": False,
+        "text": "Vergeleken per grootboekrekening: AFAS SB kent geen kostenplaatsen.",
+        "hint": "",
+    }
+    # SB has no dagboek: no text says one, in the API or in the weekly e-mail.
+    for d in body["differences"]:
+        assert "dagboek" not in (d["text"] + d["todo"]).lower(), d["text"]
+    weekly(world, 1)
+    mail = wait_until(lambda: mails_about_differences(smtp), timeout=30, what="the SB mail")[0]
+    for title in ("Verdwenen uit AFAS", "Gewijzigd in AFAS", "Dubbel in AFAS", "Nooit geboekt"):
+        assert title in mail.text and title in mail.html
+    assert "Andere periode" in mail.text and "dagboek" not in mail.text.lower()
+    assert "Memoriaalboeking" in mail.text
 
 
 def test_totals_come_from_the_run_that_recorded_the_booking(world: World) -> None:
