@@ -444,6 +444,13 @@ def _why_not(
     if record is not None and run_id:
         note = f" {record.note.rstrip('.')}." if record.note else ""
         status = record.status
+        if status is JournalRunOutcome.IMPORTED:  # booked, but not where the client books now
+            return (
+                f"Reden: in run {run_id} geboekt in een andere AFAS-omgeving of administratie "
+                f"({record.environment}), niet in die van de client nu.",
+                "Is de client verhuisd, dan staat deze loonrun in de oude administratie; boek hem "
+                "alleen opnieuw als hij ook hier moet staan.",
+            )
         if status is JournalRunOutcome.FAILED:
             return (
                 f"Reden: mislukt in run {run_id}.{note}",

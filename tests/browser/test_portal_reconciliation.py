@@ -158,3 +158,20 @@ def test_aansluiting_screen_as_admin_and_reader(
     overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the phone"
     shoot(phone, "63-aansluiting-telefoon")
+
+    # The client moves to AFAS SB: the same screen names no dagboek and says SB has no cost
+    # centres; the runs booked in Profit are "never booked" here, and why.
+    from devtools.sandbox.afas_sb import REPORTING_GROUP
+
+    world.afas.grant_sb(REPORTING_GROUP, "enyoi")
+    world.sb_client(CLIENT, NAME)
+    page.goto(portal + f"#/clients/{CLIENT}/aansluiting?jaar={YEAR}")
+    page.reload()  # the same address as before: load it again
+    expect(page.locator("[data-basis='account']")).to_contain_text(
+        "AFAS SB kent geen kostenplaatsen"
+    )
+    never = page.locator("article.difference[data-kind='never-booked']")
+    expect(never.first).to_contain_text("geboekt in een andere AFAS-omgeving of administratie")
+    assert "dagboek" not in page.locator("main").inner_text().lower()
+    assert_accessible(page)
+    shoot(page, "65-aansluiting-sb")
