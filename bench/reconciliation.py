@@ -102,7 +102,7 @@ def measure(lines_per_run: int, other_clients: int) -> dict[str, float]:
         url = profit_base_url(sandbox.profit_url_template, parse_profit_environment("12345"))
         with ProfitClient(url, Secret(PROFIT_TOKEN)) as client:
             started = time.perf_counter()
-            entries = reconcile_profit.read_year(client, 1, ["80"], YEAR)
+            entries, _basis = reconcile_profit.read_year(client, 1, ["80"], YEAR)
             read_ms = (time.perf_counter() - started) * 1000
             afas_calls = sum(client.calls.values())
         started = time.perf_counter()

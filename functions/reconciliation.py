@@ -5,7 +5,13 @@ import azure.functions as func
 from functions._http import route, serve
 from shared.api.handlers import reconciliation
 from shared.bootstrap import get_services
-from shared.reconciliation.weekly import RECONCILIATION_QUEUE, process_office_message, weekly_tick
+from shared.reconciliation.weekly import (
+    RECONCILIATION_POISON_QUEUE,
+    RECONCILIATION_QUEUE,
+    process_office_message,
+    process_poison_message,
+    weekly_tick,
+)
 
 bp = func.Blueprint()
 
@@ -29,3 +35,10 @@ def weekly_reconciliation(timer: func.TimerRequest) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=RECONCILIATION_QUEUE, connection="AzureWebJobsStorage")
 def reconciliation_worker(msg: func.QueueMessage) -> None:
     process_office_message(get_services(), msg.get_body())
+
+
+@bp.queue_trigger(
+    arg_name="msg", queue_name=RECONCILIATION_POISON_QUEUE, connection="AzureWebJobsStorage"
+)
+def reconciliation_worker_poison(msg: func.QueueMessage) -> None:
+    process_poison_message(get_services(), msg.get_body())

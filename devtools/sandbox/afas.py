@@ -13,8 +13,8 @@ or other-environment token, and for a connector missing from the App Connector);
 ``GET /MetaInfo`` listing the connectors of the token's App Connector as ``{id, description}``
 with ``"tokenExpiry": "0"``; GetConnectors
 ``Profit_Administrations``, ``Profit_Journals``, ``Profit_Accounts``,
-``Profit_Allocation_Assigments``, ``Profit_periods_per_administration`` and
-``Profit_Transactions`` with skip/take, ``orderbyfieldids`` and
+``Profit_Allocation_Assigments``, ``Profit_periods_per_administration``,
+``Profit_Transactions`` and ``Profit_Transactions_Allocated`` with skip/take, ``orderbyfieldids`` and
 ``filterfieldids``/``filtervalues``/``operatortypes``; ``POST /connectors/FiEntries`` validating
 as AFAS does (journal, period, accounts, allocation axes, balance, no EnNo) and answering 201
 ``{"results": {"FiEntries": {"EnNo", "UnId", "InID"}}}`` (the published example) or 500
@@ -91,6 +91,7 @@ GET_CONNECTORS: Final = (
     "Profit_Allocation_Assigments",
     "Profit_periods_per_administration",
     "Profit_Transactions",
+    "Profit_Transactions_Allocated",
 )
 CONNECTOR_FIELDS: Final = {  # the published row fields (Mutaties.json, GET /connectors/{name})
     "Profit_Administrations": ("AdminId", "AdminNm", "AdminCd"),
@@ -106,6 +107,12 @@ CONNECTOR_FIELDS: Final = {  # the published row fields (Mutaties.json, GET /con
                             "AccountNo", "AmtDebit", "AmtCredit", "EntryDate", "InvoiceId",
                             "VoucherDate", "VoucherNo", "VatCode", "VatAmt", "Description",
                             "Created", "Modified"),
+    "Profit_Transactions_Allocated": ("UnitId", "EntryNo", "SeqNo", "Year", "Period", "JournalId",
+                                      "AccountNo", "Omschrijving", "AmtDebit", "AmtCredit",
+                                      "EntryDate", "InvoiceId", "VoucherDate", "VoucherNo",
+                                      "VatCode", "VatAmt", "Description", "Created", "Modified",
+                                      "Type", "Collect_On", "DimAx1", "DimAx2", "DimAx3", "DimAx4",
+                                      "DimAx5"),
 }  # fmt: skip
 
 
@@ -622,6 +629,13 @@ class AfasSandbox(SbSandboxMixin):
             raise KeyError(f"no entry with voucher {voucher}")
         return found[0]
 
+    def refuse_profit_connector(self, name: str, number: str = PROFIT_NUMBER) -> None:
+        """Take a GetConnector out of every App Connector of the environment, as an AFAS admin
+        can (AFAS then answers 401, or the 500 text with ``profit_missing_connector``)."""
+        with self.lock:
+            for connector in self.scenario.profit[number].tokens.values():
+                connector.get_connectors = connector.get_connectors - {name}
+
     def delete_profit_entry(
         self, voucher: str, number: str = PROFIT_NUMBER, administration: int = 1
     ) -> BookedEntry:
@@ -1021,6 +1035,27 @@ class AfasSandbox(SbSandboxMixin):
                 for a in admins
                 for p in a.periods
             ]
+        if name == "Profit_Transactions_Allocated":
+            # One row per line (a sandbox line has one allocation per axis); DimAx{n} is the
+            # line's code on axis n, the reading shared/afas/profit.allocation_of assumes [I].
+            plain = self._connector_rows(environment, "Profit_Transactions", voucher)
+            accounts = environment.accounts
+            return [
+                {
+                    **row,
+                    "Omschrijving": accounts[row["AccountNo"]].description
+                    if row["AccountNo"] in accounts
+                    else None,
+                    "Type": accounts[row["AccountNo"]].type
+                    if row["AccountNo"] in accounts
+                    else None,
+                    "Collect_On": None,
+                    **{f"DimAx{n}": dims.get(n) for n in range(1, 6)},
+                }
+                for row, dims in zip(
+                    plain, self._line_dimensions(environment, voucher), strict=True
+                )
+            ]
         if name == "Profit_Transactions":
             return [
                 {
@@ -1049,6 +1084,18 @@ class AfasSandbox(SbSandboxMixin):
                 for line in e.lines
             ]
         raise AssertionError(name)
+
+    def _line_dimensions(
+        self, environment: ProfitEnvironment, voucher: str | None
+    ) -> list[dict[int, str]]:
+        """The allocations of the lines, in the order ``Profit_Transactions`` lists them."""
+        return [
+            dict(line.dimensions)
+            for a in sorted(environment.administrations.values(), key=lambda a: a.number)
+            for e in a.entries
+            if voucher is None or voucher in {v.lower() for v in e.voucher_numbers}
+            for line in e.lines
+        ]
 
     def _post_fi_entries(self, environment: ProfitEnvironment, request: _Request) -> _Response:
         try:

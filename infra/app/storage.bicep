@@ -1,4 +1,4 @@
-// The storage account behind AzureWebJobsStorage: host state, timer checkpoints, the sync queue
+// The storage account behind AzureWebJobsStorage: host state, timer checkpoints, the queues
 // and the app's tables, plus the Flex deployment container. Keyless: shared-key access is off and
 // the Function App reaches it with its managed identity (roles in rbac.bicep).
 param name string
@@ -65,6 +65,35 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   properties: {
     publicAccess: 'None'
   }
+}
+
+resource queueServices 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// The queues the functions read and write (tests/infra/test_bicep.py checks them against the
+// function bindings): created here so the first message never waits on a queue the runtime
+// has to create, and so a poison queue exists to be monitored. Names as in
+// shared/sync/messages.py (SYNC_QUEUE) and shared/reconciliation/weekly.py (RECONCILIATION_QUEUE).
+resource syncQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueServices
+  name: 'sync-jobs'
+}
+
+resource syncPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueServices
+  name: 'sync-jobs-poison'
+}
+
+resource reconciliationQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueServices
+  name: 'reconciliation-jobs'
+}
+
+resource reconciliationPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueServices
+  name: 'reconciliation-jobs-poison'
 }
 
 // The audit copy of every journal run (shared/store/audit_copies.py): what Loket returned, what was sent

@@ -80,7 +80,10 @@ export async function client(ctx) {
     problems,
     notice(body.status === "green" ? "ok" : "error",
       h("p", null, h("strong", null, body.text)),
-      h("p", { class: "muted" }, `${body.target}. Gelezen: ${body.calls.loket} ${body.calls.loket === 1 ? "vraag" : "vragen"} aan Loket.nl en ${body.calls.afas} aan AFAS; er is niets gewijzigd.`)),
+      h("p", { class: "muted" }, `${body.target}. Gelezen: ${body.calls.loket} ${body.calls.loket === 1 ? "vraag" : "vragen"} aan Loket.nl en ${body.calls.afas} aan AFAS; er is niets gewijzigd.`),
+      h("p", { class: "muted", "data-basis": body.basis.perAllocation ? "allocation" : "account" }, body.basis.text,
+        body.basis.hint ? h("span", { class: "hint" }, ` ${body.basis.hint}`) : null)),
+    ...(body.weekly ? [weekly(body.weekly)] : []),
     h("section", { "aria-labelledby": "periods-title" },
       h("h2", { id: "periods-title" }, "Perioden"),
       table([
@@ -122,6 +125,7 @@ function difference(body, p, d, problems) {
     d.accounts.length ? h("details", { open: "" }, h("summary", null, "Per grootboekrekening"),
       table([
         { label: "Rekening", key: "account" },
+        { label: "Kostenplaats", render: (a) => a.costCentre || "—" },
         { label: "Loket debet", render: (a) => euro(a.loketDebit), num: true },
         { label: "AFAS debet", render: (a) => euro(a.afasDebit), num: true },
         { label: "Loket credit", render: (a) => euro(a.loketCredit), num: true },
@@ -131,10 +135,17 @@ function difference(body, p, d, problems) {
     d.loket ? h("details", null, h("summary", null, "Wat Loket journaliseerde"), totalsTable(d.loket, "Loket")) : null);
 }
 
+/** How the office's last weekly check ended; a failed one stands out (the e-mail did not go). */
+function weekly(w) {
+  const text = h("p", { "data-weekly": w.status }, h("strong", null, "Wekelijkse controle: "), w.text);
+  return w.status === "done" ? h("div", { class: "muted" }, text) : notice(w.status === "failed" ? "error" : "warning", text);
+}
+
 function afasEntry(e, d) {
   const totals = e ? e.totals : d.afas;
   const title = e
-    ? `Boeking ${e.entryNumber} in AFAS${e.reference ? ` (boekstuknummer ${e.reference})` : ""}, dagboek ${e.journal}, periode ${e.period} ${e.year}${e.byLoonbrug ? ", door Loonbrug" : ", niet door Loonbrug"}`
+    // SB has no journals and its entry number is the reference: name neither there.
+    ? `Boeking ${e.entryNumber} in AFAS${e.reference && e.reference !== e.entryNumber ? ` (boekstuknummer ${e.reference})` : ""}${e.journal ? `, dagboek ${e.journal}` : ""}, periode ${e.period} ${e.year}${e.byLoonbrug ? ", door Loonbrug" : ", niet door Loonbrug"}`
     : "De boeking in AFAS";
   return h("details", null, h("summary", null, title), totalsTable(totals, "AFAS"));
 }
@@ -142,6 +153,7 @@ function afasEntry(e, d) {
 function totalsTable(totals, side) {
   return table([
     { label: "Rekening", key: "account" },
+    { label: "Kostenplaats", render: (a) => a.costCentre || "" },
     { label: "Debet", render: (a) => euro(a.debit), num: true },
     { label: "Credit", render: (a) => euro(a.credit), num: true },
   ], [...totals.accounts, { account: "Totaal", debit: totals.debit, credit: totals.credit }], { caption: `${side}: bedragen per grootboekrekening` });

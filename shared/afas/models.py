@@ -112,6 +112,8 @@ class BookedLine:
     credit: Decimal
     voucher_number: str
     description: str
+    # Allocation codes per axis, from Profit_Transactions_Allocated only (see profit.allocation_of).
+    allocation: tuple[tuple[int, str], ...] = ()
 
 
 # -- SB -----------------------------------------------------------------------------------------

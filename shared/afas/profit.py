@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, Self
@@ -73,6 +73,8 @@ REQUIRED_GET_CONNECTORS: Final = frozenset(
         "Profit_Transactions",
     }
 )
+# Optional: the Aansluiting compares per cost centre with it, per account without it.
+TRANSACTIONS_ALLOCATED: Final = "Profit_Transactions_Allocated"
 # [C] profit/troubleshooting.md, "Timeout": "The AFAS API uses a timeout of 900 seconds (15
 # minutes)"; a request the client stopped waiting for "is still being processed at the AFAS
 # server" until then.
@@ -361,16 +363,23 @@ class ProfitClient:
         return [_booked_line(row) for row in rows]
 
     def booked_lines(
-        self, filters: Sequence[Filter], *, page_size: int | None = None
+        self,
+        filters: Sequence[Filter],
+        *,
+        page_size: int | None = None,
+        connector: str = "Profit_Transactions",
     ) -> list[BookedLine]:
-        """``Profit_Transactions`` lines matching ``filters`` (AND), paged, by entry and line."""
-        rows = self.rows(
-            "Profit_Transactions",
-            order_by=["EntryNo", "SeqNo"],
-            filters=filters,
-            page_size=page_size,
-        )
-        return [_booked_line(row) for row in rows]
+        """``Profit_Transactions`` lines matching ``filters`` (AND), paged, by entry and line.
+        ``connector`` :data:`TRANSACTIONS_ALLOCATED`: the same lines split per allocation, with
+        their allocation codes (:func:`allocation_of`)."""
+        rows = self.rows(connector, order_by=["EntryNo", "SeqNo"], filters=filters,
+                         page_size=page_size)  # fmt: skip
+        allocated = connector == TRANSACTIONS_ALLOCATED
+        return [
+            replace(_booked_line(row), allocation=allocation_of(row)) if allocated
+            else _booked_line(row)
+            for row in rows
+        ]  # fmt: skip
 
     # -- booking ------------------------------------------------------------------------------
 
@@ -769,6 +778,22 @@ def requires_project(code: str) -> bool:
     ``ToProject`` is TRUE, FiPrjEntries must be filled", so a filled code other than an obvious
     "no" counts as yes. Loonbrug books no projects: this only explains AFAS's refusal."""
     return code.strip().lower() not in PROJECT_NOT_REQUIRED
+
+
+def allocation_of(row: Mapping[str, Any]) -> tuple[tuple[int, str], ...]:
+    """The allocation codes of a ``Profit_Transactions_Allocated`` row, per axis.
+
+    ASSUMPTION [I]: Mutaties.json publishes the fields ``DimAx1``..``DimAx5`` on that connector
+    only as "Exception axis code 1..5" (strings, no example). We read ``DimAx{n}`` as the code
+    the line is allocated to on axis ``n`` (FiDimEntries ``DiC{n}``), the axis numbering of
+    ``Profit_Accounts``. This function is the only place that reads them: if AFAS means
+    something else, only this changes."""
+    found = []
+    for axis in range(1, 6):
+        value = row.get(f"DimAx{axis}")
+        if value is not None and str(value).strip():
+            found.append((axis, str(value).strip()))
+    return tuple(found)
 
 
 def _booked_line(row: Mapping[str, Any]) -> BookedLine:

@@ -8,8 +8,13 @@ get-connector.md "Filtering" filters on any of them), ordered by ``EntryNo, SeqN
 Only a voucher Loonbrug booked that this read does not hold is looked up once more, across
 journals and years (``UnitId`` + ``VoucherNo``), to tell "gone" from "moved".
 
-``Profit_Transactions`` publishes no allocation (cost centre) fields, so Profit is compared per
-ledger account; the cost centres stay visible in the audit copy.
+Per cost centre: the same read goes to ``Profit_Transactions_Allocated`` (Mutaties.json: the
+same row fields plus ``DimAx1..5``, ``Type``, ``Collect_On``, ``Omschrijving``), so a line's
+totals key is account + its code on the client's cost-centre axis (``compare.ledger_key``).
+ASSUMPTION [I]: ``DimAx{n}`` holds the line's allocation code on axis n; read in one place,
+``shared.afas.profit.allocation_of``. When AFAS refuses that connector (it is not in Loonbrug's
+required set: 401 as published, or the 500 "not authorized" text) the year is read from
+``Profit_Transactions`` per ledger account, and :class:`Basis` says so with what to do.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from shared.afas.errors import AfasAuthError, AfasConnectorNotAuthorized
 from shared.afas.models import BookedLine
-from shared.afas.profit import Filter, ProfitClient
-from shared.reconciliation.compare import AfasEntry, Totals
+from shared.afas.profit import TRANSACTIONS_ALLOCATED, Filter, ProfitClient
+from shared.reconciliation.compare import AfasEntry, Basis, Totals, ledger_key
 
 PAGE_SIZE: Final = 1000
 CONNECTOR: Final = "Profit_Transactions"
@@ -34,8 +40,27 @@ def is_loonbrug_voucher(voucher: str) -> bool:
     return bool(_LOONBRUG_VOUCHER.match(voucher.strip()))
 
 
-def entries_of(lines: Iterable[BookedLine]) -> list[AfasEntry]:
-    """Lines grouped into entries (``EntryNo``); the entry's voucher is its first line's."""
+PER_ALLOCATION_TEXT: Final = (
+    "Vergeleken per grootboekrekening en kostenplaats (as {axis} in AFAS), tot op de cent."
+)
+REFUSED_TEXT: Final = (
+    "Vergeleken per grootboekrekening: AFAS Profit gaf geen toegang tot de verbijzonderde "
+    "boekingen (GetConnector Profit_Transactions_Allocated), dus kostenplaatsen zijn niet "
+    "vergeleken."
+)
+REFUSED_HINT: Final = (
+    "Voeg de GetConnector Profit_Transactions_Allocated toe aan de App Connector van Loonbrug in "
+    "AFAS Profit; dan vergelijkt Loonbrug ook per kostenplaats."
+)
+NO_COST_CENTRES_TEXT: Final = (
+    "Vergeleken per grootboekrekening: de koppeling van deze client geeft geen kostenplaatsen "
+    "door aan AFAS."
+)
+
+
+def entries_of(lines: Iterable[BookedLine], axis: int | None = None) -> list[AfasEntry]:
+    """Lines grouped into entries (``EntryNo``); the entry's voucher is its first line's.
+    ``axis``: key the totals by account and the line's code on that allocation axis."""
     grouped: dict[int, list[BookedLine]] = {}
     for line in lines:
         grouped.setdefault(line.entry_number, []).append(line)
@@ -50,7 +75,14 @@ def entries_of(lines: Iterable[BookedLine]) -> list[AfasEntry]:
                 journal=first.journal,
                 year=first.year or 0,
                 period=first.period or 0,
-                totals=Totals.of((ln.account, ln.debit, ln.credit) for ln in group),
+                totals=Totals.of(
+                    (
+                        ledger_key(ln.account, dict(ln.allocation).get(axis, "") if axis else ""),
+                        ln.debit,
+                        ln.credit,
+                    )
+                    for ln in group
+                ),
                 description=first.description,
                 by_loonbrug=is_loonbrug_voucher(voucher),
             )
@@ -59,9 +91,32 @@ def entries_of(lines: Iterable[BookedLine]) -> list[AfasEntry]:
 
 
 def read_year(
-    client: ProfitClient, administration: int, journals: Sequence[str], year: int
-) -> list[AfasEntry]:
-    """Every entry of ``journals`` in ``year`` of ``administration``: one paged read per journal."""
+    client: ProfitClient,
+    administration: int,
+    journals: Sequence[str],
+    year: int,
+    *,
+    cost_centre_axis: int | None = None,
+) -> tuple[list[AfasEntry], Basis]:
+    """Every entry of ``journals`` in ``year`` of ``administration``: one paged read per journal;
+    per cost centre (``cost_centre_axis``) when AFAS grants ``Profit_Transactions_Allocated``."""
+    if cost_centre_axis is None:
+        return entries_of(_lines(client, administration, journals, year, CONNECTOR)), Basis(
+            False, NO_COST_CENTRES_TEXT
+        )
+    try:
+        lines = _lines(client, administration, journals, year, TRANSACTIONS_ALLOCATED)
+    except (AfasAuthError, AfasConnectorNotAuthorized):
+        # Refused (or a bad token: then the read below fails the same way and says so).
+        lines = _lines(client, administration, journals, year, CONNECTOR)
+        return entries_of(lines), Basis(False, REFUSED_TEXT, REFUSED_HINT)
+    basis = Basis(True, PER_ALLOCATION_TEXT.format(axis=cost_centre_axis))
+    return entries_of(lines, cost_centre_axis), basis
+
+
+def _lines(
+    client: ProfitClient, administration: int, journals: Sequence[str], year: int, connector: str
+) -> list[BookedLine]:
     lines: list[BookedLine] = []
     for journal in dict.fromkeys(journals):
         lines.extend(
@@ -72,9 +127,10 @@ def read_year(
                     Filter("Year", str(year)),
                 ],
                 page_size=PAGE_SIZE,
+                connector=connector,
             )
         )
-    return entries_of(lines)
+    return lines
 
 
 def locate(client: ProfitClient, administration: int, voucher: str) -> list[AfasEntry]:

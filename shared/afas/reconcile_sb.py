@@ -17,6 +17,7 @@ client's payroll uses (a hand import of the payroll journal); other entries are 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from shared.afas.models import SbJournalLine, SbPeriod
 from shared.afas.sb import SbClient
@@ -70,12 +71,14 @@ class SbYearReader:
         if not chosen:
             return []
         lines = self._client.list_journal_lines(year_filter(chosen))
-        entries = entries_of(lines, self._periods, self._accounts)
+        entries = [
+            replace(e, by_loonbrug=e.reference in ours)
+            for e in entries_of(lines, self._periods, self._accounts)
+        ]
         return [
             e
             for e in entries
-            if e.reference in ours
-            or (e.totals.accounts and set(e.totals.accounts) <= payroll_accounts)
+            if e.by_loonbrug or (e.totals.accounts and set(e.totals.accounts) <= payroll_accounts)
         ]
 
     def locate(self, number: str) -> list[AfasEntry]:

@@ -99,6 +99,11 @@ class Notifier:
             log.warning("notification reconciliation failed: %s", type(exc).__name__)
             return False
 
+    def reconciliation_sent(self, office_id: str, key: str) -> bool:
+        """Whether the Aansluiting e-mail ``key`` went out before (by an earlier attempt)."""
+        found = self.notifications.event(office_id, f"recon|{key}")
+        return found is not None and found.state == "sent"
+
     def check_connections(self, office_id: str) -> None:
         self._safely("reauth", lambda: self._reauthorizations(office_id))
 

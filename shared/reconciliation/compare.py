@@ -41,6 +41,37 @@ def euro(value: Decimal) -> str:
     return f"{'-' if amount < 0 else ''}€ {text}"
 
 
+# Profit compared per allocation: a totals key is ``{account}|{cost centre}`` for a line with a
+# cost centre, the bare account for one without (and always on the per-account basis and in SB).
+KEY_SEPARATOR: Final = "|"
+
+
+def ledger_key(account: str, cost_centre: str = "") -> str:
+    return f"{account}{KEY_SEPARATOR}{cost_centre}" if cost_centre else account
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``(account, cost centre)`` of a totals key (cost centre "" when there is none)."""
+    account, _sep, cost_centre = key.partition(KEY_SEPARATOR)
+    return account, cost_centre
+
+
+def key_label(key: str) -> str:
+    """Dutch: ``rekening 4000`` or ``rekening 4000, kostenplaats KP100``."""
+    account, cost_centre = split_key(key)
+    return f"rekening {account}" + (f", kostenplaats {cost_centre}" if cost_centre else "")
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What the comparison went by (shown in the API and the portal): per ledger account and
+    cost centre, or per ledger account only (and why, with what to do in ``hint``)."""
+
+    per_allocation: bool
+    text: str
+    hint: str = ""
+
+
 @dataclass(frozen=True)
 class Side:
     """Debit and credit of one ledger account."""
@@ -115,7 +146,7 @@ class AccountDelta:
         ):
             if cents(mine) != cents(theirs):
                 parts.append(f"{label} {euro(mine)} in Loket, {euro(theirs)} in AFAS")
-        return f"rekening {self.account}: " + " en ".join(parts)
+        return f"{key_label(self.account)}: " + " en ".join(parts)
 
 
 class Kind(StrEnum):
@@ -143,6 +174,31 @@ GREEN_TEXT: Final = "Loket en AFAS sluiten aan, tot op de cent."
 
 
 @dataclass(frozen=True)
+class Words:
+    """How the Dutch texts name where an entry is: Profit has journals (dagboeken) and voucher
+    numbers; SB has neither in our screens (one administration, entries by their number)."""
+
+    nowhere: str  # where a deleted entry was looked for
+    same_place: str  # where a hand import sits next to Loonbrug's entry
+    reference: str  # what the reference is called
+    journals: bool  # whether a journal is named at all
+
+
+PROFIT_WORDS: Final = Words(
+    nowhere="in geen enkel dagboek of boekjaar van de administratie",
+    same_place="in hetzelfde dagboek en dezelfde periode",
+    reference="boekstuknummer",
+    journals=True,
+)
+SB_WORDS: Final = Words(
+    nowhere="in geen enkel boekjaar van de administratie",
+    same_place="in dezelfde administratie en periode",
+    reference="boekingsnummer",
+    journals=False,
+)
+
+
+@dataclass(frozen=True)
 class LoketRun:
     """One journal run Loket journalled in this AFAS year, as Loonbrug knows it."""
 
@@ -158,6 +214,7 @@ class LoketRun:
     run_id: str = ""  # the Loonbrug run that keeps its audit copy (drill-down), "" if none
     why_not: str = ""  # Dutch, from the run history: why it was never booked
     todo: str = ""  # Dutch, what to do about ``why_not`` (empty: the general advice)
+    journal: str = ""  # Profit: the journal Loonbrug booked it in ("" = not known / SB)
 
 
 @dataclass(frozen=True)
@@ -270,10 +327,12 @@ def reconcile(
     *,
     located: Mapping[str, Sequence[AfasEntry]] | None = None,
     periods: int = 12,
+    words: Words = PROFIT_WORDS,
 ) -> YearResult:
     """Compare and classify. ``entries``: what AFAS holds in the client's journal(s) in ``year``;
     ``located``: for a reference Loonbrug booked that is not among ``entries``, the entries with
-    that reference found elsewhere in the administration (another journal or year)."""
+    that reference found elsewhere in the administration (another journal or year). ``words``:
+    Profit's or SB's way of naming places in the Dutch texts."""
     located = located or {}
     by_reference: dict[str, list[AfasEntry]] = defaultdict(list)
     for entry in entries:
@@ -283,6 +342,9 @@ def reconcile(
     counted: dict[str, AfasEntry] = {}  # entry number -> entry, in the AFAS totals of its period
     ours: set[str] = set()
     never: dict[str, LoketRun] = {}
+    # Booked runs whose reference is nowhere in AFAS: gone, unless an entry with exactly their
+    # totals (not Loonbrug's) sits in their period: restored by hand from the CSV export.
+    missing: dict[str, tuple[int, LoketRun]] = {}
 
     for run in sorted(runs, key=lambda r: (r.period, r.sequence_number)):
         if not run.booked:
@@ -294,29 +356,42 @@ def reconcile(
             counted[entry.entry_number] = entry
         if not found:
             elsewhere = list(located.get(run.reference, ()))
-            differences.append(_moved(run, elsewhere) if elsewhere else _gone(run))
+            if elsewhere:
+                differences.append(_moved(run, elsewhere, words))
+            else:
+                missing[run.loket_journal_run_id] = (len(differences), run)
+                differences.append(_gone(run, words))
             continue
         if len(found) > 1:
-            differences.append(_twice_same_reference(run, found))
+            differences.append(_twice_same_reference(run, found, words))
             continue
         entry = found[0]
-        if (entry.year, entry.period) != (run.year, run.period):
-            differences.append(_moved(run, [entry]))
+        if (entry.year, entry.period) != (run.year, run.period) or (
+            words.journals and run.journal and entry.journal and entry.journal != run.journal
+        ):
+            differences.append(_moved(run, [entry], words))
         elif run.totals is not None and not run.totals.same(entry.totals):
-            differences.append(_changed(run, entry))
+            differences.append(_changed(run, entry, words))
 
     matched_never: dict[str, AfasEntry] = {}
+    restored: set[int] = set()  # indexes in ``differences`` of a "gone" that was restored
     for entry in entries:
         if entry.entry_number in ours or entry.by_loonbrug:
             continue  # Loonbrug's (this client's, or another client's in the same journal)
         counted[entry.entry_number] = entry
         twin = _twin(entry, runs)
-        if twin is not None and twin.booked:
-            differences.append(_duplicate(twin, entry))
+        if twin is not None and twin.loket_journal_run_id in missing:
+            # Loonbrug's entry is gone and this one has exactly its amounts: the office put it
+            # back from the audit copy's CSV export (under another voucher). Not a duplicate.
+            index, _run = missing.pop(twin.loket_journal_run_id)
+            restored.add(index)
+        elif twin is not None and twin.booked:
+            differences.append(_duplicate(twin, entry, words))
         elif twin is not None and twin.loket_journal_run_id not in matched_never:
             matched_never[twin.loket_journal_run_id] = entry
         else:
-            differences.append(_extra(entry))
+            differences.append(_extra(entry, words))
+    differences = [d for i, d in enumerate(differences) if i not in restored]
     for run in never.values():
         differences.append(_never_booked(run, matched_never.get(run.loket_journal_run_id)))
 
@@ -375,15 +450,17 @@ def _twin(entry: AfasEntry, runs: Sequence[LoketRun]) -> LoketRun | None:
     return None
 
 
-def _gone(run: LoketRun) -> Difference:
+def _gone(run: LoketRun, words: Words) -> Difference:
     entry = f" als boeking {run.entry_number}" if run.entry_number else ""
+    reference = (
+        f" met {words.reference} {run.reference}" if run.reference != run.entry_number else ""
+    )
     return Difference(
         Kind.GONE,
         run.year,
         run.period,
-        f"Loonbrug boekte {_run_label(run)}{entry} met boekstuknummer {run.reference}, maar die "
-        "boeking staat niet meer in AFAS (in geen enkel dagboek of boekjaar van de "
-        "administratie).",
+        f"Loonbrug boekte {_run_label(run)}{entry}{reference}, maar die boeking staat niet meer "
+        f"in AFAS ({words.nowhere}).",
         "Vraag na wie de boeking in AFAS heeft verwijderd en waarom. Was dat een vergissing, lees "
         "de journaalpost dan opnieuw in met de export (CSV) uit de auditkopie van deze loonrun.",
         run.loket_journal_run_id,
@@ -395,7 +472,12 @@ def _gone(run: LoketRun) -> Difference:
     )
 
 
-def _changed(run: LoketRun, entry: AfasEntry) -> Difference:
+def _ref(words: Words, entry_number: str, reference: str) -> str:
+    """`` (boekstuknummer X)`` when the reference says more than the entry number."""
+    return f" ({words.reference} {reference})" if reference and reference != entry_number else ""
+
+
+def _changed(run: LoketRun, entry: AfasEntry, words: Words) -> Difference:
     assert run.totals is not None
     deltas = tuple(run.totals.deltas(entry.totals))
     detail = "; ".join(d.text for d in deltas)
@@ -403,8 +485,8 @@ def _changed(run: LoketRun, entry: AfasEntry) -> Difference:
         Kind.CHANGED,
         run.year,
         run.period,
-        f"Boeking {entry.entry_number} (boekstuknummer {run.reference}) van {_run_label(run)} is "
-        f"in AFAS gewijzigd: {detail}.",
+        f"Boeking {entry.entry_number}{_ref(words, entry.entry_number, run.reference)} van "
+        f"{_run_label(run)} is in AFAS gewijzigd: {detail}.",
         "Zoek uit wie de boeking in AFAS heeft aangepast en waarom. Klopt Loket, zet de bedragen "
         "in AFAS terug zoals in de auditkopie; klopt AFAS, corrigeer dan de loonadministratie in "
         "Loket.",
@@ -418,20 +500,43 @@ def _changed(run: LoketRun, entry: AfasEntry) -> Difference:
     )
 
 
-def _moved(run: LoketRun, found: Sequence[AfasEntry]) -> Difference:
+def _moved(run: LoketRun, found: Sequence[AfasEntry], words: Words) -> Difference:
     entry = found[0]
     where = _period_label(entry.year, entry.period)
-    journal = f" in dagboek {entry.journal}" if entry.journal else ""
+    expected = _period_label(run.year, run.period)
+    other_journal = bool(
+        words.journals and run.journal and entry.journal and entry.journal != run.journal
+    )
+    journal = f" in dagboek {entry.journal}" if words.journals and entry.journal else ""
+    ref = _ref(words, entry.entry_number, run.reference)
+    if other_journal and where == expected:
+        text = (
+            f"Boeking {entry.entry_number}{ref} van {_run_label(run)} staat in AFAS in dagboek "
+            f"{entry.journal}, maar Loonbrug boekte hem in dagboek {run.journal} (periode "
+            f"{expected})."
+        )
+        todo = (
+            f"Zet de boeking in AFAS terug in dagboek {run.journal}, of laat hem in dagboek "
+            f"{entry.journal} staan als dat zo bedoeld is en pas dan het dagboek van de client "
+            "aan (Client configuraties)."
+        )
+    else:
+        should = f" in dagboek {run.journal}" if other_journal else ""
+        text = (
+            f"Boeking {entry.entry_number}{ref} van {_run_label(run)} staat in AFAS in periode "
+            f"{where}{journal}, maar volgens de koppeling hoort hij in periode {expected}{should}."
+        )
+        todo = (
+            f"Verplaats de boeking in AFAS naar periode {expected}{should}. Is de "
+            "periode-instelling van de client niet juist, pas die dan aan (Client configuraties "
+            "› Periode in AFAS)."
+        )
     return Difference(
         Kind.OTHER_PERIOD,
         run.year,
         run.period,
-        f"Boeking {entry.entry_number} (boekstuknummer {run.reference}) van {_run_label(run)} "
-        f"staat in AFAS in periode {where}{journal}, maar volgens de koppeling hoort hij in "
-        f"periode {_period_label(run.year, run.period)}.",
-        f"Verplaats de boeking in AFAS naar periode {_period_label(run.year, run.period)}. Is "
-        "de periode-instelling van de client niet juist, pas die dan aan (Client configuraties › "
-        "Periode in AFAS).",
+        text,
+        todo,
         run.loket_journal_run_id,
         run.run_id,
         run.reference,
@@ -441,7 +546,7 @@ def _moved(run: LoketRun, found: Sequence[AfasEntry]) -> Difference:
     )
 
 
-def _twice_same_reference(run: LoketRun, found: Sequence[AfasEntry]) -> Difference:
+def _twice_same_reference(run: LoketRun, found: Sequence[AfasEntry], words: Words) -> Difference:
     numbers = tuple(e.entry_number for e in found)
     afas = Totals()
     for e in found:
@@ -450,7 +555,7 @@ def _twice_same_reference(run: LoketRun, found: Sequence[AfasEntry]) -> Differen
         Kind.DUPLICATE,
         run.year,
         run.period,
-        f"Boekstuknummer {run.reference} van {_run_label(run)} staat {len(found)} keer in AFAS "
+        f"{_upper(words.reference)} {run.reference} van {_run_label(run)} staat {len(found)} keer in AFAS "
         f"(boekingen {', '.join(numbers)}).",
         f"Laat één boeking staan (die van Loonbrug is {run.entry_number or numbers[0]}) en "
         "verwijder de andere in AFAS.",
@@ -463,17 +568,16 @@ def _twice_same_reference(run: LoketRun, found: Sequence[AfasEntry]) -> Differen
     )
 
 
-def _duplicate(run: LoketRun, entry: AfasEntry) -> Difference:
-    voucher = f" (boekstuknummer {entry.reference})" if entry.reference else ""
+def _duplicate(run: LoketRun, entry: AfasEntry, words: Words) -> Difference:
+    voucher = _ref(words, entry.entry_number, entry.reference)
     booked = f"boeking {run.entry_number}" if run.entry_number else "een boeking"
     return Difference(
         Kind.DUPLICATE,
         entry.year,
         entry.period,
         f"{_upper(_run_label(run))} staat twee keer in AFAS: Loonbrug boekte hem als "
-        f"{booked}, en boeking {entry.entry_number}{voucher} in hetzelfde dagboek en dezelfde "
-        "periode heeft precies dezelfde bedragen maar komt niet van Loonbrug (waarschijnlijk met "
-        "de hand ingelezen).",
+        f"{booked}, en boeking {entry.entry_number}{voucher} {words.same_place} heeft precies "
+        "dezelfde bedragen maar komt niet van Loonbrug (waarschijnlijk met de hand ingelezen).",
         f"Verwijder boeking {entry.entry_number} in AFAS en laat de boeking van Loonbrug staan.",
         run.loket_journal_run_id,
         run.run_id,
@@ -484,14 +588,15 @@ def _duplicate(run: LoketRun, entry: AfasEntry) -> Difference:
     )
 
 
-def _extra(entry: AfasEntry) -> Difference:
-    voucher = f" (boekstuknummer {entry.reference})" if entry.reference else ""
+def _extra(entry: AfasEntry, words: Words) -> Difference:
+    voucher = _ref(words, entry.entry_number, entry.reference)
+    place = f" in dagboek {entry.journal}" if words.journals and entry.journal else ""
     return Difference(
         Kind.EXTRA,
         entry.year,
         entry.period,
-        f"Boeking {entry.entry_number}{voucher} in dagboek {entry.journal} komt niet van "
-        "Loonbrug en heeft niet de bedragen van een loonrun uit Loket.",
+        f"Boeking {entry.entry_number}{voucher}{place} komt niet van Loonbrug en heeft niet de "
+        "bedragen van een loonrun uit Loket.",
         "Controleer of dit een bewuste correctie is. Zo niet, verwijder of corrigeer hem in AFAS.",
         entry_numbers=(entry.entry_number,),
         afas=entry.totals,
@@ -533,8 +638,12 @@ def _never_booked(run: LoketRun, by_hand: AfasEntry | None) -> Difference:
 
 
 __all__ = [
+    "KEY_SEPARATOR",
+    "PROFIT_WORDS",
+    "SB_WORDS",
     "AccountDelta",
     "AfasEntry",
+    "Basis",
     "Difference",
     "Kind",
     "LoketRun",
@@ -542,8 +651,12 @@ __all__ = [
     "PeriodStatus",
     "Side",
     "Totals",
+    "Words",
     "YearResult",
     "cents",
     "euro",
+    "key_label",
+    "ledger_key",
     "reconcile",
+    "split_key",
 ]

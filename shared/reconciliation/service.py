@@ -32,10 +32,20 @@ from shared.afas.profit import ProfitClient
 from shared.afas.reconcile_sb import SbYearReader
 from shared.afas.sb import SbClient, SbEndpointNotGranted
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
+from shared.journal.mapping import CostCenterRule
 from shared.journal.models import JournalRun, JournalRunStatus, PeriodType
 from shared.journal.periods import booking_period
 from shared.loket.client import LoketClient
-from shared.reconciliation.compare import AfasEntry, LoketRun, Totals, YearResult, reconcile
+from shared.reconciliation.compare import (
+    SB_WORDS,
+    AfasEntry,
+    Basis,
+    LoketRun,
+    Totals,
+    YearResult,
+    ledger_key,
+    reconcile,
+)
 from shared.store import audit_copies
 from shared.store.audit_copies import AuditStore
 from shared.store.bookings import BookingLedger
@@ -80,6 +90,7 @@ class Reconciliation:
     year: YearResult
     calls: Calls
     journal_runs: dict[str, JournalRun]  # Loket's journal runs of the year, by id
+    basis: Basis  # per ledger account and cost centre, or per account only (and why)
 
 
 @dataclass
@@ -138,19 +149,22 @@ def reconcile_client(
         journal_runs = {
             r.id: r for r in _journalled(loket.list_journal_runs(config.loket_administration_id))
         }
+        # The bookings of this payroll administration's journal runs in this AFAS
+        # administration, whichever client number of the office booked them: a client that was
+        # renumbered (configured again under its new Loket client number) keeps its history.
         bookings = {
             b.loket_journal_run_id: b
-            for b in deps.bookings.of_client(target_key(target), office_id, client_id)
+            for b in deps.bookings.of_office(target_key(target), office_id)
+            if b.loket_journal_run_id in journal_runs
         }
-        runs: list[LoketRun] = []
-        for journal_run in journal_runs.values():
-            side = _loket_side(deps, config, journal_run, bookings.get(journal_run.id), loket)
-            if side is not None and side.year == year:
-                runs.append(side)
+        client_ids = tuple(
+            dict.fromkeys([client_id, *sorted({b.holder.client_id for b in bookings.values()})])
+        )
         if isinstance(target, SbTarget):
+            runs = _loket_runs(deps, config, journal_runs, bookings, loket, year, client_ids)
             entries, located = _sb_side(deps, office_id, target, runs, year, calls, stack)
-            result = reconcile(year, runs, entries, located=located)
-            return Reconciliation(config, result, calls, journal_runs)
+            result = reconcile(year, runs, entries, located=located, words=SB_WORDS)
+            return Reconciliation(config, result, calls, journal_runs, SB_BASIS)
         assert isinstance(target, ProfitTarget)
         profit = stack.enter_context(deps.profit(office_id, target.environment))
         journals = [target.journal]
@@ -158,21 +172,61 @@ def reconcile_client(
             {b.journal for b in bookings.values() if b.state.booked and b.journal}
             - {target.journal}
         )
-        entries = reconcile_profit.read_year(profit, target.administration, journals, year)
+        axis = (
+            None
+            if config.mapping.cost_centers is CostCenterRule.DROP
+            else config.mapping.cost_center_axis
+        )
+        try:
+            entries, basis = reconcile_profit.read_year(
+                profit, target.administration, journals, year, cost_centre_axis=axis
+            )
+        finally:
+            calls.afas.update(profit.calls)
+        runs = _loket_runs(
+            deps, config, journal_runs, bookings, loket, year, client_ids,
+            axis=axis if basis.per_allocation else None,
+        )  # fmt: skip
         held = {e.reference.lower() for e in entries if e.reference}
         located = {
             r.reference: reconcile_profit.locate(profit, target.administration, r.reference)
             for r in runs
             if r.booked and r.reference and r.reference.lower() not in held
         }
-        calls.afas.update(profit.calls)
+        calls.afas = Counter(profit.calls)
     result = reconcile(year, runs, entries, located=located)
     log.info(
         "reconciled client %s year %d: %d differences, %d calls (Loket %d, AFAS %d)",
         client_id, year, len(result.differences), calls.total, calls.loket,
         sum(calls.afas.values()),
     )  # fmt: skip
-    return Reconciliation(config, result, calls, journal_runs)
+    return Reconciliation(config, result, calls, journal_runs, basis)
+
+
+SB_BASIS: Final = Basis(
+    False, "Vergeleken per grootboekrekening: AFAS SB kent geen kostenplaatsen.", ""
+)
+
+
+def _loket_runs(
+    deps: ReconciliationDeps,
+    config: ClientConfig,
+    journal_runs: dict[str, JournalRun],
+    bookings: dict[str, Booking],
+    loket: LoketClient,
+    year: int,
+    client_ids: tuple[str, ...],
+    *,
+    axis: int | None = None,
+) -> list[LoketRun]:
+    runs: list[LoketRun] = []
+    for journal_run in journal_runs.values():
+        side = _loket_side(
+            deps, config, journal_run, bookings.get(journal_run.id), loket, client_ids, axis
+        )
+        if side is not None and side.year == year:
+            runs.append(side)
+    return runs
 
 
 def _sb_side(
@@ -217,18 +271,20 @@ def _loket_side(
     journal_run: JournalRun,
     booking: Booking | None,
     loket: LoketClient,
+    client_ids: tuple[str, ...],
+    axis: int | None,
 ) -> LoketRun | None:
     office_id = config.office_id
     period_type = _period_type(config.period_type)
     expected = booking_period(journal_run.period, period_type, config.mapping.period_rule)
     label = f"{journal_run.period.year}-{journal_run.period.number}"
     if booking is not None and booking.state.booked:
-        run_id = booking.holder.job
-        if run_id.startswith("approval:") or not deps.runs.get(office_id, run_id):
-            run_id = _latest_run(deps, config, journal_run.id)[0] or ""
-        totals = _audit_totals(deps.audit, office_id, run_id, journal_run.id) if run_id else None
+        run_id = _booking_run(deps, config, client_ids, journal_run.id, booking)
+        totals = (
+            _audit_totals(deps.audit, office_id, run_id, journal_run.id, axis) if run_id else None
+        )
         if totals is None:
-            totals = _loket_totals(loket, config, journal_run.id)
+            totals = _loket_totals(loket, config, journal_run.id, axis)
         return LoketRun(
             journal_run.id,
             journal_run.sequence_number,
@@ -243,12 +299,17 @@ def _loket_side(
             ),
             entry_number=booking.entry_number,
             run_id=run_id,
+            journal=(
+                (booking.journal or config.target.journal)
+                if isinstance(config.target, ProfitTarget)
+                else ""
+            ),
         )
-    latest, record = _latest_run(deps, config, journal_run.id)
+    latest, record = _latest_run(deps, config, client_ids, journal_run.id)
     run_id = latest or ""
-    totals = _audit_totals(deps.audit, office_id, run_id, journal_run.id) if run_id else None
+    totals = _audit_totals(deps.audit, office_id, run_id, journal_run.id, axis) if run_id else None
     if totals is None:
-        totals = _loket_totals(loket, config, journal_run.id)
+        totals = _loket_totals(loket, config, journal_run.id, axis)
     why, todo = _why_not(journal_run, booking, run_id, record, config)
     return LoketRun(
         journal_run.id,
@@ -271,38 +332,100 @@ def _period_type(raw: str) -> PeriodType:
         return PeriodType.UNKNOWN
 
 
+def _history(
+    deps: ReconciliationDeps,
+    config: ClientConfig,
+    client_ids: tuple[str, ...],
+    loket_journal_run_id: str,
+) -> list[tuple[str, str, JournalRunRecord]]:
+    """(created at, run id, record) of every run that recorded this journal run, under any of
+    the client numbers it was booked under, oldest first."""
+    dated = []
+    for client_id in client_ids:
+        for run_id, record in deps.run_details.history(
+            config.office_id, client_id, loket_journal_run_id
+        ):
+            run = deps.runs.get(config.office_id, run_id)
+            dated.append((run.created_at.isoformat() if run else "", run_id, record))
+    return sorted(dated, key=lambda t: (t[0], t[1]))
+
+
 def _latest_run(
-    deps: ReconciliationDeps, config: ClientConfig, loket_journal_run_id: str
+    deps: ReconciliationDeps,
+    config: ClientConfig,
+    client_ids: tuple[str, ...],
+    loket_journal_run_id: str,
 ) -> tuple[str | None, JournalRunRecord | None]:
-    found = deps.run_details.history(config.office_id, config.client_id, loket_journal_run_id)
+    found = _history(deps, config, client_ids, loket_journal_run_id)
     if not found:
         return None, None
-    dated = []
-    for run_id, record in found:
-        run = deps.runs.get(config.office_id, run_id)
-        dated.append((run.created_at.isoformat() if run else "", run_id, record))
-    _when, run_id, record = max(dated, key=lambda t: (t[0], t[1]))
+    _when, run_id, record = found[-1]
     return run_id, record
 
 
+def _booking_run(
+    deps: ReconciliationDeps,
+    config: ClientConfig,
+    client_ids: tuple[str, ...],
+    loket_journal_run_id: str,
+    booking: Booking,
+) -> str:
+    """The run that recorded the booking (its audit copy holds what was booked): the newest run
+    whose record says imported under the booking's entry number; else the booking's holder when
+    that is a run; else the newest run. Never a later run that only looked at it."""
+    found = _history(deps, config, client_ids, loket_journal_run_id)
+    imported = [
+        run_id
+        for _when, run_id, record in found
+        if record.status is JournalRunOutcome.IMPORTED
+        and (not booking.entry_number or (record.entry_number or "") in ("", booking.entry_number))
+    ]
+    if imported:
+        return imported[-1]
+    holder = booking.holder.job
+    if not holder.startswith("approval:") and deps.runs.get(config.office_id, holder):
+        return holder
+    return found[-1][1] if found else ""
+
+
 def _audit_totals(
-    audit: AuditStore, office_id: str, run_id: str, loket_journal_run_id: str
+    audit: AuditStore,
+    office_id: str,
+    run_id: str,
+    loket_journal_run_id: str,
+    axis: int | None = None,
 ) -> Totals | None:
+    """The booked totals from the audit copy; per cost centre on ``axis`` when given."""
     data = audit.read_latest(office_id, run_id, loket_journal_run_id, audit_copies.ENTRY)
     if data is None:
         return None
     entry = json.loads(data)
     return Totals.of(
-        (str(ln["account"]), Decimal(str(ln["debit"])), Decimal(str(ln["credit"])))
+        (
+            ledger_key(
+                str(ln["account"]),
+                str((ln.get("dimensions") or {}).get(str(axis), "")) if axis else "",
+            ),
+            Decimal(str(ln["debit"])),
+            Decimal(str(ln["credit"])),
+        )
         for ln in entry.get("lines", [])
     )
 
 
-def _loket_totals(loket: LoketClient, config: ClientConfig, run_id: str) -> Totals:
-    """The journalled totals read from Loket (no audit copy): accounts as the mapping maps them."""
+def _loket_totals(
+    loket: LoketClient, config: ClientConfig, run_id: str, axis: int | None = None
+) -> Totals:
+    """The journalled totals read from Loket (no audit copy): accounts and cost centres as the
+    mapping maps them."""
     return Totals.of(
         (
-            config.mapping.target_account(line.account) or line.account,
+            ledger_key(
+                config.mapping.target_account(line.account) or line.account,
+                dict(config.mapping.dimensions(line.cost_center, line.cost_unit)).get(axis, "")
+                if axis
+                else "",
+            ),
             line.debit,
             line.credit,
         )
@@ -321,6 +444,13 @@ def _why_not(
     if record is not None and run_id:
         note = f" {record.note.rstrip('.')}." if record.note else ""
         status = record.status
+        if status is JournalRunOutcome.IMPORTED:  # booked, but not where the client books now
+            return (
+                f"Reden: in run {run_id} geboekt in een andere AFAS-omgeving of administratie "
+                f"({record.environment}), niet in die van de client nu.",
+                "Is de client verhuisd, dan staat deze loonrun in de oude administratie; boek hem "
+                "alleen opnieuw als hij ook hier moet staan.",
+            )
         if status is JournalRunOutcome.FAILED:
             return (
                 f"Reden: mislukt in run {run_id}.{note}",

@@ -20,7 +20,8 @@ from shared.notify.texts import FOOTER, Mail, mail_html, portal_url
 from shared.reconciliation.compare import Difference
 from shared.reconciliation.service import ReconciliationDeps, reconcile_client
 from shared.store.connections import ConnectionRepository
-from shared.store.reconciliations import ReconciliationRepository
+from shared.store.reconciliations import ReconciliationRepository, Reported, save_weekly
+from shared.store.tables import check_key
 
 if TYPE_CHECKING:
     from shared.bootstrap import Services
@@ -88,6 +89,7 @@ def differences_mail(found: list[NewDifferences], portal: str) -> Mail:
 
 
 RECONCILIATION_QUEUE: Final = "reconciliation-jobs"
+RECONCILIATION_POISON_QUEUE: Final = f"{RECONCILIATION_QUEUE}-poison"
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,15 @@ def reconcile_office(
     return outcome
 
 
+@dataclass(frozen=True)
+class ClientYear:
+    """One client-year as reconciled this week."""
+
+    client: ClientConfig
+    year: int
+    differences: tuple[Difference, ...]
+
+
 def _office(
     deps: ReconciliationDeps,
     reported: ReconciliationRepository,
@@ -165,8 +176,7 @@ def _office(
     portal: str,
     outcome: WeeklyOutcome,
 ) -> None:
-    found: list[NewDifferences] = []
-    current: list[tuple[str, int, set[str]]] = []
+    checked: list[ClientYear] = []
     for config in deps.clients.for_office(office_id):
         for year in years:
             try:
@@ -182,24 +192,58 @@ def _office(
                 continue
             outcome.client_years += 1
             outcome.calls += result.calls.total
-            keys = {d.key for d in result.year.differences}
-            told = reported.reported(office_id, config.client_id, year).keys
-            new = tuple(d for d in result.year.differences if d.key not in told)
-            current.append((config.client_id, year, keys))
-            if new:
-                found.append(NewDifferences(config, year, new))
+            checked.append(ClientYear(config, year, result.year.differences))
+    report_office(reported, notifier, office_id, checked, now=now, portal=portal, outcome=outcome)
+
+
+def mail_event(found: list[NewDifferences], told: dict[tuple[str, int], Reported]) -> str:
+    """The notification event of one weekly e-mail: its new differences, and per client-year
+    when the office's state was last saved. A redelivered job (nothing saved since) finds the
+    same event, so it never mails twice; a difference that went away (saved without it) and
+    came back is a new event, so it is mailed again."""
+    parts = []
+    for item in found:
+        before = told[(item.client.client_id, item.year)]
+        since = before.checked_at.isoformat() if before.checked_at else "-"
+        keys = ",".join(sorted(d.key for d in item.differences))
+        parts.append(f"{item.client.client_id}|{item.year}|{since}|{keys}")
+    return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:32]
+
+
+def report_office(
+    reported: ReconciliationRepository,
+    notifier: Notifier,
+    office_id: str,
+    checked: list[ClientYear],
+    *,
+    now: datetime,
+    portal: str,
+    outcome: WeeklyOutcome,
+) -> None:
+    """Mail what is new (once), then remember what the office was told per client-year."""
+    found: list[NewDifferences] = []
+    told: dict[tuple[str, int], Reported] = {}
+    for item in checked:
+        before = reported.reported(office_id, item.client.client_id, item.year)
+        told[(item.client.client_id, item.year)] = before
+        new = tuple(d for d in item.differences if d.key not in before.keys)
+        if new:
+            found.append(NewDifferences(item.client, item.year, new))
+    sent = ""
     if found:
         outcome.new_differences += sum(len(f.differences) for f in found)
-        event = hashlib.sha256(
-            "|".join(sorted(d.key for f in found for d in f.differences)).encode()
-        ).hexdigest()[:32]
-        if not notifier.reconciliation_differences(
-            office_id, event, differences_mail(found, portal)
-        ):
+        event = mail_event(found, told)
+        if notifier.reconciliation_differences(office_id, event, differences_mail(found, portal)):
+            outcome.mails += 1
+        elif not notifier.reconciliation_sent(office_id, event):
             return  # not sent (not wanted, or failed): tell them next week
-        outcome.mails += 1
-    for client_id, year, keys in current:
-        reported.save(office_id, client_id, year, keys, now=now)
+        # else: sent by an attempt that stopped before it saved (redelivered): save now.
+        sent = event
+    for item in checked:
+        keys = {d.key for d in item.differences}
+        mailed = sent if any(f.client.client_id == item.client.client_id and f.year == item.year
+                             for f in found) else ""  # fmt: skip
+        reported.save(office_id, item.client.client_id, item.year, keys, now=now, sent=mailed)
 
 
 def weekly_tick(services: Services) -> int | None:
@@ -217,18 +261,85 @@ def weekly_tick(services: Services) -> int | None:
     )
 
 
+def _office_of(body: str | bytes) -> str | None:
+    """The office a (possibly malformed) job message is about, when it says one validly."""
+    try:
+        data = json.loads(body)
+        office = data.get("officeId") if isinstance(data, dict) else None
+        return check_key(office) if isinstance(office, str) and office else None
+    except ValueError:
+        return None
+
+
+def _when(now: datetime) -> str:
+    local = to_amsterdam(now)
+    return f"{local.day}-{local.month}-{local.year} {local.hour:02d}:{local.minute:02d}"
+
+
 def process_office_message(services: Services, body: str | bytes) -> WeeklyOutcome | None:
-    """The queue function's entry point. A malformed message is logged and dropped."""
+    """The queue function's entry point. A malformed message is logged and dropped; when it
+    names an office, that office sees the weekly check failed (Aansluiting screen)."""
+    now = services.clock()
     try:
         job = OfficeJob.from_json(body)
     except ValueError as exc:
         log.error("rejected malformed reconciliation message: %s", exc)
+        office = _office_of(body)
+        if office is not None:
+            save_weekly(
+                services.storage,
+                office,
+                "failed",
+                f"De wekelijkse controle van {_when(now)} kon niet starten: de opdracht was "
+                "onleesbaar. Loonbrug probeert het volgende week opnieuw; bekijk tot dan de "
+                "aansluiting per client hier.",
+                now=now,
+            )
         return None
-    return reconcile_office(
+    outcome = reconcile_office(
         ReconciliationDeps.from_services(services),
         ReconciliationRepository(services.storage),
         services.notifier,
         job,
         clock=services.clock,
         portal=services.settings.portal_page_url,
+    )
+    years = " en ".join(str(y) for y in job.years)
+    if outcome.failed:
+        state, text = (
+            "partial",
+            (
+                f"De wekelijkse controle van {_when(now)} ({years}) is voor "
+                f"{len(outcome.failed)} van {outcome.client_years + len(outcome.failed)} "
+                "client-jaren mislukt (Loket of AFAS was niet te lezen); de andere zijn gecontroleerd."
+            ),
+        )
+    else:
+        state, text = (
+            "done",
+            (
+                f"De wekelijkse controle van {_when(now)} ({years}) is gedaan: "
+                f"{outcome.client_years} client-jaren, {outcome.new_differences} nieuwe verschillen."
+            ),
+        )
+    save_weekly(services.storage, job.office_id, state, text, now=now)
+    return outcome
+
+
+def process_poison_message(services: Services, body: str | bytes) -> None:
+    """A job that failed on every attempt (the runtime moved it to the poison queue): the
+    office sees the weekly check failed, instead of nothing."""
+    office = _office_of(body)
+    log.error("weekly reconciliation job exhausted its retries (office %s)", office or "?")
+    if office is None:
+        return
+    now = services.clock()
+    save_weekly(
+        services.storage,
+        office,
+        "failed",
+        f"De wekelijkse controle van {_when(now)} is na herhaalde pogingen mislukt; er is geen "
+        "e-mail over nieuwe verschillen verstuurd. Loonbrug probeert het volgende week opnieuw; "
+        "bekijk tot dan de aansluiting per client hier.",
+        now=now,
     )

@@ -118,6 +118,14 @@ class BookingLedger:
         )
         return [to_booking(e) for e in entities]
 
+    def of_office(self, target: str, office_id: str) -> list[Booking]:
+        """The rows of one administration whose last holder was any client of this office."""
+        entities = self._table.query_entities(
+            "PartitionKey eq @pk and office_id eq @office",
+            parameters={"pk": check_key(target), "office": office_id},
+        )
+        return [to_booking(e) for e in entities]
+
 
 def _run_partition(loket_journal_run_id: str) -> str:
     """The index of which administrations set out to book a Loket journal run (a GUID, so the

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from devtools.sandbox.smtp import SmtpSandbox
+from shared.reconciliation.weekly import RECONCILIATION_POISON_QUEUE, OfficeJob
 from tests.browser.a11y import assert_accessible
 from tests.e2e.test_reconciliation import CLEAN, CLIENT, NAME, YEAR, scenario, voucher
 from tests.support.browser_fixtures import shoot, sign_in_as
@@ -74,7 +75,7 @@ def test_aansluiting_screen_as_admin_and_reader(
 
     kinds = {
         "gone": ("Verdwenen uit AFAS", "staat niet meer in AFAS"),
-        "changed": ("Gewijzigd in AFAS", "rekening 4000: debet € 2.002,02 in Loket, € 2.002,03 in AFAS"),
+        "changed": ("Gewijzigd in AFAS", "rekening 4000, kostenplaats 100: debet € 2.002,02 in Loket, € 2.002,03 in AFAS"),
         "duplicate": ("Dubbel in AFAS", "met de hand ingelezen"),
         "never-booked": ("Nooit geboekt", "nooit door Loonbrug in AFAS geboekt"),
         "other-period": ("Andere periode", f"hoort hij in periode {YEAR}-06"),
@@ -86,8 +87,11 @@ def test_aansluiting_screen_as_admin_and_reader(
         expect(article).to_contain_text(text)
         expect(article).to_contain_text("Wat te doen:")
     changed = page.locator("article.difference[data-kind='changed']")
-    expect(changed.get_by_role("table", name="Verschil per grootboekrekening")).to_contain_text(
-        "2.002,03"
+    per_account = changed.get_by_role("table", name="Verschil per grootboekrekening")
+    expect(per_account).to_contain_text("2.002,03")
+    expect(per_account).to_contain_text("100")
+    expect(page.locator("[data-basis='allocation']")).to_contain_text(
+        "per grootboekrekening en kostenplaats"
     )
     duplicate = page.locator("article.difference[data-kind='duplicate']")
     duplicate.locator("summary", has_text="niet door Loonbrug").click()
@@ -123,6 +127,19 @@ def test_aansluiting_screen_as_admin_and_reader(
     expect(page.locator("article.difference")).to_have_count(0)
     shoot(page, "61-aansluiting-schoon-jaar")
 
+    # A weekly job that failed for good (poison queue): the office sees it on the screen.
+    world.services.storage.queue(RECONCILIATION_POISON_QUEUE).send_message(
+        OfficeJob(world.office, (CLEAN, YEAR)).to_json()
+    )
+    world.host.wait_for_log(
+        r"Executed 'Functions.reconciliation_worker_poison' \(Succeeded", count=1, timeout=60
+    )
+    page.goto(portal + f"#/clients/{CLIENT}/aansluiting?jaar={YEAR}")
+    failed = page.locator("[data-weekly='failed']")
+    expect(failed).to_contain_text("Wekelijkse controle:")
+    expect(failed).to_contain_text("na herhaalde pogingen mislukt")
+    shoot(page, "64-aansluiting-wekelijks-mislukt")
+
     # A reader sees the same (read-only: there is nothing to change here).
     reader = open_page()
     sign_in_as(reader, world.office, name="Rob Lezer", admin=False)
@@ -141,3 +158,20 @@ def test_aansluiting_screen_as_admin_and_reader(
     overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"page is {overflow}px wider than the phone"
     shoot(phone, "63-aansluiting-telefoon")
+
+    # The client moves to AFAS SB: the same screen names no dagboek and says SB has no cost
+    # centres; the runs booked in Profit are "never booked" here, and why.
+    from devtools.sandbox.afas_sb import REPORTING_GROUP
+
+    world.afas.grant_sb(REPORTING_GROUP, "enyoi")
+    world.sb_client(CLIENT, NAME)
+    page.goto(portal + f"#/clients/{CLIENT}/aansluiting?jaar={YEAR}")
+    page.reload()  # the same address as before: load it again
+    expect(page.locator("[data-basis='account']")).to_contain_text(
+        "AFAS SB kent geen kostenplaatsen"
+    )
+    never = page.locator("article.difference[data-kind='never-booked']")
+    expect(never.first).to_contain_text("geboekt in een andere AFAS-omgeving of administratie")
+    assert "dagboek" not in page.locator("main").inner_text().lower()
+    assert_accessible(page)
+    shoot(page, "65-aansluiting-sb")

@@ -33,6 +33,11 @@ OPERATIONS: Final = (
         "get",
     ),
     ("get-Profit_Transactions", "/connectors/Profit_Transactions", "get"),
+    (
+        "get-Profit_Transactions_Allocated",
+        "/connectors/Profit_Transactions_Allocated",
+        "get",
+    ),
 )
 
 

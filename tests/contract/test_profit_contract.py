@@ -34,6 +34,7 @@ from shared.afas.errors import AfasAuthError, AfasRetriableError, AfasValidation
 from shared.afas.profit import (
     REQUIRED_GET_CONNECTORS,
     REQUIRED_UPDATE_CONNECTORS,
+    TRANSACTIONS_ALLOCATED,
     Filter,
     ProfitClient,
 )
@@ -98,6 +99,11 @@ def exercise(sandbox: AfasSandbox, unique: Callable[[str], str]) -> list[ProfitE
     voucher = unique("LB-")
     booked = Booker(client).book(profit_entry(voucher))  # the booking step's post: 201
     assert str(client.find_entry(1, voucher)) == booked.entry_number  # the look-up
+    allocated = client.booked_lines(  # the Aansluiting per cost centre (optional connector)
+        [Filter("UnitId", "1"), Filter("VoucherNo", voucher)],
+        connector=TRANSACTIONS_ALLOCATED,
+    )
+    assert allocated and all(line.voucher_number == voucher for line in allocated)
     with pytest.raises(AfasValidationError):  # 500: an unknown journal
         client.post_entry(profit_entry(unique("LB-"), journal="99"))
     with pytest.raises(AfasAuthError):  # 401: Profit_Transactions not in the App Connector
@@ -166,7 +172,8 @@ def test_every_operation_loonbrug_calls_is_in_the_contract(
     needed = {
         f"/connectors/{name}" for name in REQUIRED_GET_CONNECTORS | REQUIRED_UPDATE_CONNECTORS
     }
-    assert {path for _, path in operations()} == needed | {"/MetaInfo"}
+    optional = {f"/connectors/{TRANSACTIONS_ALLOCATED}"}
+    assert {path for _, path in operations()} == needed | optional | {"/MetaInfo"}
 
 
 def test_a_request_breaking_the_published_schema_is_caught(

@@ -26,6 +26,7 @@ from devtools.sandbox.loket import (
 )
 from devtools.sandbox.smtp import SmtpSandbox
 from shared.clock import to_amsterdam, utc_now
+from shared.reconciliation.weekly import RECONCILIATION_POISON_QUEUE, OfficeJob
 from tests.support.api import reader_headers
 from tests.support.localhost import wait_until
 from tests.support.sync_world import World, sync_world
@@ -33,6 +34,7 @@ from tests.support.sync_world import World, sync_world
 D = Decimal
 NAME = "Aansluiting Bakkerij"
 CLIENT = "7001"
+RENUMBERED = "7101"  # the same client after Loket renumbered it
 RECIPIENTS = ["salaris@kantoor.example.nl"]
 # The weekly job reconciles this year and last year: the differences are in last year, and this
 # year is the clean one (the Profit sandbox has periods for 2024-2027).
@@ -169,10 +171,17 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
 
     (changed,) = periods[2]["differences"]
     assert (changed["kind"], changed["title"]) == ("changed", "Gewijzigd in AFAS")
-    assert "rekening 4000: debet € 2.002,02 in Loket, € 2.002,03 in AFAS" in changed["text"]
+    # Compared per ledger account and cost centre (Profit_Transactions_Allocated).
+    assert body["basis"]["perAllocation"] is True and body["basis"]["hint"] == ""
+    assert "kostenplaats" in body["basis"]["text"]
+    assert (
+        "rekening 4000, kostenplaats 100: debet € 2.002,02 in Loket, € 2.002,03 in AFAS"
+        in changed["text"]
+    )
     assert changed["accounts"] == [
         {
             "account": "4000",
+            "costCentre": "100",
             "loketDebit": "2002.02",
             "loketCredit": "0.00",
             "afasDebit": "2002.03",
@@ -205,6 +214,7 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
 
     # Cheap on purpose: Loket's listing, one Profit read, one look-up for the deleted voucher.
     assert body["calls"] == {"loket": 1, "afas": 2, "total": 3}
+    per_allocation = {d["key"]: d["kind"] for d in body["differences"]}
 
     # Readers may read, other offices see nothing.
     as_reader = requests.get(
@@ -238,7 +248,22 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert clean["status"] == "green" and clean["differences"] == []
     assert clean["text"] == f"Loket en AFAS sluiten in {CLEAN} aan, tot op de cent."
     assert by_period(clean)[1]["status"] == "green"
-    assert clean["calls"]["total"] <= 2
+    assert clean["calls"] == {"loket": 1, "afas": 1, "total": 2}  # the closing figure
+    assert {a["costCentre"] for a in by_period(clean)[1]["loket"]["accounts"]} == {"100", ""}
+
+    # Without Profit_Transactions_Allocated: per ledger account, said with what to do; the same
+    # differences (one refused call more).
+    world.afas.refuse_profit_connector("Profit_Transactions_Allocated")
+    fallback = reconciliation(world, YEAR).json()
+    assert fallback["basis"]["perAllocation"] is False
+    assert "Profit_Transactions_Allocated" in fallback["basis"]["hint"]
+    assert {d["key"]: d["kind"] for d in fallback["differences"]} == per_allocation
+    (changed_per_account,) = by_period(fallback)[2]["differences"]
+    assert (
+        "rekening 4000: debet € 2.002,02 in Loket, € 2.002,03 in AFAS"
+        in changed_per_account["text"]
+    )
+    assert fallback["calls"] == {"loket": 1, "afas": 3, "total": 4}
 
     # The weekly e-mail: every difference once, in Dutch with what to do.
     weekly(world, 1)
@@ -272,9 +297,40 @@ def test_every_difference_is_classified_in_the_api_csv_and_weekly_mail(
     assert second.subject == "Loonbrug: 1 nieuw verschil tussen Loket en AFAS bij 1 client"
     assert "periode 5, Verdwenen uit AFAS" in second.text
     assert "Gewijzigd in AFAS" not in second.text
+    # A client renumbered in Loket, configured again under its new client number: the runs
+    # booked under the old number are still Loonbrug's bookings, not "never booked".
+    period_kinds = {p["period"]: [d["kind"] for d in p["differences"]] for p in body["periods"]}
+    period_kinds[5] = ["gone"]
+    assert world.api("DELETE", f"/api/clients/{CLIENT}").status_code == 204
+    world.profit_client(RENUMBERED, NAME)
+    renumbered = world.api(
+        "GET", f"/api/clients/{RENUMBERED}/reconciliation", params={"year": str(YEAR)}
+    ).json()
+    assert {
+        p["period"]: [d["kind"] for d in p["differences"]] for p in renumbered["periods"]
+    } == period_kinds
+    assert f"mislukt in run {run['runId']}" in by_period(renumbered)[4]["differences"][0]["text"]
+    assert world.api("DELETE", f"/api/clients/{RENUMBERED}").status_code == 204
+    world.profit_client(CLIENT, NAME)
+
+    weekly_done = reconciliation(world, YEAR).json()["weekly"]
+    assert weekly_done["status"] == "done" and "is gedaan" in weekly_done["text"]
+
+    # A weekly job that failed on every attempt (poison queue): the office sees it failed.
+    world.services.storage.queue(RECONCILIATION_POISON_QUEUE).send_message(
+        OfficeJob(world.office, (CLEAN, YEAR)).to_json()
+    )
+    world.host.wait_for_log(
+        r"Executed 'Functions.reconciliation_worker_poison' \(Succeeded", count=1, timeout=60
+    )
+    weekly_failed = reconciliation(world, YEAR).json()["weekly"]
+    assert weekly_failed["status"] == "failed", weekly_failed
+    assert "na herhaalde pogingen mislukt" in weekly_failed["text"]
 
 
-def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(world: World) -> None:
+def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(
+    world: World, smtp: SmtpSandbox
+) -> None:
     from devtools.sandbox.afas_sb import REPORTING_GROUP
 
     world.sb_client(CLIENT, NAME)
@@ -314,3 +370,57 @@ def test_sb_client_year_deleted_edited_duplicate_moved_and_never_booked(world: W
     assert body["calls"]["loket"] == 1 and body["calls"]["afas"] == 4, body["calls"]
     clean = reconciliation(world, CLEAN).json()
     assert clean["status"] == "green", clean["differences"]
+    # A clean SB client-year: periods, accounts, one page of entries; Loket 1.
+    assert clean["calls"] == {"loket": 1, "afas": 3, "total": 4}, clean["calls"]
+    assert body["basis"] == {
+        "perAllocation": False,
+        "text": "Vergeleken per grootboekrekening: AFAS SB kent geen kostenplaatsen.",
+        "hint": "",
+    }
+    # SB has no dagboek: no text says one, in the API or in the weekly e-mail.
+    for d in body["differences"]:
+        assert "dagboek" not in (d["text"] + d["todo"]).lower(), d["text"]
+    weekly(world, 1)
+    mail = wait_until(lambda: mails_about_differences(smtp), timeout=30, what="the SB mail")[0]
+    for title in ("Verdwenen uit AFAS", "Gewijzigd in AFAS", "Dubbel in AFAS", "Nooit geboekt"):
+        assert title in mail.text and title in mail.html
+    assert "Andere periode" in mail.text and "dagboek" not in mail.text.lower()
+    assert "Memoriaalboeking" in mail.text
+
+
+def test_totals_come_from_the_run_that_recorded_the_booking(world: World) -> None:
+    """Review mode: the nightly prepares, an admin approves (the booking's holder is then the
+    approval, not a run), and a later rerun finds them already booked. The Aansluiting takes each
+    booked run's totals and drill-down from the run that recorded the booking, not the rerun."""
+    world.profit_client(CLIENT, NAME, mode="review")
+    world.nightly()
+    first = world.wait_for_run(world.latest_run()["runId"], timeout=120)
+    for item in world.api("GET", "/api/approvals").json()["approvals"]:
+        approved = requests.post(
+            world.host.url(f"/api/approvals/{item['approvalId']}/approve"),
+            headers={**world.admin, "If-Match": item["etag"]},
+            timeout=60,
+        )
+        assert approved.status_code < 500, approved.text
+    booked = {
+        row["loketJournalRunId"]
+        for row in world.wait_for_run(first["runId"])["journalRuns"]
+        if row["status"] == "imported"
+    }
+    assert len(booked) == 6, booked  # both years, all but the one AFAS refuses (account 4999)
+    started = world.api(
+        "POST",
+        "/api/reruns",
+        json={"approvedFrom": f"{YEAR}-01-01", "approvedTo": f"{YEAR}-12-31"},
+    )
+    assert started.status_code == 202, started.text
+    rerun = world.wait_for_run(started.json()["runId"], timeout=120)
+    assert any(r["status"] == "skipped" for r in rerun["journalRuns"]), rerun["journalRuns"]
+
+    body = reconciliation(world, YEAR).json()
+    assert [d["kind"] for d in body["differences"]] == ["never-booked"], body["differences"]
+    runs = [r for p in body["periods"] for r in p["journalRuns"] if r["booked"]]
+    assert len(runs) == 5 and {r["loketJournalRunId"] for r in runs} <= booked
+    assert {r["runId"] for r in runs} == {first["runId"]}, runs
+    # Every booked run's totals from that run's audit copy: Loket is asked only for the listing.
+    assert body["calls"]["loket"] == 1, body["calls"]

@@ -316,3 +316,44 @@ def test_outputs_tell_the_operator_the_redirect_uris() -> None:
     assert outputs["AFAS_SB_REDIRECT_URI"]["value"].endswith("/api/oauth/afas-sb/callback")
     keys = object_keys({name: None for name in outputs})
     assert {"SERVICE_API_NAME", "AZURE_FUNCTION_NAME", "PUBLIC_BASE_URL"} <= keys
+
+
+def _queue_triggers() -> set[str]:
+    """``queue_name=`` of every queue trigger in functions/*.py, resolved as the module has it."""
+    import ast
+    import importlib
+
+    found: set[str] = set()
+    for path in sorted((INFRA.parent / "functions").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg != "queue_name":
+                    continue
+                value = keyword.value
+                if isinstance(value, ast.Constant):
+                    found.add(str(value.value))
+                else:
+                    assert isinstance(value, ast.Name), ast.dump(value)
+                    found.add(getattr(importlib.import_module(f"functions.{path.stem}"), value.id))
+    return found
+
+
+def test_storage_creates_every_queue_the_functions_read_and_write() -> None:
+    """Every queue trigger's queue (and its poison queue) and every queue the app sends to is
+    declared in storage.bicep, by the names the code uses."""
+    from shared.reconciliation.weekly import RECONCILIATION_QUEUE
+    from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE
+
+    triggered = _queue_triggers()
+    assert {SYNC_QUEUE, SYNC_POISON_QUEUE, RECONCILIATION_QUEUE} <= triggered
+    storage = module("app/storage.bicep")
+    queues = resources(storage, "Microsoft.Storage/storageAccounts/queueServices/queues")
+    declared = {q["name"].strip("'") for q in queues.values()}
+    poison = {f"{q}-poison" for q in triggered if not q.endswith("-poison")}
+    assert declared == triggered | poison | {SYNC_QUEUE, RECONCILIATION_QUEUE}
+    service = only(storage, "Microsoft.Storage/storageAccounts/queueServices")
+    assert service["parent"] == "storage"
+    assert all(q["parent"] == "queueServices" for q in queues.values())

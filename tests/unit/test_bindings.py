@@ -50,6 +50,8 @@ def test_queue_bindings(functions: dict[str, dict[str, Any]]) -> None:
     assert functions["sync_worker_poison"]["queueName"] == "sync-jobs-poison"
     assert functions["sync_worker"]["connection"] == "AzureWebJobsStorage"
     assert functions["sync_worker_poison"]["connection"] == "AzureWebJobsStorage"
+    assert functions["reconciliation_worker"]["queueName"] == "reconciliation-jobs"
+    assert functions["reconciliation_worker_poison"]["queueName"] == "reconciliation-jobs-poison"
 
 
 def test_timer_fires_hourly_and_never_on_startup(functions: dict[str, dict[str, Any]]) -> None:

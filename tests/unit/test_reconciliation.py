@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
+from shared.api.handlers.reconciliation import GET_RECONCILIATION
+from shared.bootstrap import Services
 from shared.reconciliation.compare import (
+    SB_WORDS,
     AfasEntry,
     Kind,
     LoketRun,
@@ -14,6 +21,8 @@ from shared.reconciliation.compare import (
     reconcile,
 )
 from shared.reconciliation.export import year_csv
+from tests.support.afas_fixtures import call
+from tests.support.api import reader_headers
 
 D = Decimal
 
@@ -196,3 +205,120 @@ def test_a_malformed_office_job_is_refused() -> None:
     ):
         with pytest.raises(ValueError):
             OfficeJob.from_json(raw)
+
+
+def test_entry_restored_from_the_csv_export_is_not_a_duplicate() -> None:
+    """The office deleted Loonbrug's entry, then put it back by importing the audit copy's CSV
+    export (as the "gone" advice says): another voucher, exactly the run's amounts."""
+    jan, feb = run(1, 1, JAN), run(2, 2, FEB)
+    restored = entry("2001", "HERSTEL-01", 1, JAN)
+    result = reconcile(2024, [jan, feb], [restored, ours(feb)])
+    assert result.green, [d.text for d in result.differences]
+    assert result.periods[0].status is PeriodStatus.GREEN
+    # Restored once is fine; the same amounts a second time is still a duplicate.
+    again = entry("2002", "HERSTEL-02", 1, JAN)
+    (diff,) = reconcile(2024, [jan, feb], [restored, again, ours(feb)]).differences
+    assert diff.kind is Kind.DUPLICATE and "2002" in diff.entry_numbers
+
+
+def test_booked_in_another_journal_names_that_journal() -> None:
+    jan = replace(run(1, 1, JAN), journal="80")
+    elsewhere = AfasEntry("1001", jan.reference, "90", 2024, 1, JAN, by_loonbrug=True)
+    (diff,) = reconcile(2024, [jan], [], located={jan.reference: [elsewhere]}).differences
+    assert diff.kind is Kind.OTHER_PERIOD
+    assert "staat in AFAS in dagboek 90" in diff.text
+    assert "Loonbrug boekte hem in dagboek 80" in diff.text
+    assert "dagboek 80" in diff.todo
+    # Read in the same journal read (the ledger's journal differs from where it is now).
+    (same_read,) = reconcile(2024, [jan], [elsewhere]).differences
+    assert "staat in AFAS in dagboek 90" in same_read.text
+
+
+def test_sb_texts_name_no_dagboek() -> None:
+    def sb_run(seq: int, period: int, t: Totals, *, booked: bool = True) -> LoketRun:
+        code = f"Memoriaalboeking {seq}" if booked else ""
+        return replace(run(seq, period, t, booked=booked), reference=code, entry_number=code)
+
+    def sb_entry(number: str, period: int, t: Totals, *, ours: bool = False) -> AfasEntry:
+        return AfasEntry(number, number, "", 2024, period, t, by_loonbrug=ours)
+
+    gone, changed, twice, moved = (
+        sb_run(1, 1, JAN),
+        sb_run(2, 2, FEB),
+        sb_run(3, 3, FEB),
+        sb_run(4, 4, FEB),
+    )
+    entries = [
+        sb_entry(changed.reference, 2, JAN, ours=True),
+        sb_entry(twice.reference, 3, FEB, ours=True),
+        sb_entry("Memoriaalboeking 99", 3, FEB),
+        sb_entry("Memoriaalboeking 98", 5, JAN),
+    ]
+    located = {moved.reference: [sb_entry(moved.reference, 6, FEB, ours=True)]}
+    result = reconcile(
+        2024, [gone, changed, twice, moved], entries, located=located, words=SB_WORDS
+    )
+    kinds = sorted(d.kind.value for d in result.differences)
+    assert kinds == ["changed", "duplicate", "extra", "gone", "other-period"], kinds
+    for d in result.differences:
+        assert "dagboek" not in (d.text + d.todo).lower(), d.text
+        assert "boekstuknummer" not in d.text, d.text
+    by_kind = {d.kind: d for d in result.differences}
+    assert "in geen enkel boekjaar van de administratie" in by_kind[Kind.GONE].text
+    assert "in dezelfde administratie en periode" in by_kind[Kind.DUPLICATE].text
+
+
+@pytest.mark.parametrize("year", ["٢٠٢٤", "２０２４", "2O24", "²⁰²⁴"])
+def test_a_year_in_other_digits_is_a_422_naming_the_field(
+    services: Services, unique: Callable[[str], str], year: str
+) -> None:
+    """Arabic-Indic or full-width digits pass ``str.isdigit`` and ``int()``: refused, with the
+    field named, never a 500 and never read as 2024."""
+    answer = call(
+        services,
+        GET_RECONCILIATION,
+        headers=reader_headers(unique("office")),
+        route={"clientId": "4711"},
+        query={"year": year},
+    )
+    assert answer.status == 422, answer.body
+    problem = answer.json()
+    assert [e["field"] for e in problem["errors"]] == ["year"], problem
+    assert "kan niet" in problem["detail"]
+
+
+def test_profit_compared_per_cost_centre_names_it() -> None:
+    """Per allocation (Profit_Transactions_Allocated): the same account total on another cost
+    centre is a change, and the text names the cost centre."""
+    from shared.afas.models import BookedLine
+    from shared.afas.profit import allocation_of
+    from shared.afas.reconcile_profit import entries_of
+    from shared.reconciliation.compare import ledger_key
+
+    loket = Totals.of(
+        [(ledger_key("4000", "KP100"), D("1000.00"), D(0)), ("1600", D(0), D("1000.00"))]
+    )
+    jan = run(1, 1, loket)
+    # ASSUMPTION [I], read in one place: DimAx{n} is the line's code on axis n.
+    assert allocation_of({"DimAx1": "KP200", "DimAx2": None, "DimAx3": " "}) == ((1, "KP200"),)
+    line = BookedLine(1, 1001, 1, "80", 2024, 1, "4000", D("1000.00"), D(0), jan.reference, "")
+    lines = [
+        replace(line, allocation=allocation_of({"DimAx1": "KP200"})),
+        replace(line, sequence=2, account="1600", debit=D(0), credit=D("1000.00")),
+    ]
+    (moved_cost_centre,) = entries_of(lines, axis=1)
+    assert moved_cost_centre.totals.accounts.keys() == {"4000|KP200", "1600"}
+    (diff,) = reconcile(2024, [jan], [replace(moved_cost_centre, by_loonbrug=True)]).differences
+    assert diff.kind is Kind.CHANGED
+    assert (
+        "rekening 4000, kostenplaats KP100: debet € 1.000,00 in Loket, € 0,00 in AFAS" in diff.text
+    )
+    assert (
+        "rekening 4000, kostenplaats KP200: debet € 0,00 in Loket, € 1.000,00 in AFAS" in diff.text
+    )
+    # Per account (the fallback) the same entry agrees.
+    (per_account,) = entries_of(lines)
+    assert reconcile(2024, [replace(jan, totals=JAN_4000)], [per_account]).green
+
+
+JAN_4000 = totals(("4000", "1000.00", "0"), ("1600", "0", "1000.00"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import Field
@@ -27,6 +28,7 @@ from shared.reconciliation.compare import (
     LoketRun,
     PeriodResult,
     Totals,
+    split_key,
 )
 from shared.reconciliation.export import year_csv
 from shared.reconciliation.service import (
@@ -35,19 +37,27 @@ from shared.reconciliation.service import (
     ReconciliationDeps,
     reconcile_client,
 )
+from shared.store.reconciliations import WeeklyStatus, weekly_status
 from shared.store.tables import check_key
 
 YEARS_BACK = 5
 
 
+COST_CENTRE = Field(
+    "", description="The cost centre (Profit, compared per allocation), empty when there is none"
+)
+
+
 class AccountOut(ResponseModel):
     account: str
+    cost_centre: str = COST_CENTRE
     debit: Decimal
     credit: Decimal
 
 
 class AccountDeltaOut(ResponseModel):
     account: str
+    cost_centre: str = COST_CENTRE
     loket_debit: Decimal
     loket_credit: Decimal
     afas_debit: Decimal
@@ -124,6 +134,20 @@ class CallsOut(ResponseModel):
     total: int
 
 
+class WeeklyOut(ResponseModel):
+    status: str = Field(description="done, partial (some clients failed) or failed")
+    text: str = Field(description="Dutch, for the office")
+    at: datetime | None
+
+
+class BasisOut(ResponseModel):
+    per_allocation: bool = Field(
+        description="Compared per ledger account and cost centre (else per account only)"
+    )
+    text: str = Field(description="Dutch: what the comparison went by")
+    hint: str = Field(description="Dutch: what to do to compare per cost centre, or empty")
+
+
 class ReconciliationOut(ResponseModel):
     client_id: str
     client_name: str
@@ -135,7 +159,11 @@ class ReconciliationOut(ResponseModel):
     periods: list[PeriodOut]
     differences: list[DifferenceOut]
     calls: CallsOut
+    basis: BasisOut
     exports: dict[str, str]
+    weekly: WeeklyOut | None = Field(
+        None, description="How the office's last weekly Aansluiting ended (none yet: null)"
+    )
 
 
 def _totals(t: Totals | None) -> TotalsOut | None:
@@ -145,7 +173,10 @@ def _totals(t: Totals | None) -> TotalsOut | None:
         debit=t.debit,
         credit=t.credit,
         accounts=[
-            AccountOut(account=a, debit=s.debit, credit=s.credit) for a, s in t.accounts.items()
+            AccountOut(
+                account=split_key(a)[0], cost_centre=split_key(a)[1], debit=s.debit, credit=s.credit
+            )
+            for a, s in t.accounts.items()
         ],
     )
 
@@ -176,7 +207,8 @@ def _difference(d: Difference) -> DifferenceOut:
         afas=_totals(d.afas),
         accounts=[
             AccountDeltaOut(
-                account=a.account,
+                account=split_key(a.account)[0],
+                cost_centre=split_key(a.account)[1],
                 loket_debit=a.loket.debit,
                 loket_credit=a.loket.credit,
                 afas_debit=a.afas.debit,
@@ -244,7 +276,9 @@ def summary_text(found: Reconciliation) -> str:
     )
 
 
-def body(found: Reconciliation, years: list[int]) -> ReconciliationOut:
+def body(
+    found: Reconciliation, years: list[int], weekly: WeeklyStatus | None = None
+) -> ReconciliationOut:
     config, result = found.client, found.year
     base = f"/api/clients/{config.client_id}/reconciliation?year={result.year}"
     return ReconciliationOut(
@@ -266,7 +300,13 @@ def body(found: Reconciliation, years: list[int]) -> ReconciliationOut:
             afas=sum(found.calls.afas.values()),
             total=found.calls.total,
         ),
+        basis=BasisOut(
+            per_allocation=found.basis.per_allocation,
+            text=found.basis.text,
+            hint=found.basis.hint,
+        ),
         exports={"csv": f"{base}&format=csv"},
+        weekly=(WeeklyOut(status=weekly.state, text=weekly.text, at=weekly.at) if weekly else None),
     )
 
 
@@ -334,7 +374,13 @@ def get_reconciliation(ctx: RequestContext) -> ApiResponse:
     if year not in years:
         years.append(year)
     return json_response(
-        200, body(found, sorted(years, reverse=True)), {"Cache-Control": "no-store"}
+        200,
+        body(
+            found,
+            sorted(years, reverse=True),
+            weekly_status(ctx.services.storage, ctx.office_id),
+        ),
+        {"Cache-Control": "no-store"},
     )
 
 
