@@ -234,3 +234,31 @@ def test_a_run_booked_by_a_job_that_died_before_reporting_it_is_still_reported_b
         }
         assert imported == {"4711"}
         world.assert_invariant()
+
+
+def test_a_post_refused_for_a_journal_blocked_after_setup_still_says_which_journal_in_dutch(
+    fault_azurite: Azurite,
+) -> None:
+    """Issue 18: the journals are no longer read before every post (one AFAS call per job);
+    AFAS's refusal is the check. A journal blocked in AFAS after the client was set up still
+    fails the run with the pre-check's Dutch words (which journal, what to do), read from AFAS
+    only to explain the refusal, and nothing is booked."""
+    with fault_world(fault_azurite, seed=21, clients=PROFIT_ONLY) as world:
+        world.afas.profit().administrations[1].journals["80"].blocked = True
+        read_at_setup = world.afas.count("Profit_Journals")
+        run_id = world.nightly()
+        world.drain()
+        records = world.admin.run_details.records(world.office, run_id)
+        failed = [r for r in records if r.status is JournalRunOutcome.FAILED]
+        assert failed and JournalRunOutcome.IMPORTED not in {r.status for r in records}
+        messages = world.admin.run_details.messages(world.office, run_id)
+        explained = [m for m in messages if m.code.startswith("journal-blocked")]
+        assert explained, [(m.code, m.text) for m in messages]
+        assert "Dagboek 80 is geblokkeerd" in explained[0].text
+        assert "Deblokkeer het dagboek" in explained[0].hint
+        refused = [m for m in messages if m.code.startswith("afas-refused")]
+        assert refused and "dagboekcode" in refused[0].hint
+        # Read only to explain the refusal, once per refused post.
+        assert world.afas.count("Profit_Journals") - read_at_setup == len(failed)
+        assert world.afas.profit_entries() == []
+        world.assert_invariant()
