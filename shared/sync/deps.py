@@ -42,6 +42,9 @@ class WorkerDeps:
     notifier: Notifier | None = None  # e-mail notifications; None sends none
     # Send the job again, visible after the given delay (seconds); None: plain queue retries.
     defer: Callable[[SyncJob, float], None] | None = None
+    # Forget the office's connections kept in this process (ConnectionCache); True when some
+    # were kept. None: nothing is kept.
+    forget_connections: Callable[[str], bool] | None = None
     booking: BookingPolicy = field(default_factory=BookingPolicy)
     # Fault-injection seam: called after each step of a journal run ("listed", "read",
     # "prechecked", "booked", "recorded", "marked"). Production passes nothing; the fault matrix

@@ -207,6 +207,12 @@ class CheckpointedLedger(BookingLedger):
             self._checkpoint("posting")
         return saved
 
+    def insert(self, row: Booking) -> Booking:
+        inserted = super().insert(row)  # a first claim that posts at once (ledger.first_post)
+        if inserted.state is BookingState.POSTED:
+            self._checkpoint("posting")
+        return inserted
+
 
 class WorkerProcess(Services):
     """One Functions worker process (see the module docstring)."""
