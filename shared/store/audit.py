@@ -71,9 +71,17 @@ class AuditDocument:
     offset: int | None = None  # where it starts in a bundle blob; None: the blob is the document
 
 
+CANONICAL_JSON: Final[dict[str, Any]] = {
+    "ensure_ascii": False,
+    "sort_keys": True,
+    "indent": 1,
+    "default": str,
+}
+
+
 def canonical_json(value: Any) -> bytes:
     """Stable bytes for a JSON document (sorted keys), so identical content hashes the same."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1, default=str).encode()
+    return json.dumps(value, **CANONICAL_JSON).encode()
 
 
 class AuditStore:
