@@ -43,21 +43,25 @@ class ConnectionCache:
         self._ttl = ttl.total_seconds()
         self._clock = clock
         self._kept: dict[ConnectionKey, tuple[float, StoredSecrets]] = {}
+        self._served: set[ConnectionKey] = set()  # kept entries answered from memory
         self._lock = threading.Lock()
 
     def read_secrets(self, key: ConnectionKey) -> StoredSecrets | None:
         now = self._clock()
         with self._lock:
             kept = self._kept.get(key)
-        if kept is not None and now - kept[0] < self._ttl:
-            return kept[1]
+            if kept is not None and now - kept[0] < self._ttl:
+                self._served.add(key)
+                return kept[1]
         stored = self._reader.read_secrets(key)
         with self._lock:
+            self._served.discard(key)
             if stored is None:
                 self._kept.pop(key, None)
             else:
                 if len(self._kept) >= 10_000:
                     self._kept.clear()
+                    self._served.clear()
                 self._kept[key] = (now, stored)
         return stored
 
@@ -66,12 +70,15 @@ class ConnectionCache:
         self.forget_office(key.office_id)
 
     def forget_office(self, office_id: str) -> bool:
-        """Forget the office's entries; True when there were any (a job may have used one)."""
+        """Forget the office's entries; True when one of them had been answered from memory
+        (a job may have used a connection older than its row)."""
         with self._lock:
             keys = [k for k in self._kept if k.office_id == office_id]
+            served = any(k in self._served for k in keys)
             for k in keys:
                 del self._kept[k]
-        return bool(keys)
+                self._served.discard(k)
+        return served
 
 
 def stored_profit_connection(

@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import timedelta
 
 from shared import telemetry
-from shared.afas.errors import Disposition
+from shared.afas.errors import AfasError, Disposition
 from shared.failures import BUSY, Failure, classify
 from shared.store.run_details import JournalRunOutcome, Level, RunMessage
 from shared.store.runs import Job, JobOutcome, Run, RunStatus, RunType
@@ -249,6 +249,7 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, *, first: bool = Fals
         if (
             failure.disposition is Disposition.RECONSENT
             and first
+            and isinstance(exc, AfasError)
             and deps.forget_connections is not None
             and deps.forget_connections(job.office_id)
         ):

@@ -7,10 +7,15 @@ import json
 import threading
 
 from devtools.azurite import Azurite
+from devtools.sandbox.afas import PROFIT_TOKEN, token_data
+from shared.api.handlers import afas_connections
+from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.store.run_details import JournalRunOutcome
 from shared.store.runs import JobStatus
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.worker import RetryLater, start_job
+from tests.support.afas_fixtures import call
+from tests.support.api import admin_headers
 from tests.support.fault_catalogue import Rendezvous
 from tests.support.fault_world import Delivery, Timeouts, fault_world
 from tests.support.localhost import wait_until
@@ -261,4 +266,36 @@ def test_a_post_refused_for_a_journal_blocked_after_setup_still_says_which_journ
         # Read only to explain the refusal, once per refused post.
         assert world.afas.count("Profit_Journals") - read_at_setup == len(failed)
         assert world.afas.profit_entries() == []
+        world.assert_invariant()
+
+
+def test_a_profit_token_replaced_on_another_instance_does_not_fail_a_job_using_the_kept_one(
+    fault_azurite: Azurite,
+) -> None:
+    """Issue 18: a worker keeps Profit connections 60 s (ConnectionCache). The office replaced
+    its token on another instance and revoked the old one in AFAS; this worker's next job still
+    sends the kept token, and AFAS refuses it. That is not the office's doing: the job comes
+    back once with the connection read fresh, and books."""
+    with fault_world(fault_azurite, seed=22, clients=PROFIT_ONLY) as world:
+        run_id = world.nightly(send=False)
+        (body,) = world.admin.outbox
+        cache = world.process(0).profit_connection_cache
+        key = ConnectionKey(world.office, ConnectionKind.AFAS_PROFIT, "12345")
+        assert cache.read_secrets(key) is not None  # kept by an earlier job of this worker
+        replaced = world.afas.profit().add_token(token_data("replaced"))
+        answer = call(  # on another instance: this worker's cache does not hear of it
+            world.admin,
+            afas_connections.PROFIT_CONNECT,
+            headers=admin_headers(world.office),
+            route={"environment": "O12345AA"},
+            body=json.dumps({"token": replaced, "active": True}).encode(),
+        )
+        assert answer.status in (200, 201), answer.body
+        world.afas.profit().revoke(PROFIT_TOKEN)
+        world.admin.outbox.clear()
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is None  # deferred
+        world.drain()
+        run = world.admin.runs.get(world.office, run_id)
+        assert run is not None and (run.imported, run.jobs_failed) == (1, 0), run
+        assert len(world.afas.profit_entries()) == 1
         world.assert_invariant()

@@ -54,4 +54,6 @@ def test_a_change_in_this_process_is_seen_at_once_and_only_for_its_office() -> N
     cache.forget(KEY)  # the repository's on_change after a save
     assert cache.read_secrets(KEY) == secrets("token-2") and reader.reads == 3
     assert cache.read_secrets(OTHER) == secrets("other") and reader.reads == 3
+    assert not cache.forget_office("office-1")  # read fresh since the change: nothing stale
+    cache.read_secrets(KEY), cache.read_secrets(KEY)  # the second answered from memory
     assert cache.forget_office("office-1") and not cache.forget_office("office-3")
