@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Final
 
 from shared.afas.errors import (
@@ -208,9 +209,9 @@ class _Attempt:
     look_up_only: bool = False
     posts: int = 0
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        return wire_fingerprint(self.draft.entry)
+        return wire_fingerprint(self.draft.entry)  # the draft is fixed for the attempt
 
     def run(self, approved: str | None, known: Booking | Unread | None) -> tuple[Booked, Booking]:
         row = (
