@@ -40,6 +40,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from urllib.parse import quote, unquote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity
@@ -154,7 +155,8 @@ class AuditStore:
         (:meth:`list` is the truth)."""
         folder = _folder(office_id, run_id, loket_journal_run_id)
         digests = [hashlib.sha256(data).hexdigest() for _, data, _ in documents]
-        meta = {"client": client_id, "created": now.isoformat()}
+        # Blob metadata travels as HTTP headers (ASCII): the client id is percent-encoded.
+        meta = {"client": quote(client_id, safe=""), "created": now.isoformat()}
         if len(documents) == 1:
             name, data, content_type = documents[0]
             kept = self._upload(
@@ -456,7 +458,7 @@ def _members(
         "office_id": office_id,
         "run_id": run_id,
         "loket_journal_run_id": loket_journal_run_id,
-        "client_id": meta.get("client", ""),
+        "client_id": unquote(meta.get("client", "")),
         "blob": blob.name,
         "created_at": created,
         "retain_until": retain,

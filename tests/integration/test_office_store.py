@@ -243,7 +243,7 @@ def test_an_audit_copy_kept_in_the_old_layout_reads_with_the_new_one(
         office_id=office,
         run_id=run,
         loket_journal_run_id=journal,
-        client_id="4711",
+        client_id="klant-ë 4711",
         documents=[
             (docs.LOKET_LINES, b'{"count": 0}', docs.JSON_TYPE),
             (docs.ENTRY, b'{"lines": ["new"]}', docs.JSON_TYPE),
@@ -252,7 +252,7 @@ def test_an_audit_copy_kept_in_the_old_layout_reads_with_the_new_one(
     )
     listed = store.list(office, run, journal)
     assert [d.name for d in listed][:2] == [docs.LOKET_LINES, docs.ENTRY] and len(listed) == 3
-    assert listed[2].name.startswith("entry-") and listed[2].client_id == "4711"
+    assert listed[2].name.startswith("entry-") and listed[2].client_id == "klant-ë 4711"
     assert store.read_named(office, run, journal, docs.ENTRY) == old_entry  # the first stays
     assert store.read_latest(office, run, journal, docs.ENTRY) == b'{"lines": ["new"]}'
     kept_at = NOW + timedelta(minutes=1)
