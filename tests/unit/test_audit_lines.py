@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.journal.models import JournalLine
-from shared.store.audit import canonical_json
+from shared.store.audit_copies import canonical_json
 from shared.sync.audit import lines_doc, lines_json
 
 text = st.text(max_size=12)
