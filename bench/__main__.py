@@ -18,7 +18,15 @@ import time
 from bench.common import load_results
 from devtools.azurite import ROOT
 
-ORDER = ("import_time", "api_runs", "round_trips", "worker_10k", "nightly", "reconciliation")
+ORDER = (
+    "import_time",
+    "api_runs",
+    "round_trips",
+    "worker_10k",
+    "nightly",
+    "queue_settings",
+    "reconciliation",
+)
 DOC = ROOT / "docs" / "performance.md"
 NOTES = ROOT / "bench" / "notes.md"
 

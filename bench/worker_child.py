@@ -41,6 +41,14 @@ def main() -> int:
     draft = target.draft(source_for(config, run, lines))
     findings = [*draft.findings, *target.precheck(draft)]
     pure_cpu = time.process_time() - cpu
+    counted = {
+        "lines": len(lines),
+        "entry_lines": len(draft.entry.lines),
+        "findings": [f.code for f in findings],
+    }
+    # The job reads its own lines: the pure part's copy is not the worker's (it would stay
+    # alive through the job and count in the peak RSS).
+    del lines, draft, findings, run, target
 
     # The whole job, as the queue trigger runs it (reads, pre-check, booking, Loket, tables).
     deps = Services(Settings.from_env(request["env"])).worker_deps
@@ -55,9 +63,7 @@ def main() -> int:
     print(
         json.dumps(
             {
-                "lines": len(lines),
-                "entry_lines": len(draft.entry.lines),
-                "findings": [f.code for f in findings],
+                **counted,
                 "pure_cpu_s": pure_cpu,
                 "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
                 "wall_s": wall,

@@ -18,7 +18,11 @@ from shared.afas.environment import (
 )
 from shared.afas.oauth import SbNotConfigured, SbOAuth
 from shared.afas.profit import ProfitClient
-from shared.afas.profit_connections import stored_profit_client, stored_profit_connection
+from shared.afas.profit_connections import (
+    ConnectionCache,
+    stored_profit_client,
+    stored_profit_connection,
+)
 from shared.afas.sb import SbClient
 from shared.afas.sb_connections import SbConnections
 from shared.approvals.service import ApprovalService
@@ -199,10 +203,17 @@ class Services:
         )
 
     def _profit_connection(self, office_id: str, environment: str) -> tuple[ProfitClient, str]:
-        """The Profit client and its environment's stored name, from one connection read."""
+        """The Profit client and its environment's stored name, from one connection read (kept
+        60 s in this process: :class:`ConnectionCache`)."""
         return stored_profit_connection(
-            self.connections, self.new_profit_client, office_id, environment
+            self.profit_connection_cache, self.new_profit_client, office_id, environment
         )
+
+    @cached_property
+    def profit_connection_cache(self) -> ConnectionCache:
+        cache = ConnectionCache(self.connections)
+        self.connections.on_change.append(cache.forget)  # saved or changed here: forgotten
+        return cache
 
     @cached_property
     def sb_oauth(self) -> SbOAuth:
@@ -308,6 +319,7 @@ class Services:
             approvals=self.approvals,
             notifier=self.notifier,
             defer=self.defer_sync_job,
+            forget_connections=self.profit_connection_cache.forget_office,
         )
 
 

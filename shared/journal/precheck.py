@@ -67,28 +67,36 @@ def _axis(axis: int) -> str:
     return AXIS_NAMES.get(axis, f"as {axis}")
 
 
+def journal_findings(journal: str, where: str, *, exists: bool, blocked: bool) -> list[Finding]:
+    """What is wrong with the journal (dagboek) of a Profit entry, in Dutch: [] when nothing."""
+    if not exists:
+        return [
+            F.error(
+                "journal-unknown",
+                f"Dagboek {journal} bestaat niet in {where}.",
+                "Kies bij de client configuratie een bestaand memoriaaldagboek.",
+            )
+        ]
+    if blocked:
+        return [
+            F.error(
+                "journal-blocked",
+                f"Dagboek {journal} is geblokkeerd in {where}.",
+                "Deblokkeer het dagboek in AFAS of kies een ander dagboek.",
+            )
+        ]
+    return []
+
+
 def precheck_profit(entry: ProfitEntry, facts: ProfitFacts, *, journal: str) -> list[Finding]:
     found: list[Finding] = []
     adm = facts.administration
     where = f"administratie {adm}" + (
         f" ({facts.environment_label})" if facts.environment_label else ""
     )
-    if not facts.journal_exists:
-        found.append(
-            F.error(
-                "journal-unknown",
-                f"Dagboek {journal} bestaat niet in {where}.",
-                "Kies bij de client configuratie een bestaand memoriaaldagboek.",
-            )
-        )
-    elif facts.journal_blocked:
-        found.append(
-            F.error(
-                "journal-blocked",
-                f"Dagboek {journal} is geblokkeerd in {where}.",
-                "Deblokkeer het dagboek in AFAS of kies een ander dagboek.",
-            )
-        )
+    found += journal_findings(
+        journal, where, exists=facts.journal_exists, blocked=facts.journal_blocked
+    )
     seen: set[str] = set()
     for line in entry.lines:
         account = facts.accounts.get(line.account)

@@ -12,9 +12,15 @@ Blob container ``audit``, one folder per (office, run, Loket journal run)::
 
 Several documents written together (the prepared journal run: Loket run, lines, entry, request,
 findings) go into ONE blob ``{folder}/bundle-{sha256[:24]}`` (one after another, a line break
-between two; its metadata lists name:offset:size of each member), indexed one row per document
-with its byte range: two round trips (one upload, one index transaction) and no read before.
-Readers see the same documents either way (:meth:`AuditStore.read` reads the member's range).
+between two; its metadata lists ``name:offset:size:sha256:content type`` of each member): one
+round trip and no read before. Readers see the same documents either way
+(:meth:`AuditStore.read` reads the member's range).
+
+Since issue 18 the blobs are their own index: a blob's metadata carries the client and the
+moment it was kept (``client``, ``created``), and :meth:`AuditStore.list` lists the journal
+run's folder. Rows of table ``AuditDocuments`` (below) are the layout written before; they are
+still read, first, so an audit copy kept before needs no migration (old and new documents of
+one journal run list together, a name kept twice with other bytes as its variant, as before).
 
 Every blob is uploaded with ``overwrite=False``: a second write of the same bytes is a no-op
 (the SHA-256 in the index matches); a write of different bytes under a name that exists keeps the
@@ -22,8 +28,9 @@ first and stores the new one as ``{stem}-{sha256[:12]}{ext}`` next to it, so not
 replaced. In Azure the container also has a time-based immutability policy and a lifecycle rule
 that deletes blobs after ``AUDIT_RETENTION_YEARS`` (infra/app/storage.bicep).
 
-Table ``AuditDocuments``: PartitionKey = ``{office}|{runId}``, RowKey =
-``{loketJournalRunId}|{name}``: blob path, size, SHA-256, content type, client, retain-until.
+Table ``AuditDocuments`` (the old layout, read only): PartitionKey = ``{office}|{runId}``,
+RowKey = ``{loketJournalRunId}|{name}``: blob path, size, SHA-256, content type, client,
+retain-until.
 """
 
 from __future__ import annotations
@@ -31,14 +38,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from urllib.parse import quote, unquote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableEntity, TableTransactionError
+from azure.data.tables import TableClient, TableEntity
 
 from shared.store.storage import Storage
-from shared.store.tables import check_key, get_or_none, key_part, when
+from shared.store.tables import check_key, key_part, when
 
 TABLE: Final = "AuditDocuments"
 CONTAINER: Final = "audit"
@@ -71,9 +79,17 @@ class AuditDocument:
     offset: int | None = None  # where it starts in a bundle blob; None: the blob is the document
 
 
+CANONICAL_JSON: Final[dict[str, Any]] = {
+    "ensure_ascii": False,
+    "sort_keys": True,
+    "indent": 1,
+    "default": str,
+}
+
+
 def canonical_json(value: Any) -> bytes:
     """Stable bytes for a JSON document (sorted keys), so identical content hashes the same."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1, default=str).encode()
+    return json.dumps(value, **CANONICAL_JSON).encode()
 
 
 class AuditStore:
@@ -129,34 +145,46 @@ class AuditStore:
         now: datetime,
         first_stands: bool = False,
     ) -> list[AuditDocument]:
-        """Keep several documents of one journal run in two round trips, without reading first:
-        one blob upload (several documents go into one bundle blob, each indexed by its byte
-        range) and one index transaction. Same rules as :meth:`write` for each (name, bytes,
+        """Keep several documents of one journal run in ONE round trip, without reading first:
+        one blob upload (several documents go into one bundle blob; its metadata lists each
+        member's byte range and SHA-256, the client and the moment), no index row (the blobs
+        are the index: :meth:`list`). Same rules as :meth:`write` for each (name, bytes,
         content type); with ``first_stands`` a name already kept with other bytes keeps only
-        the first (no variant)."""
-        folder = f"{check_key(office_id)}/{check_key(run_id)}/{_key(loket_journal_run_id)}"
+        the first (no variant). The documents answered carry the names as given; a bundle
+        member whose name a journal run already has with other bytes is listed as a variant
+        (:meth:`list` is the truth)."""
+        folder = _folder(office_id, run_id, loket_journal_run_id)
         digests = [hashlib.sha256(data).hexdigest() for _, data, _ in documents]
-        members: list[tuple[str, int | None, int]]
+        # Blob metadata travels as HTTP headers (ASCII): the client id is percent-encoded.
+        meta = {"client": quote(client_id, safe=""), "created": now.isoformat()}
         if len(documents) == 1:
             name, data, content_type = documents[0]
-            kept = self._upload(folder, name, data, content_type, digests[0], first_stands)
-            if kept is None:  # first stands: the document kept before under this name
-                known = self._index_existing(
-                    office_id, run_id, folder, name, loket_journal_run_id, client_id
-                )
-                return [known] if known is not None else []
-            members = [(kept, None, len(data))]
+            kept = self._upload(
+                folder, name, data, content_type, digests[0], first_stands, metadata=meta
+            )
+            if kept is None or not first_stands:
+                # Kept before with other bytes (first stands), or a variant may be due: the
+                # name as the journal run's listing gives it (a read, never on the sync path).
+                listed = self.list(office_id, run_id, loket_journal_run_id)
+                if kept is None:
+                    return [d for d in listed if d.name == name][:1]
+                same = [d for d in listed if d.blob == f"{folder}/{kept}"] or [
+                    d for d in listed if d.sha256 == digests[0] and _same_name(d.name, name)
+                ]
+                if same:
+                    return same[:1]
+            members: list[tuple[str, int | None, int]] = [(kept, None, len(data))]
             blob_of = [f"{folder}/{kept}"]
         else:
             bundle, offsets = _bundle(documents)
             path = f"{folder}/{BUNDLE_PREFIX}{hashlib.sha256(bundle).hexdigest()[:24]}"
-            self._upload_bundle(path, bundle, documents, offsets)
+            self._upload_bundle(path, bundle, documents, offsets, digests, meta)
             members = [
                 (name, offset, len(data))
                 for (name, data, _), offset in zip(documents, offsets, strict=True)
             ]
             blob_of = [path] * len(documents)
-        written = [
+        return [
             AuditDocument(
                 office_id=office_id,
                 run_id=run_id,
@@ -175,60 +203,6 @@ class AuditStore:
                 members, blob_of, digests, documents, strict=True
             )
         ]
-        try:
-            self._table.submit_transaction([("create", _row(d)) for d in written])
-            return written
-        except (TableTransactionError, ResourceExistsError):
-            pass  # kept before (a redelivery): index what is new, variants for other bytes
-        return [self._index_one(d, first_stands) for d in written]
-
-    def _index_one(self, document: AuditDocument, first_stands: bool) -> AuditDocument:
-        """Index one document whose name may be indexed already: the same bytes are that row;
-        other bytes are kept under a variant name (or, ``first_stands``, not at all)."""
-        d = document
-        for _ in range(2):
-            try:
-                self._table.create_entity(_row(d))
-                return d
-            except ResourceExistsError:
-                known = self.get(d.office_id, d.run_id, d.loket_journal_run_id, d.name)
-                if known is None:
-                    continue
-                if known.sha256 == d.sha256 or first_stands:
-                    return known
-                d = replace(d, name=_variant(d.name, d.sha256))
-        return d
-
-    def _index_existing(
-        self,
-        office_id: str,
-        run_id: str,
-        folder: str,
-        name: str,
-        loket_journal_run_id: str,
-        client_id: str,
-    ) -> AuditDocument | None:
-        """A first-stands document whose blob exists: its index row (written now if a crash
-        left it out)."""
-        known = self.get(office_id, run_id, loket_journal_run_id, name)
-        if known is not None:
-            return known
-        props = self._container().get_blob_client(f"{folder}/{name}").get_blob_properties()
-        created = props.creation_time or props.last_modified
-        document = AuditDocument(
-            office_id=office_id,
-            run_id=run_id,
-            loket_journal_run_id=loket_journal_run_id,
-            name=name,
-            client_id=client_id,
-            blob=f"{folder}/{name}",
-            size=int(props.size),
-            sha256=(props.metadata or {}).get("sha256", ""),
-            content_type=props.content_settings.content_type or JSON_TYPE,
-            created_at=created,
-            retain_until=created + self._retention,
-        )
-        return self._index_one(document, True)
 
     def _upload_bundle(
         self,
@@ -236,19 +210,23 @@ class AuditStore:
         bundle: bytes,
         documents: list[tuple[str, bytes, str]],
         offsets: list[int],
+        digests: list[str],
+        meta: dict[str, str],
     ) -> None:
         """One blob for several documents (named by its SHA-256: the same bundle again is the
-        same blob); its metadata lists the members (name, offset, size)."""
+        same blob); its metadata lists the members (name:offset:size:sha256:content type)."""
         members = ";".join(
-            f"{name}:{offset}:{len(data)}"
-            for (name, data, _), offset in zip(documents, offsets, strict=True)
+            f"{name}:{offset}:{len(data)}:{digest}:{content_type}"
+            for (name, data, content_type), offset, digest in zip(
+                documents, offsets, digests, strict=True
+            )
         )
         try:
             self._container().get_blob_client(path).upload_blob(
                 bundle,
                 overwrite=False,
                 content_settings=_content_settings(BUNDLE_TYPE),
-                metadata={"members": members},
+                metadata={"members": members, **meta},
             )
         except ResourceExistsError:
             pass  # named by its hash: the same bytes are there
@@ -261,16 +239,19 @@ class AuditStore:
         content_type: str,
         digest: str,
         first_stands: bool = False,
+        *,
+        metadata: dict[str, str] | None = None,
     ) -> str | None:
         """Upload once (``overwrite=False``); answers the name the bytes are kept under (None:
         ``first_stands`` and other bytes are kept under ``name``)."""
         client = self._container().get_blob_client(f"{folder}/{name}")
+        meta = {"sha256": digest, **(metadata or {})}
         try:
             client.upload_blob(
                 data,
                 overwrite=False,
                 content_settings=_content_settings(content_type),
-                metadata={"sha256": digest},
+                metadata=meta,
             )
             return name
         except ResourceExistsError:
@@ -286,7 +267,7 @@ class AuditStore:
                 data,
                 overwrite=False,
                 content_settings=_content_settings(content_type),
-                metadata={"sha256": digest},
+                metadata=meta,
             )
         except ResourceExistsError:
             pass  # the variant is named by its hash: the same bytes are there
@@ -316,14 +297,18 @@ class AuditStore:
     def get(
         self, office_id: str, run_id: str, loket_journal_run_id: str, name: str
     ) -> AuditDocument | None:
-        entity = get_or_none(
-            self._table,
-            _partition(office_id, run_id),
-            f"{_key(loket_journal_run_id)}|{check_key(name)}",
+        return next(
+            (d for d in self.list(office_id, run_id, loket_journal_run_id) if d.name == name),
+            None,
         )
-        return _document(office_id, run_id, entity) if entity is not None else None
 
     def list(self, office_id: str, run_id: str, loket_journal_run_id: str) -> list[AuditDocument]:
+        """The journal run's documents: the index rows of the old layout (``AuditDocuments``,
+        written until issue 18), then every blob of the journal run's folder that no row
+        indexes (the layout since: the blobs and their metadata are the index). Read in the
+        order they were kept: a name a journal run already has, with other bytes, is listed as
+        its variant ``{stem}-{sha256[:12]}{ext}`` (as the old index named it); the same bytes
+        again are not listed twice."""
         prefix = f"{_key(loket_journal_run_id)}|"
         entities = self._table.query_entities(
             "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
@@ -334,6 +319,23 @@ class AuditStore:
             },
         )
         found = [_document(office_id, run_id, e) for e in entities]
+        indexed = {(d.blob, d.offset) for d in found}
+        seen = {d.name: {d.sha256} for d in found}
+        folder = _folder(office_id, run_id, loket_journal_run_id)
+        blobs = sorted(
+            self._container().list_blobs(name_starts_with=f"{folder}/", include=["metadata"]),
+            key=lambda b: (b.creation_time or b.last_modified or _EPOCH, b.name),
+        )
+        for blob in blobs:
+            for d in _members(office_id, run_id, loket_journal_run_id, blob, self._retention):
+                if (d.blob, d.offset) in indexed:
+                    continue
+                if d.name in seen and d.sha256 not in seen[d.name]:
+                    d = replace(d, name=_variant(d.name, d.sha256))
+                if d.sha256 in seen.get(d.name, set()):
+                    continue  # the same bytes under this name already
+                seen.setdefault(d.name, set()).add(d.sha256)
+                found.append(d)
         order = {n: i for i, n in enumerate(DOCUMENT_ORDER)}
         return sorted(found, key=lambda d: (order.get(d.name, len(order)), d.name))
 
@@ -401,6 +403,7 @@ def _is_variant_of(candidate: str, name: str) -> bool:
     return len(middle) == 12 and all(c in "0123456789abcdef" for c in middle)
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 DOCUMENT_ORDER: Final = (LOKET_RUN, LOKET_LINES, ENTRY, AFAS_REQUEST, FINDINGS, AFAS_RESPONSE)
 
 
@@ -446,6 +449,60 @@ def _row(d: AuditDocument) -> dict[str, Any]:
 def _key(loket_journal_run_id: str) -> str:
     """A Loket journal run id in a key or blob folder (escaped: it comes from outside)."""
     return check_key(key_part(loket_journal_run_id))
+
+
+def _members(
+    office_id: str, run_id: str, loket_journal_run_id: str, blob: Any, retention: timedelta
+) -> list[AuditDocument]:
+    """The documents one blob holds, from its metadata."""
+    meta = blob.metadata or {}
+    created = when(meta.get("created")) or blob.creation_time or blob.last_modified
+    retain = created + retention if created is not None else None
+    base = blob.name.rsplit("/", 1)[-1]
+    common = {
+        "office_id": office_id,
+        "run_id": run_id,
+        "loket_journal_run_id": loket_journal_run_id,
+        "client_id": unquote(meta.get("client", "")),
+        "blob": blob.name,
+        "created_at": created,
+        "retain_until": retain,
+    }
+    if not base.startswith(BUNDLE_PREFIX):
+        content_type = blob.content_settings.content_type or JSON_TYPE
+        return [
+            AuditDocument(
+                name=base,
+                size=int(blob.size),
+                sha256=meta.get("sha256", ""),
+                content_type=content_type,
+                **common,
+            )
+        ]
+    members: list[AuditDocument] = []
+    for member in filter(None, meta.get("members", "").split(";")):
+        name, offset, size, *rest = member.split(":", 4)
+        members.append(
+            AuditDocument(
+                name=name,
+                size=int(size),
+                sha256=rest[0] if rest else "",
+                content_type=rest[1] if len(rest) > 1 else JSON_TYPE,
+                offset=int(offset),
+                **common,
+            )
+        )
+    return members
+
+
+def _same_name(listed: str, name: str) -> bool:
+    return listed == name or (
+        listed.startswith(name.rpartition(".")[0] + "-") and _is_variant_of(listed, name)
+    )
+
+
+def _folder(office_id: str, run_id: str, loket_journal_run_id: str) -> str:
+    return f"{check_key(office_id)}/{check_key(run_id)}/{_key(loket_journal_run_id)}"
 
 
 def _partition(office_id: str, run_id: str) -> str:

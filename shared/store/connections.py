@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -109,6 +110,13 @@ class ConnectionRepository:
     def __init__(self, storage: Storage, box: SecretBox) -> None:
         self._storage = storage
         self._box = box
+        # Called with the key of every connection this repository writes or deletes (the
+        # worker's ConnectionCache forgets it).
+        self.on_change: list[Callable[[ConnectionKey], None]] = []
+
+    def _changed(self, key: ConnectionKey) -> None:
+        for listener in self.on_change:
+            listener(key)
 
     @property
     def _table(self) -> TableClient:
@@ -171,6 +179,7 @@ class ConnectionRepository:
             **self._secret_fields(key, secrets),
         }
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        self._changed(key)
         self._register_office(key.office_id, now)
         connection = self.get(key)
         assert connection is not None
@@ -189,13 +198,18 @@ class ConnectionRepository:
         if "details" in changes:
             changes["details"] = json.dumps(changes["details"], ensure_ascii=False)
         entity.update(changes)
-        return update_if_unchanged(self._table, entity, etag or connection.etag)
+        try:
+            return update_if_unchanged(self._table, entity, etag or connection.etag)
+        finally:
+            self._changed(key)
 
     def delete(self, key: ConnectionKey) -> bool:
         try:
             self._table.delete_entity(check_key(key.office_id), key.row_key)
         except ResourceNotFoundError:
             return False
+        finally:
+            self._changed(key)
         return True
 
     # -- offices --------------------------------------------------------------------------

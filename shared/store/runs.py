@@ -56,6 +56,7 @@ from shared.store.tables import (
 TABLE: Final = "Runs"
 # Table Storage drops None on merge, so a released lease is a moment long past.
 NO_LEASE: Final = datetime(1970, 1, 1, tzinfo=UTC)
+FIXED_RUNS_KEPT: Final = 1_000  # runs get_fixed keeps in memory per process
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ class RunRepository:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._index_keys: dict[tuple[str, str], str] = {}  # (office, run) -> ix| row key
+        self._fixed: dict[tuple[str, str], Run] = {}  # (office, run) -> as first read (get_fixed)
 
     @property
     def _table(self) -> TableClient:
@@ -316,6 +318,22 @@ class RunRepository:
             self._index_keys[key] = index_key  # a run's index key never changes
         entity = get_or_none(self._table, office_id, index_key)
         return _run(entity) if entity is not None else None
+
+    def get_fixed(self, office_id: str, run_id: str) -> Run | None:
+        """The run for what never changes once it is created (type, client, the rerun's window,
+        created at/by): read once per process, then from memory (a sync job needs only these;
+        jobs of one run share the read). Its counters, status and ETag are as they were at that
+        read: anything that counts reads :meth:`get`."""
+        key = (office_id, run_id)
+        found = self._fixed.get(key)
+        if found is not None:
+            return found
+        run = self.get(office_id, run_id)
+        if run is not None:
+            if len(self._fixed) >= FIXED_RUNS_KEPT:
+                self._fixed.clear()  # a worker sees few runs; start over rather than grow
+            self._fixed[key] = run
+        return run
 
     def mark_planned(self, run: Run) -> Run:
         status = RunStatus.RUNNING

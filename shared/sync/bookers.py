@@ -2,7 +2,9 @@
 one small interface the worker uses: build the entry, pre-check it, book it exactly once.
 
 Facts for the pre-check are read once per job (a job books all ready runs of one client into
-one administration) and cached on the target.
+one administration) and cached on the target. Profit's journals are not among them: the post
+itself is the check (AFAS refuses an unknown or blocked journal), and the journals are read
+only to explain such a refusal (:func:`journal_on_refusal`, ``explain_refusal``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar, cast
 
+from shared.afas.errors import AfasError
 from shared.afas.models import SbBooking
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient, SbEndpointNotGranted
@@ -31,6 +34,7 @@ from shared.journal.precheck import (
     PeriodFact,
     ProfitFacts,
     SbFacts,
+    journal_findings,
     precheck_profit,
     precheck_sb,
 )
@@ -99,6 +103,25 @@ class AfasBooker(Protocol[EntryT]):
         ...
 
     def check(self) -> list[tuple[str, str]]: ...  # configuration problems: (field, Dutch text)
+
+    def explain_refusal(self, detail: str) -> list[Finding]:
+        """Findings that say in our own words why AFAS refused a post (``detail``: AFAS's
+        message), read from AFAS only now; [] when there is nothing to add to AFAS's message."""
+        ...
+
+
+def journal_on_refusal(detail: str) -> bool:
+    """Whether a refused Profit post may be about its journal (dagboek): then the journals are
+    read to say which one and why (:meth:`ProfitBooker.explain_refusal`).
+
+    ASSUMPTION [I]: Profit names the journal in its refusal as it names other fields, "De
+    ingevulde waarde bij 'Dagboek' bestaat niet." for an unknown one (by analogy with the
+    documented "De ingevulde waarde bij 'Rekeningnummer' bestaat niet"), "Dagboek '81' is
+    geblokkeerd." for a blocked one; the English UI says "journal". So any refusal that
+    mentions the word is taken as one: a false match costs one read of the journals, and a
+    journal that turns out fine adds nothing to AFAS's own message."""
+    lowered = detail.lower()
+    return "dagboek" in lowered or "journal" in lowered
 
 
 # What the factory (``administrations.booker_of``) answers: a Profit or an SB booker. The entry
@@ -265,8 +288,6 @@ class ProfitBooker:
 
     def _read_facts(self, years: tuple[int, ...]) -> ProfitFacts:
         adm = self.target.administration
-        journals = {j.code: j for j in self.client.list_journals(adm)}
-        journal = journals.get(self.target.journal)
 
         def load_chart() -> dict[str, AccountFact]:
             return {
@@ -290,8 +311,10 @@ class ProfitBooker:
                 periods[(p.year, p.period)] = PeriodFact(p.start, p.end, p.blocked)
         return ProfitFacts(
             administration=adm,
-            journal_exists=journal is not None,
-            journal_blocked=bool(journal and journal.blocked),
+            # Not read before the post (one AFAS call per job less): AFAS refuses an unknown or
+            # blocked journal, and :meth:`explain_refusal` reads the journals to say so.
+            journal_exists=True,
+            journal_blocked=False,
             accounts=accounts,
             periods=periods,
             allocations=None,  # read only for an entry with allocation codes (precheck)
@@ -350,6 +373,24 @@ class ProfitBooker:
     def look_up(self, row: Booking) -> str | None:
         found = self.client.find_entry(ledger_administration(row), row.reference)
         return None if found is None else str(found)
+
+    def explain_refusal(self, detail: str) -> list[Finding]:
+        """A refusal about the journal: read the administration's journals (only now, never
+        before a post) and say in the pre-check's words which journal is unknown or blocked.
+        A failed read adds nothing: AFAS's own message and its hint still stand."""
+        if not journal_on_refusal(detail):
+            return []
+        try:
+            journals = {j.code: j for j in self.client.list_journals(self.target.administration)}
+        except AfasError:
+            return []
+        journal = journals.get(self.target.journal)
+        return journal_findings(
+            self.target.journal,
+            f"administratie {self.target.administration} ({self.environment})",
+            exists=journal is not None,
+            blocked=bool(journal and journal.blocked),
+        )
 
     def check(self) -> list[tuple[str, str]]:
         """Configuration problems (field, Dutch text): the administration and journal exist."""
@@ -474,6 +515,9 @@ class SbBooker:
 
     def look_up(self, row: Booking) -> str | None:
         raise NotImplementedError("SB settles an unknown outcome by replaying the post")
+
+    def explain_refusal(self, detail: str) -> list[Finding]:
+        return []  # SB has no journals; its refusal and hint say it all
 
     def check(self) -> list[tuple[str, str]]:
         """Configuration problems (field, Dutch text): the administration exists. A 403 here is

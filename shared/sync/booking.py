@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Final, Generic
 
 from shared.afas.errors import (
@@ -207,9 +208,9 @@ class _Attempt(Generic[EntryT]):
     look_up_only: bool = False
     posts: int = 0
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        return wire_fingerprint(self.draft.entry)
+        return wire_fingerprint(self.draft.entry)  # the draft is fixed for the attempt
 
     def run(self, approved: str | None, known: Booking | Unread | None) -> tuple[Booked, Booking]:
         row = (
@@ -229,6 +230,18 @@ class _Attempt(Generic[EntryT]):
                 raise NotBooked(self.run_id)  # nothing outstanding to settle
             if step is Step.POST:
                 self._not_elsewhere()
+            if row is None:
+                # No row yet: claim and record the post in one insert (ledger.first_post).
+                try:
+                    row, moment, reference = self._insert_posted(approved)
+                except ConcurrencyConflict:
+                    row = self.bookings.get(self.target.key, self.run_id)  # decide anew
+                    continue
+                try:
+                    return self._send_recorded(row, moment, reference)
+                except _Again as again:
+                    row = again.row
+                    continue
             try:
                 row = self._claim(row)
             except ConcurrencyConflict:
@@ -264,6 +277,25 @@ class _Attempt(Generic[EntryT]):
         if row is None:
             return self.bookings.insert(ledger.first_claim(self.target.key, self.run_id, claim))
         return self.bookings.save(ledger.transition(row, claim))
+
+    def _insert_posted(self, approved: str | None) -> tuple[Booking, datetime, str]:
+        """The first claim and its post in one conditional insert (nothing is written when the
+        entry is not the approved one); :class:`ConcurrencyConflict` when a row exists."""
+        if approved is not None and self.fingerprint != approved:
+            raise NotApproved(self.fingerprint)
+        reference = self.target.reference(self.draft, self.run_id, 0)
+        moment = self.clock()
+        claim = ledger.Claim(self.holder, moment + self.policy.lease, moment)
+        post = ledger.Post(
+            now=moment,
+            administration=self.target.administration,
+            journal=self.target.journal,
+            reference=reference,
+            fingerprint=self.fingerprint,
+            quiet=self.target.quiet,
+        )
+        row = self.bookings.insert(ledger.first_post(self.target.key, self.run_id, claim, post))
+        return row, moment, reference
 
     def _settle_and_post(self, row: Booking, approved: str | None) -> tuple[Booked, Booking]:
         proven_absent_at: datetime | None = None
@@ -306,6 +338,12 @@ class _Attempt(Generic[EntryT]):
                 ),
             )
         )
+        return self._send_recorded(row, moment, reference)
+
+    def _send_recorded(
+        self, row: Booking, moment: datetime, reference: str
+    ) -> tuple[Booked, Booking]:
+        """Send the post the ledger recorded at ``moment``."""
         if self.clock() - moment > MAX_RECORD_DELAY:
             # The quiet period counts from the recorded moment; a post sent much later than
             # that would shorten it. Not sent: the ledger says so, and the next attempt posts.

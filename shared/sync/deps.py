@@ -58,6 +58,9 @@ class WorkerDeps(ReviewDeps):
 
     # Send the job again, visible after the given delay (seconds); None: plain queue retries.
     defer: Callable[[SyncJob, float], None] | None = None
+    # Forget the office's connections kept in this process (ConnectionCache); True when some
+    # were kept. None: nothing is kept.
+    forget_connections: Callable[[str], bool] | None = None
 
 
 @dataclass

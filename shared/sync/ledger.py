@@ -258,6 +258,13 @@ def first_claim(target: str, loket_journal_run_id: str, claim: Claim) -> Booking
     )
 
 
+def first_post(target: str, loket_journal_run_id: str, claim: Claim, post: Post) -> Booking:
+    """The row a first claim that posts at once inserts: ``Claim`` then ``Post`` of the
+    ``None`` line of :data:`TRANSITIONS`, recorded in one write (no row yet, so nothing can be
+    outstanding, and the post is recorded before it is sent, as every post is)."""
+    return transition(first_claim(target, loket_journal_run_id, claim), post)
+
+
 def transition(row: Booking, event: Event) -> Booking:
     """The row after ``event``. Raises :class:`IllegalTransition` for an event its state (or the
     lease, look-up and quiet rules) does not allow."""

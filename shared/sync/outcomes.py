@@ -249,7 +249,10 @@ def report_refused(
     if deps.audit is not None:
         record_answer(deps.audit, deps.clock, scope, outcome="refused", error=error.detail)
     refusal = Finding("afas-refused", Severity.ERROR, texts.afas_refused(error.detail), error.hint)
-    record.failed([*warnings, refusal])
+    # The journal is not checked before a post: a refusal about it is explained now, in the
+    # pre-check's words (which journal, and what to do).
+    explained = record.target.explain_refusal(error.detail)
+    record.failed([*warnings, refusal, *explained])
 
 
 def report_needs_attention(

@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import timedelta
 
 from shared import telemetry
-from shared.afas.errors import Disposition
+from shared.afas.errors import AfasError, Disposition
 from shared.failures import BUSY, Failure, classify
 from shared.runs.model import JobOutcome, RunStatus, RunType
 from shared.store.run_details import JournalRunOutcome, Level, RunMessage
@@ -69,7 +69,9 @@ def process(deps: WorkerDeps, job: SyncJob, *, dequeue_count: int, message_id: s
 
 def _process(deps: WorkerDeps, job: SyncJob, dequeue_count: int, holder: str) -> None:
     stored = deps.runs.get_job(job.office_id, job.run_id, job.client_id)
-    run = deps.runs.get(job.office_id, job.run_id)
+    # Only what never changes is used of the run here (its type and window); its counts are
+    # read when the job finishes (RunRepository.finish_job).
+    run = deps.runs.get_fixed(job.office_id, job.run_id)
     if stored is None or run is None:
         log.error("sync job %s/%s has no job row; dropping it", job.run_id, job.client_id)
         return
@@ -245,6 +247,17 @@ def _sync_client(deps: WorkerDeps, job: SyncJob, run: Run, *, first: bool = Fals
         if failure.transient or failure.disposition is Disposition.RETRY_LATER:
             defer = failure.retry_after if failure.defer else None
             raise RetryLater(_english(exc), failure.dutch, defer=defer) from exc
+        if (
+            failure.disposition is Disposition.RECONSENT
+            and first
+            and isinstance(exc, AfasError)
+            and deps.forget_connections is not None
+            and deps.forget_connections(job.office_id)
+        ):
+            # The connection may have come from this process's memory (up to 60 s old): a
+            # token replaced meanwhile in another instance must not fail the job. Once more,
+            # read fresh; a refusal then is the connection's own.
+            raise RetryLater(_english(exc), failure.dutch, defer=1.0) from exc
         if failure.disposition is Disposition.RECONSENT and deps.notifier is not None:
             deps.notifier.check_connections(job.office_id)
         return _job_failure(deps, job, failure)

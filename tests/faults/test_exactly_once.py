@@ -301,11 +301,13 @@ def test_two_clients_on_one_administration_never_take_over_each_others_live_clai
 
 
 def test_a_plain_500_on_a_profit_read_is_retried_not_a_failed_job(fault_azurite: Azurite) -> None:
-    """Was: a plain HTTP 500 on a GetConnector (here the journals, read before every booking)
+    """Was: a plain HTTP 500 on a GetConnector (here the periods, read before every booking)
     ended the whole job as failed; with one such answer in eleven a client could miss every
     nightly. Reads are safe to repeat: retried within the policy, the run is booked."""
     with fault_world(fault_azurite, seed=157, clients=PROFIT_ONLY) as world:
-        world.afas.inject(Fault(FaultKind.STATUS, "Profit_Journals", method="GET", status=500))
+        world.afas.inject(
+            Fault(FaultKind.STATUS, "Profit_periods_per_administration", method="GET", status=500)
+        )
         run_id = world.nightly()
         world.drain()
         run = world.admin.runs.get(world.office, run_id)

@@ -7,10 +7,15 @@ import json
 import threading
 
 from devtools.azurite import Azurite
+from devtools.sandbox.afas import PROFIT_TOKEN, token_data
+from shared.api.handlers import afas_connections
 from shared.runs.model import JobStatus
+from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.store.run_details import JournalRunOutcome
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.worker import RetryLater, start_job
+from tests.support.afas_fixtures import call
+from tests.support.api import admin_headers
 from tests.support.fault_catalogue import Rendezvous
 from tests.support.fault_world import Delivery, Timeouts, fault_world
 from tests.support.localhost import wait_until
@@ -233,4 +238,64 @@ def test_a_run_booked_by_a_job_that_died_before_reporting_it_is_still_reported_b
             if r.status is JournalRunOutcome.IMPORTED
         }
         assert imported == {"4711"}
+        world.assert_invariant()
+
+
+def test_a_post_refused_for_a_journal_blocked_after_setup_still_says_which_journal_in_dutch(
+    fault_azurite: Azurite,
+) -> None:
+    """Issue 18: the journals are no longer read before every post (one AFAS call per job);
+    AFAS's refusal is the check. A journal blocked in AFAS after the client was set up still
+    fails the run with the pre-check's Dutch words (which journal, what to do), read from AFAS
+    only to explain the refusal, and nothing is booked."""
+    with fault_world(fault_azurite, seed=21, clients=PROFIT_ONLY) as world:
+        world.afas.profit().administrations[1].journals["80"].blocked = True
+        read_at_setup = world.afas.count("Profit_Journals")
+        run_id = world.nightly()
+        world.drain()
+        records = world.admin.run_details.records(world.office, run_id)
+        failed = [r for r in records if r.status is JournalRunOutcome.FAILED]
+        assert failed and JournalRunOutcome.IMPORTED not in {r.status for r in records}
+        messages = world.admin.run_details.messages(world.office, run_id)
+        explained = [m for m in messages if m.code.startswith("journal-blocked")]
+        assert explained, [(m.code, m.text) for m in messages]
+        assert "Dagboek 80 is geblokkeerd" in explained[0].text
+        assert "Deblokkeer het dagboek" in explained[0].hint
+        refused = [m for m in messages if m.code.startswith("afas-refused")]
+        assert refused and "dagboekcode" in refused[0].hint
+        # Read only to explain the refusal, once per refused post.
+        assert world.afas.count("Profit_Journals") - read_at_setup == len(failed)
+        assert world.afas.profit_entries() == []
+        world.assert_invariant()
+
+
+def test_a_profit_token_replaced_on_another_instance_does_not_fail_a_job_using_the_kept_one(
+    fault_azurite: Azurite,
+) -> None:
+    """Issue 18: a worker keeps Profit connections 60 s (ConnectionCache). The office replaced
+    its token on another instance and revoked the old one in AFAS; this worker's next job still
+    sends the kept token, and AFAS refuses it. That is not the office's doing: the job comes
+    back once with the connection read fresh, and books."""
+    with fault_world(fault_azurite, seed=22, clients=PROFIT_ONLY) as world:
+        run_id = world.nightly(send=False)
+        (body,) = world.admin.outbox
+        cache = world.process(0).profit_connection_cache
+        key = ConnectionKey(world.office, ConnectionKind.AFAS_PROFIT, "12345")
+        assert cache.read_secrets(key) is not None  # kept by an earlier job of this worker
+        replaced = world.afas.profit().add_token(token_data("replaced"))
+        answer = call(  # on another instance: this worker's cache does not hear of it
+            world.admin,
+            afas_connections.PROFIT_CONNECT,
+            headers=admin_headers(world.office),
+            route={"environment": "O12345AA"},
+            body=json.dumps({"token": replaced, "active": True}).encode(),
+        )
+        assert answer.status in (200, 201), answer.body
+        world.afas.profit().revoke(PROFIT_TOKEN)
+        world.admin.outbox.clear()
+        assert world.deliver_now(body, dequeue_count=1, message_id="m") is None  # deferred
+        world.drain()
+        run = world.admin.runs.get(world.office, run_id)
+        assert run is not None and (run.imported, run.jobs_failed) == (1, 0), run
+        assert len(world.afas.profit_entries()) == 1
         world.assert_invariant()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -167,11 +168,10 @@ def test_exports_read_the_newest_version_of_a_document(
     assert store.read_latest(office, run, journal, audit_copies.AFAS_REQUEST) is None
 
 
-def test_a_prepared_journal_run_is_one_bundle_blob_and_one_index_transaction(
+def test_a_prepared_journal_run_is_one_bundle_blob_and_nothing_else(
     services: Services, unique: Callable[[str], str]
 ) -> None:
-    """The prepared documents of a journal run cost two round trips (one upload, one index
-    transaction), no read first; each reads back as its own document; a redelivery with the
+    """The prepared documents of a journal run cost one round trip (one upload), no read first; each reads back as its own document; a redelivery with the
     same bytes adds nothing, with other bytes keeps the first and a variant next to it."""
     from shared.store.storage import Storage
 
@@ -204,7 +204,7 @@ def test_a_prepared_journal_run_is_one_bundle_blob_and_one_index_transaction(
 
     requests.clear()
     first = write(documents)
-    assert requests == ["PUT", "POST"]  # one bundle upload, one index transaction
+    assert requests == ["PUT"]  # one bundle upload; the blob is its own index (issue 18)
     assert len({d.blob for d in first}) == 1
     assert [store.read_named(office, run, journal, n) for n, _, _ in documents] == [
         data for _, data, _ in documents
@@ -223,3 +223,58 @@ def test_a_prepared_journal_run_is_one_bundle_blob_and_one_index_transaction(
         names[:3] == [audit_copies.LOKET_LINES, audit_copies.ENTRY, audit_copies.AFAS_REQUEST]
         and len(names) == 4
     )
+
+
+def test_an_audit_copy_kept_in_the_old_layout_reads_with_the_new_one(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    """Issue 18: the blobs are their own index now; documents kept before (a blob plus an
+    ``AuditDocuments`` row) still list and read, without a migration, beside new ones, and a
+    name kept again with other bytes is still listed as its variant."""
+    office, run, journal = unique("office"), unique("run"), unique("jr")
+    store = services.audit
+    folder = f"{office}/{run}/{journal}"
+    old_entry = b'{"lines": ["old"]}'
+    services.storage.blob_service().get_blob_client("audit", f"{folder}/entry.json").upload_blob(
+        old_entry
+    )
+    services.storage.table(
+        audit_copies.TABLE
+    ).create_entity(  # the row the old layout wrote with it
+        {
+            "PartitionKey": f"{office}|{run}",
+            "RowKey": f"{journal}|entry.json",
+            "name": audit_copies.ENTRY,
+            "loket_journal_run_id": journal,
+            "client_id": "4711",
+            "blob": f"{folder}/entry.json",
+            "size": len(old_entry),
+            "sha256": hashlib.sha256(old_entry).hexdigest(),
+            "content_type": audit_copies.JSON_TYPE,
+            "created_at": NOW,
+            "retain_until": NOW + timedelta(days=7 * 365),
+        }
+    )
+    store.write_many(
+        office_id=office,
+        run_id=run,
+        loket_journal_run_id=journal,
+        client_id="klant-ë 4711",
+        documents=[
+            (audit_copies.LOKET_LINES, b'{"count": 0}', audit_copies.JSON_TYPE),
+            (audit_copies.ENTRY, b'{"lines": ["new"]}', audit_copies.JSON_TYPE),
+        ],
+        now=NOW + timedelta(minutes=1),
+    )
+    listed = store.list(office, run, journal)
+    assert [d.name for d in listed][:2] == [audit_copies.LOKET_LINES, audit_copies.ENTRY] and len(
+        listed
+    ) == 3
+    assert listed[2].name.startswith("entry-") and listed[2].client_id == "klant-ë 4711"
+    assert (
+        store.read_named(office, run, journal, audit_copies.ENTRY) == old_entry
+    )  # the first stays
+    assert store.read_latest(office, run, journal, audit_copies.ENTRY) == b'{"lines": ["new"]}'
+    kept_at = NOW + timedelta(minutes=1)
+    assert listed[0].created_at == kept_at and listed[0].retain_until is not None
+    assert listed[0].retain_until - kept_at >= timedelta(days=7 * 365)

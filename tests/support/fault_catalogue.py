@@ -89,7 +89,7 @@ LOKET_ROUTE = {"list": "journal_runs", "read": "journal_run_results", "mark": "p
 TARGET_CLIENT = ("4711", "Korenschoof maandloners")  # Loket faults hit this client's calls
 # (Profit path, SB path) of the step's first AFAS call; the pre-check's facts are read first.
 AFAS_PATHS = {
-    "precheck": ("connectors/Profit_Journals", "api/ledgeraccounts"),
+    "precheck": ("connectors/Profit_periods_per_administration", "api/ledgeraccounts"),
     "post": ("connectors/FiEntries", "api/payrolljournalentry"),
 }
 HOST_KILL_STEPS = ("post", "mark")

@@ -207,6 +207,12 @@ class CheckpointedLedger(BookingLedger):
             self._checkpoint("posting")
         return saved
 
+    def insert(self, row: Booking) -> Booking:
+        inserted = super().insert(row)  # a first claim that posts at once (ledger.first_post)
+        if inserted.state is BookingState.POSTED:
+            self._checkpoint("posting")
+        return inserted
+
 
 class WorkerProcess(Services):
     """One Functions worker process (see the module docstring)."""
@@ -334,7 +340,7 @@ class FaultWorld:
     admin: PlannerServices
     office: str
     timeouts: Timeouts
-    concurrency: int = 3  # host.json batchSize 4 + newBatchThreshold 2 is 6; 3 jobs here
+    concurrency: int = 3  # host.json batchSize 8 + newBatchThreshold 4 is 12; 3 jobs here
     retry_delay: float = 0.1  # host.json visibilityTimeout, scaled like the client timeouts
     kill_lease: float = 0.2  # how long a dead worker's message stays invisible
     duplicate: bool = False  # send every planned message twice (a replayed planner chunk)

@@ -190,6 +190,15 @@ class SecurityWorld:
                 rows[(table, entity["PartitionKey"], entity["RowKey"])] = str(
                     entity.metadata["etag"]
                 )
+        # The audit copy's blobs are their own index since issue 18 (no AuditDocuments row).
+        from azure.core.exceptions import ResourceNotFoundError
+
+        container = storage.blob_service().get_container_client("audit")
+        try:
+            for blob in container.list_blobs(name_starts_with=f"{office_id}/"):
+                rows[("audit", blob.name, "")] = str(blob.etag)
+        except ResourceNotFoundError:
+            pass  # nothing kept yet
         return rows
 
 

@@ -527,7 +527,8 @@ class GatedBookings:
         return self.store.get(target, loket_journal_run_id)
 
     def insert(self, row: Booking) -> Booking:
-        self.world.gate("insert")
+        # A first claim that records its post at once (ledger.first_post) records a post.
+        self.world.gate("save post" if row.posts else "insert")
         return self.store.insert(row)
 
     def save(self, row: Booking) -> Booking:
@@ -1088,7 +1089,8 @@ def test_an_approval_of_an_entry_that_changed_since_never_sends_it(
     world = machine()
     with pytest.raises(NotApproved):
         book(world, approved=STALE)
-    assert world.afas.requests == [] and ledger_row(world).state is State.CLAIMED
+    # A first post claims and records in one insert (ledger.first_post): nothing is written.
+    assert world.afas.requests == [] and world.row(world.runs[0]) is None
     with pytest.raises(BookingUnsettled):
         book(world, Go(PostFault.LATE))  # the approved entry went out; no answer
     world.move_clock(PAST_EVERYTHING)
@@ -1194,7 +1196,7 @@ def test_a_slow_ledger_write_of_a_post_does_not_shorten_the_quiet_period() -> No
     world = ProfitBooking()
     world.deliveries(third="none", review=False, land_late=False)
     world.deliver(pick=0)
-    step_until(world, "save post")  # get, the run's index, claim; the post's moment: T0
+    step_until(world, "save post")  # get, the run's index; claim + post's moment: T0
     assert parked_at(world) == [(1, "save post")]
     world.move_clock(QUIET)  # the write is slow (the model's rules never do this)
     while world.parked():
