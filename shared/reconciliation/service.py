@@ -32,6 +32,7 @@ from shared.afas.profit import ProfitClient
 from shared.afas.reconcile_sb import SbYearReader
 from shared.afas.sb import SbClient, SbEndpointNotGranted
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
+from shared.clock import to_amsterdam
 from shared.journal.models import JournalRun, JournalRunStatus, PeriodType
 from shared.journal.periods import ledger_period
 from shared.loket.client import LoketClient
@@ -41,7 +42,7 @@ from shared.store.audit import AuditStore
 from shared.store.bookings import BookingLedger
 from shared.store.clients import ClientRepository
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, RunDetailRepository
-from shared.store.runs import RunRepository
+from shared.store.runs import RunRepository, RunType
 from shared.sync.ledger import Booking
 from shared.sync.targets import target_key
 
@@ -249,7 +250,7 @@ def _loket_side(
     totals = _audit_totals(deps.audit, office_id, run_id, journal_run.id) if run_id else None
     if totals is None:
         totals = _loket_totals(loket, config, journal_run.id)
-    why, todo = _why_not(journal_run, booking, run_id, record, config)
+    why, todo = _why_not(journal_run, booking, _run_name(deps, office_id, run_id), record, config)
     return LoketRun(
         journal_run.id,
         journal_run.sequence_number,
@@ -310,58 +311,70 @@ def _loket_totals(loket: LoketClient, config: ClientConfig, run_id: str) -> Tota
     )
 
 
+def _run_name(deps: ReconciliationDeps, office_id: str, run_id: str) -> str:
+    """The run as the portal names it ("de nachtelijke run van 05-12-2026"), never its id."""
+    run = deps.runs.get(office_id, run_id) if run_id else None
+    if run is None:
+        return "de laatste run" if run_id else ""
+    when = to_amsterdam(run.created_at)
+    if run.type is RunType.RERUN:
+        return f"de rerun van {when:%d-%m-%Y %H:%M}"
+    return f"de nachtelijke run van {run.business_date or when.date():%d-%m-%Y}"
+
+
 def _why_not(
     journal_run: JournalRun,
     booking: Booking | None,
-    run_id: str | None,
+    run_name: str,
     record: JournalRunRecord | None,
     config: ClientConfig,
 ) -> tuple[str, str]:
     """Why a journalled run was never booked, from the run history (Dutch), and what to do."""
-    if record is not None and run_id:
+    if record is not None and run_name:
         note = f" {record.note.rstrip('.')}." if record.note else ""
         status = record.status
         if status is JournalRunOutcome.FAILED:
             return (
-                f"Reden: mislukt in run {run_id}.{note}",
-                "Los de melding in die run op (Runs › de run › de loonrun) en start een nieuwe "
-                "run voor deze periode (Runs › Opnieuw importeren).",
+                f"Reden: mislukt in {run_name}.{note}",
+                "Los de melding in die run op (Runs overzicht › de run › de loonrun) en start een "
+                "rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
             )
         if status is JournalRunOutcome.AWAITING_APPROVAL:
             return (
-                f"Reden: de journaalpost wacht sinds run {run_id} op goedkeuring.",
+                f"Reden: de journaalpost wacht sinds {run_name} op goedkeuring.",
                 "Keur de journaalpost goed of af onder Goedkeuren.",
             )
         if status is JournalRunOutcome.REJECTED:
             return (
-                f"Reden: in run {run_id} afgewezen onder Goedkeuren; nooit verzonden.{note}",
+                f"Reden: in {run_name} afgewezen onder Goedkeuren; nooit verzonden.{note}",
                 "Was de afwijzing terecht, boek dan een gecorrigeerde loonrun; anders start een "
-                "nieuwe run voor deze periode.",
+                "rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
             )
         return (
-            f"Reden: in run {run_id} overgeslagen ({status.dutch.lower()}).{note}",
-            "Bekijk de meldingen van die run en start zo nodig een nieuwe run voor deze periode.",
+            f"Reden: in {run_name} overgeslagen ({status.dutch.lower()}).{note}",
+            "Bekijk de meldingen van die run en start zo nodig een rerun voor deze periode.",
         )
     if booking is not None and booking.state.value in ("refused", "partial", "unknown"):
         return (
             f"Reden: AFAS heeft de laatste poging niet geboekt ({booking.error or booking.state}).",
-            "Bekijk de run van die poging en start een nieuwe run voor deze periode.",
+            "Bekijk de run van die poging en start een rerun voor deze periode (Runs overzicht › "
+            "Rerun uitvoeren).",
         )
     if not config.include_in_sync:
         return (
             "Reden: de client doet niet mee aan de nachtelijke import.",
-            "Zet 'Meenemen in de nachtelijke import' aan of start een run voor deze periode.",
+            "Zet 'Meenemen in de nachtelijke import' aan of start een rerun voor deze periode.",
         )
     if journal_run.status is JournalRunStatus.EXPORTED:
         return (
             "Reden: Loonbrug heeft deze loonrun nooit opgehaald; in Loket staat hij op "
             f"'{journal_run.status.dutch}' (met een andere koppeling of de hand geëxporteerd?).",
             "Controleer of de journaalpost op een andere manier in AFAS is gekomen; zo niet, "
-            "start een run voor deze periode (Runs › Opnieuw importeren).",
+            "start een rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
         )
     return (
         "Reden: Loonbrug heeft deze loonrun nog niet verwerkt; in Loket staat hij op "
         f"'{journal_run.status.dutch}'.",
-        "De volgende nachtelijke import neemt hem mee; wilt u niet wachten, start dan een run "
-        "voor deze periode.",
+        "De volgende nachtelijke import neemt hem mee; wilt u niet wachten, start dan een "
+        "rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
     )
