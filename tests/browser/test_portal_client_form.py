@@ -207,9 +207,9 @@ def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_re
     page = open_page()
     sign_in_as(page, office)
     page.goto(world.portal + "#/koppelingen/afas-sb/nieuw")
-    name = page.get_by_label("Omgevingsnaam AFAS SB+")
+    name = page.get_by_label("Omgevingsnaam AFAS SB")
     name.fill("enyoii")
-    page.get_by_role("button", name="Log in bij AFAS SB+").click()
+    page.get_by_role("button", name="Log in bij AFAS SB").click()
     field = page.locator(".field", has=name)
     expect(field.locator(".field-error")).to_contain_text("AFAS SB kent omgeving enyoii niet")
     expect(name).to_have_attribute("aria-invalid", "true")
@@ -225,17 +225,17 @@ def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_re
     world.afas.sb_deny_consent = True
     try:
         name.fill("enyoi")
-        page.get_by_role("button", name="Log in bij AFAS SB+").click()
+        page.get_by_role("button", name="Log in bij AFAS SB").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Koppelingen")
-        expect(page.get_by_text("AFAS SB+ heeft geen toestemming gegeven")).to_be_visible()
-        expect(page.get_by_text("U bent terug van AFAS SB+")).to_have_count(0)
+        expect(page.get_by_text("AFAS SB heeft geen toestemming gegeven")).to_be_visible()
+        expect(page.get_by_text("U bent terug van AFAS SB")).to_have_count(0)
         expect(page.locator(".notice.ok")).to_have_count(0)
         expect(page.get_by_role("link", name="Opnieuw koppelen")).to_have_attribute(
             "href", "#/koppelingen/afas-sb/nieuw?omgeving=enyoi"
         )
     finally:
         world.afas.sb_deny_consent = False
-    expect(page.locator("tr", has_text="AFAS SB+")).to_have_count(0)  # nothing connected
+    expect(page.locator("tr", has_text="AFAS SB")).to_have_count(0)  # nothing connected
     assert_accessible(page)
     assert_fits(page)
     shoot(page, "sb-consent-03-geweigerd-admin-1280")
@@ -246,7 +246,7 @@ def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_re
     reader = open_page()
     sign_in_as(reader, office, name="Rob Lezer", admin=False)
     reader.goto(world.portal + "#/koppelingen?afas-sb=geweigerd&omgeving=enyoi")
-    expect(reader.get_by_text("AFAS SB+ heeft geen toestemming gegeven")).to_be_visible()
+    expect(reader.get_by_text("AFAS SB heeft geen toestemming gegeven")).to_be_visible()
     expect(reader.get_by_role("link", name="Opnieuw koppelen")).to_have_count(0)
     assert_accessible(reader)
     assert_fits(reader)

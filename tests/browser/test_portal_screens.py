@@ -123,7 +123,7 @@ def screens(run_id: str, loket_run: str) -> list[tuple[str, str, str]]:
         ("loket-koppeling", "#/koppelingen/loket", "Loket koppeling"),
         ("afas-koppeling-kiezen", "#/koppelingen/afas", "AFAS koppeling toevoegen"),
         ("afas-profit-bewerken", "#/koppelingen/afas-profit/O12345AA", "AFAS Profit koppeling"),
-        ("afas-sb-toevoegen", "#/koppelingen/afas-sb/nieuw", "AFAS SB+ koppeling"),
+        ("afas-sb-toevoegen", "#/koppelingen/afas-sb/nieuw", "AFAS SB koppeling"),
         ("e-mailmeldingen", "#/notifications", "E-mailmeldingen"),
         ("client-configuraties", "#/clients", "Client configuraties"),
         ("client-configuratie-toevoegen", "#/clients/nieuw", "Client configuratie toevoegen"),
