@@ -302,12 +302,14 @@ async function loadAdministrations(ctx, { administration, journal }, state) {
 function profitPicker(ctx, target, { readOnly, isNew }) {
   const controls = profitControls(readOnly);
   const { administration, journal } = controls;
-  /** @type {ProfitState} */
-  const state = {
-    env: "",
+  // What is stored belongs to the stored environment: another environment starts with nothing
+  // chosen (administration 1 there is another administration).
+  const stored = {
+    env: target.type === "afas-profit" ? target.environment ?? "" : "",
     wanted: { administration: target.type === "afas-profit" && target.administration != null ? String(target.administration) : "", journal: target.journal ?? "" },
-    seq: 0,
   };
+  /** @type {ProfitState} */
+  const state = { env: "", wanted: stored.wanted, seq: 0 };
   /** @param {boolean} switched */
   const journals = (switched) => loadJournals(ctx, controls, state, isNew, switched);
   administration.select.addEventListener("change", () => { if (!administration.typedInUse()) journals(true); });
@@ -316,7 +318,8 @@ function profitPicker(ctx, target, { readOnly, isNew }) {
     node: h("div", null, h("div", { class: "grid-2" }, administration.node, journal.node)),
     /** @param {string} environment */
     async load(environment) {
-      if (state.env) state.wanted = { administration: administration.value(), journal: journal.value() };
+      if (state.env === environment) state.wanted = { administration: administration.value(), journal: journal.value() };
+      else state.wanted = environment === stored.env ? stored.wanted : { administration: "", journal: "" };
       state.env = environment;
       if (await loadAdministrations(ctx, controls, state)) await journals(false);
     },
@@ -351,14 +354,17 @@ function sbPicker(ctx, target, readOnly) {
     typedLabel: "Id van de administratie (AFAS SB)", typedHelp: "Het id (uuid) van de administratie in AFAS SB.",
     typed: h("input", { type: "text", spellcheck: "false", autocomplete: "off", placeholder: "701b747b-eea2-5ed1-8518-973e5c670252" }),
   });
-  let wanted = (target.type === "afas-sb" && target.administrationId) || "";
+  const storedEnv = target.type === "afas-sb" ? target.environment ?? "" : "";
+  const stored = (target.type === "afas-sb" && target.administrationId) || "";
+  let wanted = stored;
   let env = "";
   let seq = 0;
   return {
     node: administration.node,
     /** @param {string} environment */
     async load(environment) {
-      if (env) wanted = administration.value();
+      if (env === environment) wanted = administration.value();
+      else wanted = environment === storedEnv ? stored : ""; // another environment: another list
       env = environment;
       const mine = ++seq;
       const current = wanted.toLowerCase();
