@@ -1,5 +1,5 @@
 // @ts-check
-// Runs before the module graph has loaded (a plain async script, no imports): when the page
+// Runs before the module graph has loaded (a plain script in the head, no imports): when the page
 // opens on the Runs overzicht, ask the API for the runs and the connections straight away, so
 // the answers are on their way while main.js, ui.js and runs.js are still being fetched.
 // api.js takes these answers (once, matched on the exact URL, with the same sign-in header) and

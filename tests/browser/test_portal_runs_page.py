@@ -45,6 +45,10 @@ WEIGHT_JS = """
     apiCalls: api.length,
     apiEncoded: sum(api, 'encodedBodySize'),
     firstContentfulPaint: paint ? paint.startTime : null,
+    htmlResponseEnd: Math.round(nav.responseEnd),
+    domInteractive: Math.round(nav.domInteractive),
+    earlyJs: files.filter((e) => e.name.includes('/early.js')).map((e) => Math.round(e.responseEnd)),
+    mainJs: files.filter((e) => e.name.includes('/main.js')).map((e) => Math.round(e.responseEnd)),
     runsRendered: performance.getEntriesByName('loonbrug:runs-rendered')[0].startTime,
     // where the time goes: the runs API call (request to last byte) and when it started
     apiRuns: api.filter((e) => e.name.includes('/api/runs?')).map((e) => ({
