@@ -139,7 +139,8 @@ export function empty(...content) {
  */
 export function problemNotice(error, unplaced) {
   const errors = unplaced ?? error.errors ?? [];
-  return notice(
+  const placed = Boolean(error.errors?.length) && !errors.length; // only "see the fields"
+  const node = notice(
     "error",
     h("p", null, h("strong", null, error.detail || String(error))),
     whatToDo(error.hint),
@@ -147,6 +148,8 @@ export function problemNotice(error, unplaced) {
     error.incident ? h("p", { class: "muted" }, `Incidentnummer: ${error.incident}`) : null,
     retryButton(error),
   );
+  if (placed) node.dataset.fieldsOnly = "true"; // goes when the last field error is edited away
+  return node;
 }
 
 /** "Server niet bereikbaar" (status 0), a timeout or a 5xx: a button that loads the screen
@@ -286,6 +289,8 @@ function clearOnEdit(host, message, control) {
     if (!message.isConnected) return;
     message.remove();
     const stillWrong = host.querySelector(".field-error") !== null; // another error stands here
+    const view = host.closest("main") || document;
+    if (!view.querySelector(".field-error")) view.querySelectorAll("[data-fields-only]").forEach((n) => n.remove());
     for (const node of new Set([control, ...host.querySelectorAll("[aria-invalid]")])) {
       if (!node) continue;
       if (!stillWrong) node.removeAttribute("aria-invalid");

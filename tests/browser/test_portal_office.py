@@ -369,6 +369,7 @@ def test_review_approve_reject_documents_and_notifications(
     expect(page.get_by_label("E-mailadres 2", exact=True)).not_to_have_attribute(
         "aria-invalid", "true"
     )
+    expect(page.get_by_role("alert")).to_have_count(0)  # no field left to see: summary gone too
     page.get_by_role("button", name="Opslaan").click()
     expect(
         page.get_by_text("De instellingen voor e-mailmeldingen zijn opgeslagen.")
