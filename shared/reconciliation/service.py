@@ -32,7 +32,6 @@ from shared.afas.profit import ProfitClient
 from shared.afas.reconcile_sb import SbYearReader
 from shared.afas.sb import SbClient, SbEndpointNotGranted
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
-from shared.clock import to_amsterdam
 from shared.journal.models import JournalRun, JournalRunStatus, PeriodType
 from shared.journal.periods import ledger_period
 from shared.loket.client import LoketClient
@@ -42,7 +41,7 @@ from shared.store.audit import AuditStore
 from shared.store.bookings import BookingLedger
 from shared.store.clients import ClientRepository
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, RunDetailRepository
-from shared.store.runs import RunRepository, RunType
+from shared.store.runs import RunRepository
 from shared.sync.ledger import Booking
 from shared.sync.targets import target_key
 
@@ -313,6 +312,10 @@ def _loket_totals(loket: LoketClient, config: ClientConfig, run_id: str) -> Tota
 
 def _run_name(deps: ReconciliationDeps, office_id: str, run_id: str) -> str:
     """The run as the portal names it ("de nachtelijke run van 05-12-2026"), never its id."""
+    # Imported here, not at the top: keeps this helper's change apart from the module's imports.
+    from shared.clock import to_amsterdam
+    from shared.store.runs import RunType
+
     run = deps.runs.get(office_id, run_id) if run_id else None
     if run is None:
         return "de laatste run" if run_id else ""
