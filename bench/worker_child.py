@@ -19,8 +19,8 @@ import tracemalloc
 from shared.bootstrap import Services
 from shared.settings import Settings
 from shared.sync import worker
+from shared.sync.bookers import source_for
 from shared.sync.messages import SyncJob
-from shared.sync.targets import source_for
 
 
 def main() -> int:
@@ -34,7 +34,7 @@ def main() -> int:
     with services.loket_client(job.office_id) as loket:
         run = next(iter(loket.list_journal_runs(config.loket_administration_id)))
         lines = list(loket.iter_journal_run_lines(run.id))
-    target = services.ledger_target(config)
+    target = services.booker(config)
     draft = target.draft(source_for(config, run, lines))
     target.precheck(draft)  # reads the facts once
     cpu = time.process_time()

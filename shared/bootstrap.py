@@ -36,7 +36,7 @@ from shared.oauth.tokens import TokenStore
 from shared.secret import Secret
 from shared.settings import Settings, get_settings
 from shared.store.approvals import ApprovalRepository
-from shared.store.audit import AuditStore
+from shared.store.audit_copies import AuditStore
 from shared.store.bookings import BookingLedger
 from shared.store.clients import ClientRepository
 from shared.store.connections import ConnectionKey, ConnectionKind, ConnectionRepository
@@ -45,10 +45,10 @@ from shared.store.notifications import NotificationRepository
 from shared.store.run_details import RunDetailRepository
 from shared.store.runs import RunRepository
 from shared.store.storage import Storage, http_session
-from shared.sync.administrations import ledger_target_of
+from shared.sync.administrations import booker_of
+from shared.sync.bookers import AfasBooker, ChartCache
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
-from shared.sync.targets import ChartCache, Target
 from shared.sync.worker import WorkerDeps
 
 
@@ -239,9 +239,9 @@ class Services:
         return self.sb_connections.client(office_id, parse_sb_environment(environment))
 
     # -- client configurations and the sync ---------------------------------------------------
-    def ledger_target(self, config: ClientConfig) -> Target:
+    def booker(self, config: ClientConfig) -> AfasBooker:
         """The AFAS side of a client: its administration behind one booking interface."""
-        return ledger_target_of(
+        return booker_of(
             config,
             profit_connection=self._profit_connection,
             sb_client=self.sb_client,
@@ -264,7 +264,7 @@ class Services:
             clients=self.clients,
             connections=self.connections,
             loket=self.loket_client,
-            ledger_target=self.ledger_target,
+            booker=self.booker,
             clock=self.clock,
             bookings=self.bookings,
             sb_scope=self._sb_scope,
@@ -290,7 +290,7 @@ class Services:
             clients=self.clients,
             bookings=self.bookings,
             loket=self.loket_client,
-            target=self.ledger_target,
+            target=self.booker,
             clock=self.clock,
             audit=self.audit,
             approvals=self.approvals,

@@ -122,7 +122,7 @@ JOB_DIMENSIONS: Final = (Dim.OFFICE_ID, Dim.CLIENT_ID, Dim.RUN_ID, Dim.LOKET_JOU
 
 Api = Literal["loket", "afas-profit", "afas-sb"]
 JournalRunOutcome = Literal["imported", "failed", "skipped"]
-Target = Literal["afas-profit", "afas-sb"]
+AfasSystem = Literal["afas-profit", "afas-sb"]
 APIS: Final[tuple[str, ...]] = ("loket", "afas-profit", "afas-sb")
 JOURNAL_RUN_OUTCOMES: Final[tuple[str, ...]] = ("imported", "failed", "skipped")
 
@@ -576,7 +576,7 @@ def external_call(api: Api, operation: str) -> Iterator[CallRecord]:
 
 
 def count_journal_run(
-    outcome: JournalRunOutcome, *, target: Target | None = None, office_id: str | None = None
+    outcome: JournalRunOutcome, *, target: AfasSystem | None = None, office_id: str | None = None
 ) -> None:
     """Add one to ``loonbrug.journal_runs`` (office from :func:`job_context` when not given)."""
     if outcome not in JOURNAL_RUN_OUTCOMES:

@@ -67,7 +67,7 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-// The audit copy of every journal run (shared/store/audit.py): what Loket returned, what was sent
+// The audit copy of every journal run (shared/store/audit_copies.py): what Loket returned, what was sent
 // to AFAS and AFAS's answer. Immutable: the app writes with overwrite=False, and a time-based
 // retention policy keeps every blob from being changed or deleted for the retention period.
 resource auditContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {

@@ -54,7 +54,7 @@ class Journal:
 
 
 @dataclass(frozen=True)
-class LedgerAccount:
+class ProfitAccount:
     """A ``Profit_Accounts`` row. ``DimAx1..5`` and ``ToProject`` are codes (strings) as published."""
 
     number: str
@@ -124,7 +124,7 @@ class SbAdministration:
 
 
 @dataclass(frozen=True)
-class SbLedgerAccount:
+class SbAccount:
     number: str
     id: str
     description: str

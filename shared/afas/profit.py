@@ -49,9 +49,9 @@ from shared.afas.models import (
     AllocationAssignment,
     BookedLine,
     Journal,
-    LedgerAccount,
     MetaInfo,
     Period,
+    ProfitAccount,
 )
 from shared.afas.retry import RetryPolicy, seconds, with_retries
 from shared.afas.wire import amount, dumps, loads
@@ -300,12 +300,12 @@ class ProfitClient:
                 type=_text(row, "JournalType") or None,
             )
 
-    def list_ledger_accounts(self) -> Iterator[LedgerAccount]:
+    def list_accounts(self) -> Iterator[ProfitAccount]:
         """All ledger accounts. ASSUMPTION [I] (afas-api.md §3.1): ``Profit_Accounts`` rows carry
         no administration; in a multi-administration environment this is the shared chart."""
         for row in self.rows("Profit_Accounts", order_by=["Account"]):
             to_project = _text(row, "ToProject")
-            yield LedgerAccount(
+            yield ProfitAccount(
                 number=_text(row, "Account"),
                 description=_text(row, "Description"),
                 blocked=_bool(row, "Blocked"),

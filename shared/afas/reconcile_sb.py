@@ -61,7 +61,7 @@ class SbYearReader:
         self._client = client
         self._administration = administration_id
         self._periods = {p.id: p for p in client.list_periods(administration_id) if p.id}
-        self._accounts = {a.id: a.number for a in client.list_ledger_accounts(administration_id)}
+        self._accounts = {a.id: a.number for a in client.list_accounts(administration_id)}
 
     def read_year(self, year: int, payroll_accounts: set[str], ours: set[str]) -> list[AfasEntry]:
         """The year's entries that are payroll: Loonbrug's (``ours``: their numbers) and those

@@ -39,10 +39,10 @@ from shared.afas.errors import (
     check_lines,
 )
 from shared.afas.models import (
+    SbAccount,
     SbAdministration,
     SbBooking,
     SbJournalLine,
-    SbLedgerAccount,
     SbPeriod,
     SbScope,
 )
@@ -204,11 +204,11 @@ class SbClient:
         for row in self._rows("api/administrations"):
             yield SbAdministration(id=_text(row, "Id"), description=_text(row, "Description"))
 
-    def list_ledger_accounts(self, administration_id: str) -> Iterator[SbLedgerAccount]:
+    def list_accounts(self, administration_id: str) -> Iterator[SbAccount]:
         for row in self._rows(
             "api/ledgeraccounts", {"filter": administration_filter(administration_id)}
         ):
-            yield SbLedgerAccount(
+            yield SbAccount(
                 number=_text(row, "LedgerAccountNumber"),
                 id=_text(row, "Id"),
                 description=_text(row, "Description"),

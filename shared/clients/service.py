@@ -36,9 +36,8 @@ from shared.store.bookings import BookingRepository
 from shared.store.clients import MappingTooLarge
 from shared.store.connections import Connection, ConnectionKey, ConnectionState
 from shared.store.tables import ConcurrencyConflict
+from shared.sync.bookers import AfasBooker, prepare, target_key
 from shared.sync.ledger import Booking, State, may_be_in_afas
-from shared.sync.targets import Target as LedgerTarget
-from shared.sync.targets import prepare, target_key
 
 SAVE_REFUSED = "De client configuratie is niet opgeslagen: controleer de gemarkeerde velden."
 
@@ -95,7 +94,7 @@ class ClientService:
     clients: ClientStore
     connections: ConnectionLookup
     loket: Callable[[str], AbstractContextManager[LoketClient]]
-    ledger_target: Callable[[ClientConfig], LedgerTarget]
+    booker: Callable[[ClientConfig], AfasBooker]
     clock: Callable[[], datetime]
     bookings: BookingRepository | None = None
     # AFAS SB: takes an Admin Center's customer environment into use (office, environment, user)
@@ -269,7 +268,7 @@ class ClientService:
                 )
             ]
         try:
-            return [FieldIssue(f, text) for f, text in self.ledger_target(config).check()]
+            return [FieldIssue(f, text) for f, text in self.booker(config).check()]
         except Exception as exc:
             failure = _classified(exc, name)
             if failure.disposition is Disposition.RECONSENT:
@@ -321,7 +320,7 @@ class ClientService:
                 loket_journal_run_id, administration_id=config.loket_administration_id
             )
             lines = list(loket.iter_journal_run_lines(run.id))
-        target = self.ledger_target(config)
+        target = self.booker(config)
         draft, findings = prepare(target, config, run, lines)
         booking = self.bookings.get(target.key, run.id) if self.bookings is not None else None
         reference = (

@@ -26,7 +26,7 @@ from shared.journal.findings import Finding
 from shared.journal.identifiers import profit_voucher_number
 from shared.journal.mapping import CostCenterRule, JournalMapping, render_description
 from shared.journal.models import JournalLine, JournalRun, PeriodType
-from shared.journal.periods import LedgerPeriod, ledger_period
+from shared.journal.periods import BookingPeriod, booking_period
 
 MAX_PROFIT_LINES: Final = 1000  # AFAS advises at most 1,000 lines per entry (afas-api.md §2.5)
 MAX_ACCOUNT_LENGTH: Final = 16  # AcNr
@@ -60,7 +60,7 @@ class Source:
 @dataclass(frozen=True)
 class Draft(Generic[EntryT]):
     entry: EntryT
-    period: LedgerPeriod
+    period: BookingPeriod
     findings: tuple[Finding, ...]
 
     @property
@@ -227,7 +227,7 @@ def build_profit_entry(
                 account,
             )
         )
-    period = ledger_period(source.run.period, source.period_type, source.mapping.period_rule)
+    period = booking_period(source.run.period, source.period_type, source.mapping.period_rule)
     voucher = profit_voucher_number(
         source.run, environment=environment, administration=administration
     )
@@ -292,7 +292,7 @@ def build_sb_entry(source: Source, *, environment: str, administration_id: str) 
             lines.append(SbLine(account, debit, ZERO))
         if credit:
             lines.append(SbLine(account, ZERO, credit))
-    period = ledger_period(source.run.period, source.period_type, source.mapping.period_rule)
+    period = booking_period(source.run.period, source.period_type, source.mapping.period_rule)
     entry = SbEntry(
         administration_id=administration_id,
         description=description(source),

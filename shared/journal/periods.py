@@ -42,7 +42,7 @@ DEFAULT_RULES: dict[PeriodType, PeriodRule] = {
 
 
 @dataclass(frozen=True)
-class LedgerPeriod:
+class BookingPeriod:
     year: int
     period: int
     entry_date: date
@@ -53,9 +53,9 @@ class LedgerPeriod:
         return f"{self.year}-{self.period:02d}"
 
 
-def ledger_period(
+def booking_period(
     period: PayrollPeriod, period_type: PeriodType, rule: PeriodRule | None = None
-) -> LedgerPeriod:
+) -> BookingPeriod:
     """The one AFAS (year, period) a payroll period is booked in, and the entry date."""
     chosen = rule or DEFAULT_RULES[period_type]
     if chosen is PeriodRule.PAYROLL_PERIOD:
@@ -64,4 +64,4 @@ def ledger_period(
         year, number = period.start.year, period.start.month
     else:
         year, number = period.end.year, period.end.month
-    return LedgerPeriod(year=year, period=number, entry_date=period.end, rule=chosen)
+    return BookingPeriod(year=year, period=number, entry_date=period.end, rule=chosen)

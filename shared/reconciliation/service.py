@@ -33,17 +33,17 @@ from shared.afas.reconcile_sb import SbYearReader
 from shared.afas.sb import SbClient, SbEndpointNotGranted
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.journal.models import JournalRun, JournalRunStatus, PeriodType
-from shared.journal.periods import ledger_period
+from shared.journal.periods import booking_period
 from shared.loket.client import LoketClient
 from shared.reconciliation.compare import AfasEntry, LoketRun, Totals, YearResult, reconcile
-from shared.store import audit as docs
-from shared.store.audit import AuditStore
+from shared.store import audit_copies
+from shared.store.audit_copies import AuditStore
 from shared.store.bookings import BookingLedger
 from shared.store.clients import ClientRepository
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, RunDetailRepository
 from shared.store.runs import RunRepository
+from shared.sync.bookers import target_key
 from shared.sync.ledger import Booking
-from shared.sync.targets import target_key
 
 if TYPE_CHECKING:
     from shared.bootstrap import Services
@@ -220,7 +220,7 @@ def _loket_side(
 ) -> LoketRun | None:
     office_id = config.office_id
     period_type = _period_type(config.period_type)
-    expected = ledger_period(journal_run.period, period_type, config.mapping.period_rule)
+    expected = booking_period(journal_run.period, period_type, config.mapping.period_rule)
     label = f"{journal_run.period.year}-{journal_run.period.number}"
     if booking is not None and booking.state.booked:
         run_id = booking.holder.job
@@ -288,7 +288,7 @@ def _latest_run(
 def _audit_totals(
     audit: AuditStore, office_id: str, run_id: str, loket_journal_run_id: str
 ) -> Totals | None:
-    data = audit.read_latest(office_id, run_id, loket_journal_run_id, docs.ENTRY)
+    data = audit.read_latest(office_id, run_id, loket_journal_run_id, audit_copies.ENTRY)
     if data is None:
         return None
     entry = json.loads(data)

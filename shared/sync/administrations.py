@@ -1,6 +1,6 @@
 """Which booking adapter a client's AFAS side is (Profit or SB), built from its connection.
 
-Beside :mod:`shared.sync.targets` (the adapters themselves); ``shared/bootstrap.py`` only wires
+Beside :mod:`shared.sync.bookers` (the adapters themselves); ``shared/bootstrap.py`` only wires
 it. (A new module, so the sync rename round can fold it into targets.py.)
 """
 
@@ -11,19 +11,19 @@ from collections.abc import Callable
 from shared.afas.profit import ProfitClient
 from shared.afas.sb import SbClient
 from shared.clients.model import ClientConfig, ProfitTarget
-from shared.sync.targets import ChartCache, ProfitTargetLedger, SbTargetLedger, Target
+from shared.sync.bookers import AfasBooker, ChartCache, ProfitBooker, SbBooker
 
 
-def ledger_target_of(
+def booker_of(
     config: ClientConfig,
     *,
     profit_connection: Callable[[str, str], tuple[ProfitClient, str]],
     sb_client: Callable[[str, str], SbClient],
     charts: ChartCache,
-) -> Target:
+) -> AfasBooker:
     """The AFAS side of a client: its administration behind one booking interface."""
     target = config.target
     if isinstance(target, ProfitTarget):
         client, name = profit_connection(config.office_id, target.environment)
-        return ProfitTargetLedger(client, target, name, charts)
-    return SbTargetLedger(sb_client(config.office_id, target.environment), target)
+        return ProfitBooker(client, target, name, charts)
+    return SbBooker(sb_client(config.office_id, target.environment), target)

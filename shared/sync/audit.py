@@ -1,4 +1,4 @@
-"""What goes into the audit copy of one journal run (layout: shared/store/audit.py).
+"""What goes into the audit copy of one journal run (layout: shared/store/audit_copies.py).
 
 :func:`record_prepared` keeps what Loket returned and what Loonbrug built and will send, before
 anything is posted; :func:`record_answer` keeps AFAS's answer (or the refusal). Both are
@@ -19,8 +19,8 @@ from shared.afas.sb import payroll_entry_payload
 from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.models import JournalLine, JournalRun
-from shared.store import audit as docs
-from shared.store.audit import JSON_TYPE, AuditStore, canonical_json
+from shared.store import audit_copies
+from shared.store.audit_copies import JSON_TYPE, AuditStore, canonical_json
 
 
 def wire_body(entry: ProfitEntry | SbEntry) -> bytes:
@@ -165,11 +165,11 @@ def record_prepared(
     documents = [
         (name, value if isinstance(value, bytes) else canonical_json(value), JSON_TYPE)
         for name, value in (
-            (docs.LOKET_RUN, journal_run_doc(journal_run)),
-            (docs.LOKET_LINES, lines_doc(lines)),
-            (docs.ENTRY, entry_doc(entry, cost_center_axis=cost_center_axis)),
-            (docs.AFAS_REQUEST, body),
-            (docs.FINDINGS, findings_doc(findings)),
+            (audit_copies.LOKET_RUN, journal_run_doc(journal_run)),
+            (audit_copies.LOKET_LINES, lines_doc(lines)),
+            (audit_copies.ENTRY, entry_doc(entry, cost_center_axis=cost_center_axis)),
+            (audit_copies.AFAS_REQUEST, body),
+            (audit_copies.FINDINGS, findings_doc(findings)),
         )
     ]
     store.write_many(
@@ -213,7 +213,7 @@ def record_answer(
         run_id=scope.run_id,
         loket_journal_run_id=scope.loket_journal_run_id,
         client_id=scope.client_id,
-        documents=[(docs.AFAS_RESPONSE, canonical_json(answer), JSON_TYPE)],
+        documents=[(audit_copies.AFAS_RESPONSE, canonical_json(answer), JSON_TYPE)],
         now=clock(),
         first_stands=True,
     )

@@ -45,8 +45,8 @@ from shared.store.bookings import BookingRepository
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger
 from shared.sync.audit import fingerprint as wire_fingerprint
+from shared.sync.bookers import AfasBooker, Booked
 from shared.sync.ledger import Booking, Holder, State, Step
-from shared.sync.targets import Booked, Target
 
 log = logging.getLogger("loonbrug.sync")
 
@@ -166,7 +166,7 @@ UNREAD: Final = Unread()
 def book_once(
     bookings: BookingRepository,
     clock: Callable[[], datetime],
-    target: Target,
+    target: AfasBooker,
     draft: Draft[ProfitEntry] | Draft[SbEntry],
     loket_journal_run_id: str,
     holder: Holder,
@@ -200,7 +200,7 @@ def book_once(
 class _Attempt:
     bookings: BookingRepository
     clock: Callable[[], datetime]
-    target: Target
+    target: AfasBooker
     draft: Draft[ProfitEntry] | Draft[SbEntry]
     run_id: str
     holder: Holder
@@ -408,7 +408,7 @@ def tell_loket_booked(
     loket: LoketClient,
     booking: Booking,
     loket_journal_run_id: str,
-    target: Target,
+    target: AfasBooker,
     booked: Booked,
 ) -> None:
     """MarkAsProcessed in Loket, then ledger -> marked."""

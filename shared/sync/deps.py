@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 from shared.clients.model import ClientConfig
 from shared.loket.client import LoketClient
 from shared.store.approvals import ApprovalRepository
-from shared.store.audit import AuditStore
+from shared.store.audit_copies import AuditStore
 from shared.store.bookings import BookingRepository
 from shared.store.clients import ClientRepository
 from shared.store.run_details import JournalRunOutcome, RunDetailRepository
 from shared.store.runs import Run, RunRepository
+from shared.sync.bookers import AfasBooker
 from shared.sync.booking import BookingPolicy
 from shared.sync.ledger import Holder
 from shared.sync.messages import SyncJob
-from shared.sync.targets import Target
 
 if TYPE_CHECKING:
     from shared.notify.service import Notifier
@@ -35,7 +35,7 @@ class WorkerDeps:
     clients: ClientRepository
     bookings: BookingRepository
     loket: Callable[[str], AbstractContextManager[LoketClient]]  # office -> client
-    target: Callable[[ClientConfig], Target]
+    target: Callable[[ClientConfig], AfasBooker]
     clock: Callable[[], datetime]
     audit: AuditStore | None = None  # the audit copy of every journal run (Blob Storage)
     approvals: ApprovalRepository | None = None  # review mode; None books as automatic

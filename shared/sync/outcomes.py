@@ -24,10 +24,10 @@ from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level,
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import texts
 from shared.sync.audit import AuditScope, record_answer, record_prepared
+from shared.sync.bookers import AfasBooker, Booked
 from shared.sync.booking import tell_loket_booked
 from shared.sync.deps import JobState, WorkerDeps
 from shared.sync.ledger import Booking
-from shared.sync.targets import Booked, Target
 from shared.telemetry import Event
 
 log = logging.getLogger("loonbrug.sync")
@@ -39,7 +39,7 @@ class Recorder:
 
     deps: WorkerDeps
     state: JobState
-    target: Target
+    target: AfasBooker
     journal_run: JournalRun
 
     def _row(
@@ -271,7 +271,7 @@ def report_needs_attention(
 def report_booked(
     deps: WorkerDeps,
     loket: LoketClient,
-    target: Target,
+    target: AfasBooker,
     record: Recorder,
     scope: AuditScope,
     journal_run: JournalRun,

@@ -33,6 +33,7 @@ from shared.store.tables import ConcurrencyConflict
 from shared.sync import texts
 from shared.sync.audit import AuditScope
 from shared.sync.audit import fingerprint as audit_fingerprint
+from shared.sync.bookers import AfasBooker, Booked, prepare
 from shared.sync.booking import (
     BookingPartial,
     BookingRefused,
@@ -52,7 +53,6 @@ from shared.sync.outcomes import (
     report_needs_attention,
     report_refused,
 )
-from shared.sync.targets import Booked, Target, prepare
 
 log = logging.getLogger("loonbrug.review")
 
@@ -326,7 +326,7 @@ def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProb
 
 def _settled_before(
     deps: WorkerDeps,
-    target: Target,
+    target: AfasBooker,
     draft: Draft[ProfitEntry] | Draft[SbEntry],
     loket_journal_run_id: str,
     holder: Holder,

@@ -15,8 +15,8 @@ from shared.loket.errors import LoketError
 from shared.store.run_details import Level, LoketCheck, RunMessage
 from shared.store.runs import RunType
 from shared.sync import texts
+from shared.sync.bookers import target_key
 from shared.sync.deps import JobState, WorkerDeps
-from shared.sync.targets import target_key
 
 NIGHTLY_STATUSES = frozenset({JournalRunStatus.READY, JournalRunStatus.EXPORT_FAILED})
 DONE_STATUSES = frozenset(

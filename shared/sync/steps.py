@@ -31,6 +31,7 @@ from shared.store.runs import RunType
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger, texts
 from shared.sync.audit import fingerprint as wire_fingerprint
+from shared.sync.bookers import AfasBooker, Booked, prepare
 from shared.sync.booking import (
     UNREAD,
     BookedElsewhere,
@@ -57,13 +58,16 @@ from shared.sync.outcomes import (
     scope_of,
     settle_approval,
 )
-from shared.sync.targets import Booked, Target, prepare
 
 __all__ = ["book_journal_run", "entry_description"]
 
 
 def book_journal_run(
-    deps: WorkerDeps, loket: LoketClient, target: Target, state: JobState, journal_run: JournalRun
+    deps: WorkerDeps,
+    loket: LoketClient,
+    target: AfasBooker,
+    state: JobState,
+    journal_run: JournalRun,
 ) -> None:
     record = Recorder(deps, state, target, journal_run)
     if skip_test_year(record):
@@ -152,7 +156,7 @@ def read_lines(
 
 def prepare_entry(
     deps: WorkerDeps,
-    target: Target,
+    target: AfasBooker,
     state: JobState,
     journal_run: JournalRun,
     lines: Sequence[JournalLine],
@@ -339,7 +343,7 @@ def reopen_approval(
 
 def prepared_item(
     state: JobState,
-    target: Target,
+    target: AfasBooker,
     journal_run: JournalRun,
     draft: Draft[ProfitEntry] | Draft[SbEntry],
     warnings: Sequence[Finding],

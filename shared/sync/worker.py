@@ -24,12 +24,12 @@ from shared.store.run_details import JournalRunOutcome, Level, RunMessage
 from shared.store.runs import Job, JobOutcome, Run, RunStatus, RunType
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import texts
+from shared.sync.bookers import for_run
 from shared.sync.deps import JobState, WorkerDeps
 from shared.sync.messages import SyncJob
 from shared.sync.outcomes import message
 from shared.sync.selection import select
 from shared.sync.steps import book_journal_run
-from shared.sync.targets import for_run
 from shared.telemetry import Event
 
 log = logging.getLogger("loonbrug.sync")

@@ -41,7 +41,7 @@ from shared.api.handlers import afas_connections as afas
 from shared.bootstrap import Services
 from shared.clients.model import ProfitTarget
 from shared.settings import Settings
-from shared.sync.targets import ProfitTargetLedger
+from shared.sync.bookers import ProfitBooker
 from tests.contract import extract_profit_schemas as extractor
 from tests.contract.profit_spec import (
     SCHEMAS,
@@ -83,7 +83,7 @@ def exercise(sandbox: AfasSandbox, unique: Callable[[str], str]) -> list[ProfitE
     client.check_token()
     list(client.list_administrations())
     list(client.list_journals(1))
-    list(client.list_ledger_accounts())
+    list(client.list_accounts())
     list(client.list_allocation_assignments(1))
     list(client.list_allocation_assignments(1, account="4100"))
     list(client.list_periods(1, year=2025))
@@ -94,7 +94,7 @@ def exercise(sandbox: AfasSandbox, unique: Callable[[str], str]) -> list[ProfitE
         page_size=25,
     )
     assert len(list(pages)) == 3  # skip/take paging: 60 rows in pages of 25
-    ProfitTargetLedger(client, ProfitTarget(PROFIT_NUMBER, 1, "80")).facts((2025,))
+    ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, 1, "80")).facts((2025,))
     voucher = unique("LB-")
     booked = Booker(client).book(profit_entry(voucher))  # the booking step's post: 201
     assert str(client.find_entry(1, voucher)) == booked.entry_number  # the look-up
@@ -228,7 +228,7 @@ def test_sandbox_rows_have_exactly_the_published_fields(afas_sandbox: AfasSandbo
     for name, fields in CONNECTOR_FIELDS.items():
         assert set(fields) == by_name(f"get-{name}").row_fields, name
     client = contract_client(afas_sandbox)
-    list(client.list_ledger_accounts())
+    list(client.list_accounts())
     list(client.list_allocation_assignments(1))
     list(client.list_periods(1))
     for exchange in afas_sandbox.profit_log:

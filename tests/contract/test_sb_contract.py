@@ -116,7 +116,7 @@ def world(azurite: Azurite) -> Iterator[World]:
         connect_sb(services, office)
         with services.sb_client(office, "enyoi") as sb:
             list(sb.list_administrations())
-            list(sb.list_ledger_accounts(SB_ADMINISTRATION_ID))
+            list(sb.list_accounts(SB_ADMINISTRATION_ID))
             with pytest.raises(SbEndpointNotGranted):  # 403: not in the payroll group
                 list(sb.list_periods(SB_ADMINISTRATION_ID))
             sandbox.grant_sb(REPORTING_GROUP, "enyoi")
@@ -139,7 +139,7 @@ def world(azurite: Azurite) -> Iterator[World]:
         assert services.sb_connections.ensure_scope(admin_office, ATLAS, by_user="test")
         with services.sb_client(admin_office, ATLAS) as sb:
             (administration,) = sb.list_administrations()
-            list(sb.list_ledger_accounts(administration.id))
+            list(sb.list_accounts(administration.id))
             sb.post_entry(sb_entry(administration.id), new_tracking())
         # 3. A customer under the accountant's subdomain, typed as the concepts page shows it.
         customer_office = "contract-cus-" + new_tracking()[:8]

@@ -333,9 +333,9 @@ def test_a_post_that_never_left_the_process_is_no_refusal() -> None:
     from shared.journal.builder import Draft
     from shared.journal.entries import ProfitEntry, ProfitLine
     from shared.secret import Secret
+    from shared.sync.bookers import ProfitBooker
     from shared.sync.booking import BookingPolicy, BookingRefused, book_once
     from shared.sync.ledger import Holder, State
-    from shared.sync.targets import ProfitTargetLedger
     from tests.support.fakes import FakeBookings, ManualClock
 
     with socket.socket() as probe:  # a port nobody listens on: the connection is refused
@@ -344,7 +344,7 @@ def test_a_post_that_never_left_the_process_is_no_refusal() -> None:
     client = ProfitClient(
         f"http://127.0.0.1:{closed}", Secret("<token/>"), retry=RetryPolicy(attempts=1)
     )
-    target = ProfitTargetLedger(client, ProfitTarget("12345", 1, "80"))
+    target = ProfitBooker(client, ProfitTarget("12345", 1, "80"))
     entry = ProfitEntry(
         year=2025,
         period=3,

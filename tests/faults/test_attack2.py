@@ -14,8 +14,8 @@ from devtools.azurite import Azurite
 from devtools.sandbox.afas import SB_ADMINISTRATION_ID
 from devtools.sandbox.loket import ScenarioLine
 from devtools.sandbox.loket import default_scenario as loket_default
+from shared.sync.bookers import target_key
 from shared.sync.ledger import State
-from shared.sync.targets import target_key
 from tests.faults.test_exactly_once import next_night, put_client
 from tests.support.fault_world import FaultWorld, Timeouts, fault_world
 from tests.support.sync_world import SB_MAPPING

@@ -19,8 +19,8 @@ from shared.api.handlers import approvals as approval_routes
 from shared.api.handlers import clients as client_routes
 from shared.store.approvals import ApprovalState
 from shared.store.run_details import JournalRunOutcome
+from shared.sync.bookers import target_key
 from shared.sync.ledger import State
-from shared.sync.targets import target_key
 from tests.support.afas_fixtures import call
 from tests.support.api import admin_headers
 from tests.support.fault_world import Delivery, FaultWorld, Timeouts, fault_world

@@ -152,4 +152,6 @@ def test_audit_container_is_immutable_and_deleted_after_retention() -> None:
         rule["definition"]["actions"]["baseBlob"]["delete"]["daysAfterCreationGreaterThan"]
         == "auditRetentionDays"
     )
-    assert storage["variables"]["auditContainerName"]["value"] == "audit"  # shared/store/audit.py
+    assert (
+        storage["variables"]["auditContainerName"]["value"] == "audit"
+    )  # shared/store/audit_copies.py

@@ -234,7 +234,7 @@ def test_sb_consent_stores_tokens_encrypted_and_books_once_per_tracking_identifi
     assert issued and not [token for token in issued if token in raw]
     with afas_services.sb_client(office, "enyoi") as sb:
         assert [a.id for a in sb.list_administrations()] == [SB_ADMINISTRATION_ID]
-        numbers = {a.number for a in sb.list_ledger_accounts(SB_ADMINISTRATION_ID)}
+        numbers = {a.number for a in sb.list_accounts(SB_ADMINISTRATION_ID)}
         assert {"4000", "1710", "1600"} <= numbers and "4999" not in numbers
         with pytest.raises(SbEndpointNotGranted):  # a payroll app lacks the reporting group
             list(sb.list_periods(SB_ADMINISTRATION_ID))

@@ -40,8 +40,8 @@ from shared.clients.model import ProfitTarget
 from shared.journal.entries import ProfitEntry, ProfitLine
 from shared.journal.precheck import precheck_profit
 from shared.secret import Secret
+from shared.sync.bookers import ProfitBooker
 from shared.sync.booking import BookingPolicy, BookingRefused, BookingUnsettled, QuietPeriod
-from shared.sync.targets import ProfitTargetLedger
 from tests.support.afas_fixtures import Booker, fast_profit_client, profit_entry
 from tests.support.localhost import wait_until
 
@@ -64,7 +64,7 @@ def test_reads_what_the_sync_checks_before_booking(client: ProfitClient) -> None
     assert [(a.number, a.name) for a in client.list_administrations()] == [(1, "Demo Holding B.V.")]
     journals = {j.code: j for j in client.list_journals(1)}
     assert not journals["80"].blocked and journals["81"].blocked
-    accounts = {a.number: a for a in client.list_ledger_accounts()}
+    accounts = {a.number: a for a in client.list_accounts()}
     assert accounts["4999"].blocked and not accounts["4000"].blocked
     assert accounts["4000"].required_axes == (1,) and accounts["1710"].required_axes == ()
     # DimAx1..5 and DimAx are codes (strings, as published): the account's axis 1 is "KPL".
@@ -201,7 +201,7 @@ def test_the_pre_check_reads_blocked_periods_and_axis_codes_as_published(
     """Profit_periods_per_administration is published as "Blocked periods per administration":
     a period without a row is not closed (a warning), only a Blocked row is; AFAS itself refuses
     a post into a period that does not exist, with the Dutch hint."""
-    target = ProfitTargetLedger(client, ProfitTarget(PROFIT_NUMBER, 1, "80"))
+    target = ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, 1, "80"))
     late = profit_entry(unique("LB-"), year=2028, period=3)  # the sandbox lists 2023-2027
     facts = target.facts((2028,))
     assert facts.periods == {}

@@ -34,7 +34,7 @@ from shared.journal.precheck import PERIOD_CHECK_SKIPPED
 from shared.oauth.tokens import ConsentRequired
 from shared.settings import Settings
 from shared.store.connections import ConnectionKey, ConnectionKind, ConnectionState
-from shared.sync.targets import SbTargetLedger
+from shared.sync.bookers import SbBooker
 from tests.support.afas_fixtures import call, connect_sb, sb_entry
 from tests.support.api import admin_headers, reader_headers
 from tests.support.sb_fixtures import (
@@ -409,7 +409,7 @@ def test_every_page_is_sorted_so_no_row_is_skipped_or_repeated(
         page_size=2,
     )
     with client:
-        numbers = [a.number for a in client.list_ledger_accounts(SB_ADMINISTRATION_ID)]
+        numbers = [a.number for a in client.list_accounts(SB_ADMINISTRATION_ID)]
     assert sorted(numbers) == sorted(expected) and len(numbers) == len(expected)
     assert afas_sandbox.sb_unsorted_pages == 0
     pages = afas_sandbox.sb_captured("api/ledgeraccounts")
@@ -425,7 +425,7 @@ def test_without_the_reporting_group_the_period_check_is_skipped_and_said_once(
     from dataclasses import replace
 
     from shared.journal.builder import Draft
-    from shared.journal.periods import LedgerPeriod, PeriodRule
+    from shared.journal.periods import BookingPeriod, PeriodRule
 
     office = unique("office")
     connect_sb(afas_services, office)
@@ -440,11 +440,11 @@ def test_without_the_reporting_group_the_period_check_is_skipped_and_said_once(
     )
     draft = Draft(
         entry=entry,
-        period=LedgerPeriod(2025, 3, date(2025, 3, 31), PeriodRule.PAYROLL_PERIOD),
+        period=BookingPeriod(2025, 3, date(2025, 3, 31), PeriodRule.PAYROLL_PERIOD),
         findings=(),
     )
     with afas_services.sb_client(office, "enyoi") as sb:
-        target = SbTargetLedger(sb, SbTarget("enyoi", SB_ADMINISTRATION_ID))
+        target = SbBooker(sb, SbTarget("enyoi", SB_ADMINISTRATION_ID))
         first = target.precheck(draft)
         second = target.precheck(draft)
         assert target.check() == []
@@ -454,7 +454,7 @@ def test_without_the_reporting_group_the_period_check_is_skipped_and_said_once(
     assert afas_sandbox.count("accountingperiod") == 1  # read once, refused once, not retried
     afas_sandbox.grant_sb(REPORTING_GROUP, "enyoi")
     with afas_services.sb_client(office, "enyoi") as sb:
-        granted = SbTargetLedger(sb, SbTarget("enyoi", SB_ADMINISTRATION_ID))
+        granted = SbBooker(sb, SbTarget("enyoi", SB_ADMINISTRATION_ID))
         assert granted.precheck(draft) == []
         outside = replace(draft, entry=replace(entry, entry_date=date(2031, 1, 31)))
         assert [f.code for f in granted.precheck(outside)] == ["period-missing"]
@@ -467,7 +467,7 @@ def test_an_app_without_the_payroll_group_is_told_so_not_that_its_token_is_refus
     connect_sb(afas_services, office)
     afas_sandbox.sb_environment("enyoi").granted.clear()  # activated without Loonjournaalpost
     with afas_services.sb_client(office, "enyoi") as sb:
-        target = SbTargetLedger(sb, SbTarget("enyoi", SB_ADMINISTRATION_ID))
+        target = SbBooker(sb, SbTarget("enyoi", SB_ADMINISTRATION_ID))
         ((field, text),) = target.check()
     assert field == "target.environment" and "endpointgroep Loonjournaalpost" in text
     connection = afas_services.connections.get(key(office, "enyoi"))

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from shared.bootstrap import Services
-from shared.store import audit as docs
+from shared.store import audit_copies
 from shared.store.approvals import ApprovalState, Prepared, approval_id
 from shared.store.tables import ConcurrencyConflict
 
@@ -23,7 +23,7 @@ def test_audit_documents_are_immutable_and_idempotent(
     office, run, journal = unique("office"), unique("run"), unique("jr")
     store = services.audit
 
-    def write(name: str, value: object) -> docs.AuditDocument:
+    def write(name: str, value: object) -> audit_copies.AuditDocument:
         return store.write_json(
             office_id=office,
             run_id=run,
@@ -34,15 +34,21 @@ def test_audit_documents_are_immutable_and_idempotent(
             now=NOW,
         )
 
-    first = write(docs.AFAS_RESPONSE, {"outcome": "booked", "entryNumber": "17"})
-    again = write(docs.AFAS_RESPONSE, {"entryNumber": "17", "outcome": "booked"})  # same content
+    first = write(audit_copies.AFAS_RESPONSE, {"outcome": "booked", "entryNumber": "17"})
+    again = write(
+        audit_copies.AFAS_RESPONSE, {"entryNumber": "17", "outcome": "booked"}
+    )  # same content
     assert again.blob == first.blob and again.sha256 == first.sha256
-    other = write(docs.AFAS_RESPONSE, {"outcome": "booked", "entryNumber": "18"})
-    assert other.name != docs.AFAS_RESPONSE and other.name.startswith("afas-response-")
-    write(docs.LOKET_LINES, {"count": 0, "lines": []})
+    other = write(audit_copies.AFAS_RESPONSE, {"outcome": "booked", "entryNumber": "18"})
+    assert other.name != audit_copies.AFAS_RESPONSE and other.name.startswith("afas-response-")
+    write(audit_copies.LOKET_LINES, {"count": 0, "lines": []})
 
     listed = store.list(office, run, journal)
-    assert [d.name for d in listed] == [docs.LOKET_LINES, docs.AFAS_RESPONSE, other.name]
+    assert [d.name for d in listed] == [
+        audit_copies.LOKET_LINES,
+        audit_copies.AFAS_RESPONSE,
+        other.name,
+    ]
     assert json.loads(store.read(listed[1]))["entryNumber"] == "17"  # the first stays
     assert json.loads(store.read(listed[2]))["entryNumber"] == "18"
     assert listed[1].retain_until is not None
@@ -134,7 +140,7 @@ def test_exports_read_the_newest_version_of_a_document(
             run_id=run,
             loket_journal_run_id=journal,
             client_id="4711",
-            name=docs.ENTRY,
+            name=audit_copies.ENTRY,
             value={"lines": [{"account": "4000", "dimensions": {"1": centre}}]},
             now=NOW + timedelta(minutes=minutes),
         )
@@ -148,17 +154,17 @@ def test_exports_read_the_newest_version_of_a_document(
         now=NOW + timedelta(minutes=5),
     )
     names = [d.name for d in store.list(office, run, journal)]
-    assert names[0] == docs.ENTRY and len(names) == 4
-    latest = store.read_latest(office, run, journal, docs.ENTRY)
+    assert names[0] == audit_copies.ENTRY and len(names) == 4
+    latest = store.read_latest(office, run, journal, audit_copies.ENTRY)
     assert latest is not None
     assert json.loads(latest)["lines"][0]["dimensions"]["1"] == "300"
     assert (
-        json.loads(store.read_named(office, run, journal, docs.ENTRY) or b"")["lines"][0][
+        json.loads(store.read_named(office, run, journal, audit_copies.ENTRY) or b"")["lines"][0][
             "dimensions"
         ]["1"]
         == "100"
     )  # the first stays as it was
-    assert store.read_latest(office, run, journal, docs.AFAS_REQUEST) is None
+    assert store.read_latest(office, run, journal, audit_copies.AFAS_REQUEST) is None
 
 
 def test_a_prepared_journal_run_is_one_bundle_blob_and_one_index_transaction(
@@ -175,16 +181,18 @@ def test_a_prepared_journal_run_is_one_bundle_blob_and_one_index_transaction(
         services.settings.storage,
         on_request=lambda r: requests.append(r.http_request.method),
     )
-    store = docs.AuditStore(storage, retention_years=7)
+    store = audit_copies.AuditStore(storage, retention_years=7)
     store.list(office, unique("warm"), journal)  # table created, outside the count
     store._container()
     documents = [
-        (docs.LOKET_LINES, b'{"count": 1}', docs.JSON_TYPE),
-        (docs.ENTRY, b'{"lines": []}', docs.JSON_TYPE),
-        (docs.AFAS_REQUEST, b'{"FiEntries": 1}', docs.JSON_TYPE),
+        (audit_copies.LOKET_LINES, b'{"count": 1}', audit_copies.JSON_TYPE),
+        (audit_copies.ENTRY, b'{"lines": []}', audit_copies.JSON_TYPE),
+        (audit_copies.AFAS_REQUEST, b'{"FiEntries": 1}', audit_copies.JSON_TYPE),
     ]
 
-    def write(items: list[tuple[str, bytes, str]], now: datetime = NOW) -> list[docs.AuditDocument]:
+    def write(
+        items: list[tuple[str, bytes, str]], now: datetime = NOW
+    ) -> list[audit_copies.AuditDocument]:
         return store.write_many(
             office_id=office,
             run_id=run,
@@ -203,9 +211,15 @@ def test_a_prepared_journal_run_is_one_bundle_blob_and_one_index_transaction(
     ]
     again = write(documents)
     assert [(d.name, d.sha256) for d in again] == [(d.name, d.sha256) for d in first]
-    changed = write([(docs.ENTRY, b'{"lines": [1]}', docs.JSON_TYPE)], NOW + timedelta(minutes=1))
+    changed = write(
+        [(audit_copies.ENTRY, b'{"lines": [1]}', audit_copies.JSON_TYPE)],
+        NOW + timedelta(minutes=1),
+    )
     assert changed[0].name.startswith("entry-")
-    assert store.read_named(office, run, journal, docs.ENTRY) == b'{"lines": []}'
-    assert store.read_latest(office, run, journal, docs.ENTRY) == b'{"lines": [1]}'
+    assert store.read_named(office, run, journal, audit_copies.ENTRY) == b'{"lines": []}'
+    assert store.read_latest(office, run, journal, audit_copies.ENTRY) == b'{"lines": [1]}'
     names = [d.name for d in store.list(office, run, journal)]
-    assert names[:3] == [docs.LOKET_LINES, docs.ENTRY, docs.AFAS_REQUEST] and len(names) == 4
+    assert (
+        names[:3] == [audit_copies.LOKET_LINES, audit_copies.ENTRY, audit_copies.AFAS_REQUEST]
+        and len(names) == 4
+    )

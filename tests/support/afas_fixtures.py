@@ -22,11 +22,11 @@ from shared.bootstrap import Services
 from shared.clients.model import ProfitTarget, SbTarget
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, ProfitLine, SbEntry, SbLine
-from shared.journal.periods import LedgerPeriod, PeriodRule
+from shared.journal.periods import BookingPeriod, PeriodRule
 from shared.settings import Settings
+from shared.sync.bookers import AfasBooker, Booked, ProfitBooker, SbBooker
 from shared.sync.booking import BookingPolicy, book_once
 from shared.sync.ledger import Holder
-from shared.sync.targets import Booked, ProfitTargetLedger, SbTargetLedger, Target
 from tests.support.api import admin_headers
 from tests.support.fakes import FakeBookings, ManualClock
 
@@ -78,14 +78,14 @@ class Booker:
         self.policy = BookingPolicy(settle_pause=0.05)
         self.environment = environment
 
-    def target(self, entry: ProfitEntry | SbEntry) -> Target:
+    def target(self, entry: ProfitEntry | SbEntry) -> AfasBooker:
         if isinstance(entry, ProfitEntry):
             assert isinstance(self.client, ProfitClient)
-            return ProfitTargetLedger(
+            return ProfitBooker(
                 self.client, ProfitTarget(self.environment, entry.administration, entry.journal)
             )
         assert isinstance(self.client, SbClient)
-        return SbTargetLedger(self.client, SbTarget(self.environment, entry.administration_id))
+        return SbBooker(self.client, SbTarget(self.environment, entry.administration_id))
 
     def book(
         self,
@@ -95,7 +95,7 @@ class Booker:
         approved: str | None = None,
     ) -> Booked:
         """Book ``entry`` as Loket journal run ``run_id`` (default: the voucher / description)."""
-        period = LedgerPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD)
+        period = BookingPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD)
         draft: Draft[ProfitEntry] | Draft[SbEntry]
         if isinstance(entry, ProfitEntry):
             draft = Draft(entry, period, ())

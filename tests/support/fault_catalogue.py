@@ -273,7 +273,7 @@ class Injected:
 
 def slow_seconds(world: FaultWorld, step: str = "") -> float:
     """Beyond the read timeout. A post is answered late but lands within the re-post quiet
-    period (twice the post timeout, shared.sync.targets.repost_quiet_period): AFAS slower than
+    period (twice the post timeout, shared.sync.bookers.repost_quiet_period): AFAS slower than
     that is the documented limit of exactly-once booking into Profit."""
     return world.timeouts.read * (1.5 if step == "post" else 2.5)
 

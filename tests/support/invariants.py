@@ -49,10 +49,10 @@ from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.store.approvals import ApprovalState, approval_id
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level, RunMessage
 from shared.store.runs import Job, JobStatus, Run, RunStatus
+from shared.sync.bookers import target_key
 from shared.sync.ledger import Booking
 from shared.sync.ledger import State as BookingState
 from shared.sync.messages import SYNC_POISON_QUEUE, SYNC_QUEUE
-from shared.sync.targets import target_key
 
 NIGHTLY_READY = (4, 6)  # Loket "Journaal gereed" and "Exporteren mislukt": the nightly books them
 EXPORTED = 7

@@ -20,14 +20,14 @@ interleaving is Hypothesis's choice: deterministic, reproducible from the printe
 shrinkable; nothing runs concurrently for real, and nothing can hang (a parked greenlet waits for
 nobody; the teardown throws into whatever is still parked).
 
-**The model of AFAS** sits below the real targets (:class:`~shared.sync.targets.ProfitTargetLedger`
-and :class:`~shared.sync.targets.SbTargetLedger`), in place of ``ProfitClient``/``SbClient``.
+**The model of AFAS** sits below the real targets (:class:`~shared.sync.bookers.ProfitBooker`
+and :class:`~shared.sync.bookers.SbBooker`), in place of ``ProfitClient``/``SbClient``.
 Every post that leaves the process is a *request*; AFAS processes it at once, or (``LATE``,
 ``SLOW``) it stays in flight and lands when the rule ``land`` says so, or never.
 
 * Profit books every request it processes (no idempotency key). A request in flight may land at
   any moment before the quiet period after it was sent has passed, and never after: the
-  documented assumption (``ASSUMPTION [I]`` in :func:`shared.sync.targets.repost_quiet_period`)
+  documented assumption (``ASSUMPTION [I]`` in :func:`shared.sync.bookers.repost_quiet_period`)
   in its weakest form, so the test shows the code relies on nothing stronger. A client waits
   ``READ_TIMEOUT`` for an answer; the quiet period is twice that.
 * SB processes a Tracking-Identifier once: its first processing decides (book, refuse, book in
@@ -91,10 +91,17 @@ from shared.afas.sb import SbClient
 from shared.clients.model import ProfitTarget, SbTarget
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, ProfitLine, SbEntry, SbLine
-from shared.journal.periods import LedgerPeriod, PeriodRule
+from shared.journal.periods import BookingPeriod, PeriodRule
 from shared.loket.client import LoketClient
 from shared.store.tables import ConcurrencyConflict
 from shared.sync.audit import fingerprint as wire_fingerprint
+from shared.sync.bookers import (
+    AfasBooker,
+    Booked,
+    ProfitBooker,
+    SbBooker,
+    repost_quiet_period,
+)
 from shared.sync.booking import (
     BookingBusy,
     BookingPartial,
@@ -107,13 +114,6 @@ from shared.sync.booking import (
     tell_loket_booked,
 )
 from shared.sync.ledger import Booking, Holder, State
-from shared.sync.targets import (
-    Booked,
-    ProfitTargetLedger,
-    SbTargetLedger,
-    Target,
-    repost_quiet_period,
-)
 from tests.support.fakes import FakeBookings, ManualClock
 
 T0 = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
@@ -139,7 +139,7 @@ APPROVAL = Holder("office-a", "4711", "approval:ap-1")  # an admin approving the
 OTHER_CLIENT = Holder("office-a", "4712", "nightly-2026-12-05")  # same run id, other client
 STALE = "0" * 64  # the fingerprint of an entry an admin approved before it changed
 
-PERIOD = LedgerPeriod(2025, 3, date(2025, 3, 31), PeriodRule.PAYROLL_PERIOD)
+PERIOD = BookingPeriod(2025, 3, date(2025, 3, 31), PeriodRule.PAYROLL_PERIOD)
 SB_ADMINISTRATION = "5a0c6ac1-1b7e-4b8c-9d33-2f1e0c9a7b10"
 
 
@@ -628,7 +628,7 @@ class BookingModel(RuleBasedStateMachine):
         self.bookings = GatedBookings(self.store, self)
         self.loket = GatedLoket(self)
         self.afas = self.make_afas()
-        self.target: Target = self.make_target()
+        self.target: AfasBooker = self.make_target()
         self.runs: list[str] = []
         self.drafts: dict[str, Draft[ProfitEntry] | Draft[SbEntry]] = {}
         self.callers: list[Caller] = []
@@ -649,7 +649,7 @@ class BookingModel(RuleBasedStateMachine):
     def make_afas(self) -> AfasModel:
         raise NotImplementedError
 
-    def make_target(self) -> Target:
+    def make_target(self) -> AfasBooker:
         raise NotImplementedError
 
     def make_draft(self, n: int) -> Draft[ProfitEntry] | Draft[SbEntry]:
@@ -964,9 +964,9 @@ class ProfitBooking(BookingModel):
     def make_afas(self) -> AfasModel:
         return ProfitModel(self)
 
-    def make_target(self) -> Target:
+    def make_target(self) -> AfasBooker:
         client = cast(ProfitClient, self.afas)
-        return ProfitTargetLedger(client, ProfitTarget("12345", 1, "80"))
+        return ProfitBooker(client, ProfitTarget("12345", 1, "80"))
 
     def make_draft(self, n: int) -> Draft[ProfitEntry] | Draft[SbEntry]:
         return profit_draft(n)
@@ -1000,9 +1000,9 @@ class SbBookingModel(BookingModel):
     def make_afas(self) -> AfasModel:
         return SbModel(self)
 
-    def make_target(self) -> Target:
+    def make_target(self) -> AfasBooker:
         client = cast(SbClient, self.afas)
-        return SbTargetLedger(client, SbTarget("enyoi", SB_ADMINISTRATION))
+        return SbBooker(client, SbTarget("enyoi", SB_ADMINISTRATION))
 
     def make_draft(self, n: int) -> Draft[ProfitEntry] | Draft[SbEntry]:
         return sb_draft(n)

@@ -1,4 +1,4 @@
-"""The AFAS facts of an administration are read once per run and shared (shared/sync/targets.py
+"""The AFAS facts of an administration are read once per run and shared (shared/sync/bookers.py
 FactsCache): a new run reads again, so does a fact past its age; a failed read is not kept."""
 
 import threading
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.sync.targets import FactsCache
+from shared.sync.bookers import FactsCache
 
 
 def test_facts_are_read_once_per_administration_per_run_and_again_for_the_next_run() -> None:

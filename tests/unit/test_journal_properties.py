@@ -19,7 +19,7 @@ from shared.journal.models import (
     PayrollPeriod,
     PeriodType,
 )
-from shared.journal.periods import PeriodRule, ledger_period
+from shared.journal.periods import PeriodRule, booking_period
 
 ACCOUNTS = ["4000", "4100", "4200", "1600", "1710", "2300"]
 CENTRES = [None, "100", "200", "SAL073"]
@@ -181,7 +181,7 @@ def four_weekly_years(draw: st.DrawFn) -> list[PayrollPeriod]:
 def test_every_monthly_period_maps_to_its_own_month(
     period: PayrollPeriod, rule: PeriodRule | None
 ) -> None:
-    mapped = ledger_period(period, PeriodType.MONTHLY, rule)
+    mapped = booking_period(period, PeriodType.MONTHLY, rule)
     assert (mapped.year, mapped.period) == (period.year, period.number)
     assert mapped.entry_date == period.end
 
@@ -191,9 +191,9 @@ def test_every_monthly_period_maps_to_its_own_month(
 def test_every_four_weekly_period_maps_to_exactly_one_ledger_period(
     year: list[PayrollPeriod], rule: PeriodRule | None
 ) -> None:
-    mapped = [ledger_period(p, PeriodType.FOUR_WEEKLY, rule) for p in year]
+    mapped = [booking_period(p, PeriodType.FOUR_WEEKLY, rule) for p in year]
     for period, ledger in zip(year, mapped, strict=True):
-        assert ledger_period(period, PeriodType.FOUR_WEEKLY, rule) == ledger  # deterministic
+        assert booking_period(period, PeriodType.FOUR_WEEKLY, rule) == ledger  # deterministic
         assert ledger.entry_date == period.end
         if ledger.rule is PeriodRule.PAYROLL_PERIOD:
             assert (ledger.year, ledger.period) == (period.year, period.number)

@@ -99,7 +99,7 @@ def client_world() -> tuple[ClientService, FakeClients, FakeConnections, FakeLok
         clients=clients,
         connections=connections,
         loket=cast(Any, loket),
-        ledger_target=cast(Any, lambda config: administration),
+        booker=cast(Any, lambda config: administration),
         clock=ManualClock(),
         bookings=bookings,
     )

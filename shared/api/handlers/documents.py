@@ -11,8 +11,8 @@ from pydantic import Field
 from shared.api.http import ApiResponse, Problem, json_response, not_found
 from shared.api.operations import Access, Operation, Reply, RequestContext
 from shared.api.schemas import ResponseModel
-from shared.store import audit as docs
-from shared.store.audit import AuditDocument
+from shared.store import audit_copies
+from shared.store.audit_copies import AuditDocument
 from shared.store.tables import check_key
 from shared.sync.exports import entry_csv
 
@@ -137,7 +137,7 @@ def get_document(ctx: RequestContext) -> ApiResponse:
 
 def _entry(ctx: RequestContext) -> tuple[str, str, bytes]:
     run_id, journal = _scope(ctx)
-    data = ctx.services.audit.read_latest(ctx.office_id, run_id, journal, docs.ENTRY)
+    data = ctx.services.audit.read_latest(ctx.office_id, run_id, journal, audit_copies.ENTRY)
     if data is None:
         raise Problem(
             404,
@@ -161,9 +161,11 @@ def export_csv(ctx: RequestContext) -> ApiResponse:
 
 def export_json(ctx: RequestContext) -> ApiResponse:
     run_id, journal, _ = _entry(ctx)
-    data = ctx.services.audit.read_latest(ctx.office_id, run_id, journal, docs.AFAS_REQUEST)
+    data = ctx.services.audit.read_latest(ctx.office_id, run_id, journal, audit_copies.AFAS_REQUEST)
     if data is None:
-        raise not_found(f"Het document {docs.AFAS_REQUEST} bestaat niet voor deze journaalrun.")
+        raise not_found(
+            f"Het document {audit_copies.AFAS_REQUEST} bestaat niet voor deze journaalrun."
+        )
     return _download(data, "application/json", f"{_stem(ctx, run_id, journal)}-afas.json")
 
 

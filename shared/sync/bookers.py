@@ -24,7 +24,7 @@ from shared.journal.entries import ProfitEntry, SbEntry
 from shared.journal.findings import Finding
 from shared.journal.identifiers import sb_tracking_identifier
 from shared.journal.models import JournalLine, JournalRun, PeriodType
-from shared.journal.periods import ledger_period
+from shared.journal.periods import booking_period
 from shared.journal.precheck import (
     PERIOD_CHECK_SKIPPED,
     AccountFact,
@@ -54,7 +54,7 @@ def target_key(target: ProfitTarget | SbTarget) -> str:
     return f"sb|{target.environment}|{target.administration_id}"
 
 
-class Target(Protocol):
+class AfasBooker(Protocol):
     """One AFAS administration of a client, as the booking step sees it."""
 
     @property
@@ -194,7 +194,7 @@ class FactsCache:
 
 
 @dataclass
-class ProfitTargetLedger:
+class ProfitBooker:
     client: ProfitClient
     target: ProfitTarget
     environment_name: str = ""
@@ -218,7 +218,9 @@ class ProfitTargetLedger:
         return f"administratie {self.target.administration} ({self.environment})"
 
     def draft(self, source: Source) -> Draft[ProfitEntry]:
-        year = ledger_period(source.run.period, source.period_type, source.mapping.period_rule).year
+        year = booking_period(
+            source.run.period, source.period_type, source.mapping.period_rule
+        ).year
         facts = self.facts((year,))
         axes = {number: fact.required_axes for number, fact in facts.accounts.items()}
         return build_profit_entry(
@@ -254,7 +256,7 @@ class ProfitTargetLedger:
                     description=a.description,
                     axis_codes=dict(a.axes),
                 )
-                for a in self.client.list_ledger_accounts()
+                for a in self.client.list_accounts()
             }
 
         if self.charts is not None:
@@ -370,7 +372,7 @@ class ProfitTargetLedger:
 
 
 @dataclass
-class SbTargetLedger:
+class SbBooker:
     client: SbClient
     target: SbTarget
     _facts: SbFacts | None = None
@@ -401,7 +403,7 @@ class SbTargetLedger:
         once per job."""
         if self._facts is None:
             adm = self.target.administration_id
-            accounts = frozenset(a.number for a in self.client.list_ledger_accounts(adm))
+            accounts = frozenset(a.number for a in self.client.list_accounts(adm))
             periods: dict[tuple[int, int], PeriodFact] | None
             try:
                 periods = {
@@ -489,7 +491,7 @@ class SbTargetLedger:
 
 
 def prepare(
-    target: Target, config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]
+    target: AfasBooker, config: ClientConfig, run: JournalRun, lines: Sequence[JournalLine]
 ) -> tuple[Draft[ProfitEntry] | Draft[SbEntry], list[Finding]]:
     """Build the entry for one journal run and pre-check it (when the build itself passed):
     what the worker, an approval and the preview all do before deciding."""
@@ -531,9 +533,9 @@ def sb_entry_number(booking: SbBooking) -> str:
     return booking.instance_ids[0] if booking.instance_ids else booking.tracking_identifier
 
 
-def for_run(target: Target, office_id: str, run_id: str) -> Target:
+def for_run(target: AfasBooker, office_id: str, run_id: str) -> AfasBooker:
     """The target as the jobs of run ``run_id`` use it: a Profit target shares the facts of its
     administration with the other jobs of that run in this process (its own cache, if set)."""
-    if isinstance(target, ProfitTargetLedger) and target.charts is not None:
+    if isinstance(target, ProfitBooker) and target.charts is not None:
         return replace(target, shared=target.charts.facts, shared_scope=(office_id, run_id))
     return target
