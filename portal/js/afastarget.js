@@ -122,7 +122,7 @@ function pickOrType({ label, name, other, typedLabel, typedHelp, typed, readOnly
  * @returns {string}
  */
 export function environmentText(x) {
-  const product = x.kind === "afas-profit" ? "AFAS Profit" : "AFAS SB+";
+  const product = x.kind === "afas-profit" ? "AFAS Profit" : "AFAS SB";
   const name = x.details?.environmentName || x.environment;
   const number = x.kind === "afas-profit" || (x.details?.environmentName && x.details.environmentName !== x.environment) ? ` (${x.environment})` : "";
   const via = x.viaAdminCenter || x.details?.role === "scope" ? ", via Admin Center" : "";
@@ -242,13 +242,18 @@ function profitControls(readOnly) {
  */
 
 /**
- * The dagboeken of the chosen administration, read from AFAS.
+ * The dagboeken of the chosen administration, read from AFAS. Only the newest request draws: an
+ * answer for an administration the user has already left is dropped (a quick switch must never
+ * show the previous administration's dagboeken). A dagboek chosen under another administration
+ * is not carried over (its code means another dagboek there): the stored one for the stored
+ * administration, else the memoriaal.
  * @param {Alive} ctx @param {{administration: PickOrType, journal: PickOrType}} controls
- * @param {ProfitState} state @param {boolean} isNew
+ * @param {ProfitState} state @param {boolean} isNew @param {boolean} switched the user chose another administration
  */
-async function loadJournals(ctx, { administration, journal }, state, isNew) {
+async function loadJournals(ctx, { administration, journal }, state, isNew, switched) {
   const number = administration.value();
-  const current = journal.value() || state.wanted.journal;
+  const stored = number === state.wanted.administration ? state.wanted.journal : "";
+  const current = switched ? stored : journal.value() || state.wanted.journal;
   const mine = ++state.seq;
   if (!PROFIT_NUMBER.test(number)) {
     journal.fill([], current, { empty: "Kies eerst de administratie" });
@@ -258,7 +263,7 @@ async function loadJournals(ctx, { administration, journal }, state, isNew) {
   try {
     const answer = await listed(`/afas-profit/environments/${encodeURIComponent(state.env)}/administrations/${number}/journals`);
     if (mine !== state.seq || !ctx.alive()) return;
-    journal.fill(journalOptions(answer.journals), journalToPick(answer.journals, current, isNew),
+    journal.fill(journalOptions(answer.journals), journalToPick(answer.journals, current, isNew || switched),
       { empty: "Geen dagboeken gevonden", missing: (code) => `Dagboek ${code} staat niet in de lijst van administratie ${number}.` });
   } catch (error) {
     if (mine !== state.seq || !ctx.alive()) return;
@@ -297,22 +302,26 @@ async function loadAdministrations(ctx, { administration, journal }, state) {
 function profitPicker(ctx, target, { readOnly, isNew }) {
   const controls = profitControls(readOnly);
   const { administration, journal } = controls;
-  /** @type {ProfitState} */
-  const state = {
-    env: "",
+  // What is stored belongs to the stored environment: another environment starts with nothing
+  // chosen (administration 1 there is another administration).
+  const stored = {
+    env: target.type === "afas-profit" ? target.environment ?? "" : "",
     wanted: { administration: target.type === "afas-profit" && target.administration != null ? String(target.administration) : "", journal: target.journal ?? "" },
-    seq: 0,
   };
-  const journals = () => loadJournals(ctx, controls, state, isNew);
-  administration.select.addEventListener("change", () => { if (!administration.typedInUse()) journals(); });
-  administration.typed.addEventListener("change", journals); // when the typed number is left, not per key
+  /** @type {ProfitState} */
+  const state = { env: "", wanted: stored.wanted, seq: 0 };
+  /** @param {boolean} switched */
+  const journals = (switched) => loadJournals(ctx, controls, state, isNew, switched);
+  administration.select.addEventListener("change", () => { if (!administration.typedInUse()) journals(true); });
+  administration.typed.addEventListener("change", () => journals(true)); // when the typed number is left, not per key
   return {
     node: h("div", null, h("div", { class: "grid-2" }, administration.node, journal.node)),
     /** @param {string} environment */
     async load(environment) {
-      if (state.env) state.wanted = { administration: administration.value(), journal: journal.value() };
+      if (state.env === environment) state.wanted = { administration: administration.value(), journal: journal.value() };
+      else state.wanted = environment === stored.env ? stored.wanted : { administration: "", journal: "" };
       state.env = environment;
-      if (await loadAdministrations(ctx, controls, state)) await journals();
+      if (await loadAdministrations(ctx, controls, state)) await journals(false);
     },
     value: () => {
       const number = administration.value();
@@ -324,7 +333,7 @@ function profitPicker(ctx, target, { readOnly, isNew }) {
   };
 }
 
-// -- AFAS SB+ ---------------------------------------------------------------------------------------
+// -- AFAS SB ---------------------------------------------------------------------------------------
 
 /**
  * SB's administrations as options: the name with the id, or the id alone.
@@ -336,23 +345,26 @@ export function sbAdministrationOptions(administrations) {
 }
 
 /**
- * AFAS SB+: the administrations of the chosen customer environment, by name.
+ * AFAS SB: the administrations of the chosen customer environment, by name.
  * @param {Alive} ctx @param {Target} target @param {boolean} readOnly
  */
 function sbPicker(ctx, target, readOnly) {
   const administration = pickOrType({
-    label: "AFAS SB+ administratie", name: "target.administrationId", other: "Anders: id zelf invullen", readOnly,
-    typedLabel: "Id van de administratie (AFAS SB+)", typedHelp: "Het id (uuid) van de administratie in AFAS SB+.",
+    label: "AFAS SB administratie", name: "target.administrationId", other: "Anders: id zelf invullen", readOnly,
+    typedLabel: "Id van de administratie (AFAS SB)", typedHelp: "Het id (uuid) van de administratie in AFAS SB.",
     typed: h("input", { type: "text", spellcheck: "false", autocomplete: "off", placeholder: "701b747b-eea2-5ed1-8518-973e5c670252" }),
   });
-  let wanted = (target.type === "afas-sb" && target.administrationId) || "";
+  const storedEnv = target.type === "afas-sb" ? target.environment ?? "" : "";
+  const stored = (target.type === "afas-sb" && target.administrationId) || "";
+  let wanted = stored;
   let env = "";
   let seq = 0;
   return {
     node: administration.node,
     /** @param {string} environment */
     async load(environment) {
-      if (env) wanted = administration.value();
+      if (env === environment) wanted = administration.value();
+      else wanted = environment === storedEnv ? stored : ""; // another environment: another list
       env = environment;
       const mine = ++seq;
       const current = wanted.toLowerCase();
@@ -370,7 +382,7 @@ function sbPicker(ctx, target, readOnly) {
     },
     value: () => administration.value(),
     /** @returns {FieldError[]} */
-    problems: () => (administration.value() ? [] : [{ field: administration.typedInUse() ? "target.administrationIdTyped" : "target.administrationId", detail: "kies de administratie in AFAS SB+ (of vul het id in)" }]),
+    problems: () => (administration.value() ? [] : [{ field: administration.typedInUse() ? "target.administrationIdTyped" : "target.administrationId", detail: "kies de administratie in AFAS SB (of vul het id in)" }]),
     /** @param {string} f */
     locate: (f) => administration.locate(f),
   };

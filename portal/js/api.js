@@ -90,7 +90,9 @@ async function send(method, url, { body, headers = {}, accept }) {
   if (body !== undefined) sent["Content-Type"] = "application/json";
   const principal = devPrincipal();
   if (principal) sent["X-MS-CLIENT-PRINCIPAL"] = principal.header;
+  const early = method === "GET" && body === undefined ? takeEarly(url.href) : undefined;
   try {
+    if (early) return await early;
     return await fetch(url, {
       method,
       headers: sent,
@@ -101,6 +103,23 @@ async function send(method, url, { body, headers = {}, accept }) {
   } catch {
     throw new ApiError(0, null);
   }
+}
+
+/**
+ * An answer early.js asked for before the modules had loaded (same URL, same sign-in), taken
+ * once. dropEarly() forgets those not taken (main.js, after the first screen).
+ * @param {string} href
+ * @returns {Promise<Response> | undefined}
+ */
+function takeEarly(href) {
+  const early = /** @type {{loonbrugEarly?: Record<string, Promise<Response>>}} */ (/** @type {unknown} */ (window)).loonbrugEarly;
+  const answer = early?.[href];
+  if (early && answer) delete early[href];
+  return answer;
+}
+
+export function dropEarly() {
+  delete /** @type {{loonbrugEarly?: unknown}} */ (/** @type {unknown} */ (window)).loonbrugEarly;
 }
 
 /** @param {Response} response @returns {Promise<ApiError>} */

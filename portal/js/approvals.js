@@ -5,7 +5,7 @@
 import { request } from "./api.js";
 import {
   add, announce, badge, busy, clearErrors, dateTime, empty, field, h, money, nextId, notice,
-  pageHeader, period, problemNotice, registerLabels, showErrors,
+  pageHeader, period, problemNotice, registerLabels, showErrors, whatToDo,
 } from "./ui.js";
 
 registerLabels({ reason: "Reden", markFailedInLoket: "Markeer in Loket als mislukt" });
@@ -92,7 +92,7 @@ function card(ctx, item, { session, outcome, reload }) {
         h("h4", null, `Waarschuwingen (${item.findings.length})`),
         h("ul", { class: "messages" }, item.findings.map((f) => h("li", { class: "warning" },
           h("p", { class: "text" }, f.text),
-          f.hint ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), f.hint) : null))))
+          whatToDo(f.hint)))))
       : h("p", { class: "muted" }, "Geen waarschuwingen uit de controle vooraf."),
     h("p", { class: "links" },
       h("a", { href: `#/voorbeeld?client=${encodeURIComponent(item.clientId)}&run=${encodeURIComponent(item.loketJournalRunId)}`, "aria-label": `Bekijk de boeking: ${what}` }, "Bekijk de boeking"),
@@ -114,7 +114,7 @@ function card(ctx, item, { session, outcome, reload }) {
     const reloads = [409, 412, 404].includes(error.status);
     show(error.status === 503 ? "warning" : "error",
       h("p", null, h("strong", null, `${verb} van ${what} is niet gelukt. `), error.detail),
-      error.hint ? h("p", { class: "hint" }, "Wat kunt u doen: ", error.hint) : null,
+      whatToDo(error.hint),
       reloads ? h("p", null, "De lijst hieronder is opnieuw geladen met de actuele stand. Controleer de journaalpost en beslis opnieuw.") : null);
     if (reloads) await reload();
   };

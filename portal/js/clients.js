@@ -5,7 +5,7 @@ import { ApiError, api } from "./api.js";
 import {
   add,
   badge, busy, clearErrors, date, dateTime, empty, field, flash, h, money, notice, pageHeader,
-  period, problemNotice, registerLabels, showErrors, table, yesNo,
+  period, problemNotice, registerLabels, showErrors, table, yesNo, whatToDo,
 } from "./ui.js";
 import { CRUMBS } from "./clientform.js";
 
@@ -21,7 +21,7 @@ function targetText(target, connections) {
   }
   const c = connections?.find((x) => x.kind === "afas-sb" && x.environment === target.environment);
   const env = c?.details?.environmentName && c.details.environmentName !== target.environment ? `${c.details.environmentName} (${target.environment})` : target.environment;
-  return `AFAS SB+ ${env} · administratie ${target.administrationId}`;
+  return `AFAS SB ${env} · administratie ${target.administrationId}`;
 }
 
 // -- list --------------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ function previewResult(p) {
     h("h2", { id: "preview-title" }, `Journaalpost voor client ${p.clientId}, periode ${period(p.payrollPeriod)} (volgnr. ${p.sequenceNumber})`),
     h("dl", { class: "facts" },
       h("dt", null, "Status"), h("dd", null, state),
-      h("dt", null, "Doel"), h("dd", null, p.targetType === "afas-sb" ? "AFAS SB+" : `AFAS Profit, dagboek ${p.journal}`),
+      h("dt", null, "Doel"), h("dd", null, p.targetType === "afas-sb" ? "AFAS SB" : `AFAS Profit, dagboek ${p.journal}`),
       h("dt", null, "Boekjaar / periode"), h("dd", null, p.year ? `${p.year} / ${p.period}` : "—"),
       h("dt", null, "Boekdatum"), h("dd", null, date(p.entryDate)),
       h("dt", null, p.targetType === "afas-sb" ? "Tracking-id" : "Boekstuknummer"), h("dd", { class: "mono" }, p.reference),
@@ -130,7 +130,7 @@ function previewResult(p) {
         h("ul", { class: "messages" }, p.findings.map((f) => h("li", { class: f.severity },
           h("div", { class: "meta" }, badge(f.severity, f.severity === "error" ? "Blokkeert boeken" : "Waarschuwing"), f.account ? ` · rekening ${f.account}` : ""),
           h("p", { class: "text" }, f.text),
-          f.hint ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), f.hint) : null))))
+          whatToDo(f.hint)))))
       : notice("ok", h("p", null, "Geen bevindingen: de controles vooraf zijn in orde.")),
     h("h3", null, `Regels (${p.lines.length})`),
     h("div", { class: "table-wrap" }, h("table", { class: "stack" },

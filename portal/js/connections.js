@@ -1,27 +1,27 @@
 // @ts-check
-// Configuratie › Koppelingen: Loket.nl (consent), AFAS Profit (token) and AFAS SB+ (consent).
+// Configuratie › Koppelingen: Loket.nl (consent), AFAS Profit (token) and AFAS SB (consent).
 import { api } from "./api.js";
 import {
   add,
   badge, busy, clearErrors, dateTime, empty, field, flash, h, notice, pageHeader, problemNotice,
-  radioValue, registerLabels, showErrors, table, yesNo, yesNoField,
+  radioValue, registerLabels, showErrors, table, yesNo, yesNoField, whatToDo,
 } from "./ui.js";
 import { loketLabel } from "./runs.js";
 
 const STATES = { connected: "Gekoppeld", reauthorize: "Opnieuw toestemming nodig", inactive: "Inactief" };
-const KINDS = { "afas-profit": "AFAS Profit", "afas-sb": "AFAS SB+" };
+const KINDS = { "afas-profit": "AFAS Profit", "afas-sb": "AFAS SB" };
 const CRUMBS = [["Configuratie"], ["Koppelingen", "#/koppelingen"]];
 
-registerLabels({ token: "Token app connector Profit", environment: "Omgeving", environmentName: "Omgevingsnaam", active: "Actief", apiServer: "Adres van AFAS SB+" });
+registerLabels({ token: "Token app connector Profit", environment: "Omgeving", environmentName: "Omgevingsnaam", active: "Actief", apiServer: "Adres van AFAS SB" });
 
-// The outcome of an AFAS SB+ consent (?afas-sb=…&omgeving=…), started here or at the App
+// The outcome of an AFAS SB consent (?afas-sb=…&omgeving=…), started here or at the App
 // Center's landing page: the callback always says what happened.
 const SB_OUTCOMES = {
-  gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB+ is gekoppeld. Kies de klantomgevingen bij de client configuraties." : `De koppeling met AFAS SB+ omgeving ${env} is gemaakt.`],
-  geweigerd: ["warning", (env) => `AFAS SB+ heeft geen toestemming gegeven voor ${env === "admin" ? "het Admin Center" : `omgeving ${env}`}; er is niets gekoppeld. Koppel opnieuw en kies Ja bij de vraag om toestemming.`],
-  mislukt: ["error", (env) => `Het koppelen met AFAS SB+ ${env === "admin" ? "(Admin Center)" : `omgeving ${env}`} kon niet worden afgerond; er is niets gekoppeld. Koppel opnieuw.`],
-  adres: ["error", () => "Het adres dat AFAS SB+ meegaf is geen bekend adres van AFAS SB+. Er is niets gekoppeld; koppel hieronder met het adres uit AFAS SB+, of vraag de beheerder van Loonbrug om de toegestane adressen (AFAS_SB_ALLOWED_HOSTS)."],
-  "niet-ingesteld": ["error", () => "Koppelen met AFAS SB+ is in deze omgeving van Loonbrug niet ingesteld. Vraag de beheerder van Loonbrug om AFAS_SB_CLIENT_ID en AFAS_SB_CLIENT_SECRET."],
+  gekoppeld: ["ok", (env) => env === "admin" ? "Het Admin Center van AFAS SB is gekoppeld. Kies de klantomgevingen bij de client configuraties." : `De koppeling met AFAS SB omgeving ${env} is gemaakt.`],
+  geweigerd: ["warning", (env) => `AFAS SB heeft geen toestemming gegeven voor ${env === "admin" ? "het Admin Center" : `omgeving ${env}`}; er is niets gekoppeld. Koppel opnieuw en kies Ja bij de vraag om toestemming.`],
+  mislukt: ["error", (env) => `Het koppelen met AFAS SB ${env === "admin" ? "(Admin Center)" : `omgeving ${env}`} kon niet worden afgerond; er is niets gekoppeld. Koppel opnieuw.`],
+  adres: ["error", () => "Het adres dat AFAS SB meegaf is geen bekend adres van AFAS SB. Er is niets gekoppeld; koppel hieronder met het adres uit AFAS SB, of vraag de beheerder van Loonbrug om de toegestane adressen (AFAS_SB_ALLOWED_HOSTS)."],
+  "niet-ingesteld": ["error", () => "Koppelen met AFAS SB is in deze omgeving van Loonbrug niet ingesteld. Vraag de beheerder van Loonbrug om AFAS_SB_CLIENT_ID en AFAS_SB_CLIENT_SECRET."],
 };
 
 // The outcome of a Loket.nl consent that did not connect (?loket=…); a stored one comes back
@@ -36,13 +36,13 @@ function hostOf(url) {
   try { return new URL(url).host; } catch { return url || ""; }
 }
 
-/** What an AFAS SB+ row is: a customer environment, the Admin Center, or one reached through it. */
+/** What an AFAS SB row is: a customer environment, the Admin Center, or one reached through it. */
 function sbRole(c) {
   return c.details?.role || (c.environment === "admin" ? "admin-center" : "customer");
 }
 
-/** Before leaving for Loket.nl or AFAS SB+: come back to Koppelingen (with a word of what
- * happened, unless the way back says it: AFAS SB+ returns with its outcome in the address). */
+/** Before leaving for Loket.nl or AFAS SB: come back to Koppelingen (with a word of what
+ * happened, unless the way back says it: AFAS SB returns with its outcome in the address). */
 function leaveFor(url, text) {
   sessionStorage.setItem("loonbrug.return", "#/koppelingen");
   if (text) flash("ok", text);
@@ -72,7 +72,7 @@ export async function overview(ctx) {
   const loket = all.find((c) => c.kind === "loket");
   const afas = all.filter((c) => c.kind !== "loket");
   add(view, 
-    h("p", null, "Loonbrug haalt de journaalposten op uit Loket.nl en boekt ze in AFAS Profit of AFAS SB+. Daarvoor zijn twee koppelingen nodig."),
+    h("p", null, "Loonbrug haalt de journaalposten op uit Loket.nl en boekt ze in AFAS Profit of AFAS SB. Daarvoor zijn twee koppelingen nodig."),
     h("div", { class: "cards" }, loketCard(ctx, loket, session), afasCard(afas, session)),
     mailCard(mail, session),
   );
@@ -112,7 +112,7 @@ function loketCard(ctx, loket, session) {
       h("dt", null, "Gekoppeld op"), h("dd", null, dateTime(loket.connectedAt)),
       h("dt", null, "Gekoppeld door"), h("dd", null, connectedBy(loket))),
     loket.state === "reauthorize"
-      ? notice("warning", h("p", null, loket.reason || "Loket.nl vraagt opnieuw om toestemming."), loket.hint ? h("p", null, "Wat kunt u doen: ", loket.hint) : null)
+      ? notice("warning", h("p", null, loket.reason || "Loket.nl vraagt opnieuw om toestemming."), whatToDo(loket.hint))
       : null);
   if (session.isAdmin) {
     const remove = h("button", { type: "button", class: "danger", onclick: () => {
@@ -142,7 +142,7 @@ function afasCard(afas, session) {
   // the grid (set through the CSSOM: the portal's CSP allows no style attributes).
   card.style.gridColumn = "1 / -1";
   if (!afas.length) {
-    add(card, empty(h("p", null, "Nog geen AFAS-koppeling. Voeg AFAS Profit of AFAS SB+ toe, zodat Loonbrug de journaalposten kan boeken.")));
+    add(card, empty(h("p", null, "Nog geen AFAS-koppeling. Voeg AFAS Profit of AFAS SB toe, zodat Loonbrug de journaalposten kan boeken.")));
   } else {
     add(card, table([
       { label: "Type", render: (c) => KINDS[c.kind] },
@@ -168,13 +168,13 @@ function sbEnvironment(c) {
   return h("div", null, name, h("div", { class: "muted" }, [where, role === "scope" ? "via het Admin Center" : null].filter(Boolean).join(" · ")));
 }
 
-/** "Opnieuw koppelen" for an AFAS SB+ row, on its own API server (a scope: its Admin Center). */
+/** "Opnieuw koppelen" for an AFAS SB row, on its own API server (a scope: its Admin Center). */
 function sbAgain(c) {
   const role = sbRole(c);
   const server = (c.details?.apiServer || "").replace(/\/$/, "");
   const env = role === "scope" ? "admin" : c.environment;
   const address = server ? `${server}/${env}/` : "";
-  const label = role === "scope" ? `Admin Center van ${c.environment} opnieuw koppelen` : `AFAS SB+ ${role === "admin-center" ? "Admin Center" : c.environment} opnieuw koppelen`;
+  const label = role === "scope" ? `Admin Center van ${c.environment} opnieuw koppelen` : `AFAS SB ${role === "admin-center" ? "Admin Center" : c.environment} opnieuw koppelen`;
   const query = new URLSearchParams(address ? { omgeving: env, adres: address } : { omgeving: env });
   return h("a", { href: `#/koppelingen/afas-sb/nieuw?${query}`, "aria-label": label }, role === "scope" ? "Admin Center opnieuw koppelen" : "Opnieuw koppelen");
 }
@@ -224,9 +224,9 @@ export async function chooseAfas(ctx) {
       h("section", { class: "card" }, h("h2", null, "AFAS Profit"),
         h("p", null, "Met de token van een app connector uit uw AFAS Profit omgeving."),
         h("a", { class: "button", href: "#/koppelingen/afas-profit/nieuw" }, "AFAS Profit koppelen")),
-      h("section", { class: "card" }, h("h2", null, "AFAS SB+"),
-        h("p", null, "U logt in bij AFAS SB+ en geeft daar toestemming."),
-        h("a", { class: "button", href: "#/koppelingen/afas-sb/nieuw" }, "AFAS SB+ koppelen"))));
+      h("section", { class: "card" }, h("h2", null, "AFAS SB"),
+        h("p", null, "U logt in bij AFAS SB en geeft daar toestemming."),
+        h("a", { class: "button", href: "#/koppelingen/afas-sb/nieuw" }, "AFAS SB koppelen"))));
 }
 
 export async function profit(ctx) {
@@ -307,18 +307,18 @@ function environmentOf(address) {
 
 export async function sb(ctx) {
   const { view, query } = ctx;
-  const title = "AFAS SB+ koppeling toevoegen";
+  const title = "AFAS SB koppeling toevoegen";
   add(view, ...pageHeader(title, [...CRUMBS, [title]]));
   if (adminOnly(ctx)) return;
   const environment = h("input", { type: "text", autocomplete: "off", spellcheck: "false", value: query.get("omgeving") || "" });
   const address = h("input", { type: "text", inputmode: "url", autocomplete: "off", spellcheck: "false", value: query.get("adres") || "", placeholder: "https://kantoor.afasfocus.nl/mijnbedrijf/" });
   const summary = h("div");
-  const start = h("button", { type: "submit" }, "Log in bij AFAS SB+");
+  const start = h("button", { type: "submit" }, "Log in bij AFAS SB");
   const form = h("form", { class: "panel", novalidate: true },
-    h("p", null, "Vul de naam van uw AFAS SB+ omgeving in, of het volledige adres als uw omgeving bij een accountant staat, en klik op 'Log in bij AFAS SB+'. Geef daar toestemming met 'Ja'; de koppeling wordt dan automatisch aangemaakt en u komt terug in Loonbrug."),
+    h("p", null, "Vul de naam van uw AFAS SB omgeving in, of het volledige adres als uw omgeving bij een accountant staat, en klik op 'Log in bij AFAS SB'. Geef daar toestemming met 'Ja'; de koppeling wordt dan automatisch aangemaakt en u komt terug in Loonbrug."),
     summary,
-    field("Omgevingsnaam AFAS SB+", environment, { field: "environment", help: "De naam uit het adres van uw SB+ omgeving, bijvoorbeeld mijnbedrijf. Leeg laten mag als u hieronder het adres invult." }),
-    field("Adres van AFAS SB+ (bij een accountant)", address, { field: "apiServer", help: "Het adres zoals AFAS SB+ het toont, bijvoorbeeld https://kantoor.afasfocus.nl/mijnbedrijf/. Voor het Admin Center van uw kantoor: https://kantoor.afasfocus.nl/admin/. Leeg: een zelfstandige SB+ omgeving (afas-sb.afasfocus.nl)." }),
+    field("Omgevingsnaam AFAS SB", environment, { field: "environment", help: "De naam uit het adres van uw AFAS SB omgeving, bijvoorbeeld mijnbedrijf. Leeg laten mag als u hieronder het adres invult." }),
+    field("Adres van AFAS SB (bij een accountant)", address, { field: "apiServer", help: "Het adres zoals AFAS SB het toont, bijvoorbeeld https://kantoor.afasfocus.nl/mijnbedrijf/. Voor het Admin Center van uw kantoor: https://kantoor.afasfocus.nl/admin/. Leeg: een zelfstandige AFAS SB omgeving (afas-sb.afasfocus.nl)." }),
     h("details", null, h("summary", null, "Accountant met een Admin Center?"),
       h("p", null, "Koppel het Admin Center één keer met het adres dat eindigt op /admin/. Daarna kiest u bij elke client configuratie de klantomgeving en administratie uit een lijst; u hoeft de klantomgevingen niet apart te koppelen.")),
     h("div", { class: "actions" }, start, h("a", { class: "button secondary", href: "#/koppelingen" }, "Annuleren")));
@@ -336,7 +336,7 @@ export async function sb(ctx) {
       }
       try {
         const answer = await api.post(`/connections/afas-sb/${encodeURIComponent(name)}`, url ? { apiServer: url } : undefined);
-        leaveFor(answer.authorizeUrl, null); // AFAS SB+ sends the outcome back (?afas-sb=…)
+        leaveFor(answer.authorizeUrl, null); // AFAS SB sends the outcome back (?afas-sb=…)
       } catch (error) {
         const unplaced = showErrors(form, error.errors);
         summary.replaceChildren(problemNotice(error, unplaced));

@@ -53,7 +53,7 @@ function fileLink(href, text, label, report) {
       } catch (error) {
         report(error);
       }
-    });
+    }, { text: "Bezig met downloaden…" });
   });
   return link;
 }

@@ -1,7 +1,7 @@
 // @ts-check
 // The portal's shell: who is signed in, the menu, the dev banner, and the hash router.
-import { api, config, devPrincipal, forgetDevPrincipal } from "./api.js";
-import { add, h, notice, retryButton, takeFlash } from "./ui.js";
+import { api, config, devPrincipal, dropEarly, forgetDevPrincipal } from "./api.js";
+import { add, h, notice, retryButton, takeFlash, whatToDo } from "./ui.js";
 import * as runs from "./runs.js";
 
 /**
@@ -67,9 +67,9 @@ function renderUser() {
   const user = session();
   if (!user) return;
   add(box, 
+    // The office id is a technical id (the Entra tenant): a tooltip for support, not header text.
     h("span", { title: `Kantoor ${user.officeId}` }, h("span", { class: "visually-hidden" }, "Aangemeld als "), user.name),
     h("span", { class: "role" }, user.isAdmin ? "Beheerder" : "Lezer"),
-    h("span", { class: "office" }, h("span", { class: "visually-hidden" }, "kantoor "), user.officeId),
     cfg.devSignIn
       ? h("button", { type: "button", class: "secondary", onclick: () => { forgetDevPrincipal(); location.hash = "#/aanmelden"; renderUser(); } }, "Afmelden")
       : h("a", { href: cfg.signOutUrl }, "Afmelden"),
@@ -158,7 +158,7 @@ async function render() {
     view.replaceChildren(
       h("h1", { tabindex: "-1" }, error.notFound ? "Pagina niet gevonden" : "Er ging iets mis"),
       notice("error", h("p", null, error.detail || error.message),
-        error.hint ? h("p", null, "Wat kunt u doen: ", error.hint) : null,
+        whatToDo(error.hint),
         retryButton(error)),
       h("p", null, h("a", { href: "#/runs" }, "Naar het Runs overzicht")));
   }
@@ -169,6 +169,7 @@ async function render() {
   document.title = title ? `${title} · Loonbrug` : "Loonbrug";
   if (!firstRender) view.querySelector("h1")?.focus();
   firstRender = false;
+  dropEarly(); // answers early.js fetched and the first screen did not take: never used later
 }
 
 /** The count badge on "Goedkeuren": pending items of the office, fetched after each screen and
@@ -203,10 +204,10 @@ renderBanner();
 renderUser();
 setupMenu();
 const back = sessionStorage.getItem("loonbrug.return");
-// Back from Loket.nl or AFAS SB+: at "/" (PORTAL_URL unset) or at PORTAL_URL#/connections.
+// Back from Loket.nl or AFAS SB: at "/" (PORTAL_URL unset) or at PORTAL_URL#/connections.
 if (back && (!location.hash || location.hash === "#/" || location.hash === "#/connections")) {
   sessionStorage.removeItem("loonbrug.return");
-  location.replace(back); // back from Loket.nl or AFAS SB+: the hashchange renders it
+  location.replace(back); // back from Loket.nl or AFAS SB: the hashchange renders it
 } else {
   render();
 }

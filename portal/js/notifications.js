@@ -4,7 +4,7 @@
 import { request } from "./api.js";
 import {
   add, busy, clearErrors, dateTime, h, nextId, notice, pageHeader, problemNotice, registerLabels,
-  showErrors,
+  showErrors, whatToDo,
 } from "./ui.js";
 
 const MAX_RECIPIENTS = 20;
@@ -22,6 +22,25 @@ registerLabels({
   reauthorization: "Opnieuw toestemming nodig",
 });
 
+/**
+ * What a reader sees: the settings as plain text (not a form whose fields cannot be used).
+ * @param {{recipients: string[], updatedAt?: string, updatedBy?: string} & Record<string, any>} settings
+ * @returns {HTMLElement}
+ */
+function readView(settings) {
+  return h("section", { class: "card settings-read" },
+    h("h2", null, "Ontvangers"),
+    settings.recipients.length
+      ? h("ul", { class: "recipients-read" }, settings.recipients.map((r) => h("li", null, r)))
+      : h("p", { class: "muted" }, "Nog geen ontvangers: Loonbrug verstuurt geen e-mail."),
+    h("h2", null, "Welke e-mails?"),
+    h("ul", { class: "kinds-read" }, KINDS.map(([key, label]) =>
+      h("li", null, h("strong", null, settings[key] ? "Aan" : "Uit"), ": ", label))),
+    h("p", { class: "muted" }, settings.updatedAt
+      ? `Laatst gewijzigd op ${dateTime(settings.updatedAt)}${settings.updatedBy ? ` door ${settings.updatedBy}` : ""}.`
+      : "Nog nooit opgeslagen: dit zijn de standaardinstellingen."));
+}
+
 export async function form(ctx) {
   const { view, session } = ctx;
   const readOnly = !session.isAdmin;
@@ -33,9 +52,13 @@ export async function form(ctx) {
     add(view, notice("warning",
       h("p", null, h("strong", null, "Deze installatie van Loonbrug kan (nog) geen e-mail versturen.")),
       h("p", null, "U kunt de instellingen al opslaan; de e-mails gaan vanzelf mee zodra e-mail is ingesteld."),
-      h("p", { class: "hint" }, "Wat kunt u doen: vraag de beheerder van de Loonbrug-installatie om het versturen van e-mail in te stellen (zie de handleiding voor beheer).")));
+      whatToDo("vraag de beheerder van de Loonbrug-installatie om het versturen van e-mail in te stellen (zie de handleiding voor beheer).")));
   }
-  if (readOnly) add(view, notice("info", h("p", null, "U kunt deze instellingen bekijken; alleen een beheerder (rol Loonbrug-beheerder) kan ze wijzigen.")));
+  if (readOnly) {
+    add(view, notice("info", h("p", null, "U kunt deze instellingen bekijken; alleen een beheerder (rol Loonbrug-beheerder) kan ze wijzigen.")));
+    add(view, readView(settings));
+    return;
+  }
 
   const summary = h("div");
   const rows = h("ol", { class: "recipients" });

@@ -3,7 +3,7 @@
 // Years, periods green/red, every difference in Dutch with what to do, the drill-down to the
 // journal run (with its audit copy) and the AFAS entry, and the CSV export. Read-only.
 import { api, download } from "./api.js";
-import { add, badge, busy, empty, h, money, notice, pageHeader, problemNotice, table } from "./ui.js";
+import { add, badge, busy, empty, h, money, notice, pageHeader, problemNotice, table, whatToDo } from "./ui.js";
 
 const CRUMB = ["Aansluiting", "#/aansluiting"];
 /** @type {Record<string, [string, string]>} */
@@ -68,7 +68,7 @@ export async function client(ctx) {
     busy(csv, async () => {
       problems.replaceChildren();
       try { await download(body.exports.csv, `aansluiting-${body.clientId}-${body.year}.csv`); } catch (error) { problems.replaceChildren(problemNotice(error)); }
-    });
+    }, { text: "Bezig met downloaden…" });
   });
   loading.replaceWith(
     h("nav", { class: "toolbar", "aria-label": "Jaren" },
@@ -116,7 +116,7 @@ function difference(body, p, d, problems) {
   const journalRun = p.journalRuns.find((r) => r.loketJournalRunId === d.loketJournalRunId);
   return h("article", { class: "notice error difference", "data-kind": d.kind },
     h("p", null, badge("failed", d.title), " ", d.text),
-    h("p", { class: "hint" }, h("strong", null, "Wat te doen: "), d.todo),
+    whatToDo(d.todo),
     h("ul", { class: "downloads" },
       d.links.journalRun
         ? h("li", null, h("a", { href: d.links.journalRun }, `Loonrun ${journalRun ? journalRun.payrollPeriod.replace("-", " - ") : ""} en auditkopie bekijken`))

@@ -4,7 +4,7 @@ import { api, request } from "./api.js";
 import {
   add,
   announce, badge, busy, clearErrors, date, dateInput, dateTime, empty, field, flash, h, notice,
-  pageHeader, parseDate, period, problemNotice, registerLabels, showErrors, table,
+  pageHeader, parseDate, period, problemNotice, registerLabels, showErrors, table, whatToDo,
 } from "./ui.js";
 
 export const REFRESH_MS = 2500;
@@ -62,7 +62,8 @@ export async function list(ctx) {
   // Zoeken: every word must appear in the row as shown ("05-08-2022 13:58", "Rerun", "4711").
   let typing = null;
   const search = h("input", { type: "search", value: filters.q, maxlength: "100", autocomplete: "off",
-    placeholder: "bijv. 4711 of 05-08-2022",
+    placeholder: "Clientnr., datum, type of status",
+    title: "Zoekt in wat de tabel toont: clientnummer, datum (05-08-2022), Nachtelijk / Rerun, status",
     oninput: () => { clearTimeout(typing); typing = setTimeout(() => go({ zoek: search.value.trim(), pagina: "" }), 400); },
     onkeydown: (e) => { if (e.key === "Enter") { clearTimeout(typing); go({ zoek: search.value.trim(), pagina: "" }); } },
   });
@@ -73,8 +74,8 @@ export async function list(ctx) {
     session.isAdmin ? h("a", { class: "button", href: "#/rerun" }, "Rerun uitvoeren") : null,
     session.isAdmin && ctx.config.devSignIn ? nightlyButton(ctx) : null,
   );
-  // The client filter fills in later: it must not hold up the table.
-  api.get("/clients").then((answer) => {
+  // The client filter fills in after the table: it must not hold up (or compete with) the runs.
+  const fillClients = () => api.get("/clients").then((answer) => {
     if (!ctx.alive()) return;
     for (const c of answer.clients) {
       if (c.clientId !== filters.clientId) add(clientSelect, h("option", { value: c.clientId }, c.clientId));
@@ -103,6 +104,7 @@ export async function list(ctx) {
   } catch (error) {
     body.replaceChildren(problemNotice(error));
   }
+  fillClients();
   return () => { clearTimeout(timer); clearTimeout(typing); };
 }
 
@@ -242,7 +244,7 @@ function runSummary(run, byId) {
   const awaiting = run.journalRunsAwaitingApproval ?? 0;
   const rejected = run.journalRunsRejected ?? 0;
   const targets = new Set(run.journalRuns.map((j) => byId[j.clientId]?.target?.type).filter(Boolean));
-  const where = targets.size === 1 ? (targets.has("afas-sb") ? "AFAS SB+" : "AFAS Profit") : "AFAS";
+  const where = targets.size === 1 ? (targets.has("afas-sb") ? "AFAS SB" : "AFAS Profit") : "AFAS";
   const others = [
     failed ? `${failed} mislukt` : null,
     awaiting ? `${awaiting} ${awaiting === 1 ? "wacht" : "wachten"} op goedkeuring` : null,
@@ -296,7 +298,7 @@ function checklists(run) {
         h("span", { class: "mark", "aria-hidden": "true" }, CHECK_MARKS[c.state] || "?"),
         h("div", null,
           h("p", null, h("strong", null, c.name), h("span", { class: "visually-hidden" }, `: ${CHECK_WORDS[c.state] || ""}`), " ", c.text),
-          c.todo ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), c.todo) : null)))))));
+          whatToDo(c.todo))))))));
 }
 
 function tabPanels(run, byId, selected, remember) {
@@ -377,7 +379,7 @@ function messagesList(run) {
     h("li", { class: m.level },
       h("div", { class: "meta" }, badge(m.level, LEVELS[m.level] || m.level), " ", dateTime(m.at), m.clientId ? ` · client ${m.clientId}` : ""),
       h("p", { class: "text" }, m.text),
-      m.hint ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), m.hint) : null)));
+      whatToDo(m.hint))));
 }
 
 // -- Rerun uitvoeren ----------------------------------------------------------------------------------

@@ -117,6 +117,15 @@ export function notice(kind, ...content) {
   return h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, content);
 }
 
+/**
+ * "Wat kunt u doen": the one block every screen uses for what the user can do about a message.
+ * @param {Child} text
+ * @returns {HTMLParagraphElement | null}
+ */
+export function whatToDo(text) {
+  return text ? h("p", { class: "hint" }, h("strong", null, "Wat kunt u doen: "), text) : null;
+}
+
 /** @param {...Child} content @returns {HTMLDivElement} */
 export function empty(...content) {
   return h("div", { class: "empty" }, content);
@@ -130,14 +139,17 @@ export function empty(...content) {
  */
 export function problemNotice(error, unplaced) {
   const errors = unplaced ?? error.errors ?? [];
-  return notice(
+  const placed = Boolean(error.errors?.length) && !errors.length; // only "see the fields"
+  const node = notice(
     "error",
     h("p", null, h("strong", null, error.detail || String(error))),
-    error.hint ? h("p", { class: "hint" }, "Wat kunt u doen: ", error.hint) : null,
+    whatToDo(error.hint),
     errors.length ? h("ul", null, errors.map((e) => h("li", null, `${fieldLabel(e.field)} ${e.detail}`))) : null,
     error.incident ? h("p", { class: "muted" }, `Incidentnummer: ${error.incident}`) : null,
     retryButton(error),
   );
+  if (placed) node.dataset.fieldsOnly = "true"; // goes when the last field error is edited away
+  return node;
 }
 
 /** "Server niet bereikbaar" (status 0), a timeout or a 5xx: a button that loads the screen
@@ -258,8 +270,37 @@ export function showErrors(scope, errors, locate) {
     }
     const host = target.closest("td") || target.closest(".field") || target;
     host.append(message);
+    clearOnEdit(host, message, control);
   }
   return unplaced;
+}
+
+/**
+ * The error beside a field goes as soon as the user edits that field (typing, choosing, ticking):
+ * the message, aria-invalid and the aria-describedby link to it. The next save checks again.
+ * @param {Element} host the field's box (.field, a table cell, a fieldset)
+ * @param {HTMLElement} message
+ * @param {Element | null} control
+ */
+function clearOnEdit(host, message, control) {
+  const stop = new AbortController();
+  const clear = () => {
+    stop.abort();
+    if (!message.isConnected) return;
+    message.remove();
+    const stillWrong = host.querySelector(".field-error") !== null; // another error stands here
+    const view = host.closest("main") || document;
+    if (!view.querySelector(".field-error")) view.querySelectorAll("[data-fields-only]").forEach((n) => n.remove());
+    for (const node of new Set([control, ...host.querySelectorAll("[aria-invalid]")])) {
+      if (!node) continue;
+      if (!stillWrong) node.removeAttribute("aria-invalid");
+      const described = (node.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== message.id);
+      if (described.length) node.setAttribute("aria-describedby", described.join(" "));
+      else node.removeAttribute("aria-describedby");
+    }
+  };
+  host.addEventListener("input", clear, { signal: stop.signal });
+  host.addEventListener("change", clear, { signal: stop.signal });
 }
 
 /** @param {string} text */
@@ -283,16 +324,21 @@ export function takeFlash() {
 }
 
 /**
- * Run an async action with the button disabled and "bezig" announced.
+ * Run an async action with the button disabled and "bezig" announced. A second click while the
+ * action runs does nothing (a link cannot be disabled: it is marked aria-busy, which CSS shows
+ * and this function honours), so a download or a save is never started twice.
  * @template R
- * @param {HTMLElement & {disabled?: boolean}} button a button; a link only gets aria-busy (an <a> cannot be disabled)
+ * @param {HTMLElement & {disabled?: boolean}} button a button or a link
  * @param {() => Promise<R> | R} action
- * @returns {Promise<R>}
+ * @param {{text?: string}} [options] text: what the button says while busy ("Bezig met downloaden…")
+ * @returns {Promise<R | undefined>}
  */
-export async function busy(button, action) {
+export async function busy(button, action, { text } = {}) {
+  if (button.getAttribute("aria-busy") === "true") return undefined;
   const label = button.textContent;
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
+  if (text) button.textContent = text;
   try {
     return await action();
   } finally {

@@ -608,7 +608,7 @@ def _never_booked(run: LoketRun, by_hand: AfasEntry | None) -> Difference:
     text = f"{_upper(_run_label(run))} is in Loket gejournaliseerd maar nooit door Loonbrug "
     text += f"in AFAS geboekt. {why}"
     todo = run.todo or (
-        "Los de oorzaak op en start een nieuwe run voor deze periode (Runs › Opnieuw importeren)."
+        "Los de oorzaak op en start een rerun voor deze periode (Runs overzicht › Rerun uitvoeren)."
     )
     numbers: tuple[str, ...] = ()
     if by_hand is not None:

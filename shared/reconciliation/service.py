@@ -310,7 +310,7 @@ def _loket_side(
     totals = _audit_totals(deps.audit, office_id, run_id, journal_run.id, axis) if run_id else None
     if totals is None:
         totals = _loket_totals(loket, config, journal_run.id, axis)
-    why, todo = _why_not(journal_run, booking, run_id, record, config)
+    why, todo = _why_not(journal_run, booking, _run_name(deps, office_id, run_id), record, config)
     return LoketRun(
         journal_run.id,
         journal_run.sequence_number,
@@ -433,65 +433,81 @@ def _loket_totals(
     )
 
 
+def _run_name(deps: ReconciliationDeps, office_id: str, run_id: str) -> str:
+    """The run as the portal names it ("de nachtelijke run van 05-12-2026"), never its id."""
+    # Imported here, not at the top: keeps this helper's change apart from the module's imports.
+    from shared.clock import to_amsterdam
+    from shared.runs.model import RunType
+
+    run = deps.runs.get(office_id, run_id) if run_id else None
+    if run is None:
+        return "de laatste run" if run_id else ""
+    when = to_amsterdam(run.created_at)
+    if run.type is RunType.RERUN:
+        return f"de rerun van {when:%d-%m-%Y %H:%M}"
+    return f"de nachtelijke run van {run.business_date or when.date():%d-%m-%Y}"
+
+
 def _why_not(
     journal_run: JournalRun,
     booking: Booking | None,
-    run_id: str | None,
+    run_name: str,
     record: JournalRunRecord | None,
     config: ClientConfig,
 ) -> tuple[str, str]:
     """Why a journalled run was never booked, from the run history (Dutch), and what to do."""
-    if record is not None and run_id:
+    if record is not None and run_name:
         note = f" {record.note.rstrip('.')}." if record.note else ""
         status = record.status
         if status is JournalRunOutcome.IMPORTED:  # booked, but not where the client books now
             return (
-                f"Reden: in run {run_id} geboekt in een andere AFAS-omgeving of administratie "
+                f"Reden: in {run_name} geboekt in een andere AFAS-omgeving of administratie "
                 f"({record.environment}), niet in die van de client nu.",
                 "Is de client verhuisd, dan staat deze loonrun in de oude administratie; boek hem "
                 "alleen opnieuw als hij ook hier moet staan.",
             )
         if status is JournalRunOutcome.FAILED:
             return (
-                f"Reden: mislukt in run {run_id}.{note}",
-                "Los de melding in die run op (Runs › de run › de loonrun) en start een nieuwe "
-                "run voor deze periode (Runs › Opnieuw importeren).",
+                f"Reden: mislukt in {run_name}.{note}",
+                "Los de melding in die run op (Runs overzicht › de run › de loonrun) en start een "
+                "rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
             )
         if status is JournalRunOutcome.AWAITING_APPROVAL:
             return (
-                f"Reden: de journaalpost wacht sinds run {run_id} op goedkeuring.",
+                f"Reden: de journaalpost wacht sinds {run_name} op goedkeuring.",
                 "Keur de journaalpost goed of af onder Goedkeuren.",
             )
         if status is JournalRunOutcome.REJECTED:
             return (
-                f"Reden: in run {run_id} afgewezen onder Goedkeuren; nooit verzonden.{note}",
+                f"Reden: in {run_name} afgewezen onder Goedkeuren; nooit verzonden.{note}",
                 "Was de afwijzing terecht, boek dan een gecorrigeerde loonrun; anders start een "
-                "nieuwe run voor deze periode.",
+                "rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
             )
         return (
-            f"Reden: in run {run_id} overgeslagen ({status.dutch.lower()}).{note}",
-            "Bekijk de meldingen van die run en start zo nodig een nieuwe run voor deze periode.",
+            f"Reden: in {run_name} overgeslagen ({status.dutch.lower()}).{note}",
+            "Bekijk de meldingen van die run en start zo nodig een rerun voor deze periode.",
         )
     if booking is not None and booking.state.value in ("refused", "partial", "unknown"):
         return (
             f"Reden: AFAS heeft de laatste poging niet geboekt ({booking.error or booking.state}).",
-            "Bekijk de run van die poging en start een nieuwe run voor deze periode.",
+            "Bekijk de run van die poging en start een rerun voor deze periode (Runs overzicht › "
+            "Rerun uitvoeren).",
         )
     if not config.include_in_sync:
         return (
             "Reden: de client doet niet mee aan de nachtelijke import.",
-            "Zet 'Meenemen in de nachtelijke import' aan of start een run voor deze periode.",
+            "Zet 'Meenemen in de nachtelijke import' aan of start een rerun voor deze periode.",
         )
     if journal_run.status is JournalRunStatus.EXPORTED:
         return (
             "Reden: Loonbrug heeft deze loonrun nooit opgehaald; in Loket staat hij op "
             f"'{journal_run.status.dutch}' (met een andere koppeling of de hand geëxporteerd?).",
             "Controleer of de journaalpost op een andere manier in AFAS is gekomen; zo niet, "
-            "start een run voor deze periode (Runs › Opnieuw importeren).",
+            "start een rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
         )
     return (
         "Reden: Loonbrug heeft deze loonrun nog niet verwerkt; in Loket staat hij op "
         f"'{journal_run.status.dutch}'.",
-        "De volgende nachtelijke import neemt hem mee; wilt u niet wachten, start dan een run "
-        "voor deze periode.",
+        "De volgende nachtelijke import neemt hem mee; wilt u niet wachten, start dan een "
+        "rerun voor deze periode (Runs overzicht › Rerun uitvoeren).",
     )

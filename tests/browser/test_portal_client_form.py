@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from devtools.sandbox.afas import PROFIT_TOKEN, Fault, FaultKind
+from devtools.sandbox.afas import PROFIT_TOKEN, Fault, FaultKind, token_data
 from shared.api.handlers import afas_connections
 from shared.bootstrap import Services
 from shared.settings import Settings
@@ -35,6 +35,7 @@ from tests.support.portal_fixtures import KORENSCHOOF_MONTHLY, VAN_DIJK_MONTHLY,
 pytestmark = pytest.mark.azurite
 
 PHONE = (390, 844)
+TWO_ADMINISTRATIONS = ("23456", "O23456AA")  # a Profit environment with two administrations
 Unique = Callable[[str], str]
 
 # Every element of the page's main part ends inside its parent (1 px for rounding): nothing is cut
@@ -151,6 +152,58 @@ def test_profit_administration_and_dagboek_are_picked_from_afas(
     shoot(reader, "client-06-profit-lijsten-lezer-telefoon")
     # Each list was read once per page: switching nothing reads nothing again (fair use).
     assert world.afas.count("Profit_Journals") <= 6
+    quick_administration_switch(world, office, page)
+
+
+def quick_administration_switch(world: PortalWorld, office: str, page: Any) -> None:
+    """Changing the administration quickly: the late answer for the one the user left is dropped
+    (never its dagboeken under the new one), and a dagboek chosen under one administration is not
+    carried over to the next (there the new one's memoriaal is chosen)."""
+    if TWO_ADMINISTRATIONS[0] not in world.afas.scenario.profit:
+        environment = world.afas.scenario.add_profit_environment(*TWO_ADMINISTRATIONS)
+        environment.add_administration(1, "Noord B.V.")
+        environment.add_administration(2, "Zuid B.V.", journal=("90", "Memoriaal zuid"))
+        environment.add_token(token_data("full"))
+    services = Services(Settings.from_env(world.env))
+    answer = call(
+        services,
+        afas_connections.PROFIT_CONNECT,
+        headers=admin_headers(office),
+        route={"environment": TWO_ADMINISTRATIONS[1]},
+        body=json.dumps({"token": PROFIT_TOKEN, "active": True}).encode(),
+    )
+    assert answer.status in (200, 201), answer.body
+    page.goto(world.portal + "#/clients/nieuw")
+    page.reload()  # a fresh page: nothing listed yet
+    page.get_by_label("Loket.nl administratie").select_option(VAN_DIJK_MONTHLY)
+    page.get_by_label("AFAS omgeving").select_option(f"afas-profit|{TWO_ADMINISTRATIONS[0]}")
+    administration = page.get_by_label("Administratie Profit")
+    journal = page.get_by_label("Dagboek Profit")
+    expect(administration.locator("option")).to_have_count(4)  # Kies…, Noord, Zuid, Anders
+    administration.select_option("1")
+    expect(journal).to_have_value("80")
+    administration.select_option("2")  # 80 is Noord's memoriaal: Zuid's own is chosen
+    expect(journal).to_have_value("90")
+    expect(page.get_by_text("staat niet in de lijst")).to_have_count(0)
+
+    # Noord's dagboeken answer late (after Zuid's): the late answer must not be drawn.
+    page.reload()
+    page.get_by_label("Loket.nl administratie").select_option(VAN_DIJK_MONTHLY)
+    page.get_by_label("AFAS omgeving").select_option(f"afas-profit|{TWO_ADMINISTRATIONS[0]}")
+    expect(administration.locator("option")).to_have_count(4)
+    expect(administration).to_have_value("")  # Kies…: nothing asked for yet
+    number = TWO_ADMINISTRATIONS[0]
+    world.afas.slow(f"/{number}/ProfitRestServices/connectors/Profit_Journals", seconds=1.5)
+    noord = f"/environments/{number}/administrations/1/journals"
+    with page.expect_response(lambda r: noord in r.url, timeout=30_000) as late:
+        administration.select_option("1")
+        administration.select_option("2")
+        expect(journal).to_have_value("90")
+    late.value.finished()
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    expect(journal).to_have_value("90")
+    expect(journal.locator("option[value='80']")).to_have_count(0)
+    expect(administration).to_have_value("2")
 
 
 def test_one_save_shows_every_problem_beside_its_field(
@@ -207,9 +260,9 @@ def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_re
     page = open_page()
     sign_in_as(page, office)
     page.goto(world.portal + "#/koppelingen/afas-sb/nieuw")
-    name = page.get_by_label("Omgevingsnaam AFAS SB+")
+    name = page.get_by_label("Omgevingsnaam AFAS SB")
     name.fill("enyoii")
-    page.get_by_role("button", name="Log in bij AFAS SB+").click()
+    page.get_by_role("button", name="Log in bij AFAS SB").click()
     field = page.locator(".field", has=name)
     expect(field.locator(".field-error")).to_contain_text("AFAS SB kent omgeving enyoii niet")
     expect(name).to_have_attribute("aria-invalid", "true")
@@ -225,17 +278,17 @@ def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_re
     world.afas.sb_deny_consent = True
     try:
         name.fill("enyoi")
-        page.get_by_role("button", name="Log in bij AFAS SB+").click()
+        page.get_by_role("button", name="Log in bij AFAS SB").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Koppelingen")
-        expect(page.get_by_text("AFAS SB+ heeft geen toestemming gegeven")).to_be_visible()
-        expect(page.get_by_text("U bent terug van AFAS SB+")).to_have_count(0)
+        expect(page.get_by_text("AFAS SB heeft geen toestemming gegeven")).to_be_visible()
+        expect(page.get_by_text("U bent terug van AFAS SB")).to_have_count(0)
         expect(page.locator(".notice.ok")).to_have_count(0)
         expect(page.get_by_role("link", name="Opnieuw koppelen")).to_have_attribute(
             "href", "#/koppelingen/afas-sb/nieuw?omgeving=enyoi"
         )
     finally:
         world.afas.sb_deny_consent = False
-    expect(page.locator("tr", has_text="AFAS SB+")).to_have_count(0)  # nothing connected
+    expect(page.locator("tr", has_text="AFAS SB")).to_have_count(0)  # nothing connected
     assert_accessible(page)
     assert_fits(page)
     shoot(page, "sb-consent-03-geweigerd-admin-1280")
@@ -246,7 +299,7 @@ def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_re
     reader = open_page()
     sign_in_as(reader, office, name="Rob Lezer", admin=False)
     reader.goto(world.portal + "#/koppelingen?afas-sb=geweigerd&omgeving=enyoi")
-    expect(reader.get_by_text("AFAS SB+ heeft geen toestemming gegeven")).to_be_visible()
+    expect(reader.get_by_text("AFAS SB heeft geen toestemming gegeven")).to_be_visible()
     expect(reader.get_by_role("link", name="Opnieuw koppelen")).to_have_count(0)
     assert_accessible(reader)
     assert_fits(reader)

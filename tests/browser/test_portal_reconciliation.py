@@ -85,7 +85,12 @@ def test_aansluiting_screen_as_admin_and_reader(
         expect(article).to_have_count(1)
         expect(article).to_contain_text(title)
         expect(article).to_contain_text(text)
-        expect(article).to_contain_text("Wat te doen:")
+        expect(article).to_contain_text("Wat kunt u doen:")
+    # The advice speaks the portal's language: "Rerun uitvoeren", the run by its date, no run id.
+    never = page.locator("article.difference[data-kind='never-booked']")
+    expect(never).to_contain_text("Rerun uitvoeren")
+    expect(never).to_contain_text("de nachtelijke run van ")
+    expect(page.locator("main")).not_to_contain_text("nightly-")
     changed = page.locator("article.difference[data-kind='changed']")
     per_account = changed.get_by_role("table", name="Verschil per grootboekrekening")
     expect(per_account).to_contain_text("2.002,03")

@@ -1,4 +1,4 @@
-"""AFAS SB+ under an accountant in the portal (issue 16), headless Chromium against the local host:
+"""AFAS SB under an accountant in the portal (issue 16), headless Chromium against the local host:
 the App Center landing page brings the browser back to Koppelingen with the outcome; the SB form
 takes the accountant's address (an Admin Center: …/admin/); the client form offers the Admin
 Center's customer environments and their administrations as selects. As admin and as reader, at
@@ -51,22 +51,22 @@ def test_accountant_connections_and_client_selects(
     # The App Center's landing page: consent for the customer atlas, back with the outcome.
     landing(world, page, office, f"{server}/atlas/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Koppelingen")
-    expect(page.get_by_text("De koppeling met AFAS SB+ omgeving atlas is gemaakt.")).to_be_visible()
+    expect(page.get_by_text("De koppeling met AFAS SB omgeving atlas is gemaakt.")).to_be_visible()
     assert "#/koppelingen" in page.url
     shoot(page, "sb-00-landing-gekoppeld-1280")
 
     # The SB form with the Admin Center's address.
     page.get_by_role("link", name="AFAS koppeling toevoegen").click()
-    page.get_by_role("link", name="AFAS SB+ koppelen").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("AFAS SB+ koppeling toevoegen")
-    page.get_by_label("Adres van AFAS SB+ (bij een accountant)").fill(
+    page.get_by_role("link", name="AFAS SB koppelen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("AFAS SB koppeling toevoegen")
+    page.get_by_label("Adres van AFAS SB (bij een accountant)").fill(
         "https://kantoor.example.com/admin/"
     )
-    page.get_by_role("button", name="Log in bij AFAS SB+").click()
+    page.get_by_role("button", name="Log in bij AFAS SB").click()
     expect(page.get_by_role("alert")).to_contain_text(
         "kantoor.example.com is geen server van AFAS SB"
     )
-    expect(page.get_by_label("Adres van AFAS SB+ (bij een accountant)")).to_have_attribute(
+    expect(page.get_by_label("Adres van AFAS SB (bij een accountant)")).to_have_attribute(
         "aria-invalid", "true"
     )
     assert_accessible(page)
@@ -74,10 +74,10 @@ def test_accountant_connections_and_client_selects(
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
     shoot(page, "sb-02-koppeling-formulier-admin-telefoon")
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.get_by_label("Adres van AFAS SB+ (bij een accountant)").fill(f"{server}/admin/")
-    page.get_by_role("button", name="Log in bij AFAS SB+").click()
-    expect(page.get_by_text("Het Admin Center van AFAS SB+ is gekoppeld.")).to_be_visible()
-    rows = page.locator("tr", has_text="AFAS SB+")
+    page.get_by_label("Adres van AFAS SB (bij een accountant)").fill(f"{server}/admin/")
+    page.get_by_role("button", name="Log in bij AFAS SB").click()
+    expect(page.get_by_text("Het Admin Center van AFAS SB is gekoppeld.")).to_be_visible()
+    rows = page.locator("tr", has_text="AFAS SB")
     expect(rows.filter(has_text="Admin Center")).to_contain_text("Gekoppeld")
     expect(rows.filter(has_text="atlas")).to_contain_text("127.0.0.1")
     assert_accessible(page)
@@ -91,10 +91,10 @@ def test_accountant_connections_and_client_selects(
     expect(page.get_by_role("heading", level=1)).to_have_text("Client configuratie toevoegen")
     page.get_by_label("Loket.nl administratie").select_option(KORENSCHOOF_MONTHLY)
     page.get_by_label("AFAS omgeving").select_option("afas-sb|bierling")
-    choice = page.get_by_label("AFAS SB+ administratie", exact=True)
+    choice = page.get_by_label("AFAS SB administratie", exact=True)
     expect(choice.locator("option", has_text="Bierling Orgelbouw")).to_have_count(1)
     choice.select_option(BIERLING_ADMINISTRATION_ID)
-    expect(page.get_by_label("Id van de administratie (AFAS SB+)")).to_be_hidden()
+    expect(page.get_by_label("Id van de administratie (AFAS SB)")).to_be_hidden()
     expect(page.get_by_label("Dagboek code Profit")).to_be_hidden()
     assert_accessible(page)
     shoot(page, "sb-05-client-sb-admin-center-1280")
@@ -112,10 +112,10 @@ def test_accountant_connections_and_client_selects(
     page.goto(world.portal + "#/clients/nieuw")
     page.get_by_label("Loket.nl administratie").select_option(VAN_DIJK_MONTHLY)
     page.get_by_label("AFAS omgeving").select_option("afas-sb|atlas")
-    choice = page.get_by_label("AFAS SB+ administratie", exact=True)
+    choice = page.get_by_label("AFAS SB administratie", exact=True)
     expect(choice.locator("option", has_text="Atlas administration")).to_have_count(1)
     choice.select_option("__typed__")
-    page.get_by_label("Id van de administratie (AFAS SB+)").fill(ATLAS_ADMINISTRATION_ID)
+    page.get_by_label("Id van de administratie (AFAS SB)").fill(ATLAS_ADMINISTRATION_ID)
     page.get_by_label("Clientnummer").fill("5120")
     page.get_by_role("button", name="Opslaan").click()
     expect(page.get_by_text("Client configuratie 5120 is toegevoegd")).to_be_visible()
@@ -134,7 +134,7 @@ def test_accountant_connections_and_client_selects(
     expect(reader.get_by_text("Alleen een beheerder")).to_be_visible()
     shoot(reader, "sb-08-koppeling-formulier-lezer-1280")
     reader.goto(world.portal + "#/clients/4711")
-    choice = reader.get_by_label("AFAS SB+ administratie", exact=True)
+    choice = reader.get_by_label("AFAS SB administratie", exact=True)
     expect(choice).to_be_disabled()
     expect(choice.locator("option:checked")).to_have_text(
         f"Bierling Orgelbouw ({BIERLING_ADMINISTRATION_ID})"
@@ -161,7 +161,7 @@ def test_an_unusable_landing_address_returns_to_the_portal_saying_so(
     sign_in_as(page, office)
     landing(portal_world, page, office, "https://kantoor.example.com/atlas/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Koppelingen")
-    expect(page.get_by_role("alert")).to_contain_text("geen bekend adres van AFAS SB+")
+    expect(page.get_by_role("alert")).to_contain_text("geen bekend adres van AFAS SB")
     assert_accessible(page)
     shoot(page, "sb-13-landing-onbekend-adres-1280")
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})

@@ -43,9 +43,9 @@ describe("where a client can book", () => {
   it("names each environment with its product, number, Admin Center and state", () => {
     assert.equal(environmentText({ kind: "afas-profit", environment: "12345", active: true, details: { environmentName: "O12345AA" } }), "AFAS Profit – O12345AA (12345)");
     assert.equal(environmentText({ kind: "afas-profit", environment: "12345", active: false }), "AFAS Profit – 12345 (12345) (inactief)");
-    assert.equal(environmentText({ kind: "afas-sb", environment: "enyoi", active: true }), "AFAS SB+ – enyoi");
-    assert.equal(environmentText({ kind: "afas-sb", environment: "klant-b", active: true, viaAdminCenter: true, details: { environmentName: "Klant B" } }), "AFAS SB+ – Klant B (klant-b), via Admin Center");
-    assert.equal(environmentText({ kind: "afas-sb", environment: "klant-c", active: true, details: { environmentName: "klant-c", role: "scope" } }), "AFAS SB+ – klant-c, via Admin Center");
+    assert.equal(environmentText({ kind: "afas-sb", environment: "enyoi", active: true }), "AFAS SB – enyoi");
+    assert.equal(environmentText({ kind: "afas-sb", environment: "klant-b", active: true, viaAdminCenter: true, details: { environmentName: "Klant B" } }), "AFAS SB – Klant B (klant-b), via Admin Center");
+    assert.equal(environmentText({ kind: "afas-sb", environment: "klant-c", active: true, details: { environmentName: "klant-c", role: "scope" } }), "AFAS SB – klant-c, via Admin Center");
   });
 });
 
@@ -84,7 +84,7 @@ describe("Klant and Loket.nl", () => {
   });
 });
 
-describe("AFAS Profit and SB+ lists", () => {
+describe("AFAS Profit and SB lists", () => {
   const journals = [
     { code: "81", description: "Memoriaal oud", memorial: true, blocked: true },
     { code: "80", description: "Memoriaal lonen", memorial: true },

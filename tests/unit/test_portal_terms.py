@@ -1,6 +1,7 @@
 """Issue 17 item 10: one term per concept on every screen, message and e-mail, as the manual
 writes it: "Client configuraties" / "Clientnr." (not Klant…), "Rerun" (not "Re-run"), a payroll
-period as "2024 - 6" (not "2024-6"), and no "Dashboard" crumb (Loonbrug has no dashboard).
+period as "2024 - 6" (not "2024-6"), "AFAS SB" (not the manual's "SB+"), and no "Dashboard" crumb
+(Loonbrug has no dashboard).
 
 Scans the portal (portal/js, index.html) and every Dutch text in shared/ (string literals only,
 so code and comments may say "client" in English as they like). Fails when the other spelling
@@ -31,6 +32,7 @@ FORBIDDEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bre-run\b", re.I), "Rerun"),
     (re.compile(r"\bClientnr\b(?!\.)"), "Clientnr. (with its dot)"),
     (re.compile(r"\bDashboard\b"), "no Dashboard crumb"),
+    (re.compile(r"\bSB\+"), "AFAS SB (as AFAS's own documentation names it)"),
 ]
 # Not our concept, or kept for old links: AFAS SB's own "klantomgeving" never matches (no word
 # boundary after "klant"); an SB address in an example; the old "#/klanten" bookmark alias; the

@@ -114,7 +114,11 @@ def test_unknown_entry_is_extra() -> None:
 
 def test_never_booked_says_why() -> None:
     failed = run(
-        3, 3, FEB, booked=False, why_not="Mislukt in run nightly-x: rekening 4999 is geblokkeerd."
+        3,
+        3,
+        FEB,
+        booked=False,
+        why_not="Mislukt in de nachtelijke run van 05-12-2026: rekening 4999 is geblokkeerd.",
     )
     (diff,) = reconcile(2024, [failed], []).differences
     assert diff.kind is Kind.NEVER_BOOKED and diff.title == "Nooit geboekt"

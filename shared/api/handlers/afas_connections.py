@@ -343,7 +343,7 @@ def _known_or_refused(ctx: RequestContext, location: SbLocation, url: str, field
         "Unknown AFAS SB environment",
         f"{text}. Er is niets gekoppeld.",
         errors=[FieldError(field, f"{text}; controleer de naam of het adres")],
-        hint="De omgevingsnaam is het deel van het adres van AFAS SB+ na de servernaam, "
+        hint="De omgevingsnaam is het deel van het adres van AFAS SB na de servernaam, "
         "bijvoorbeeld mijnbedrijf in https://afas-sb.afasfocus.nl/mijnbedrijf/. Staat uw "
         "omgeving bij een accountant, vul dan het volledige adres in.",
     )
