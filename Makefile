@@ -48,8 +48,10 @@ demo: $(VENV)/.installed node_modules/.installed
 	$(BIN)/python -m devtools.demo $(ARGS)
 
 ## test: lint, type-check and run the whole suite (unit, integration on Azurite, end-to-end)
+## -n 2: one pytest process per core, each with its own Azurite (free ports); --dist loadfile keeps a
+## file's module-scoped worlds in one process. --durations: the slowest tests, for keeping it < 10 min.
 test: setup lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 ## lint: ruff and mypy (Python); tsc type-checks portal/js from its JSDoc (tsconfig.json) and
 ## Node's test runner runs the portal's unit tests (tests/portal/, the pure helpers; < 1 s)
