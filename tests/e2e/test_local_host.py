@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 
 import azure.functions as func
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from devtools.azurite import Azurite
@@ -88,6 +90,10 @@ def test_a_queued_message_reaches_the_worker(
 def test_malformed_messages_are_rejected_with_a_reason_not_retried(
     local_host: Callable[..., LocalHostProcess], azurite: Azurite
 ) -> None:
+    # The queue is the session Azurite's: a message another test deferred (invisible for now)
+    # would keep the count below from reaching 0. Start from an empty queue.
+    with contextlib.suppress(ResourceNotFoundError):
+        encoded_queue(azurite, "sync-jobs").clear_messages()
     host = local_host()
     encoded_queue(azurite, "sync-jobs").send_message('{"v": 1, "officeId": "o"}')
     host.wait_for_log(r"rejected malformed sync message: field runId is missing")

@@ -66,7 +66,8 @@ def test_two_clients_on_one_administration_with_different_journals_get_their_own
     """Two clients book into administration 1 of one Profit environment in one nightly: one
     into journal 80 (open), the other into journal 81 (blocked). Was: the facts cache was keyed
     by administration only, so the second client got journal 80's facts and its pre-check
-    passed a blocked journal."""
+    passed a blocked journal. Since issue 18 the journals are read only to explain AFAS's
+    refusal: the shared facts carry no journal, and each booker explains its own journal."""
     client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
     charts = ChartCache()
     open_journal = for_run(
@@ -82,8 +83,11 @@ def test_two_clients_on_one_administration_with_different_journals_get_their_own
     assert isinstance(open_journal, ProfitBooker)
     assert isinstance(blocked_journal, ProfitBooker)
     assert not open_journal.facts((2025,)).journal_blocked
-    facts = blocked_journal.facts((2025,))
-    assert facts.journal_exists and facts.journal_blocked, facts
+    refusal = "Dagboek '81' is geblokkeerd."
+    assert open_journal.explain_refusal(refusal) == []  # journal 80 is fine: AFAS's text stands
+    findings = blocked_journal.explain_refusal(refusal)
+    assert findings and all("81" in f.text for f in findings), findings
+    assert any("geblokkeerd" in f.text for f in findings), findings
 
 
 # -- 6. the chart of accounts is kept per office and environment ------------------------------

@@ -419,7 +419,7 @@ def sb_callback(ctx: RequestContext) -> ApiResponse:
         )  # fmt: skip
         return Outcome(CONNECTED, environment)
 
-    return consent_callback(ctx, system="AFAS SB+", param="afas-sb", complete=complete)
+    return consent_callback(ctx, system="AFAS SB", param="afas-sb", complete=complete)
 
 
 # -- SB: what the portal lists (customer environments, administrations) -----------------------
