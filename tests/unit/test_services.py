@@ -37,6 +37,7 @@ from shared.secret import Secret
 from shared.store.approvals import ApprovalState, Prepared
 from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level
+from shared.sync.client_bookings import ClientBookings
 from shared.sync.deps import ReviewDeps
 from shared.sync.ledger import Booking, Holder, State
 from shared.sync.review import ReviewProblem
@@ -94,14 +95,17 @@ def client_world() -> tuple[ClientService, FakeClients, FakeConnections, FakeLok
     loket = FakeLoket(
         {LOKET_ID: PayrollAdministration(LOKET_ID, "e1", "Bakkerij Zon", 4711, PeriodType.MONTHLY)}
     )
-    administration = FakeAdministration()
+    administration, clock = FakeAdministration(), ManualClock()
+    booking_side = ClientBookings(
+        loket=cast(Any, loket), booker=cast(Any, None), bookings=bookings, clock=clock
+    )
     service = ClientService(
         clients=clients,
         connections=connections,
         loket=cast(Any, loket),
-        booker=cast(Any, lambda config: administration),
-        clock=ManualClock(),
-        bookings=bookings,
+        booker=lambda config: administration,
+        clock=clock,
+        unsettled=booking_side.unsettled,
     )
     return service, clients, connections, loket, bookings
 
