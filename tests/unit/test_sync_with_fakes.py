@@ -1,4 +1,5 @@
-"""One job of the worker end to end on the dict-backed fakes: no Azurite, no HTTP.
+"""One job of the worker end to end on the dict-backed fakes (and the entry preview on the same
+fakes): no Azurite, no HTTP.
 
 ``WorkerDeps`` is typed with the sync's small Protocols (``shared/sync/ports.py``); here they are
 the fakes of ``tests/support/fakes.py``, Loket is :class:`FakeLoket` and AFAS Profit a real
@@ -22,6 +23,7 @@ from shared.runs.model import JobStatus, RunStatus
 from shared.store.run_details import JournalRunOutcome, Level
 from shared.sync.bookers import AnyBooker, ProfitBooker
 from shared.sync.booking import BookingPolicy
+from shared.sync.client_bookings import ClientBookings
 from shared.sync.deps import WorkerDeps
 from shared.sync.ledger import State
 from shared.sync.messages import SyncJob
@@ -164,3 +166,20 @@ def test_a_refusal_is_a_visible_dutch_message_and_nothing_is_booked() -> None:
     assert error.text.startswith("Periode 2025 - 3 (volgnr. 12): AFAS weigerde de journaalpost")
     assert "Boekingen op geblokkeerde rekening niet toegestaan" in error.text  # AFAS's own words
     assert error.hint.startswith("Deblokkeer de grootboekrekening in AFAS")
+
+
+def test_the_preview_books_nothing_and_shows_the_ledgers_reference_once_booked() -> None:
+    w = world()
+    previews = ClientBookings(
+        loket=cast(Any, w.loket), booker=w.deps.target, bookings=w.bookings, clock=w.deps.clock
+    )
+    config = w.deps.clients.get(OFFICE, "c1")
+    assert config is not None
+    before = previews.preview(config, JOURNAL_RUN)
+    assert before.booking is None and not before.findings and w.profit.posts == []
+    assert before.draft.entry.total_debit == Decimal("1250.00")
+    process(w.deps, JOB, dequeue_count=1, message_id="m1")
+    after = previews.preview(config, JOURNAL_RUN)
+    assert after.booking is not None and after.booking.state.booked
+    assert after.reference == after.booking.reference == w.profit.posts[0].voucher_number
+    assert previews.unsettled(config) == []  # booked and Loket told: settled
