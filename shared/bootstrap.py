@@ -50,6 +50,7 @@ from shared.store.runs import RunRepository
 from shared.store.storage import Storage, http_session
 from shared.sync.administrations import booker_of
 from shared.sync.bookers import AnyBooker, ChartCache
+from shared.sync.client_bookings import ClientBookings
 from shared.sync.deps import ReviewDeps, WorkerDeps
 from shared.sync.messages import SYNC_QUEUE, SyncJob
 from shared.sync.planner import Planner
@@ -278,8 +279,16 @@ class Services:
             loket=self.loket_client,
             booker=self.booker,
             clock=self.clock,
-            bookings=self.bookings,
+            unsettled=self.client_bookings.unsettled,
             sb_scope=self._sb_scope,
+        )
+
+    @cached_property
+    def client_bookings(self) -> ClientBookings:
+        """A client's journal runs as the booking sees them: the entry preview, the bookings
+        that are not finished (handed to the client service as a callable)."""
+        return ClientBookings(
+            loket=self.loket_client, booker=self.booker, bookings=self.bookings, clock=self.clock
         )
 
     def _sb_scope(self, office_id: str, environment: str, user: str) -> object:

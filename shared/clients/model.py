@@ -31,6 +31,12 @@ class ProfitTarget:
     def label(self) -> str:
         return f"administratie {self.administration}, dagboek {self.journal}"
 
+    @property
+    def administration_key(self) -> str:
+        """The AFAS administration booked into (its booking-ledger partition); the journal is
+        not part of it."""
+        return f"profit|{self.environment}|{self.administration}"
+
 
 @dataclass(frozen=True)
 class SbTarget:
@@ -45,6 +51,11 @@ class SbTarget:
     @property
     def label(self) -> str:
         return f"administratie {self.administration_id}"
+
+    @property
+    def administration_key(self) -> str:
+        """The AFAS administration booked into (its booking-ledger partition)."""
+        return f"sb|{self.environment}|{self.administration_id}"
 
 
 Target = ProfitTarget | SbTarget

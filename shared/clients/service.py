@@ -24,19 +24,13 @@ from shared.clients.errors import (
 )
 from shared.clients.model import ClientConfig, ProfitTarget, SbTarget
 from shared.failures import Failure, classify
-from shared.journal.builder import Draft
-from shared.journal.findings import Finding
 from shared.journal.mapping import JournalMapping, template_problems
-from shared.journal.models import JournalRun
 from shared.loket.client import LoketClient
 from shared.loket.errors import LoketNotFound
 from shared.oauth.tokens import NotConnected
-from shared.store.bookings import BookingRepository
 from shared.store.clients import MappingTooLarge
 from shared.store.connections import Connection, ConnectionKey, ConnectionState
 from shared.store.tables import ConcurrencyConflict
-from shared.sync.bookers import AnyBooker, prepare, target_key
-from shared.sync.ledger import Booking, State, may_be_in_afas
 
 SAVE_REFUSED = "De client configuratie is niet opgeslagen: controleer de gemarkeerde velden."
 
@@ -59,6 +53,12 @@ class ConnectionLookup(Protocol):
     def get(self, key: ConnectionKey) -> Connection | None: ...
 
 
+class AdministrationCheck(Protocol):
+    """The AFAS administration a configuration names, as saving checks it (the sync's booker)."""
+
+    def check(self) -> list[tuple[str, str]]: ...  # configuration problems: (field, Dutch text)
+
+
 def mapping_issues(mapping: JournalMapping) -> list[FieldIssue]:
     """What is wrong with a mapping on its own (the description's placeholders, the axes)."""
     issues = [FieldIssue("mapping.description", p) for p in template_problems(mapping.description)]
@@ -73,29 +73,22 @@ def mapping_issues(mapping: JournalMapping) -> list[FieldIssue]:
     return issues
 
 
-@dataclass(frozen=True)
-class Preview:
-    """The entry a Loket journal run would become, and what the booking ledger holds for it."""
-
-    run: JournalRun
-    draft: Draft[Any]  # Draft[ProfitEntry] or Draft[SbEntry]: the client's booker says which
-    findings: list[Finding]
-    booking: Booking | None  # the ledger row of this run in the client's administration
-    reference: str  # the ledger's reference, else what a first post would carry
-
-
 @dataclass
 class ClientService:
-    """Client configurations: save (checked against Loket and AFAS), check, delete, preview.
+    """Client configurations: save (checked against Loket and AFAS), check, delete.
 
-    Its own small bundle of collaborators, each behind a narrow type (fakes in tests/unit)."""
+    Its own small bundle of collaborators, each behind a narrow type (fakes in tests/unit). The
+    booking side comes in as callables (``shared.sync.client_bookings``, wired in bootstrap): this
+    package never imports the sync. The entry preview is ``ClientBookings.preview``."""
 
     clients: ClientStore
     connections: ConnectionLookup
     loket: Callable[[str], AbstractContextManager[LoketClient]]
-    booker: Callable[[ClientConfig], AnyBooker]
+    booker: Callable[[ClientConfig], AdministrationCheck]
     clock: Callable[[], datetime]
-    bookings: BookingRepository | None = None
+    # The references ("" when none yet) of the client's bookings in its current AFAS
+    # administration that are not finished; None: no booking ledger to ask.
+    unsettled: Callable[[ClientConfig], list[str]] | None = None
     # AFAS SB: takes an Admin Center's customer environment into use (office, environment, user)
     # so a configuration may name it before it has a connection of its own.
     sb_scope: Callable[[str, str, str], object] | None = None
@@ -285,7 +278,7 @@ class ClientService:
         self.clients.delete(config.office_id, config.client_id)
 
     def _unsettled_elsewhere(self, existing: ClientConfig, config: ClientConfig) -> None:
-        if target_key(existing.target) != target_key(config.target):
+        if existing.target.administration_key != config.target.administration_key:
             self._guard_unsettled(existing, "naar een andere AFAS-administratie verplaatst")
 
     def _guard_unsettled(self, existing: ClientConfig, what: str) -> None:
@@ -294,40 +287,11 @@ class ClientService:
         Loket not yet told, or partly booked) would not be seen from another one, which could
         book the same journal run again there. Refused (409) until it is finished (the next
         nightly or a rerun finishes it). A journal change is fine: look-ups search every journal."""
-        if self.bookings is None:
+        if self.unsettled is None:
             return
-        open_ = [
-            row
-            for row in self.bookings.of_client(
-                target_key(existing.target), existing.office_id, existing.client_id
-            )
-            if row.state is not State.MARKED and may_be_in_afas(row, self.clock())
-        ]
+        open_ = self.unsettled(existing)
         if open_:
-            raise BookingUnsettled(len(open_), open_[0].reference or "—", what)
-
-    # -- preview --------------------------------------------------------------------------
-    def preview(self, config: ClientConfig, loket_journal_run_id: str) -> Preview:
-        """The entry of one Loket journal run of this client, pre-checked; books nothing.
-
-        :raises LoketNotFound: the run is not in the client's payroll administration.
-        """
-        with self.loket(config.office_id) as loket:
-            # Only a run of this client's payroll administration (LoketNotFound otherwise): the
-            # client reads the run from that administration's listing, never by id alone.
-            run = loket.get_journal_run(
-                loket_journal_run_id, administration_id=config.loket_administration_id
-            )
-            lines = list(loket.iter_journal_run_lines(run.id))
-        target = self.booker(config)
-        draft, findings = prepare(target, config, run, lines)
-        booking = self.bookings.get(target.key, run.id) if self.bookings is not None else None
-        reference = (
-            booking.reference
-            if booking is not None and booking.reference
-            else target.reference(draft, run.id, 0)
-        )
-        return Preview(run, draft, findings, booking, reference)
+            raise BookingUnsettled(len(open_), open_[0] or "—", what)
 
 
 def _classified(error: Exception, system: str) -> Failure:

@@ -53,9 +53,7 @@ class Booked:
 
 def target_key(target: ProfitTarget | SbTarget) -> str:
     """The booking-ledger partition of an AFAS administration (one per administration)."""
-    if isinstance(target, ProfitTarget):
-        return f"profit|{target.environment}|{target.administration}"
-    return f"sb|{target.environment}|{target.administration_id}"
+    return target.administration_key
 
 
 class AfasBooker(Protocol[EntryT]):

@@ -15,16 +15,15 @@ from typing import TYPE_CHECKING
 
 from shared.clients.model import ClientConfig
 from shared.loket.client import LoketClient
-from shared.store.approvals import ApprovalRepository
 from shared.store.audit_copies import AuditStore
 from shared.store.bookings import BookingRepository
-from shared.store.clients import ClientRepository
-from shared.store.run_details import JournalRunOutcome, RunDetailRepository
-from shared.store.runs import Run, RunRepository
+from shared.store.run_details import JournalRunOutcome
+from shared.store.runs import Run
 from shared.sync.bookers import AnyBooker
 from shared.sync.booking import BookingPolicy
 from shared.sync.ledger import Holder
 from shared.sync.messages import SyncJob
+from shared.sync.ports import ApprovalStore, ClientReader, RunDetailStore, RunStore
 
 if TYPE_CHECKING:
     from shared.notify.service import Notifier
@@ -35,15 +34,17 @@ class ReviewDeps:
     """Booking a prepared entry, recording what became of it, telling Loket: what an admin's
     approve/reject and the worker's steps share. No queue: a review never sends a job again."""
 
-    runs: RunRepository
-    details: RunDetailRepository
-    clients: ClientRepository
+    # the repositories behind the sync's small Protocols (shared/sync/ports.py); dict-backed
+    # fakes in tests/support/fakes.py
+    runs: RunStore
+    details: RunDetailStore
+    clients: ClientReader
     bookings: BookingRepository
     loket: Callable[[str], AbstractContextManager[LoketClient]]  # office -> client
     target: Callable[[ClientConfig], AnyBooker]
     clock: Callable[[], datetime]
     audit: AuditStore | None = None  # the audit copy of every journal run (Blob Storage)
-    approvals: ApprovalRepository | None = None  # review mode; None books as automatic
+    approvals: ApprovalStore | None = None  # review mode; None books as automatic
     notifier: Notifier | None = None  # e-mail notifications; None sends none
     booking: BookingPolicy = field(default_factory=BookingPolicy)
     # Fault-injection seam: called after each step of a journal run ("listed", "read",

@@ -32,11 +32,12 @@ from shared.connections import errors as refusals
 from shared.connections.service import ProfitConnectionService
 from shared.journal.mapping import JournalMapping
 from shared.journal.models import PayrollAdministration, PeriodType
-from shared.loket.errors import LoketNotFound, LoketServerError
+from shared.loket.errors import LoketServerError
 from shared.secret import Secret
 from shared.store.approvals import ApprovalState, Prepared
 from shared.store.connections import ConnectionKey, ConnectionKind
 from shared.store.run_details import JournalRunOutcome, JournalRunRecord, Level
+from shared.sync.client_bookings import ClientBookings
 from shared.sync.deps import ReviewDeps
 from shared.sync.ledger import Booking, Holder, State
 from shared.sync.review import ReviewProblem
@@ -45,6 +46,7 @@ from tests.support.fakes import (
     FakeBookings,
     FakeClients,
     FakeConnections,
+    FakeLoket,
     FakeRunDetails,
     FakeRuns,
     ManualClock,
@@ -56,27 +58,6 @@ PROFIT = ProfitTarget("12345", 1, "90")
 PROFIT_KEY = ConnectionKey(OFFICE, ConnectionKind.AFAS_PROFIT, "12345")
 
 # -- the client service -------------------------------------------------------------------------
-
-
-@dataclass
-class FakeLoket:
-    """The Loket reads the client service makes, answered from a dict (or failing)."""
-
-    administrations: dict[str, PayrollAdministration] = field(default_factory=dict)
-    fail: Exception | None = None
-    reads: int = 0
-
-    def get_payroll_administration(self, administration_id: str) -> PayrollAdministration:
-        self.reads += 1
-        if self.fail is not None:
-            raise self.fail
-        if administration_id not in self.administrations:
-            raise LoketNotFound("not visible", status=404)
-        return self.administrations[administration_id]
-
-    @contextmanager
-    def __call__(self, office_id: str) -> Iterator[FakeLoket]:
-        yield self
 
 
 @dataclass
@@ -94,14 +75,17 @@ def client_world() -> tuple[ClientService, FakeClients, FakeConnections, FakeLok
     loket = FakeLoket(
         {LOKET_ID: PayrollAdministration(LOKET_ID, "e1", "Bakkerij Zon", 4711, PeriodType.MONTHLY)}
     )
-    administration = FakeAdministration()
+    administration, clock = FakeAdministration(), ManualClock()
+    booking_side = ClientBookings(
+        loket=cast(Any, loket), booker=cast(Any, None), bookings=bookings, clock=clock
+    )
     service = ClientService(
         clients=clients,
         connections=connections,
         loket=cast(Any, loket),
-        booker=cast(Any, lambda config: administration),
-        clock=ManualClock(),
-        bookings=bookings,
+        booker=lambda config: administration,
+        clock=clock,
+        unsettled=booking_side.unsettled,
     )
     return service, clients, connections, loket, bookings
 
@@ -335,14 +319,14 @@ def approval_world() -> ApprovalWorld:
         raise AssertionError("this test needs no Loket")
 
     review = ReviewDeps(
-        runs=cast(Any, runs),
-        details=cast(Any, details),
-        clients=cast(Any, FakeClients()),
+        runs=runs,
+        details=details,
+        clients=FakeClients(),
         bookings=bookings,
         loket=no_loket,
         target=cast(Any, lambda config: None),
         clock=clock,
-        approvals=cast(Any, approvals),
+        approvals=approvals,
     )
     return ApprovalWorld(
         ApprovalService(approvals, review), approvals, details, runs, bookings, clock

@@ -383,7 +383,7 @@ def preview(ctx: RequestContext) -> ApiResponse:
     config = _existing(ctx)
     body = read_model(ctx.request, PreviewIn)
     try:
-        shown = ctx.services.client_service.preview(config, body.loket_journal_run_id.lower())
+        shown = ctx.services.client_bookings.preview(config, body.loket_journal_run_id.lower())
     except LoketNotFound:
         raise not_found(
             "Deze journaalrun bestaat niet in de Loket-loonadministratie van deze client."
