@@ -176,7 +176,7 @@ def connect_loket(host: Host, sandbox: LoketSandbox) -> None:
         ):
             period = PERIOD_TYPES.get(administration["periodType"], administration["periodType"])
             say(
-                f"      - {administration['name']}: klantnummer {administration['clientNumber']}, "
+                f"      - {administration['name']}: clientnummer {administration['clientNumber']}, "
                 f"periode {period}"
             )
             detail(f"id {administration['id']}")
@@ -296,7 +296,7 @@ def create_clients(host: Host) -> None:
             raise RuntimeError(f"client {client_id}: {answer.text}")
         detail(f"PUT /api/clients/{client_id} -> {answer.status_code}")
         system = "AFAS Profit" if target["type"] == "afas-profit" else "AFAS SB"
-        say(f"  Klant {client_id}: {administration} -> {system} {target['environment']}")
+        say(f"  Client {client_id}: {administration} -> {system} {target['environment']}")
 
 
 def local(moment: str | None, with_time: bool = True) -> str:
@@ -422,7 +422,9 @@ def show_detail(run: dict[str, Any]) -> None:
         run["messages"],
         key=lambda m: (m["clientId"] or "", LEVEL_ORDER.get(m["level"], 3), m["text"]),
     ):
-        say(f"    {LEVELS.get(m['level'], m['level'])} (klant {m['clientId'] or '-'}): {m['text']}")
+        say(
+            f"    {LEVELS.get(m['level'], m['level'])} (client {m['clientId'] or '-'}): {m['text']}"
+        )
         if m["hint"]:
             say(f"        Tip: {m['hint']}")
 
@@ -495,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     VERBOSE = parser.parse_args(argv).verbose
     workdir = Path(tempfile.mkdtemp(prefix="loonbrug-demo-"))
-    say("Loonbrug demo: drie klanten, een nachtelijke run en een rerun (testomgeving)")
+    say("Loonbrug demo: drie clients, een nachtelijke run en een rerun (testomgeving)")
     detail("starting Azurite (in memory, free ports) ...")
     azurite = start_azurite(log_path=str(workdir / "azurite.log"))
     sandbox = start_loket_sandbox(default_scenario())
@@ -515,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
             connect_afas_profit(host)
             connect_afas_sb(host)
             say()
-            say("Klanten")
+            say("Client configuraties")
             create_clients(host)
             say()
             run_the_nightly(host, sandbox, afas)
