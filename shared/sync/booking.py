@@ -261,15 +261,21 @@ class _Attempt(Generic[EntryT]):
         about to post) the same Loket journal run: a client moved or re-created elsewhere while
         a booking was unfinished must not book it a second time."""
         now = self.clock()
+        # Every attempt notes its moment before it reads the others (the note is refreshed, not
+        # kept from the first attempt): of two attempts in two administrations at once, the one
+        # that reads second sees the other's fresh note, whatever that one's row still says.
         self.bookings.note_target(self.run_id, self.target.key, now)
         for other, noted in sorted(self.bookings.targets_of(self.run_id).items()):
             if other == self.target.key:
                 continue
             row = self.bookings.get(other, self.run_id)
-            if row is None and now - noted < self.policy.lease:
-                raise BookedElsewhere(other, None)  # someone is about to claim it there
             if row is not None and ledger.may_be_in_afas(row, now):
                 raise BookedElsewhere(other, row)
+            # Noted after its row last moved (a refused or proven-absent row, or none yet):
+            # someone is about to claim it there.
+            about_to = row is None or row.lease_until is None or noted >= row.lease_until
+            if about_to and now - noted < self.policy.lease:
+                raise BookedElsewhere(other, None)
 
     def _claim(self, row: Booking | None) -> Booking:
         now = self.clock()
