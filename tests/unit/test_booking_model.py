@@ -78,6 +78,7 @@ from shared.afas.errors import (
     AfasContractError,
     AfasError,
     AfasLockedError,
+    AfasRequestUnreadable,
     AfasRetriableError,
     AfasServerError,
     AfasSystem,
@@ -208,6 +209,8 @@ class PostFault(Enum):
     NEVER_SENT = "no connection was made (never left the process)"
     LATE = "accepted; the client times out; it lands later, or never"
     SLOW = "accepted; the client waits; answered, or timed out, later"
+    CUT_OFF = "SB: cut off on its way; SB answers (and remembers) DS3100, the sender's line breaks"
+    CUT_OFF_ANSWERED = "SB: cut off on its way; SB answers (and remembers) DS3100 to the sender"
 
 
 class LookUpFault(Enum):
@@ -222,7 +225,8 @@ class LookUpFault(Enum):
 # A request left in flight is the hardest case (the quiet period is all that guards it): drawn
 # twice as often as the others.
 IN_FLIGHT = [PostFault.LATE, PostFault.SLOW]
-PROFIT_FAULTS = [f for f in PostFault if f is not PostFault.PARTIAL] + IN_FLIGHT
+SB_ONLY = (PostFault.PARTIAL, PostFault.CUT_OFF, PostFault.CUT_OFF_ANSWERED)
+PROFIT_FAULTS = [f for f in PostFault if f not in SB_ONLY] + IN_FLIGHT
 SB_FAULTS = [
     f
     for f in PostFault
@@ -464,6 +468,10 @@ class SbModel(AfasModel):
                 self.first[tid] = AfasValidationError(
                     "LedgerAccount 4000 is blocked", system=self.system, status=400
                 )
+            elif decision in (PostFault.CUT_OFF, PostFault.CUT_OFF_ANSWERED):
+                self.first[tid] = AfasRequestUnreadable(
+                    "Invalid JSON request String", system=self.system, status=400
+                )
             elif decision is PostFault.PARTIAL:
                 self._book(request, partial=True)
                 self.first[tid] = SbPartiallySucceeded(
@@ -490,6 +498,9 @@ class SbModel(AfasModel):
         self.decisions[request.number] = fault
         if fault is PostFault.LOST_REQUEST:
             request.state = "dropped"
+            raise AfasTransportError("ConnectionError", system=sb, timed_out=False)
+        if fault is PostFault.CUT_OFF:
+            self.land(request)
             raise AfasTransportError("ConnectionError", system=sb, timed_out=False)
         if fault is PostFault.GATEWAY_502:
             request.state = "dropped"
