@@ -20,7 +20,13 @@ from shared.store.bookings import TABLE, BookingLedger, BookingRepository
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger
 from shared.sync.bookers import AfasBooker
-from shared.sync.booking import BookedElsewhere, BookingPolicy, BookingRefused, book_once
+from shared.sync.booking import (
+    BookedElsewhere,
+    BookingPolicy,
+    BookingRefused,
+    NotApproved,
+    book_once,
+)
 from shared.sync.ledger import Holder, State
 from tests.support.fakes import FakeBookings, ManualClock
 
@@ -170,15 +176,17 @@ class MeanwhileAfterIndex:
         return found
 
 
-def test_a_run_refused_in_one_administration_and_booked_in_two_at_once_lands_once(
-    repository: BookingRepository, unique: Callable[[str], str]
+@pytest.mark.parametrize("last_night", ["refused", "approval of a changed entry"])
+def test_a_run_tried_in_one_administration_and_booked_in_two_at_once_lands_once(
+    repository: BookingRepository, unique: Callable[[str], str], last_night: str
 ) -> None:
-    """attack2: a journal run was refused in administration X (closed period) last night; the
-    client now also points at administration Y (moved, or a second configuration). Tonight the
-    job for X and the job for Y book it at the same moment. Each notes its administration in
-    the run's index, then checks the others: X checks before Y has noted, Y checks while X's
-    row still says ``refused`` (X's claim is the next write) and X's note is last night's.
-    Was: both posted, the run was booked in X and in Y."""
+    """attack2: a journal run was tried in administration X last night: refused (closed
+    period), or an approval of an entry that had changed since (nothing written but X's note
+    in the run's index). The client now also points at administration Y (moved, or a second
+    configuration). Tonight the job for X and the job for Y book it at the same moment. Each
+    notes its administration in the run's index, then checks the others: X checks before Y
+    has noted, Y checks while X's row still says ``refused`` (or is not there yet: X's write
+    is next) and X's note is last night's. Was: both posted, the run was booked in X and Y."""
     clock = ManualClock(T0)
     booked: list[str] = []
     run_id = unique("run")
@@ -198,8 +206,17 @@ def test_a_run_refused_in_one_administration_and_booked_in_two_at_once_lands_onc
     x = f"profit|12345|{unique('x')}"
     y = f"profit|12345|{unique('y')}"
     policy = BookingPolicy(sleep=lambda _seconds: None)
-    with pytest.raises(BookingRefused):  # last night, in X
-        book_once(repository, clock, administration(x, booked, refuses=True), draft, run_id, JOB)
+    if last_night == "refused":
+        with pytest.raises(BookingRefused):
+            book_once(
+                repository, clock, administration(x, booked, refuses=True), draft, run_id, JOB
+            )
+    else:
+        with pytest.raises(NotApproved):
+            book_once(
+                repository, clock, administration(x, booked), draft, run_id, JOB, approved="0" * 64
+            )
+        assert repository.get(x, run_id) is None
     clock.advance(days=1)
     outcomes: list[str] = []
 
