@@ -22,6 +22,7 @@ from shared.sync import ledger
 from shared.sync.bookers import AfasBooker
 from shared.sync.booking import (
     BookedElsewhere,
+    BookingBusy,
     BookingPolicy,
     BookingRefused,
     NotApproved,
@@ -237,3 +238,43 @@ def test_a_run_tried_in_one_administration_and_booked_in_two_at_once_lands_once(
     except BookedElsewhere:
         outcomes.append("x: booked elsewhere")
     assert len(booked) <= 1, (booked, outcomes)
+
+
+def test_an_attempt_that_stalls_after_checking_elsewhere_writes_nothing(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack2 (found by the booking model with a second SB administration): X notes the
+    journal run and finds nobody elsewhere; then X's process stalls (a slow index read, a
+    pause) longer than a lease. Y starts meanwhile: X's note is too old to count and X has no
+    row yet, so Y books. Was: X then inserted its post and booked a second time."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+
+    def stall_then_y_books() -> None:
+        clock.advance(minutes=16)
+        holder = Holder("office-a", "4712", "nightly-2026-11-24")
+        book_once(
+            repository, clock, administration(y, booked), draft, run_id, holder, policy=policy
+        )
+
+    shared = MeanwhileAfterIndex(repository, stall_then_y_books)
+    with pytest.raises(BookingBusy):
+        book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    assert booked == [y] and repository.get(x, run_id) is None
