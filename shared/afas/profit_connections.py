@@ -44,6 +44,9 @@ class ConnectionCache:
         self._clock = clock
         self._kept: dict[ConnectionKey, tuple[float, StoredSecrets]] = {}
         self._served: set[ConnectionKey] = set()  # kept entries answered from memory
+        # Changes seen per office: a read that a change overtook (it read the row before the
+        # change was written and finished after it was forgotten) is answered but not kept.
+        self._changes: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def read_secrets(self, key: ConnectionKey) -> StoredSecrets | None:
@@ -53,9 +56,12 @@ class ConnectionCache:
             if kept is not None and now - kept[0] < self._ttl:
                 self._served.add(key)
                 return kept[1]
+            changes = self._changes.get(key.office_id, 0)
         stored = self._reader.read_secrets(key)
         with self._lock:
             self._served.discard(key)
+            if self._changes.get(key.office_id, 0) != changes:
+                return stored  # changed while it was read: maybe the old row, never kept
             if stored is None:
                 self._kept.pop(key, None)
             else:
@@ -73,6 +79,9 @@ class ConnectionCache:
         """Forget the office's entries; True when one of them had been answered from memory
         (a job may have used a connection older than its row)."""
         with self._lock:
+            if len(self._changes) >= 10_000:
+                self._changes.clear()  # a read in flight then keeps at most one stale minute
+            self._changes[office_id] = self._changes.get(office_id, 0) + 1
             keys = [k for k in self._kept if k.office_id == office_id]
             served = any(k in self._served for k in keys)
             for k in keys:

@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,7 @@ class Operation:
 def handle(operation: Operation, request: ApiRequest, services: Services) -> ApiResponse:
     """Authenticate, authorise, run the handler, and turn every failure into problem+json."""
     started = time.perf_counter()
+    request = _encodable(request)
     try:
         principal = _authorise(operation, request, services)
         response = operation.handler(RequestContext(request, services, principal))
@@ -135,6 +136,26 @@ def handle(operation: Operation, request: ApiRequest, services: Services) -> Api
         extra={"operation": operation.name, "status": response.status},
     )
     return response
+
+
+def _encodable(request: ApiRequest) -> ApiRequest:
+    """Route and query values as UTF-8 can carry them: a lone surrogate (a sloppy decoder's
+    answer to a percent-encoded half character) becomes ``?``, so every route answers it as
+    the odd value it is (404, 422, a Dutch page) instead of failing on it with a 500."""
+
+    def clean(value: str) -> str:
+        return value.encode("utf-8", "replace").decode("utf-8")
+
+    def odd(values: Mapping[str, str]) -> bool:
+        return any(clean(k) != k or clean(v) != v for k, v in values.items())
+
+    if not odd(request.route_params) and not odd(request.query):
+        return request
+    return replace(
+        request,
+        route_params={clean(k): clean(v) for k, v in request.route_params.items()},
+        query={clean(k): clean(v) for k, v in request.query.items()},
+    )
 
 
 def _authorise(operation: Operation, request: ApiRequest, services: Services) -> Principal | None:

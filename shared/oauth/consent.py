@@ -126,8 +126,8 @@ class ConsentStore:
 
     def consume(self, *, provider: str, state: str, now: datetime) -> ConsentRequest:
         """Use a state exactly once. Raises :class:`InvalidState` (unknown, used, expired)."""
-        if not state or len(state) > 512:
-            raise InvalidState(StateProblem.UNKNOWN)
+        if not state or len(state) > 512 or not state.isascii():
+            raise InvalidState(StateProblem.UNKNOWN)  # ours are URL-safe ASCII
         digest = _hash(state)
         table = self._storage.table(TABLE)
         entity = get_or_none(table, digest[:2], digest)

@@ -324,7 +324,7 @@ class AuditStore:
         folder = _folder(office_id, run_id, loket_journal_run_id)
         blobs = sorted(
             self._container().list_blobs(name_starts_with=f"{folder}/", include=["metadata"]),
-            key=lambda b: (b.creation_time or b.last_modified or _EPOCH, b.name),
+            key=_kept_at,
         )
         for blob in blobs:
             for d in _members(office_id, run_id, loket_journal_run_id, blob, self._retention):
@@ -395,6 +395,14 @@ class AuditStore:
             return self.read(newest)
         except LookupError:
             return None
+
+
+def _kept_at(blob: Any) -> tuple[datetime, str]:
+    """When a blob was kept: its own ``created`` (to the microsecond; Blob Storage lists the
+    creation time to the second only, and bundles are named by hash, so two kept within one
+    second would list in hash order), else the creation time."""
+    created = when((blob.metadata or {}).get("created"))
+    return (created or blob.creation_time or blob.last_modified or _EPOCH, blob.name)
 
 
 def _is_variant_of(candidate: str, name: str) -> bool:

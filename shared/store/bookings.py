@@ -55,7 +55,8 @@ class BookingRepository(Protocol):
         ...
 
     def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
-        """Remember that ``target`` is about to book this Loket journal run (idempotent)."""
+        """Remember that ``target`` is about to book this Loket journal run, and when: the
+        moment of the latest attempt (a later attempt moves it on)."""
         ...
 
     def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
@@ -91,16 +92,14 @@ class BookingLedger:
         return _replace_etag(row, etag)
 
     def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
-        try:
-            self._table.create_entity(
-                {
-                    "PartitionKey": _run_partition(loket_journal_run_id),
-                    "RowKey": _key(target),
-                    "noted_at": now,
-                }
-            )
-        except ResourceExistsError:
-            pass
+        self._table.upsert_entity(
+            {
+                "PartitionKey": _run_partition(loket_journal_run_id),
+                "RowKey": _key(target),
+                "noted_at": now,
+            },
+            mode=UpdateMode.REPLACE,
+        )
 
     def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
         entities = self._table.query_entities(

@@ -229,7 +229,11 @@ class _Attempt(Generic[EntryT]):
             if self.look_up_only and step is Step.POST:
                 raise NotBooked(self.run_id)  # nothing outstanding to settle
             if step is Step.POST:
-                self._not_elsewhere()
+                noted = self._not_elsewhere()
+                if self.clock() - noted > MAX_RECORD_DELAY:
+                    # Another administration trusts our note for one lease only: a claim
+                    # written much later than it could land after theirs was checked.
+                    raise BookingBusy(f"checking {self.run_id} elsewhere took too long")
             if row is None:
                 # No row yet: claim and record the post in one insert (ledger.first_post).
                 try:
@@ -255,21 +259,28 @@ class _Attempt(Generic[EntryT]):
 
     # -- the steps ---------------------------------------------------------------------------
 
-    def _not_elsewhere(self) -> None:
+    def _not_elsewhere(self) -> datetime:
         """The ledger is kept per AFAS administration. Before a fresh post, note this one in the
         journal run's index and make sure no other administration holds (or may hold, or is
         about to post) the same Loket journal run: a client moved or re-created elsewhere while
-        a booking was unfinished must not book it a second time."""
+        a booking was unfinished must not book it a second time. Answers the moment noted."""
         now = self.clock()
+        # Every attempt notes its moment before it reads the others (the note is refreshed, not
+        # kept from the first attempt): of two attempts in two administrations at once, the one
+        # that reads second sees the other's fresh note, whatever that one's row still says.
         self.bookings.note_target(self.run_id, self.target.key, now)
         for other, noted in sorted(self.bookings.targets_of(self.run_id).items()):
             if other == self.target.key:
                 continue
             row = self.bookings.get(other, self.run_id)
-            if row is None and now - noted < self.policy.lease:
-                raise BookedElsewhere(other, None)  # someone is about to claim it there
             if row is not None and ledger.may_be_in_afas(row, now):
                 raise BookedElsewhere(other, row)
+            # Noted after its row last moved (a refused or proven-absent row, or none yet):
+            # someone is about to claim it there.
+            about_to = row is None or row.lease_until is None or noted >= row.lease_until
+            if about_to and now - noted < self.policy.lease:
+                raise BookedElsewhere(other, None)
+        return now
 
     def _claim(self, row: Booking | None) -> Booking:
         now = self.clock()

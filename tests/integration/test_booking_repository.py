@@ -5,16 +5,31 @@ real thing, the unit tests of the booking step would prove nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import cast
 
 import pytest
 
+from shared.afas.errors import AfasValidationError
 from shared.bootstrap import Services
+from shared.journal.builder import Draft
+from shared.journal.entries import ProfitEntry, ProfitLine
+from shared.journal.periods import BookingPeriod, PeriodRule
 from shared.store.bookings import TABLE, BookingLedger, BookingRepository
 from shared.store.tables import ConcurrencyConflict
 from shared.sync import ledger
+from shared.sync.bookers import AfasBooker
+from shared.sync.booking import (
+    BookedElsewhere,
+    BookingBusy,
+    BookingPolicy,
+    BookingRefused,
+    NotApproved,
+    book_once,
+)
 from shared.sync.ledger import Holder, State
-from tests.support.fakes import FakeBookings
+from tests.support.fakes import FakeBookings, ManualClock
 
 T0 = datetime(2026, 11, 23, 1, 5, tzinfo=UTC)
 JOB = Holder("office-a", "4711", "nightly-2026-11-23")
@@ -90,3 +105,176 @@ def test_a_row_written_before_the_state_machine_is_read_safely(
     assert row is not None and row.state is State.UNKNOWN and not row.afas_finished
     assert row.last_post_at == T0 and row.reference == "LB1"
     assert ledger.plan(row, JOB, T0 + timedelta(hours=1)) is ledger.Step.LOOK_UP
+
+
+# -- attack2: two administrations racing for one Loket journal run --------------------------------
+
+
+class Administration:
+    """AFAS stand-in for one administration (what it books goes into ``booked``, shared by both
+    administrations, so a journal run booked in two of them shows as two entries)."""
+
+    environment = "12345"
+    journal = "80"
+    quiet = timedelta(minutes=17)
+    replays = False
+
+    def __init__(self, key: str, booked: list[str], *, refuses: bool = False) -> None:
+        self.key = self.label = self.administration = key
+        self.booked = booked
+        self.refuses = refuses
+
+    def reference(
+        self, draft: Draft[ProfitEntry], loket_journal_run_id: str, generation: int
+    ) -> str:
+        return draft.entry.voucher_number
+
+    def post(self, draft: Draft[ProfitEntry], reference: str) -> str:
+        if self.refuses:
+            raise AfasValidationError("Boekperiode is geblokkeerd", status=400)
+        self.booked.append(self.key)
+        return str(len(self.booked))
+
+    def look_up(self, row: ledger.Booking) -> str | None:
+        return None
+
+
+def administration(
+    key: str, booked: list[str], *, refuses: bool = False
+) -> AfasBooker[ProfitEntry]:
+    """The stand-in as the booking step takes it (it has only what ``book_once`` uses)."""
+    return cast("AfasBooker[ProfitEntry]", Administration(key, booked, refuses=refuses))
+
+
+class MeanwhileAfterIndex:
+    """The shared ledger; right after a delivery has read the journal run's index, ``meanwhile``
+    runs once (the other delivery, from start to end)."""
+
+    def __init__(self, repository: BookingRepository, meanwhile: Callable[[], None]) -> None:
+        self.repository = repository
+        self.meanwhile: Callable[[], None] | None = meanwhile
+
+    def get(self, target: str, loket_journal_run_id: str) -> ledger.Booking | None:
+        return self.repository.get(target, loket_journal_run_id)
+
+    def insert(self, row: ledger.Booking) -> ledger.Booking:
+        return self.repository.insert(row)
+
+    def save(self, row: ledger.Booking) -> ledger.Booking:
+        return self.repository.save(row)
+
+    def of_client(self, target: str, office_id: str, client_id: str) -> list[ledger.Booking]:
+        return self.repository.of_client(target, office_id, client_id)
+
+    def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
+        self.repository.note_target(loket_journal_run_id, target, now)
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        found = self.repository.targets_of(loket_journal_run_id)
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        return found
+
+
+@pytest.mark.parametrize("last_night", ["refused", "approval of a changed entry"])
+def test_a_run_tried_in_one_administration_and_booked_in_two_at_once_lands_once(
+    repository: BookingRepository, unique: Callable[[str], str], last_night: str
+) -> None:
+    """attack2: a journal run was tried in administration X last night: refused (closed
+    period), or an approval of an entry that had changed since (nothing written but X's note
+    in the run's index). The client now also points at administration Y (moved, or a second
+    configuration). Tonight the job for X and the job for Y book it at the same moment. Each
+    notes its administration in the run's index, then checks the others: X checks before Y
+    has noted, Y checks while X's row still says ``refused`` (or is not there yet: X's write
+    is next) and X's note is last night's. Was: both posted, the run was booked in X and Y."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    if last_night == "refused":
+        with pytest.raises(BookingRefused):
+            book_once(
+                repository, clock, administration(x, booked, refuses=True), draft, run_id, JOB
+            )
+    else:
+        with pytest.raises(NotApproved):
+            book_once(
+                repository, clock, administration(x, booked), draft, run_id, JOB, approved="0" * 64
+            )
+        assert repository.get(x, run_id) is None
+    clock.advance(days=1)
+    outcomes: list[str] = []
+
+    def job_for_y() -> None:
+        holder = Holder("office-a", "4712", "nightly-2026-11-24")
+        try:
+            book_once(
+                repository, clock, administration(y, booked), draft, run_id, holder, policy=policy
+            )
+            outcomes.append("y booked")
+        except BookedElsewhere:
+            outcomes.append("y: booked elsewhere")
+
+    try:
+        shared = MeanwhileAfterIndex(repository, job_for_y)
+        book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+        outcomes.append("x booked")
+    except BookedElsewhere:
+        outcomes.append("x: booked elsewhere")
+    assert len(booked) <= 1, (booked, outcomes)
+
+
+def test_an_attempt_that_stalls_after_checking_elsewhere_writes_nothing(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack2 (found by the booking model with a second SB administration): X notes the
+    journal run and finds nobody elsewhere; then X's process stalls (a slow index read, a
+    pause) longer than a lease. Y starts meanwhile: X's note is too old to count and X has no
+    row yet, so Y books. Was: X then inserted its post and booked a second time."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+
+    def stall_then_y_books() -> None:
+        clock.advance(minutes=16)
+        holder = Holder("office-a", "4712", "nightly-2026-11-24")
+        book_once(
+            repository, clock, administration(y, booked), draft, run_id, holder, policy=policy
+        )
+
+    shared = MeanwhileAfterIndex(repository, stall_then_y_books)
+    with pytest.raises(BookingBusy):
+        book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    assert booked == [y] and repository.get(x, run_id) is None

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.sandbox.afas import AfasSandbox
 from devtools.sandbox.loket import LoketSandbox
-from shared.api.handlers import connections
+from shared.api.handlers import afas_connections, connections
 from shared.bootstrap import Services
 from shared.settings import Settings
 from tests.support.afas_fixtures import call, sb_consent
@@ -60,3 +60,15 @@ def test_both_callbacks_land_on_the_portal_url(
     assert done.status == 302 and done.headers["Location"] == sb_expected
     kinds = {c.key.kind.value for c in services.connections.for_office(office)}
     assert kinds == {"loket", "afas-sb"}
+
+
+@pytest.mark.parametrize("state", ["\ud800", "é" * 3, "x" * 513])
+def test_a_callback_whose_state_is_no_state_of_ours_gets_the_dutch_page_not_a_500(
+    afas_env: dict[str, str], loket_sandbox: LoketSandbox, state: str
+) -> None:
+    """attack2: an odd query string (a state that cannot be UTF-8 encoded, e.g. a lone
+    surrogate from a sloppy decoder) reached the state's hash and answered 500."""
+    services = services_with({**afas_env, **loket_sandbox.env()})
+    for operation in (connections.LOKET_CALLBACK, afas_connections.SB_CALLBACK):
+        done = call(services, operation, query={"state": state, "code": "c"})
+        assert done.status == 400 and b"Start het koppelen opnieuw" in done.body, operation.path

@@ -278,3 +278,35 @@ def test_an_audit_copy_kept_in_the_old_layout_reads_with_the_new_one(
     kept_at = NOW + timedelta(minutes=1)
     assert listed[0].created_at == kept_at and listed[0].retain_until is not None
     assert listed[0].retain_until - kept_at >= timedelta(days=7 * 365)
+
+
+def test_bundles_kept_within_one_second_list_in_the_order_they_were_kept(
+    services: Services, unique: Callable[[str], str]
+) -> None:
+    """attack2: Blob Storage lists a blob's creation time to the second, and bundles are named
+    by their hash. A journal run prepared again with other content within the same second
+    (a redelivery, an approval's refresh) listed by hash order: the later entry could take the
+    plain name ``entry.json`` and the first became its variant. Each blob's own ``created``
+    (to the microsecond) decides."""
+    office, run, journal = unique("office"), unique("run"), unique("jr")
+    store = services.audit
+    kept = []
+    for n in range(6):
+        entry = json.dumps({"lines": [n]}).encode()
+        documents = [
+            (audit_copies.ENTRY, entry, audit_copies.JSON_TYPE),
+            (audit_copies.AFAS_REQUEST, b'{"FiEntries": %d}' % n, audit_copies.JSON_TYPE),
+        ]
+        store.write_many(
+            office_id=office,
+            run_id=run,
+            loket_journal_run_id=journal,
+            client_id="4711",
+            documents=documents,
+            now=NOW + timedelta(milliseconds=n),
+        )
+        kept.append(hashlib.sha256(entry).hexdigest())
+    listed = {d.name: d.sha256 for d in store.list(office, run, journal)}
+    assert listed[audit_copies.ENTRY] == kept[0]  # the first stays the plain name
+    assert store.read_named(office, run, journal, audit_copies.ENTRY) == b'{"lines": [0]}'
+    assert store.read_latest(office, run, journal, audit_copies.ENTRY) == b'{"lines": [5]}'

@@ -72,7 +72,7 @@ class FakeBookings:
 
     def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
         with self._lock:
-            self.index.setdefault(loket_journal_run_id, {}).setdefault(target, now)
+            self.index.setdefault(loket_journal_run_id, {})[target] = now
 
     def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
         with self._lock:

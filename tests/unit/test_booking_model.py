@@ -1,6 +1,7 @@
 """Model-based test of the booking step (:func:`shared.sync.booking.book_once`): Hypothesis
 drives two or three concurrent deliveries of the same job (and, by choice, an approval, an
-approval of an entry that has changed since, or another client with the same run id) against a
+approval of an entry that has changed since, another client with the same run id, or (SB) the
+job of a configuration that books the same journal run into another administration) against a
 model of AFAS Profit or AFAS SB that may book and answer, refuse, answer busy, answer late, lose
 its answer, answer 201 without a body, fail the look-up, or (SB) replay the first answer to a
 Tracking-Identifier. After every rule: AFAS holds at most one entry per journal run, and the
@@ -36,7 +37,9 @@ Every post that leaves the process is a *request*; AFAS processes it at once, or
   SB request in flight may land at any time: the code may assume no quiet period for SB.
 
 One thing the model holds still: time does not pass while a Profit post is being recorded in the
-ledger, nor between that and sending it. The code takes the post's moment before the ledger
+ledger, nor between that and sending it; nor (both flavours) while a claim or a first post is
+being written (a ledger write lands within seconds, and the code starts it within
+``MAX_RECORD_DELAY`` of noting itself in the journal run's index). The code takes the post's moment before the ledger
 write and sends after it, so a slow write shortens the quiet period
 (:func:`test_a_slow_ledger_write_of_a_post_shortens_the_quiet_period`, open).
 
@@ -78,6 +81,7 @@ from shared.afas.errors import (
     AfasContractError,
     AfasError,
     AfasLockedError,
+    AfasRequestUnreadable,
     AfasRetriableError,
     AfasServerError,
     AfasSystem,
@@ -103,6 +107,7 @@ from shared.sync.bookers import (
     repost_quiet_period,
 )
 from shared.sync.booking import (
+    BookedElsewhere,
     BookingBusy,
     BookingPartial,
     BookingPolicy,
@@ -141,6 +146,9 @@ STALE = "0" * 64  # the fingerprint of an entry an admin approved before it chan
 
 PERIOD = BookingPeriod(2025, 3, date(2025, 3, 31), PeriodRule.PAYROLL_PERIOD)
 SB_ADMINISTRATION = "5a0c6ac1-1b7e-4b8c-9d33-2f1e0c9a7b10"
+# SB: the client also points at another administration (moved, or a second configuration)
+OTHER_SB_ADMINISTRATION = "7e1d2c3b-4a59-4687-9a0b-c1d2e3f4a5b6"
+ELSEWHERE = Holder("office-a", "4713", "nightly-2026-12-05")  # that configuration's job
 
 
 def run_id(n: int) -> str:
@@ -208,6 +216,8 @@ class PostFault(Enum):
     NEVER_SENT = "no connection was made (never left the process)"
     LATE = "accepted; the client times out; it lands later, or never"
     SLOW = "accepted; the client waits; answered, or timed out, later"
+    CUT_OFF = "SB: cut off on its way; SB answers (and remembers) DS3100, the sender's line breaks"
+    CUT_OFF_ANSWERED = "SB: cut off on its way; SB answers (and remembers) DS3100 to the sender"
 
 
 class LookUpFault(Enum):
@@ -222,7 +232,8 @@ class LookUpFault(Enum):
 # A request left in flight is the hardest case (the quiet period is all that guards it): drawn
 # twice as often as the others.
 IN_FLIGHT = [PostFault.LATE, PostFault.SLOW]
-PROFIT_FAULTS = [f for f in PostFault if f is not PostFault.PARTIAL] + IN_FLIGHT
+SB_ONLY = (PostFault.PARTIAL, PostFault.CUT_OFF, PostFault.CUT_OFF_ANSWERED)
+PROFIT_FAULTS = [f for f in PostFault if f not in SB_ONLY] + IN_FLIGHT
 SB_FAULTS = [
     f
     for f in PostFault
@@ -277,6 +288,7 @@ class Entry:
     reference: str  # voucher number / Tracking-Identifier of the request that booked it
     request: int
     partial: bool = False
+    target: str = ""  # the administration (ledger partition) whose post booked it
 
 
 @dataclass
@@ -288,6 +300,7 @@ class Request:
     reference: str
     sent_at: datetime
     delivery: int
+    target: str = ""  # the administration (ledger partition) it was posted to
     state: str = "flight"  # flight | landed | dropped
     answer: Any = None  # what AFAS answered when it processed it (entry number or error)
 
@@ -323,13 +336,16 @@ class AfasModel:
     def _send(self, reference: str) -> Request:
         delivery = self.world.current()
         number = len(self.requests) + 1
-        request = Request(number, delivery.run, reference, self.world.clock(), delivery.id)
+        target = self.world.target_of(delivery.caller).key
+        request = Request(number, delivery.run, reference, self.world.clock(), delivery.id, target)
         self.requests.append(request)
         return request
 
     def _book(self, request: Request, *, partial: bool = False) -> str:
         number = str(next(self._numbers))
-        self.entries.append(Entry(number, request.run, request.reference, request.number, partial))
+        self.entries.append(
+            Entry(number, request.run, request.reference, request.number, partial, request.target)
+        )
         return number
 
     def _wait_for_answer(self, request: Request) -> None:
@@ -464,6 +480,10 @@ class SbModel(AfasModel):
                 self.first[tid] = AfasValidationError(
                     "LedgerAccount 4000 is blocked", system=self.system, status=400
                 )
+            elif decision in (PostFault.CUT_OFF, PostFault.CUT_OFF_ANSWERED):
+                self.first[tid] = AfasRequestUnreadable(
+                    "Invalid JSON request String", system=self.system, status=400
+                )
             elif decision is PostFault.PARTIAL:
                 self._book(request, partial=True)
                 self.first[tid] = SbPartiallySucceeded(
@@ -490,6 +510,9 @@ class SbModel(AfasModel):
         self.decisions[request.number] = fault
         if fault is PostFault.LOST_REQUEST:
             request.state = "dropped"
+            raise AfasTransportError("ConnectionError", system=sb, timed_out=False)
+        if fault is PostFault.CUT_OFF:
+            self.land(request)
             raise AfasTransportError("ConnectionError", system=sb, timed_out=False)
         if fault is PostFault.GATEWAY_502:
             request.state = "dropped"
@@ -534,7 +557,8 @@ class GatedBookings:
     def save(self, row: Booking) -> Booking:
         current = self.store.get(row.target, row.loket_journal_run_id)
         records_a_post = current is not None and row.posts > current.posts
-        self.world.gate("save post" if records_a_post else "save")
+        claims = current is not None and row.attempts > current.attempts
+        self.world.gate("save post" if records_a_post else "save claim" if claims else "save")
         return self.store.save(row)
 
     def of_client(self, target: str, office_id: str, client_id: str) -> list[Booking]:
@@ -575,6 +599,7 @@ class Caller:
     name: str
     holder: Holder
     approval: Approval = Approval.NONE
+    elsewhere: bool = False  # books into the other administration (SB)
 
 
 @dataclass
@@ -606,6 +631,7 @@ EXPECTED = (
     NotApproved,
     ConcurrencyConflict,
     AfasError,
+    BookedElsewhere,
 )
 
 STATS: Counter[str] = Counter()  # figures of this process (printed by the soak tests)
@@ -630,6 +656,7 @@ class BookingModel(RuleBasedStateMachine):
         self.loket = GatedLoket(self)
         self.afas = self.make_afas()
         self.target: AnyBooker = self.make_target()
+        self.other_target: AnyBooker | None = None  # SB: "other administration"
         self.runs: list[str] = []
         self.drafts: dict[str, Draft[Any]] = {}
         self.callers: list[Caller] = []
@@ -669,9 +696,21 @@ class BookingModel(RuleBasedStateMachine):
     def row(self, run: str) -> Booking | None:
         return self.store.get(self.target.key, run)
 
+    def targets(self) -> list[AnyBooker]:
+        return [self.target] + ([self.other_target] if self.other_target is not None else [])
+
+    def target_of(self, caller: Caller) -> AnyBooker:
+        if caller.elsewhere:
+            assert self.other_target is not None
+            return self.other_target
+        return self.target
+
     def settled(self, run: str) -> bool:
-        row = self.row(run)
-        return row is not None and (row.state.booked or row.state is State.PARTIAL)
+        rows = [self.store.get(t.key, run) for t in self.targets()]
+        return any(r is not None and (r.state.booked or r.state is State.PARTIAL) for r in rows)
+
+    def make_other_target(self) -> AnyBooker | None:
+        return None
 
     def fingerprint(self, run: str) -> str:
         return wire_fingerprint(self.drafts[run].entry)
@@ -742,11 +781,12 @@ class BookingModel(RuleBasedStateMachine):
     def deliver_once(self, delivery: Delivery) -> Outcome:
         """One delivery: ``book_once``, then tell Loket (as ``shared.sync.steps.book`` does)."""
         run = delivery.run
+        target = self.target_of(delivery.caller)
         try:
             booked, booking = book_once(
                 self.bookings,
                 self.clock,
-                self.target,
+                target,
                 self.drafts[run],
                 run,
                 delivery.caller.holder,
@@ -760,7 +800,7 @@ class BookingModel(RuleBasedStateMachine):
             return Outcome(delivery.id, run, type(exc).__name__)
         try:
             loket = cast(LoketClient, self.loket)
-            tell_loket_booked(self.bookings, self.clock, loket, booking, run, self.target, booked)
+            tell_loket_booked(self.bookings, self.clock, loket, booking, run, target, booked)
         except Killed:
             pass  # booked; Loket not told (the next delivery finds it booked and tells it)
         return Outcome(delivery.id, run, "booked", booked.entry_number)
@@ -787,7 +827,16 @@ class BookingModel(RuleBasedStateMachine):
     # -- rules ---------------------------------------------------------------------------------
 
     @initialize(
-        third=st.sampled_from(["none", "same job", "approval", "stale approval", "other client"]),
+        third=st.sampled_from(
+            [
+                "none",
+                "same job",
+                "approval",
+                "stale approval",
+                "other client",
+                "other administration",
+            ]
+        ),
         review=st.booleans(),
         land_late=st.booleans(),
     )
@@ -809,6 +858,10 @@ class BookingModel(RuleBasedStateMachine):
                 self.callers.append(Caller("stale approval", APPROVAL, Approval.STALE))
             elif third == "other client":
                 self.callers.append(Caller("other client", OTHER_CLIENT))
+            elif third == "other administration":
+                self.other_target = self.make_other_target()
+                if self.other_target is not None:
+                    self.callers.append(Caller("elsewhere", ELSEWHERE, elsewhere=True))
             self.land_late = land_late
 
     @precondition(lambda self: len(self.running) < len(self.callers))
@@ -832,7 +885,11 @@ class BookingModel(RuleBasedStateMachine):
         self.afas.expire(self.clock())
 
     def clock_may_move(self) -> bool:
-        return True
+        """Not while a delivery that noted itself in the journal run's index is writing its
+        claim (or first post): another administration trusts a note for one lease, and a
+        ledger write lands within seconds (storage time-outs), not a lease, after it starts.
+        The code refuses to start that write more than ``MAX_RECORD_DELAY`` after the note."""
+        return not any(d.at in ("insert", "save claim", "save post") for d in self.parked())
 
     @precondition(lambda self: not self.parked())
     @rule(by=st.sampled_from(STEPS_OF_TIME))
@@ -875,22 +932,24 @@ class BookingModel(RuleBasedStateMachine):
         that very entry (and stays booked); refused means AFAS holds nothing; partial means AFAS
         holds one partial entry; what a delivery was told is what AFAS holds."""
         for run in self.runs:
-            entries = self.afas.of_run(run)
-            assert len(entries) <= 1, f"AFAS holds {len(entries)} entries of {run}: {entries}"
-            row = self.row(run)
-            if row is not None:
-                if row.state.booked:
-                    assert len(entries) == 1 and not entries[0].partial, (row, entries)
-                    assert row.entry_number == entries[0].number, (row, entries)
-                if row.state is State.REFUSED:
-                    assert not entries, f"the ledger says refused, AFAS holds {entries}"
-                if row.state is State.PARTIAL:
-                    assert len(entries) == 1 and entries[0].partial, (row, entries)
-            if run in self.booked_as:
-                assert row is not None and row.state.booked, (run, row)
-                assert row.entry_number == self.booked_as[run], (run, row)
-            elif row is not None and row.state.booked:
-                self.booked_as[run] = row.entry_number
+            assert len(self.afas.of_run(run)) <= 1, f"AFAS holds {self.afas.of_run(run)} of {run}"
+            for target in self.targets():
+                entries = [e for e in self.afas.of_run(run) if e.target == target.key]
+                row = self.store.get(target.key, run)
+                if row is not None:
+                    if row.state.booked:
+                        assert len(entries) == 1 and not entries[0].partial, (row, entries)
+                        assert row.entry_number == entries[0].number, (row, entries)
+                    if row.state is State.REFUSED:
+                        assert not entries, f"the ledger says refused, AFAS holds {entries}"
+                    if row.state is State.PARTIAL:
+                        assert len(entries) == 1 and entries[0].partial, (row, entries)
+                key = f"{target.key}/{run}"
+                if key in self.booked_as:
+                    assert row is not None and row.state.booked, (run, row)
+                    assert row.entry_number == self.booked_as[key], (run, row)
+                elif row is not None and row.state.booked:
+                    self.booked_as[key] = row.entry_number
         for outcome in self.outcomes:
             if outcome.kind == "booked":
                 entries = self.afas.of_run(outcome.run)
@@ -930,25 +989,37 @@ class BookingModel(RuleBasedStateMachine):
             self.move_clock(PAST_EVERYTHING)
             if self.settled(self.run):
                 break
-            assert redeliveries < 2, f"not booked after {redeliveries} calm deliveries"
+            # Another administration: a round may end with both finding the other about to book
+            # (one settling its outstanding post, the other's fresh note); the next one books.
+            rounds = 2 if self.other_target is None else 3
+            assert redeliveries < rounds, f"not booked after {redeliveries} calm deliveries"
             redeliveries += 1
-            delivery = self.start(Caller("redelivery", JOB), None)
-            for _ in range(100):
-                if delivery.glet is None or delivery.glet.dead:
-                    break
-                self.resume(delivery, CALM)
-            self.check()
-            last = self.outcomes[-1]
-            assert last.kind in ("booked", "BookingRefused", "BookingPartial"), (
-                last,
-                self.row(self.run),
-            )
-            if last.kind == "BookingRefused":
+            kinds = []
+            for caller in [Caller("redelivery", JOB)] + (
+                [Caller("elsewhere again", ELSEWHERE, elsewhere=True)]
+                if self.other_target is not None
+                else []
+            ):
+                delivery = self.start(caller, None)
+                for _ in range(100):
+                    if delivery.glet is None or delivery.glet.dead:
+                        break
+                    self.resume(delivery, CALM)
+                self.check()
+                kinds.append(self.outcomes[-1].kind)
+            # With another administration, one of the two may find the other holding the run
+            # (or both, once: see ``rounds``).
+            settled = ("booked", "BookingRefused", "BookingPartial")
+            assert any(k in settled for k in kinds) or (
+                self.other_target is not None and redeliveries < rounds
+            ), (kinds, [self.store.get(t.key, self.run) for t in self.targets()])
+            if "BookingRefused" in kinds:
                 assert self.flavour == "sb"  # SB replays the refusal of the last generation
         STATS[f"calm redeliveries {redeliveries}"] += 1
         for run in self.runs:
-            row = self.row(run)
             entries = self.afas.of_run(run)
+            holding = [e.target for e in entries] or [self.target.key]
+            row = self.store.get(holding[0], run)
             assert row is not None, run
             if row.state is State.PARTIAL:
                 assert self.flavour == "sb" and len(entries) == 1 and entries[0].partial
@@ -975,7 +1046,7 @@ class ProfitBooking(BookingModel):
     def clock_may_move(self) -> bool:
         """Not while a post is recorded, nor between that and sending it (see the module
         docstring and :func:`test_a_slow_ledger_write_of_a_post_shortens_the_quiet_period`)."""
-        return not any(d.at in ("save post", "post") for d in self.parked())
+        return not any(d.at in ("insert", "save claim", "save post", "post") for d in self.parked())
 
     @precondition(lambda self: bool(self.parked()))
     @rule(
@@ -1007,6 +1078,10 @@ class SbBookingModel(BookingModel):
 
     def make_draft(self, n: int) -> Draft[Any]:
         return sb_draft(n)
+
+    def make_other_target(self) -> AnyBooker | None:
+        client = cast(SbClient, self.afas)
+        return SbBooker(client, SbTarget("enyoi", OTHER_SB_ADMINISTRATION))
 
     @precondition(lambda self: bool(self.parked()))
     @rule(

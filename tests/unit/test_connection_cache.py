@@ -57,3 +57,27 @@ def test_a_change_in_this_process_is_seen_at_once_and_only_for_its_office() -> N
     assert not cache.forget_office("office-1")  # read fresh since the change: nothing stale
     cache.read_secrets(KEY), cache.read_secrets(KEY)  # the second answered from memory
     assert cache.forget_office("office-1") and not cache.forget_office("office-3")
+
+
+def test_a_connection_revoked_while_it_is_being_read_is_not_kept_for_a_minute() -> None:
+    """attack2: a job reads the connection row; while that read is on its way, the office
+    revokes the connection in this very process (the repository writes, then forgets). The read
+    finishes with the row as it was before: it may serve this job, but it must not be kept, or
+    every job of the next 60 s in this process uses the revoked connection."""
+
+    class Overtaken(Reader):
+        revoke_during_read = True
+
+        def read_secrets(self, key: ConnectionKey) -> StoredSecrets | None:
+            before = super().read_secrets(key)  # the row as it was when it was read
+            if self.revoke_during_read:
+                self.revoke_during_read = False
+                self.stored[KEY] = None  # revoked meanwhile in this process...
+                cache.forget(KEY)  # ...and forgotten by the repository's on_change
+            return before
+
+    reader = Overtaken()
+    cache = ConnectionCache(reader, clock=lambda: 0.0)
+    reader.stored[KEY] = "token-1"
+    assert cache.read_secrets(KEY) == secrets("token-1")  # the slow read of one job
+    assert cache.read_secrets(KEY) is None  # the revocation is seen at once
