@@ -115,6 +115,9 @@ def classify(error: BaseException) -> Failure | None:
                 texts.afas_refused(error.error.detail),
                 error.error.hint,
             )
+        case BookedElsewhere(row=None):
+            why = texts.being_booked_elsewhere()  # only its fresh note: nothing is booked yet
+            return Failure(Disposition.REFUSED, "booked-elsewhere", why.text, why.hint)
         case BookedElsewhere():
             why = texts.booked_elsewhere(None, "")
             return Failure(Disposition.REFUSED, "booked-elsewhere", why.text, why.hint)

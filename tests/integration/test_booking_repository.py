@@ -13,6 +13,7 @@ import pytest
 
 from shared.afas.errors import AfasValidationError
 from shared.bootstrap import Services
+from shared.failures import classify
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, ProfitLine
 from shared.journal.periods import BookingPeriod, PeriodRule
@@ -278,3 +279,74 @@ def test_an_attempt_that_stalls_after_checking_elsewhere_writes_nothing(
     with pytest.raises(BookingBusy):
         book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
     assert booked == [y] and repository.get(x, run_id) is None
+
+
+class MeanwhileAfterNote(MeanwhileAfterIndex):
+    """The shared ledger; right after a delivery has noted itself in the journal run's index
+    (before it reads the index), ``meanwhile`` runs once."""
+
+    def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
+        self.repository.note_target(loket_journal_run_id, target, now)
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        return self.repository.targets_of(loket_journal_run_id)
+
+
+def test_two_administrations_starting_at_once_both_stand_back_and_say_nothing_is_booked(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: the jobs for administrations X and Y of one Loket journal run (two client
+    configurations) start at the same moment; each notes itself before either reads the index.
+    Each then sees the other's fresh note and stands back: at most once holds, nothing is
+    booked anywhere. Was: both runs failed with "al geboekt, of wordt geboekt, in een andere
+    AFAS-administratie" and the hint to delete it there and call support, while AFAS holds it
+    in neither; the run says now that nothing was booked and what to do (a rerun later, or
+    remove the configuration that no longer fits)."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    stood_back: list[BookedElsewhere] = []
+
+    def job_for_y() -> None:
+        holder = Holder("office-a", "4712", "nightly-2026-11-23")
+        try:
+            book_once(
+                repository, clock, administration(y, booked), draft, run_id, holder, policy=policy
+            )
+        except BookedElsewhere as elsewhere:
+            stood_back.append(elsewhere)
+
+    shared = MeanwhileAfterNote(repository, job_for_y)
+    try:
+        book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    except BookedElsewhere as x_elsewhere:
+        stood_back.append(x_elsewhere)
+    assert booked == [] and len(stood_back) == 2
+    for each in stood_back:
+        failure = classify(each)
+        assert failure is not None
+        assert "al geboekt" not in failure.dutch, failure.dutch
+        assert "niets geboekt" in failure.dutch and "rerun" in failure.hint, failure
+    # A rerun a lease later books it once.
+    clock.advance(minutes=16)
+    book_once(repository, clock, administration(y, booked), draft, run_id, JOB, policy=policy)
+    assert booked == [y]
