@@ -207,6 +207,10 @@ class _Attempt(Generic[EntryT]):
     policy: BookingPolicy
     look_up_only: bool = False
     posts: int = 0
+    # When this round noted itself in the journal run's index (a fresh post only): another
+    # administration trusts the note for one lease, so the claim and the recorded post must
+    # land soon after it, not merely be checked soon after it.
+    noted: datetime | None = None
 
     @cached_property
     def fingerprint(self) -> str:
@@ -228,8 +232,9 @@ class _Attempt(Generic[EntryT]):
                 raise BookingPartial(row.error)
             if self.look_up_only and step is Step.POST:
                 raise NotBooked(self.run_id)  # nothing outstanding to settle
+            self.noted = None
             if step is Step.POST:
-                noted = self._not_elsewhere()
+                noted = self.noted = self._not_elsewhere()
                 if self.clock() - noted > MAX_RECORD_DELAY:
                     # Another administration trusts our note for one lease only: a claim
                     # written much later than it could land after theirs was checked.
@@ -355,7 +360,13 @@ class _Attempt(Generic[EntryT]):
         self, row: Booking, moment: datetime, reference: str
     ) -> tuple[Booked, Booking]:
         """Send the post the ledger recorded at ``moment``."""
-        if self.clock() - moment > MAX_RECORD_DELAY:
+        now = self.clock()
+        late = now - moment > MAX_RECORD_DELAY
+        # A fresh post: its claim and post landed soon enough after the note that every other
+        # administration that checked meanwhile saw the note (or the claim). A claim written
+        # later (a slow write, a frozen process) may have landed after another one booked.
+        late_after_note = self.noted is not None and now - self.noted > MAX_RECORD_DELAY
+        if late or late_after_note:
             # The quiet period counts from the recorded moment; a post sent much later than
             # that would shorten it. Not sent: the ledger says so, and the next attempt posts.
             row = self.bookings.save(ledger.transition(row, ledger.NotSent()))

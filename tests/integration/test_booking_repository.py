@@ -350,3 +350,63 @@ def test_two_administrations_starting_at_once_both_stand_back_and_say_nothing_is
     clock.advance(minutes=16)
     book_once(repository, clock, administration(y, booked), draft, run_id, JOB, policy=policy)
     assert booked == [y]
+
+
+class SlowFirstSave(MeanwhileAfterIndex):
+    """The shared ledger; the first ``save`` lands only after ``meanwhile`` has run (a write
+    the storage SDK kept retrying, a process frozen just before it)."""
+
+    def save(self, row: ledger.Booking) -> ledger.Booking:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        return self.repository.save(row)
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        return self.repository.targets_of(loket_journal_run_id)
+
+
+def test_a_claim_that_lands_a_lease_after_its_note_posts_nothing(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: last night administration X refused the journal run (closed period). Tonight
+    X's job notes itself, finds nobody elsewhere, and writes its claim on X's refused row; that
+    write lands only a lease later. Meanwhile the job for Y (the client moved) sees X's note too
+    old to count and X's row still refused, and books. Was: X's claim then landed and X posted,
+    the run was booked in X and Y (the 30 s check ran before the claim was written, not after)."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    with pytest.raises(BookingRefused):
+        book_once(repository, clock, administration(x, booked, refuses=True), draft, run_id, JOB)
+    clock.advance(days=1)
+
+    def slow_claim_while_y_books() -> None:
+        clock.advance(minutes=16)
+        holder = Holder("office-a", "4712", "nightly-2026-11-24")
+        book_once(
+            repository, clock, administration(y, booked), draft, run_id, holder, policy=policy
+        )
+
+    shared = SlowFirstSave(repository, slow_claim_while_y_books)
+    with pytest.raises(BookingBusy):
+        book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    assert booked == [y]
+    stored = repository.get(x, run_id)
+    assert stored is not None and not ledger.may_be_in_afas(stored, clock())
