@@ -56,6 +56,7 @@ __all__ = [
     "BookingPartial",
     "BookingPolicy",
     "BookingRefused",
+    "BookingSlow",
     "BookingUnsettled",
     "CannotSettle",
     "NotApproved",
@@ -76,6 +77,11 @@ class BookingPolicy:
 
 class BookingBusy(Exception):
     """Another worker (or approval) holds a live claim on this journal run; try again later."""
+
+
+class BookingSlow(BookingBusy):
+    """This attempt itself was held up (a slow write or read, a frozen process) between noting
+    itself, or recording its post, and sending it: nothing was sent; try again later."""
 
 
 class BookingRefused(Exception):
@@ -238,7 +244,7 @@ class _Attempt(Generic[EntryT]):
                 if self.clock() - noted > MAX_RECORD_DELAY:
                     # Another administration trusts our note for one lease only: a claim
                     # written much later than it could land after theirs was checked.
-                    raise BookingBusy(f"checking {self.run_id} elsewhere took too long")
+                    raise BookingSlow(f"checking {self.run_id} elsewhere took too long")
             if row is None:
                 # No row yet: claim and record the post in one insert (ledger.first_post).
                 try:
@@ -371,7 +377,7 @@ class _Attempt(Generic[EntryT]):
             # that would shorten it. Not sent: the ledger says so, and the next attempt posts.
             row = self.bookings.save(ledger.transition(row, ledger.NotSent()))
             self._release(row)
-            raise BookingBusy(f"recording the post of {self.run_id} took too long; not sent")
+            raise BookingSlow(f"recording the post of {self.run_id} took too long; not sent")
         return self._send(row, reference)
 
     def _look_up(self, row: Booking) -> str | None:

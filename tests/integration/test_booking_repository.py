@@ -410,3 +410,37 @@ def test_a_claim_that_lands_a_lease_after_its_note_posts_nothing(
     assert booked == [y]
     stored = repository.get(x, run_id)
     assert stored is not None and not ledger.may_be_in_afas(stored, clock())
+
+
+def test_an_attempt_held_up_between_its_note_and_its_post_says_so_and_not_that_another_was_busy(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: an attempt that took longer than 30 s between noting itself and recording its
+    post sends nothing (another administration trusts the note for a lease only). Nobody else
+    was at the journal run. Was: the run said "een andere verwerking was tegelijk met dezelfde
+    journaalrun bezig" (and so did the job's last message when its retries ran out)."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    held_up = MeanwhileAfterIndex(repository, lambda: clock.advance(minutes=1))
+    with pytest.raises(BookingBusy) as raised:
+        book_once(held_up, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    failure = classify(raised.value)
+    assert failure is not None and booked == []
+    assert "andere verwerking" not in failure.dutch, failure.dutch
+    assert "niets naar AFAS verstuurd" in failure.dutch, failure.dutch
