@@ -240,11 +240,18 @@ class _Attempt(Generic[EntryT]):
                 raise NotBooked(self.run_id)  # nothing outstanding to settle
             self.noted = None
             if step is Step.POST:
-                noted = self.noted = self._not_elsewhere()
-                if self.clock() - noted > MAX_RECORD_DELAY:
-                    # Another administration trusts our note for one lease only: a claim
-                    # written much later than it could land after theirs was checked.
-                    raise BookingSlow(f"checking {self.run_id} elsewhere took too long")
+                try:
+                    noted = self.noted = self._not_elsewhere()
+                    if self.clock() - noted > MAX_RECORD_DELAY:
+                        # Another administration trusts our note for one lease only: a claim
+                        # written much later than it could land after theirs was checked.
+                        raise BookingSlow(f"checking {self.run_id} elsewhere took too long")
+                except (BookedElsewhere, BookingSlow):
+                    if row is not None and row.lease_alive(self.clock()):
+                        # Our own claim (a redelivery, a round after Spent) with nothing out:
+                        # let go of it, or the other administration waits for it in vain.
+                        self._release(row)
+                    raise
             if row is None:
                 # No row yet: claim and record the post in one insert (ledger.first_post).
                 try:

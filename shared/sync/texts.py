@@ -75,9 +75,9 @@ def being_booked_elsewhere() -> Text:
         "geboekt.",
         "Twee client configuraties boeken dezelfde Loket-journaalrun in verschillende "
         "administraties (client verplaatst of opnieuw aangemaakt?). Verwijder onder Client "
-        "configuraties de configuratie die niet meer klopt, of start over een kwartier een "
-        "rerun: Loonbrug boekt hem dan hier, tenzij hij inmiddels in de andere administratie "
-        "is geboekt.",
+        "configuraties de configuratie die niet meer klopt, of probeer het over een kwartier "
+        "opnieuw (een rerun, of opnieuw goedkeuren onder Goedkeuren): Loonbrug boekt hem dan "
+        "hier, tenzij hij inmiddels in de andere administratie is geboekt.",
     )
 
 

@@ -444,3 +444,40 @@ def test_an_attempt_held_up_between_its_note_and_its_post_says_so_and_not_that_a
     assert failure is not None and booked == []
     assert "andere verwerking" not in failure.dutch, failure.dutch
     assert "niets naar AFAS verstuurd" in failure.dutch, failure.dutch
+
+
+def test_a_redelivered_job_that_stands_back_for_another_administration_lets_go_of_its_claim(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: X's job claimed the journal run and died before posting; its redelivery (the
+    same holder, inside the lease) stands back because Y's job has just noted itself. Was: X's
+    live claim stayed for the rest of the lease, so Y's rerun meanwhile stood back too, told the
+    run "is al geboekt, of wordt geboekt" in X, where nothing was ever posted."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    claim = ledger.Claim(JOB, T0 + policy.lease, T0)
+    repository.insert(ledger.first_claim(x, run_id, claim))  # then X's process died
+    clock.advance(minutes=1)
+    repository.note_target(run_id, y, clock())  # Y's job is about to claim it
+    with pytest.raises(BookedElsewhere):
+        book_once(repository, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    stored = repository.get(x, run_id)
+    assert stored is not None and not ledger.may_be_in_afas(stored, clock()), stored
+    assert booked == []
