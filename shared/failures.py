@@ -48,6 +48,7 @@ from shared.sync.booking import (
     BookingBusy,
     BookingPartial,
     BookingRefused,
+    BookingSlow,
     BookingUnsettled,
     CannotSettle,
     NotApproved,
@@ -57,6 +58,14 @@ from shared.sync.booking import (
 __all__ = ["Disposition", "Failure", "classify"]
 
 BUSY = "een andere verwerking was tegelijk met dezelfde journaalrun bezig"
+SLOW = (
+    "het vastleggen van de boeking in Loonbrug duurde te lang; om dubbel boeken te voorkomen is "
+    "er niets naar AFAS verstuurd"
+)
+SLOW_HINT = (
+    "Niets te doen: Loonbrug probeert het vanzelf opnieuw. Blijft deze melding terugkomen, start "
+    "dan later een rerun."
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,8 @@ def classify(error: BaseException) -> Failure | None:
                 # AFAS announced a long wait (maintenance): come back then, spend no retries
                 defer=error.retry_after is not None and error.retry_after > LONGEST_WAIT_IN_A_CALL,
             )
+        case BookingSlow():
+            return Failure(Disposition.RETRY_LATER, "slow", SLOW, SLOW_HINT)
         case BookingBusy():
             return Failure(Disposition.RETRY_LATER, "busy", BUSY)
         case BookingRefused():
@@ -115,6 +126,9 @@ def classify(error: BaseException) -> Failure | None:
                 texts.afas_refused(error.error.detail),
                 error.error.hint,
             )
+        case BookedElsewhere(row=None):
+            why = texts.being_booked_elsewhere()  # only its fresh note: nothing is booked yet
+            return Failure(Disposition.REFUSED, "booked-elsewhere", why.text, why.hint)
         case BookedElsewhere():
             why = texts.booked_elsewhere(None, "")
             return Failure(Disposition.REFUSED, "booked-elsewhere", why.text, why.hint)

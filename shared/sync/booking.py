@@ -56,6 +56,7 @@ __all__ = [
     "BookingPartial",
     "BookingPolicy",
     "BookingRefused",
+    "BookingSlow",
     "BookingUnsettled",
     "CannotSettle",
     "NotApproved",
@@ -76,6 +77,11 @@ class BookingPolicy:
 
 class BookingBusy(Exception):
     """Another worker (or approval) holds a live claim on this journal run; try again later."""
+
+
+class BookingSlow(BookingBusy):
+    """This attempt itself was held up (a slow write or read, a frozen process) between noting
+    itself, or recording its post, and sending it: nothing was sent; try again later."""
 
 
 class BookingRefused(Exception):
@@ -207,6 +213,10 @@ class _Attempt(Generic[EntryT]):
     policy: BookingPolicy
     look_up_only: bool = False
     posts: int = 0
+    # When this round noted itself in the journal run's index (a fresh post only): another
+    # administration trusts the note for one lease, so the claim and the recorded post must
+    # land soon after it, not merely be checked soon after it.
+    noted: datetime | None = None
 
     @cached_property
     def fingerprint(self) -> str:
@@ -228,12 +238,20 @@ class _Attempt(Generic[EntryT]):
                 raise BookingPartial(row.error)
             if self.look_up_only and step is Step.POST:
                 raise NotBooked(self.run_id)  # nothing outstanding to settle
+            self.noted = None
             if step is Step.POST:
-                noted = self._not_elsewhere()
-                if self.clock() - noted > MAX_RECORD_DELAY:
-                    # Another administration trusts our note for one lease only: a claim
-                    # written much later than it could land after theirs was checked.
-                    raise BookingBusy(f"checking {self.run_id} elsewhere took too long")
+                try:
+                    noted = self.noted = self._not_elsewhere()
+                    if self.clock() - noted > MAX_RECORD_DELAY:
+                        # Another administration trusts our note for one lease only: a claim
+                        # written much later than it could land after theirs was checked.
+                        raise BookingSlow(f"checking {self.run_id} elsewhere took too long")
+                except (BookedElsewhere, BookingSlow):
+                    if row is not None and row.lease_alive(self.clock()):
+                        # Our own claim (a redelivery, a round after Spent) with nothing out:
+                        # let go of it, or the other administration waits for it in vain.
+                        self._release(row)
+                    raise
             if row is None:
                 # No row yet: claim and record the post in one insert (ledger.first_post).
                 try:
@@ -355,12 +373,18 @@ class _Attempt(Generic[EntryT]):
         self, row: Booking, moment: datetime, reference: str
     ) -> tuple[Booked, Booking]:
         """Send the post the ledger recorded at ``moment``."""
-        if self.clock() - moment > MAX_RECORD_DELAY:
+        now = self.clock()
+        late = now - moment > MAX_RECORD_DELAY
+        # A fresh post: its claim and post landed soon enough after the note that every other
+        # administration that checked meanwhile saw the note (or the claim). A claim written
+        # later (a slow write, a frozen process) may have landed after another one booked.
+        late_after_note = self.noted is not None and now - self.noted > MAX_RECORD_DELAY
+        if late or late_after_note:
             # The quiet period counts from the recorded moment; a post sent much later than
             # that would shorten it. Not sent: the ledger says so, and the next attempt posts.
             row = self.bookings.save(ledger.transition(row, ledger.NotSent()))
             self._release(row)
-            raise BookingBusy(f"recording the post of {self.run_id} took too long; not sent")
+            raise BookingSlow(f"recording the post of {self.run_id} took too long; not sent")
         return self._send(row, reference)
 
     def _look_up(self, row: Booking) -> str | None:

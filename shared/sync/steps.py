@@ -310,9 +310,11 @@ def report_booking(
 def booked_elsewhere_text(elsewhere: BookedElsewhere, state: JobState) -> texts.Text:
     """Name the other administration only to its own office."""
     row = elsewhere.row
+    if row is None:  # only the other's fresh note: nothing is booked there (yet)
+        return texts.being_booked_elsewhere()
     mine = row is not None and row.holder.office_id == state.job.office_id
     where = elsewhere.target.split("|", 1)[-1].replace("|", " / ") if mine else None
-    return texts.booked_elsewhere(where, row.reference if row is not None and mine else "")
+    return texts.booked_elsewhere(where, row.reference if mine else "")
 
 
 def reopen_approval(

@@ -65,6 +65,22 @@ def booked_elsewhere(where: str | None, reference: str) -> Text:
     )
 
 
+def being_booked_elsewhere() -> Text:
+    """Only another administration's fresh note stood in the way: nothing is in AFAS for this
+    journal run (here or there) as far as Loonbrug knows, but the other one may be booking it
+    right now."""
+    return Text(
+        "Deze journaalrun werd tegelijk ook voor een andere AFAS-administratie verwerkt; om "
+        "dubbel boeken te voorkomen heeft Loonbrug hem hier niet geboekt. Er is hier niets "
+        "geboekt.",
+        "Twee client configuraties boeken dezelfde Loket-journaalrun in verschillende "
+        "administraties (client verplaatst of opnieuw aangemaakt?). Verwijder onder Client "
+        "configuraties de configuratie die niet meer klopt, of probeer het over een kwartier "
+        "opnieuw (een rerun, of opnieuw goedkeuren onder Goedkeuren): Loonbrug boekt hem dan "
+        "hier, tenzij hij inmiddels in de andere administratie is geboekt.",
+    )
+
+
 def outstanding_unsettled(reference: str) -> Text:
     return Text(
         f"Een eerdere boeking van deze journaalrun (kenmerk {reference}) kreeg geen zeker "

@@ -13,6 +13,7 @@ import pytest
 
 from shared.afas.errors import AfasValidationError
 from shared.bootstrap import Services
+from shared.failures import classify
 from shared.journal.builder import Draft
 from shared.journal.entries import ProfitEntry, ProfitLine
 from shared.journal.periods import BookingPeriod, PeriodRule
@@ -278,3 +279,205 @@ def test_an_attempt_that_stalls_after_checking_elsewhere_writes_nothing(
     with pytest.raises(BookingBusy):
         book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
     assert booked == [y] and repository.get(x, run_id) is None
+
+
+class MeanwhileAfterNote(MeanwhileAfterIndex):
+    """The shared ledger; right after a delivery has noted itself in the journal run's index
+    (before it reads the index), ``meanwhile`` runs once."""
+
+    def note_target(self, loket_journal_run_id: str, target: str, now: datetime) -> None:
+        self.repository.note_target(loket_journal_run_id, target, now)
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        return self.repository.targets_of(loket_journal_run_id)
+
+
+def test_two_administrations_starting_at_once_both_stand_back_and_say_nothing_is_booked(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: the jobs for administrations X and Y of one Loket journal run (two client
+    configurations) start at the same moment; each notes itself before either reads the index.
+    Each then sees the other's fresh note and stands back: at most once holds, nothing is
+    booked anywhere. Was: both runs failed with "al geboekt, of wordt geboekt, in een andere
+    AFAS-administratie" and the hint to delete it there and call support, while AFAS holds it
+    in neither; the run says now that nothing was booked and what to do (a rerun later, or
+    remove the configuration that no longer fits)."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    stood_back: list[BookedElsewhere] = []
+
+    def job_for_y() -> None:
+        holder = Holder("office-a", "4712", "nightly-2026-11-23")
+        try:
+            book_once(
+                repository, clock, administration(y, booked), draft, run_id, holder, policy=policy
+            )
+        except BookedElsewhere as elsewhere:
+            stood_back.append(elsewhere)
+
+    shared = MeanwhileAfterNote(repository, job_for_y)
+    try:
+        book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    except BookedElsewhere as x_elsewhere:
+        stood_back.append(x_elsewhere)
+    assert booked == [] and len(stood_back) == 2
+    for each in stood_back:
+        failure = classify(each)
+        assert failure is not None
+        assert "al geboekt" not in failure.dutch, failure.dutch
+        assert "niets geboekt" in failure.dutch and "rerun" in failure.hint, failure
+    # A rerun a lease later books it once.
+    clock.advance(minutes=16)
+    book_once(repository, clock, administration(y, booked), draft, run_id, JOB, policy=policy)
+    assert booked == [y]
+
+
+class SlowFirstSave(MeanwhileAfterIndex):
+    """The shared ledger; the first ``save`` lands only after ``meanwhile`` has run (a write
+    the storage SDK kept retrying, a process frozen just before it)."""
+
+    def save(self, row: ledger.Booking) -> ledger.Booking:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        return self.repository.save(row)
+
+    def targets_of(self, loket_journal_run_id: str) -> dict[str, datetime]:
+        return self.repository.targets_of(loket_journal_run_id)
+
+
+def test_a_claim_that_lands_a_lease_after_its_note_posts_nothing(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: last night administration X refused the journal run (closed period). Tonight
+    X's job notes itself, finds nobody elsewhere, and writes its claim on X's refused row; that
+    write lands only a lease later. Meanwhile the job for Y (the client moved) sees X's note too
+    old to count and X's row still refused, and books. Was: X's claim then landed and X posted,
+    the run was booked in X and Y (the 30 s check ran before the claim was written, not after)."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    with pytest.raises(BookingRefused):
+        book_once(repository, clock, administration(x, booked, refuses=True), draft, run_id, JOB)
+    clock.advance(days=1)
+
+    def slow_claim_while_y_books() -> None:
+        clock.advance(minutes=16)
+        holder = Holder("office-a", "4712", "nightly-2026-11-24")
+        book_once(
+            repository, clock, administration(y, booked), draft, run_id, holder, policy=policy
+        )
+
+    shared = SlowFirstSave(repository, slow_claim_while_y_books)
+    with pytest.raises(BookingBusy):
+        book_once(shared, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    assert booked == [y]
+    stored = repository.get(x, run_id)
+    assert stored is not None and not ledger.may_be_in_afas(stored, clock())
+
+
+def test_an_attempt_held_up_between_its_note_and_its_post_says_so_and_not_that_another_was_busy(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: an attempt that took longer than 30 s between noting itself and recording its
+    post sends nothing (another administration trusts the note for a lease only). Nobody else
+    was at the journal run. Was: the run said "een andere verwerking was tegelijk met dezelfde
+    journaalrun bezig" (and so did the job's last message when its retries ran out)."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    held_up = MeanwhileAfterIndex(repository, lambda: clock.advance(minutes=1))
+    with pytest.raises(BookingBusy) as raised:
+        book_once(held_up, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    failure = classify(raised.value)
+    assert failure is not None and booked == []
+    assert "andere verwerking" not in failure.dutch, failure.dutch
+    assert "niets naar AFAS verstuurd" in failure.dutch, failure.dutch
+
+
+def test_a_redelivered_job_that_stands_back_for_another_administration_lets_go_of_its_claim(
+    repository: BookingRepository, unique: Callable[[str], str]
+) -> None:
+    """attack3: X's job claimed the journal run and died before posting; its redelivery (the
+    same holder, inside the lease) stands back because Y's job has just noted itself. Was: X's
+    live claim stayed for the rest of the lease, so Y's rerun meanwhile stood back too, told the
+    run "is al geboekt, of wordt geboekt" in X, where nothing was ever posted."""
+    clock = ManualClock(T0)
+    booked: list[str] = []
+    run_id = unique("run")
+    draft = Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+    x = f"profit|12345|{unique('x')}"
+    y = f"profit|12345|{unique('y')}"
+    policy = BookingPolicy(sleep=lambda _seconds: None)
+    claim = ledger.Claim(JOB, T0 + policy.lease, T0)
+    repository.insert(ledger.first_claim(x, run_id, claim))  # then X's process died
+    clock.advance(minutes=1)
+    repository.note_target(run_id, y, clock())  # Y's job is about to claim it
+    with pytest.raises(BookedElsewhere):
+        book_once(repository, clock, administration(x, booked), draft, run_id, JOB, policy=policy)
+    stored = repository.get(x, run_id)
+    assert stored is not None and not ledger.may_be_in_afas(stored, clock()), stored
+    assert booked == []

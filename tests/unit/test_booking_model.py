@@ -1276,7 +1276,7 @@ def test_a_slow_ledger_write_of_a_post_does_not_shorten_the_quiet_period() -> No
     world.move_clock(QUIET)  # the write is slow (the model's rules never do this)
     while world.parked():
         step(world)  # recorded, found too late: not sent, released
-    assert world.outcomes[-1].kind == "BookingBusy"
+    assert world.outcomes[-1].kind == "BookingSlow"
     assert world.afas.of_run(world.runs[0]) == [] and ledger_row(world).state is State.CLAIMED
     world.check()
     world.recover()  # the next delivery posts once

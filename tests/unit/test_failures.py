@@ -36,6 +36,7 @@ from shared.store.tables import ConcurrencyConflict
 from shared.sync.booking import (
     BookingBusy,
     BookingPartial,
+    BookingSlow,
     BookingUnsettled,
     NotApproved,
     QuietPeriod,
@@ -120,6 +121,7 @@ JOB: list[tuple[str, Exception, Disposition, str]] = [
     ("quiet", QuietPeriod("LB1", 120.0), D.RETRY_LATER, "afas-quiet-period"),
     ("unsettled", BookingUnsettled(timeout()), D.OUTCOME_UNKNOWN, "afas-outcome-unknown"),
     ("busy", BookingBusy("x"), D.RETRY_LATER, "busy"),
+    ("slow", BookingSlow("x"), D.RETRY_LATER, "slow"),
     ("partial", BookingPartial("regel 2"), D.PARTIAL, "afas-partial"),
     ("not-approved", NotApproved("f"), D.REFUSED, "not-approved"),
     ("loket-consent", LoketConsentRequired("x"), D.RECONSENT, "consent"),
