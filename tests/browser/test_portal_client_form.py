@@ -307,6 +307,19 @@ def test_an_unknown_sb_environment_is_refused_before_leaving_and_a_refusal_is_re
     reader.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
     shoot(reader, "sb-consent-06-geweigerd-lezer-telefoon")
 
+    # Loket.nl's refusal comes back the same way (the shared callback: ?loket=geweigerd|mislukt).
+    for who, viewer in (("admin", page), ("lezer", reader)):
+        viewer.set_viewport_size({"width": 1280, "height": 900})
+        viewer.goto(world.portal + "#/koppelingen?loket=geweigerd")
+        expect(viewer.get_by_text("In Loket.nl is geen toestemming gegeven")).to_be_visible()
+        assert_accessible(viewer)
+        assert_fits(viewer)
+        shoot(viewer, f"loket-consent-geweigerd-{who}-1280")
+        viewer.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+        shoot(viewer, f"loket-consent-geweigerd-{who}-telefoon")
+    reader.goto(world.portal + "#/koppelingen?loket=mislukt")
+    expect(reader.get_by_text("Het koppelen met Loket.nl kon niet worden afgerond")).to_be_visible()
+
 
 def test_dates_show_and_take_dd_mm_jjjj_in_an_english_browser(
     portal_world: PortalWorld, browser: Any, unique: Unique
