@@ -147,7 +147,7 @@ def administration(
     return cast("AfasBooker[ProfitEntry]", Administration(key, booked, refuses=refuses))
 
 
-def ten_euro_draft(run_id: str) -> Draft:
+def ten_euro_draft(run_id: str) -> Draft[ProfitEntry]:
     """The journal run every race below books: one 10-euro entry, voucher named by ``run_id``."""
     return Draft(
         ProfitEntry(
