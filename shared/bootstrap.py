@@ -316,17 +316,8 @@ class Services:
 
     @cached_property
     def worker_deps(self) -> WorkerDeps:
-        return WorkerDeps(
-            runs=self.runs,
-            details=self.run_details,
-            clients=self.clients,
-            bookings=self.bookings,
-            loket=self.loket_client,
-            target=self.booker,
-            clock=self.clock,
-            audit=self.audit,
-            approvals=self.approvals,
-            notifier=self.notifier,
+        return WorkerDeps.extending(
+            self.review_deps,
             defer=self.defer_sync_job,
             forget_connections=self.profit_connection_cache.forget_office,
         )

@@ -255,7 +255,7 @@ class AuditStore:
             )
             return name
         except ResourceExistsError:
-            # Uploaded before, index row missing (a crash in between): keep the first bytes.
+            # Uploaded before (a redelivery, or a crash after the upload): keep the first bytes.
             props = client.get_blob_properties()
             if (props.metadata or {}).get("sha256", "") == digest:
                 return name
@@ -435,23 +435,6 @@ def _content_settings(content_type: str) -> Any:
     from azure.storage.blob import ContentSettings
 
     return ContentSettings(content_type=content_type)
-
-
-def _row(d: AuditDocument) -> dict[str, Any]:
-    return {
-        "PartitionKey": _partition(d.office_id, d.run_id),
-        "RowKey": f"{_key(d.loket_journal_run_id)}|{check_key(d.name)}",
-        "name": d.name,
-        "loket_journal_run_id": d.loket_journal_run_id,
-        "client_id": d.client_id,
-        "blob": d.blob,
-        "size": d.size,
-        "sha256": d.sha256,
-        "content_type": d.content_type,
-        "created_at": d.created_at,
-        "retain_until": d.retain_until,
-        **({"offset": d.offset} if d.offset is not None else {}),
-    }
 
 
 def _key(loket_journal_run_id: str) -> str:

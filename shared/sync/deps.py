@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,18 @@ class WorkerDeps(ReviewDeps):
     # Forget the office's connections kept in this process (ConnectionCache); True when some
     # were kept. None: nothing is kept.
     forget_connections: Callable[[str], bool] | None = None
+
+    @classmethod
+    def extending(
+        cls,
+        review: ReviewDeps,
+        *,
+        defer: Callable[[SyncJob, float], None] | None = None,
+        forget_connections: Callable[[str], bool] | None = None,
+    ) -> WorkerDeps:
+        """The review's parts (the same objects, so the two never drift) plus the queue's."""
+        parts = {part.name: getattr(review, part.name) for part in fields(ReviewDeps)}
+        return cls(**parts, defer=defer, forget_connections=forget_connections)
 
 
 @dataclass

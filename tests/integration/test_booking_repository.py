@@ -147,6 +147,23 @@ def administration(
     return cast("AfasBooker[ProfitEntry]", Administration(key, booked, refuses=refuses))
 
 
+def ten_euro_draft(run_id: str) -> Draft[ProfitEntry]:
+    """The journal run every race below books: one 10-euro entry, voucher named by ``run_id``."""
+    return Draft(
+        ProfitEntry(
+            year=2026, period=11, administration=1, journal="80",
+            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
+            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
+            lines=(
+                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
+                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
+            ),
+        ),
+        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
+        (),
+    )  # fmt: skip
+
+
 class MeanwhileAfterIndex:
     """The shared ledger; right after a delivery has read the journal run's index, ``meanwhile``
     runs once (the other delivery, from start to end)."""
@@ -192,19 +209,7 @@ def test_a_run_tried_in_one_administration_and_booked_in_two_at_once_lands_once(
     clock = ManualClock(T0)
     booked: list[str] = []
     run_id = unique("run")
-    draft = Draft(
-        ProfitEntry(
-            year=2026, period=11, administration=1, journal="80",
-            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
-            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
-            lines=(
-                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
-                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
-            ),
-        ),
-        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
-        (),
-    )  # fmt: skip
+    draft = ten_euro_draft(run_id)
     x = f"profit|12345|{unique('x')}"
     y = f"profit|12345|{unique('y')}"
     policy = BookingPolicy(sleep=lambda _seconds: None)
@@ -251,19 +256,7 @@ def test_an_attempt_that_stalls_after_checking_elsewhere_writes_nothing(
     clock = ManualClock(T0)
     booked: list[str] = []
     run_id = unique("run")
-    draft = Draft(
-        ProfitEntry(
-            year=2026, period=11, administration=1, journal="80",
-            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
-            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
-            lines=(
-                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
-                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
-            ),
-        ),
-        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
-        (),
-    )  # fmt: skip
+    draft = ten_euro_draft(run_id)
     x = f"profit|12345|{unique('x')}"
     y = f"profit|12345|{unique('y')}"
     policy = BookingPolicy(sleep=lambda _seconds: None)
@@ -308,19 +301,7 @@ def test_two_administrations_starting_at_once_both_stand_back_and_say_nothing_is
     clock = ManualClock(T0)
     booked: list[str] = []
     run_id = unique("run")
-    draft = Draft(
-        ProfitEntry(
-            year=2026, period=11, administration=1, journal="80",
-            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
-            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
-            lines=(
-                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
-                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
-            ),
-        ),
-        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
-        (),
-    )  # fmt: skip
+    draft = ten_euro_draft(run_id)
     x = f"profit|12345|{unique('x')}"
     y = f"profit|12345|{unique('y')}"
     policy = BookingPolicy(sleep=lambda _seconds: None)
@@ -377,19 +358,7 @@ def test_a_claim_that_lands_a_lease_after_its_note_posts_nothing(
     clock = ManualClock(T0)
     booked: list[str] = []
     run_id = unique("run")
-    draft = Draft(
-        ProfitEntry(
-            year=2026, period=11, administration=1, journal="80",
-            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
-            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
-            lines=(
-                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
-                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
-            ),
-        ),
-        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
-        (),
-    )  # fmt: skip
+    draft = ten_euro_draft(run_id)
     x = f"profit|12345|{unique('x')}"
     y = f"profit|12345|{unique('y')}"
     policy = BookingPolicy(sleep=lambda _seconds: None)
@@ -422,19 +391,7 @@ def test_an_attempt_held_up_between_its_note_and_its_post_says_so_and_not_that_a
     clock = ManualClock(T0)
     booked: list[str] = []
     run_id = unique("run")
-    draft = Draft(
-        ProfitEntry(
-            year=2026, period=11, administration=1, journal="80",
-            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
-            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
-            lines=(
-                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
-                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
-            ),
-        ),
-        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
-        (),
-    )  # fmt: skip
+    draft = ten_euro_draft(run_id)
     x = f"profit|12345|{unique('x')}"
     policy = BookingPolicy(sleep=lambda _seconds: None)
     held_up = MeanwhileAfterIndex(repository, lambda: clock.advance(minutes=1))
@@ -456,19 +413,7 @@ def test_a_redelivered_job_that_stands_back_for_another_administration_lets_go_o
     clock = ManualClock(T0)
     booked: list[str] = []
     run_id = unique("run")
-    draft = Draft(
-        ProfitEntry(
-            year=2026, period=11, administration=1, journal="80",
-            voucher_number=f"LB202611S1-{run_id[-8:].upper()}",
-            entry_date=date(2026, 11, 30), voucher_date=date(2026, 11, 30),
-            lines=(
-                ProfitLine("4000", "Brutolonen", Decimal("10.00"), Decimal("0")),
-                ProfitLine("1600", "Netto lonen", Decimal("0"), Decimal("10.00")),
-            ),
-        ),
-        BookingPeriod(2026, 11, date(2026, 11, 30), PeriodRule.PAYROLL_PERIOD),
-        (),
-    )  # fmt: skip
+    draft = ten_euro_draft(run_id)
     x = f"profit|12345|{unique('x')}"
     y = f"profit|12345|{unique('y')}"
     policy = BookingPolicy(sleep=lambda _seconds: None)

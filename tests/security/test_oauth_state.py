@@ -162,21 +162,6 @@ def test_a_state_only_works_at_the_callback_of_its_own_provider(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_refused_consent_spends_the_state(
-    world: SecurityWorld, provider: Provider, unique: Callable[[str], str]
-) -> None:
-    office = unique("oauth-")
-    query = consent(world, provider, office)
-    refused = {"state": query["state"], "error": "access_denied"}
-    # Back to the portal, saying so (issue 17 item 7; issue 19: Loket alike)
-    answer = call(world.services, provider.callback, query=refused)
-    assert answer.status == 302 and f"{provider.name}=geweigerd" in answer.headers["Location"]
-    status, _, _ = callback(world, provider, query)  # the code arrives after all: too late
-    assert status == 400
-    assert stored(world, provider, office) is None
-
-
-@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_callback_without_state_shows_a_dutch_page(
     world: SecurityWorld, provider: Provider
 ) -> None:
@@ -198,16 +183,19 @@ def test_a_callback_with_an_unknown_state_shows_a_dutch_page(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_access_denied_at_the_provider_goes_back_to_the_portal_saying_so(
+def test_access_denied_at_the_provider_goes_back_to_the_portal_saying_so_and_spends_the_state(
     world: SecurityWorld, provider: Provider, unique: Callable[[str], str]
 ) -> None:
     office = unique("oauth-")
     query = consent(world, provider, office)
-    answer = call(
-        world.services, provider.callback, query={"state": query["state"], "error": "access_denied"}
-    )
+    refused = {"state": query["state"], "error": "access_denied"}
+    # Back to the portal, saying so (issue 17 item 7; issue 19: Loket alike)
+    answer = call(world.services, provider.callback, query=refused)
     assert answer.status == 302
     location = answer.headers["Location"]
     assert location.startswith(world.services.settings.consent_landing_url().split("#")[0])
     assert f"{provider.name}=geweigerd" in location and query["state"] not in location
+    assert stored(world, provider, office) is None
+    status, _, _ = callback(world, provider, query)  # the code arrives after all: too late
+    assert status == 400
     assert stored(world, provider, office) is None
