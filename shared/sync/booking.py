@@ -315,16 +315,23 @@ class _Attempt(Generic[EntryT]):
         reference = self.target.reference(self.draft, self.run_id, 0)
         moment = self.clock()
         claim = ledger.Claim(self.holder, moment + self.policy.lease, moment)
-        post = ledger.Post(
+        post = self._post_event(moment, reference)
+        row = self.bookings.insert(ledger.first_post(self.target.key, self.run_id, claim, post))
+        return row, moment, reference
+
+    def _post_event(
+        self, moment: datetime, reference: str, proven_absent_at: datetime | None = None
+    ) -> ledger.Post:
+        """The ledger's record of the post about to go out to this administration."""
+        return ledger.Post(
             now=moment,
             administration=self.target.administration,
             journal=self.target.journal,
             reference=reference,
             fingerprint=self.fingerprint,
             quiet=self.target.quiet,
+            proven_absent_at=proven_absent_at,
         )
-        row = self.bookings.insert(ledger.first_post(self.target.key, self.run_id, claim, post))
-        return row, moment, reference
 
     def _settle_and_post(self, row: Booking, approved: str | None) -> tuple[Booked, Booking]:
         proven_absent_at: datetime | None = None
@@ -354,18 +361,7 @@ class _Attempt(Generic[EntryT]):
         reference = self.target.reference(self.draft, self.run_id, row.generation)
         moment = self.clock()
         row = self.bookings.save(
-            ledger.transition(
-                row,
-                ledger.Post(
-                    now=moment,
-                    administration=self.target.administration,
-                    journal=self.target.journal,
-                    reference=reference,
-                    fingerprint=self.fingerprint,
-                    quiet=self.target.quiet,
-                    proven_absent_at=proven_absent_at,
-                ),
-            )
+            ledger.transition(row, self._post_event(moment, reference, proven_absent_at))
         )
         return self._send_recorded(row, moment, reference)
 
