@@ -428,6 +428,23 @@ def test_a_look_up_that_times_out_after_an_unanswered_post_never_leads_to_a_blin
     assert afas_sandbox.count(FI, "POST") == 1
 
 
+def test_a_post_answered_with_a_redirect_is_not_sent_again_by_the_session(
+    booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """A gateway answers the post 307 with a Location: the HTTP session must not send the post
+    again by itself (uncounted, outside the ledger, with the payroll figures to wherever the
+    Location points). The post's outcome is unknown; the ledger decides what happens next."""
+    voucher = unique("LB-")
+    # "FiEntries" relative to .../connectors/FiEntries: the very same URL again
+    afas_sandbox.inject(
+        Fault(FaultKind.REDIRECT, FI, method="POST", status=307, message="FiEntries")
+    )
+    with pytest.raises(BookingUnsettled):
+        booker.book(profit_entry(voucher))
+    assert afas_sandbox.count(FI, "POST") == 1
+    assert afas_sandbox.profit_entries(voucher=voucher) == []
+
+
 def test_two_admins_approving_at_once_book_once(
     afas_sandbox: AfasSandbox, unique: Callable[[str], str]
 ) -> None:
