@@ -412,6 +412,9 @@ class FaultKind(StrEnum):
     # process (book!), then answer `status` with `message` as the raw body ("" or None: empty),
     # e.g. Profit's 201 without a readable entry number
     BOOK_THEN_BODY = "book-then-body"
+    # answer `status` (e.g. 307) with `message` as the Location, without processing: a gateway
+    # or proxy redirecting the request elsewhere
+    REDIRECT = "redirect"
 
 
 @dataclass
@@ -753,6 +756,9 @@ class AfasSandbox(SbSandboxMixin):
             return self._write(handler, self._fault_answer(request, fault))
         if fault is not None and fault.kind is FaultKind.DROP:
             return self._drop(handler)
+        if fault is not None and fault.kind is FaultKind.REDIRECT:
+            location = {"Location": fault.message or "/"}
+            return self._write(handler, _Response(fault.status, b"", location))
         if fault is not None and fault.kind is FaultKind.SLOW:
             self._stopping.wait(fault.delay)
         try:

@@ -427,6 +427,9 @@ class SbClient:
         if status == 429 or status >= 500:
             # Retrying is safe: reads are reads, and posts carry a Tracking-Identifier.
             raise AfasRetriableError(message or f"HTTP {status}", **fields)
+        if 300 <= status < 400:
+            # A redirect (not followed): not SB's answer to the request, so no refusal either.
+            raise AfasContractError(f"unexpected redirect (HTTP {status})", **fields)
         if str(data.get("ExceptionCode") or "").upper() == "DS3100":
             raise AfasRequestUnreadable(message or "Invalid JSON request", **fields)
         raise AfasValidationError(message or f"HTTP {status}", **fields)

@@ -81,14 +81,20 @@ class AfasSession:
         label: str,
         timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
-        """Send once (counted as ``label``, traced as a dependency call); a failure on the way is
-        an :class:`AfasTransportError`: ``timed_out`` for a timeout, ``never_sent`` when no
-        connection was made (the request cannot have reached AFAS)."""
+        """Send once (counted as ``label``, traced as a dependency call; a redirect is not
+        followed); a failure on the way is an :class:`AfasTransportError`: ``timed_out`` for a
+        timeout, ``never_sent`` when no connection was made (the request cannot have reached
+        AFAS)."""
         self.calls[label] += 1
         name = NAMES[self.system]
         try:
             with telemetry.external_call(DEPENDENCIES[self.system], label) as call:
-                response = self._session.send(prepared, timeout=timeout or self.timeout)
+                # Never follow a redirect: it would send the request (a post included) again by
+                # itself, uncounted and outside the booking ledger, to wherever Location points.
+                # AFAS does not redirect its REST calls; a 3xx is answered to the caller as is.
+                response = self._session.send(
+                    prepared, timeout=timeout or self.timeout, allow_redirects=False
+                )
                 call.set_status_code(response.status_code)
             return response
         except requests.Timeout as exc:

@@ -20,6 +20,8 @@ from devtools.sandbox.afas import (
     PROFIT_TOKEN,
     SB_ADMINISTRATION_ID,
     AfasSandbox,
+    Fault,
+    FaultKind,
 )
 from devtools.sandbox.loket import LoketSandbox, ScenarioLine
 from shared.afas import profit
@@ -43,6 +45,7 @@ from shared.store.tables import check_key, key_part, key_value
 from shared.sync import ledger
 from shared.sync.audit import fingerprint as wire_fingerprint
 from shared.sync.bookers import ChartCache, ProfitBooker, for_run
+from shared.sync.booking import BookingUnsettled
 from shared.sync.ledger import Holder
 from shared.sync.messages import MalformedMessage, SyncJob
 from tests.support.afas_fixtures import (
@@ -443,6 +446,37 @@ def test_an_sb_post_cut_off_mid_body_is_posted_again_under_a_new_tracking_identi
     again = booker.book(entry, run_id=run_id)  # a redelivery finds it booked
     assert again.entry_number == booked.entry_number
     assert len([b for b in administration.bookings if b.description == entry.description]) == 1
+
+
+def test_an_sb_post_answered_with_a_redirect_is_not_sent_again_by_the_session(
+    afas_services: Services, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """A gateway answers SB's post 307 with a Location: the shared AfasSession must not send
+    it again by itself (requests follows a 307 with the body), and SB's client must not read the
+    redirect as a refusal. Outcome unknown; the next attempt replays the same
+    Tracking-Identifier and books once."""
+    office = unique("office")
+    connect_sb(afas_services, office)
+    sb_key = ConnectionKey(office, ConnectionKind.AFAS_SB, "enyoi")
+    connection = afas_services.connections.get(sb_key)
+    assert connection is not None
+    location = afas_services.sb_connections.location_of(connection, "enyoi")
+    tokens = afas_services.sb_connections.tokens(connection, location)
+    booker = Booker(SbClient(location.url, tokens, sb_key, retry=FAST_RETRY), environment="enyoi")
+    entry = sb_entry(SB_ADMINISTRATION_ID, description=f"Loonjournaalpost {unique('redirect')}")
+    path = "api/payrolljournalentry"
+    posts = afas_sandbox.count(path, "POST")
+    # "payrolljournalentry" relative to .../api/payrolljournalentry: the very same URL again
+    afas_sandbox.inject(
+        Fault(FaultKind.REDIRECT, path, method="POST", status=307, message="payrolljournalentry")
+    )
+    with pytest.raises(BookingUnsettled):
+        booker.book(entry)
+    assert afas_sandbox.count(path, "POST") == posts + 1
+    booked = booker.book(entry)
+    administration = afas_sandbox.sb_environment("enyoi").administrations[SB_ADMINISTRATION_ID]
+    kept = [b for b in administration.bookings if b.description == entry.description]
+    assert len(kept) == 1 and kept[0].tracking_identifier == booked.reference
 
 
 # -- free attack: a trailing line break passed every ``^…$`` check ----------------------------

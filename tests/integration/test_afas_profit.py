@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -32,6 +33,7 @@ from shared.afas.errors import (
     AfasConnectorNotAuthorized,
     AfasNotFound,
     AfasServerError,
+    AfasTransportError,
     AfasValidationError,
 )
 from shared.afas.profit import Filter, ProfitClient, authorization_header, fi_entries_payload
@@ -41,7 +43,14 @@ from shared.journal.entries import ProfitEntry, ProfitLine
 from shared.journal.precheck import precheck_profit
 from shared.secret import Secret
 from shared.sync.bookers import ProfitBooker
-from shared.sync.booking import BookingPolicy, BookingRefused, BookingUnsettled, QuietPeriod
+from shared.sync.booking import (
+    BookingBusy,
+    BookingPolicy,
+    BookingRefused,
+    BookingUnsettled,
+    QuietPeriod,
+)
+from shared.sync.ledger import Holder
 from tests.support.afas_fixtures import Booker, fast_profit_client, profit_entry
 from tests.support.localhost import wait_until
 
@@ -391,6 +400,81 @@ def test_no_repost_while_profit_may_still_be_booking(
     assert 0 < quiet.value.retry_after <= 1.0
     wait_until(lambda: afas_sandbox.profit_entries(voucher=voucher), timeout=5, what="late booking")
     assert booker.book(profit_entry(voucher)).recovered  # the next attempt finds it
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+    assert afas_sandbox.count(FI, "POST") == 1
+
+
+def test_a_look_up_that_times_out_after_an_unanswered_post_never_leads_to_a_blind_post(
+    afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """Profit booked and the answer was lost; every try of the next attempt's look-up times out
+    (the client's own retries included). That attempt raises and posts nothing, also once the
+    quiet period has passed; the attempt after it finds the entry."""
+    booker = Booker(fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=0.3))
+    voucher = unique("LB-")
+    afas_sandbox.book_then_drop(FI)
+    with pytest.raises(BookingUnsettled):
+        booker.book(profit_entry(voucher))
+    booker.clock.advance(seconds=5)  # well past the quiet period (2 x 0.3 s)
+    afas_sandbox.inject(
+        Fault(FaultKind.SLOW, "Profit_Transactions", method="GET", delay=0.6, times=4)
+    )
+    with pytest.raises(AfasTransportError) as failed:
+        booker.book(profit_entry(voucher))
+    assert failed.value.timed_out
+    assert afas_sandbox.count(FI, "POST") == 1
+    assert booker.book(profit_entry(voucher)).recovered
+    assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
+    assert afas_sandbox.count(FI, "POST") == 1
+
+
+def test_a_post_answered_with_a_redirect_is_not_sent_again_by_the_session(
+    booker: Booker, afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """A gateway answers the post 307 with a Location: the HTTP session must not send the post
+    again by itself (uncounted, outside the ledger, with the payroll figures to wherever the
+    Location points). The post's outcome is unknown; the ledger decides what happens next."""
+    voucher = unique("LB-")
+    # "FiEntries" relative to .../connectors/FiEntries: the very same URL again
+    afas_sandbox.inject(
+        Fault(FaultKind.REDIRECT, FI, method="POST", status=307, message="FiEntries")
+    )
+    with pytest.raises(BookingUnsettled):
+        booker.book(profit_entry(voucher))
+    assert afas_sandbox.count(FI, "POST") == 1
+    assert afas_sandbox.profit_entries(voucher=voucher) == []
+
+
+def test_two_admins_approving_at_once_book_once(
+    afas_sandbox: AfasSandbox, unique: Callable[[str], str]
+) -> None:
+    """Two approvals (or an approval and the nightly job) of one journal run at the same moment,
+    each with its own Profit client, one ledger: one post; the other stands back (busy) while
+    the first is in flight, and a later attempt reads the booking from the ledger."""
+    first = Booker(fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=3.0))
+    second = Booker(fast_profit_client(afas_sandbox, PROFIT_TOKEN, read_timeout=3.0))
+    second.bookings, second.clock = first.bookings, first.clock
+    voucher = unique("LB-")
+    afas_sandbox.slow(FI, seconds=0.5)
+    outcomes: dict[str, object] = {}
+
+    def approve(name: str, booker: Booker) -> None:
+        try:
+            outcomes[name] = booker.book(profit_entry(voucher), holder=Holder("o", "c", name))
+        except BookingBusy as busy:
+            outcomes[name] = busy
+
+    threads = [
+        threading.Thread(target=approve, args=(name, booker))
+        for name, booker in (("anna", first), ("bert", second))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(type(o).__name__ for o in outcomes.values()) == ["Booked", "BookingBusy"]
+    assert afas_sandbox.count(FI, "POST") == 1
+    assert first.book(profit_entry(voucher), holder=Holder("o", "c", "nightly")).recovered
     assert len(afas_sandbox.profit_entries(voucher=voucher)) == 1
     assert afas_sandbox.count(FI, "POST") == 1
 

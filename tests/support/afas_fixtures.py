@@ -67,6 +67,9 @@ def fast_profit_client(
     )
 
 
+HOLDER = Holder("office", "client", "run")
+
+
 class Booker:
     """The booking step (:func:`shared.sync.booking.book_once`) around one client, with a
     dict-backed ledger and a clock the test moves: what exactly-once means at the AFAS boundary,
@@ -94,6 +97,7 @@ class Booker:
         *,
         run_id: str | None = None,
         approved: str | None = None,
+        holder: Holder = HOLDER,
     ) -> Booked:
         """Book ``entry`` as Loket journal run ``run_id`` (default: the voucher / description)."""
         period = BookingPeriod(2025, 3, entry.entry_date, PeriodRule.PAYROLL_PERIOD)
@@ -107,7 +111,7 @@ class Booker:
             self.target(entry),
             draft,
             key,
-            Holder("office", "client", "run"),
+            holder,
             approved=approved,
             policy=self.policy,
         )
