@@ -383,7 +383,7 @@ def _booking_run(
     if imported:
         return imported[-1]
     holder = booking.holder.job
-    if not holder.startswith("approval:") and deps.runs.get(config.office_id, holder):
+    if not booking.holder.is_approval and deps.runs.get(config.office_id, holder):
         return holder
     return found[-1][1] if found else ""
 

@@ -68,6 +68,18 @@ class Holder:
     client_id: str
     job: str
 
+    @classmethod
+    def approval(cls, office_id: str, client_id: str, approval_id: str) -> Holder:
+        """An admin's approval of one approval item (review mode)."""
+        return cls(office_id, client_id, f"{APPROVAL_PREFIX}{approval_id}")
+
+    @property
+    def is_approval(self) -> bool:
+        return self.job.startswith(APPROVAL_PREFIX)
+
+
+APPROVAL_PREFIX: Final = "approval:"
+
 
 @dataclass(frozen=True)
 class Booking:

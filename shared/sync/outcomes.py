@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from shared import telemetry
 from shared.afas.errors import AfasError
-from shared.clients.model import ClientConfig
+from shared.clients.model import BookingMode, ClientConfig
 from shared.journal.builder import Draft, EntryT
 from shared.journal.findings import Finding, Severity
 from shared.journal.models import JournalLine, JournalRun
@@ -330,13 +330,21 @@ def report_already_booked(
 
 
 def settle_approval(
-    deps: ReviewDeps, office_id: str, booking: Booking, loket_journal_run_id: str
+    deps: ReviewDeps, config: ClientConfig, booking: Booking, loket_journal_run_id: str
 ) -> None:
     """An approval the worker finished (the admin's request died half way): mark it approved,
-    but only when what was booked is what the admin approved."""
+    but only when what was booked is what the admin approved.
+
+    An approval item exists only for a client in review mode, and only an approval books under
+    an approval holder: otherwise there is none half way, and the item is not read (one storage
+    round trip per booked journal run, issue 18). A client switched out of review mode while an
+    approval died half way keeps that item "being approved" until its lease ends; approving it
+    again then finds the booking and settles it (:func:`shared.sync.review.approve`)."""
     if deps.approvals is None:
         return
-    item = deps.approvals.get(office_id, approval_id(booking.target, loket_journal_run_id))
+    if config.mode is not BookingMode.REVIEW and not booking.holder.is_approval:
+        return
+    item = deps.approvals.get(config.office_id, approval_id(booking.target, loket_journal_run_id))
     if item is None or item.state is not ApprovalState.APPROVING:
         return
     if booking.fingerprint and booking.fingerprint != item.prepared.fingerprint:

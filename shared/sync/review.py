@@ -220,7 +220,7 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
             state = JobState(SyncJob(p.office_id, p.run_id, p.client_id), run, config)
             record = Recorder(deps, state, target, journal_run)
             scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)
-            holder = Holder(p.office_id, p.client_id, f"approval:{item.approval_id}")
+            holder = Holder.approval(p.office_id, p.client_id, item.approval_id)
             blocked = any(f.blocks for f in findings)
             try:
                 settled = blocked and _settled_before(deps, target, draft, journal_run.id, holder)

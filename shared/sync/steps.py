@@ -120,7 +120,7 @@ def finish_if_booked(
         tell_loket_booked(
             deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
         )
-    settle_approval(deps, state.job.office_id, booking, journal_run.id)
+    settle_approval(deps, state.config, booking, journal_run.id)
     return True
 
 
@@ -304,7 +304,7 @@ def report_booking(
     report_booked(
         deps, loket, record.target, record, scope, record.journal_run, booking, booked, warnings
     )
-    settle_approval(deps, state.job.office_id, booking, record.journal_run.id)
+    settle_approval(deps, state.config, booking, record.journal_run.id)
 
 
 def booked_elsewhere_text(elsewhere: BookedElsewhere, state: JobState) -> texts.Text:

@@ -256,6 +256,44 @@ def test_review_mode_never_books_an_entry_nobody_approved(fault_azurite: Azurite
         assert {ln.account for ln in booked.lines} >= {"1720"}
 
 
+@pytest.mark.parametrize("mode", ["review", "automatic"])
+def test_an_approval_that_died_after_booking_is_settled_by_the_next_nightly(
+    fault_azurite: Azurite, mode: str
+) -> None:
+    """The admin's approval booked the entry, then Loket failed (the request died half way): the
+    item stays "being approved". The next nightly finds the booked row and settles the item as
+    approved with the entry number, also after the client was switched out of review mode (the
+    worker reads the item only when one can be half way: review mode, or a row booked by an
+    approval; issue 18)."""
+    with fault_world(fault_azurite, seed=159, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        world.loket.fail("patch_journal_run", 500, times=None)
+        answer = call(
+            world.admin,
+            approval_routes.APPROVE,
+            headers=admin_headers(world.office),
+            route={"approvalId": item.approval_id},
+        )
+        assert answer.status >= 400, answer.body
+        assert len(entries(world)) == 1
+        half_way = world.admin.approvals.get(world.office, item.approval_id)
+        assert half_way is not None and half_way.state is ApprovalState.APPROVING
+        world.loket.clear_faults()
+        if mode == "automatic":
+            put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
+        next_night(world)
+        settled = world.admin.approvals.get(world.office, item.approval_id)
+        assert settled is not None and settled.state is ApprovalState.APPROVED
+        assert settled.entry_number == str(entries(world)[0].entry_number)
+        assert len(entries(world)) == 1
+        world.assert_invariant()
+
+
 # -- 6. a retried job took over another job's live claim ---------------------------------------
 
 
