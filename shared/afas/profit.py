@@ -162,6 +162,9 @@ def check_entry(entry: ProfitEntry) -> None:
     check_lines(entry.lines, system=SYSTEM)
 
 
+ENVIRONMENT_PERIODS_PAGE: Final = 1000  # rows per page of one environment's periods
+
+
 class ProfitClient:
     """One Profit environment, one token. A context manager; one ``requests.Session``."""
 
@@ -333,12 +336,22 @@ class ProfitClient:
                 description=_text(row, "CodeDescription"),
             )
 
-    def list_periods(self, administration: int, *, year: int | None = None) -> Iterator[Period]:
-        filters = [Filter("Unit", str(administration))]
+    def list_periods(
+        self, administration: int | None, *, year: int | None = None
+    ) -> Iterator[Period]:
+        """The periods of one administration, or (``None``) of every administration of the
+        environment the connection may read: one paged read instead of one per administration."""
+        filters = [] if administration is None else [Filter("Unit", str(administration))]
         if year is not None:
             filters.append(Filter("Year", str(year)))
+        # Every administration: larger pages (9 columns x 1,000 rows, well under the published
+        # "columns x rows < 150,000" of get-connector.md), a few calls for hundreds of them.
+        page = ENVIRONMENT_PERIODS_PAGE if administration is None else None
         for row in self.rows(
-            "Profit_periods_per_administration", order_by=["Year", "Period"], filters=filters
+            "Profit_periods_per_administration",
+            order_by=["Unit", "Year", "Period"],
+            filters=filters,
+            page_size=page,
         ):
             yield Period(
                 administration=_int(row, "Unit"),

@@ -93,6 +93,37 @@ def test_two_clients_on_one_administration_with_different_journals_get_their_own
     assert any("geblokkeerd" in f.text for f in findings), findings
 
 
+def test_one_environment_s_periods_are_read_once_per_run_and_each_administration_gets_its_own(
+    afas_sandbox: AfasSandbox,
+) -> None:
+    """Issue 18: the periods of every administration of an environment come in one read per
+    run (not one per administration), and each administration still sees only its own: a period
+    closed in administration 2 closes nothing in administration 1."""
+    environment = afas_sandbox.scenario.profit[PROFIT_NUMBER]
+    second = environment.add_administration(2, "Demo Werkmaatschappij B.V.")
+    march = next(p for p in second.periods if (p.year, p.period) == (2025, 3))
+    march.blocked = True
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+    charts = ChartCache()
+    run = "nightly-2025-04-02"
+    before = afas_sandbox.count("Profit_periods_per_administration")
+    bookers = [
+        for_run(ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, n, "80"), charts=charts),
+                "office-a", run)
+        for n in (1, 2)
+    ]  # fmt: skip
+    first, other = (b.facts((2025,)) for b in bookers if isinstance(b, ProfitBooker))
+    assert afas_sandbox.count("Profit_periods_per_administration") - before == 1
+    assert len(first.periods) == len(other.periods) == 12
+    assert not first.periods[(2025, 3)].blocked and other.periods[(2025, 3)].blocked
+    # Another run reads again (a period closed since is seen).
+    again = for_run(ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, 1, "80"), charts=charts),
+                    "office-a", "nightly-2025-04-03")  # fmt: skip
+    assert isinstance(again, ProfitBooker)
+    again.facts((2025,))
+    assert afas_sandbox.count("Profit_periods_per_administration") - before == 2
+
+
 # -- 6. the chart of accounts is kept per office and environment ------------------------------
 
 
