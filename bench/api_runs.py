@@ -82,6 +82,9 @@ def seed(services: Services, office: str, count: int) -> tuple[list[str], float]
     return sample, time.perf_counter() - started
 
 
+AZURITE_ALONE = "Azurite alone: the 21-row range query of the first page"
+
+
 def run(quick: bool = False) -> Result:
     sizes = (1_000, bench_size("api_runs_large", SIZES[1], 10_000, quick_run=quick))
     repeat = 50 if quick else 200
@@ -126,18 +129,27 @@ def run(quick: bool = False) -> Result:
                     )
                     next(iter(rows.by_page()))
 
-                cases["Azurite alone: the 21-row range query of the first page"] = raw_range
+                cases[AZURITE_ALONE] = raw_range
                 for name, call in cases.items():
                     reps = repeat if "type=" not in name or size < 50_000 else max(repeat // 10, 10)
                     measured.setdefault(name, {})[size] = timed(call, reps)
             small, large = sizes
+            scan = {s: percentile(v, 50) for s, v in measured[AZURITE_ALONE].items()}
             for name, by_size in measured.items():
                 p50s = {s: percentile(v, 50) for s, v in by_size.items()}
                 p95s = {s: percentile(v, 95) for s, v in by_size.items()}
                 ratio = p50s[large] / p50s[small]
-                rows.append(
-                    [name, p50s[small], p95s[small], p50s[large], p95s[large], f"{ratio:.2f}"]
+                # Issue 18's measure: the growth that is ours, Azurite's own scan of the range
+                # (the "Azurite alone" row, which Table Storage answers from its index) taken out.
+                ours = (
+                    ""
+                    if name == AZURITE_ALONE or not name.startswith("GET /api/runs")
+                    else f"{max(p50s[large] - (scan[large] - scan[small]), 0.0) / p50s[small]:.2f}"
                 )
+                rows.append(
+                    [name, p50s[small], p95s[small], p50s[large], p95s[large], f"{ratio:.2f}",
+                     ours, "<= 1.5" if ours else ""]
+                )  # fmt: skip
                 figures[name] = {"p50": p50s, "p95": p95s, "ratio_p50": round(ratio, 2)}
         finally:
             host.stop()
@@ -151,6 +163,8 @@ def run(quick: bool = False) -> Result:
             f"p50 {sizes[1]:,}",
             f"p95 {sizes[1]:,}",
             "ratio p50",
+            "ratio without Azurite's scan",
+            "goal",
         ],
         rows=rows,
         notes=[

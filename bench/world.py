@@ -106,8 +106,9 @@ def payroll_chart(
     return scenario
 
 
-def loket_scenario(clients: int, lines_per_run: int, employees: int) -> Scenario:
-    """``clients`` employers, each one monthly payroll administration with one ready run."""
+def loket_scenario(clients: int, lines_per_run: int, employees: int, runs: int = 0) -> Scenario:
+    """``clients`` employers, each one monthly payroll administration with one ready run (or
+    ``runs`` ready runs in all, spread evenly: periods 3, 2, 1, ... of 2025)."""
     scenario = Scenario()
     components = lines_per_run // employees
     lines = payroll_lines(employees, components)
@@ -116,7 +117,11 @@ def loket_scenario(clients: int, lines_per_run: int, employees: int) -> Scenario
                                     20_000 + n)  # fmt: skip
         admin_id = sandbox_id(employer.id, "administration")
         administration = ScenarioAdministration(admin_id, f"Loonadministratie {n}", 300_000 + n, 1)
-        administration.runs.append(make_run(admin_id, 1, 4, 2025, 3, lines=list(lines)))
+        count = 1 if not runs else runs // clients + (1 if n < runs % clients else 0)
+        for k in range(count):
+            administration.runs.append(
+                make_run(admin_id, k + 1, 4, 2025, 3 - k % 3, lines=list(lines))
+            )
         employer.administrations.append(administration)
         scenario.employers.append(employer)
     return scenario
@@ -142,12 +147,13 @@ class BenchWorld:
 
 @contextmanager
 def bench_world(*, clients: int, lines_per_run: int, employees: int, through_routes: int = 1,
-                allocation: bool = True) -> Iterator[BenchWorld]:  # fmt: skip
-    """``clients`` clients of one office, each booking into its own Profit administration.
+                allocation: bool = True, runs: int = 0) -> Iterator[BenchWorld]:  # fmt: skip
+    """``clients`` clients of one office, each booking into its own Profit administration
+    (``runs``: ready journal runs in all, spread over the clients; default one each).
     The first ``through_routes`` clients are configured through the real PUT route (validated
     against Loket and AFAS), the rest straight through the client service's repository."""
     with fresh_azurite() as (azurite, workdir):
-        loket = start_loket_sandbox(loket_scenario(clients, lines_per_run, employees),
+        loket = start_loket_sandbox(loket_scenario(clients, lines_per_run, employees, runs),
                                     max_page_size=250)  # fmt: skip
         afas = start_afas_sandbox(
             payroll_chart(afas_default(), range(1, clients + 1), allocation=allocation)
