@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,17 +14,31 @@ def dumps(value: Any) -> bytes:
     return _encode(value).encode("utf-8")
 
 
+# json's own string encoder (C where available): what ``json.dumps(text, ensure_ascii=False)``
+# writes for a string, without building a JSONEncoder for every value (~3x faster for a
+# 40-line entry; the bytes are the same, so fingerprints are too: tests/unit/test_wire.py).
+_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
 def _encode(value: Any) -> str:
+    if isinstance(value, str):
+        return _string(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("amounts must be finite")
         return format(value, "f")
-    if value is None or isinstance(value, bool | int | str):
-        return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
     if isinstance(value, date):
-        return json.dumps(value.isoformat())
+        return _string(value.isoformat())
     if isinstance(value, Mapping):
-        items = (f"{json.dumps(str(k), ensure_ascii=False)}:{_encode(v)}" for k, v in value.items())
+        items = (f"{_string(str(k))}:{_encode(v)}" for k, v in value.items())
         return "{" + ",".join(items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_encode(v) for v in value) + "]"

@@ -12,7 +12,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
 from shared.afas import wire
 from shared.afas.profit import fi_entries_payload
@@ -83,9 +84,31 @@ def lines_json(lines: Sequence[JournalLine]) -> bytes:
     if not lines:
         return canonical_json(lines_doc(lines))
     # canonical_json indents by one space per level; a line sits two levels deep.
-    items = ["  " + json.dumps(line_doc(ln), **_CANONICAL).replace("\n", "\n  ") for ln in lines]
+    items = [_line_json(ln) for ln in lines]
     head = json.dumps(len(lines))
     return ('{\n "count": ' + head + ',\n "lines": [\n' + ",\n".join(items) + "\n ]\n}").encode()
+
+
+# A line's fields as canonical_json writes them: sorted keys, one per row, three spaces deep.
+_LINE_KEYS: Final = tuple(sorted(line_doc(JournalLine("", "", Decimal(0), Decimal(0)))))
+_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _scalar_json(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _string(value)
+    return json.dumps(value, **_CANONICAL)  # not expected in a line: as canonical_json would
+
+
+def _line_json(ln: JournalLine) -> str:
+    """``json.dumps(line_doc(ln), **CANONICAL_JSON)`` two levels deep, byte for byte
+    (tests/unit/test_audit_lines.py), with json's C string encoder instead of the indenting
+    encoder's pure-Python path (~3 ms of CPU per 40-line job, issue 18)."""
+    doc = line_doc(ln)
+    fields = ",\n".join(f"   {_string(key)}: {_scalar_json(doc[key])}" for key in _LINE_KEYS)
+    return "  {\n" + fields + "\n  }"
 
 
 def entry_doc(entry: ProfitEntry | SbEntry, *, cost_center_axis: int) -> dict[str, Any]:
