@@ -294,6 +294,42 @@ def test_an_approval_that_died_after_booking_is_settled_by_the_next_nightly(
         world.assert_invariant()
 
 
+def test_an_approval_whose_post_went_unanswered_is_settled_by_an_automatic_nightly(
+    fault_azurite: Azurite,
+) -> None:
+    """The admin's approval posted the entry, Profit booked it but the answer never came (the
+    request died half way): the item stays "being approved" (a post is out). The client is then
+    switched to automatic; the next nightly takes the expired claim over, looks the post up and
+    finds it booked. Was (issue 18): the ledger row now named the nightly as its holder and the
+    client was no longer in review mode, so the worker never read the item: it stayed "being
+    approved" for ever, in no list (only pending items are listed)."""
+    with fault_world(fault_azurite, seed=161, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        world.afas.book_then_drop(FI)
+        answer = call(
+            world.admin,
+            approval_routes.APPROVE,
+            headers=admin_headers(world.office),
+            route={"approvalId": item.approval_id},
+        )
+        assert answer.status >= 400, answer.body
+        assert len(entries(world)) == 1
+        half_way = world.admin.approvals.get(world.office, item.approval_id)
+        assert half_way is not None and half_way.state is ApprovalState.APPROVING
+        put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
+        next_night(world)
+        settled = world.admin.approvals.get(world.office, item.approval_id)
+        assert settled is not None and settled.state is ApprovalState.APPROVED, settled
+        assert settled.entry_number == str(entries(world)[0].entry_number)
+        assert len(entries(world)) == 1 and world.afas.count(FI, "POST") == 1
+        world.assert_invariant()
+
+
 # -- 6. a retried job took over another job's live claim ---------------------------------------
 
 
