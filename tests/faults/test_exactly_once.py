@@ -330,6 +330,43 @@ def test_an_approval_whose_post_went_unanswered_is_settled_by_an_automatic_night
         world.assert_invariant()
 
 
+def test_an_approval_that_died_before_posting_is_settled_by_an_automatic_nightly(
+    fault_azurite: Azurite,
+) -> None:
+    """The admin approved; Loket did not answer the approval's read of the journal run, so it
+    stopped before anything was claimed or posted ("try again in a few minutes"): the item stays
+    "being approved", in no list. The client is then switched to automatic and the next nightly
+    books the entry the admin approved. Was (issue 18): that row was the nightly's own fresh
+    claim and the client no longer in review mode, so the worker never read the item: "being
+    approved" for ever. An item can exist for every client that was ever in review mode."""
+    with fault_world(fault_azurite, seed=162, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        world.loket.fail("journal_runs", 503, times=None)
+        answer = call(
+            world.admin,
+            approval_routes.APPROVE,
+            headers=admin_headers(world.office),
+            route={"approvalId": item.approval_id},
+        )
+        assert answer.status == 503, answer.body
+        world.loket.clear_faults()
+        half_way = world.admin.approvals.get(world.office, item.approval_id)
+        assert half_way is not None and half_way.state is ApprovalState.APPROVING
+        assert not entries(world)
+        put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
+        next_night(world)
+        settled = world.admin.approvals.get(world.office, item.approval_id)
+        assert settled is not None and settled.state is ApprovalState.APPROVED, settled
+        assert settled.entry_number == str(entries(world)[0].entry_number)
+        assert len(entries(world)) == 1
+        world.assert_invariant()
+
+
 # -- 6. a retried job took over another job's live claim ---------------------------------------
 
 
