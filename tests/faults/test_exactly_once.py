@@ -365,6 +365,14 @@ def test_an_approval_that_died_before_posting_is_settled_by_an_automatic_nightly
         assert settled.entry_number == str(entries(world)[0].entry_number)
         assert len(entries(world)) == 1
         world.assert_invariant()
+        # What the store keeps (it was in review mode) is no part of what an admin sends:
+        # switching the client out of the nightly still needs no live check.
+        world.loket.fail("/v2/", 503, times=None)
+        off = try_put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING,
+            includeInSync=False,
+        )  # fmt: skip
+        assert off.status == 200, off.body
 
 
 # -- 6. a retried job took over another job's live claim ---------------------------------------
