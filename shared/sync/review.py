@@ -24,6 +24,7 @@ from shared.failures import Failure, classify
 from shared.journal.builder import Draft, EntryT
 from shared.journal.findings import Finding
 from shared.journal.models import JournalRunStatus, shown_period
+from shared.loket.client import LoketClient
 from shared.loket.errors import LoketError
 from shared.oauth.tokens import ConsentRequired, NotConnected
 from shared.store.approvals import ApprovalItem, ApprovalState, WarningNote
@@ -40,14 +41,16 @@ from shared.sync.booking import (
     NotApproved,
     NotBooked,
     book_once,
+    tell_loket_booked,
 )
 from shared.sync.deps import JobState, ReviewDeps
-from shared.sync.ledger import Holder
+from shared.sync.ledger import Booking, Holder, State
 from shared.sync.messages import SyncJob
 from shared.sync.outcomes import (
     Recorder,
     fail_on_blocking,
     keep_prepared,
+    report_already_booked,
     report_booked,
     report_needs_attention,
     report_refused,
@@ -241,10 +244,7 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
                 booking = deps.bookings.get(target.key, journal_run.id)
                 assert booking is not None
                 booked = Booked(booking.entry_number, booking.reference, recovered=True)
-                report_booked(
-                    deps, loket, target, record, scope, journal_run, booking, booked, [],
-                    approved_by=user,
-                )  # fmt: skip
+                _report(deps, loket, state, record, scope, booking, booked, [], holder, user)
                 done = _finish(
                     deps,
                     item,
@@ -286,10 +286,7 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
                 why = texts.partially_booked(partial.detail)
                 report_needs_attention(deps, record, scope, "afas-partial", why.text, why.hint)
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why.text))
-            report_booked(
-                deps, loket, target, record, scope, journal_run, booking, booked, warnings,
-                approved_by=user,
-            )  # fmt: skip
+            _report(deps, loket, state, record, scope, booking, booked, warnings, holder, user)
             done = _finish(
                 deps,
                 item,
@@ -305,6 +302,36 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
         if failure is None:
             raise
         raise _problem(item, exc, failure) from None
+
+
+def _report(
+    deps: ReviewDeps,
+    loket: LoketClient,
+    state: JobState,
+    record: Recorder,
+    scope: AuditScope,
+    booking: Booking,
+    booked: Booked,
+    warnings: list[Finding],
+    holder: Holder,
+    user: str,
+) -> None:
+    """The approval's booking in the run overview. Booked by another holder (the nightly of a
+    client switched out of review mode, or one carrying out this approval): that job reports it
+    as imported in its run, so the run of this item says already booked (a journal run is
+    imported in one run only), and Loket is told if that was left undone."""
+    journal_run = record.journal_run
+    if booking.holder == holder:
+        report_booked(
+            deps, loket, record.target, record, scope, journal_run, booking, booked, warnings,
+            approved_by=user,
+        )  # fmt: skip
+        return
+    report_already_booked(deps, state, record, booking, journal_run)
+    if booking.state is State.BOOKED:
+        tell_loket_booked(
+            deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
+        )
 
 
 def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProblem:

@@ -375,6 +375,38 @@ def test_an_approval_that_died_before_posting_is_settled_by_an_automatic_nightly
         assert off.status == 200, off.body
 
 
+def test_approving_an_item_an_automatic_nightly_booked_reports_the_journal_run_imported_once(
+    fault_azurite: Azurite,
+) -> None:
+    """A client in review mode has an item pending; it is switched to automatic and the next
+    nightly books the entry (imported in that run). The item is still listed; the admin approves
+    it. Was: the approval reported the journal run imported in the run that prepared the item as
+    well (two runs said imported, the nightly's and the item's). Now the item's run says already
+    booked, and the item is approved with the entry number AFAS holds."""
+    with fault_world(fault_azurite, seed=163, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
+        next_night(world)
+        assert len(entries(world)) == 1
+        answer = call(
+            world.admin,
+            approval_routes.APPROVE,
+            headers=admin_headers(world.office),
+            route={"approvalId": item.approval_id},
+        )
+        assert answer.status == 200, answer.body
+        final = world.admin.approvals.get(world.office, item.approval_id)
+        assert final is not None and final.state is ApprovalState.APPROVED
+        assert final.entry_number == str(entries(world)[0].entry_number)
+        assert len(entries(world)) == 1
+        world.assert_invariant()
+
+
 # -- 6. a retried job took over another job's live claim ---------------------------------------
 
 
