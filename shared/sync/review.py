@@ -153,7 +153,12 @@ def _row_status(deps: ReviewDeps, item: ApprovalItem) -> JournalRunOutcome | Non
 
 
 DECIDED = frozenset(
-    {JournalRunOutcome.IMPORTED, JournalRunOutcome.FAILED, JournalRunOutcome.REJECTED}
+    {
+        JournalRunOutcome.IMPORTED,
+        JournalRunOutcome.FAILED,
+        JournalRunOutcome.REJECTED,
+        JournalRunOutcome.SKIPPED,  # already booked by another job (see _report)
+    }
 )
 
 

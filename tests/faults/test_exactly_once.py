@@ -382,7 +382,8 @@ def test_approving_an_item_an_automatic_nightly_booked_reports_the_journal_run_i
     nightly books the entry (imported in that run). The item is still listed; the admin approves
     it. Was: the approval reported the journal run imported in the run that prepared the item as
     well (two runs said imported, the nightly's and the item's). Now the item's run says already
-    booked, and the item is approved with the entry number AFAS holds."""
+    booked (no longer counted as awaiting), and the item is approved with the entry number AFAS
+    holds."""
     with fault_world(fault_azurite, seed=163, clients=()) as world:
         put_client(
             world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
@@ -404,6 +405,8 @@ def test_approving_an_item_an_automatic_nightly_booked_reports_the_journal_run_i
         assert final is not None and final.state is ApprovalState.APPROVED
         assert final.entry_number == str(entries(world)[0].entry_number)
         assert len(entries(world)) == 1
+        prepared_in = world.admin.runs.get(world.office, item.prepared.run_id)
+        assert prepared_in is not None and prepared_in.journal_runs.awaiting == 0
         world.assert_invariant()
 
 
