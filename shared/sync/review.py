@@ -229,6 +229,17 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
             record = Recorder(deps, state, target, journal_run)
             scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)
             holder = Holder.approval(p.office_id, p.client_id, item.approval_id)
+            if (
+                booking is not None
+                and booking.state.booked
+                and booking.holder != holder
+                and booking.fingerprint
+                and booking.fingerprint != p.fingerprint
+                and audit_fingerprint(draft.entry) != booking.fingerprint
+            ):
+                # Booked by another job as an entry that is neither this item's nor today's:
+                # the admin cannot be shown what AFAS holds, so nothing is approved.
+                return _booked_as_another_entry(deps, loket, state, record, scope, item, booking)
             blocked = any(f.blocks for f in findings)
             try:
                 settled = blocked and _settled_before(deps, target, draft, journal_run.id, holder)
@@ -291,6 +302,9 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
                 why = texts.partially_booked(partial.detail)
                 report_needs_attention(deps, record, scope, "afas-partial", why.text, why.hint)
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why.text))
+            if booking.holder != holder and booking.fingerprint not in ("", p.fingerprint):
+                # Booked meanwhile by another job as another entry (a race with the above).
+                return _booked_as_another_entry(deps, loket, state, record, scope, item, booking)
             _report(deps, loket, state, record, scope, booking, booked, warnings, holder, user)
             done = _finish(
                 deps,
@@ -307,6 +321,30 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
         if failure is None:
             raise
         raise _problem(item, exc, failure) from None
+
+
+def _booked_as_another_entry(
+    deps: ReviewDeps,
+    loket: LoketClient,
+    state: JobState,
+    record: Recorder,
+    scope: AuditScope,
+    item: ApprovalItem,
+    booking: Booking,
+) -> Decision:
+    """The journal run was booked by another job (the nightly of a client switched out of review
+    mode) as an entry that is not the item's, and the mapping changed since: the item fails and
+    says why (never "approved" as an entry AFAS does not hold); the item's run says already
+    booked."""
+    holder = Holder.approval(item.prepared.office_id, item.prepared.client_id, item.approval_id)
+    booked = Booked(booking.entry_number, booking.reference, recovered=True)
+    _report(deps, loket, state, record, scope, booking, booked, [], holder, "")
+    why = (
+        f"Deze journaalrun is al geboekt (journaalpost {booking.entry_number}), met een andere "
+        "journaalpost dan dit item toont (de koppeling is gewijzigd sinds die boeking); er is "
+        "niets goedgekeurd en niets opnieuw geboekt."
+    )
+    return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why))
 
 
 def _report(

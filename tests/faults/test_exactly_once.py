@@ -410,6 +410,44 @@ def test_approving_an_item_an_automatic_nightly_booked_reports_the_journal_run_i
         world.assert_invariant()
 
 
+def test_an_item_is_never_approved_as_another_entry_than_the_one_booked(
+    fault_azurite: Azurite,
+) -> None:
+    """A client in review mode has an item pending; it is switched to automatic with another
+    mapping and the next nightly books that entry. The mapping changes once more; the admin
+    approves the still-listed item. Was: approve refreshed the item to today's entry (409), and
+    approving again answered "approved and booked" (the nightly's entry number) for an entry
+    AFAS does not hold. Now the item fails and says the journal run was booked as another entry;
+    the item's run says already booked."""
+    with fault_world(fault_azurite, seed=164, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        for accounts in ({"1550": "1710"}, {"1500": "1720"}):
+            mapping = {**PROFIT_MAPPING, "accounts": {**PROFIT_MAPPING["accounts"], **accounts}}
+            put_client(world, "4711", "Korenschoof maandloners", profit_target(), mapping)
+            if len(entries(world)) == 0:
+                next_night(world)
+        assert len(entries(world)) == 1
+        for _ in range(2):
+            call(
+                world.admin,
+                approval_routes.APPROVE,
+                headers=admin_headers(world.office),
+                route={"approvalId": item.approval_id},
+            )
+        final = world.admin.approvals.get(world.office, item.approval_id)
+        assert final is not None and final.state is not ApprovalState.APPROVED, final
+        assert final.state is ApprovalState.FAILED and "al geboekt" in final.reason
+        prepared_in = world.admin.runs.get(world.office, item.prepared.run_id)
+        assert prepared_in is not None and prepared_in.journal_runs.awaiting == 0
+        assert len(entries(world)) == 1
+        world.assert_invariant()
+
+
 # -- 6. a retried job took over another job's live claim ---------------------------------------
 
 
