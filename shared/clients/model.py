@@ -88,4 +88,8 @@ class ClientConfig:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     updated_by: str = ""
+    # The client was in review mode at some time (kept by the store, never cleared): approval
+    # items of it may exist, also one an admin's approval left half way before a switch out of
+    # review mode (the worker settles those: shared.sync.outcomes.settle_approval).
+    ever_reviewed: bool = False
     etag: str = ""

@@ -318,5 +318,9 @@ def _only_switched_off(existing: ClientConfig, new: ClientConfig) -> bool:
         loket_client_number=None,
         loket_employer_name="",
         period_type="unknown",
+        ever_reviewed=False,  # kept by the store, not part of what was sent
     )
-    return same == replace(new, etag="", created_at=None, updated_at=None, updated_by="")
+    new = replace(
+        new, etag="", created_at=None, updated_at=None, updated_by="", ever_reviewed=False
+    )
+    return same == new

@@ -133,6 +133,11 @@ class ClientRepository:
         existing = self.get(config.office_id, config.client_id)
         created = existing is None
         entity["created_at"] = existing.created_at if existing and existing.created_at else now
+        entity["ever_reviewed"] = (
+            config.mode is BookingMode.REVIEW
+            or config.ever_reviewed
+            or (existing is not None and existing.ever_reviewed)
+        )
         try:
             if if_match is not None:
                 if existing is None:
@@ -183,5 +188,6 @@ def _config(entity: TableEntity) -> ClientConfig:
         created_at=when(entity.get("created_at")),
         updated_at=when(entity.get("updated_at")),
         updated_by=entity.get("updated_by", ""),
+        ever_reviewed=bool(entity.get("ever_reviewed", False)) or entity.get("mode") == "review",
         etag=etag_of(entity),
     )

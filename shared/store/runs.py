@@ -88,17 +88,21 @@ class Run:
     decided_imported: int = 0
     decided_failed: int = 0
     decided_rejected: int = 0
+    decided_skipped: int = 0  # approved after another job had booked it: "already booked"
 
     @property
     def journal_runs(self) -> JournalRunCounts:
         """What happened to the run's loonruns (the journal runs), admins' decisions included."""
-        decided = self.decided_imported + self.decided_failed + self.decided_rejected
+        decided = (
+            self.decided_imported + self.decided_failed + self.decided_rejected
+            + self.decided_skipped
+        )  # fmt: skip
         return JournalRunCounts(
             imported=self.imported + self.decided_imported,
             failed=max(self.failed - self.job_errors, 0) + self.decided_failed,
             awaiting=max(self.awaiting - decided, 0),
             rejected=self.decided_rejected,
-            skipped=self.skipped,
+            skipped=self.skipped + self.decided_skipped,
             clients_failed=self.job_errors,
             running=self.status is RunStatus.RUNNING,
             run_failed=self.status is RunStatus.FAILED,
@@ -736,13 +740,14 @@ class RunRepository:
 
     def count_decision(self, office_id: str, run_id: str, outcome: str) -> None:
         """An admin's decision moved one loonrun of the run out of "awaiting approval": to
-        ``imported``, ``failed`` or ``rejected``. Counted once per decision by the caller (who
+        ``imported``, ``failed``, ``rejected`` or ``skipped`` (booked meanwhile by another job). Counted once per decision by the caller (who
         saw the journal-run row go from awaiting to decided); ETag-conditional, so concurrent
         decisions and finishing jobs never lose an update."""
         column = {
             "imported": "decided_imported",
             "failed": "decided_failed",
             "rejected": "decided_rejected",
+            "skipped": "decided_skipped",
         }[outcome]
         for attempt in range(40):
             run = self.get(office_id, run_id)
@@ -862,6 +867,7 @@ def _run(e: TableEntity) -> Run:
         decided_imported=int(e.get("decided_imported", 0)),
         decided_failed=int(e.get("decided_failed", 0)),
         decided_rejected=int(e.get("decided_rejected", 0)),
+        decided_skipped=int(e.get("decided_skipped", 0)),
     )
 
 

@@ -181,7 +181,9 @@ class FactsCache:
     Keyed by the connection (office + environment), the administration, the journal (its facts
     say whether that journal exists and is open), the run id (``nightly-{date}``, or a rerun's
     id) and the years (:meth:`ProfitBooker._shared_key`): a fact read before this run
-    began is never used (a new run reads again), and none is older than ``max_age`` (a long run reads again). What the
+    began is never used (a new run reads again), and none is older than ``max_age`` (a long run
+    reads again; a fact built from another cached one, an administration's periods from its
+    environment's, counts from the older of the two). What the
     cache cannot see (an account blocked or a period closed after the read) AFAS still refuses
     at the post, and that refusal keeps its Dutch hint (``shared/afas/errors.py``). A failed
     read is not kept. One job of an administration reads; the others wait for it."""
@@ -192,31 +194,54 @@ class FactsCache:
         self._facts: dict[tuple[object, ...], tuple[float, object]] = {}
         self._loading: dict[tuple[object, ...], threading.Lock] = {}
         self._lock = threading.Lock()
+        # Per thread, the loads under way (innermost last): when each began, or the moment of
+        # the oldest cached fact it took since. A fact built from another cached one (an
+        # administration's periods from its environment's) is as old as the oldest of them.
+        self._reading = threading.local()
 
     def get(self, key: tuple[object, ...], load: Callable[[], _T]) -> _T:
         with self._lock:
             found = self._fresh(key)
-            if found is not None:
-                return cast(_T, found)
-            loading = self._loading.setdefault(key, threading.Lock())
+            if found is None:
+                loading = self._loading.setdefault(key, threading.Lock())
+        if found is not None:
+            return cast(_T, self._taken(found))
         with loading:  # one read per key at a time: the others take its answer
             with self._lock:
                 found = self._fresh(key)
             if found is not None:
-                return cast(_T, found)
-            facts = load()
+                return cast(_T, self._taken(found))
+            frames = self._frames()
+            frames.append(time.monotonic())
+            try:
+                facts = load()
+            finally:
+                read_at = frames.pop()
             with self._lock:
                 if len(self._facts) >= self._max_entries:
                     self._evict()
-                self._facts[key] = (time.monotonic(), facts)
+                self._facts[key] = (read_at, facts)
                 self._loading.pop(key, None)
-            return facts
+            return cast(_T, self._taken((read_at, facts)))
 
-    def _fresh(self, key: tuple[object, ...]) -> object | None:
+    def _frames(self) -> list[float]:
+        frames: list[float] | None = getattr(self._reading, "frames", None)
+        if frames is None:
+            frames = self._reading.frames = []
+        return frames
+
+    def _taken(self, found: tuple[float, object]) -> object:
+        """A cached fact (read at ``found[0]``) goes into the load under way, if any."""
+        frames = self._frames()
+        if frames:
+            frames[-1] = min(frames[-1], found[0])
+        return found[1]
+
+    def _fresh(self, key: tuple[object, ...]) -> tuple[float, object] | None:
         cached = self._facts.get(key)
         if cached is None or time.monotonic() - cached[0] >= self._max_age:
             return None
-        return cached[1]
+        return cached
 
     def _evict(self) -> None:
         now = time.monotonic()

@@ -335,14 +335,21 @@ def settle_approval(
     """An approval the worker finished (the admin's request died half way): mark it approved,
     but only when what was booked is what the admin approved.
 
-    An approval item exists only for a client in review mode, and only an approval books under
-    an approval holder: otherwise there is none half way, and the item is not read (one storage
-    round trip per booked journal run, issue 18). A client switched out of review mode while an
-    approval died half way keeps that item "being approved" until its lease ends; approving it
-    again then finds the booking and settles it (:func:`shared.sync.review.approve`)."""
+    An approval item exists only for a client that was in review mode at some time
+    (``ever_reviewed``: one switched out of review mode may have an approval half way, which
+    the automatic nightly then books or looks up), and only an approval posts under an approval
+    holder; a row someone took over (``attempts`` > 1) may have been an approval's before (the
+    take-over replaced the holder; also for a client stored before ``ever_reviewed`` existed).
+    Otherwise there is none half way, and the item is not read (one storage round trip per
+    booked journal run, issue 18)."""
     if deps.approvals is None:
         return
-    if config.mode is not BookingMode.REVIEW and not booking.holder.is_approval:
+    if (
+        config.mode is not BookingMode.REVIEW
+        and not config.ever_reviewed
+        and not booking.holder.is_approval
+        and booking.attempts <= 1
+    ):
         return
     item = deps.approvals.get(config.office_id, approval_id(booking.target, loket_journal_run_id))
     if item is None or item.state is not ApprovalState.APPROVING:

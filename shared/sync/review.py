@@ -24,6 +24,7 @@ from shared.failures import Failure, classify
 from shared.journal.builder import Draft, EntryT
 from shared.journal.findings import Finding
 from shared.journal.models import JournalRunStatus, shown_period
+from shared.loket.client import LoketClient
 from shared.loket.errors import LoketError
 from shared.oauth.tokens import ConsentRequired, NotConnected
 from shared.store.approvals import ApprovalItem, ApprovalState, WarningNote
@@ -40,14 +41,16 @@ from shared.sync.booking import (
     NotApproved,
     NotBooked,
     book_once,
+    tell_loket_booked,
 )
 from shared.sync.deps import JobState, ReviewDeps
-from shared.sync.ledger import Holder
+from shared.sync.ledger import Booking, Holder, State
 from shared.sync.messages import SyncJob
 from shared.sync.outcomes import (
     Recorder,
     fail_on_blocking,
     keep_prepared,
+    report_already_booked,
     report_booked,
     report_needs_attention,
     report_refused,
@@ -150,7 +153,12 @@ def _row_status(deps: ReviewDeps, item: ApprovalItem) -> JournalRunOutcome | Non
 
 
 DECIDED = frozenset(
-    {JournalRunOutcome.IMPORTED, JournalRunOutcome.FAILED, JournalRunOutcome.REJECTED}
+    {
+        JournalRunOutcome.IMPORTED,
+        JournalRunOutcome.FAILED,
+        JournalRunOutcome.REJECTED,
+        JournalRunOutcome.SKIPPED,  # already booked by another job (see _report)
+    }
 )
 
 
@@ -221,6 +229,17 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
             record = Recorder(deps, state, target, journal_run)
             scope = AuditScope(p.office_id, p.run_id, journal_run.id, p.client_id)
             holder = Holder.approval(p.office_id, p.client_id, item.approval_id)
+            if (
+                booking is not None
+                and booking.state.booked
+                and booking.holder != holder
+                and booking.fingerprint
+                and booking.fingerprint != p.fingerprint
+                and audit_fingerprint(draft.entry) != booking.fingerprint
+            ):
+                # Booked by another job as an entry that is neither this item's nor today's:
+                # the admin cannot be shown what AFAS holds, so nothing is approved.
+                return _booked_as_another_entry(deps, loket, state, record, scope, item, booking)
             blocked = any(f.blocks for f in findings)
             try:
                 settled = blocked and _settled_before(deps, target, draft, journal_run.id, holder)
@@ -241,10 +260,7 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
                 booking = deps.bookings.get(target.key, journal_run.id)
                 assert booking is not None
                 booked = Booked(booking.entry_number, booking.reference, recovered=True)
-                report_booked(
-                    deps, loket, target, record, scope, journal_run, booking, booked, [],
-                    approved_by=user,
-                )  # fmt: skip
+                _report(deps, loket, state, record, scope, booking, booked, [], holder, user)
                 done = _finish(
                     deps,
                     item,
@@ -286,10 +302,10 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
                 why = texts.partially_booked(partial.detail)
                 report_needs_attention(deps, record, scope, "afas-partial", why.text, why.hint)
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why.text))
-            report_booked(
-                deps, loket, target, record, scope, journal_run, booking, booked, warnings,
-                approved_by=user,
-            )  # fmt: skip
+            if booking.holder != holder and booking.fingerprint not in ("", p.fingerprint):
+                # Booked meanwhile by another job as another entry (a race with the above).
+                return _booked_as_another_entry(deps, loket, state, record, scope, item, booking)
+            _report(deps, loket, state, record, scope, booking, booked, warnings, holder, user)
             done = _finish(
                 deps,
                 item,
@@ -305,6 +321,60 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
         if failure is None:
             raise
         raise _problem(item, exc, failure) from None
+
+
+def _booked_as_another_entry(
+    deps: ReviewDeps,
+    loket: LoketClient,
+    state: JobState,
+    record: Recorder,
+    scope: AuditScope,
+    item: ApprovalItem,
+    booking: Booking,
+) -> Decision:
+    """The journal run was booked by another job (the nightly of a client switched out of review
+    mode) as an entry that is not the item's, and the mapping changed since: the item fails and
+    says why (never "approved" as an entry AFAS does not hold); the item's run says already
+    booked."""
+    holder = Holder.approval(item.prepared.office_id, item.prepared.client_id, item.approval_id)
+    booked = Booked(booking.entry_number, booking.reference, recovered=True)
+    _report(deps, loket, state, record, scope, booking, booked, [], holder, "")
+    why = (
+        f"Deze journaalrun is al geboekt (journaalpost {booking.entry_number}), met een andere "
+        "journaalpost dan dit item toont (de koppeling is gewijzigd sinds die boeking); er is "
+        "niets goedgekeurd en niets opnieuw geboekt."
+    )
+    return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why))
+
+
+def _report(
+    deps: ReviewDeps,
+    loket: LoketClient,
+    state: JobState,
+    record: Recorder,
+    scope: AuditScope,
+    booking: Booking,
+    booked: Booked,
+    warnings: list[Finding],
+    holder: Holder,
+    user: str,
+) -> None:
+    """The approval's booking in the run overview. Booked by another holder (the nightly of a
+    client switched out of review mode, or one carrying out this approval): that job reports it
+    as imported in its run, so the run of this item says already booked (a journal run is
+    imported in one run only), and Loket is told if that was left undone."""
+    journal_run = record.journal_run
+    if booking.holder == holder:
+        report_booked(
+            deps, loket, record.target, record, scope, journal_run, booking, booked, warnings,
+            approved_by=user,
+        )  # fmt: skip
+        return
+    report_already_booked(deps, state, record, booking, journal_run)
+    if booking.state is State.BOOKED:
+        tell_loket_booked(
+            deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
+        )
 
 
 def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProblem:

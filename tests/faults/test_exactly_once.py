@@ -294,6 +294,160 @@ def test_an_approval_that_died_after_booking_is_settled_by_the_next_nightly(
         world.assert_invariant()
 
 
+def test_an_approval_whose_post_went_unanswered_is_settled_by_an_automatic_nightly(
+    fault_azurite: Azurite,
+) -> None:
+    """The admin's approval posted the entry, Profit booked it but the answer never came (the
+    request died half way): the item stays "being approved" (a post is out). The client is then
+    switched to automatic; the next nightly takes the expired claim over, looks the post up and
+    finds it booked. Was (issue 18): the ledger row now named the nightly as its holder and the
+    client was no longer in review mode, so the worker never read the item: it stayed "being
+    approved" for ever, in no list (only pending items are listed)."""
+    with fault_world(fault_azurite, seed=161, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        world.afas.book_then_drop(FI)
+        answer = call(
+            world.admin,
+            approval_routes.APPROVE,
+            headers=admin_headers(world.office),
+            route={"approvalId": item.approval_id},
+        )
+        assert answer.status >= 400, answer.body
+        assert len(entries(world)) == 1
+        half_way = world.admin.approvals.get(world.office, item.approval_id)
+        assert half_way is not None and half_way.state is ApprovalState.APPROVING
+        put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
+        next_night(world)
+        settled = world.admin.approvals.get(world.office, item.approval_id)
+        assert settled is not None and settled.state is ApprovalState.APPROVED, settled
+        assert settled.entry_number == str(entries(world)[0].entry_number)
+        assert len(entries(world)) == 1 and world.afas.count(FI, "POST") == 1
+        world.assert_invariant()
+
+
+def test_an_approval_that_died_before_posting_is_settled_by_an_automatic_nightly(
+    fault_azurite: Azurite,
+) -> None:
+    """The admin approved; Loket did not answer the approval's read of the journal run, so it
+    stopped before anything was claimed or posted ("try again in a few minutes"): the item stays
+    "being approved", in no list. The client is then switched to automatic and the next nightly
+    books the entry the admin approved. Was (issue 18): that row was the nightly's own fresh
+    claim and the client no longer in review mode, so the worker never read the item: "being
+    approved" for ever. An item can exist for every client that was ever in review mode."""
+    with fault_world(fault_azurite, seed=162, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        world.loket.fail("journal_runs", 503, times=None)
+        answer = call(
+            world.admin,
+            approval_routes.APPROVE,
+            headers=admin_headers(world.office),
+            route={"approvalId": item.approval_id},
+        )
+        assert answer.status == 503, answer.body
+        world.loket.clear_faults()
+        half_way = world.admin.approvals.get(world.office, item.approval_id)
+        assert half_way is not None and half_way.state is ApprovalState.APPROVING
+        assert not entries(world)
+        put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
+        next_night(world)
+        settled = world.admin.approvals.get(world.office, item.approval_id)
+        assert settled is not None and settled.state is ApprovalState.APPROVED, settled
+        assert settled.entry_number == str(entries(world)[0].entry_number)
+        assert len(entries(world)) == 1
+        world.assert_invariant()
+        # What the store keeps (it was in review mode) is no part of what an admin sends:
+        # switching the client out of the nightly still needs no live check.
+        world.loket.fail("/v2/", 503, times=None)
+        off = try_put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING,
+            includeInSync=False,
+        )  # fmt: skip
+        assert off.status == 200, off.body
+
+
+def test_approving_an_item_an_automatic_nightly_booked_reports_the_journal_run_imported_once(
+    fault_azurite: Azurite,
+) -> None:
+    """A client in review mode has an item pending; it is switched to automatic and the next
+    nightly books the entry (imported in that run). The item is still listed; the admin approves
+    it. Was: the approval reported the journal run imported in the run that prepared the item as
+    well (two runs said imported, the nightly's and the item's). Now the item's run says already
+    booked (no longer counted as awaiting), and the item is approved with the entry number AFAS
+    holds."""
+    with fault_world(fault_azurite, seed=163, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
+        next_night(world)
+        assert len(entries(world)) == 1
+        answer = call(
+            world.admin,
+            approval_routes.APPROVE,
+            headers=admin_headers(world.office),
+            route={"approvalId": item.approval_id},
+        )
+        assert answer.status == 200, answer.body
+        final = world.admin.approvals.get(world.office, item.approval_id)
+        assert final is not None and final.state is ApprovalState.APPROVED
+        assert final.entry_number == str(entries(world)[0].entry_number)
+        assert len(entries(world)) == 1
+        prepared_in = world.admin.runs.get(world.office, item.prepared.run_id)
+        assert prepared_in is not None and prepared_in.journal_runs.awaiting == 0
+        world.assert_invariant()
+
+
+def test_an_item_is_never_approved_as_another_entry_than_the_one_booked(
+    fault_azurite: Azurite,
+) -> None:
+    """A client in review mode has an item pending; it is switched to automatic with another
+    mapping and the next nightly books that entry. The mapping changes once more; the admin
+    approves the still-listed item. Was: approve refreshed the item to today's entry (409), and
+    approving again answered "approved and booked" (the nightly's entry number) for an entry
+    AFAS does not hold. Now the item fails and says the journal run was booked as another entry;
+    the item's run says already booked."""
+    with fault_world(fault_azurite, seed=164, clients=()) as world:
+        put_client(
+            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+        )
+        world.nightly()
+        world.drain()
+        (item,) = world.admin.approvals.pending(world.office)
+        for accounts in ({"1550": "1710"}, {"1500": "1720"}):
+            mapping = {**PROFIT_MAPPING, "accounts": {**PROFIT_MAPPING["accounts"], **accounts}}
+            put_client(world, "4711", "Korenschoof maandloners", profit_target(), mapping)
+            if len(entries(world)) == 0:
+                next_night(world)
+        assert len(entries(world)) == 1
+        for _ in range(2):
+            call(
+                world.admin,
+                approval_routes.APPROVE,
+                headers=admin_headers(world.office),
+                route={"approvalId": item.approval_id},
+            )
+        final = world.admin.approvals.get(world.office, item.approval_id)
+        assert final is not None and final.state is not ApprovalState.APPROVED, final
+        assert final.state is ApprovalState.FAILED and "al geboekt" in final.reason
+        prepared_in = world.admin.runs.get(world.office, item.prepared.run_id)
+        assert prepared_in is not None and prepared_in.journal_runs.awaiting == 0
+        assert len(entries(world)) == 1
+        world.assert_invariant()
+
+
 # -- 6. a retried job took over another job's live claim ---------------------------------------
 
 
