@@ -132,7 +132,8 @@ def run(
         ["throughput, booked runs per minute", round(imported / wall * 60, 1)],
         [f"CPU busy on this machine during the nightly, core-seconds ({cores} cores, every process)", round(busy, 1)],
         ["CPU floor on this machine (busy / cores), s", round(cpu_floor, 1)],
-        ["ratio wall / max(latency bound, CPU floor)", round(wall / floor, 2) if floor else "-"],
+        ["host process CPU, s (one Python process: on one core, a floor of the wall time)", round(host_cpu, 1)],
+        ["ratio wall / max(latency bound, CPU floor, host process CPU)", round(wall / floor, 2) if floor else "-"],
         ["CPU per booked run, all processes, ms", round(busy / max(imported, 1) * 1000, 1)],
         ["  of which the local host process (ours: the Functions worker), ms", round(host_cpu / max(imported, 1) * 1000, 1)],
     ]  # fmt: skip
