@@ -206,6 +206,7 @@ class Period:
     start: date
     end: date
     blocked: bool = False
+    malformed: bool = False  # its row goes out with an empty DateFrom (bad data in AFAS)
 
 
 @dataclass
@@ -1032,7 +1033,7 @@ class AfasSandbox(SbSandboxMixin):
                     "Year": p.year,
                     "Period": p.period,
                     "PeriodDesc": f"Periode {p.period}",
-                    "DateFrom": f"{p.start.isoformat()}T00:00:00Z",
+                    "DateFrom": "" if p.malformed else f"{p.start.isoformat()}T00:00:00Z",
                     "DateTo": f"{p.end.isoformat()}T00:00:00Z",
                     "Blocked": p.blocked,
                     "Periodtable": 1,

@@ -165,6 +165,22 @@ def check_entry(entry: ProfitEntry) -> None:
 ENVIRONMENT_PERIODS_PAGE: Final = 1000  # rows per page of one environment's periods
 
 
+@dataclass(frozen=True)
+class EnvironmentPeriods:
+    """One year's periods of every administration of an environment, and the administrations
+    whose rows AFAS sent malformed (their jobs fail as before; the others are not affected)."""
+
+    periods: tuple[Period, ...]
+    unreadable: dict[int, AfasContractError]
+
+    def of(self, administration: int) -> tuple[Period, ...]:
+        """This administration's periods; its malformed row's error, raised."""
+        error = self.unreadable.get(administration)
+        if error is not None:
+            raise error
+        return tuple(p for p in self.periods if p.administration == administration)
+
+
 class ProfitClient:
     """One Profit environment, one token. A context manager; one ``requests.Session``."""
 
@@ -336,31 +352,42 @@ class ProfitClient:
                 description=_text(row, "CodeDescription"),
             )
 
-    def list_periods(
-        self, administration: int | None, *, year: int | None = None
-    ) -> Iterator[Period]:
-        """The periods of one administration, or (``None``) of every administration of the
-        environment the connection may read: one paged read instead of one per administration."""
-        filters = [] if administration is None else [Filter("Unit", str(administration))]
+    def list_periods(self, administration: int, *, year: int | None = None) -> Iterator[Period]:
+        """The periods of one administration (a malformed row: :class:`AfasContractError`)."""
+        filters = [Filter("Unit", str(administration))]
         if year is not None:
             filters.append(Filter("Year", str(year)))
-        # Every administration: larger pages (9 columns x 1,000 rows, well under the published
-        # "columns x rows < 150,000" of get-connector.md), a few calls for hundreds of them.
-        page = ENVIRONMENT_PERIODS_PAGE if administration is None else None
-        for row in self.rows(
+        for row in self._period_rows(filters):
+            yield _period(row)
+
+    def environment_periods(self, year: int) -> EnvironmentPeriods:
+        """The periods of ``year`` of every administration of the environment the connection
+        may read: one paged read (pages of 1,000 rows: 9 columns x 1,000, well under the
+        published "columns x rows < 150,000" of get-connector.md) instead of one per
+        administration. A malformed row is kept as that administration's error, not raised: one
+        administration's bad row must not fail the others' jobs (a row whose ``Unit`` cannot be
+        read either belongs to nobody: left out, logged)."""
+        periods: list[Period] = []
+        unreadable: dict[int, AfasContractError] = {}
+        for row in self._period_rows([Filter("Year", str(year))], ENVIRONMENT_PERIODS_PAGE):
+            try:
+                periods.append(_period(row))
+            except AfasContractError as error:
+                try:
+                    unreadable.setdefault(_int(row, "Unit"), error)
+                except AfasContractError:
+                    log.warning("Profit period row without a readable Unit left out: %s", error)
+        return EnvironmentPeriods(tuple(periods), unreadable)
+
+    def _period_rows(
+        self, filters: list[Filter], page_size: int | None = None
+    ) -> Iterator[Mapping[str, Any]]:
+        return self.rows(
             "Profit_periods_per_administration",
             order_by=["Unit", "Year", "Period"],
             filters=filters,
-            page_size=page,
-        ):
-            yield Period(
-                administration=_int(row, "Unit"),
-                year=_int(row, "Year"),
-                period=_int(row, "Period"),
-                start=_date(row, "DateFrom"),
-                end=_date(row, "DateTo"),
-                blocked=_bool(row, "Blocked"),
-            )
+            page_size=page_size,
+        )
 
     def find_booked_lines(self, administration: int, voucher_number: str) -> list[BookedLine]:
         """Lines booked in ``administration`` with this voucher number, in any journal: the
@@ -838,3 +865,14 @@ __all__ = [
     "fi_entries_payload",
     "missing_connectors",
 ]
+
+
+def _period(row: Mapping[str, Any]) -> Period:
+    return Period(
+        administration=_int(row, "Unit"),
+        year=_int(row, "Year"),
+        period=_int(row, "Period"),
+        start=_date(row, "DateFrom"),
+        end=_date(row, "DateTo"),
+        blocked=_bool(row, "Blocked"),
+    )

@@ -331,8 +331,7 @@ class ProfitBooker:
         periods: dict[tuple[int, int], PeriodFact] = {}
         for year in years:
             for p in self._periods(year):
-                if p.administration == adm:
-                    periods[(p.year, p.period)] = PeriodFact(p.start, p.end, p.blocked)
+                periods[(p.year, p.period)] = PeriodFact(p.start, p.end, p.blocked)
         return ProfitFacts(
             administration=adm,
             # Not read before the post (one AFAS call per job less): AFAS refuses an unknown or
@@ -346,15 +345,17 @@ class ProfitBooker:
         )
 
     def _periods(self, year: int) -> tuple[Period, ...]:
-        """The periods of ``year``: in a run (shared facts), those of every administration of
-        the environment, read once per office, environment and run and shared by every job
-        booking into any of its administrations (one AFAS call per environment instead of one
-        per administration, issue 18); alone, this administration's."""
+        """The periods of ``year`` of this administration. In a run (shared facts), read for
+        every administration of the environment, once per office, environment and run, and
+        shared by every job booking into any of them (one AFAS call per environment instead of
+        one per administration, issue 18); another administration's malformed row fails only
+        that administration's jobs. Alone: this administration's."""
         if self.shared is None:
             return tuple(self.client.list_periods(self.target.administration, year=year))
         office, run = self.shared_scope
         key = (office, self.target.environment, run, "periods", year)
-        return self.shared.get(key, lambda: tuple(self.client.list_periods(None, year=year)))
+        every = self.shared.get(key, lambda: self.client.environment_periods(year))
+        return every.of(self.target.administration)
 
     def precheck(self, draft: Draft[ProfitEntry]) -> list[Finding]:
         facts = self.facts((draft.entry.year,))

@@ -3,7 +3,10 @@ settled by the worker, and one Profit periods read per environment and run."""
 
 from __future__ import annotations
 
+import pytest
+
 from devtools.sandbox.afas import PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
+from shared.afas.errors import AfasContractError
 from shared.clients.model import ProfitTarget
 from shared.sync.bookers import ChartCache, ProfitBooker, for_run
 from tests.support.afas_fixtures import fast_profit_client
@@ -36,3 +39,28 @@ def test_an_environment_with_more_than_a_page_of_periods_gives_every_administrat
     assert all(len(f.periods) == 12 for f in facts.values())
     assert facts[91].periods[(2025, 11)].blocked
     assert not facts[1].periods[(2025, 11)].blocked and not facts[50].periods[(2025, 11)].blocked
+
+
+def test_one_administration_s_malformed_period_row_fails_only_that_administration(
+    afas_sandbox: AfasSandbox,
+) -> None:
+    """The environment's periods come in one read; a row AFAS sends malformed (an empty
+    DateFrom) in administration 2 fails administration 2's facts, as its own read did before,
+    and no other administration's (was: the whole read failed, so every job of the
+    environment failed)."""
+    environment = afas_sandbox.scenario.profit[PROFIT_NUMBER]
+    second = environment.add_administration(2, "Werkmaatschappij 2 B.V.")
+    next(p for p in second.periods if (p.year, p.period) == (2025, 4)).malformed = True
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+    charts = ChartCache()
+    before = afas_sandbox.count("Profit_periods_per_administration")
+    bookers = [
+        for_run(ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, n, "80"), charts=charts),
+                "office-a", "nightly-2025-05-02")
+        for n in (1, 2)
+    ]  # fmt: skip
+    first, malformed = (b for b in bookers if isinstance(b, ProfitBooker))
+    assert len(first.facts((2025,)).periods) == 12
+    with pytest.raises(AfasContractError):
+        malformed.facts((2025,))
+    assert afas_sandbox.count("Profit_periods_per_administration") - before == 1
