@@ -170,7 +170,7 @@ class EnvironmentPeriods:
     """One year's periods of every administration of an environment, and the administrations
     whose rows AFAS sent malformed (their jobs fail as before; the others are not affected)."""
 
-    periods: tuple[Period, ...]
+    by_administration: dict[int, tuple[Period, ...]]
     unreadable: dict[int, AfasContractError]
 
     def of(self, administration: int) -> tuple[Period, ...]:
@@ -178,7 +178,7 @@ class EnvironmentPeriods:
         error = self.unreadable.get(administration)
         if error is not None:
             raise error
-        return tuple(p for p in self.periods if p.administration == administration)
+        return self.by_administration.get(administration, ())
 
 
 class ProfitClient:
@@ -367,17 +367,18 @@ class ProfitClient:
         administration. A malformed row is kept as that administration's error, not raised: one
         administration's bad row must not fail the others' jobs (a row whose ``Unit`` cannot be
         read either belongs to nobody: left out, logged)."""
-        periods: list[Period] = []
+        periods: dict[int, list[Period]] = {}
         unreadable: dict[int, AfasContractError] = {}
         for row in self._period_rows([Filter("Year", str(year))], ENVIRONMENT_PERIODS_PAGE):
             try:
-                periods.append(_period(row))
+                period = _period(row)
+                periods.setdefault(period.administration, []).append(period)
             except AfasContractError as error:
                 try:
                     unreadable.setdefault(_int(row, "Unit"), error)
                 except AfasContractError:
                     log.warning("Profit period row without a readable Unit left out: %s", error)
-        return EnvironmentPeriods(tuple(periods), unreadable)
+        return EnvironmentPeriods({unit: tuple(ps) for unit, ps in periods.items()}, unreadable)
 
     def _period_rows(
         self, filters: list[Filter], page_size: int | None = None

@@ -174,19 +174,17 @@ class ChartCache:
 
 
 class FactsCache:
-    """The AFAS facts of a Profit administration (journals, periods, allocation assignments; the
-    chart through :class:`ChartCache`), read once per administration per run and shared in this
-    process by every job of that run booking into it.
+    """The AFAS facts a run shares in this process (the chart has :class:`ChartCache`): one
+    environment's periods per year (key: office, environment, run id, "periods", year) and an
+    administration's allocation assignments (:meth:`ProfitBooker._shared_key`). Every job of
+    the run reads them from here; an administration's facts are made from them each time and
+    never kept apart, so none is older than what it was made from.
 
-    Keyed by the connection (office + environment), the administration, the journal (its facts
-    say whether that journal exists and is open), the run id (``nightly-{date}``, or a rerun's
-    id) and the years (:meth:`ProfitBooker._shared_key`): a fact read before this run
-    began is never used (a new run reads again), and none is older than ``max_age`` (a long run
-    reads again; a fact built from another cached one, an administration's periods from its
-    environment's, counts from the older of the two). What the
-    cache cannot see (an account blocked or a period closed after the read) AFAS still refuses
-    at the post, and that refusal keeps its Dutch hint (``shared/afas/errors.py``). A failed
-    read is not kept. One job of an administration reads; the others wait for it."""
+    A fact read before this run began is never used (the run id is in the key: a new run reads
+    again), and none is older than ``max_age`` (a long run reads again). What the cache cannot
+    see (an account blocked or a period closed after the read) AFAS still refuses at the post,
+    and that refusal keeps its Dutch hint (``shared/afas/errors.py``). A failed read is not
+    kept. One job reads a key; the others wait for it."""
 
     def __init__(self, max_age: timedelta = timedelta(minutes=20), max_entries: int = 50_000):
         self._max_age = max_age.total_seconds()
@@ -194,54 +192,31 @@ class FactsCache:
         self._facts: dict[tuple[object, ...], tuple[float, object]] = {}
         self._loading: dict[tuple[object, ...], threading.Lock] = {}
         self._lock = threading.Lock()
-        # Per thread, the loads under way (innermost last): when each began, or the moment of
-        # the oldest cached fact it took since. A fact built from another cached one (an
-        # administration's periods from its environment's) is as old as the oldest of them.
-        self._reading = threading.local()
 
     def get(self, key: tuple[object, ...], load: Callable[[], _T]) -> _T:
         with self._lock:
             found = self._fresh(key)
-            if found is None:
-                loading = self._loading.setdefault(key, threading.Lock())
-        if found is not None:
-            return cast(_T, self._taken(found))
+            if found is not None:
+                return cast(_T, found)
+            loading = self._loading.setdefault(key, threading.Lock())
         with loading:  # one read per key at a time: the others take its answer
             with self._lock:
                 found = self._fresh(key)
             if found is not None:
-                return cast(_T, self._taken(found))
-            frames = self._frames()
-            frames.append(time.monotonic())
-            try:
-                facts = load()
-            finally:
-                read_at = frames.pop()
+                return cast(_T, found)
+            facts = load()
             with self._lock:
                 if len(self._facts) >= self._max_entries:
                     self._evict()
-                self._facts[key] = (read_at, facts)
+                self._facts[key] = (time.monotonic(), facts)
                 self._loading.pop(key, None)
-            return cast(_T, self._taken((read_at, facts)))
+            return facts
 
-    def _frames(self) -> list[float]:
-        frames: list[float] | None = getattr(self._reading, "frames", None)
-        if frames is None:
-            frames = self._reading.frames = []
-        return frames
-
-    def _taken(self, found: tuple[float, object]) -> object:
-        """A cached fact (read at ``found[0]``) goes into the load under way, if any."""
-        frames = self._frames()
-        if frames:
-            frames[-1] = min(frames[-1], found[0])
-        return found[1]
-
-    def _fresh(self, key: tuple[object, ...]) -> tuple[float, object] | None:
+    def _fresh(self, key: tuple[object, ...]) -> object | None:
         cached = self._facts.get(key)
         if cached is None or time.monotonic() - cached[0] >= self._max_age:
             return None
-        return cached
+        return cached[1]
 
     def _evict(self) -> None:
         now = time.monotonic()
@@ -293,18 +268,15 @@ class ProfitBooker:
         cached = self._facts.get(years)
         if cached is not None:
             return cached
-        if self.shared is not None:
-            facts = self.shared.get(self._shared_key(years), lambda: self._read_facts(years))
-        else:
-            facts = self._read_facts(years)
-        self._facts[years] = facts
+        # Not kept in the run's cache itself: it is made from what is (the environment's
+        # periods, the chart), so it is never older than they are.
+        facts = self._facts[years] = self._read_facts(years)
         return facts
 
     def _shared_key(self, what: object) -> tuple[object, ...]:
-        """The one key of this target's facts in the run's :class:`FactsCache`: office,
-        environment, administration, journal (the facts say whether *this* journal exists and
-        is open: two clients on one administration with different journals never share them),
-        run id and what is read (the years, or the allocation assignments)."""
+        """The key of this target's own facts in the run's :class:`FactsCache` (its allocation
+        assignments): office, environment, administration, journal (two clients on one
+        administration with different journals never share them), run id and what is read."""
         office, run = self.shared_scope
         target = self.target
         return (office, target.environment, target.administration, target.journal, run, what)

@@ -3,12 +3,15 @@ settled by the worker, and one Profit periods read per environment and run."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 
 from devtools.sandbox.afas import PROFIT_NUMBER, PROFIT_TOKEN, AfasSandbox
 from shared.afas.errors import AfasContractError
 from shared.clients.model import ProfitTarget
-from shared.sync.bookers import ChartCache, ProfitBooker, for_run
+from shared.sync.bookers import ChartCache, FactsCache, ProfitBooker, for_run
 from tests.support.afas_fixtures import fast_profit_client
 
 
@@ -64,3 +67,39 @@ def test_one_administration_s_malformed_period_row_fails_only_that_administratio
     with pytest.raises(AfasContractError):
         malformed.facts((2025,))
     assert afas_sandbox.count("Profit_periods_per_administration") - before == 1
+
+
+def test_an_administration_s_periods_are_never_older_than_the_facts_age_whoever_read_them(
+    afas_sandbox: AfasSandbox,
+) -> None:
+    """An administration's facts take their periods from the environment's shared read. Was:
+    the facts were kept for the cache's age from when *they* were built, so periods another
+    administration's job had read up to that age earlier were used for up to twice as long (a
+    period closed meanwhile passed the pre-check). Now the facts are made from the shared read
+    each time: a period closed after it is seen once the read is older than the age."""
+    environment = afas_sandbox.scenario.profit[PROFIT_NUMBER]
+    second = environment.add_administration(2, "Werkmaatschappij 2 B.V.")
+    april = next(p for p in second.periods if (p.year, p.period) == (2025, 4))
+    client = fast_profit_client(afas_sandbox, PROFIT_TOKEN)
+    charts = ChartCache()
+    charts.facts = FactsCache(max_age=timedelta(seconds=1.0))
+
+    def facts(administration: int) -> dict[tuple[int, int], bool]:
+        booker = for_run(
+            ProfitBooker(client, ProfitTarget(PROFIT_NUMBER, administration, "80"), charts=charts),
+            "office-a",
+            "nightly-2025-05-02",
+        )
+        assert isinstance(booker, ProfitBooker)
+        return {k: v.blocked for k, v in booker.facts((2025,)).periods.items()}
+
+    def until(moment: float) -> None:
+        time.sleep(max(0.0, moment - time.monotonic()))  # the age itself is what is waited for
+
+    started = time.monotonic()
+    assert not facts(1)[(2025, 4)]  # reads the environment's periods
+    april.blocked = True  # closed in AFAS after that read
+    until(started + 0.5)
+    assert not facts(2)[(2025, 4)]  # the shared read, 0.5 s old: within its age
+    until(started + 1.1)
+    assert facts(2)[(2025, 4)]  # that read is past its age: read again, the closed period seen

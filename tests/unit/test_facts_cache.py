@@ -65,28 +65,3 @@ def test_concurrent_jobs_of_one_administration_read_its_facts_once() -> None:
     for t in threads:
         t.join(5)
     assert answers == ["facts"] * 6 and reads == [1]
-
-
-def test_an_administration_s_facts_built_from_its_environment_s_periods_are_as_old_as_those() -> (
-    None
-):
-    """Issue 18: an administration's facts take their periods from its environment's shared
-    read. Was: the facts were kept for ``max_age`` from when *they* were built, so periods read
-    by another administration's job up to ``max_age`` earlier were used for up to twice that (a
-    period opened or closed meanwhile, refused or passed by the pre-check). Now a fact built
-    from another cached one is as old as the oldest of them."""
-    cache = FactsCache(max_age=timedelta(seconds=0.1))
-    environment = ("office", "12345", "run", "periods", 2026)
-    administration = ("office", "12345", 2, "80", "run", (2026,))
-    started = time.monotonic()
-    assert cache.get(environment, lambda: "periods read first") == "periods read first"
-    while time.monotonic() <= started + 0.06:  # bounded: 60 ms
-        pass
-
-    def facts() -> str:
-        return "facts from " + cache.get(environment, lambda: "periods read again")
-
-    assert cache.get(administration, facts) == "facts from periods read first"
-    while time.monotonic() <= started + 0.1:  # bounded: the periods are now 100 ms old
-        pass
-    assert cache.get(administration, facts) == "facts from periods read again"
