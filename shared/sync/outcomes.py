@@ -26,7 +26,7 @@ from shared.sync.audit import AuditScope, record_answer, record_prepared
 from shared.sync.bookers import AnyBooker, Booked
 from shared.sync.booking import tell_loket_booked
 from shared.sync.deps import JobState, ReviewDeps
-from shared.sync.ledger import Booking
+from shared.sync.ledger import Booking, State
 from shared.telemetry import Event
 
 log = logging.getLogger("loonbrug.sync")
@@ -326,6 +326,21 @@ def report_already_booked(
             texts.already_booked(booking.entry_number, booking.reference),
             code="already-booked",
             entry_number=booking.entry_number,
+        )
+
+
+def report_ledger_booked(
+    deps: ReviewDeps, loket: LoketClient, state: JobState, record: Recorder, booking: Booking
+) -> None:
+    """The ledger already says booked: the journal run's row (imported for the holder that
+    booked it, already booked for anyone else), and Loket told if that was left undone (a
+    crash, or Loket down). Never posts."""
+    journal_run = record.journal_run
+    report_already_booked(deps, state, record, booking, journal_run)
+    if booking.state is State.BOOKED:
+        booked = Booked(booking.entry_number, booking.reference, recovered=True)
+        tell_loket_booked(
+            deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
         )
 
 

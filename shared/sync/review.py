@@ -41,17 +41,16 @@ from shared.sync.booking import (
     NotApproved,
     NotBooked,
     book_once,
-    tell_loket_booked,
 )
 from shared.sync.deps import JobState, ReviewDeps
-from shared.sync.ledger import Booking, Holder, State
+from shared.sync.ledger import Booking, Holder
 from shared.sync.messages import SyncJob
 from shared.sync.outcomes import (
     Recorder,
     fail_on_blocking,
     keep_prepared,
-    report_already_booked,
     report_booked,
+    report_ledger_booked,
     report_needs_attention,
     report_refused,
 )
@@ -239,7 +238,7 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
             ):
                 # Booked by another job as an entry that is neither this item's nor today's:
                 # the admin cannot be shown what AFAS holds, so nothing is approved.
-                return _booked_as_another_entry(deps, loket, state, record, scope, item, booking)
+                return _booked_as_another_entry(deps, loket, state, record, item, booking)
             blocked = any(f.blocks for f in findings)
             try:
                 settled = blocked and _settled_before(deps, target, draft, journal_run.id, holder)
@@ -304,7 +303,7 @@ def _book(deps: ReviewDeps, item: ApprovalItem, user: str) -> Decision:
                 return Decision(_finish(deps, item, ApprovalState.FAILED, reason=why.text))
             if booking.holder != holder and booking.fingerprint not in ("", p.fingerprint):
                 # Booked meanwhile by another job as another entry (a race with the above).
-                return _booked_as_another_entry(deps, loket, state, record, scope, item, booking)
+                return _booked_as_another_entry(deps, loket, state, record, item, booking)
             _report(deps, loket, state, record, scope, booking, booked, warnings, holder, user)
             done = _finish(
                 deps,
@@ -328,7 +327,6 @@ def _booked_as_another_entry(
     loket: LoketClient,
     state: JobState,
     record: Recorder,
-    scope: AuditScope,
     item: ApprovalItem,
     booking: Booking,
 ) -> Decision:
@@ -336,9 +334,7 @@ def _booked_as_another_entry(
     mode) as an entry that is not the item's, and the mapping changed since: the item fails and
     says why (never "approved" as an entry AFAS does not hold); the item's run says already
     booked."""
-    holder = Holder.approval(item.prepared.office_id, item.prepared.client_id, item.approval_id)
-    booked = Booked(booking.entry_number, booking.reference, recovered=True)
-    _report(deps, loket, state, record, scope, booking, booked, [], holder, "")
+    report_ledger_booked(deps, loket, state, record, booking)
     why = (
         f"Deze journaalrun is al geboekt (journaalpost {booking.entry_number}), met een andere "
         "journaalpost dan dit item toont (de koppeling is gewijzigd sinds die boeking); er is "
@@ -370,11 +366,7 @@ def _report(
             approved_by=user,
         )  # fmt: skip
         return
-    report_already_booked(deps, state, record, booking, journal_run)
-    if booking.state is State.BOOKED:
-        tell_loket_booked(
-            deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
-        )
+    report_ledger_booked(deps, loket, state, record, booking)
 
 
 def _problem(item: ApprovalItem, exc: Exception, failure: Failure) -> ReviewProblem:

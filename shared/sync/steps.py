@@ -43,16 +43,15 @@ from shared.sync.booking import (
     NotBooked,
     Unread,
     book_once,
-    tell_loket_booked,
 )
 from shared.sync.deps import JobState, WorkerDeps
-from shared.sync.ledger import Booking, State
+from shared.sync.ledger import Booking
 from shared.sync.outcomes import (
     Recorder,
     fail_on_blocking,
     keep_prepared,
-    report_already_booked,
     report_booked,
+    report_ledger_booked,
     report_needs_attention,
     report_refused,
     scope_of,
@@ -113,14 +112,8 @@ def finish_if_booked(
     """The ledger says booked: report it, tell Loket if that was left undone, never post."""
     if booking is None or not booking.state.booked:
         return False
-    journal_run = record.journal_run
-    report_already_booked(deps, state, record, booking, journal_run)
-    if booking.state is State.BOOKED:  # Loket was not told yet (a crash, or Loket down)
-        booked = Booked(booking.entry_number, booking.reference, recovered=True)
-        tell_loket_booked(
-            deps.bookings, deps.clock, loket, booking, journal_run.id, record.target, booked
-        )
-    settle_approval(deps, state.config, booking, journal_run.id)
+    report_ledger_booked(deps, loket, state, record, booking)
+    settle_approval(deps, state.config, booking, record.journal_run.id)
     return True
 
 
