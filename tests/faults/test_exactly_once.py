@@ -76,6 +76,27 @@ def next_night(world: FaultWorld) -> str:
     return run_id
 
 
+def pending_review_item(world: FaultWorld) -> Any:
+    """Client 4711 in review mode, one nightly: its one pending approval item."""
+    put_client(
+        world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
+    )
+    world.nightly()
+    world.drain()
+    (item,) = world.admin.approvals.pending(world.office)
+    return item
+
+
+def approve(world: FaultWorld, approval_id: str) -> Any:
+    """POST /api/approvals/{id}/approve as the office's admin."""
+    return call(
+        world.admin,
+        approval_routes.APPROVE,
+        headers=admin_headers(world.office),
+        route={"approvalId": approval_id},
+    )
+
+
 def entries(world: FaultWorld) -> list[Any]:
     return world.afas.profit_entries()
 
@@ -216,19 +237,9 @@ def test_review_mode_never_books_an_entry_nobody_approved(fault_azurite: Azurite
     read ``approved`` with the old fingerprint. Now only the approved fingerprint is ever sent:
     the changed entry goes back to pending, with a message."""
     with fault_world(fault_azurite, seed=155, clients=()) as world:
-        put_client(
-            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
-        )
-        world.nightly()
-        world.drain()
-        (item,) = world.admin.approvals.pending(world.office)
+        item = pending_review_item(world)
         world.afas.throttle(FI, status=503, retry_after=7200)  # maintenance: answered, not booked
-        answer = call(
-            world.admin,
-            approval_routes.APPROVE,
-            headers=admin_headers(world.office),
-            route={"approvalId": item.approval_id},
-        )
+        answer = approve(world, item.approval_id)
         assert answer.status == 503, answer.body
         approving = world.admin.approvals.get(world.office, item.approval_id)
         assert approving is not None and approving.state is ApprovalState.APPROVING
@@ -244,12 +255,7 @@ def test_review_mode_never_books_an_entry_nobody_approved(fault_azurite: Azurite
         messages = world.admin.run_details.messages(world.office, run_id)
         assert any(m.code == "changed-since-approval" and m.hint for m in messages)
         # The admin approves what is there now: it is booked, once.
-        answer = call(
-            world.admin,
-            approval_routes.APPROVE,
-            headers=admin_headers(world.office),
-            route={"approvalId": item.approval_id},
-        )
+        answer = approve(world, item.approval_id)
         assert answer.status == 200, answer.body
         assert len(entries(world)) == 1
         [booked] = entries(world)
@@ -266,19 +272,9 @@ def test_an_approval_that_died_after_booking_is_settled_by_the_next_nightly(
     worker reads the item only when one can be half way: review mode, or a row booked by an
     approval; issue 18)."""
     with fault_world(fault_azurite, seed=159, clients=()) as world:
-        put_client(
-            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
-        )
-        world.nightly()
-        world.drain()
-        (item,) = world.admin.approvals.pending(world.office)
+        item = pending_review_item(world)
         world.loket.fail("patch_journal_run", 500, times=None)
-        answer = call(
-            world.admin,
-            approval_routes.APPROVE,
-            headers=admin_headers(world.office),
-            route={"approvalId": item.approval_id},
-        )
+        answer = approve(world, item.approval_id)
         assert answer.status >= 400, answer.body
         assert len(entries(world)) == 1
         half_way = world.admin.approvals.get(world.office, item.approval_id)
@@ -304,19 +300,9 @@ def test_an_approval_whose_post_went_unanswered_is_settled_by_an_automatic_night
     client was no longer in review mode, so the worker never read the item: it stayed "being
     approved" for ever, in no list (only pending items are listed)."""
     with fault_world(fault_azurite, seed=161, clients=()) as world:
-        put_client(
-            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
-        )
-        world.nightly()
-        world.drain()
-        (item,) = world.admin.approvals.pending(world.office)
+        item = pending_review_item(world)
         world.afas.book_then_drop(FI)
-        answer = call(
-            world.admin,
-            approval_routes.APPROVE,
-            headers=admin_headers(world.office),
-            route={"approvalId": item.approval_id},
-        )
+        answer = approve(world, item.approval_id)
         assert answer.status >= 400, answer.body
         assert len(entries(world)) == 1
         half_way = world.admin.approvals.get(world.office, item.approval_id)
@@ -340,19 +326,9 @@ def test_an_approval_that_died_before_posting_is_settled_by_an_automatic_nightly
     claim and the client no longer in review mode, so the worker never read the item: "being
     approved" for ever. An item can exist for every client that was ever in review mode."""
     with fault_world(fault_azurite, seed=162, clients=()) as world:
-        put_client(
-            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
-        )
-        world.nightly()
-        world.drain()
-        (item,) = world.admin.approvals.pending(world.office)
+        item = pending_review_item(world)
         world.loket.fail("journal_runs", 503, times=None)
-        answer = call(
-            world.admin,
-            approval_routes.APPROVE,
-            headers=admin_headers(world.office),
-            route={"approvalId": item.approval_id},
-        )
+        answer = approve(world, item.approval_id)
         assert answer.status == 503, answer.body
         world.loket.clear_faults()
         half_way = world.admin.approvals.get(world.office, item.approval_id)
@@ -385,21 +361,11 @@ def test_approving_an_item_an_automatic_nightly_booked_reports_the_journal_run_i
     booked (no longer counted as awaiting), and the item is approved with the entry number AFAS
     holds."""
     with fault_world(fault_azurite, seed=163, clients=()) as world:
-        put_client(
-            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
-        )
-        world.nightly()
-        world.drain()
-        (item,) = world.admin.approvals.pending(world.office)
+        item = pending_review_item(world)
         put_client(world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING)
         next_night(world)
         assert len(entries(world)) == 1
-        answer = call(
-            world.admin,
-            approval_routes.APPROVE,
-            headers=admin_headers(world.office),
-            route={"approvalId": item.approval_id},
-        )
+        answer = approve(world, item.approval_id)
         assert answer.status == 200, answer.body
         final = world.admin.approvals.get(world.office, item.approval_id)
         assert final is not None and final.state is ApprovalState.APPROVED
@@ -420,12 +386,7 @@ def test_an_item_is_never_approved_as_another_entry_than_the_one_booked(
     AFAS does not hold. Now the item fails and says the journal run was booked as another entry;
     the item's run says already booked."""
     with fault_world(fault_azurite, seed=164, clients=()) as world:
-        put_client(
-            world, "4711", "Korenschoof maandloners", profit_target(), PROFIT_MAPPING, mode="review"
-        )
-        world.nightly()
-        world.drain()
-        (item,) = world.admin.approvals.pending(world.office)
+        item = pending_review_item(world)
         for accounts in ({"1550": "1710"}, {"1500": "1720"}):
             mapping = {**PROFIT_MAPPING, "accounts": {**PROFIT_MAPPING["accounts"], **accounts}}
             put_client(world, "4711", "Korenschoof maandloners", profit_target(), mapping)
@@ -433,12 +394,7 @@ def test_an_item_is_never_approved_as_another_entry_than_the_one_booked(
                 next_night(world)
         assert len(entries(world)) == 1
         for _ in range(2):
-            call(
-                world.admin,
-                approval_routes.APPROVE,
-                headers=admin_headers(world.office),
-                route={"approvalId": item.approval_id},
-            )
+            approve(world, item.approval_id)
         final = world.admin.approvals.get(world.office, item.approval_id)
         assert final is not None and final.state is not ApprovalState.APPROVED, final
         assert final.state is ApprovalState.FAILED and "al geboekt" in final.reason
